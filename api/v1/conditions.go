@@ -1,0 +1,74 @@
+package v1
+
+// Condition types. Every kind reports its conditions as metav1.Condition in status.conditions, keyed by
+// type; status.state summarises them (see the State* constants).
+const (
+	// ConditionReconciled is True when bosun applied everything the spec asks for. False means the spec
+	// could not be acted on; the reason says why and the message what to change.
+	ConditionReconciled = "Reconciled"
+
+	// ConditionReady is True when the components the resource owns (istiod Deployment, CNI or ZTunnel
+	// DaemonSet) run the desired number of ready pods.
+	ConditionReady = "Ready"
+
+	// ConditionInUse is True when a namespace or pod references the revision or tag, so removing it
+	// would strand workloads. Unknown means bosun could not tell, which never allows pruning.
+	ConditionInUse = "InUse"
+
+	// ConditionDependenciesHealthy is True when the components the control plane needs (IstioCNI on
+	// OpenShift, ZTunnel in ambient mode) exist and are Ready.
+	ConditionDependenciesHealthy = "DependenciesHealthy"
+)
+
+// Condition reasons. A True condition carries the reason named after its type; the others explain why a
+// condition is not True.
+const (
+	// ReasonReconciled is the reason of a True Reconciled condition.
+	ReasonReconciled = "Reconciled"
+	// ReasonReconcileError means applying the desired state failed; the message carries the error.
+	ReasonReconcileError = "ReconcileError"
+	// ReasonNameAlreadyExists means an older IstioRevision or IstioRevisionTag already uses this name.
+	ReasonNameAlreadyExists = "NameAlreadyExists"
+	// ReasonRefNotFound means the IstioRevisionTag's or ZTunnel's targetRef names nothing that exists.
+	ReasonRefNotFound = "RefNotFound"
+	// ReasonActiveRevisionNotFound means the Istio's active IstioRevision does not exist.
+	ReasonActiveRevisionNotFound = "ActiveRevisionNotFound"
+	// ReasonFailedToGetActiveRevision means the Istio's active IstioRevision could not be read.
+	ReasonFailedToGetActiveRevision = "FailedToGetActiveRevision"
+
+	// ReasonReady is the reason of a True Ready condition.
+	ReasonReady = "Ready"
+	// ReasonIstiodNotReady means the istiod Deployment is missing, scaled to zero, or has unready pods.
+	ReasonIstiodNotReady = "IstiodNotReady"
+	// ReasonRemoteIstiodNotReady means a remote revision's external istiod does not answer yet.
+	ReasonRemoteIstiodNotReady = "RemoteIstiodNotReady"
+	// ReasonDaemonSetNotReady means the CNI or ZTunnel DaemonSet has fewer ready pods than scheduled.
+	ReasonDaemonSetNotReady = "DaemonSetNotReady"
+	// ReasonReadinessCheckFailed means readiness could not be determined; the condition is Unknown.
+	ReasonReadinessCheckFailed = "ReadinessCheckFailed"
+
+	// ReasonDependenciesHealthy is the reason of a True DependenciesHealthy condition.
+	ReasonDependenciesHealthy = "DependenciesHealthy"
+	// ReasonIstioCNINotFound means the control plane needs an IstioCNI and none exists.
+	ReasonIstioCNINotFound = "IstioCNINotFound"
+	// ReasonIstioCNINotHealthy means the IstioCNI exists but is not Ready.
+	ReasonIstioCNINotHealthy = "IstioCNINotHealthy"
+	// ReasonZTunnelNotFound means an ambient control plane needs a ZTunnel and none exists.
+	ReasonZTunnelNotFound = "ZTunnelNotFound"
+	// ReasonZTunnelNotHealthy means the ZTunnel exists but is not Ready.
+	ReasonZTunnelNotHealthy = "ZTunnelNotHealthy"
+	// ReasonDependencyCheckFailed means the dependencies could not be checked; the condition is Unknown.
+	ReasonDependencyCheckFailed = "DependencyCheckFailed"
+
+	// ReasonReferencedByWorkloads is the reason of a True InUse condition.
+	ReasonReferencedByWorkloads = "ReferencedByWorkloads"
+	// ReasonNotReferencedByAnything means no namespace or pod references the revision or tag.
+	ReasonNotReferencedByAnything = "NotReferencedByAnything"
+	// ReasonUsageCheckFailed means usage could not be determined; the condition is Unknown and the
+	// revision is never pruned while it stays so.
+	ReasonUsageCheckFailed = "UsageCheckFailed"
+)
+
+// StateHealthy is status.state when every condition that state summarises is True. Otherwise state is
+// the reason of the first condition, in the kind's documented order, that is not True.
+const StateHealthy = "Healthy"

@@ -1,0 +1,100 @@
+// Package crd embeds bosun's generated CustomResourceDefinitions (the YAML files beside this file, written
+// by `make generate`) and installs them into a cluster.
+package crd
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset/typed/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/rest"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+//go:embed *.yaml
+var files embed.FS
+
+// fieldManager is the server-side apply field manager bosun uses for everything it writes.
+const fieldManager = "bosun"
+
+// CRDs returns bosun's CustomResourceDefinitions, sorted by name.
+func CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	names, err := fs.Glob(files, "*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	var crds []*apiextensionsv1.CustomResourceDefinition
+	for _, name := range names {
+		data, err := files.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), len(data)).Decode(crd); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", name, err)
+		}
+		crds = append(crds, crd)
+	}
+	sort.Slice(crds, func(i, j int) bool { return crds[i].Name < crds[j].Name })
+	return crds, nil
+}
+
+// Install applies bosun's CRDs with server-side apply and waits until the API server serves every one of
+// them (condition Established) or the timeout passes.
+func Install(ctx context.Context, cfg *rest.Config, timeout time.Duration) error {
+	client, err := apiextensionsclient.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	crds, err := CRDs()
+	if err != nil {
+		return err
+	}
+	for _, crd := range crds {
+		crd.APIVersion = apiextensionsv1.SchemeGroupVersion.String()
+		crd.Kind = "CustomResourceDefinition"
+		body, err := sigsyaml.Marshal(crd)
+		if err != nil {
+			return err
+		}
+		force := true
+		_, err = client.CustomResourceDefinitions().Patch(ctx, crd.Name, types.ApplyYAMLPatchType, body,
+			metav1.PatchOptions{FieldManager: fieldManager, Force: &force})
+		if err != nil {
+			return fmt.Errorf("applying CRD %s: %w", crd.Name, err)
+		}
+	}
+	for _, crd := range crds {
+		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+			got, err := client.CustomResourceDefinitions().Get(ctx, crd.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			return Established(got), nil
+		})
+		if err != nil {
+			return fmt.Errorf("CRD %s did not become Established: %w", crd.Name, err)
+		}
+	}
+	return nil
+}
+
+// Established reports whether the API server serves the CRD.
+func Established(crd *apiextensionsv1.CustomResourceDefinition) bool {
+	for _, c := range crd.Status.Conditions {
+		if c.Type == apiextensionsv1.Established {
+			return c.Status == apiextensionsv1.ConditionTrue
+		}
+	}
+	return false
+}
