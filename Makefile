@@ -29,8 +29,12 @@ verify: generate ## Regenerate everything and fail if the tree changed (run by m
 		git status --porcelain -- api config; git diff --stat -- api config; exit 1; fi
 	@echo "verify: generated files are up to date"
 
+.PHONY: charts
+charts: ## Fetch the Istio charts and profiles of every catalog version into resources/ (from istio.io/istio's Go module).
+	go run ./hack/charts
+
 .PHONY: build
-build: ## Build the bosun binary into bin/bosun.
+build: charts ## Build the bosun binary into bin/bosun.
 	go build -trimpath -o bin/bosun ./cmd/bosun
 
 .PHONY: cluster-bins
@@ -38,7 +42,7 @@ cluster-bins: ## Build etcd, kube-apiserver, kube-controller-manager, kube-sched
 	go run ./hack/clusterbins -kube-version $(KUBE_VERSION)
 
 .PHONY: test
-test: verify cluster-bins ## Run every test: unit, integration and end-to-end against the cluster in a box.
+test: verify charts cluster-bins ## Run every test: unit, integration and end-to-end against the cluster in a box.
 	@echo "test: go test ./... (integration tests start a real kube-apiserver and etcd)"
 	go test $(GO_TEST_FLAGS) -count=1 ./...
 

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/bosun-mesh/bosun/internal/catalog"
+)
+
+// moduleCharts maps the chart folders of istio.io/istio's manifests/charts to the names bosun uses.
+var moduleCharts = map[string]string{
+	"base":                          "base",
+	"istio-control/istio-discovery": "istiod",
+	"istio-cni":                     "cni",
+	"ztunnel":                       "ztunnel",
+	"gateway":                       "gateway",
+}
+
+// stampFile records, in resources/<version>/, the source the version was fetched from.
+const stampFile = ".source"
+
+type fetcher struct {
+	out string
+	log io.Writer
+	// download runs `go mod download -json`; tests replace it.
+	download func(module string) (dir, sum string, err error)
+	client   *http.Client
+}
+
+// fetch brings one version's charts and profiles into out/<name>, unless they are there already from
+// the same source. It writes into a temporary folder and renames it into place, so an interrupted run
+// never leaves a half-written version that a later run would take as complete.
+func (f *fetcher) fetch(v catalog.Version) error {
+	dest := filepath.Join(f.out, v.Name)
+	var source string
+	var fill func(tmp string) error
+	switch {
+	case v.Module != "":
+		mod := v.Module + "@" + v.ModuleVersion
+		fmt.Fprintf(f.log, "charts: %s: go mod download %s (the first download of a module takes a while)\n", v.Name, mod)
+		download := f.download
+		if download == nil {
+			download = goModDownload
+		}
+		dir, sum, err := download(mod)
+		if err != nil {
+			return err
+		}
+		source = mod + " " + sum
+		fill = func(tmp string) error { return copyFromModule(dir, tmp) }
+	default:
+		source = urlsSource(v.Charts)
+		fill = func(tmp string) error { return f.downloadCharts(v.Charts, tmp) }
+	}
+	if have, err := os.ReadFile(filepath.Join(dest, stampFile)); err == nil && string(have) == source {
+		fmt.Fprintf(f.log, "charts: %s: up to date\n", v.Name)
+		return nil
+	}
+
+	if err := os.MkdirAll(f.out, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(f.out, ".fetch-"+v.Name+"-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := fill(tmp); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, stampFile), []byte(source), 0o644); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dest); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dest); err != nil {
+		return err
+	}
+	fmt.Fprintf(f.log, "charts: %s: wrote %s\n", v.Name, dest)
+	return nil
+}
+
+func goModDownload(mod string) (dir, sum string, err error) {
+	cmd := exec.Command("go", "mod", "download", "-json", mod)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var info struct{ Dir, Sum, Error string }
+	if jerr := json.Unmarshal(out, &info); jerr == nil && info.Error != "" {
+		return "", "", fmt.Errorf("go mod download %s: %s", mod, info.Error)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("go mod download %s: %w: %s", mod, err, stderr.String())
+	}
+	if info.Dir == "" {
+		return "", "", fmt.Errorf("go mod download %s gave no folder", mod)
+	}
+	return info.Dir, info.Sum, nil
+}
+
+// copyFromModule copies the charts and profiles of an istio.io/istio module folder into dest.
+func copyFromModule(moduleDir, dest string) error {
+	for from, to := range moduleCharts {
+		if err := copyTree(filepath.Join(moduleDir, "manifests", "charts", from), filepath.Join(dest, "charts", to)); err != nil {
+			return err
+		}
+	}
+	return copyTree(filepath.Join(moduleDir, "manifests", "profiles"), filepath.Join(dest, "profiles"))
+}
+
+// copyTree copies regular files, making them writable: the module cache keeps them read-only.
+func copyTree(from, to string) error {
+	return filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(from, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(to, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+}
+
+func urlsSource(charts map[string]string) string {
+	var lines []string
+	for name, url := range charts {
+		lines = append(lines, name+" "+url)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// downloadCharts fetches each release .tgz and unpacks it into dest/charts/<name>. Release tarballs hold
+// one folder named after the chart; its contents land in the folder bosun names.
+func (f *fetcher) downloadCharts(charts map[string]string, dest string) error {
+	client := f.client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	for name, url := range charts {
+		fmt.Fprintf(f.log, "charts: downloading %s\n", url)
+		resp, err := client.Get(url)
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return fmt.Errorf("GET %s: %s", url, resp.Status)
+		}
+		err = untarChart(resp.Body, filepath.Join(dest, "charts", name))
+		resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("unpacking %s: %w", url, err)
+		}
+	}
+	return nil
+}
+
+func untarChart(r io.Reader, dest string) error {
+	gz, err := gzip.NewReader(r)
+	if err != nil {
+		return err
+	}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		// Drop the chart's own top folder; refuse paths that would leave dest.
+		_, rel, ok := strings.Cut(filepath.ToSlash(filepath.Clean(h.Name)), "/")
+		if !ok || rel == "" || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
+			return fmt.Errorf("unexpected path %q in the chart archive", h.Name)
+		}
+		target := filepath.Join(dest, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		data, err := io.ReadAll(io.LimitReader(tr, 64<<20))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(target, data, 0o644); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,143 @@
+package catalog
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestResolve(t *testing.T) {
+	c := Embedded()
+	cases := []struct {
+		name    string
+		want    string // concrete version, or "" when an error is expected
+		wantEOL bool
+	}{
+		{name: "v1.27-latest", want: "v1.27.0-snapshot.b9159ca3"},
+		{name: "v1.25-latest", want: "v1.25.0-snapshot.be4b14ad"},
+		{name: "v1.31-latest", want: "v1.31.0-snapshot.eed52ebb"},
+		{name: "latest", want: "v1.31.0-snapshot.eed52ebb"},
+		{name: "v1.27.0-snapshot.b9159ca3", want: "v1.27.0-snapshot.b9159ca3"},
+		{name: "1.27.0-snapshot.b9159ca3", want: "v1.27.0-snapshot.b9159ca3"},
+		{name: "v1.24.3", wantEOL: true},
+		{name: "1.28.5", wantEOL: true},
+		{name: "v1.24-latest", wantEOL: true},
+		{name: "v1.99.0"},
+		{name: "master"},
+		{name: ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := c.Resolve(tc.name)
+			var eol *EndOfLifeError
+			var unknown *UnknownVersionError
+			switch {
+			case tc.want != "":
+				if err != nil {
+					t.Fatalf("Resolve(%q): %v", tc.name, err)
+				}
+				if got.Name != tc.want {
+					t.Errorf("Resolve(%q) = %s, want %s", tc.name, got.Name, tc.want)
+				}
+			case tc.wantEOL:
+				if !errors.As(err, &eol) {
+					t.Fatalf("Resolve(%q) error = %v, want end of life", tc.name, err)
+				}
+			default:
+				if !errors.As(err, &unknown) {
+					t.Fatalf("Resolve(%q) error = %v, want unknown version", tc.name, err)
+				}
+			}
+			if err != nil && !strings.Contains(err.Error(), "v1.27-latest") {
+				t.Errorf("the error does not name the supported versions: %v", err)
+			}
+		})
+	}
+}
+
+func TestEmbeddedCatalog(t *testing.T) {
+	c := Embedded()
+	if c.Default() != "v1.27-latest" {
+		t.Errorf("default = %s", c.Default())
+	}
+	versions := c.Versions()
+	if len(versions) != 3 {
+		t.Fatalf("want 3 versions, got %d", len(versions))
+	}
+	for i := 1; i < len(versions); i++ {
+		if !versions[i-1].Semver.GreaterThan(versions[i].Semver) {
+			t.Errorf("versions are not newest first: %s before %s", versions[i-1].Name, versions[i].Name)
+		}
+	}
+	for _, v := range versions {
+		if v.Module != "istio.io/istio" || v.ModuleVersion == "" {
+			t.Errorf("%s has no module source", v.Name)
+		}
+		// A snapshot never claims to be a release (DESIGN decision 8).
+		if !strings.Contains(v.Name, "-snapshot.") || !strings.Contains(v.ModuleVersion, strings.TrimPrefix(v.Semver.Prerelease(), "snapshot.")) {
+			t.Errorf("%s does not name the commit of %s", v.Name, v.ModuleVersion)
+		}
+	}
+	for _, name := range c.ConcreteNames() {
+		if strings.HasSuffix(name, "-latest") || name == "latest" {
+			t.Errorf("ConcreteNames contains the alias %s", name)
+		}
+	}
+}
+
+func TestParseRefusesMalformedCatalogs(t *testing.T) {
+	const good = `
+default: v1.27-latest
+versions:
+  - name: v1.27.0
+    module: istio.io/istio
+    moduleVersion: v0.0.0-20260403063052-b9159ca3e5d5
+aliases:
+  - name: v1.27-latest
+    ref: v1.27.0
+endOfLife:
+  - v1.24.3
+`
+	if _, err := Parse([]byte(good)); err != nil {
+		t.Fatalf("the well-formed catalog is refused: %v", err)
+	}
+	cases := []struct {
+		name string
+		text string
+		want string
+	}{
+		{"duplicate version", good + "  - v1.27.0\n", `"v1.27.0" is declared twice`},
+		{"alias to nothing", strings.Replace(good, "ref: v1.27.0", "ref: v1.26.0", 1), `alias "v1.27-latest" refers to "v1.26.0", which is not a version`},
+		{"alias to an alias", good[:strings.Index(good, "endOfLife")] + "  - name: latest\n    ref: v1.27-latest\n", `alias "latest" refers to alias "v1.27-latest"`},
+		{"alias to an end-of-life name", strings.Replace(good, "ref: v1.27.0", "ref: v1.24.3", 1), `refers to end-of-life "v1.24.3"`},
+		{"alias without ref", strings.Replace(good, "    ref: v1.27.0\n", "", 1), `alias "v1.27-latest" has no ref`},
+		{"name that is not a version", strings.Replace(good, "name: v1.27.0\n", "name: stable\n", 1), `version "stable": a name must be v followed by a semantic version`},
+		{"no chart source", strings.Replace(good, "    module: istio.io/istio\n    moduleVersion: v0.0.0-20260403063052-b9159ca3e5d5\n", "", 1), `no chart source`},
+		{"module and charts", strings.Replace(good, "    module: istio.io/istio\n", "    module: istio.io/istio\n    charts:\n      istiod: https://example.invalid/istiod.tgz\n", 1), `not both`},
+		{"module without version", strings.Replace(good, "    moduleVersion: v0.0.0-20260403063052-b9159ca3e5d5\n", "", 1), `needs a moduleVersion`},
+		{"default unknown", strings.Replace(good, "default: v1.27-latest", "default: v1.30.0", 1), `default "v1.30.0"`},
+		{"default end of life", strings.Replace(good, "default: v1.27-latest", "default: v1.24.3", 1), `end of life`},
+		{"no default", strings.Replace(good, "default: v1.27-latest\n", "", 1), `no default version`},
+		{"unknown field", good + "extra: true\n", `unknown field "extra"`},
+		{"empty", "", "no versions"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.text))
+			if err == nil {
+				t.Fatalf("accepted; want an error containing %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q\ndoes not contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadFromEnvironment(t *testing.T) {
+	path := t.TempDir() + "/versions.yaml"
+	t.Setenv(EnvFile, path)
+	if _, err := Load(""); err == nil || !strings.Contains(err.Error(), "reading the version catalog") {
+		t.Fatalf("a missing file gave %v", err)
+	}
+}

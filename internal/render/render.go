@@ -1,0 +1,247 @@
+// Package render turns one of Istio's charts and a set of values into the Kubernetes objects bosun
+// applies. It is the only package that imports Helm.
+//
+// bosun uses Helm v4's chart loader and template engine, and nothing else of Helm: no releases, no
+// client-side apply, no hooks (internal/apply applies with server-side apply). Helm v4 is the
+// maintained major version; v3 receives only fixes. The two render Istio's charts alike.
+//
+// Charts are parsed once per version and chart and kept; values are copied afresh for every render,
+// because Istio's zzz_profile.yaml template rewrites .Values while rendering.
+package render
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+
+	"helm.sh/helm/v4/pkg/chart/common"
+	"helm.sh/helm/v4/pkg/chart/loader/archive"
+	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	"helm.sh/helm/v4/pkg/engine"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/bosun-mesh/bosun/internal/values"
+)
+
+// Chart names, as folders under resources/<version>/charts.
+const (
+	ChartBase    = "base"
+	ChartIstiod  = "istiod"
+	ChartCNI     = "cni"
+	ChartZTunnel = "ztunnel"
+)
+
+// Labels bosun puts on every object it renders.
+const (
+	// LabelManagedBy marks objects bosun manages.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedByValue is LabelManagedBy's value.
+	ManagedByValue = "bosun"
+	// LabelOwner names the resource an object belongs to, as <Kind>.<name>.
+	LabelOwner = "bosun.dev/owner"
+)
+
+// Cluster describes the cluster charts are rendered for; charts read it as .Capabilities.
+type Cluster struct {
+	// KubeVersion is the API server's version, such as v1.36.3.
+	KubeVersion string
+	// APIVersions are the group/versions (and group/version/Kind) the API server serves. Empty means
+	// Helm's list of built-in Kubernetes API versions.
+	APIVersions []string
+}
+
+// Owner is the bosun resource rendered objects belong to.
+type Owner struct {
+	Kind, Name string
+}
+
+// Request is one chart to render.
+type Request struct {
+	// Version is the catalog name of the Istio version; Chart one of the Chart* names.
+	Version, Chart string
+	// Namespace is the release namespace: where namespaced objects go unless the chart says otherwise.
+	Namespace string
+	// ReleaseName is what the chart sees as .Release.Name.
+	ReleaseName string
+	Values      values.Map
+	Owner       Owner
+}
+
+// Result is a rendered chart.
+type Result struct {
+	// CRDs are the CustomResourceDefinitions the chart renders, apart so that they can be applied first
+	// and never deleted.
+	CRDs []*unstructured.Unstructured
+	// Objects are the other objects, in the order they should be applied.
+	Objects []*unstructured.Unstructured
+}
+
+// Renderer renders charts from a resources folder: <version>/charts/<chart>.
+type Renderer struct {
+	resources fs.FS
+	caps      *common.Capabilities
+
+	mu     sync.Mutex
+	charts map[string]*chart.Chart
+}
+
+// New returns a Renderer over a resources folder for a cluster.
+func New(resources fs.FS, cluster Cluster) (*Renderer, error) {
+	caps := common.DefaultCapabilities.Copy()
+	if cluster.KubeVersion != "" {
+		kv, err := common.ParseKubeVersion(cluster.KubeVersion)
+		if err != nil {
+			return nil, fmt.Errorf("cluster version %q: %w", cluster.KubeVersion, err)
+		}
+		caps.KubeVersion = *kv
+	}
+	if len(cluster.APIVersions) > 0 {
+		caps.APIVersions = common.VersionSet(cluster.APIVersions)
+	}
+	return &Renderer{resources: resources, caps: caps, charts: map[string]*chart.Chart{}}, nil
+}
+
+// ErrChartNotFound means the resources folder has no such chart for the version: the version's charts
+// were not fetched (make charts) or the chart does not exist.
+var ErrChartNotFound = errors.New("chart not found")
+
+// Render renders one chart.
+func (r *Renderer) Render(req Request) (Result, error) {
+	ch, err := r.chart(req.Version, req.Chart)
+	if err != nil {
+		return Result{}, err
+	}
+	vals, err := chartutil.ToRenderValues(ch, values.DeepCopy(req.Values), common.ReleaseOptions{
+		Name:      req.ReleaseName,
+		Namespace: req.Namespace,
+		IsInstall: true,
+		Revision:  1,
+	}, r.caps)
+	if err != nil {
+		return Result{}, fmt.Errorf("%s chart of Istio %s: %w", req.Chart, req.Version, err)
+	}
+	files, err := engine.Render(ch, vals)
+	if err != nil {
+		return Result{}, fmt.Errorf("rendering the %s chart of Istio %s: %w", req.Chart, req.Version, err)
+	}
+	objs, err := decode(files)
+	if err != nil {
+		return Result{}, fmt.Errorf("%s chart of Istio %s: %w", req.Chart, req.Version, err)
+	}
+	var res Result
+	for _, o := range objs {
+		label(o, req.Owner)
+		if o.GetKind() == "CustomResourceDefinition" {
+			res.CRDs = append(res.CRDs, o)
+		} else {
+			res.Objects = append(res.Objects, o)
+		}
+	}
+	Sort(res.CRDs)
+	Sort(res.Objects)
+	return res, nil
+}
+
+// chart loads a chart once and keeps it.
+func (r *Renderer) chart(version, name string) (*chart.Chart, error) {
+	key := version + "/" + name
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ch, ok := r.charts[key]; ok {
+		return ch, nil
+	}
+	dir := path.Join(version, "charts", name)
+	var files []*archive.BufferedFile
+	err := fs.WalkDir(r.resources, dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		data, err := fs.ReadFile(r.resources, p)
+		if err != nil {
+			return err
+		}
+		files = append(files, &archive.BufferedFile{Name: strings.TrimPrefix(p, dir+"/"), Data: data})
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: no %s chart for Istio %s (run make charts)", ErrChartNotFound, name, version)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ch, err := loader.LoadFiles(files)
+	if err != nil {
+		return nil, fmt.Errorf("loading the %s chart of Istio %s: %w", name, version, err)
+	}
+	r.charts[key] = ch
+	return ch, nil
+}
+
+// decode parses rendered templates into objects, in a stable order of file names. Empty documents and
+// non-manifest files (NOTES.txt) are skipped.
+func decode(files map[string]string) ([]*unstructured.Unstructured, error) {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	var objs []*unstructured.Unstructured
+	for _, name := range names {
+		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader([]byte(files[name])), 4096)
+		for {
+			var m map[string]any
+			if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				return nil, fmt.Errorf("template %s: %w", name, err)
+			}
+			if len(m) == 0 {
+				continue
+			}
+			obj := &unstructured.Unstructured{Object: m}
+			if obj.GetKind() == "" || obj.GetAPIVersion() == "" {
+				return nil, fmt.Errorf("template %s renders an object without kind or apiVersion", name)
+			}
+			objs = append(objs, obj)
+		}
+	}
+	return objs, nil
+}
+
+// label marks an object as bosun's and names its owner. A label value may hold 63 characters; a longer
+// <Kind>.<name> is cut and ends with a hash of the whole, so it stays unique.
+func label(obj *unstructured.Unstructured, owner Owner) {
+	labels := obj.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[LabelManagedBy] = ManagedByValue
+	labels[LabelOwner] = OwnerLabelValue(owner)
+	obj.SetLabels(labels)
+}
+
+// OwnerLabelValue is the bosun.dev/owner label value of an owner's objects.
+func OwnerLabelValue(owner Owner) string {
+	v := owner.Kind + "." + owner.Name
+	if len(v) <= 63 {
+		return v
+	}
+	sum := sha256.Sum256([]byte(v))
+	return v[:52] + "-" + hex.EncodeToString(sum[:])[:10]
+}

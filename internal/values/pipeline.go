@@ -1,0 +1,225 @@
+package values
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Platform is the kind of cluster bosun runs on.
+type Platform string
+
+const (
+	// Kubernetes is any cluster that is not OpenShift.
+	Kubernetes Platform = "kubernetes"
+	// OpenShift is a Red Hat OpenShift cluster.
+	OpenShift Platform = "openshift"
+)
+
+// DefaultProfile is the profile every other profile is laid over, as istioctl does.
+const DefaultProfile = "default"
+
+// ProfileName is the profile a component uses: the user's choice, else openshift on OpenShift, else
+// default.
+func ProfileName(userProfile string, platform Platform) string {
+	switch {
+	case userProfile != "":
+		return userProfile
+	case platform == OpenShift:
+		return "openshift"
+	default:
+		return DefaultProfile
+	}
+}
+
+// Profiles reads the profiles one Istio version ships: profiles/<name>.yaml, each an IstioOperator
+// whose spec.values (and spec.meshConfig) hold the presets. Most presets only set values.profile or
+// global.platform; Istio's charts then apply the real settings from their files/profile-*.yaml.
+type Profiles struct {
+	// FS holds the version's folder, with profiles/ in it.
+	FS fs.FS
+	// Version names the version, for messages.
+	Version string
+}
+
+// Names lists the profiles the version ships.
+func (p Profiles) Names() ([]string, error) {
+	files, err := fs.Glob(p.FS, "profiles/*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, f := range files {
+		names = append(names, strings.TrimSuffix(path.Base(f), ".yaml"))
+	}
+	return names, nil
+}
+
+// ProfileNotShippedError says that the chosen Istio version has no profile of that name.
+type ProfileNotShippedError struct {
+	Profile, Version string
+	Available        []string
+}
+
+func (e *ProfileNotShippedError) Error() string {
+	return fmt.Sprintf("Istio %s does not ship the profile %q; set spec.profile to one of: %s",
+		e.Version, e.Profile, strings.Join(e.Available, ", "))
+}
+
+// Values returns the presets of one profile as Helm values.
+func (p Profiles) Values(name string) (Map, error) {
+	names, err := p.Names()
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(names, name) {
+		return nil, &ProfileNotShippedError{Profile: name, Version: p.Version, Available: names}
+	}
+	data, err := fs.ReadFile(p.FS, "profiles/"+name+".yaml")
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Spec struct {
+			Values     Map `json:"values"`
+			MeshConfig Map `json:"meshConfig"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("profile %s of Istio %s: %w", name, p.Version, err)
+	}
+	out := doc.Spec.Values
+	if out == nil {
+		out = Map{}
+	}
+	if doc.Spec.MeshConfig != nil {
+		out = Merge(out, Map{"meshConfig": doc.Spec.MeshConfig})
+	}
+	return out, nil
+}
+
+// layered returns the default profile's presets with the chosen profile's over them.
+func (p Profiles) layered(name string) (Map, error) {
+	base, err := p.Values(DefaultProfile)
+	if err != nil {
+		return nil, err
+	}
+	if name == DefaultProfile {
+		return base, nil
+	}
+	chosen, err := p.Values(name)
+	if err != nil {
+		return nil, err
+	}
+	return Merge(base, chosen), nil
+}
+
+// notControlPlane are profile keys that configure what other kinds (IstioCNI, ZTunnel) or nothing in
+// bosun (gateways, which are deployed with applications) own. They are dropped from a control plane's
+// values so that an IstioRevision's spec.values holds only what its charts use.
+var notControlPlane = []string{"cni", "istio_cni", "gateways", "ztunnel", "revisionTags", "ownerName"}
+
+// ControlPlaneInput is what a control plane's values are computed from.
+type ControlPlaneInput struct {
+	Profiles Profiles
+	// Profile is the Istio's spec.profile; empty means the platform's default.
+	Profile  string
+	Platform Platform
+	// User is the Istio's spec.values.
+	User Map
+	// Revision is the IstioRevision's name and Namespace its spec.namespace.
+	Revision  string
+	Namespace string
+}
+
+// ControlPlane computes the complete values of a control-plane revision, as stored in
+// IstioRevision.spec.values and passed to the istiod and base charts.
+func ControlPlane(in ControlPlaneInput) (Map, error) {
+	profile, err := in.Profiles.layered(ProfileName(in.Profile, in.Platform))
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range notControlPlane {
+		delete(profile, k)
+	}
+	out := Merge(profile, platformValues(in.Platform, profile, in.User), in.User)
+	return forceControlPlane(out, in.Revision, in.Namespace), nil
+}
+
+// platformValues sets global.platform on OpenShift unless a profile or the user already chose one.
+func platformValues(platform Platform, layers ...Map) Map {
+	if platform != OpenShift {
+		return nil
+	}
+	for _, l := range layers {
+		if _, ok := Get(l, "global", "platform"); ok {
+			return nil
+		}
+	}
+	return Map{"global": Map{"platform": string(OpenShift)}}
+}
+
+// forceControlPlane sets the fields bosun owns: the revision (empty for the revision named default, so
+// that its injector serves istio-injection=enabled), the control-plane namespace, and no
+// defaultRevision, which IstioRevisionTag replaces.
+func forceControlPlane(m Map, revision, namespace string) Map {
+	if revision == "default" {
+		revision = ""
+	}
+	m["revision"] = revision
+	Set(m, namespace, "global", "istioNamespace")
+	delete(m, "defaultRevision")
+	return m
+}
+
+// CNIInput is what the values of an IstioCNI are computed from.
+type CNIInput struct {
+	Profiles Profiles
+	Profile  string
+	Platform Platform
+	User     Map
+}
+
+// CNI computes the values of the cni chart.
+func CNI(in CNIInput) (Map, error) {
+	profile, err := in.Profiles.layered(ProfileName(in.Profile, in.Platform))
+	if err != nil {
+		return nil, err
+	}
+	return Merge(profile, platformValues(in.Platform, profile, in.User), in.User), nil
+}
+
+// ZTunnelInput is what the values of a ZTunnel are computed from.
+type ZTunnelInput struct {
+	Profiles Profiles
+	Platform Platform
+	// Revision holds the global, meshConfig and revision values of the IstioRevision the ZTunnel's
+	// targetRef resolved to, or nil.
+	Revision Map
+	User     Map
+}
+
+// ZTunnel computes the values of the ztunnel chart. ztunnel always runs with the ambient profile; the
+// target revision's shared values come over it and the user's over those. The chart reads its settings
+// at the top level, so the user's ztunnel section is also copied there.
+func ZTunnel(in ZTunnelInput) (Map, error) {
+	profile, err := in.Profiles.layered("ambient")
+	if err != nil {
+		return nil, err
+	}
+	shared := Map{}
+	for _, k := range []string{"global", "meshConfig", "revision"} {
+		if v, ok := in.Revision[k]; ok {
+			shared[k] = v
+		}
+	}
+	out := Merge(profile, shared, platformValues(in.Platform, profile, shared, in.User), in.User)
+	if z, ok := out["ztunnel"].(Map); ok {
+		out = Merge(out, z)
+	}
+	return out, nil
+}
