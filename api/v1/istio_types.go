@@ -24,8 +24,7 @@ type IstioSpec struct {
 	// v1.27-latest that follows the newest patch release bosun ships for that minor version.
 	// +kubebuilder:validation:Required
 	// +kubebuilder:default="v1.27-latest"
-	// +kubebuilder:validation:Pattern=`^(latest|v?[0-9]+\.[0-9]+(-latest|\.[0-9]+([-+][0-9A-Za-z.+-]+)?))$`
-	Version string `json:"version"`
+	Version IstioVersion `json:"version"`
 
 	// UpdateStrategy says how a change of version or values reaches the running control plane.
 	// +optional

@@ -13,8 +13,7 @@ type IstioCNISpec struct {
 	// match the control plane's minor version or be one behind.
 	// +kubebuilder:validation:Required
 	// +kubebuilder:default="v1.27-latest"
-	// +kubebuilder:validation:Pattern=`^(latest|v?[0-9]+\.[0-9]+(-latest|\.[0-9]+([-+][0-9A-Za-z.+-]+)?))$`
-	Version string `json:"version"`
+	Version IstioVersion `json:"version"`
 
 	// Profile is the Istio configuration profile whose presets apply before spec.values.
 	// +optional

@@ -20,8 +20,7 @@ type IstioRevisionSpec struct {
 	// Version of Istio this revision runs. Aliases are resolved by the Istio before they reach here, so
 	// this is always a concrete version.
 	// +kubebuilder:validation:Required
-	// +kubebuilder:validation:Pattern=`^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$`
-	Version string `json:"version"`
+	Version ConcreteVersion `json:"version"`
 
 	// Namespace istiod runs in. It cannot change after creation.
 	// +kubebuilder:validation:Required

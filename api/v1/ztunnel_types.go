@@ -10,8 +10,7 @@ type ZTunnelSpec struct {
 	// Istio 1.24 or newer.
 	// +kubebuilder:validation:Required
 	// +kubebuilder:default="v1.27-latest"
-	// +kubebuilder:validation:Pattern=`^(latest|v?[0-9]+\.[0-9]+(-latest|\.[0-9]+([-+][0-9A-Za-z.+-]+)?))$`
-	Version string `json:"version"`
+	Version AmbientVersion `json:"version"`
 
 	// Namespace the ztunnel DaemonSet runs in.
 	// +kubebuilder:validation:Required

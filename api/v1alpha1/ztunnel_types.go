@@ -12,8 +12,7 @@ type ZTunnelSpec struct {
 	// Version of ztunnel: a concrete version or an alias such as v1.27-latest.
 	// +kubebuilder:validation:Required
 	// +kubebuilder:default="v1.27-latest"
-	// +kubebuilder:validation:Pattern=`^(latest|v?[0-9]+\.[0-9]+(-latest|\.[0-9]+([-+][0-9A-Za-z.+-]+)?))$`
-	Version string `json:"version"`
+	Version v1.AmbientVersion `json:"version"`
 
 	// Profile is the Istio configuration profile whose presets apply before spec.values. It is not
 	// part of sailoperator.io/v1: remove it when moving a manifest to v1.

@@ -18,13 +18,14 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 
 	"helm.sh/helm/v4/pkg/chart/common"
-	"helm.sh/helm/v4/pkg/chart/loader/archive"
 	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
+	"helm.sh/helm/v4/pkg/chart/loader/archive"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	"helm.sh/helm/v4/pkg/engine"
@@ -76,6 +77,9 @@ type Request struct {
 	ReleaseName string
 	Values      values.Map
 	Owner       Owner
+	// Templates, when set, keeps only the objects of these template files (base names, such as
+	// revision-tags.yaml): a revision tag is the istiod chart's tag templates and nothing else.
+	Templates []string
 }
 
 // Result is a rendered chart.
@@ -135,7 +139,7 @@ func (r *Renderer) Render(req Request) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("rendering the %s chart of Istio %s: %w", req.Chart, req.Version, err)
 	}
-	objs, err := decode(files)
+	objs, err := decode(files, req.Templates)
 	if err != nil {
 		return Result{}, fmt.Errorf("%s chart of Istio %s: %w", req.Chart, req.Version, err)
 	}
@@ -192,13 +196,17 @@ func (r *Renderer) chart(version, name string) (*chart.Chart, error) {
 }
 
 // decode parses rendered templates into objects, in a stable order of file names. Empty documents and
-// non-manifest files (NOTES.txt) are skipped.
-func decode(files map[string]string) ([]*unstructured.Unstructured, error) {
+// non-manifest files (NOTES.txt) are skipped, and so are templates not in only, when only is set.
+func decode(files map[string]string, only []string) ([]*unstructured.Unstructured, error) {
 	names := make([]string, 0, len(files))
 	for name := range files {
-		if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
-			names = append(names, name)
+		if !strings.HasSuffix(name, ".yaml") && !strings.HasSuffix(name, ".yml") {
+			continue
 		}
+		if len(only) > 0 && !slices.Contains(only, path.Base(name)) {
+			continue
+		}
+		names = append(names, name)
 	}
 	sort.Strings(names)
 	var objs []*unstructured.Unstructured

@@ -6,6 +6,8 @@
 // scalars replace whole, so a user's list is never spliced into a profile's.
 package values
 
+import "encoding/json"
+
 // Map is a tree of Helm values as decoded from YAML or JSON.
 type Map = map[string]any
 
@@ -101,4 +103,18 @@ func Delete(m Map, path ...string) {
 		cur = next
 	}
 	delete(cur, path[len(path)-1])
+}
+
+// FromObject turns a typed value (such as an API object's spec.values) into a Map by way of its JSON
+// form, so that exactly what the API server stores is what gets merged.
+func FromObject(v any) (Map, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m Map
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bosun-mesh/bosun/config/crd"
+	"github.com/bosun-mesh/bosun/internal/testcluster"
+)
+
+func newDevClusterCommand() *cobra.Command {
+	var nodes int
+	cmd := &cobra.Command{
+		Use:   "dev-cluster",
+		Short: "Run a local cluster in a box with bosun's CRDs until interrupted",
+		Long: `dev-cluster starts a real Kubernetes cluster on this machine: etcd, kube-apiserver,
+kube-controller-manager, kube-scheduler and kwok, which plays kubelet for fake nodes, so
+Deployments roll out and DaemonSets get a pod per node without running any container.
+It installs bosun's CRDs, prints the KUBECONFIG to use, and runs until Ctrl-C, when
+it stops every process and removes its files.
+
+The cluster's programs are built by 'make cluster-bins' (make dev-cluster does that first).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runDevCluster(ctx, cmd, nodes)
+		},
+	}
+	cmd.Flags().IntVar(&nodes, "nodes", 3, "number of fake nodes")
+	return cmd
+}
+
+func runDevCluster(ctx context.Context, cmd *cobra.Command, nodes int) error {
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "dev-cluster: starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok with %d nodes…\n", nodes)
+	startCtx, cancel := context.WithTimeout(ctx, testcluster.DefaultStartTimeout)
+	defer cancel()
+	cluster, err := testcluster.Start(startCtx, testcluster.Options{Full: true, Nodes: nodes, Log: out})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Fprintln(out, "dev-cluster: stopping")
+		if err := cluster.Stop(); err != nil {
+			fmt.Fprintln(cmd.ErrOrStderr(), "dev-cluster: stopping:", err)
+		}
+	}()
+
+	fmt.Fprintln(out, "dev-cluster: installing bosun's CRDs")
+	if err := crd.Install(startCtx, cluster.Config(), time.Minute); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(out, `
+The cluster is ready. In another shell:
+
+  export KUBECONFIG=%s
+  export PATH=%s:$PATH   # kubectl, built with the cluster
+  kubectl get nodes
+  kubectl get istio-io
+
+Component logs are in %s. Press Ctrl-C to stop the cluster.
+`, cluster.KubeconfigPath(), cluster.BinDir(), cluster.Dir())
+	<-ctx.Done()
+	return nil
+}

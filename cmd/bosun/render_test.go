@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/restmapper"
+	"sigs.k8s.io/yaml"
+
+	"github.com/bosun-mesh/bosun/internal/catalog"
+)
+
+const docExamples = "../../config/crd/testdata/ossm-docs"
+
+// TestRenderDocExamples runs `bosun render` on every sailoperator.io example of the OpenShift Service
+// Mesh 3 documents and has the real API server accept every object it prints (server-side apply, dry
+// run). The documents name Istio versions that are now end of life: render must refuse those with a
+// message naming the supported versions, and render the same manifest for every supported minor.
+func TestRenderDocExamples(t *testing.T) {
+	for _, ns := range []string{"istio-system", "istio-cni", "ztunnel"} {
+		createNamespace(t, ns)
+	}
+	paths, err := filepath.Glob(filepath.Join(docExamples, "*.yaml"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no examples in %s", docExamples)
+	}
+	aliases := []string{"v1.25-latest", "v1.27-latest", "v1.31-latest"}
+	for _, path := range paths {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			text, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := renderText(t, string(text))
+			var eol *catalog.EndOfLifeError
+			switch {
+			case errors.As(err, &eol):
+				if !strings.Contains(err.Error(), "set spec.version to a supported version: latest, v1.31-latest, v1.27-latest") {
+					t.Errorf("the end-of-life message does not name the supported versions: %v", err)
+				}
+			case err != nil:
+				t.Fatal(err)
+			default:
+				dryRunApply(t, out)
+			}
+			for _, alias := range aliases {
+				t.Run(alias, func(t *testing.T) {
+					out, err := renderText(t, withVersion(t, string(text), alias))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if n := dryRunApply(t, out); n == 0 {
+						t.Fatal("render printed no objects")
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestRenderRefusesWhatItCannotRender(t *testing.T) {
+	cases := []struct{ name, manifest, want string }{
+		{
+			name:     "a tag whose Istio is not in the input",
+			manifest: "apiVersion: sailoperator.io/v1\nkind: IstioRevisionTag\nmetadata:\n  name: default\nspec:\n  targetRef:\n    kind: Istio\n    name: default\n",
+			want:     "IstioRevisionTag default: targetRef names Istio default, which is not in the input; add its manifest with -f",
+		},
+		{
+			name:     "an unknown version",
+			manifest: "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata:\n  name: default\nspec:\n  version: v1.99.0\n",
+			want:     `Istio default: bosun does not know Istio version "v1.99.0"; set spec.version to a supported version`,
+		},
+		{
+			name:     "a profile the version does not ship",
+			manifest: "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata:\n  name: default\nspec:\n  version: v1.27-latest\n  profile: external\n",
+			want:     `does not ship the profile "external"; set spec.profile to one of: ambient, default, demo, empty, minimal`,
+		},
+		{
+			name:     "something that is not a mesh resource",
+			manifest: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+			want:     "ConfigMap x: render takes Istio, IstioRevision, IstioRevisionTag, IstioCNI and ZTunnel manifests",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := renderText(t, tc.manifest)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestRenderIstioWithTag checks what a reviewer reads for the documents' RevisionBased example: the
+// IstioRevision named after the version, istiod for it, and the tag's webhook pointing at it.
+func TestRenderIstioWithTag(t *testing.T) {
+	text, err := os.ReadFile(filepath.Join(docExamples, "03-revisionbased-istio-with-tag.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := renderWith(t, withVersion(t, string(text), "v1.27-latest"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := parseAll(t, out)
+	find := func(kind, name string) *unstructured.Unstructured {
+		for _, o := range objs {
+			if o.GetKind() == kind && o.GetName() == name {
+				return o
+			}
+		}
+		t.Fatalf("render printed no %s %s", kind, name)
+		return nil
+	}
+	rev := find("IstioRevision", "default-v1-27-latest")
+	if v, _, _ := unstructured.NestedString(rev.Object, "spec", "version"); v != "v1.27.0-snapshot.b9159ca3" {
+		t.Errorf("the revision's version = %q, want the alias resolved", v)
+	}
+	find("Deployment", "istiod-default-v1-27-latest")
+	tagHook := find("MutatingWebhookConfiguration", "istio-revision-tag-default")
+	if got := tagHook.GetLabels()["bosun.dev/owner"]; got != "IstioRevisionTag.default" {
+		t.Errorf("the tag webhook's owner label = %q", got)
+	}
+	find("ValidatingWebhookConfiguration", "istiod-default-validator")
+	if strings.Contains(out, "kind: CustomResourceDefinition") {
+		t.Errorf("CRDs are printed whole without --crds")
+	}
+	if !strings.Contains(out, "# CustomResourceDefinition virtualservices.networking.istio.io (--crds prints it)") {
+		t.Errorf("CRDs are not listed by name")
+	}
+}
+
+// renderText runs `bosun render --crds -f -` on a manifest. CRDs are printed whole so that the API
+// server checks them too.
+func renderText(t *testing.T, manifest string) (string, error) {
+	t.Helper()
+	return renderWith(t, manifest, true)
+}
+
+func renderWith(t *testing.T, manifest string, crds bool) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := runRender(strings.NewReader(manifest), &out, &renderOptions{
+		files: []string{"-"}, platform: "kubernetes", kubeVersion: "v1.36.3",
+		resources: filepath.Join("..", "..", "resources"), crds: crds,
+	})
+	return out.String(), err
+}
+
+// withVersion sets spec.version of every resource that has one.
+func withVersion(t *testing.T, text, version string) string {
+	t.Helper()
+	var docs []string
+	for _, obj := range parseAll(t, text) {
+		if obj.GetKind() != "IstioRevisionTag" {
+			if err := unstructured.SetNestedField(obj.Object, version, "spec", "version"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		data, err := yaml.Marshal(obj.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, string(data))
+	}
+	return strings.Join(docs, "---\n")
+}
+
+func parseAll(t *testing.T, text string) []*unstructured.Unstructured {
+	t.Helper()
+	objs, err := readManifests(strings.NewReader(text), "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+// dryRunApply sends every object to the API server as a server-side apply in dry-run mode, with
+// strict field validation, and returns how many it sent.
+func dryRunApply(t *testing.T, text string) int {
+	t.Helper()
+	dc := discovery.NewDiscoveryClientForConfigOrDie(cfg)
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+	client := dynamic.NewForConfigOrDie(cfg)
+	objs := parseAll(t, text)
+	for _, obj := range objs {
+		gvk := obj.GroupVersionKind()
+		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			t.Errorf("%s %s: the API server does not serve it: %v", gvk.Kind, obj.GetName(), err)
+			continue
+		}
+		var res dynamic.ResourceInterface = client.Resource(mapping.Resource)
+		if mapping.Scope.Name() == "namespace" {
+			res = client.Resource(mapping.Resource).Namespace(obj.GetNamespace())
+		}
+		_, err = res.Apply(context.Background(), obj.GetName(), obj, metav1.ApplyOptions{
+			FieldManager: "bosun", Force: true, DryRun: []string{metav1.DryRunAll},
+		})
+		if err != nil {
+			t.Errorf("%s %s/%s refused: %v", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
+		}
+	}
+	return len(objs)
+}
+
+func createNamespace(t *testing.T, name string) {
+	t.Helper()
+	_, err := kubernetes.NewForConfigOrDie(cfg).CoreV1().Namespaces().Create(context.Background(),
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,236 @@
+// Package testcluster runs a real Kubernetes cluster on one machine, for
+// integration and end-to-end tests and for `bosun dev-cluster`.
+//
+// The components are real programs built from Go modules by
+// `make cluster-bins` (see hack/clusterbins): etcd and kube-apiserver always;
+// with Options.Full also kube-controller-manager, kube-scheduler and kwok,
+// which plays kubelet for fake nodes so that Deployments roll out and
+// DaemonSets get a ready pod per node without any container running. Each
+// cluster has its own temporary directory, free ports and freshly generated
+// certificates, so clusters of parallel test binaries do not interfere.
+// On Linux the components die with the process that started them, even one
+// killed without running Stop, and the next Start removes the directory such
+// a process left behind.
+//
+// Where the cluster differs from a production one, it is on purpose: the
+// ServiceAccount and TaintNodesByCondition admission plugins are off (pods
+// get no token volumes, new nodes no not-ready taint), the kubernetes Service
+// has no endpoints, and no address in it routes anywhere. Authorization is
+// Node,RBAC, so RBAC rules are enforced for every identity but the admin.
+package testcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/rest"
+)
+
+// Options says which cluster to start.
+type Options struct {
+	// Full starts kube-controller-manager, kube-scheduler and kwok next to
+	// the API server, so workloads are scheduled and their pods become
+	// ready. Without it only etcd and the API server run: objects are
+	// stored and validated, but no controller acts on them.
+	Full bool
+	// Nodes is the number of fake nodes to create and wait for, all Ready.
+	// It needs Full.
+	Nodes int
+	// BinDir is the directory holding the programs. Empty means
+	// $BOSUN_CLUSTER_BIN, else bin/cluster/<KubeVersion> in the repository.
+	BinDir string
+	// Log receives one line per startup step. Nil discards them. Component
+	// output never goes here; it is in log files in Dir.
+	Log io.Writer
+}
+
+// DefaultStartTimeout bounds Start when its context has no deadline. A full
+// cluster starts in well under a minute on two cores; the margin covers a
+// loaded machine running several test binaries at once.
+const DefaultStartTimeout = 3 * time.Minute
+
+// Cluster is a running cluster. Stop it when done.
+type Cluster struct {
+	opts       Options
+	bin        string
+	dir        string
+	config     *rest.Config
+	kubeconfig string
+	// processes in start order; Stop stops them in reverse.
+	processes []*process
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start starts a cluster and returns once it is usable: the API server is
+// ready, the default namespace exists and, with Options.Full, the
+// controller manager and scheduler are healthy and every fake node is
+// Ready. If ctx has no deadline, DefaultStartTimeout applies. On error
+// nothing is left running, and the error ends with the tail of each
+// component's log.
+func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
+	if opts.Nodes < 0 || opts.Nodes > maxNodes || (opts.Nodes > 0 && !opts.Full) {
+		return nil, fmt.Errorf("testcluster: Options.Nodes must be 0, or between 1 and %d with Options.Full; got %d", maxNodes, opts.Nodes)
+	}
+	bin, err := binDir(opts)
+	if err != nil {
+		return nil, fmt.Errorf("testcluster: %w", err)
+	}
+	if err := checkBinaries(bin, opts.Full); err != nil {
+		return nil, fmt.Errorf("testcluster: %w", err)
+	}
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultStartTimeout)
+		defer cancel()
+	}
+
+	removeAbandoned(os.TempDir())
+	dir, err := os.MkdirTemp("", dirPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("testcluster: %w", err)
+	}
+	c := &Cluster{opts: opts, bin: bin, dir: dir}
+	defer func() {
+		if err != nil {
+			logs := c.Logs(30)
+			err = errors.Join(fmt.Errorf("testcluster: %w", err), c.Stop())
+			err = fmt.Errorf("%w\n%s", err, logs)
+		}
+	}()
+
+	started := time.Now()
+	if err := writeOwner(dir); err != nil {
+		return nil, err
+	}
+	if err := c.start(ctx); err != nil {
+		return nil, err
+	}
+	c.logf("cluster ready in %s (kubeconfig %s)", time.Since(started).Round(100*time.Millisecond), c.kubeconfig)
+	return c, nil
+}
+
+// start runs the components one after the other, each waiting for the one
+// before it to serve.
+func (c *Cluster) start(ctx context.Context) error {
+	// Every port is chosen at once, so that no two components get the same
+	// one. Another process asking for a free port at the same moment could
+	// still take one before its component binds it; the component then
+	// fails to start and its log says so. Outgoing connections, such as the
+	// API server's many to etcd, hardly compete: Linux gives them ports of
+	// the other parity first.
+	ports, err := freePorts(5)
+	if err != nil {
+		return err
+	}
+	etcdClient, etcdPeer, apiPort, kcmPort, schedulerPort := ports[0], ports[1], ports[2], ports[3], ports[4]
+
+	p, err := newPKI(kubernetesServiceIP)
+	if err != nil {
+		return fmt.Errorf("generating certificates: %w", err)
+	}
+	files, err := p.writeFiles(filepath.Join(c.dir, "pki"))
+	if err != nil {
+		return err
+	}
+	c.config = adminConfig(fmt.Sprintf("https://127.0.0.1:%d", apiPort), p)
+	c.kubeconfig = filepath.Join(c.dir, "kubeconfig")
+	if err := writeKubeconfig(c.kubeconfig, c.config); err != nil {
+		return err
+	}
+
+	if err := c.startEtcd(ctx, etcdClient, etcdPeer); err != nil {
+		return err
+	}
+	if err := c.startAPIServer(ctx, apiPort, etcdClient, files); err != nil {
+		return err
+	}
+	if !c.opts.Full {
+		return nil
+	}
+	if err := c.startControllerManager(ctx, kcmPort, files); err != nil {
+		return err
+	}
+	if err := c.startScheduler(ctx, schedulerPort); err != nil {
+		return err
+	}
+	if err := c.startKwok(); err != nil {
+		return err
+	}
+	return c.addNodes(ctx, c.opts.Nodes)
+}
+
+// Config returns a copy of the admin's client configuration. The admin is in
+// system:masters, so it may do anything.
+func (c *Cluster) Config() *rest.Config { return rest.CopyConfig(c.config) }
+
+// KubeconfigPath is the admin's kubeconfig file, with embedded credentials.
+// It is removed by Stop.
+func (c *Cluster) KubeconfigPath() string { return c.kubeconfig }
+
+// BinDir is the directory of the programs the cluster runs, kubectl among them.
+func (c *Cluster) BinDir() string { return c.bin }
+
+// Dir is the cluster's temporary directory, holding data, certificates and
+// one <component>.log per component. It is removed by Stop.
+func (c *Cluster) Dir() string { return c.dir }
+
+// Stop stops every component, last started first, each with SIGTERM and,
+// after a bounded grace period, SIGKILL; it returns once all have exited,
+// then removes Dir. Calling it again returns the first call's result.
+func (c *Cluster) Stop() error {
+	c.stopOnce.Do(func() {
+		var errs []error
+		for i := len(c.processes) - 1; i >= 0; i-- {
+			errs = append(errs, c.processes[i].stop())
+		}
+		errs = append(errs, os.RemoveAll(c.dir))
+		c.stopErr = errors.Join(errs...)
+	})
+	return c.stopErr
+}
+
+// Logs returns the last lines of every component's log, each under a
+// header naming the component. Call it before Stop, which removes the logs.
+func (c *Cluster) Logs(lines int) string {
+	var b strings.Builder
+	for _, p := range c.processes {
+		fmt.Fprintf(&b, "==> %s (pid %d), last %d lines of %s <==\n", p.name, p.pid(), lines, p.logPath)
+		b.WriteString(p.tail(lines))
+	}
+	return b.String()
+}
+
+// logf writes one line to Options.Log, in a single Write so that a writer
+// that logs each Write (like the one StartForTest uses) gets whole lines.
+func (c *Cluster) logf(format string, args ...any) {
+	_, _ = c.opts.Log.Write([]byte(fmt.Sprintf("testcluster: "+format+"\n", args...)))
+}
+
+// freePorts returns n distinct loopback ports that were free a moment ago.
+// All listeners are open at the same time so the kernel cannot hand out the
+// same port twice.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("finding a free port: %w", err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
