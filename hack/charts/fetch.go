@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -198,9 +199,13 @@ func untarChart(r io.Reader, dest string) error {
 		if h.Typeflag != tar.TypeReg {
 			continue
 		}
-		// Drop the chart's own top folder; refuse paths that would leave dest.
-		_, rel, ok := strings.Cut(filepath.ToSlash(filepath.Clean(h.Name)), "/")
-		if !ok || rel == "" || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
+		// Refuse paths that climb out of the archive, then drop the chart's own top folder.
+		clean := path.Clean(filepath.ToSlash(h.Name))
+		if clean == ".." || strings.HasPrefix(clean, "../") || path.IsAbs(clean) {
+			return fmt.Errorf("unexpected path %q in the chart archive", h.Name)
+		}
+		_, rel, ok := strings.Cut(clean, "/")
+		if !ok || rel == "" {
 			return fmt.Errorf("unexpected path %q in the chart archive", h.Name)
 		}
 		target := filepath.Join(dest, filepath.FromSlash(rel))
