@@ -53,7 +53,13 @@ func TestDetect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := Detect(dc); err != nil || got != values.OpenShift {
+	// Discovery serves a new group shortly after its CRD is Established, so poll with a deadline.
+	var got values.Platform
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		got, err = Detect(dc)
+		return got == values.OpenShift, err
+	})
+	if err != nil {
 		t.Fatalf("Detect() = %q, %v; want openshift", got, err)
 	}
 }
