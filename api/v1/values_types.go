@@ -1,18 +1,21 @@
 package v1
 
 import (
-	"encoding/json"
-	"fmt"
-
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 )
 
+// The types of Istio's Helm values are generated from Istio's protobuf definitions into
+// values_types.gen.go (make generate). This file holds what those definitions do not give: the
+// top-level values of each kind, the subsets of the global values the CNI and ztunnel charts read, and
+// ztunnel's values, which Istio defines only in its chart.
+
 // Values are the Helm values of Istio's istiod and base charts, as an Istio or IstioRevision passes them.
 //
-// The top-level keys are those of Istio's charts less the ones another kind owns (cni and ztunnel belong
-// to IstioCNI and ZTunnel, revision tags to IstioRevisionTag, gateways are deployed with applications).
-// An unknown top-level key is refused. Below the top level the sections keep every key the user writes;
-// they are typed from Istio's own definitions separately.
+// The top-level keys are those of Istio's charts less the ones another kind owns: cni and ztunnel
+// belong to IstioCNI and ZTunnel, revision tags to IstioRevisionTag, and gateways are deployed with
+// applications. An unknown key is refused.
 type Values struct {
 	// Global holds the values shared by all of Istio's charts.
 	// +optional
@@ -20,50 +23,39 @@ type Values struct {
 
 	// Pilot configures istiod.
 	// +optional
-	// +kubebuilder:validation:Type=object
-	// +kubebuilder:pruning:PreserveUnknownFields
-	Pilot *apiextensionsv1.JSON `json:"pilot,omitempty"`
+	Pilot *PilotConfig `json:"pilot,omitempty"`
 
 	// Telemetry configures the telemetry that istiod programs into proxies.
 	// +optional
-	// +kubebuilder:validation:Type=object
-	// +kubebuilder:pruning:PreserveUnknownFields
-	Telemetry *apiextensionsv1.JSON `json:"telemetry,omitempty"`
+	Telemetry *TelemetryConfig `json:"telemetry,omitempty"`
 
 	// SidecarInjectorWebhook configures the sidecar injector.
 	// +optional
-	// +kubebuilder:validation:Type=object
-	// +kubebuilder:pruning:PreserveUnknownFields
-	SidecarInjectorWebhook *apiextensionsv1.JSON `json:"sidecarInjectorWebhook,omitempty"`
+	SidecarInjectorWebhook *SidecarInjectorConfig `json:"sidecarInjectorWebhook,omitempty"`
 
-	// MeshConfig is the mesh-wide configuration istiod serves (Istio's MeshConfig).
+	// MeshConfig is the mesh-wide configuration istiod serves to proxies (Istio's MeshConfig).
 	// +optional
-	// +kubebuilder:validation:Type=object
-	// +kubebuilder:pruning:PreserveUnknownFields
-	MeshConfig *apiextensionsv1.JSON `json:"meshConfig,omitempty"`
+	MeshConfig *MeshConfig `json:"meshConfig,omitempty"`
 
 	// Base configures the base chart, which a revision named default also installs.
 	// +optional
-	// +kubebuilder:validation:Type=object
-	// +kubebuilder:pruning:PreserveUnknownFields
-	Base *apiextensionsv1.JSON `json:"base,omitempty"`
+	Base *BaseConfig `json:"base,omitempty"`
 
 	// IstiodRemote configures a remote cluster's injector that points at an external istiod.
+	//
 	// Deprecated: Istio moved these settings to pilot and global.
 	// +optional
-	// +kubebuilder:validation:Type=object
-	// +kubebuilder:pruning:PreserveUnknownFields
-	IstiodRemote *apiextensionsv1.JSON `json:"istiodRemote,omitempty"`
+	IstiodRemote *IstiodRemoteConfig `json:"istiodRemote,omitempty"`
 
-	// Experimental holds values for experimental features. Istio's definitions leave this open, so it
-	// is not validated.
+	// Experimental holds values for experimental features. Istio's definitions leave them open, so
+	// they are kept as written and not validated.
 	// +optional
 	// +kubebuilder:validation:Type=object
 	// +kubebuilder:pruning:PreserveUnknownFields
 	Experimental *apiextensionsv1.JSON `json:"experimental,omitempty"`
 
-	// GatewayClasses customises the resources istiod creates for each Gateway API GatewayClass. Istio's
-	// definitions leave this open, so it is not validated.
+	// GatewayClasses customises the resources istiod creates for each Gateway API GatewayClass.
+	// Istio's definitions leave them open, so they are kept as written and not validated.
 	// +optional
 	// +kubebuilder:validation:Type=object
 	// +kubebuilder:pruning:PreserveUnknownFields
@@ -76,6 +68,7 @@ type Values struct {
 
 	// DefaultRevision is ignored: bosun removes it before rendering. Use an IstioRevisionTag named
 	// default to choose the revision that serves istio-injection=enabled.
+	//
 	// Deprecated: kept so that existing manifests still apply.
 	// +optional
 	DefaultRevision *string `json:"defaultRevision,omitempty"`
@@ -90,81 +83,247 @@ type Values struct {
 	CompatibilityVersion *string `json:"compatibilityVersion,omitempty"`
 }
 
-// GlobalConfig holds the values shared by all of Istio's charts. istioNamespace is declared so that
-// validation rules can compare it with spec.namespace; every other key is kept as written.
-// +kubebuilder:pruning:PreserveUnknownFields
-type GlobalConfig struct {
-	// IstioNamespace is the namespace of the control plane. bosun sets it to spec.namespace; a
-	// different value is refused.
-	// +optional
-	IstioNamespace *string `json:"istioNamespace,omitempty"`
-
-	// Other holds the keys other than istioNamespace, as written.
-	Other map[string]apiextensionsv1.JSON `json:"-"`
-}
-
-// MarshalJSON writes istioNamespace together with every other key the GlobalConfig holds.
-func (g GlobalConfig) MarshalJSON() ([]byte, error) {
-	all := make(map[string]any, len(g.Other)+1)
-	for k, v := range g.Other {
-		all[k] = json.RawMessage(v.Raw)
-	}
-	if g.IstioNamespace != nil {
-		all["istioNamespace"] = *g.IstioNamespace
-	}
-	return json.Marshal(all)
-}
-
-// UnmarshalJSON reads istioNamespace and keeps every other key in Other.
-func (g *GlobalConfig) UnmarshalJSON(data []byte) error {
-	var all map[string]json.RawMessage
-	if err := json.Unmarshal(data, &all); err != nil {
-		return err
-	}
-	*g = GlobalConfig{}
-	if raw, ok := all["istioNamespace"]; ok {
-		var ns string
-		if err := json.Unmarshal(raw, &ns); err != nil {
-			return fmt.Errorf("global.istioNamespace: %w", err)
-		}
-		g.IstioNamespace = &ns
-		delete(all, "istioNamespace")
-	}
-	if len(all) > 0 {
-		g.Other = make(map[string]apiextensionsv1.JSON, len(all))
-		for k, v := range all {
-			g.Other[k] = apiextensionsv1.JSON{Raw: v}
-		}
-	}
-	return nil
-}
-
 // CNIValues are the Helm values of Istio's cni chart.
 type CNIValues struct {
 	// Cni configures the istio-cni-node DaemonSet and the CNI plugin.
 	// +optional
-	// +kubebuilder:validation:Type=object
-	// +kubebuilder:pruning:PreserveUnknownFields
-	Cni *apiextensionsv1.JSON `json:"cni,omitempty"`
+	Cni *CNIConfig `json:"cni,omitempty"`
 
-	// Global holds the chart values shared with the control plane (hub, tag, platform, logging…).
+	// Global holds the global values the cni chart reads.
 	// +optional
-	// +kubebuilder:validation:Type=object
+	Global *CNIGlobalConfig `json:"global,omitempty"`
+}
+
+// CNIGlobalConfig is the part of the global values that the cni chart reads.
+type CNIGlobalConfig struct {
+	// DefaultResources are the resources of containers that set none.
+	// +optional
+	DefaultResources *DefaultResourcesConfig `json:"defaultResources,omitempty"`
+	// Hub is the image registry, such as registry.istio.io/release.
+	// +optional
+	Hub *string `json:"hub,omitempty"`
+	// ImagePullPolicy of the CNI image.
+	// +optional
+	// +kubebuilder:validation:Enum=Always;Never;IfNotPresent
+	ImagePullPolicy *string `json:"imagePullPolicy,omitempty"`
+	// ImagePullSecrets name secrets in the CNI namespace for pulling the image.
+	// +optional
+	ImagePullSecrets []string `json:"imagePullSecrets,omitempty"`
+	// LogAsJson writes logs as JSON.
+	// +optional
+	LogAsJson *bool `json:"logAsJson,omitempty"`
+	// Logging sets log levels per scope.
+	// +optional
+	Logging *GlobalLoggingConfig `json:"logging,omitempty"`
+	// NativeNftables programs nftables instead of iptables.
+	// +optional
+	NativeNftables *bool `json:"nativeNftables,omitempty"`
+	// NetworkPolicy controls the NetworkPolicy the chart creates.
+	// +optional
+	NetworkPolicy *NetworkPolicyConfig `json:"networkPolicy,omitempty"`
+	// Platform selects the chart's platform presets, such as openshift.
+	// +optional
+	Platform *string `json:"platform,omitempty"`
+	// ResourceScope limits which resources the chart installs.
+	// +optional
+	ResourceScope *ResourceScope `json:"resourceScope,omitempty"`
+	// Tag is the image tag.
+	// +optional
+	// +kubebuilder:validation:Schemaless
 	// +kubebuilder:pruning:PreserveUnknownFields
-	Global *apiextensionsv1.JSON `json:"global,omitempty"`
+	Tag *apiextensionsv1.JSON `json:"tag,omitempty"`
+	// Variant is the image variant, such as distroless.
+	// +optional
+	Variant *string `json:"variant,omitempty"`
 }
 
 // ZTunnelValues are the Helm values of Istio's ztunnel chart.
 type ZTunnelValues struct {
 	// ZTunnel configures the ztunnel DaemonSet.
 	// +optional
-	// +kubebuilder:validation:Type=object
-	// +kubebuilder:pruning:PreserveUnknownFields
-	ZTunnel *apiextensionsv1.JSON `json:"ztunnel,omitempty"`
+	ZTunnel *ZTunnelConfig `json:"ztunnel,omitempty"`
 
-	// Global holds the chart values shared with the control plane (hub, tag, platform, logging…).
+	// Global holds the global values the ztunnel chart reads.
 	// +optional
-	// +kubebuilder:validation:Type=object
+	Global *ZTunnelGlobalConfig `json:"global,omitempty"`
+}
+
+// ZTunnelGlobalConfig is the part of the global values that the ztunnel chart reads.
+type ZTunnelGlobalConfig struct {
+	// DefaultResources are the resources of containers that set none.
+	// +optional
+	DefaultResources *DefaultResourcesConfig `json:"defaultResources,omitempty"`
+	// Hub is the image registry, such as registry.istio.io/release.
+	// +optional
+	Hub *string `json:"hub,omitempty"`
+	// ImagePullPolicy of the ztunnel image.
+	// +optional
+	// +kubebuilder:validation:Enum=Always;Never;IfNotPresent
+	ImagePullPolicy *string `json:"imagePullPolicy,omitempty"`
+	// ImagePullSecrets name secrets in the ztunnel namespace for pulling the image.
+	// +optional
+	ImagePullSecrets []string `json:"imagePullSecrets,omitempty"`
+	// LogAsJson writes logs as JSON.
+	// +optional
+	LogAsJson *bool `json:"logAsJson,omitempty"`
+	// Logging sets log levels per scope.
+	// +optional
+	Logging *GlobalLoggingConfig `json:"logging,omitempty"`
+	// NetworkPolicy controls the NetworkPolicy the chart creates.
+	// +optional
+	NetworkPolicy *NetworkPolicyConfig `json:"networkPolicy,omitempty"`
+	// Platform selects the chart's platform presets, such as openshift.
+	// +optional
+	Platform *string `json:"platform,omitempty"`
+	// Tag is the image tag.
+	// +optional
+	// +kubebuilder:validation:Schemaless
 	// +kubebuilder:pruning:PreserveUnknownFields
-	Global *apiextensionsv1.JSON `json:"global,omitempty"`
+	Tag *apiextensionsv1.JSON `json:"tag,omitempty"`
+	// Variant is the image variant, such as distroless.
+	// +optional
+	Variant *string `json:"variant,omitempty"`
+}
+
+// ZTunnelConfig configures the ztunnel DaemonSet. Istio defines these values only in its ztunnel
+// chart, so they are written here; a test checks them against every catalog version's chart.
+type ZTunnelConfig struct {
+	// Hub is the image registry.
+	// +optional
+	Hub *string `json:"hub,omitempty"`
+	// Tag is the image tag.
+	// +optional
+	Tag *string `json:"tag,omitempty"`
+	// Variant is the image variant, such as distroless.
+	// +optional
+	Variant *string `json:"variant,omitempty"`
+	// Image is the image name, or a full image reference.
+	// +optional
+	Image *string `json:"image,omitempty"`
+	// ImagePullPolicy of the ztunnel image.
+	// +optional
+	// +kubebuilder:validation:Enum=Always;Never;IfNotPresent
+	ImagePullPolicy *string `json:"imagePullPolicy,omitempty"`
+	// ImagePullSecrets name secrets in the ztunnel namespace for pulling the image.
+	// +optional
+	ImagePullSecrets []string `json:"imagePullSecrets,omitempty"`
+	// ResourceName names the DaemonSet and its service account.
+	// +optional
+	ResourceName *string `json:"resourceName,omitempty"`
+	// Annotations are added to the DaemonSet.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// Labels are added to the DaemonSet.
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+	// PodAnnotations are added to ztunnel pods.
+	// +optional
+	PodAnnotations map[string]string `json:"podAnnotations,omitempty"`
+	// PodLabels are added to ztunnel pods.
+	// +optional
+	PodLabels map[string]string `json:"podLabels,omitempty"`
+	// Env sets environment variables of the ztunnel container. Values are strings: quote booleans
+	// and numbers.
+	// +optional
+	Env map[string]string `json:"env,omitempty"`
+	// Resources of the ztunnel container.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+	// ResourceQuotas creates a ResourceQuota for the ztunnel namespace.
+	// +optional
+	ResourceQuotas *ResourceQuotas `json:"resourceQuotas,omitempty"`
+	// ResourceScope limits which resources the chart installs.
+	// +optional
+	ResourceScope *ResourceScope `json:"resourceScope,omitempty"`
+	// NodeSelector restricts the nodes ztunnel runs on.
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// Affinity of ztunnel pods.
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+	// Tolerations of ztunnel pods.
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+	// Volumes added to ztunnel pods.
+	// +optional
+	Volumes []corev1.Volume `json:"volumes,omitempty"`
+	// VolumeMounts added to the ztunnel container.
+	// +optional
+	VolumeMounts []corev1.VolumeMount `json:"volumeMounts,omitempty"`
+	// SeLinuxOptions of the ztunnel container.
+	// +optional
+	SeLinuxOptions *corev1.SELinuxOptions `json:"seLinuxOptions,omitempty"`
+	// DNSPolicy of ztunnel pods.
+	// +optional
+	// +kubebuilder:validation:Enum=ClusterFirstWithHostNet;ClusterFirst;Default;None
+	DNSPolicy *corev1.DNSPolicy `json:"dnsPolicy,omitempty"`
+	// DNSConfig of ztunnel pods.
+	// +optional
+	DNSConfig *corev1.PodDNSConfig `json:"dnsConfig,omitempty"`
+	// UpdateStrategy of the DaemonSet. OnDelete lets nodes be drained before their ztunnel is
+	// replaced.
+	// +optional
+	UpdateStrategy *appsv1.DaemonSetUpdateStrategy `json:"updateStrategy,omitempty"`
+	// TerminationGracePeriodSeconds is how long an old ztunnel keeps serving existing connections
+	// during a rollout.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:default=30
+	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
+	// LogLevel of ztunnel.
+	// +optional
+	// +kubebuilder:validation:Enum=trace;debug;info;warn;error
+	// +kubebuilder:default=info
+	LogLevel *string `json:"logLevel,omitempty"`
+	// LogAsJson writes logs as JSON.
+	// +optional
+	LogAsJson *bool `json:"logAsJson,omitempty"`
+	// Revision is the control-plane revision ztunnel follows.
+	// +optional
+	Revision *string `json:"revision,omitempty"`
+	// IstioNamespace is the namespace of the control plane.
+	// +optional
+	IstioNamespace *string `json:"istioNamespace,omitempty"`
+	// CaAddress is the address of the certificate authority; empty means istiod.
+	// +optional
+	CaAddress *string `json:"caAddress,omitempty"`
+	// XdsAddress is the address of the configuration server; empty means istiod.
+	// +optional
+	XdsAddress *string `json:"xdsAddress,omitempty"`
+	// Network is the network ztunnel's node belongs to, for multi-network meshes.
+	// +optional
+	Network *string `json:"network,omitempty"`
+	// MultiCluster configures the cluster's identity in a multi-cluster mesh.
+	// +optional
+	MultiCluster *MultiClusterConfig `json:"multiCluster,omitempty"`
+	// MeshConfig holds the one mesh setting ztunnel reads: defaultConfig.proxyMetadata.
+	// +optional
+	MeshConfig *ZTunnelMeshConfig `json:"meshConfig,omitempty"`
+	// PeerCaCrl controls checking peer certificates against the CA's revocation list.
+	// +optional
+	PeerCaCrl *ZTunnelPeerCaCrl `json:"peerCaCrl,omitempty"`
+	// TrustBundleName names the ConfigMap with the trust bundle.
+	// +optional
+	TrustBundleName *string `json:"trustBundleName,omitempty"`
+}
+
+// ZTunnelPeerCaCrl controls certificate revocation checks of peers.
+type ZTunnelPeerCaCrl struct {
+	// Enabled turns the checks on.
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+}
+
+// ZTunnelMeshConfig is the part of the mesh config that the ztunnel chart reads.
+type ZTunnelMeshConfig struct {
+	// DefaultConfig holds the proxy settings ztunnel reads.
+	// +optional
+	DefaultConfig *ZTunnelProxyConfig `json:"defaultConfig,omitempty"`
+}
+
+// ZTunnelProxyConfig is the part of the proxy config that the ztunnel chart reads.
+type ZTunnelProxyConfig struct {
+	// ProxyMetadata sets environment variables of ztunnel, as it does for sidecars.
+	// +optional
+	ProxyMetadata map[string]string `json:"proxyMetadata,omitempty"`
 }

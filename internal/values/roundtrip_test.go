@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -64,8 +65,15 @@ func TestTypedValuesRoundTrip(t *testing.T) {
 				}
 			}
 			roundTrip(t, "cni chart defaults", cniValues, &v1.CNIValues{})
-			// The ztunnel chart reads everything at the top level.
-			roundTrip(t, "ztunnel chart defaults", Map{"ztunnel": chartDefaults(t, dir, "ztunnel")}, &v1.ZTunnelValues{})
+			// The ztunnel chart reads its settings at the top level, beside global.
+			zt := chartDefaults(t, dir, "ztunnel")
+			ztValues := Map{}
+			if g, ok := zt["global"]; ok {
+				ztValues["global"] = g
+				delete(zt, "global")
+			}
+			ztValues["ztunnel"] = zt
+			roundTrip(t, "ztunnel chart defaults", ztValues, &v1.ZTunnelValues{})
 
 			profiles := Profiles{FS: os.DirFS(dir), Version: v.Name}
 			names, err := profiles.Names()
@@ -121,9 +129,8 @@ func roundTrip(t *testing.T, what string, in Map, typed any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(typed); err != nil {
+	// A lenient decode, so that every lost key is listed below, not only the first unknown one.
+	if err := json.Unmarshal(data, typed); err != nil {
 		t.Errorf("%s do not decode into %T: %v", what, typed, err)
 		return
 	}
@@ -146,11 +153,11 @@ func missing(want, got Map, prefix string) []string {
 		wm, wIsMap := wv.(Map)
 		gm, gIsMap := gv.(Map)
 		switch {
-		case wIsMap && len(wm) == 0:
-			// An empty section means "nothing set"; omitting it loses nothing.
+		case wIsMap && len(wm) == 0, isEmptyList(wv):
+			// An empty section or list means "nothing set"; omitting it loses nothing.
 		case wIsMap && gIsMap:
 			out = append(out, missing(wm, gm, p+".")...)
-		case !ok || !reflect.DeepEqual(normalise(wv), normalise(gv)):
+		case !ok || !reflect.DeepEqual(normalise(wv), normalise(gv)) && !sameDuration(wv, gv):
 			out = append(out, p)
 		}
 	}
@@ -163,4 +170,21 @@ func normalise(v any) any {
 	var out any
 	_ = json.Unmarshal(data, &out)
 	return out
+}
+
+func isEmptyList(v any) bool {
+	l, ok := v.([]any)
+	return ok && len(l) == 0
+}
+
+// sameDuration accepts a duration written another way: the typed values write "30m" back as "30m0s".
+func sameDuration(a, b any) bool {
+	as, ok1 := a.(string)
+	bs, ok2 := b.(string)
+	if !ok1 || !ok2 {
+		return false
+	}
+	ad, err1 := time.ParseDuration(as)
+	bd, err2 := time.ParseDuration(bs)
+	return err1 == nil && err2 == nil && ad == bd
 }
