@@ -132,11 +132,11 @@ func newGenerator() *generator {
 
 // packagePrefix tells apart messages of the same name from different proto packages.
 var packagePrefix = map[protoreflect.FullName]string{
-	"istio.operator.v1alpha1":  "",
-	"istio.mesh.v1alpha1":      "Mesh",
+	"istio.operator.v1alpha1":   "",
+	"istio.mesh.v1alpha1":       "Mesh",
 	"istio.networking.v1alpha3": "Networking",
-	"istio.networking.v1beta1": "NetworkingV1beta1",
-	"istio.type.v1beta1":       "Type",
+	"istio.networking.v1beta1":  "NetworkingV1beta1",
+	"istio.type.v1beta1":        "Type",
 }
 
 // typeName is the Go name of a message or enum: nested names joined, and a package prefix when the

@@ -1,0 +1,216 @@
+package crd_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"k8s.io/client-go/kubernetes"
+)
+
+// istioWithValues is an Istio whose spec.values is the given YAML, indented under values:.
+func istioWithValues(values string) string {
+	return "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata:\n  name: values-case\nspec:\n  version: v1.27-latest\n  namespace: istio-system\n  values:\n" + indent(values, "    ")
+}
+
+func cniWithValues(values string) string {
+	return "apiVersion: sailoperator.io/v1\nkind: IstioCNI\nmetadata:\n  name: default\nspec:\n  values:\n" + indent(values, "    ")
+}
+
+func ztunnelWithValues(values string) string {
+	return "apiVersion: sailoperator.io/v1\nkind: ZTunnel\nmetadata:\n  name: default\nspec:\n  values:\n" + indent(values, "    ")
+}
+
+func indent(text, prefix string) string {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = prefix + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// TestValuesAreAccepted applies values a platform team writes when it moves a mesh to OpenShift
+// Service Mesh 3 (field-lessons: the 2.6 → 3.0 migration settings), so typing must not refuse them.
+func TestValuesAreAccepted(t *testing.T) {
+	ctx := context.Background()
+	cases := map[string]string{
+		"Istio": istioWithValues(`meshConfig:
+  discoverySelectors:
+  - matchExpressions:
+    - key: maistra.io/member-of
+      operator: Exists
+  extensionProviders:
+  - name: prometheus
+    prometheus: {}
+  - name: otel
+    opentelemetry:
+      service: otel-collector.observability.svc.cluster.local
+      port: 4317
+  outboundTrafficPolicy:
+    mode: REGISTRY_ONLY
+  accessLogFile: /dev/stdout
+  defaultConfig:
+    holdApplicationUntilProxyStarts: true
+    proxyMetadata:
+      ISTIO_META_DNS_CAPTURE: "true"
+pilot:
+  env:
+    ENABLE_ENHANCED_RESOURCE_SCOPING: "true"
+  autoscaleMin: 2
+  keepaliveMaxServerConnectionAge: 30m
+  resources:
+    requests:
+      cpu: 500m
+      memory: 2Gi
+  tolerations:
+  - key: dedicated
+    operator: Equal
+    value: mesh
+    effect: NoSchedule
+  pdb:
+    maxUnavailable: 1
+global:
+  proxy:
+    resources:
+      requests:
+        cpu: 10m
+  logging:
+    level: default:info
+  tag: 1.27.0
+  resourceScope: all
+experimental:
+  anything:
+    goes: here
+gatewayClasses:
+  istio:
+    service:
+      spec:
+        type: ClusterIP`),
+		"IstioCNI": cniWithValues(`cni:
+  ambient:
+    enabled: true
+    enablementSelectors:
+    - podSelector:
+        matchLabels:
+          istio.io/dataplane-mode: ambient
+  cniBinDir: /var/lib/cni/bin
+global:
+  platform: openshift`),
+		"ZTunnel": ztunnelWithValues(`ztunnel:
+  logLevel: debug
+  dnsPolicy: ClusterFirst
+  env:
+    L7_ENABLED: "true"
+global:
+  hub: registry.example.com/istio`),
+	}
+	for name, manifest := range cases {
+		t.Run(name, func(t *testing.T) {
+			mustCreate(ctx, t, parseManifest(t, manifest))
+		})
+	}
+}
+
+// TestWrongValuesAreRefused checks that a wrong value is refused by the API server with a message that
+// names the field, rather than stored and ignored or silently dropped.
+func TestWrongValuesAreRefused(t *testing.T) {
+	cases := []struct {
+		name, manifest, want string
+	}{
+		{"a misspelt mesh config field", istioWithValues("meshConfig:\n  accessLogFil: /dev/stdout"), `unknown field "spec.values.meshConfig.accessLogFil"`},
+		{"an unknown pilot field", istioWithValues("pilot:\n  replicas: 3"), `unknown field "spec.values.pilot.replicas"`},
+		{"an unknown global field", istioWithValues("global:\n  meshId: m1"), `unknown field "spec.values.global.meshId"`},
+		{"an unknown proxy field", istioWithValues("meshConfig:\n  defaultConfig:\n    holdApplicationUntilProxyStart: true"), `unknown field "spec.values.meshConfig.defaultConfig.holdApplicationUntilProxyStart"`},
+		{"an unknown outbound traffic policy", istioWithValues("meshConfig:\n  outboundTrafficPolicy:\n    mode: FOO"), `spec.values.meshConfig.outboundTrafficPolicy.mode: Unsupported value: "FOO": supported values: "REGISTRY_ONLY", "ALLOW_ANY", "ALLOW_ANY_DYNAMIC_DNS"`},
+		{"an unknown access log encoding", istioWithValues("meshConfig:\n  accessLogEncoding: XML"), `spec.values.meshConfig.accessLogEncoding: Unsupported value: "XML": supported values: "TEXT", "JSON"`},
+		{"an unknown resource scope", istioWithValues("global:\n  resourceScope: everything"), `spec.values.global.resourceScope: Unsupported value: "everything"`},
+		{"a string for a number", istioWithValues("pilot:\n  autoscaleMin: two"), `spec.values.pilot.autoscaleMin: Invalid value: "string": spec.values.pilot.autoscaleMin in body must be of type integer`},
+		{"a negative replica count", istioWithValues("pilot:\n  autoscaleMax: -1"), `spec.values.pilot.autoscaleMax in body should be greater than or equal to 0`},
+		{"a string for a boolean", istioWithValues("pilot:\n  autoscaleEnabled: \"yes\""), `spec.values.pilot.autoscaleEnabled: Invalid value: "string": spec.values.pilot.autoscaleEnabled in body must be of type boolean`},
+		{"an unquoted boolean env value", istioWithValues("pilot:\n  env:\n    ENABLE_ENHANCED_RESOURCE_SCOPING: true"), `spec.values.pilot.env.ENABLE_ENHANCED_RESOURCE_SCOPING: Invalid value: "boolean": spec.values.pilot.env.ENABLE_ENHANCED_RESOURCE_SCOPING in body must be of type string`},
+		{"a number for a duration", istioWithValues("pilot:\n  keepaliveMaxServerConnectionAge: 30"), `spec.values.pilot.keepaliveMaxServerConnectionAge: Invalid value: "integer": spec.values.pilot.keepaliveMaxServerConnectionAge in body must be of type string`},
+		{"a toleration that is not a list", istioWithValues("pilot:\n  tolerations:\n    key: dedicated"), `unknown field "spec.values.pilot.tolerations.key"`},
+		{"an unknown toleration field", istioWithValues("pilot:\n  tolerations:\n  - key: dedicated\n    effects: NoSchedule"), `unknown field "spec.values.pilot.tolerations[0].effects"`},
+		{"resources in the wrong shape", istioWithValues("pilot:\n  resources:\n    cpu: 500m"), `unknown field "spec.values.pilot.resources.cpu"`},
+		{"a label selector value that is not a string", istioWithValues("meshConfig:\n  discoverySelectors:\n  - matchLabels:\n      mesh: 1"), `spec.values.meshConfig.discoverySelectors[0].matchLabels.mesh: Invalid value: "integer"`},
+		{"logging that is not an object", istioWithValues("global:\n  logging: debug"), `spec.values.global.logging: Invalid value: "string": spec.values.global.logging in body must be of type object`},
+		{"two tracers of one extension provider", istioWithValues("meshConfig:\n  extensionProviders:\n  - name: both\n    zipkin:\n      service: zipkin.istio-system.svc\n      port: 9411\n    datadog:\n      service: datadog.agent.svc\n      port: 8126"), "at most one of envoyExtAuthzHttp, envoyExtAuthzGrpc, zipkin, lightstep, datadog"},
+		{"two tracers of the proxy's tracing", istioWithValues("meshConfig:\n  defaultConfig:\n    tracing:\n      zipkin:\n        address: zipkin:9411\n      lightstep:\n        address: lightstep:443"), "at most one of zipkin, lightstep, datadog, stackdriver, openCensusAgent may be set"},
+		{"a CA certificate with both sources", istioWithValues("meshConfig:\n  caCertificates:\n  - pem: abc\n    spiffeBundleUrl: https://example.com/bundle"), "at most one of pem, spiffeBundleUrl may be set"},
+		{"istiod's PodDisruptionBudget with both bounds", istioWithValues("pilot:\n  pdb:\n    minAvailable: 1\n    maxUnavailable: 1"), "set pdb.minAvailable or pdb.maxUnavailable, not both"},
+		{"an injector setting of the wrong type", istioWithValues("sidecarInjectorWebhook:\n  rewriteAppHTTPProbe: 1"), `spec.values.sidecarInjectorWebhook.rewriteAppHTTPProbe: Invalid value: "integer"`},
+		{"ztunnel values on an Istio", istioWithValues("ztunnel:\n  logLevel: debug"), `unknown field "spec.values.ztunnel"`},
+		{"gateways on an Istio", istioWithValues("gateways:\n  istio-ingressgateway:\n    enabled: true"), `unknown field "spec.values.gateways"`},
+		{"an unknown CNI field", cniWithValues("cni:\n  ambient:\n    enable: true"), `unknown field "spec.values.cni.ambient.enable"`},
+		{"a string for a CNI boolean", cniWithValues("cni:\n  ambient:\n    enabled: \"true\""), `spec.values.cni.ambient.enabled: Invalid value: "string"`},
+		{"a global CNI key the chart does not read", cniWithValues("global:\n  meshID: m1"), `unknown field "spec.values.global.meshID"`},
+		{"an unknown ztunnel log level", ztunnelWithValues("ztunnel:\n  logLevel: verbose"), `spec.values.ztunnel.logLevel: Unsupported value: "verbose": supported values: "trace", "debug", "info", "warn", "error"`},
+		{"a negative ztunnel grace period", ztunnelWithValues("ztunnel:\n  terminationGracePeriodSeconds: -1"), `spec.values.ztunnel.terminationGracePeriodSeconds in body should be greater than or equal to 0`},
+		{"an unknown ztunnel DNS policy", ztunnelWithValues("ztunnel:\n  dnsPolicy: Sometimes"), `spec.values.ztunnel.dnsPolicy: Unsupported value: "Sometimes"`},
+		{"an unknown ztunnel field", ztunnelWithValues("ztunnel:\n  replicas: 2"), `unknown field "spec.values.ztunnel.replicas"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := parseManifest(t, tc.manifest)
+			created, err := create(context.Background(), t, obj)
+			if err == nil {
+				deleteAndWait(t, created)
+				t.Fatalf("the API server accepted it; want an error containing %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q\ndoes not contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestValuesExplainThemselves reads the OpenAPI v3 document the API server publishes, which `kubectl
+// explain istio.spec.values.meshConfig.discoverySelectors` prints from: it must carry Istio's own
+// description of the field.
+func TestValuesExplainThemselves(t *testing.T) {
+	raw, err := kubernetes.NewForConfigOrDie(cfg).RESTClient().Get().AbsPath("/openapi/v3/apis/sailoperator.io/v1").DoRaw(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Components struct {
+			Schemas map[string]openAPISchema `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	istio, ok := doc.Components.Schemas["io.sailoperator.v1.Istio"]
+	if !ok {
+		t.Fatal("the OpenAPI document has no io.sailoperator.v1.Istio")
+	}
+	field := istio.at(t, "spec", "values", "meshConfig", "discoverySelectors")
+	const want = "A list of Kubernetes selectors that specify the set of namespaces that Istio considers when\ncomputing configuration updates for sidecars."
+	if !strings.Contains(field.Description, want) {
+		t.Errorf("discoverySelectors is described as %q; want Istio's description", field.Description)
+	}
+	mode := istio.at(t, "spec", "values", "meshConfig", "outboundTrafficPolicy", "mode")
+	if len(mode.Enum) != 3 {
+		t.Errorf("outboundTrafficPolicy.mode enumerates %v", mode.Enum)
+	}
+}
+
+type openAPISchema struct {
+	Description string            `json:"description"`
+	Properties  map[string]openAPISchema `json:"properties"`
+	Enum        []any             `json:"enum"`
+}
+
+func (s openAPISchema) at(t *testing.T, path ...string) openAPISchema {
+	t.Helper()
+	cur := s
+	for _, p := range path {
+		next, ok := cur.Properties[p]
+		if !ok {
+			t.Fatalf("no %s in the schema (path %v)", p, path)
+		}
+		cur = next
+	}
+	return cur
+}
