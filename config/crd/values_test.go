@@ -197,9 +197,9 @@ func TestValuesExplainThemselves(t *testing.T) {
 }
 
 type openAPISchema struct {
-	Description string            `json:"description"`
+	Description string                   `json:"description"`
 	Properties  map[string]openAPISchema `json:"properties"`
-	Enum        []any             `json:"enum"`
+	Enum        []any                    `json:"enum"`
 }
 
 func (s openAPISchema) at(t *testing.T, path ...string) openAPISchema {
