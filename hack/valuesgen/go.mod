@@ -6,7 +6,12 @@ go 1.26.0
 
 require (
 	github.com/bufbuild/protocompile v0.14.1
+	golang.org/x/mod v0.42.0
 	google.golang.org/protobuf v1.34.2
+	sigs.k8s.io/yaml v1.6.0
 )
 
-require golang.org/x/sync v0.8.0 // indirect
+require (
+	go.yaml.in/yaml/v2 v2.4.2 // indirect
+	golang.org/x/sync v0.8.0 // indirect
+)

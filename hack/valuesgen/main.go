@@ -4,7 +4,7 @@
 //
 //	go run -C hack/valuesgen . -out ../../api/v1/values_types.gen.go
 //
-// Sources, pinned here to the newest version in bosun's catalog:
+// Sources, at the newest version in bosun's catalog (internal/catalog/versions.yaml):
 //   - istio.io/istio's operator/pkg/apis/values_types.proto: global, pilot, telemetry,
 //     sidecarInjectorWebhook, base, istiodRemote and cni;
 //   - istio.io/api's mesh/v1alpha1 (MeshConfig, ProxyConfig, networks) and the networking and type
@@ -31,16 +31,22 @@ import (
 	"strings"
 
 	"github.com/bufbuild/protocompile"
+	"golang.org/x/mod/semver"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"sigs.k8s.io/yaml"
 )
 
-// Module versions the definitions come from: those of the newest catalog version
-// (v1.31.0-snapshot.eed52ebb). istio.io/istio at that commit requires an istio.io/api pseudo-version
-// the module proxy does not serve; v1.31.1 is the release of the same minor.
-const (
-	istioModule = "istio.io/istio@v0.0.0-20260827124520-eed52ebb66ad"
-	apiModule   = "istio.io/api@v1.31.1"
-)
+// apiModule is where the mesh config definitions come from. istio.io/istio at the newest catalog
+// version requires an istio.io/api pseudo-version the module proxy does not serve; v1.31.1 is the
+// release of the same minor.
+const apiModule = "istio.io/api@v1.31.1"
+
+// catalogFile is bosun's version catalog, relative to this folder: the values are typed from the
+// newest Istio version in it, so the types never lag the newest charts bosun installs.
+const catalogFile = "../../internal/catalog/versions.yaml"
+
+// istioModule is set from the catalog by newestIstio.
+var istioModule string
 
 func main() {
 	out := flag.String("out", "../../api/v1/values_types.gen.go", "file to write")
@@ -52,6 +58,10 @@ func main() {
 }
 
 func run(out string) error {
+	var err error
+	if istioModule, err = newestIstio(catalogFile); err != nil {
+		return err
+	}
 	istioDir, err := moduleDir(istioModule)
 	if err != nil {
 		return err
@@ -516,4 +526,33 @@ func (g *generator) source() ([]byte, error) {
 		return b.Bytes(), fmt.Errorf("formatting the generated code: %w", err)
 	}
 	return src, nil
+}
+
+// newestIstio returns module@version of the newest catalog version whose charts come from istio.io/istio.
+func newestIstio(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	var cat struct {
+		Versions []struct {
+			Name, Module, ModuleVersion string
+		}
+	}
+	if err := yaml.Unmarshal(data, &cat); err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	newest, module := "", ""
+	for _, v := range cat.Versions {
+		if v.Module != "istio.io/istio" || !semver.IsValid(v.Name) {
+			continue
+		}
+		if newest == "" || semver.Compare(v.Name, newest) > 0 {
+			newest, module = v.Name, v.Module+"@"+v.ModuleVersion
+		}
+	}
+	if module == "" {
+		return "", fmt.Errorf("%s has no version from istio.io/istio", path)
+	}
+	return module, nil
 }
