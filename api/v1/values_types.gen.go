@@ -44,8 +44,7 @@ type Agentgateway struct {
 	Image *string `json:"image,omitempty"`
 }
 
-// ArchConfig specifies the pod scheduling target architecture(amd64, ppc64le, s390x, arm64)
-// for all the Istio control plane components.
+// ArchConfig specifies the pod scheduling target architecture(amd64, ppc64le, s390x, arm64) for all the Istio control plane components.
 type ArchConfig struct {
 	// Sets pod scheduling weight for amd64 arch
 	// +optional
@@ -72,9 +71,7 @@ type ArchConfig struct {
 	Arm64 *int64 `json:"arm64,omitempty"`
 }
 
-// AuthenticationPolicy defines how the proxy is authenticated when it connects to the control plane.
-// It can be set for two different scopes, mesh-wide or set on a per-pod basis using the ProxyConfig annotation.
-// Mesh policy cannot be INHERIT.
+// AuthenticationPolicy defines how the proxy is authenticated when it connects to the control plane. It can be set for two different scopes, mesh-wide or set on a per-pod basis using the ProxyConfig annotation. Mesh policy cannot be INHERIT.
 // +kubebuilder:validation:Enum=NONE;MUTUAL_TLS;INHERIT
 type AuthenticationPolicy string
 
@@ -161,13 +158,11 @@ type CNIConfig struct {
 	// +optional
 	Variant *string `json:"variant,omitempty"`
 
-	// Image name to pull from. Image will be `Hub/Image:Tag-Variant`.
-	// If Image contains a "/", it will replace the entire `image` in the pod.
+	// Image name to pull from. Image will be `Hub/Image:Tag-Variant`. If Image contains a "/", it will replace the entire `image` in the pod.
 	// +optional
 	Image *string `json:"image,omitempty"`
 
-	// Specifies the image pull policy. one of Always, Never, IfNotPresent.
-	// Defaults to Always if :latest tag is specified, or IfNotPresent otherwise. Cannot be updated.
+	// Specifies the image pull policy. one of Always, Never, IfNotPresent. Defaults to Always if :latest tag is specified, or IfNotPresent otherwise. Cannot be updated.
 	//
 	// More info: https://kubernetes.io/docs/concepts/containers/images#updating-images
 	// +optional
@@ -185,8 +180,7 @@ type CNIConfig struct {
 	// +optional
 	CniConfFileName *string `json:"cniConfFileName,omitempty"`
 
-	// The directory path within the cluster node's filesystem where network namespaces are located.
-	// Defaults to '/var/run/netns', in minikube/docker/others can be '/var/run/docker/netns'.
+	// The directory path within the cluster node's filesystem where network namespaces are located. Defaults to '/var/run/netns', in minikube/docker/others can be '/var/run/docker/netns'.
 	// +optional
 	CniNetnsDir *string `json:"cniNetnsDir,omitempty"`
 
@@ -200,8 +194,7 @@ type CNIConfig struct {
 
 	// Environment variables passed to the CNI container.
 	//
-	// Examples:
-	// env:
+	// Examples: env:
 	//   ENV_VAR_1: value1
 	//   ENV_VAR_2: value2
 	// +optional
@@ -233,8 +226,7 @@ type CNIConfig struct {
 	// +optional
 	Repair *CNIRepairConfig `json:"repair,omitempty"`
 
-	// Configure the plugin as a chained CNI plugin. When true, the configuration is added to the CNI chain; when false,
-	// the configuration is added as a standalone file in the CNI configuration directory.
+	// Configure the plugin as a chained CNI plugin. When true, the configuration is added to the CNI chain; when false, the configuration is added as a standalone file in the CNI configuration directory.
 	// +optional
 	Chained *bool `json:"chained,omitempty"`
 
@@ -262,17 +254,11 @@ type CNIConfig struct {
 	// +optional
 	Ambient *CNIAmbientConfig `json:"ambient,omitempty"`
 
-	// Specifies the CNI provider. Can be either "default" or "multus". When set to "multus", an additional
-	// NetworkAttachmentDefinition resource is deployed to the cluster to allow the istio-cni plugin to be
-	// invoked in a cluster using the Multus CNI plugin.
+	// Specifies the CNI provider. Can be either "default" or "multus". When set to "multus", an additional NetworkAttachmentDefinition resource is deployed to the cluster to allow the istio-cni plugin to be invoked in a cluster using the Multus CNI plugin.
 	// +optional
 	Provider *string `json:"provider,omitempty"`
 
-	// The number of pods that can be unavailable during a rolling update of the CNI DaemonSet (see
-	// `updateStrategy.rollingUpdate.maxUnavailable` here:
-	// https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/daemon-set-v1/#DaemonSetSpec).
-	// May be specified as a number of pods or as a percent of the total number
-	// of pods at the start of the update.
+	// The number of pods that can be unavailable during a rolling update of the CNI DaemonSet (see `updateStrategy.rollingUpdate.maxUnavailable` here: https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/daemon-set-v1/#DaemonSetSpec). May be specified as a number of pods or as a percent of the total number of pods at the start of the update.
 	// +optional
 	RollingMaxUnavailable *intstr.IntOrString `json:"rollingMaxUnavailable,omitempty"`
 
@@ -283,9 +269,7 @@ type CNIConfig struct {
 	// +optional
 	IstioOwnedCNIConfigFileName *string `json:"istioOwnedCNIConfigFileName,omitempty"`
 
-	// Specifies whether to use the AppArmor annotation or the appArmorProfile field in the securityContext to configure the profile.
-	// See https://kubernetes.io/docs/tutorials/security/apparmor/
-	// https://kubernetes.io/docs/reference/labels-annotations-taints/#container-apparmor-security-beta-kubernetes-io
+	// Specifies whether to use the AppArmor annotation or the appArmorProfile field in the securityContext to configure the profile. See https://kubernetes.io/docs/tutorials/security/apparmor/ https://kubernetes.io/docs/reference/labels-annotations-taints/#container-apparmor-security-beta-kubernetes-io
 	// +optional
 	UseAppArmorAnnotation *bool `json:"useAppArmorAnnotation,omitempty"`
 
@@ -331,24 +315,15 @@ type CNIRepairConfig struct {
 	// +kubebuilder:pruning:PreserveUnknownFields
 	Tag *apiextensionsv1.JSON `json:"tag,omitempty"`
 
-	// Image name to pull from. Image will be `Hub/Image:Tag-Variant`.
-	// If Image contains a "/", it will replace the entire `image` in the pod.
+	// Image name to pull from. Image will be `Hub/Image:Tag-Variant`. If Image contains a "/", it will replace the entire `image` in the pod.
 	// +optional
 	Image *string `json:"image,omitempty"`
 
-	// The Repair controller has 3 modes (labelPods, deletePods, and repairPods). Pick which one meets your use cases. Note only one may be used.
-	// The mode defines the action the controller will take when a pod is detected as broken.
-	// If labelPods is true, the controller will label all broken pods with <brokenPodLabelKey>=<brokenPodLabelValue>.
-	// This is only capable of identifying broken pods; the user is responsible for fixing them (generally, by deleting them).
-	// Note this gives the DaemonSet a relatively high privilege, as modifying pod metadata/status can have wider impacts.
+	// The Repair controller has 3 modes (labelPods, deletePods, and repairPods). Pick which one meets your use cases. Note only one may be used. The mode defines the action the controller will take when a pod is detected as broken. If labelPods is true, the controller will label all broken pods with <brokenPodLabelKey>=<brokenPodLabelValue>. This is only capable of identifying broken pods; the user is responsible for fixing them (generally, by deleting them). Note this gives the DaemonSet a relatively high privilege, as modifying pod metadata/status can have wider impacts.
 	// +optional
 	LabelPods *bool `json:"labelPods,omitempty"`
 
-	// The Repair controller has 3 modes (labelPods, deletePods, and repairPods). Pick which one meets your use cases. Note only one may be used.
-	// The mode defines the action the controller will take when a pod is detected as broken.
-	// If repairPods is true, the controller will dynamically repair any broken pod by setting up the pod networking configuration even after it has started.
-	// Note the pod will be crashlooping, so this may take a few minutes to become fully functional based on when the retry occurs.
-	// This requires no RBAC privilege, but will require the CNI agent to run as a privileged pod.
+	// The Repair controller has 3 modes (labelPods, deletePods, and repairPods). Pick which one meets your use cases. Note only one may be used. The mode defines the action the controller will take when a pod is detected as broken. If repairPods is true, the controller will dynamically repair any broken pod by setting up the pod networking configuration even after it has started. Note the pod will be crashlooping, so this may take a few minutes to become fully functional based on when the retry occurs. This requires no RBAC privilege, but will require the CNI agent to run as a privileged pod.
 	// +optional
 	RepairPods *bool `json:"repairPods,omitempty"`
 
@@ -358,10 +333,7 @@ type CNIRepairConfig struct {
 	// +optional
 	CreateEvents *string `json:"createEvents,omitempty"`
 
-	// The Repair controller has 3 modes (labelPods, deletePods, and repairPods). Pick which one meets your use cases. Note only one may be used.
-	// The mode defines the action the controller will take when a pod is detected as broken.
-	// If deletePods is true, the controller will delete the broken pod. The pod will then be rescheduled, hopefully onto a node that is fully ready.
-	// Note this gives the DaemonSet a relatively high privilege, as it can delete any Pod.
+	// The Repair controller has 3 modes (labelPods, deletePods, and repairPods). Pick which one meets your use cases. Note only one may be used. The mode defines the action the controller will take when a pod is detected as broken. If deletePods is true, the controller will delete the broken pod. The pod will then be rescheduled, hopefully onto a node that is fully ready. Note this gives the DaemonSet a relatively high privilege, as it can delete any Pod.
 	// +optional
 	DeletePods *bool `json:"deletePods,omitempty"`
 
@@ -388,14 +360,12 @@ type CNIUsageConfig struct {
 	// +optional
 	Chained *bool `json:"chained,omitempty"`
 
-	// Specifies the CNI provider. Can be either "default" or "multus". When set to "multus", an annotation
-	// `k8s.v1.cni.cncf.io/networks` is set on injected pods to point to a NetworkAttachmentDefinition
+	// Specifies the CNI provider. Can be either "default" or "multus". When set to "multus", an annotation `k8s.v1.cni.cncf.io/networks` is set on injected pods to point to a NetworkAttachmentDefinition
 	// +optional
 	Provider *string `json:"provider,omitempty"`
 }
 
-// Certificate configures the provision of a certificate and its key.
-// Example 1: key and cert stored in a secret
+// Certificate configures the provision of a certificate and its key. Example 1: key and cert stored in a secret
 // ```
 // { secretName: galley-cert
 //
@@ -416,24 +386,18 @@ type CNIUsageConfig struct {
 //
 // ```
 type Certificate struct {
-	// Name of the secret the certificate and its key will be stored into.
-	// If it is empty, it will not be stored into a secret.
-	// Instead, the certificate and its key will be stored into a hard-coded directory.
+	// Name of the secret the certificate and its key will be stored into. If it is empty, it will not be stored into a secret. Instead, the certificate and its key will be stored into a hard-coded directory.
 	// +optional
 	SecretName *string `json:"secretName,omitempty"`
 
-	// The DNS names for the certificate. A certificate may contain
-	// multiple DNS names.
+	// The DNS names for the certificate. A certificate may contain multiple DNS names.
 	// +optional
 	DnsNames []string `json:"dnsNames,omitempty"`
 }
 
-// SSL/TLS related settings for upstream connections. See Envoy's [TLS
-// context](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/transport_sockets/tls/v3/common.proto.html#common-tls-configuration)
-// for more details. These settings are common to both HTTP and TCP upstreams.
+// SSL/TLS related settings for upstream connections. See Envoy's [TLS context](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/transport_sockets/tls/v3/common.proto.html#common-tls-configuration) for more details. These settings are common to both HTTP and TCP upstreams.
 //
-// For example, the following rule configures a client to use mutual TLS
-// for connections to upstream database cluster.
+// For example, the following rule configures a client to use mutual TLS for connections to upstream database cluster.
 //
 // ```yaml
 // apiVersion: networking.istio.io/v1
@@ -454,8 +418,7 @@ type Certificate struct {
 //
 // ```
 //
-// The following rule configures a client to use TLS when talking to a
-// foreign service whose domain matches *.foo.com.
+// The following rule configures a client to use TLS when talking to a foreign service whose domain matches *.foo.com.
 //
 // ```yaml
 // apiVersion: networking.istio.io/v1
@@ -473,8 +436,7 @@ type Certificate struct {
 //
 // ```
 //
-// The following rule configures a client to use Istio mutual TLS when talking
-// to rating services.
+// The following rule configures a client to use Istio mutual TLS when talking to rating services.
 //
 // ```yaml
 // apiVersion: networking.istio.io/v1
@@ -492,81 +454,41 @@ type Certificate struct {
 //
 // ```
 type ClientTLSSettings struct {
-	// Indicates whether connections to this port should be secured
-	// using TLS. The value of this field determines how TLS is enforced.
+	// Indicates whether connections to this port should be secured using TLS. The value of this field determines how TLS is enforced.
 	// +optional
 	Mode *ClientTLSSettingsTLSmode `json:"mode,omitempty"`
 
-	// REQUIRED if mode is `MUTUAL`. The path to the file holding the
-	// client-side TLS certificate to use.
-	// Should be empty if mode is `ISTIO_MUTUAL`.
+	// REQUIRED if mode is `MUTUAL`. The path to the file holding the client-side TLS certificate to use. Should be empty if mode is `ISTIO_MUTUAL`.
 	// +optional
 	ClientCertificate *string `json:"clientCertificate,omitempty"`
 
-	// REQUIRED if mode is `MUTUAL`. The path to the file holding the
-	// client's private key.
-	// Should be empty if mode is `ISTIO_MUTUAL`.
+	// REQUIRED if mode is `MUTUAL`. The path to the file holding the client's private key. Should be empty if mode is `ISTIO_MUTUAL`.
 	// +optional
 	PrivateKey *string `json:"privateKey,omitempty"`
 
-	// OPTIONAL: The path to the file containing certificate authority
-	// certificates to use in verifying a presented server certificate. If
-	// omitted, the proxy will verify the server's certificate using
-	// the OS CA certificates.
-	// Should be empty if mode is `ISTIO_MUTUAL`.
+	// OPTIONAL: The path to the file containing certificate authority certificates to use in verifying a presented server certificate. If omitted, the proxy will verify the server's certificate using the OS CA certificates. Should be empty if mode is `ISTIO_MUTUAL`.
 	// +optional
 	CaCertificates *string `json:"caCertificates,omitempty"`
 
-	// The name of the secret that holds the TLS certs for the
-	// client including the CA certificates. This secret must exist in
-	// the namespace of the proxy using the certificates.
-	// An Opaque secret should contain the following keys and values:
-	// `key: <privateKey>`, `cert: <clientCert>`, `cacert: <CACertificate>`,
-	// `crl: <certificateRevocationList>`
-	// Here CACertificate is used to verify the server certificate.
-	// For mutual TLS, `cacert: <CACertificate>` can be provided in the
-	// same secret or a separate secret named `<secret>-cacert`.
-	// A TLS secret for client certificates with an additional
-	// `ca.crt` key for CA certificates and `ca.crl` key for
-	// certificate revocation list(CRL) is also supported.
-	// Only one of client certificates and CA certificate
-	// or credentialName can be specified.
+	// The name of the secret that holds the TLS certs for the client including the CA certificates. This secret must exist in the namespace of the proxy using the certificates. An Opaque secret should contain the following keys and values: `key: <privateKey>`, `cert: <clientCert>`, `cacert: <CACertificate>`, `crl: <certificateRevocationList>` Here CACertificate is used to verify the server certificate. For mutual TLS, `cacert: <CACertificate>` can be provided in the same secret or a separate secret named `<secret>-cacert`. A TLS secret for client certificates with an additional `ca.crt` key for CA certificates and `ca.crl` key for certificate revocation list(CRL) is also supported. Only one of client certificates and CA certificate or credentialName can be specified.
 	//
-	// **NOTE:** This field is applicable at sidecars only if
-	// `DestinationRule` has a `workloadSelector` specified.
-	// Otherwise the field will be applicable only at gateways, and
-	// sidecars will continue to use the certificate paths.
+	// **NOTE:** This field is applicable at sidecars only if `DestinationRule` has a `workloadSelector` specified. Otherwise the field will be applicable only at gateways, and sidecars will continue to use the certificate paths.
 	// +optional
 	CredentialName *string `json:"credentialName,omitempty"`
 
-	// A list of alternate names to verify the subject identity in the
-	// certificate. If specified, the proxy will verify that the server
-	// certificate's subject alt name matches one of the specified values.
-	// If specified, this list overrides the value of `subjectAltNames`
-	// from the `ServiceEntry`. If unspecified, automatic validation of upstream
-	// presented certificate for new upstream connections will be done based on the
-	// downstream HTTP host/authority header.
+	// A list of alternate names to verify the subject identity in the certificate. If specified, the proxy will verify that the server certificate's subject alt name matches one of the specified values. If specified, this list overrides the value of `subjectAltNames` from the `ServiceEntry`. If unspecified, automatic validation of upstream presented certificate for new upstream connections will be done based on the downstream HTTP host/authority header.
 	// +optional
 	SubjectAltNames []string `json:"subjectAltNames,omitempty"`
 
-	// SNI string to present to the server during TLS handshake.
-	// If unspecified, SNI will be automatically set based on downstream HTTP
-	// host/authority header for SIMPLE and MUTUAL TLS modes.
+	// SNI string to present to the server during TLS handshake. If unspecified, SNI will be automatically set based on downstream HTTP host/authority header for SIMPLE and MUTUAL TLS modes.
 	// +optional
 	Sni *string `json:"sni,omitempty"`
 
-	// `insecureSkipVerify` specifies whether the proxy should skip verifying the
-	// CA signature and SAN for the server certificate corresponding to the host.
-	// The default value of this field is false.
+	// `insecureSkipVerify` specifies whether the proxy should skip verifying the CA signature and SAN for the server certificate corresponding to the host. The default value of this field is false.
 	// +optional
 	InsecureSkipVerify *bool `json:"insecureSkipVerify,omitempty"`
 
-	// OPTIONAL: The path to the file containing the certificate revocation list (CRL)
-	// to use in verifying a presented server certificate. `CRL` is a list of certificates
-	// that have been revoked by the CA (Certificate Authority) before their scheduled expiration date.
-	// If specified, the proxy will verify if the presented certificate is part of the revoked list of certificates.
-	// If omitted, the proxy will not verify the certificate against the `crl`. Note that if `credentialName` is set,
-	// `CRL` cannot be specified using `caCrl`, rather it has to be specified inside the credential.
+	// OPTIONAL: The path to the file containing the certificate revocation list (CRL) to use in verifying a presented server certificate. `CRL` is a list of certificates that have been revoked by the CA (Certificate Authority) before their scheduled expiration date. If specified, the proxy will verify if the presented certificate is part of the revoked list of certificates. If omitted, the proxy will not verify the certificate against the `crl`. Note that if `credentialName` is set, `CRL` cannot be specified using `caCrl`, rather it has to be specified inside the credential.
 	// +optional
 	CaCrl *string `json:"caCrl,omitempty"`
 }
@@ -575,20 +497,13 @@ type ClientTLSSettings struct {
 // +kubebuilder:validation:Enum=DISABLE;SIMPLE;MUTUAL;ISTIO_MUTUAL
 type ClientTLSSettingsTLSmode string
 
-// ConfigSource describes information about a configuration store inside a
-// mesh. A single control plane instance can interact with one or more data
-// sources.
+// ConfigSource describes information about a configuration store inside a mesh. A single control plane instance can interact with one or more data sources.
 type ConfigSource struct {
-	// Address of the server implementing the Istio Mesh Configuration
-	// protocol (MCP). Can be IP address or a fully qualified DNS name.
-	// Use xds:// to specify a grpc-based xds backend, k8s:// to specify a k8s controller or
-	// fs:/// to specify a file-based backend with absolute path to the directory.
+	// Address of the server implementing the Istio Mesh Configuration protocol (MCP). Can be IP address or a fully qualified DNS name. Use xds:// to specify a grpc-based xds backend, k8s:// to specify a k8s controller or fs:/// to specify a file-based backend with absolute path to the directory.
 	// +optional
 	Address *string `json:"address,omitempty"`
 
-	// Use the tlsSettings to specify the tls mode to use. If the MCP server
-	// uses Istio mutual TLS and shares the root CA with istiod, specify the TLS
-	// mode as `ISTIO_MUTUAL`.
+	// Use the tlsSettings to specify the tls mode to use. If the MCP server uses Istio mutual TLS and shares the root CA with istiod, specify the TLS mode as `ISTIO_MUTUAL`.
 	// +optional
 	TlsSettings *ClientTLSSettings `json:"tlsSettings,omitempty"`
 
@@ -597,14 +512,9 @@ type ConfigSource struct {
 	SubscribedResources []Resource `json:"subscribedResources,omitempty"`
 }
 
-// Connection pool settings for an upstream host. The settings apply to
-// each individual host in the upstream service.  See Envoy's [circuit
-// breaker](https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/circuit_breaking)
-// for more details. Connection pool settings can be applied at the TCP
-// level as well as at HTTP level.
+// Connection pool settings for an upstream host. The settings apply to each individual host in the upstream service.  See Envoy's [circuit breaker](https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/circuit_breaking) for more details. Connection pool settings can be applied at the TCP level as well as at HTTP level.
 //
-// For example, the following rule sets a limit of 100 connections to redis
-// service called myredissrv with a connect timeout of 30ms
+// # For example, the following rule sets a limit of 100 connections to redis service called myredissrv with a connect timeout of 30ms
 //
 // ```yaml
 // apiVersion: networking.istio.io/v1
@@ -638,37 +548,23 @@ type ConnectionPoolSettings struct {
 
 // Settings applicable to HTTP1.1/HTTP2/GRPC connections.
 type ConnectionPoolSettingsHTTPSettings struct {
-	// Maximum number of requests that will be queued while waiting for
-	// a ready connection pool connection. Default 2^32-1.
-	// Refer to [Envoy Circuit Breaking](https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/circuit_breaking)
-	// under which conditions a new connection is created for HTTP/2.
-	// Please note that this is applicable to both HTTP/1.1 and HTTP/2.
+	// Maximum number of requests that will be queued while waiting for a ready connection pool connection. Default 2^32-1. Refer to [Envoy Circuit Breaking](https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/circuit_breaking) under which conditions a new connection is created for HTTP/2. Please note that this is applicable to both HTTP/1.1 and HTTP/2.
 	// +optional
 	Http1MaxPendingRequests *int32 `json:"http1MaxPendingRequests,omitempty"`
 
-	// Maximum number of active requests to a destination. Default 2^32-1.
-	// Please note that this is applicable to both HTTP/1.1 and HTTP/2.
+	// Maximum number of active requests to a destination. Default 2^32-1. Please note that this is applicable to both HTTP/1.1 and HTTP/2.
 	// +optional
 	Http2MaxRequests *int32 `json:"http2MaxRequests,omitempty"`
 
-	// Maximum number of requests per connection to a backend. Setting this
-	// parameter to 1 disables keep alive. Default 0, meaning "unlimited",
-	// up to 2^29.
+	// Maximum number of requests per connection to a backend. Setting this parameter to 1 disables keep alive. Default 0, meaning "unlimited", up to 2^29.
 	// +optional
 	MaxRequestsPerConnection *int32 `json:"maxRequestsPerConnection,omitempty"`
 
-	// Maximum number of retries that can be outstanding to all hosts in a
-	// cluster at a given time. Defaults to 2^32-1.
+	// Maximum number of retries that can be outstanding to all hosts in a cluster at a given time. Defaults to 2^32-1.
 	// +optional
 	MaxRetries *int32 `json:"maxRetries,omitempty"`
 
-	// The idle timeout for upstream connection pool connections. The idle timeout
-	// is defined as the period in which there are no active requests.
-	// If not set, the default is 1 hour. When the idle timeout is reached,
-	// the connection will be closed. If the connection is an HTTP/2
-	// connection a drain sequence will occur prior to closing the connection.
-	// Note that request based timeouts mean that HTTP/2 PINGs will not
-	// keep the connection alive. Applies to both HTTP/1.1 and HTTP/2 connections.
+	// The idle timeout for upstream connection pool connections. The idle timeout is defined as the period in which there are no active requests. If not set, the default is 1 hour. When the idle timeout is reached, the connection will be closed. If the connection is an HTTP/2 connection a drain sequence will occur prior to closing the connection. Note that request based timeouts mean that HTTP/2 PINGs will not keep the connection alive. Applies to both HTTP/1.1 and HTTP/2 connections.
 	// +optional
 	IdleTimeout *metav1.Duration `json:"idleTimeout,omitempty"`
 
@@ -676,14 +572,11 @@ type ConnectionPoolSettingsHTTPSettings struct {
 	// +optional
 	H2UpgradePolicy *ConnectionPoolSettingsHTTPSettingsH2UpgradePolicy `json:"h2UpgradePolicy,omitempty"`
 
-	// If set to true, client protocol will be preserved while initiating connection to backend.
-	// Note that when this is set to true, `h2UpgradePolicy` will be ineffective i.e. the client
-	// connections will not be upgraded to http2.
+	// If set to true, client protocol will be preserved while initiating connection to backend. Note that when this is set to true, `h2UpgradePolicy` will be ineffective i.e. the client connections will not be upgraded to http2.
 	// +optional
 	UseClientProtocol *bool `json:"useClientProtocol,omitempty"`
 
-	// The maximum number of concurrent streams allowed for a peer on one HTTP/2 connection.
-	// Defaults to 2^31-1.
+	// The maximum number of concurrent streams allowed for a peer on one HTTP/2 connection. Defaults to 2^31-1.
 	// +optional
 	MaxConcurrentStreams *int32 `json:"maxConcurrentStreams,omitempty"`
 
@@ -694,13 +587,11 @@ type ConnectionPoolSettingsHTTPSettings struct {
 
 // Settings for HTTP/2 PING frames.
 type ConnectionPoolSettingsHTTPSettingsConnectionKeepalive struct {
-	// Send HTTP/2 PING frames at this interval. Required when
-	// `http2KeepAlive` is set.
+	// Send HTTP/2 PING frames at this interval. Required when `http2KeepAlive` is set.
 	// +optional
 	Interval *metav1.Duration `json:"interval,omitempty"`
 
-	// How long to wait for a response to an HTTP/2 PING frame before
-	// closing the connection. Required when `http2KeepAlive` is set.
+	// How long to wait for a response to an HTTP/2 PING frame before closing the connection. Required when `http2KeepAlive` is set.
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 }
@@ -715,8 +606,7 @@ type ConnectionPoolSettingsTCPSettings struct {
 	// +optional
 	MaxConnections *int32 `json:"maxConnections,omitempty"`
 
-	// TCP connection timeout. format:
-	// 1h/1m/1s/1ms. MUST be >=1ms. Default is 10s.
+	// TCP connection timeout. format: 1h/1m/1s/1ms. MUST be >=1ms. Default is 10s.
 	// +optional
 	ConnectTimeout *metav1.Duration `json:"connectTimeout,omitempty"`
 
@@ -724,23 +614,11 @@ type ConnectionPoolSettingsTCPSettings struct {
 	// +optional
 	TcpKeepalive *ConnectionPoolSettingsTCPSettingsTcpKeepalive `json:"tcpKeepalive,omitempty"`
 
-	// The maximum duration of a connection. The duration is defined as the period since a connection
-	// was established. If not set, there is no max duration. When `maxConnectionDuration`
-	// is reached the connection will be closed. Duration must be at least 1ms.
+	// The maximum duration of a connection. The duration is defined as the period since a connection was established. If not set, there is no max duration. When `maxConnectionDuration` is reached the connection will be closed. Duration must be at least 1ms.
 	// +optional
 	MaxConnectionDuration *metav1.Duration `json:"maxConnectionDuration,omitempty"`
 
-	// The idle timeout for TCP connections. This is applied to the outbound connections to the upstream service.
-	// The idle timeout is defined as the period in which there are no bytes sent or received on the
-	// upstream connection.
-	// If not set, the default idle timeout is 1 hour. If set to 0s, the timeout will be disabled.
-	// Idle timeout is not configured per each cluster individually when weighted destinations are used,
-	// because idleTimeout is a property of a listener, not a cluster. In that case, idleTimeout
-	// specified in a destination rule for the first weighted route is configured in the listener,
-	// which means also for all weighted routes.
-	// To set the idle timeout for downstream (inbound) connections, use the
-	// `ISTIO_META_IDLE_TIMEOUT` field in the proxy configuration (e.g., via the `proxy.istio.io/config`
-	// annotation) which applies to all inbound connections.
+	// The idle timeout for TCP connections. This is applied to the outbound connections to the upstream service. The idle timeout is defined as the period in which there are no bytes sent or received on the upstream connection. If not set, the default idle timeout is 1 hour. If set to 0s, the timeout will be disabled. Idle timeout is not configured per each cluster individually when weighted destinations are used, because idleTimeout is a property of a listener, not a cluster. In that case, idleTimeout specified in a destination rule for the first weighted route is configured in the listener, which means also for all weighted routes. To set the idle timeout for downstream (inbound) connections, use the `ISTIO_META_IDLE_TIMEOUT` field in the proxy configuration (e.g., via the `proxy.istio.io/config` annotation) which applies to all inbound connections.
 	// ```
 	// proxy.istio.io/config: |-
 	//    proxyMetadata:
@@ -752,23 +630,17 @@ type ConnectionPoolSettingsTCPSettings struct {
 
 // TCP keepalive.
 type ConnectionPoolSettingsTCPSettingsTcpKeepalive struct {
-	// Maximum number of keepalive probes to send without response before
-	// deciding the connection is dead. Default is to use the OS level configuration
-	// (unless overridden, Linux defaults to 9.)
+	// Maximum number of keepalive probes to send without response before deciding the connection is dead. Default is to use the OS level configuration (unless overridden, Linux defaults to 9.)
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=4294967295
 	Probes *int64 `json:"probes,omitempty"`
 
-	// The time duration a connection needs to be idle before keep-alive
-	// probes start being sent. Default is to use the OS level configuration
-	// (unless overridden, Linux defaults to 7200s (ie 2 hours.)
+	// The time duration a connection needs to be idle before keep-alive probes start being sent. Default is to use the OS level configuration (unless overridden, Linux defaults to 7200s (ie 2 hours.)
 	// +optional
 	Time *metav1.Duration `json:"time,omitempty"`
 
-	// The time duration between keep-alive probes.
-	// Default is to use the OS level configuration
-	// (unless overridden, Linux defaults to 75s.)
+	// The time duration between keep-alive probes. Default is to use the OS level configuration (unless overridden, Linux defaults to 75s.)
 	// +optional
 	Interval *metav1.Duration `json:"interval,omitempty"`
 }
@@ -798,10 +670,7 @@ type ExecHealthCheckConfig struct {
 	Command []string `json:"command,omitempty"`
 }
 
-// ForwardClientCertDetails controls how the x-forwarded-client-cert (XFCC)
-// header is handled by a proxy.
-// See [Envoy XFCC](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto.html#enum-extensions-filters-network-http-connection-manager-v3-httpconnectionmanager-forwardclientcertdetails)
-// header handling for more details.
+// ForwardClientCertDetails controls how the x-forwarded-client-cert (XFCC) header is handled by a proxy. See [Envoy XFCC](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto.html#enum-extensions-filters-network-http-connection-manager-v3-httpconnectionmanager-forwardclientcertdetails) header handling for more details.
 // +kubebuilder:validation:Enum=UNDEFINED;SANITIZE;FORWARD_ONLY;APPEND_FORWARD;SANITIZE_SET;ALWAYS_FORWARD_ONLY
 type ForwardClientCertDetails string
 
@@ -847,12 +716,7 @@ type GlobalConfig struct {
 	// +optional
 	DefaultResources *DefaultResourcesConfig `json:"defaultResources,omitempty"`
 
-	// Default node tolerations to be applied to all deployments so that all pods can be
-	// scheduled to nodes with matching taints. Each component can overwrite
-	// these default values by adding its tolerations block in the relevant section below
-	// and setting the desired values.
-	// Configure this field in case that all pods of Istio control plane are expected to
-	// be scheduled to particular nodes with specified taints.
+	// Default node tolerations to be applied to all deployments so that all pods can be scheduled to nodes with matching taints. Each component can overwrite these default values by adding its tolerations block in the relevant section below and setting the desired values. Configure this field in case that all pods of Istio control plane are expected to be scheduled to particular nodes with specified taints.
 	//
 	// Deprecated: Istio marks this field deprecated.
 	// +optional
@@ -862,16 +726,13 @@ type GlobalConfig struct {
 	// +optional
 	Hub *string `json:"hub,omitempty"`
 
-	// Specifies the image pull policy for the Istio images. one of Always, Never, IfNotPresent.
-	// Defaults to Always if :latest tag is specified, or IfNotPresent otherwise. Cannot be updated.
+	// Specifies the image pull policy for the Istio images. one of Always, Never, IfNotPresent. Defaults to Always if :latest tag is specified, or IfNotPresent otherwise. Cannot be updated.
 	//
 	// More info: https://kubernetes.io/docs/concepts/containers/images#updating-images
 	// +optional
 	ImagePullPolicy *string `json:"imagePullPolicy,omitempty"`
 
-	// ImagePullSecrets for the control plane ServiceAccount, list of secrets in the same namespace
-	// to use for pulling any images in pods that reference this ServiceAccount.
-	// Must be set for any cluster configured with private docker registry.
+	// ImagePullSecrets for the control plane ServiceAccount, list of secrets in the same namespace to use for pulling any images in pods that reference this ServiceAccount. Must be set for any cluster configured with private docker registry.
 	// +optional
 	ImagePullSecrets []string `json:"imagePullSecrets,omitempty"`
 
@@ -887,42 +748,22 @@ type GlobalConfig struct {
 	// +optional
 	Logging *GlobalLoggingConfig `json:"logging,omitempty"`
 
-	// The Mesh Identifier. It should be unique within the scope where
-	// meshes will interact with each other, but it is not required to be
-	// globally/universally unique. For example, if any of the following are true,
-	// then two meshes must have different Mesh IDs:
+	// The Mesh Identifier. It should be unique within the scope where meshes will interact with each other, but it is not required to be globally/universally unique. For example, if any of the following are true, then two meshes must have different Mesh IDs:
 	// - Meshes will have their telemetry aggregated in one place
 	// - Meshes will be federated together
 	// - Policy will be written referencing one mesh from the other
 	//
-	// If an administrator expects that any of these conditions may become true in
-	// the future, they should ensure their meshes have different Mesh IDs
-	// assigned.
+	// If an administrator expects that any of these conditions may become true in the future, they should ensure their meshes have different Mesh IDs assigned.
 	//
-	// Within a multicluster mesh, each cluster must be (manually or auto)
-	// configured to have the same Mesh ID value. If an existing cluster 'joins' a
-	// multicluster mesh, it will need to be migrated to the new mesh ID. Details
-	// of migration TBD, and it may be a disruptive operation to change the Mesh
-	// ID post-install.
+	// Within a multicluster mesh, each cluster must be (manually or auto) configured to have the same Mesh ID value. If an existing cluster 'joins' a multicluster mesh, it will need to be migrated to the new mesh ID. Details of migration TBD, and it may be a disruptive operation to change the Mesh ID post-install.
 	//
-	// If the mesh admin does not specify a value, Istio will use the value of the
-	// mesh's Trust Domain. The best practice is to select a proper Trust Domain
-	// value.
+	// If the mesh admin does not specify a value, Istio will use the value of the mesh's Trust Domain. The best practice is to select a proper Trust Domain value.
 	// +optional
 	MeshID *string `json:"meshID,omitempty"`
 
 	// Configure the mesh networks to be used by the Split Horizon EDS.
 	//
-	// The following example defines two networks with different endpoints association methods.
-	// For `network1` all endpoints that their IP belongs to the provided CIDR range will be
-	// mapped to network1. The gateway for this network example is specified by its public IP
-	// address and port.
-	// The second network, `network2`, in this example is defined differently with all endpoints
-	// retrieved through the specified Multi-Cluster registry being mapped to network2. The
-	// gateway is also defined differently with the name of the gateway service on the remote
-	// cluster. The public IP for the gateway will be determined from that remote service (only
-	// LoadBalancer gateway service type is currently supported, for a NodePort type gateway service,
-	// it still need to be configured manually).
+	// The following example defines two networks with different endpoints association methods. For `network1` all endpoints that their IP belongs to the provided CIDR range will be mapped to network1. The gateway for this network example is specified by its public IP address and port. The second network, `network2`, in this example is defined differently with all endpoints retrieved through the specified Multi-Cluster registry being mapped to network2. The gateway is also defined differently with the name of the gateway service on the remote cluster. The public IP for the gateway will be determined from that remote service (only LoadBalancer gateway service type is currently supported, for a NodePort type gateway service, it still need to be configured manually).
 	//
 	// meshNetworks:
 	//   network1:
@@ -946,29 +787,19 @@ type GlobalConfig struct {
 	// +optional
 	MultiCluster *MultiClusterConfig `json:"multiCluster,omitempty"`
 
-	// Network defines the network this cluster belong to. This name
-	// corresponds to the networks in the map of mesh networks.
+	// Network defines the network this cluster belong to. This name corresponds to the networks in the map of mesh networks.
 	// +optional
 	Network *string `json:"network,omitempty"`
 
-	// Custom DNS config for the pod to resolve names of services in other
-	// clusters. Use this to add additional search domains, and other settings.
-	// see https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/#dns-config
-	// This does not apply to gateway pods as they typically need a different
-	// set of DNS settings than the normal application pods (e.g. in multicluster scenarios).
+	// Custom DNS config for the pod to resolve names of services in other clusters. Use this to add additional search domains, and other settings. see https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/#dns-config This does not apply to gateway pods as they typically need a different set of DNS settings than the normal application pods (e.g. in multicluster scenarios).
 	// +optional
 	PodDNSSearchNamespaces []string `json:"podDNSSearchNamespaces,omitempty"`
 
-	// Controls whether the creation of the sidecar injector ConfigMap should be skipped.
-	// Defaults to false. When set to true, the sidecar injector ConfigMap will not be created.
+	// Controls whether the creation of the sidecar injector ConfigMap should be skipped. Defaults to false. When set to true, the sidecar injector ConfigMap will not be created.
 	// +optional
 	OmitSidecarInjectorConfigMap *bool `json:"omitSidecarInjectorConfigMap,omitempty"`
 
-	// Controls whether the WebhookConfiguration resource(s) should be created. The current behavior
-	// of Istiod is to manage its own webhook configurations.
-	// When this option is set to true, Istio Operator, instead of webhooks, manages the
-	// webhook configurations. When this option is set as false, webhooks manage their
-	// own webhook configurations.
+	// Controls whether the WebhookConfiguration resource(s) should be created. The current behavior of Istiod is to manage its own webhook configurations. When this option is set to true, Istio Operator, instead of webhooks, manages the webhook configurations. When this option is set as false, webhooks manage their own webhook configurations.
 	// +optional
 	OperatorManageWebhooks *bool `json:"operatorManageWebhooks,omitempty"`
 
@@ -1014,13 +845,11 @@ type GlobalConfig struct {
 	// +optional
 	Istiod *IstiodConfig `json:"istiod,omitempty"`
 
-	// Configure the Pilot certificate provider.
-	// Currently, four providers are supported: "kubernetes", "istiod", "custom" and "none".
+	// Configure the Pilot certificate provider. Currently, four providers are supported: "kubernetes", "istiod", "custom" and "none".
 	// +optional
 	PilotCertProvider *string `json:"pilotCertProvider,omitempty"`
 
-	// Configure the policy for validating JWT.
-	// This is deprecated and has no effect.
+	// Configure the policy for validating JWT. This is deprecated and has no effect.
 	//
 	// Deprecated: Istio marks this field deprecated.
 	// +optional
@@ -1050,29 +879,19 @@ type GlobalConfig struct {
 	// +optional
 	ConfigCluster *bool `json:"configCluster,omitempty"`
 
-	// The name of the CA for workloads.
-	// For example, when caName=GkeWorkloadCertificate, GKE workload certificates
-	// will be used as the certificates for workloads.
-	// The default value is "" and when caName="", the CA will be configured by other
-	// mechanisms (e.g., environmental variable CA_PROVIDER).
+	// The name of the CA for workloads. For example, when caName=GkeWorkloadCertificate, GKE workload certificates will be used as the certificates for workloads. The default value is "" and when caName="", the CA will be configured by other mechanisms (e.g., environmental variable CA_PROVIDER).
 	// +optional
 	CaName *string `json:"caName,omitempty"`
 
-	// Platform in which Istio is deployed. Possible values are: "openshift" and "gcp"
-	// An empty value means it is a vanilla Kubernetes distribution, therefore no special
-	// treatment will be considered.
+	// Platform in which Istio is deployed. Possible values are: "openshift" and "gcp" An empty value means it is a vanilla Kubernetes distribution, therefore no special treatment will be considered.
 	// +optional
 	Platform *string `json:"platform,omitempty"`
 
-	// Defines which IP family to use for single stack or the order of IP families for dual-stack.
-	// Valid list items are "IPv4", "IPv6".
-	// More info: https://kubernetes.io/docs/concepts/services-networking/dual-stack/#services
+	// Defines which IP family to use for single stack or the order of IP families for dual-stack. Valid list items are "IPv4", "IPv6". More info: https://kubernetes.io/docs/concepts/services-networking/dual-stack/#services
 	// +optional
 	IpFamilies []string `json:"ipFamilies,omitempty"`
 
-	// Controls whether Services are configured to use IPv4, IPv6, or both. Valid options
-	// are PreferDualStack, RequireDualStack, and SingleStack.
-	// More info: https://kubernetes.io/docs/concepts/services-networking/dual-stack/#services
+	// Controls whether Services are configured to use IPv4, IPv6, or both. Valid options are PreferDualStack, RequireDualStack, and SingleStack. More info: https://kubernetes.io/docs/concepts/services-networking/dual-stack/#services
 	// +optional
 	IpFamilyPolicy *string `json:"ipFamilyPolicy,omitempty"`
 
@@ -1092,8 +911,7 @@ type GlobalConfig struct {
 	// +optional
 	NetworkPolicy *NetworkPolicyConfig `json:"networkPolicy,omitempty"`
 
-	// Specifies resource scope for discovery selectors.
-	// This is useful when installing Istio on a cluster where some resources need to be owned by a cluster administrator and some can be owned by the mesh administrator.
+	// Specifies resource scope for discovery selectors. This is useful when installing Istio on a cluster where some resources need to be owned by a cluster administrator and some can be owned by the mesh administrator.
 	// +optional
 	ResourceScope *ResourceScope `json:"resourceScope,omitempty"`
 
@@ -1101,22 +919,18 @@ type GlobalConfig struct {
 	// +optional
 	Agentgateway *Agentgateway `json:"agentgateway,omitempty"`
 
-	// If true, install istio-reader service account and associated cluster role/binding,
-	// which are used for multicluster remote-secret workflows.
+	// If true, install istio-reader service account and associated cluster role/binding, which are used for multicluster remote-secret workflows.
 	// +optional
 	EnableReaderRBAC *bool `json:"enableReaderRBAC,omitempty"`
 
-	// Optionally specify a custom service account to bind to the istio-reader ClusterRole.
-	// When set, the default istio-reader-service-account is not created.
+	// Optionally specify a custom service account to bind to the istio-reader ClusterRole. When set, the default istio-reader-service-account is not created.
 	// +optional
 	ReaderServiceAccount *ReaderServiceAccount `json:"readerServiceAccount,omitempty"`
 }
 
 // GlobalLoggingConfig specifies the global logging level settings for the Istio control plane components.
 type GlobalLoggingConfig struct {
-	// Comma-separated minimum per-scope logging level of messages to output, in the form of <scope>:<level>,<scope>:<level>
-	// The control plane has different scopes depending on component, but can configure default log level across all components
-	// If empty, default scope and level will be used as configured in code
+	// Comma-separated minimum per-scope logging level of messages to output, in the form of <scope>:<level>,<scope>:<level> The control plane has different scopes depending on component, but can configure default log level across all components If empty, default scope and level will be used as configured in code
 	// +optional
 	Level *string `json:"level,omitempty"`
 }
@@ -1157,8 +971,7 @@ type HTTPHealthCheckConfig struct {
 	// +kubebuilder:validation:Maximum=4294967295
 	Port *int64 `json:"port,omitempty"`
 
-	// Host name to connect to, defaults to the pod IP. You probably want to set
-	// "Host" in httpHeaders instead.
+	// Host name to connect to, defaults to the pod IP. You probably want to set "Host" in httpHeaders instead.
 	// +optional
 	Host *string `json:"host,omitempty"`
 
@@ -1166,17 +979,12 @@ type HTTPHealthCheckConfig struct {
 	// +optional
 	Scheme *string `json:"scheme,omitempty"`
 
-	// Headers the proxy will pass on to make the request.
-	// Allows repeated headers.
+	// Headers the proxy will pass on to make the request. Allows repeated headers.
 	// +optional
 	HttpHeaders []HTTPHeader `json:"httpHeaders,omitempty"`
 }
 
-// Describes the retry policy to use when a HTTP request fails. For
-// example, the following rule sets the maximum number of retries to 3 when
-// calling ratings:v1 service, with a 2s timeout per retry attempt.
-// A retry will be attempted if there is a connect-failure, refused_stream
-// or when the upstream server responds with Service Unavailable(503).
+// Describes the retry policy to use when a HTTP request fails. For example, the following rule sets the maximum number of retries to 3 when calling ratings:v1 service, with a 2s timeout per retry attempt. A retry will be attempted if there is a connect-failure, refused_stream or when the upstream server responds with Service Unavailable(503).
 //
 // ```yaml
 // apiVersion: networking.istio.io/v1
@@ -1201,51 +1009,31 @@ type HTTPHealthCheckConfig struct {
 //
 // ```
 type HTTPRetry struct {
-	// Number of retries to be allowed for a given request. The interval
-	// between retries will be determined automatically (25ms+). When request
-	// `timeout` of the [HTTP route](https://istio.io/docs/reference/config/networking/virtual-service/#HTTPRoute)
-	// or `per_try_timeout` is configured, the actual number of retries attempted also depends on
-	// the specified request `timeout` and `per_try_timeout` values. MUST be >= 0. If `0`, retries will be disabled.
-	// The maximum possible number of requests made will be 1 + `attempts`.
+	// Number of retries to be allowed for a given request. The interval between retries will be determined automatically (25ms+). When request `timeout` of the [HTTP route](https://istio.io/docs/reference/config/networking/virtual-service/#HTTPRoute) or `per_try_timeout` is configured, the actual number of retries attempted also depends on the specified request `timeout` and `per_try_timeout` values. MUST be >= 0. If `0`, retries will be disabled. The maximum possible number of requests made will be 1 + `attempts`.
 	// +optional
 	Attempts *int32 `json:"attempts,omitempty"`
 
-	// Timeout per attempt for a given request, including the initial call and any retries. Format: 1h/1m/1s/1ms. MUST be >=1ms.
-	// Default is same value as request
-	// `timeout` of the [HTTP route](https://istio.io/docs/reference/config/networking/virtual-service/#HTTPRoute),
-	// which means no timeout.
+	// Timeout per attempt for a given request, including the initial call and any retries. Format: 1h/1m/1s/1ms. MUST be >=1ms. Default is same value as request `timeout` of the [HTTP route](https://istio.io/docs/reference/config/networking/virtual-service/#HTTPRoute), which means no timeout.
 	// +optional
 	PerTryTimeout *metav1.Duration `json:"perTryTimeout,omitempty"`
 
-	// Specifies the conditions under which retry takes place.
-	// One or more policies can be specified using a ‘,’ delimited list.
-	// See the [retry policies](https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_filters/router_filter#x-envoy-retry-on)
-	// and [gRPC retry policies](https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_filters/router_filter#x-envoy-retry-grpc-on) for more details.
+	// Specifies the conditions under which retry takes place. One or more policies can be specified using a ‘,’ delimited list. See the [retry policies](https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_filters/router_filter#x-envoy-retry-on) and [gRPC retry policies](https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_filters/router_filter#x-envoy-retry-grpc-on) for more details.
 	//
-	// In addition to the policies specified above, a list of HTTP status codes can be passed, such as `retryOn: "503,reset"`.
-	// Note these status codes refer to the actual responses received from the destination.
-	// For example, if a connection is reset, Istio will translate this to 503 for it's response.
-	// However, the destination did not return a 503 error, so this would not match `"503"` (it would, however, match `"reset"`).
+	// In addition to the policies specified above, a list of HTTP status codes can be passed, such as `retryOn: "503,reset"`. Note these status codes refer to the actual responses received from the destination. For example, if a connection is reset, Istio will translate this to 503 for it's response. However, the destination did not return a 503 error, so this would not match `"503"` (it would, however, match `"reset"`).
 	//
 	// If not specified, this defaults to `connect-failure,refused-stream,unavailable,cancelled`.
 	// +optional
 	RetryOn *string `json:"retryOn,omitempty"`
 
-	// Flag to specify whether the retries should retry to other localities.
-	// See the [retry plugin configuration](https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/http/http_connection_management#retry-plugin-configuration) for more details.
+	// Flag to specify whether the retries should retry to other localities. See the [retry plugin configuration](https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/http/http_connection_management#retry-plugin-configuration) for more details.
 	// +optional
 	RetryRemoteLocalities *bool `json:"retryRemoteLocalities,omitempty"`
 
-	// Flag to specify whether the retries should ignore previously tried hosts during retry.
-	// Defaults to true.
+	// Flag to specify whether the retries should ignore previously tried hosts during retry. Defaults to true.
 	// +optional
 	RetryIgnorePreviousHosts *bool `json:"retryIgnorePreviousHosts,omitempty"`
 
-	// Specifies the minimum duration between retry attempts.
-	// If unset, default minimum duration of 25ms is used as base interval for exponetial backoff.
-	// This has an impact on the total number of retries that will be attempted based on the `attempts` field
-	// and route timeout. For example, with attempts is set to 3, backoff to 2s and timeout to 3s, the request will
-	// be retried only once.
+	// Specifies the minimum duration between retry attempts. If unset, default minimum duration of 25ms is used as base interval for exponetial backoff. This has an impact on the total number of retries that will be attempted based on the `attempts` field and route timeout. For example, with attempts is set to 3, backoff to 2s and timeout to 3s, the request will be retried only once.
 	// +optional
 	Backoff *metav1.Duration `json:"backoff,omitempty"`
 }
@@ -1275,27 +1063,14 @@ type IstiodRemoteConfig struct {
 	// +optional
 	Enabled *bool `json:"enabled,omitempty"`
 
-	// If `true`, indicates that this cluster/install should consume a "local istiod" installation,
-	// local istiod inject sidecars
+	// If `true`, indicates that this cluster/install should consume a "local istiod" installation, local istiod inject sidecars
 	// +optional
 	EnabledLocalInjectorIstiod *bool `json:"enabledLocalInjectorIstiod,omitempty"`
 }
 
-// Locality-weighted load balancing allows administrators to control the
-// distribution of traffic to endpoints based on the localities of where the
-// traffic originates and where it will terminate. These localities are
-// specified using arbitrary labels that designate a hierarchy of localities in
-// {region}/{zone}/{sub-zone} form. For additional detail refer to
-// [Locality Weight](https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/load_balancing/locality_weight)
-// The following example shows how to setup locality weights mesh-wide.
+// Locality-weighted load balancing allows administrators to control the distribution of traffic to endpoints based on the localities of where the traffic originates and where it will terminate. These localities are specified using arbitrary labels that designate a hierarchy of localities in {region}/{zone}/{sub-zone} form. For additional detail refer to [Locality Weight](https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/load_balancing/locality_weight) The following example shows how to setup locality weights mesh-wide.
 //
-// Given a mesh with workloads and their service deployed to "us-west/zone1/\*"
-// and "us-west/zone2/\*". This example specifies that when traffic accessing a
-// service originates from workloads in "us-west/zone1/\*", 80% of the traffic
-// will be sent to endpoints in "us-west/zone1/\*", i.e the same zone, and the
-// remaining 20% will go to endpoints in "us-west/zone2/\*". This setup is
-// intended to favor routing traffic to endpoints in the same locality.
-// A similar setting is specified for traffic originating in "us-west/zone2/\*".
+// Given a mesh with workloads and their service deployed to "us-west/zone1/\*" and "us-west/zone2/\*". This example specifies that when traffic accessing a service originates from workloads in "us-west/zone1/\*", 80% of the traffic will be sent to endpoints in "us-west/zone1/\*", i.e the same zone, and the remaining 20% will go to endpoints in "us-west/zone2/\*". This setup is intended to favor routing traffic to endpoints in the same locality. A similar setting is specified for traffic originating in "us-west/zone2/\*".
 //
 // ```yaml
 //
@@ -1311,16 +1086,9 @@ type IstiodRemoteConfig struct {
 //
 // ```
 //
-// If the goal of the operator is not to distribute load across zones and
-// regions but rather to restrict the regionality of failover to meet other
-// operational requirements an operator can set a 'failover' policy instead of
-// a 'distribute' policy.
+// If the goal of the operator is not to distribute load across zones and regions but rather to restrict the regionality of failover to meet other operational requirements an operator can set a 'failover' policy instead of a 'distribute' policy.
 //
-// The following example sets up a locality failover policy for regions.
-// Assume a service resides in zones within us-east, us-west & eu-west
-// this example specifies that when endpoints within us-east become unhealthy
-// traffic should failover to endpoints in any zone or sub-zone within eu-west
-// and similarly us-west should failover to us-east.
+// The following example sets up a locality failover policy for regions. Assume a service resides in zones within us-east, us-west & eu-west this example specifies that when endpoints within us-east become unhealthy traffic should failover to endpoints in any zone or sub-zone within eu-west and similarly us-west should failover to us-east.
 //
 // ```yaml
 //
@@ -1332,23 +1100,15 @@ type IstiodRemoteConfig struct {
 //
 // ```
 type LocalityLoadBalancerSetting struct {
-	// Optional: only one of distribute, failover or failoverPriority can be set.
-	// Explicitly specify loadbalancing weight across different zones and geographical locations.
-	// Refer to [Locality weighted load balancing](https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/load_balancing/locality_weight)
-	// If empty, the locality weight is set according to the endpoints number within it.
+	// Optional: only one of distribute, failover or failoverPriority can be set. Explicitly specify loadbalancing weight across different zones and geographical locations. Refer to [Locality weighted load balancing](https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/load_balancing/locality_weight) If empty, the locality weight is set according to the endpoints number within it.
 	// +optional
 	Distribute []LocalityLoadBalancerSettingDistribute `json:"distribute,omitempty"`
 
-	// Optional: only one of distribute, failover or failoverPriority can be set.
-	// Explicitly specify the region traffic will land on when endpoints in local region becomes unhealthy.
-	// Should be used together with OutlierDetection to detect unhealthy endpoints.
-	// Note: if no OutlierDetection specified, this will not take effect.
+	// Optional: only one of distribute, failover or failoverPriority can be set. Explicitly specify the region traffic will land on when endpoints in local region becomes unhealthy. Should be used together with OutlierDetection to detect unhealthy endpoints. Note: if no OutlierDetection specified, this will not take effect.
 	// +optional
 	Failover []LocalityLoadBalancerSettingFailover `json:"failover,omitempty"`
 
-	// failoverPriority is an ordered list of labels used to sort endpoints to do priority based load balancing.
-	// This is to support traffic failover across different groups of endpoints.
-	// Two kinds of labels can be specified:
+	// failoverPriority is an ordered list of labels used to sort endpoints to do priority based load balancing. This is to support traffic failover across different groups of endpoints. Two kinds of labels can be specified:
 	// - Specify only label keys `[key1, key2, key3]`, istio would compare the label values of client with endpoints.
 	//   Suppose there are total N label keys `[key1, key2, key3, ...keyN]` specified:
 	//
@@ -1367,8 +1127,7 @@ type LocalityLoadBalancerSetting struct {
 	//
 	// Note: For a label to be considered for match, the previous labels must match, i.e. nth label would be considered matched only if first n-1 labels match.
 	//
-	// It can be any label specified on both client and server workloads.
-	// The following labels which have special semantic meaning are also supported:
+	// It can be any label specified on both client and server workloads. The following labels which have special semantic meaning are also supported:
 	//
 	//   - `topology.istio.io/network` is used to match the network metadata of an endpoint, which can be specified by pod/namespace label `topology.istio.io/network`, sidecar env `ISTIO_META_NETWORK` or MeshNetworks.
 	//   - `topology.istio.io/cluster` is used to match the clusterID of an endpoint, which can be specified by pod label `topology.istio.io/cluster` or pod env `ISTIO_META_CLUSTER_ID`.
@@ -1404,21 +1163,16 @@ type LocalityLoadBalancerSetting struct {
 	// - "topology.istio.io/cluster=clusterA"
 	// ```
 	//
-	// Optional: only one of distribute, failover or failoverPriority can be set.
-	// And it should be used together with `OutlierDetection` to detect unhealthy endpoints, otherwise has no effect.
+	// Optional: only one of distribute, failover or failoverPriority can be set. And it should be used together with `OutlierDetection` to detect unhealthy endpoints, otherwise has no effect.
 	// +optional
 	FailoverPriority []string `json:"failoverPriority,omitempty"`
 
-	// Enable locality load balancing. This is DestinationRule-level and will override mesh-wide settings in entirety.
-	// e.g. true means that turn on locality load balancing for this DestinationRule no matter what mesh-wide settings is.
+	// Enable locality load balancing. This is DestinationRule-level and will override mesh-wide settings in entirety. e.g. true means that turn on locality load balancing for this DestinationRule no matter what mesh-wide settings is.
 	// +optional
 	Enabled *bool `json:"enabled,omitempty"`
 }
 
-// Describes how traffic originating in the 'from' zone or sub-zone is
-// distributed over a set of 'to' zones. Syntax for specifying a zone is
-// {region}/{zone}/{sub-zone} and terminal wildcards are allowed on any
-// segment of the specification. Examples:
+// Describes how traffic originating in the 'from' zone or sub-zone is distributed over a set of 'to' zones. Syntax for specifying a zone is {region}/{zone}/{sub-zone} and terminal wildcards are allowed on any segment of the specification. Examples:
 //
 // `*` - matches all localities
 //
@@ -1430,40 +1184,29 @@ type LocalityLoadBalancerSettingDistribute struct {
 	// +optional
 	From *string `json:"from,omitempty"`
 
-	// Map of upstream localities to traffic distribution weights. The sum of
-	// all weights should be 100. Any locality not present will
-	// receive no traffic.
+	// Map of upstream localities to traffic distribution weights. The sum of all weights should be 100. Any locality not present will receive no traffic.
 	// +optional
 	To map[string]int64 `json:"to,omitempty"`
 }
 
-// Specify the traffic failover policy across regions. Since zone and sub-zone
-// failover is supported by default this only needs to be specified for
-// regions when the operator needs to constrain traffic failover so that
-// the default behavior of failing over to any endpoint globally does not
-// apply. This is useful when failing over traffic across regions would not
-// improve service health or may need to be restricted for other reasons
-// like regulatory controls.
+// Specify the traffic failover policy across regions. Since zone and sub-zone failover is supported by default this only needs to be specified for regions when the operator needs to constrain traffic failover so that the default behavior of failing over to any endpoint globally does not apply. This is useful when failing over traffic across regions would not improve service health or may need to be restricted for other reasons like regulatory controls.
 type LocalityLoadBalancerSettingFailover struct {
 	// Originating region.
 	// +optional
 	From *string `json:"from,omitempty"`
 
-	// Destination region the traffic will fail over to when endpoints in
-	// the 'from' region becomes unhealthy.
+	// Destination region the traffic will fail over to when endpoints in the 'from' region becomes unhealthy.
 	// +optional
 	To *string `json:"to,omitempty"`
 }
 
 // MeshConfig defines mesh-wide settings for the Istio service mesh.
 type MeshConfig struct {
-	// Port on which Envoy should listen for all outbound traffic to other services.
-	// Default port is 15001.
+	// Port on which Envoy should listen for all outbound traffic to other services. Default port is 15001.
 	// +optional
 	ProxyListenPort *int32 `json:"proxyListenPort,omitempty"`
 
-	// Port on which Envoy should listen for all inbound traffic to the pod/vm will be captured to.
-	// Default port is 15006.
+	// Port on which Envoy should listen for all inbound traffic to the pod/vm will be captured to. Default port is 15006.
 	// +optional
 	ProxyInboundListenPort *int32 `json:"proxyInboundListenPort,omitempty"`
 
@@ -1471,36 +1214,17 @@ type MeshConfig struct {
 	// +optional
 	ProxyHttpPort *int32 `json:"proxyHttpPort,omitempty"`
 
-	// Connection timeout used by Envoy. (MUST be >=1ms)
-	// Default timeout is 10s.
+	// Connection timeout used by Envoy. (MUST be >=1ms) Default timeout is 10s.
 	// +optional
 	ConnectTimeout *metav1.Duration `json:"connectTimeout,omitempty"`
 
-	// Idle timeout configured on Envoy proxies for their connection pools to ztunnel via HBONE.
-	// This controls how long Envoy will keep idle connections to ztunnel before closing them.
-	// Note: This setting is applied only on the Envoy proxy side; ztunnel does not use it.
-	// Default timeout is 1 hour (3600s).
-	// For environments with aggressive IP address reuse, it is recommended to set
-	// this to a value less than the CNI IP cooldown period to prevent stale connection reuse.
-	// For example, if your CNI has a 30s cooldown period, setting this to 15s is recommended.
+	// Idle timeout configured on Envoy proxies for their connection pools to ztunnel via HBONE. This controls how long Envoy will keep idle connections to ztunnel before closing them. Note: This setting is applied only on the Envoy proxy side; ztunnel does not use it. Default timeout is 1 hour (3600s). For environments with aggressive IP address reuse, it is recommended to set this to a value less than the CNI IP cooldown period to prevent stale connection reuse. For example, if your CNI has a 30s cooldown period, setting this to 15s is recommended.
 	// +optional
 	HboneIdleTimeout *metav1.Duration `json:"hboneIdleTimeout,omitempty"`
 
-	// Automatic protocol detection uses a set of heuristics to
-	// determine whether the connection is using TLS or not (on the
-	// server side), as well as the application protocol being used
-	// (e.g., http vs tcp). These heuristics rely on the client sending
-	// the first bits of data. For server first protocols like MySQL,
-	// MongoDB, etc. Envoy will timeout on the protocol detection after
-	// the specified period, defaulting to non mTLS plain TCP
-	// traffic. Set this field to tweak the period that Envoy will wait
-	// for the client to send the first bits of data. (MUST be >=1ms or
-	// 0s to disable). Default detection timeout is 0s (no timeout).
+	// Automatic protocol detection uses a set of heuristics to determine whether the connection is using TLS or not (on the server side), as well as the application protocol being used (e.g., http vs tcp). These heuristics rely on the client sending the first bits of data. For server first protocols like MySQL, MongoDB, etc. Envoy will timeout on the protocol detection after the specified period, defaulting to non mTLS plain TCP traffic. Set this field to tweak the period that Envoy will wait for the client to send the first bits of data. (MUST be >=1ms or 0s to disable). Default detection timeout is 0s (no timeout).
 	//
-	// Setting a timeout is not recommended nor safe. Even high timeouts (>5s) will be hit
-	// occasionally, and when they occur the result is typically broken traffic that may not
-	// recover on its own. Exceptionally high values might solve this, but injecting 60s delays
-	// onto new connections is generally not tenable anyways.
+	// Setting a timeout is not recommended nor safe. Even high timeouts (>5s) will be hit occasionally, and when they occur the result is typically broken traffic that may not recover on its own. Exceptionally high values might solve this, but injecting 60s delays onto new connections is generally not tenable anyways.
 	// +optional
 	ProtocolDetectionTimeout *metav1.Duration `json:"protocolDetectionTimeout,omitempty"`
 
@@ -1508,221 +1232,137 @@ type MeshConfig struct {
 	// +optional
 	TcpKeepalive *ConnectionPoolSettingsTCPSettingsTcpKeepalive `json:"tcpKeepalive,omitempty"`
 
-	// Class of ingress resources to be processed by Istio ingress
-	// controller. This corresponds to the value of
-	// `kubernetes.io/ingress.class` annotation.
+	// Class of ingress resources to be processed by Istio ingress controller. This corresponds to the value of `kubernetes.io/ingress.class` annotation.
 	// +optional
 	IngressClass *string `json:"ingressClass,omitempty"`
 
-	// Name of the Kubernetes service used for the istio ingress controller.
-	// If no ingress controller is specified, the default value `istio-ingressgateway` is used.
+	// Name of the Kubernetes service used for the istio ingress controller. If no ingress controller is specified, the default value `istio-ingressgateway` is used.
 	// +optional
 	IngressService *string `json:"ingressService,omitempty"`
 
-	// Defines whether to use Istio ingress controller for annotated or all ingress resources.
-	// Default mode is `STRICT`.
+	// Defines whether to use Istio ingress controller for annotated or all ingress resources. Default mode is `STRICT`.
 	// +optional
 	IngressControllerMode *MeshConfigIngressControllerMode `json:"ingressControllerMode,omitempty"`
 
-	// Defines which gateway deployment to use as the Ingress controller. This field corresponds to
-	// the Gateway.selector field, and will be set as `istio: INGRESS_SELECTOR`.
-	// By default, `ingressgateway` is used, which will select the default IngressGateway as it has the
-	// `istio: ingressgateway` labels.
-	// It is recommended that this is the same value as ingressService.
+	// Defines which gateway deployment to use as the Ingress controller. This field corresponds to the Gateway.selector field, and will be set as `istio: INGRESS_SELECTOR`. By default, `ingressgateway` is used, which will select the default IngressGateway as it has the `istio: ingressgateway` labels. It is recommended that this is the same value as ingressService.
 	// +optional
 	IngressSelector *string `json:"ingressSelector,omitempty"`
 
-	// Flag to control generation of trace spans and request IDs.
-	// Requires a trace span collector defined in the proxy configuration.
+	// Flag to control generation of trace spans and request IDs. Requires a trace span collector defined in the proxy configuration.
 	// +optional
 	EnableTracing *bool `json:"enableTracing,omitempty"`
 
-	// File address for the proxy access log (e.g. /dev/stdout).
-	// Empty value disables access logging.
+	// File address for the proxy access log (e.g. /dev/stdout). Empty value disables access logging.
 	// +optional
 	AccessLogFile *string `json:"accessLogFile,omitempty"`
 
-	// Format for the proxy access log
-	// Empty value results in proxy's default access log format
+	// Format for the proxy access log Empty value results in proxy's default access log format
 	// +optional
 	AccessLogFormat *string `json:"accessLogFormat,omitempty"`
 
-	// Encoding for the proxy access log (`TEXT` or `JSON`).
-	// Default value is `TEXT`.
+	// Encoding for the proxy access log (`TEXT` or `JSON`). Default value is `TEXT`.
 	// +optional
 	AccessLogEncoding *MeshConfigAccessLogEncoding `json:"accessLogEncoding,omitempty"`
 
-	// This flag enables Envoy's gRPC Access Log Service.
-	// See [Access Log Service](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/access_loggers/grpc/v3/als.proto)
-	// for details about Envoy's gRPC Access Log Service API.
-	// Default value is `false`.
+	// This flag enables Envoy's gRPC Access Log Service. See [Access Log Service](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/access_loggers/grpc/v3/als.proto) for details about Envoy's gRPC Access Log Service API. Default value is `false`.
 	// +optional
 	EnableEnvoyAccessLogService *bool `json:"enableEnvoyAccessLogService,omitempty"`
 
-	// This flag disables Envoy Listener logs.
-	// See [Listener Access Log](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/listener/v3/listener.proto#envoy-v3-api-field-config-listener-v3-listener-access-log)
-	// Istio Enables Envoy's listener access logs on "NoRoute" response flag.
-	// Default value is `false`.
+	// This flag disables Envoy Listener logs. See [Listener Access Log](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/listener/v3/listener.proto#envoy-v3-api-field-config-listener-v3-listener-access-log) Istio Enables Envoy's listener access logs on "NoRoute" response flag. Default value is `false`.
 	// +optional
 	DisableEnvoyListenerLog *bool `json:"disableEnvoyListenerLog,omitempty"`
 
-	// Default proxy config used by gateway and sidecars.
-	// In case of Kubernetes, the proxy config is applied once during the injection process,
-	// and remain constant for the duration of the pod. The rest of the mesh config can be changed
-	// at runtime and config gets distributed dynamically.
-	// On Kubernetes, this can be overridden on individual pods with the `proxy.istio.io/config` annotation.
+	// Default proxy config used by gateway and sidecars. In case of Kubernetes, the proxy config is applied once during the injection process, and remain constant for the duration of the pod. The rest of the mesh config can be changed at runtime and config gets distributed dynamically. On Kubernetes, this can be overridden on individual pods with the `proxy.istio.io/config` annotation.
 	// +optional
 	DefaultConfig *MeshProxyConfig `json:"defaultConfig,omitempty"`
 
-	// Set the default behavior of the sidecar for handling outbound
-	// traffic from the application. This does not apply to gateways.
+	// Set the default behavior of the sidecar for handling outbound traffic from the application. This does not apply to gateways.
 	//
-	// Can be overridden at a Sidecar level by setting the `OutboundTrafficPolicy` in the
-	// [Sidecar API](https://istio.io/docs/reference/config/networking/sidecar/#OutboundTrafficPolicy).
+	// Can be overridden at a Sidecar level by setting the `OutboundTrafficPolicy` in the [Sidecar API](https://istio.io/docs/reference/config/networking/sidecar/#OutboundTrafficPolicy).
 	//
 	// Default mode is `ALLOW_ANY`, which means outbound traffic to unknown destinations will be allowed.
 	// +optional
 	OutboundTrafficPolicy *MeshConfigOutboundTrafficPolicy `json:"outboundTrafficPolicy,omitempty"`
 
-	// Set the default behavior of the sidecar for handling inbound
-	// traffic to the application.  If your application listens on
-	// localhost, you will need to set this to `LOCALHOST`.
+	// Set the default behavior of the sidecar for handling inbound traffic to the application.  If your application listens on localhost, you will need to set this to `LOCALHOST`.
 	// +optional
 	InboundTrafficPolicy *MeshConfigInboundTrafficPolicy `json:"inboundTrafficPolicy,omitempty"`
 
-	// ConfigSource describes a source of configuration data for networking
-	// rules, and other Istio configuration artifacts. Multiple data sources
-	// can be configured for a single control plane.
+	// ConfigSource describes a source of configuration data for networking rules, and other Istio configuration artifacts. Multiple data sources can be configured for a single control plane.
 	// +optional
 	ConfigSources []ConfigSource `json:"configSources,omitempty"`
 
-	// This flag is used to enable mutual `TLS` automatically for service to service communication
-	// within the mesh, default true.
-	// If set to true, and a given service does not have a corresponding `DestinationRule` configured,
-	// or its `DestinationRule` does not have ClientTLSSettings specified, Istio configures client side
-	// TLS configuration appropriately. More specifically,
-	// If the upstream authentication policy is in `STRICT` mode, use Istio provisioned certificate
-	// for mutual `TLS` to connect to upstream.
-	// If upstream service is in plain text mode, use plain text.
-	// If the upstream authentication policy is in PERMISSIVE mode, Istio configures clients to use
-	// mutual `TLS` when server sides are capable of accepting mutual `TLS` traffic.
-	// If service `DestinationRule` exists and has `ClientTLSSettings` specified, that is always used instead.
+	// This flag is used to enable mutual `TLS` automatically for service to service communication within the mesh, default true. If set to true, and a given service does not have a corresponding `DestinationRule` configured, or its `DestinationRule` does not have ClientTLSSettings specified, Istio configures client side TLS configuration appropriately. More specifically, If the upstream authentication policy is in `STRICT` mode, use Istio provisioned certificate for mutual `TLS` to connect to upstream. If upstream service is in plain text mode, use plain text. If the upstream authentication policy is in PERMISSIVE mode, Istio configures clients to use mutual `TLS` when server sides are capable of accepting mutual `TLS` traffic. If service `DestinationRule` exists and has `ClientTLSSettings` specified, that is always used instead.
 	// +optional
 	EnableAutoMtls *bool `json:"enableAutoMtls,omitempty"`
 
-	// The trust domain corresponds to the trust root of a system.
-	// Refer to [SPIFFE-ID](https://github.com/spiffe/spiffe/blob/master/standards/SPIFFE-ID.md#21-trust-domain)
+	// The trust domain corresponds to the trust root of a system. Refer to [SPIFFE-ID](https://github.com/spiffe/spiffe/blob/master/standards/SPIFFE-ID.md#21-trust-domain)
 	// +optional
 	TrustDomain *string `json:"trustDomain,omitempty"`
 
-	// The trust domain aliases represent the aliases of `trustDomain`.
-	// For example, if we have
+	// The trust domain aliases represent the aliases of `trustDomain`. For example, if we have
 	// ```yaml
 	// trustDomain: td1
 	// trustDomainAliases: ["td2", "td3"]
 	// ```
-	// Any service with the identity `td1/ns/foo/sa/a-service-account`, `td2/ns/foo/sa/a-service-account`,
-	// or `td3/ns/foo/sa/a-service-account` will be treated the same in the Istio mesh.
+	// Any service with the identity `td1/ns/foo/sa/a-service-account`, `td2/ns/foo/sa/a-service-account`, or `td3/ns/foo/sa/a-service-account` will be treated the same in the Istio mesh.
 	// +optional
 	TrustDomainAliases []string `json:"trustDomainAliases,omitempty"`
 
-	// The extra root certificates for workload-to-workload communication.
-	// The plugin certificates (the 'cacerts' secret) or self-signed certificates (the 'istio-ca-secret' secret)
-	// are automatically added by Istiod.
-	// The CA certificate that signs the workload certificates is automatically added by Istio Agent.
+	// The extra root certificates for workload-to-workload communication. The plugin certificates (the 'cacerts' secret) or self-signed certificates (the 'istio-ca-secret' secret) are automatically added by Istiod. The CA certificate that signs the workload certificates is automatically added by Istio Agent.
 	// +optional
 	// +kubebuilder:validation:MaxItems=1000
 	CaCertificates []MeshConfigCertificateData `json:"caCertificates,omitempty"`
 
-	// The default value for the ServiceEntry.exportTo field and services
-	// imported through container registry integrations, e.g. this applies to
-	// Kubernetes Service resources. The value is a list of namespace names and
-	// reserved namespace aliases. The allowed namespace aliases are:
+	// The default value for the ServiceEntry.exportTo field and services imported through container registry integrations, e.g. this applies to Kubernetes Service resources. The value is a list of namespace names and reserved namespace aliases. The allowed namespace aliases are:
 	// ```
 	// * - All Namespaces
 	// . - Current Namespace
 	// ~ - No Namespace
 	// ```
-	// If not set the system will use "*" as the default value which implies that
-	// services are exported to all namespaces.
+	// If not set the system will use "*" as the default value which implies that services are exported to all namespaces.
 	//
-	// `All namespaces` is a reasonable default for implementations that don't
-	// need to restrict access or visibility of services across namespace
-	// boundaries. If that requirement is present it is generally good practice to
-	// make the default `Current namespace` so that services are only visible
-	// within their own namespaces by default. Operators can then expand the
-	// visibility of services to other namespaces as needed. Use of `No Namespace`
-	// is expected to be rare but can have utility for deployments where
-	// dependency management needs to be precise even within the scope of a single
-	// namespace.
+	// `All namespaces` is a reasonable default for implementations that don't need to restrict access or visibility of services across namespace boundaries. If that requirement is present it is generally good practice to make the default `Current namespace` so that services are only visible within their own namespaces by default. Operators can then expand the visibility of services to other namespaces as needed. Use of `No Namespace` is expected to be rare but can have utility for deployments where dependency management needs to be precise even within the scope of a single namespace.
 	//
-	// For further discussion see the reference documentation for `ServiceEntry`,
-	// `Sidecar`, and `Gateway`.
+	// For further discussion see the reference documentation for `ServiceEntry`, `Sidecar`, and `Gateway`.
 	// +optional
 	DefaultServiceExportTo []string `json:"defaultServiceExportTo,omitempty"`
 
-	// The default value for the VirtualService.exportTo field. Has the same
-	// syntax as `defaultServiceExportTo`.
+	// The default value for the VirtualService.exportTo field. Has the same syntax as `defaultServiceExportTo`.
 	//
-	// If not set the system will use "*" as the default value which implies that
-	// virtual services are exported to all namespaces
+	// If not set the system will use "*" as the default value which implies that virtual services are exported to all namespaces
 	// +optional
 	DefaultVirtualServiceExportTo []string `json:"defaultVirtualServiceExportTo,omitempty"`
 
-	// The default value for the `DestinationRule.exportTo` field. Has the same
-	// syntax as `defaultServiceExportTo`.
+	// The default value for the `DestinationRule.exportTo` field. Has the same syntax as `defaultServiceExportTo`.
 	//
-	// If not set the system will use "*" as the default value which implies that
-	// destination rules are exported to all namespaces
+	// If not set the system will use "*" as the default value which implies that destination rules are exported to all namespaces
 	// +optional
 	DefaultDestinationRuleExportTo []string `json:"defaultDestinationRuleExportTo,omitempty"`
 
-	// The namespace to treat as the administrative root namespace for
-	// Istio configuration. When processing a leaf namespace Istio will search for
-	// declarations in that namespace first and if none are found it will
-	// search in the root namespace. Any matching declaration found in the root
-	// namespace is processed as if it were declared in the leaf namespace.
+	// The namespace to treat as the administrative root namespace for Istio configuration. When processing a leaf namespace Istio will search for declarations in that namespace first and if none are found it will search in the root namespace. Any matching declaration found in the root namespace is processed as if it were declared in the leaf namespace.
 	//
-	// The precise semantics of this processing are documented on each resource
-	// type.
+	// The precise semantics of this processing are documented on each resource type.
 	// +optional
 	RootNamespace *string `json:"rootNamespace,omitempty"`
 
-	// Locality based load balancing distribution or failover settings.
-	// If unspecified, locality based load balancing will be enabled by default.
-	// Only one of locality_lb_setting and zone_aware_lb_setting should be enabled;
-	// if both are set, zone_aware_lb_setting takes precedence and this setting is ignored.
-	// Failover settings, require outlierDetection to actually take effect for a particular
-	// service, see https://istio.io/latest/docs/tasks/traffic-management/locality-load-balancing/failover/
+	// Locality based load balancing distribution or failover settings. If unspecified, locality based load balancing will be enabled by default. Only one of locality_lb_setting and zone_aware_lb_setting should be enabled; if both are set, zone_aware_lb_setting takes precedence and this setting is ignored. Failover settings, require outlierDetection to actually take effect for a particular service, see https://istio.io/latest/docs/tasks/traffic-management/locality-load-balancing/failover/
 	// +optional
 	LocalityLbSetting *LocalityLoadBalancerSetting `json:"localityLbSetting,omitempty"`
 
-	// Zone Aware based load balancing settings.
-	// Only one of locality_lb_setting and zone_aware_lb_setting should be enabled,
-	// if unspecified zone_aware_lb_setting is disabled by default.
-	// If both are set, zone_aware_lb_setting takes precedence over locality_lb_setting.
-	// Additionally, Zone Aware LB is only supported in Sidecar mode and only takes effect
-	// on proxies configured with `ISTIO_META_ENABLE_SELF_DISCOVERY=true` (via `proxyMetadata`); see
-	// [ZoneAwareLoadBalancerSetting](https://istio.io/latest/docs/reference/config/networking/destination-rule/#ZoneAwareLoadBalancerSetting).
+	// Zone Aware based load balancing settings. Only one of locality_lb_setting and zone_aware_lb_setting should be enabled, if unspecified zone_aware_lb_setting is disabled by default. If both are set, zone_aware_lb_setting takes precedence over locality_lb_setting. Additionally, Zone Aware LB is only supported in Sidecar mode and only takes effect on proxies configured with `ISTIO_META_ENABLE_SELF_DISCOVERY=true` (via `proxyMetadata`); see [ZoneAwareLoadBalancerSetting](https://istio.io/latest/docs/reference/config/networking/destination-rule/#ZoneAwareLoadBalancerSetting).
 	// +optional
 	ZoneAwareLbSetting *ZoneAwareLoadBalancerSetting `json:"zoneAwareLbSetting,omitempty"`
 
-	// Configures DNS refresh rate for Envoy clusters of type `STRICT_DNS`
-	// Default refresh rate is `60s`.
+	// Configures DNS refresh rate for Envoy clusters of type `STRICT_DNS` Default refresh rate is `60s`.
 	// +optional
 	DnsRefreshRate *metav1.Duration `json:"dnsRefreshRate,omitempty"`
 
-	// Specify if http1.1 connections should be upgraded to http2 by default.
-	// if sidecar is installed on all pods in the mesh, then this should be set to `UPGRADE`.
-	// If one or more services or namespaces do not have sidecar(s), then this should be set to `DO_NOT_UPGRADE`.
-	// It can be enabled by destination using the `destinationRule.trafficPolicy.connectionPool.http.h2UpgradePolicy` override.
+	// Specify if http1.1 connections should be upgraded to http2 by default. if sidecar is installed on all pods in the mesh, then this should be set to `UPGRADE`. If one or more services or namespaces do not have sidecar(s), then this should be set to `DO_NOT_UPGRADE`. It can be enabled by destination using the `destinationRule.trafficPolicy.connectionPool.http.h2UpgradePolicy` override.
 	// +optional
 	H2UpgradePolicy *MeshConfigH2UpgradePolicy `json:"h2UpgradePolicy,omitempty"`
 
-	// Name to be used while emitting statistics for inbound clusters. The same pattern is used while computing stat prefix for
-	// network filters like TCP and Redis.
-	// By default, Istio emits statistics with the pattern `inbound|<port>|<port-name>|<service-FQDN>`.
-	// For example `inbound|7443|grpc-reviews|reviews.prod.svc.cluster.local`. This can be used to override that pattern.
+	// Name to be used while emitting statistics for inbound clusters. The same pattern is used while computing stat prefix for network filters like TCP and Redis. By default, Istio emits statistics with the pattern `inbound|<port>|<port-name>|<service-FQDN>`. For example `inbound|7443|grpc-reviews|reviews.prod.svc.cluster.local`. This can be used to override that pattern.
 	//
 	// A Pattern can be composed of various pre-defined variables. The following variables are supported.
 	//
@@ -1740,10 +1380,7 @@ type MeshConfig struct {
 	// +optional
 	InboundClusterStatName *string `json:"inboundClusterStatName,omitempty"`
 
-	// Name to be used while emitting statistics for outbound clusters. The same pattern is used while computing stat prefix for
-	// network filters like TCP and Redis.
-	// By default, Istio emits statistics with the pattern `outbound|<port>|<subsetname>|<service-FQDN>`.
-	// For example `outbound|8080|v2|reviews.prod.svc.cluster.local`. This can be used to override that pattern.
+	// Name to be used while emitting statistics for outbound clusters. The same pattern is used while computing stat prefix for network filters like TCP and Redis. By default, Istio emits statistics with the pattern `outbound|<port>|<subsetname>|<service-FQDN>`. For example `outbound|8080|v2|reviews.prod.svc.cluster.local`. This can be used to override that pattern.
 	//
 	// A Pattern can be composed of various pre-defined variables. The following variables are supported.
 	//
@@ -1777,50 +1414,27 @@ type MeshConfig struct {
 	// +optional
 	ServiceScopeConfigs []MeshConfigServiceScopeConfigs `json:"serviceScopeConfigs,omitempty"`
 
-	// If enabled, Istio agent will merge metrics exposed by the application with metrics from Envoy
-	// and Istio agent. The sidecar injection will replace `prometheus.io` annotations present on the pod
-	// and redirect them towards Istio agent, which will then merge metrics of from the application with Istio metrics.
-	// This relies on the annotations `prometheus.io/scrape`, `prometheus.io/port`, and
-	// `prometheus.io/path` annotations.
-	// If you are running a separately managed Envoy with an Istio sidecar, this may cause issues, as the metrics will collide.
-	// In this case, it is recommended to disable aggregation on that deployment with the
-	// `prometheus.istio.io/merge-metrics: "false"` annotation.
-	// If not specified, this will be enabled by default.
+	// If enabled, Istio agent will merge metrics exposed by the application with metrics from Envoy and Istio agent. The sidecar injection will replace `prometheus.io` annotations present on the pod and redirect them towards Istio agent, which will then merge metrics of from the application with Istio metrics. This relies on the annotations `prometheus.io/scrape`, `prometheus.io/port`, and `prometheus.io/path` annotations. If you are running a separately managed Envoy with an Istio sidecar, this may cause issues, as the metrics will collide. In this case, it is recommended to disable aggregation on that deployment with the `prometheus.istio.io/merge-metrics: "false"` annotation. If not specified, this will be enabled by default.
 	// +optional
 	EnablePrometheusMerge *bool `json:"enablePrometheusMerge,omitempty"`
 
-	// `VerifyCertificateAtClient` sets the mesh global default for peer certificate validation
-	// at the client-side proxy when `SIMPLE` TLS or `MUTUAL` TLS (non `ISTIO_MUTUAL`) origination
-	// modes are used. This setting can be overridden at the host level via DestinationRule API.
-	// By default, `VerifyCertificateAtClient` is `true`.
+	// `VerifyCertificateAtClient` sets the mesh global default for peer certificate validation at the client-side proxy when `SIMPLE` TLS or `MUTUAL` TLS (non `ISTIO_MUTUAL`) origination modes are used. This setting can be overridden at the host level via DestinationRule API. By default, `VerifyCertificateAtClient` is `true`.
 	//
-	// `CaCertificates`: If set, proxy verifies CA signature based on given CaCertificates. If unset,
-	// and VerifyCertificateAtClient is true, proxy uses default System CA bundle. If unset and
-	// `VerifyCertificateAtClient` is false, proxy will not verify the CA.
+	// `CaCertificates`: If set, proxy verifies CA signature based on given CaCertificates. If unset, and VerifyCertificateAtClient is true, proxy uses default System CA bundle. If unset and `VerifyCertificateAtClient` is false, proxy will not verify the CA.
 	//
-	// `SubjectAltNames`: If set, proxy verifies subject alt names are present in the SAN. If unset,
-	// and `VerifyCertificateAtClient` is true, proxy uses host in destination rule to verify the SANs.
-	// If unset, and `VerifyCertificateAtClient` is false, proxy does not verify SANs.
+	// `SubjectAltNames`: If set, proxy verifies subject alt names are present in the SAN. If unset, and `VerifyCertificateAtClient` is true, proxy uses host in destination rule to verify the SANs. If unset, and `VerifyCertificateAtClient` is false, proxy does not verify SANs.
 	//
-	// For SAN, client-side proxy will exact match host in `DestinationRule` as well as one level
-	// wildcard if the specified host in DestinationRule doesn't contain a wildcard.
-	// For example, if the host in `DestinationRule` is `x.y.com`, client-side proxy will
-	// match either `x.y.com` or `*.y.com` for the SAN in the presented server certificate.
-	// For wildcard host name in DestinationRule, client-side proxy will do a suffix match. For example,
-	// if host is `*.x.y.com`, client-side proxy will verify the presented server certificate SAN matches
-	// `.x.y.com` suffix.
+	// For SAN, client-side proxy will exact match host in `DestinationRule` as well as one level wildcard if the specified host in DestinationRule doesn't contain a wildcard. For example, if the host in `DestinationRule` is `x.y.com`, client-side proxy will match either `x.y.com` or `*.y.com` for the SAN in the presented server certificate. For wildcard host name in DestinationRule, client-side proxy will do a suffix match. For example, if host is `*.x.y.com`, client-side proxy will verify the presented server certificate SAN matches `.x.y.com` suffix.
 	//
 	// Deprecated: Istio marks this field deprecated.
 	// +optional
 	VerifyCertificateAtClient *bool `json:"verifyCertificateAtClient,omitempty"`
 
-	// If specified, Istiod will authorize and forward the CSRs from the workloads to the specified external CA
-	// using the Istio CA gRPC API.
+	// If specified, Istiod will authorize and forward the CSRs from the workloads to the specified external CA using the Istio CA gRPC API.
 	// +optional
 	Ca *MeshConfigCA `json:"ca,omitempty"`
 
-	// Defines a list of extension providers that extend Istio's functionality. For example, the AuthorizationPolicy
-	// can be used with an extension provider to delegate the authorization decision to a custom authorization system.
+	// Defines a list of extension providers that extend Istio's functionality. For example, the AuthorizationPolicy can be used with an extension provider to delegate the authorization decision to a custom authorization system.
 	// +optional
 	// +kubebuilder:validation:MaxItems=1000
 	ExtensionProviders []MeshConfigExtensionProvider `json:"extensionProviders,omitempty"`
@@ -1829,12 +1443,7 @@ type MeshConfig struct {
 	// +optional
 	DefaultProviders *MeshConfigDefaultProviders `json:"defaultProviders,omitempty"`
 
-	// A list of Kubernetes selectors that specify the set of namespaces that Istio considers when
-	// computing configuration updates for sidecars. This can be used to reduce Istio's computational load
-	// by limiting the number of entities (including services, pods, and endpoints) that are watched and processed.
-	// If omitted, Istio will use the default behavior of processing all namespaces in the cluster.
-	// Elements in the list are disjunctive (OR semantics), i.e. a namespace will be included if it matches any selector.
-	// The following example selects any namespace that matches either below:
+	// A list of Kubernetes selectors that specify the set of namespaces that Istio considers when computing configuration updates for sidecars. This can be used to reduce Istio's computational load by limiting the number of entities (including services, pods, and endpoints) that are watched and processed. If omitted, Istio will use the default behavior of processing all namespaces in the cluster. Elements in the list are disjunctive (OR semantics), i.e. a namespace will be included if it matches any selector. The following example selects any namespace that matches either below:
 	// 1. The namespace has both of these labels: `env: prod` and `region: us-east1`
 	// 2. The namespace has label `app` equal to `cassandra` or `spark`.
 	// ```yaml
@@ -1849,34 +1458,21 @@ type MeshConfig struct {
 	//         - cassandra
 	//         - spark
 	// ```
-	// Refer to the [Kubernetes selector docs](https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors)
-	// for additional detail on selector semantics.
+	// Refer to the [Kubernetes selector docs](https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors) for additional detail on selector semantics.
 	// +optional
 	DiscoverySelectors []metav1.LabelSelector `json:"discoverySelectors,omitempty"`
 
-	// ProxyPathNormalization configures how URL paths in incoming and outgoing HTTP requests are
-	// normalized by the sidecars and gateways.
-	// The normalized paths will be used in all aspects through the requests' lifetime on the
-	// sidecars and gateways, which includes routing decisions in outbound direction (client proxy),
-	// authorization policy match and enforcement in inbound direction (server proxy), and the URL
-	// path proxied to the upstream service.
-	// If not set, the NormalizationType.DEFAULT configuration will be used.
+	// ProxyPathNormalization configures how URL paths in incoming and outgoing HTTP requests are normalized by the sidecars and gateways. The normalized paths will be used in all aspects through the requests' lifetime on the sidecars and gateways, which includes routing decisions in outbound direction (client proxy), authorization policy match and enforcement in inbound direction (server proxy), and the URL path proxied to the upstream service. If not set, the NormalizationType.DEFAULT configuration will be used.
 	// +optional
 	PathNormalization *MeshConfigProxyPathNormalization `json:"pathNormalization,omitempty"`
 
-	// Configure the default HTTP retry policy.
-	// The default number of retry attempts is set at 2 for these errors:
+	// Configure the default HTTP retry policy. The default number of retry attempts is set at 2 for these errors:
 	//   "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes".
-	// Setting the number of attempts to 0 disables retry policy globally.
-	// This setting can be overridden on a per-host basis using the Virtual Service
-	// API.
-	// All settings in the retry policy except `perTryTimeout` can currently be
-	// configured globally via this field.
+	// Setting the number of attempts to 0 disables retry policy globally. This setting can be overridden on a per-host basis using the Virtual Service API. All settings in the retry policy except `perTryTimeout` can currently be configured globally via this field.
 	// +optional
 	DefaultHttpRetryPolicy *HTTPRetry `json:"defaultHttpRetryPolicy,omitempty"`
 
-	// The below configuration parameters can be used to specify TLSConfig for mesh traffic.
-	// For example, a user could enable min TLS version for ISTIO_MUTUAL traffic and specify a curve for non ISTIO_MUTUAL traffic like below:
+	// The below configuration parameters can be used to specify TLSConfig for mesh traffic. For example, a user could enable min TLS version for ISTIO_MUTUAL traffic and specify a curve for non ISTIO_MUTUAL traffic like below:
 	// ```yaml
 	// meshConfig:
 	//   meshMTLS:
@@ -1893,22 +1489,15 @@ type MeshConfig struct {
 	// +optional
 	MeshMTLS *MeshConfigTLSConfig `json:"meshMTLS,omitempty"`
 
-	// Configuration of TLS for all traffic except for ISTIO_MUTUAL mode.
-	// For ISTIO_MUTUAL TLS settings, use meshMTLS configuration.
+	// Configuration of TLS for all traffic except for ISTIO_MUTUAL mode. For ISTIO_MUTUAL TLS settings, use meshMTLS configuration.
 	// +optional
 	TlsDefaults *MeshConfigTLSConfig `json:"tlsDefaults,omitempty"`
 
-	// The default traffic policy applied to outbound clusters in the mesh, providing a
-	// baseline that DestinationRules inherit and override per block. Without this, a
-	// DestinationRule that sets `connectionPool` or `outlierDetection` has no mesh-level
-	// baseline, and unset blocks fall back to Istio's built-in defaults.
+	// The default traffic policy applied to outbound clusters in the mesh, providing a baseline that DestinationRules inherit and override per block. Without this, a DestinationRule that sets `connectionPool` or `outlierDetection` has no mesh-level baseline, and unset blocks fall back to Istio's built-in defaults.
 	// +optional
 	DefaultTrafficPolicy *MeshConfigDefaultTrafficPolicy `json:"defaultTrafficPolicy,omitempty"`
 
-	// ServiceEntryVisibility lets a mesh administrator control the visibility
-	// of ServiceEntry resources mesh-wide, without relying on external admission
-	// validation. When unset, ServiceEntry behaves as it does today (public visibility,
-	// cluster-wide; ambient ignores `exportTo`).
+	// ServiceEntryVisibility lets a mesh administrator control the visibility of ServiceEntry resources mesh-wide, without relying on external admission validation. When unset, ServiceEntry behaves as it does today (public visibility, cluster-wide; ambient ignores `exportTo`).
 	// +optional
 	ServiceEntryVisibility *ServiceEntryVisibility `json:"serviceEntryVisibility,omitempty"`
 }
@@ -1919,29 +1508,21 @@ type MeshConfigAccessLogEncoding string
 
 // MeshConfigCA is Istio's istio.mesh.v1alpha1.MeshConfig.CA.
 type MeshConfigCA struct {
-	// REQUIRED. Address of the CA server implementing the Istio CA gRPC API.
-	// Can be IP address or a fully qualified DNS name with port
-	// Eg: custom-ca.default.svc.cluster.local:8932, 192.168.23.2:9000
+	// REQUIRED. Address of the CA server implementing the Istio CA gRPC API. Can be IP address or a fully qualified DNS name with port Eg: custom-ca.default.svc.cluster.local:8932, 192.168.23.2:9000
 	// +optional
 	Address *string `json:"address,omitempty"`
 
-	// Use the tlsSettings to specify the tls mode to use.
-	// Regarding tlsSettings:
-	// - DISABLE MODE is legitimate for the case Istiod is making the request via an Envoy sidecar.
-	// DISABLE MODE can also be used for testing
-	// - TLS MUTUAL MODE be on by default. If the CA certificates
-	// (cert bundle to verify the CA server's certificate) is omitted, Istiod will
-	// use the system root certs to verify the CA server's certificate.
+	// Use the tlsSettings to specify the tls mode to use. Regarding tlsSettings:
+	// - DISABLE MODE is legitimate for the case Istiod is making the request via an Envoy sidecar. DISABLE MODE can also be used for testing
+	// - TLS MUTUAL MODE be on by default. If the CA certificates (cert bundle to verify the CA server's certificate) is omitted, Istiod will use the system root certs to verify the CA server's certificate.
 	// +optional
 	TlsSettings *ClientTLSSettings `json:"tlsSettings,omitempty"`
 
-	// timeout for forward CSR requests from Istiod to External CA
-	// Default: 10s
+	// timeout for forward CSR requests from Istiod to External CA Default: 10s
 	// +optional
 	RequestTimeout *metav1.Duration `json:"requestTimeout,omitempty"`
 
-	// Use istiodSide to specify CA Server integrate to Istiod side or Agent side
-	// Default: true
+	// Use istiodSide to specify CA Server integrate to Istiod side or Agent side Default: true
 	// +optional
 	IstiodSide *bool `json:"istiodSide,omitempty"`
 }
@@ -1953,38 +1534,22 @@ type MeshConfigCertificateData struct {
 	// +optional
 	Pem *string `json:"pem,omitempty"`
 
-	// The SPIFFE bundle endpoint URL that complies to:
-	// https://github.com/spiffe/spiffe/blob/master/standards/SPIFFE_Trust_Domain_and_Bundle.md#the-spiffe-trust-domain-and-bundle
-	// The endpoint should support authentication based on Web PKI:
-	// https://github.com/spiffe/spiffe/blob/master/standards/SPIFFE_Trust_Domain_and_Bundle.md#521-web-pki
-	// The certificate is retrieved from the endpoint.
+	// The SPIFFE bundle endpoint URL that complies to: https://github.com/spiffe/spiffe/blob/master/standards/SPIFFE_Trust_Domain_and_Bundle.md#the-spiffe-trust-domain-and-bundle The endpoint should support authentication based on Web PKI: https://github.com/spiffe/spiffe/blob/master/standards/SPIFFE_Trust_Domain_and_Bundle.md#521-web-pki The certificate is retrieved from the endpoint.
 	// +optional
 	SpiffeBundleUrl *string `json:"spiffeBundleUrl,omitempty"`
 
-	// Optional. Specify the kubernetes signers (External CA) that use this trustAnchor
-	// when Istiod is acting as RA(registration authority)
-	// If set, they are used for these signers. Otherwise, this trustAnchor is used for all signers.
+	// Optional. Specify the kubernetes signers (External CA) that use this trustAnchor when Istiod is acting as RA(registration authority) If set, they are used for these signers. Otherwise, this trustAnchor is used for all signers.
 	// +optional
 	CertSigners []string `json:"certSigners,omitempty"`
 
-	// Optional. Specify the list of trust domains to which this trustAnchor data belongs.
-	// If set, they are used for these trust domains. Otherwise, this trustAnchor is used for default trust domain
-	// and its aliases.
-	// Note that we can have multiple trustAnchor data for a same trustDomain.
-	// In that case, trustAnchors with a same trust domain will be merged and used together to verify peer certificates.
-	// If neither certSigners nor trustDomains is set, this trustAnchor is used for all trust domains and all signers.
-	// If only trustDomains is set, this trustAnchor is used for these trustDomains and all signers.
-	// If only certSigners is set, this trustAnchor is used for these certSigners and all trust domains.
-	// If both certSigners and trustDomains is set, this trustAnchor is only used for these signers and trust domains.
+	// Optional. Specify the list of trust domains to which this trustAnchor data belongs. If set, they are used for these trust domains. Otherwise, this trustAnchor is used for default trust domain and its aliases. Note that we can have multiple trustAnchor data for a same trustDomain. In that case, trustAnchors with a same trust domain will be merged and used together to verify peer certificates. If neither certSigners nor trustDomains is set, this trustAnchor is used for all trust domains and all signers. If only trustDomains is set, this trustAnchor is used for these trustDomains and all signers. If only certSigners is set, this trustAnchor is used for these certSigners and all trust domains. If both certSigners and trustDomains is set, this trustAnchor is only used for these signers and trust domains.
 	// +optional
 	TrustDomains []string `json:"trustDomains,omitempty"`
 }
 
-// Holds the name references to the providers that will be used by default
-// in other Istio configuration resources if the provider is not specified.
+// Holds the name references to the providers that will be used by default in other Istio configuration resources if the provider is not specified.
 //
-// These names must match a provider defined in `extensionProviders` that is
-// one of the supported tracing providers.
+// These names must match a provider defined in `extensionProviders` that is one of the supported tracing providers.
 type MeshConfigDefaultProviders struct {
 	// Name of the default provider(s) for tracing.
 	// +optional
@@ -1999,18 +1564,13 @@ type MeshConfigDefaultProviders struct {
 	AccessLogging []string `json:"accessLogging,omitempty"`
 }
 
-// DefaultTrafficPolicy defines mesh-wide baseline traffic settings for outbound
-// clusters. Only connection pool and outlier detection are configurable here, the
-// two settings that benefit from a mesh-wide baseline. A DestinationRule overrides a
-// baseline block when it sets the corresponding policy, and inherits it otherwise.
+// DefaultTrafficPolicy defines mesh-wide baseline traffic settings for outbound clusters. Only connection pool and outlier detection are configurable here, the two settings that benefit from a mesh-wide baseline. A DestinationRule overrides a baseline block when it sets the corresponding policy, and inherits it otherwise.
 type MeshConfigDefaultTrafficPolicy struct {
-	// Baseline connection pool settings for outbound clusters. A DestinationRule that
-	// sets `connectionPool` overrides this whole block; otherwise this baseline applies.
+	// Baseline connection pool settings for outbound clusters. A DestinationRule that sets `connectionPool` overrides this whole block; otherwise this baseline applies.
 	// +optional
 	ConnectionPool *ConnectionPoolSettings `json:"connectionPool,omitempty"`
 
-	// Baseline outlier detection for outbound clusters. A DestinationRule that sets
-	// `outlierDetection` overrides this whole block; otherwise this baseline applies.
+	// Baseline outlier detection for outbound clusters. A DestinationRule that sets `outlierDetection` overrides this whole block; otherwise this baseline applies.
 	// +optional
 	OutlierDetection *OutlierDetection `json:"outlierDetection,omitempty"`
 }
@@ -2034,8 +1594,7 @@ type MeshConfigExtensionProvider struct {
 	// +optional
 	Zipkin *MeshConfigExtensionProviderZipkinTracingProvider `json:"zipkin,omitempty"`
 
-	// Configures a Lightstep tracing provider.
-	// Deprecated: For Istio 1.15+, please use an OpenTelemetryTracingProvider instead, more details can be found at https://github.com/istio/istio/issues/40027
+	// Configures a Lightstep tracing provider. Deprecated: For Istio 1.15+, please use an OpenTelemetryTracingProvider instead, more details can be found at https://github.com/istio/istio/issues/40027
 	//
 	// Deprecated: Istio marks this field deprecated.
 	// +optional
@@ -2049,8 +1608,7 @@ type MeshConfigExtensionProvider struct {
 	// +optional
 	Stackdriver *MeshConfigExtensionProviderStackdriverProvider `json:"stackdriver,omitempty"`
 
-	// Configures an OpenCensusAgent tracing provider.
-	// Deprecated: OpenCensus is deprecated, more details can be found at https://opentelemetry.io/blog/2023/sunsetting-opencensus/
+	// Configures an OpenCensusAgent tracing provider. Deprecated: OpenCensus is deprecated, more details can be found at https://opentelemetry.io/blog/2023/sunsetting-opencensus/
 	//
 	// Deprecated: Istio marks this field deprecated.
 	// +optional
@@ -2084,20 +1642,14 @@ type MeshConfigExtensionProvider struct {
 	// +optional
 	EnvoyOtelAls *MeshConfigExtensionProviderEnvoyOpenTelemetryLogProvider `json:"envoyOtelAls,omitempty"`
 
-	// Configures an Extension Provider for SDS. This can be used to
-	// configure an external SDS service to supply secrets for certain Gateways for example.
-	// This is useful for scenarios where the secrets are stored in an external secret store like Vault.
-	// The secret should be configured with sds://provider-name format.
+	// Configures an Extension Provider for SDS. This can be used to configure an external SDS service to supply secrets for certain Gateways for example. This is useful for scenarios where the secrets are stored in an external secret store like Vault. The secret should be configured with sds://provider-name format.
 	// +optional
 	Sds *MeshConfigExtensionProviderSDSProvider `json:"sds,omitempty"`
 }
 
 // Defines configuration for a Datadog tracer.
 type MeshConfigExtensionProviderDatadogTracingProvider struct {
-	// REQUIRED. Specifies the service for the Datadog agent.
-	// The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient
-	// to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a
-	// service defined by the Kubernetes service or ServiceEntry.
+	// REQUIRED. Specifies the service for the Datadog agent. The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a service defined by the Kubernetes service or ServiceEntry.
 	//
 	// Example: "datadog.default.svc.cluster.local" or "bar/datadog.example.com".
 	// +optional
@@ -2109,8 +1661,7 @@ type MeshConfigExtensionProviderDatadogTracingProvider struct {
 	// +kubebuilder:validation:Maximum=4294967295
 	Port *int64 `json:"port,omitempty"`
 
-	// Optional. Controls the overall path length allowed in a reported span.
-	// NOTE: currently only controls max length of the path tag.
+	// Optional. Controls the overall path length allowed in a reported span. NOTE: currently only controls max length of the path tag.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=4294967295
@@ -2119,10 +1670,7 @@ type MeshConfigExtensionProviderDatadogTracingProvider struct {
 
 // MeshConfigExtensionProviderEnvoyExternalAuthorizationGrpcProvider is Istio's istio.mesh.v1alpha1.MeshConfig.ExtensionProvider.EnvoyExternalAuthorizationGrpcProvider.
 type MeshConfigExtensionProviderEnvoyExternalAuthorizationGrpcProvider struct {
-	// REQUIRED. Specifies the service that implements the Envoy ext_authz gRPC authorization service.
-	// The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient
-	// to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a
-	// service defined by the Kubernetes service or ServiceEntry.
+	// REQUIRED. Specifies the service that implements the Envoy ext_authz gRPC authorization service. The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a service defined by the Kubernetes service or ServiceEntry.
 	//
 	// Example: "my-ext-authz.foo.svc.cluster.local" or "bar/my-ext-authz.example.com".
 	// +optional
@@ -2134,26 +1682,19 @@ type MeshConfigExtensionProviderEnvoyExternalAuthorizationGrpcProvider struct {
 	// +kubebuilder:validation:Maximum=4294967295
 	Port *int64 `json:"port,omitempty"`
 
-	// The maximum duration that the proxy will wait for a response from the provider, this is the timeout for a specific request (default timeout: 600s).
-	// When this timeout condition is met, the proxy marks the communication to the authorization service as failure.
-	// In this situation, the response sent back to the client will depend on the configured `failOpen` field.
+	// The maximum duration that the proxy will wait for a response from the provider, this is the timeout for a specific request (default timeout: 600s). When this timeout condition is met, the proxy marks the communication to the authorization service as failure. In this situation, the response sent back to the client will depend on the configured `failOpen` field.
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
-	// If true, the HTTP request or TCP connection will be allowed even if the communication with the authorization service has failed,
-	// or if the authorization service has returned a HTTP 5xx error.
-	// Default is false. For HTTP request, it will be rejected with 403 (HTTP Forbidden). For TCP connection, it will be closed immediately.
+	// If true, the HTTP request or TCP connection will be allowed even if the communication with the authorization service has failed, or if the authorization service has returned a HTTP 5xx error. Default is false. For HTTP request, it will be rejected with 403 (HTTP Forbidden). For TCP connection, it will be closed immediately.
 	// +optional
 	FailOpen *bool `json:"failOpen,omitempty"`
 
-	// If true, clears route cache in order to allow the external authorization service to correctly affect routing decisions.
-	// If true, recalculate routes with the new ExtAuthZ added/removed headers.
-	// Default is false
+	// If true, clears route cache in order to allow the external authorization service to correctly affect routing decisions. If true, recalculate routes with the new ExtAuthZ added/removed headers. Default is false
 	// +optional
 	ClearRouteCache *bool `json:"clearRouteCache,omitempty"`
 
-	// Sets the HTTP status that is returned to the client when there is a network error to the authorization service.
-	// The default status is "403" (HTTP Forbidden).
+	// Sets the HTTP status that is returned to the client when there is a network error to the authorization service. The default status is "403" (HTTP Forbidden).
 	// +optional
 	StatusOnError *string `json:"statusOnError,omitempty"`
 
@@ -2164,10 +1705,7 @@ type MeshConfigExtensionProviderEnvoyExternalAuthorizationGrpcProvider struct {
 
 // MeshConfigExtensionProviderEnvoyExternalAuthorizationHttpProvider is Istio's istio.mesh.v1alpha1.MeshConfig.ExtensionProvider.EnvoyExternalAuthorizationHttpProvider.
 type MeshConfigExtensionProviderEnvoyExternalAuthorizationHttpProvider struct {
-	// REQUIRED. Specifies the service that implements the Envoy ext_authz HTTP authorization service.
-	// The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient
-	// to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a
-	// service defined by the Kubernetes service or ServiceEntry.
+	// REQUIRED. Specifies the service that implements the Envoy ext_authz HTTP authorization service. The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a service defined by the Kubernetes service or ServiceEntry.
 	//
 	// Example: "my-ext-authz.foo.svc.cluster.local" or "bar/my-ext-authz.example.com".
 	// +optional
@@ -2179,32 +1717,23 @@ type MeshConfigExtensionProviderEnvoyExternalAuthorizationHttpProvider struct {
 	// +kubebuilder:validation:Maximum=4294967295
 	Port *int64 `json:"port,omitempty"`
 
-	// The maximum duration that the proxy will wait for a response from the provider (default timeout: 600s).
-	// When this timeout condition is met, the proxy marks the communication to the authorization service as failure.
-	// In this situation, the response sent back to the client will depend on the configured `failOpen` field.
+	// The maximum duration that the proxy will wait for a response from the provider (default timeout: 600s). When this timeout condition is met, the proxy marks the communication to the authorization service as failure. In this situation, the response sent back to the client will depend on the configured `failOpen` field.
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
-	// Sets a prefix to the value of authorization request header *Path*.
-	// For example, setting this to "/check" for an original user request at path "/admin" will cause the
-	// authorization check request to be sent to the authorization service at the path "/check/admin" instead of "/admin".
+	// Sets a prefix to the value of authorization request header *Path*. For example, setting this to "/check" for an original user request at path "/admin" will cause the authorization check request to be sent to the authorization service at the path "/check/admin" instead of "/admin".
 	// +optional
 	PathPrefix *string `json:"pathPrefix,omitempty"`
 
-	// If true, the user request will be allowed even if the communication with the authorization service has failed,
-	// or if the authorization service has returned a HTTP 5xx error.
-	// Default is false and the request will be rejected with "Forbidden" response.
+	// If true, the user request will be allowed even if the communication with the authorization service has failed, or if the authorization service has returned a HTTP 5xx error. Default is false and the request will be rejected with "Forbidden" response.
 	// +optional
 	FailOpen *bool `json:"failOpen,omitempty"`
 
-	// If true, clears route cache in order to allow the external authorization service to correctly affect routing decisions.
-	// If true, recalculate routes with the new ExtAuthZ added/removed headers.
-	// Default is false
+	// If true, clears route cache in order to allow the external authorization service to correctly affect routing decisions. If true, recalculate routes with the new ExtAuthZ added/removed headers. Default is false
 	// +optional
 	ClearRouteCache *bool `json:"clearRouteCache,omitempty"`
 
-	// Sets the HTTP status that is returned to the client when there is a network error to the authorization service.
-	// The default status is "403" (HTTP Forbidden).
+	// Sets the HTTP status that is returned to the client when there is a network error to the authorization service. The default status is "403" (HTTP Forbidden).
 	// +optional
 	StatusOnError *string `json:"statusOnError,omitempty"`
 
@@ -2214,25 +1743,18 @@ type MeshConfigExtensionProviderEnvoyExternalAuthorizationHttpProvider struct {
 	// +optional
 	IncludeHeadersInCheck []string `json:"includeHeadersInCheck,omitempty"`
 
-	// List of client request headers that should be included in the authorization request sent to the authorization service.
-	// Note that in addition to the headers specified here following headers are included by default:
+	// List of client request headers that should be included in the authorization request sent to the authorization service. Note that in addition to the headers specified here following headers are included by default:
 	// 1. *Host*, *Method*, *Path* and *Content-Length* are automatically sent.
-	// 2. *Content-Length* will be set to 0 and the request will not have a message body. However, the authorization
-	// request can include the buffered client request body (controlled by includeRequestBodyInCheck setting),
-	// consequently the value of Content-Length of the authorization request reflects the size of its payload size.
+	// 2. *Content-Length* will be set to 0 and the request will not have a message body. However, the authorization request can include the buffered client request body (controlled by includeRequestBodyInCheck setting), consequently the value of Content-Length of the authorization request reflects the size of its payload size.
 	//
-	// Exact, prefix and suffix matches are supported (similar to the
-	// [authorization policy rule syntax](https://istio.io/latest/docs/reference/config/security/authorization-policy/#Rule)
-	// except the presence match):
+	// Exact, prefix and suffix matches are supported (similar to the [authorization policy rule syntax](https://istio.io/latest/docs/reference/config/security/authorization-policy/#Rule) except the presence match):
 	// - Exact match: "abc" will match on value "abc".
 	// - Prefix match: "abc*" will match on value "abc" and "abcd".
 	// - Suffix match: "*abc" will match on value "abc" and "xabc".
 	// +optional
 	IncludeRequestHeadersInCheck []string `json:"includeRequestHeadersInCheck,omitempty"`
 
-	// Set of additional fixed headers that should be included in the authorization request sent to the authorization service.
-	// Key is the header name and value is the header value.
-	// Note that client request of the same key or headers specified in includeRequestHeadersInCheck will be overridden.
+	// Set of additional fixed headers that should be included in the authorization request sent to the authorization service. Key is the header name and value is the header value. Note that client request of the same key or headers specified in includeRequestHeadersInCheck will be overridden.
 	// +optional
 	IncludeAdditionalHeadersInCheck map[string]string `json:"includeAdditionalHeadersInCheck,omitempty"`
 
@@ -2240,45 +1762,27 @@ type MeshConfigExtensionProviderEnvoyExternalAuthorizationHttpProvider struct {
 	// +optional
 	IncludeRequestBodyInCheck *MeshConfigExtensionProviderEnvoyExternalAuthorizationRequestBody `json:"includeRequestBodyInCheck,omitempty"`
 
-	// List of headers from the authorization service that should be added or overridden in the original request and
-	// forwarded to the upstream when the authorization check result is allowed (HTTP code 200).
-	// If not specified, the original request will not be modified and forwarded to backend as-is.
-	// Note, any existing headers will be overridden.
+	// List of headers from the authorization service that should be added or overridden in the original request and forwarded to the upstream when the authorization check result is allowed (HTTP code 200). If not specified, the original request will not be modified and forwarded to backend as-is. Note, any existing headers will be overridden.
 	//
-	// Exact, prefix and suffix matches are supported (similar to the
-	// [authorization policy rule syntax](https://istio.io/latest/docs/reference/config/security/authorization-policy/#Rule)
-	// except the presence match):
+	// Exact, prefix and suffix matches are supported (similar to the [authorization policy rule syntax](https://istio.io/latest/docs/reference/config/security/authorization-policy/#Rule) except the presence match):
 	// - Exact match: "abc" will match on value "abc".
 	// - Prefix match: "abc*" will match on value "abc" and "abcd".
 	// - Suffix match: "*abc" will match on value "abc" and "xabc".
 	// +optional
 	HeadersToUpstreamOnAllow []string `json:"headersToUpstreamOnAllow,omitempty"`
 
-	// List of headers from the authorization service that should be forwarded to downstream when the authorization
-	// check result is not allowed (HTTP code other than 200).
-	// If not specified, all the authorization response headers, except *Authority (Host)* will be in the response to
-	// the downstream.
-	// When a header is included in this list, *Path*, *Status*, *Content-Length*, *WWWAuthenticate* and *Location* are
-	// automatically added.
-	// Note, the body from the authorization service is always included in the response to downstream.
+	// List of headers from the authorization service that should be forwarded to downstream when the authorization check result is not allowed (HTTP code other than 200). If not specified, all the authorization response headers, except *Authority (Host)* will be in the response to the downstream. When a header is included in this list, *Path*, *Status*, *Content-Length*, *WWWAuthenticate* and *Location* are automatically added. Note, the body from the authorization service is always included in the response to downstream.
 	//
-	// Exact, prefix and suffix matches are supported (similar to the
-	// [authorization policy rule syntax](https://istio.io/latest/docs/reference/config/security/authorization-policy/#Rule)
-	// except the presence match):
+	// Exact, prefix and suffix matches are supported (similar to the [authorization policy rule syntax](https://istio.io/latest/docs/reference/config/security/authorization-policy/#Rule) except the presence match):
 	// - Exact match: "abc" will match on value "abc".
 	// - Prefix match: "abc*" will match on value "abc" and "abcd".
 	// - Suffix match: "*abc" will match on value "abc" and "xabc".
 	// +optional
 	HeadersToDownstreamOnDeny []string `json:"headersToDownstreamOnDeny,omitempty"`
 
-	// List of headers from the authorization service that should be forwarded to downstream when the authorization
-	// check result is allowed (HTTP code 200).
-	// If not specified, the original response will not be modified and forwarded to downstream as-is.
-	// Note, any existing headers will be overridden.
+	// List of headers from the authorization service that should be forwarded to downstream when the authorization check result is allowed (HTTP code 200). If not specified, the original response will not be modified and forwarded to downstream as-is. Note, any existing headers will be overridden.
 	//
-	// Exact, prefix and suffix matches are supported (similar to the
-	// [authorization policy rule syntax](https://istio.io/latest/docs/reference/config/security/authorization-policy/#Rule)
-	// except the presence match):
+	// Exact, prefix and suffix matches are supported (similar to the [authorization policy rule syntax](https://istio.io/latest/docs/reference/config/security/authorization-policy/#Rule) except the presence match):
 	// - Exact match: "abc" will match on value "abc".
 	// - Prefix match: "abc*" will match on value "abc" and "abcd".
 	// - Suffix match: "*abc" will match on value "abc" and "xabc".
@@ -2288,37 +1792,24 @@ type MeshConfigExtensionProviderEnvoyExternalAuthorizationHttpProvider struct {
 
 // MeshConfigExtensionProviderEnvoyExternalAuthorizationRequestBody is Istio's istio.mesh.v1alpha1.MeshConfig.ExtensionProvider.EnvoyExternalAuthorizationRequestBody.
 type MeshConfigExtensionProviderEnvoyExternalAuthorizationRequestBody struct {
-	// Sets the maximum size of a message body that the ext-authz filter will hold in memory.
-	// If maxRequestBytes is reached, and allowPartialMessage is false, Envoy will return a 413 (Payload Too Large).
-	// Otherwise the request will be sent to the provider with a partial message.
-	// Note that this setting will have precedence over the failOpen field, the 413 will be returned even when the
-	// failOpen is set to true.
+	// Sets the maximum size of a message body that the ext-authz filter will hold in memory. If maxRequestBytes is reached, and allowPartialMessage is false, Envoy will return a 413 (Payload Too Large). Otherwise the request will be sent to the provider with a partial message. Note that this setting will have precedence over the failOpen field, the 413 will be returned even when the failOpen is set to true.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=4294967295
 	MaxRequestBytes *int64 `json:"maxRequestBytes,omitempty"`
 
-	// When this field is true, ext-authz filter will buffer the message until maxRequestBytes is reached.
-	// The authorization request will be dispatched and no 413 HTTP error will be returned by the filter.
-	// A "x-envoy-auth-partial-body: false|true" metadata header will be added to the authorization request message
-	// indicating if the body data is partial.
+	// When this field is true, ext-authz filter will buffer the message until maxRequestBytes is reached. The authorization request will be dispatched and no 413 HTTP error will be returned by the filter. A "x-envoy-auth-partial-body: false|true" metadata header will be added to the authorization request message indicating if the body data is partial.
 	// +optional
 	AllowPartialMessage *bool `json:"allowPartialMessage,omitempty"`
 
-	// If true, the body sent to the external authorization service in the gRPC authorization request is set with raw bytes
-	// in the [raw_body field](https://github.com/envoyproxy/envoy/blame/cffb095d59d7935abda12b9509bcd136808367bb/api/envoy/service/auth/v3/attribute_context.proto#L153).
-	// Otherwise, it will be filled with UTF-8 string in the [body field](https://github.com/envoyproxy/envoy/blame/cffb095d59d7935abda12b9509bcd136808367bb/api/envoy/service/auth/v3/attribute_context.proto#L147).
-	// This field only works with the envoyExtAuthzGrpc provider and has no effect for the envoyExtAuthzHttp provider.
+	// If true, the body sent to the external authorization service in the gRPC authorization request is set with raw bytes in the [raw_body field](https://github.com/envoyproxy/envoy/blame/cffb095d59d7935abda12b9509bcd136808367bb/api/envoy/service/auth/v3/attribute_context.proto#L153). Otherwise, it will be filled with UTF-8 string in the [body field](https://github.com/envoyproxy/envoy/blame/cffb095d59d7935abda12b9509bcd136808367bb/api/envoy/service/auth/v3/attribute_context.proto#L147). This field only works with the envoyExtAuthzGrpc provider and has no effect for the envoyExtAuthzHttp provider.
 	// +optional
 	PackAsBytes *bool `json:"packAsBytes,omitempty"`
 }
 
-// Defines configuration for Envoy-based access logging that writes to
-// local files (and/or standard streams).
+// Defines configuration for Envoy-based access logging that writes to local files (and/or standard streams).
 type MeshConfigExtensionProviderEnvoyFileAccessLogProvider struct {
-	// Path to a local file to write the access log entries.
-	// This may be used to write to streams, via `/dev/stderr` and `/dev/stdout`
-	// If unspecified, defaults to `/dev/stdout`.
+	// Path to a local file to write the access log entries. This may be used to write to streams, via `/dev/stderr` and `/dev/stdout` If unspecified, defaults to `/dev/stdout`.
 	// +optional
 	Path *string `json:"path,omitempty"`
 
@@ -2326,9 +1817,7 @@ type MeshConfigExtensionProviderEnvoyFileAccessLogProvider struct {
 	// +optional
 	LogFormat *MeshConfigExtensionProviderEnvoyFileAccessLogProviderLogFormat `json:"logFormat,omitempty"`
 
-	// Optional. If set to true, when command operators are evaluated to null,
-	// For text format, the output of the empty operator is changed from "-" to an empty string.
-	// For json format, the keys with null values are omitted in the output structure.
+	// Optional. If set to true, when command operators are evaluated to null, For text format, the output of the empty operator is changed from "-" to an empty string. For json format, the keys with null values are omitted in the output structure.
 	// +optional
 	OmitEmptyValues *bool `json:"omitEmptyValues,omitempty"`
 }
@@ -2336,9 +1825,7 @@ type MeshConfigExtensionProviderEnvoyFileAccessLogProvider struct {
 // MeshConfigExtensionProviderEnvoyFileAccessLogProviderLogFormat is Istio's istio.mesh.v1alpha1.MeshConfig.ExtensionProvider.EnvoyFileAccessLogProvider.LogFormat.
 // +kubebuilder:validation:XValidation:rule="(has(self.text) ? 1 : 0) + (has(self.labels) ? 1 : 0) <= 1",message="at most one of text, labels may be set"
 type MeshConfigExtensionProviderEnvoyFileAccessLogProviderLogFormat struct {
-	// Textual format for the envoy access logs. Envoy [command operators](https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#command-operators) may be
-	// used in the format. The [format string documentation](https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#config-access-log-format-strings)
-	// provides more information.
+	// Textual format for the envoy access logs. Envoy [command operators](https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#command-operators) may be used in the format. The [format string documentation](https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#config-access-log-format-strings) provides more information.
 	//
 	// NOTE: Istio will insert a newline ('\n') on all formats (if missing).
 	//
@@ -2346,12 +1833,7 @@ type MeshConfigExtensionProviderEnvoyFileAccessLogProviderLogFormat struct {
 	// +optional
 	Text *string `json:"text,omitempty"`
 
-	// JSON structured format for the envoy access logs. Envoy [command operators](https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#command-operators)
-	// can be used as values for fields within the Struct. Values are rendered
-	// as strings, numbers, or boolean values, as appropriate
-	// (see: [format dictionaries](https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#config-access-log-format-dictionaries)). Nested JSON is
-	// supported for some command operators (e.g. `FILTER_STATE` or `DYNAMIC_METADATA`).
-	// Use `labels: {}` for default envoy JSON log format.
+	// JSON structured format for the envoy access logs. Envoy [command operators](https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#command-operators) can be used as values for fields within the Struct. Values are rendered as strings, numbers, or boolean values, as appropriate (see: [format dictionaries](https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#config-access-log-format-dictionaries)). Nested JSON is supported for some command operators (e.g. `FILTER_STATE` or `DYNAMIC_METADATA`). Use `labels: {}` for default envoy JSON log format.
 	//
 	// Example:
 	// ```
@@ -2363,13 +1845,9 @@ type MeshConfigExtensionProviderEnvoyFileAccessLogProviderLogFormat struct {
 	Labels map[string]string `json:"labels,omitempty"`
 }
 
-// Defines configuration for an Envoy [Access Logging Service](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/access_loggers/grpc/v3/als.proto#grpc-access-log-service-als)
-// integration for HTTP traffic.
+// Defines configuration for an Envoy [Access Logging Service](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/access_loggers/grpc/v3/als.proto#grpc-access-log-service-als) integration for HTTP traffic.
 type MeshConfigExtensionProviderEnvoyHttpGrpcV3LogProvider struct {
-	// REQUIRED. Specifies the service that implements the Envoy ALS gRPC authorization service.
-	// The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient
-	// to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a
-	// service defined by the Kubernetes service or ServiceEntry.
+	// REQUIRED. Specifies the service that implements the Envoy ALS gRPC authorization service. The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a service defined by the Kubernetes service or ServiceEntry.
 	//
 	// Example: "envoy-als.foo.svc.cluster.local" or "bar/envoy-als.example.com".
 	// +optional
@@ -2381,8 +1859,7 @@ type MeshConfigExtensionProviderEnvoyHttpGrpcV3LogProvider struct {
 	// +kubebuilder:validation:Maximum=4294967295
 	Port *int64 `json:"port,omitempty"`
 
-	// Optional. The friendly name of the access log.
-	// Defaults:
+	// Optional. The friendly name of the access log. Defaults:
 	// -  "http_envoy_accesslog"
 	// -  "listener_envoy_accesslog"
 	// +optional
@@ -2407,10 +1884,7 @@ type MeshConfigExtensionProviderEnvoyHttpGrpcV3LogProvider struct {
 
 // Defines configuration for an Envoy [OpenTelemetry (gRPC) Access Log](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/access_loggers/open_telemetry/v3/logs_service.proto)
 type MeshConfigExtensionProviderEnvoyOpenTelemetryLogProvider struct {
-	// REQUIRED. Specifies the service that implements the Envoy ALS gRPC authorization service.
-	// The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient
-	// to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a
-	// service defined by the Kubernetes service or ServiceEntry.
+	// REQUIRED. Specifies the service that implements the Envoy ALS gRPC authorization service. The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a service defined by the Kubernetes service or ServiceEntry.
 	//
 	// Example: "envoy-als.foo.svc.cluster.local" or "bar/envoy-als.example.com".
 	// +optional
@@ -2422,35 +1896,23 @@ type MeshConfigExtensionProviderEnvoyOpenTelemetryLogProvider struct {
 	// +kubebuilder:validation:Maximum=4294967295
 	Port *int64 `json:"port,omitempty"`
 
-	// Optional. The friendly name of the access log.
-	// Defaults:
+	// Optional. The friendly name of the access log. Defaults:
 	// - "otel_envoy_accesslog"
 	// +optional
 	LogName *string `json:"logName,omitempty"`
 
-	// Optional. Format for the proxy access log
-	// Empty value results in proxy's default access log format, following Envoy access logging formatting.
+	// Optional. Format for the proxy access log Empty value results in proxy's default access log format, following Envoy access logging formatting.
 	// +optional
 	LogFormat *MeshConfigExtensionProviderEnvoyOpenTelemetryLogProviderLogFormat `json:"logFormat,omitempty"`
 }
 
 // MeshConfigExtensionProviderEnvoyOpenTelemetryLogProviderLogFormat is Istio's istio.mesh.v1alpha1.MeshConfig.ExtensionProvider.EnvoyOpenTelemetryLogProvider.LogFormat.
 type MeshConfigExtensionProviderEnvoyOpenTelemetryLogProviderLogFormat struct {
-	// Textual format for the envoy access logs. Envoy [command operators](https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#command-operators) may be
-	// used in the format. The [format string documentation](https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#config-access-log-format-strings)
-	// provides more information.
-	// Alias to `body` field in [Open Telemetry](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/access_loggers/open_telemetry/v3/logs_service.proto)
-	// Example: `text: "%LOCAL_REPLY_BODY%:%RESPONSE_CODE%:path=%REQ(:path)%"`
+	// Textual format for the envoy access logs. Envoy [command operators](https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#command-operators) may be used in the format. The [format string documentation](https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#config-access-log-format-strings) provides more information. Alias to `body` field in [Open Telemetry](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/access_loggers/open_telemetry/v3/logs_service.proto) Example: `text: "%LOCAL_REPLY_BODY%:%RESPONSE_CODE%:path=%REQ(:path)%"`
 	// +optional
 	Text *string `json:"text,omitempty"`
 
-	// Optional. Additional attributes that describe the specific event occurrence.
-	// Structured format for the envoy access logs. Envoy [command operators](https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#command-operators)
-	// can be used as values for fields within the Struct. Values are rendered
-	// as strings, numbers, or boolean values, as appropriate
-	// (see: [format dictionaries](https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#config-access-log-format-dictionaries)). Nested JSON is
-	// supported for some command operators (e.g. FILTER_STATE or DYNAMIC_METADATA).
-	// Alias to `attributes` field in [Open Telemetry](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/access_loggers/open_telemetry/v3/logs_service.proto)
+	// Optional. Additional attributes that describe the specific event occurrence. Structured format for the envoy access logs. Envoy [command operators](https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#command-operators) can be used as values for fields within the Struct. Values are rendered as strings, numbers, or boolean values, as appropriate (see: [format dictionaries](https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#config-access-log-format-dictionaries)). Nested JSON is supported for some command operators (e.g. FILTER_STATE or DYNAMIC_METADATA). Alias to `attributes` field in [Open Telemetry](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/access_loggers/open_telemetry/v3/logs_service.proto)
 	//
 	// Example:
 	// ```
@@ -2462,13 +1924,9 @@ type MeshConfigExtensionProviderEnvoyOpenTelemetryLogProviderLogFormat struct {
 	Labels map[string]string `json:"labels,omitempty"`
 }
 
-// Defines configuration for an Envoy [Access Logging Service](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/access_loggers/grpc/v3/als.proto#grpc-access-log-service-als)
-// integration for TCP traffic.
+// Defines configuration for an Envoy [Access Logging Service](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/access_loggers/grpc/v3/als.proto#grpc-access-log-service-als) integration for TCP traffic.
 type MeshConfigExtensionProviderEnvoyTcpGrpcV3LogProvider struct {
-	// REQUIRED. Specifies the service that implements the Envoy ALS gRPC authorization service.
-	// The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient
-	// to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a
-	// service defined by the Kubernetes service or ServiceEntry.
+	// REQUIRED. Specifies the service that implements the Envoy ALS gRPC authorization service. The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a service defined by the Kubernetes service or ServiceEntry.
 	//
 	// Example: "envoy-als.foo.svc.cluster.local" or "bar/envoy-als.example.com".
 	// +optional
@@ -2480,8 +1938,7 @@ type MeshConfigExtensionProviderEnvoyTcpGrpcV3LogProvider struct {
 	// +kubebuilder:validation:Maximum=4294967295
 	Port *int64 `json:"port,omitempty"`
 
-	// Optional. The friendly name of the access log.
-	// Defaults:
+	// Optional. The friendly name of the access log. Defaults:
 	// - "tcp_envoy_accesslog"
 	// - "listener_envoy_accesslog"
 	// +optional
@@ -2492,16 +1949,13 @@ type MeshConfigExtensionProviderEnvoyTcpGrpcV3LogProvider struct {
 	FilterStateObjectsToLog []string `json:"filterStateObjectsToLog,omitempty"`
 }
 
-// Defines configuration for an GRPC service that can be used by an Extension Provider.
-// that does communication via GRPC.
+// Defines configuration for an GRPC service that can be used by an Extension Provider. that does communication via GRPC.
 type MeshConfigExtensionProviderGrpcService struct {
 	// Optional. Specifies the timeout for the GRPC request.
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
-	// Optional. Additional metadata to include in streams initiated to the GrpcService. This can be used for
-	// scenarios in which additional ad hoc authorization headers (e.g. "x-foo-bar: baz-key") are to
-	// be injected.
+	// Optional. Additional metadata to include in streams initiated to the GrpcService. This can be used for scenarios in which additional ad hoc authorization headers (e.g. "x-foo-bar: baz-key") are to be injected.
 	// +optional
 	// +kubebuilder:validation:MaxItems=1000
 	InitialMetadata []MeshConfigExtensionProviderHttpHeader `json:"initialMetadata,omitempty"`
@@ -2527,33 +1981,25 @@ type MeshConfigExtensionProviderHttpHeader struct {
 	EnvName *string `json:"envName,omitempty"`
 }
 
-// Defines configuration for an HTTP service that can be used by an Extension Provider.
-// that does communication via HTTP.
+// Defines configuration for an HTTP service that can be used by an Extension Provider. that does communication via HTTP.
 type MeshConfigExtensionProviderHttpService struct {
 	// REQUIRED. Specifies the path on the service.
 	// +optional
 	Path *string `json:"path,omitempty"`
 
-	// Optional. Specifies the timeout for the HTTP request.
-	// If not specified, the default is 3s.
+	// Optional. Specifies the timeout for the HTTP request. If not specified, the default is 3s.
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
-	// Optional. Allows specifying custom HTTP headers that will be added
-	// to each HTTP request sent.
+	// Optional. Allows specifying custom HTTP headers that will be added to each HTTP request sent.
 	// +optional
 	// +kubebuilder:validation:MaxItems=1000
 	Headers []MeshConfigExtensionProviderHttpHeader `json:"headers,omitempty"`
 }
 
-// Defines configuration for a Lightstep tracer.
-// Note: Lightstep has moved to OpenTelemetry-based integrations. Istio 1.15+
-// will generate OpenTelemetry-compatible configuration when using this option.
+// Defines configuration for a Lightstep tracer. Note: Lightstep has moved to OpenTelemetry-based integrations. Istio 1.15+ will generate OpenTelemetry-compatible configuration when using this option.
 type MeshConfigExtensionProviderLightstepTracingProvider struct {
-	// REQUIRED. Specifies the service for the Lightstep collector.
-	// The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient
-	// to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a
-	// service defined by the Kubernetes service or ServiceEntry.
+	// REQUIRED. Specifies the service for the Lightstep collector. The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a service defined by the Kubernetes service or ServiceEntry.
 	//
 	// Example: "lightstep.default.svc.cluster.local" or "bar/lightstep.example.com".
 	// +optional
@@ -2569,8 +2015,7 @@ type MeshConfigExtensionProviderLightstepTracingProvider struct {
 	// +optional
 	AccessToken *string `json:"accessToken,omitempty"`
 
-	// Optional. Controls the overall path length allowed in a reported span.
-	// NOTE: currently only controls max length of the path tag.
+	// Optional. Controls the overall path length allowed in a reported span. NOTE: currently only controls max length of the path tag.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=4294967295
@@ -2579,19 +2024,11 @@ type MeshConfigExtensionProviderLightstepTracingProvider struct {
 
 // Defines configuration for an OpenCensus tracer writing to an OpenCensus backend.
 //
-// WARNING: OpenCensusAgentTracingProviders should be used with extreme care. Configuration of
-// OpenCensus providers CANNOT be changed during the course of proxy's lifetime due to a limitation
-// in the implementation of OpenCensus driver in Envoy. This means only a single provider configuration
-// may be used for OpenCensus at any given time for a proxy or group of proxies AND that any change to the provider
-// configuration MUST be accompanied by a restart of all proxies that will use that configuration.
+// WARNING: OpenCensusAgentTracingProviders should be used with extreme care. Configuration of OpenCensus providers CANNOT be changed during the course of proxy's lifetime due to a limitation in the implementation of OpenCensus driver in Envoy. This means only a single provider configuration may be used for OpenCensus at any given time for a proxy or group of proxies AND that any change to the provider configuration MUST be accompanied by a restart of all proxies that will use that configuration.
 //
-// NOTE: Stackdriver tracing uses OpenCensus configuration under the hood and, as a result, cannot be used
-// alongside OpenCensus provider configuration.
+// NOTE: Stackdriver tracing uses OpenCensus configuration under the hood and, as a result, cannot be used alongside OpenCensus provider configuration.
 type MeshConfigExtensionProviderOpenCensusAgentTracingProvider struct {
-	// REQUIRED. Specifies the service for the OpenCensusAgent.
-	// The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient
-	// to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a
-	// service defined by the Kubernetes service or ServiceEntry.
+	// REQUIRED. Specifies the service for the OpenCensusAgent. The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a service defined by the Kubernetes service or ServiceEntry.
 	//
 	// Example: "ocagent.default.svc.cluster.local" or "bar/ocagent.example.com".
 	// +optional
@@ -2603,32 +2040,24 @@ type MeshConfigExtensionProviderOpenCensusAgentTracingProvider struct {
 	// +kubebuilder:validation:Maximum=4294967295
 	Port *int64 `json:"port,omitempty"`
 
-	// Specifies the set of context propagation headers used for distributed
-	// tracing. Default is `["W3C_TRACE_CONTEXT"]`. If multiple values are specified,
-	// the proxy will attempt to read each header for each request and will
-	// write all headers.
+	// Specifies the set of context propagation headers used for distributed tracing. Default is `["W3C_TRACE_CONTEXT"]`. If multiple values are specified, the proxy will attempt to read each header for each request and will write all headers.
 	// +optional
 	Context []MeshConfigExtensionProviderOpenCensusAgentTracingProviderTraceContext `json:"context,omitempty"`
 
-	// Optional. Controls the overall path length allowed in a reported span.
-	// NOTE: currently only controls max length of the path tag.
+	// Optional. Controls the overall path length allowed in a reported span. NOTE: currently only controls max length of the path tag.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=4294967295
 	MaxTagLength *int64 `json:"maxTagLength,omitempty"`
 }
 
-// TraceContext selects the context propagation headers used for
-// distributed tracing.
+// TraceContext selects the context propagation headers used for distributed tracing.
 // +kubebuilder:validation:Enum=UNSPECIFIED;W3C_TRACE_CONTEXT;GRPC_BIN;CLOUD_TRACE_CONTEXT;B3
 type MeshConfigExtensionProviderOpenCensusAgentTracingProviderTraceContext string
 
 // Defines configuration for an OpenTelemetry tracing backend. Istio 1.16.1 or higher is needed.
 type MeshConfigExtensionProviderOpenTelemetryTracingProvider struct {
-	// REQUIRED. Specifies the OpenTelemetry endpoint that will receive OTLP traces.
-	// The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient
-	// to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a
-	// service defined by the Kubernetes service or ServiceEntry.
+	// REQUIRED. Specifies the OpenTelemetry endpoint that will receive OTLP traces. The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a service defined by the Kubernetes service or ServiceEntry.
 	//
 	// Example: "otlp.default.svc.cluster.local" or "bar/otlp.example.com".
 	// +optional
@@ -2640,15 +2069,13 @@ type MeshConfigExtensionProviderOpenTelemetryTracingProvider struct {
 	// +kubebuilder:validation:Maximum=4294967295
 	Port *int64 `json:"port,omitempty"`
 
-	// Optional. Controls the overall path length allowed in a reported span.
-	// NOTE: currently only controls max length of the path tag.
+	// Optional. Controls the overall path length allowed in a reported span. NOTE: currently only controls max length of the path tag.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=4294967295
 	MaxTagLength *int64 `json:"maxTagLength,omitempty"`
 
-	// Optional. Specifies the configuration for exporting OTLP traces via HTTP.
-	// When empty, traces will be exported via gRPC.
+	// Optional. Specifies the configuration for exporting OTLP traces via HTTP. When empty, traces will be exported via gRPC.
 	//
 	// The following example shows how to configure the OpenTelemetry ExtensionProvider to export via HTTP:
 	//
@@ -2698,9 +2125,7 @@ type MeshConfigExtensionProviderOpenTelemetryTracingProvider struct {
 	// +optional
 	Http *MeshConfigExtensionProviderHttpService `json:"http,omitempty"`
 
-	// Optional. Specifies the configuration for exporting OTLP traces via GRPC.
-	// When empty, traces will check whether HTTP is set.
-	// If not, traces will use default GRPC configurations.
+	// Optional. Specifies the configuration for exporting OTLP traces via GRPC. When empty, traces will check whether HTTP is set. If not, traces will use default GRPC configurations.
 	//
 	// The following example shows how to configure the OpenTelemetry ExtensionProvider to export via GRPC:
 	//
@@ -2736,12 +2161,9 @@ type MeshConfigExtensionProviderOpenTelemetryTracingProvider struct {
 	// +optional
 	Grpc *MeshConfigExtensionProviderGrpcService `json:"grpc,omitempty"`
 
-	// Optional. Specifies [Resource Detectors](https://opentelemetry.io/docs/specs/otel/resource/sdk/)
-	// to be used by the OpenTelemetry Tracer. When multiple resources are provided, they are merged
-	// according to the OpenTelemetry [Resource specification](https://opentelemetry.io/docs/specs/otel/resource/sdk/#merge).
+	// Optional. Specifies [Resource Detectors](https://opentelemetry.io/docs/specs/otel/resource/sdk/) to be used by the OpenTelemetry Tracer. When multiple resources are provided, they are merged according to the OpenTelemetry [Resource specification](https://opentelemetry.io/docs/specs/otel/resource/sdk/#merge).
 	//
-	// The following example shows how to configure the Environment Resource Detector, that will
-	// read the attributes from the environment variable `OTEL_RESOURCE_ATTRIBUTES`:
+	// The following example shows how to configure the Environment Resource Detector, that will read the attributes from the environment variable `OTEL_RESOURCE_ATTRIBUTES`:
 	//
 	// ```yaml
 	// - name: otel-tracing
@@ -2754,15 +2176,9 @@ type MeshConfigExtensionProviderOpenTelemetryTracingProvider struct {
 	// +optional
 	ResourceDetectors *MeshConfigExtensionProviderResourceDetectors `json:"resourceDetectors,omitempty"`
 
-	// Optional. Controls how service resource attributes are enriched in
-	// exported trace spans. When set to `OTEL_SEMANTIC_CONVENTIONS`, the
-	// service attributes (`service.name`, `service.namespace`,
-	// `service.version`, `service.instance.id`) will be populated following
-	// the OpenTelemetry semantic conventions for Kubernetes:
-	// https://opentelemetry.io/docs/specs/semconv/non-normative/k8s-attributes/#service-attributes
+	// Optional. Controls how service resource attributes are enriched in exported trace spans. When set to `OTEL_SEMANTIC_CONVENTIONS`, the service attributes (`service.name`, `service.namespace`, `service.version`, `service.instance.id`) will be populated following the OpenTelemetry semantic conventions for Kubernetes: https://opentelemetry.io/docs/specs/semconv/non-normative/k8s-attributes/#service-attributes
 	//
-	// When not set or set to `ISTIO_CANONICAL`, Istio's default enrichment
-	// logic is used (controlled by `TracingServiceName` in `ProxyConfig`).
+	// When not set or set to `ISTIO_CANONICAL`, Istio's default enrichment logic is used (controlled by `TracingServiceName` in `ProxyConfig`).
 	//
 	// Example:
 	// ```yaml
@@ -2808,15 +2224,13 @@ type MeshConfigExtensionProviderOpenTelemetryTracingProviderDynatraceSampler str
 	// +optional
 	Tenant *string `json:"tenant,omitempty"`
 
-	// REQUIRED. The identifier of the cluster in the Dynatrace platform.
-	// The cluster here is Dynatrace-specific concept and not related to the cluster concept in Istio/Envoy.
+	// REQUIRED. The identifier of the cluster in the Dynatrace platform. The cluster here is Dynatrace-specific concept and not related to the cluster concept in Istio/Envoy.
 	//
 	// The value can be obtained from the Istio deployment page in Dynatrace.
 	// +optional
 	ClusterId *int32 `json:"clusterId,omitempty"`
 
-	// Optional. Number of sampled spans per minute to be used
-	// when the adaptive value cannot be obtained from the Dynatrace API.
+	// Optional. Number of sampled spans per minute to be used when the adaptive value cannot be obtained from the Dynatrace API.
 	//
 	// A default value of `1000` is used when:
 	//
@@ -2829,17 +2243,14 @@ type MeshConfigExtensionProviderOpenTelemetryTracingProviderDynatraceSampler str
 
 	// Optional. Dynatrace HTTP API to obtain sampling configuration.
 	//
-	// When not provided, the Dynatrace Sampler will re-use the configuration from the OpenTelemetryTracingProvider HTTP Exporter
-	// (`service`, `port` and `http`), including the access token.
+	// When not provided, the Dynatrace Sampler will re-use the configuration from the OpenTelemetryTracingProvider HTTP Exporter (`service`, `port` and `http`), including the access token.
 	// +optional
 	HttpService *MeshConfigExtensionProviderOpenTelemetryTracingProviderDynatraceSamplerDynatraceApi `json:"httpService,omitempty"`
 }
 
 // MeshConfigExtensionProviderOpenTelemetryTracingProviderDynatraceSamplerDynatraceApi is Istio's istio.mesh.v1alpha1.MeshConfig.ExtensionProvider.OpenTelemetryTracingProvider.DynatraceSampler.DynatraceApi.
 type MeshConfigExtensionProviderOpenTelemetryTracingProviderDynatraceSamplerDynatraceApi struct {
-	// REQUIRED. Specifies the Dynatrace environment to obtain the sampling configuration.
-	// The format is `<Hostname>`, where `<Hostname>` is the fully qualified Dynatrace environment
-	// host name defined in the ServiceEntry.
+	// REQUIRED. Specifies the Dynatrace environment to obtain the sampling configuration. The format is `<Hostname>`, where `<Hostname>` is the fully qualified Dynatrace environment host name defined in the ServiceEntry.
 	//
 	// Example: "{your-environment-id}.live.dynatrace.com".
 	// +optional
@@ -2869,17 +2280,13 @@ type MeshConfigExtensionProviderResourceDetectors struct {
 	Dynatrace *MeshConfigExtensionProviderResourceDetectorsDynatraceResourceDetector `json:"dynatrace,omitempty"`
 }
 
-// Dynatrace Resource Detector.
-// The resource detector reads from the Dynatrace enrichment files
-// and adds host/process related attributes to the OpenTelemetry resource.
+// Dynatrace Resource Detector. The resource detector reads from the Dynatrace enrichment files and adds host/process related attributes to the OpenTelemetry resource.
 //
 // See: [Enrich ingested data with Dynatrace-specific dimensions](https://docs.dynatrace.com/docs/shortlink/enrichment-files)
 type MeshConfigExtensionProviderResourceDetectorsDynatraceResourceDetector struct {
 }
 
-// OpenTelemetry Environment Resource Detector.
-// The resource detector reads attributes from the environment variable `OTEL_RESOURCE_ATTRIBUTES`
-// and adds them to the OpenTelemetry resource.
+// OpenTelemetry Environment Resource Detector. The resource detector reads attributes from the environment variable `OTEL_RESOURCE_ATTRIBUTES` and adds them to the OpenTelemetry resource.
 //
 // See: [Resource specification](https://opentelemetry.io/docs/specs/otel/resource/sdk/#specifying-resource-information-via-an-environment-variable)
 type MeshConfigExtensionProviderResourceDetectorsEnvironmentResourceDetector struct {
@@ -2891,10 +2298,7 @@ type MeshConfigExtensionProviderSDSProvider struct {
 	// +optional
 	Name *string `json:"name,omitempty"`
 
-	// REQUIRED. Specifies the service that implements the  SDS service.
-	// The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient
-	// to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a
-	// service defined by the Kubernetes service or ServiceEntry.
+	// REQUIRED. Specifies the service that implements the  SDS service. The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a service defined by the Kubernetes service or ServiceEntry.
 	//
 	// Example: "gateway-sds.foo.svc.cluster.local" or "bar/gateway-sds.example.com".
 	// +optional
@@ -2907,18 +2311,13 @@ type MeshConfigExtensionProviderSDSProvider struct {
 	Port *int64 `json:"port,omitempty"`
 }
 
-// ServiceAttributeEnrichment controls how service resource attributes
-// (such as `service.name`, `service.namespace`, `service.version`, and
-// `service.instance.id`) are populated in exported trace spans.
+// ServiceAttributeEnrichment controls how service resource attributes (such as `service.name`, `service.namespace`, `service.version`, and `service.instance.id`) are populated in exported trace spans.
 // +kubebuilder:validation:Enum=ISTIO_CANONICAL;OTEL_SEMANTIC_CONVENTIONS
 type MeshConfigExtensionProviderServiceAttributeEnrichment string
 
 // Defines configuration for a SkyWalking tracer.
 type MeshConfigExtensionProviderSkyWalkingTracingProvider struct {
-	// REQUIRED. Specifies the service for the SkyWalking receiver.
-	// The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient
-	// to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a
-	// service defined by the Kubernetes service or ServiceEntry.
+	// REQUIRED. Specifies the service for the SkyWalking receiver. The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a service defined by the Kubernetes service or ServiceEntry.
 	//
 	// Example: "skywalking.default.svc.cluster.local" or "bar/skywalking.example.com".
 	// +optional
@@ -2937,9 +2336,7 @@ type MeshConfigExtensionProviderSkyWalkingTracingProvider struct {
 
 // Defines configuration for Stackdriver.
 //
-// WARNING: Stackdriver tracing uses OpenCensus configuration under the hood and, as a result, cannot be used
-// alongside any OpenCensus provider configuration. This is due to a limitation in the implementation of OpenCensus
-// driver in Envoy.
+// WARNING: Stackdriver tracing uses OpenCensus configuration under the hood and, as a result, cannot be used alongside any OpenCensus provider configuration. This is due to a limitation in the implementation of OpenCensus driver in Envoy.
 type MeshConfigExtensionProviderStackdriverProvider struct {
 	// debug enables trace output to stdout.
 	//
@@ -2947,29 +2344,25 @@ type MeshConfigExtensionProviderStackdriverProvider struct {
 	// +optional
 	Debug *bool `json:"debug,omitempty"`
 
-	// The global default max number of attributes per span.
-	// default is 200.
+	// The global default max number of attributes per span. default is 200.
 	//
 	// Deprecated: Istio marks this field deprecated.
 	// +optional
 	MaxNumberOfAttributes *int64 `json:"maxNumberOfAttributes,omitempty"`
 
-	// The global default max number of annotation events per span.
-	// default is 200.
+	// The global default max number of annotation events per span. default is 200.
 	//
 	// Deprecated: Istio marks this field deprecated.
 	// +optional
 	MaxNumberOfAnnotations *int64 `json:"maxNumberOfAnnotations,omitempty"`
 
-	// The global default max number of message events per span.
-	// default is 200.
+	// The global default max number of message events per span. default is 200.
 	//
 	// Deprecated: Istio marks this field deprecated.
 	// +optional
 	MaxNumberOfMessageEvents *int64 `json:"maxNumberOfMessageEvents,omitempty"`
 
-	// Optional. Controls the overall path length allowed in a reported span.
-	// NOTE: currently only controls max length of the path tag.
+	// Optional. Controls the overall path length allowed in a reported span. NOTE: currently only controls max length of the path tag.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=4294967295
@@ -2982,9 +2375,7 @@ type MeshConfigExtensionProviderStackdriverProvider struct {
 
 // MeshConfigExtensionProviderStackdriverProviderLogging is Istio's istio.mesh.v1alpha1.MeshConfig.ExtensionProvider.StackdriverProvider.Logging.
 type MeshConfigExtensionProviderStackdriverProviderLogging struct {
-	// Collection of tag names and tag expressions to include in the log
-	// entry. Conflicts are resolved by the tag name by overriding previously
-	// supplied values.
+	// Collection of tag names and tag expressions to include in the log entry. Conflicts are resolved by the tag name by overriding previously supplied values.
 	//
 	// Example:
 	//   labels:
@@ -2996,10 +2387,7 @@ type MeshConfigExtensionProviderStackdriverProviderLogging struct {
 
 // Defines configuration for a Zipkin tracer.
 type MeshConfigExtensionProviderZipkinTracingProvider struct {
-	// REQUIRED. Specifies the service that the Zipkin API.
-	// The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient
-	// to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a
-	// service defined by the Kubernetes service or ServiceEntry.
+	// REQUIRED. Specifies the service that the Zipkin API. The format is `[<Namespace>/]<Hostname>`. The specification of `<Namespace>` is required only when it is insufficient to unambiguously resolve a service in the service registry. The `<Hostname>` is a fully qualified host name of a service defined by the Kubernetes service or ServiceEntry.
 	//
 	// Example: "zipkin.default.svc.cluster.local" or "bar/zipkin.example.com".
 	// +optional
@@ -3011,36 +2399,29 @@ type MeshConfigExtensionProviderZipkinTracingProvider struct {
 	// +kubebuilder:validation:Maximum=4294967295
 	Port *int64 `json:"port,omitempty"`
 
-	// Optional. Controls the overall path length allowed in a reported span.
-	// NOTE: currently only controls max length of the path tag.
+	// Optional. Controls the overall path length allowed in a reported span. NOTE: currently only controls max length of the path tag.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=4294967295
 	MaxTagLength *int64 `json:"maxTagLength,omitempty"`
 
-	// Optional. A 128 bit trace id will be used in Istio.
-	// If true, will result in a 64 bit trace id being used.
+	// Optional. A 128 bit trace id will be used in Istio. If true, will result in a 64 bit trace id being used.
 	// +optional
 	Enable64bitTraceId *bool `json:"enable64bitTraceId,omitempty"`
 
-	// Optional. Specifies the endpoint of Zipkin API.
-	// The default value is "/api/v2/spans".
+	// Optional. Specifies the endpoint of Zipkin API. The default value is "/api/v2/spans".
 	// +optional
 	Path *string `json:"path,omitempty"`
 
-	// Optional. Determines which trace context format to use for trace header extraction and propagation.
-	// This controls both downstream request header extraction and upstream request header injection.
-	// The default value is USE_B3 to maintain backward compatibility.
+	// Optional. Determines which trace context format to use for trace header extraction and propagation. This controls both downstream request header extraction and upstream request header injection. The default value is USE_B3 to maintain backward compatibility.
 	// +optional
 	TraceContextOption *MeshConfigExtensionProviderZipkinTracingProviderTraceContextOption `json:"traceContextOption,omitempty"`
 
-	// Optional. The timeout for the HTTP request to the Zipkin collector.
-	// If not specified, the default timeout from Envoy's configuration will be used (which is 5 seconds currently).
+	// Optional. The timeout for the HTTP request to the Zipkin collector. If not specified, the default timeout from Envoy's configuration will be used (which is 5 seconds currently).
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 
-	// Optional. Additional HTTP headers to include in the request to the Zipkin collector.
-	// These headers will be added to the HTTP request when sending spans to the collector.
+	// Optional. Additional HTTP headers to include in the request to the Zipkin collector. These headers will be added to the HTTP request when sending spans to the collector.
 	// +optional
 	// +kubebuilder:validation:MaxItems=1000
 	Headers []MeshConfigExtensionProviderHttpHeader `json:"headers,omitempty"`
@@ -3068,8 +2449,7 @@ type MeshConfigInboundTrafficPolicyMode string
 // +kubebuilder:validation:Enum=UNSPECIFIED;OFF;DEFAULT;STRICT
 type MeshConfigIngressControllerMode string
 
-// `OutboundTrafficPolicy` sets the default behavior of the sidecar for
-// handling unknown outbound traffic from the application.
+// `OutboundTrafficPolicy` sets the default behavior of the sidecar for handling unknown outbound traffic from the application.
 type MeshConfigOutboundTrafficPolicy struct {
 	// +optional
 	Mode *MeshConfigOutboundTrafficPolicyMode `json:"mode,omitempty"`
@@ -3093,19 +2473,9 @@ type MeshConfigProxyPathNormalization struct {
 // +kubebuilder:validation:Enum=DEFAULT;NONE;BASE;MERGE_SLASHES;DECODE_AND_MERGE_SLASHES
 type MeshConfigProxyPathNormalizationNormalizationType string
 
-// Configuration for ambient mode multicluster service scope. This setting allows mesh administrators
-// to define the criteria by which the cluster's control plane determines which services in other
-// clusters in the mesh are treated as global (accessible across multiple clusters) versus local
-// (restricted to a single cluster). The configuration can be applied to services based on namespace
-// and/or other matching criteria. This is particularly  useful in multicluster service mesh deployments
-// to control service visibility and access across clusters. This API is not intended to enforce
-// security policies. Resources like DestinationRules should be used to enforce authorization policies.
-// If a service matches a global service scope selector, the service's endpoints will be globally
-// exposed. If a service is locally scoped, its endpoints will only be exposed to local cluster
-// services.
+// Configuration for ambient mode multicluster service scope. This setting allows mesh administrators to define the criteria by which the cluster's control plane determines which services in other clusters in the mesh are treated as global (accessible across multiple clusters) versus local (restricted to a single cluster). The configuration can be applied to services based on namespace and/or other matching criteria. This is particularly  useful in multicluster service mesh deployments to control service visibility and access across clusters. This API is not intended to enforce security policies. Resources like DestinationRules should be used to enforce authorization policies. If a service matches a global service scope selector, the service's endpoints will be globally exposed. If a service is locally scoped, its endpoints will only be exposed to local cluster services.
 //
-// For example, the following configures the scope of all services with the "istio.io/global" label
-// in matching namespaces to be available globally:
+// For example, the following configures the scope of all services with the "istio.io/global" label in matching namespaces to be available globally:
 //
 // ```yaml
 // serviceScopeConfigs:
@@ -3135,15 +2505,13 @@ type MeshConfigServiceScopeConfigs struct {
 	Scope *MeshConfigServiceScopeConfigsScope `json:"scope,omitempty"`
 }
 
-// The scope of the matching service. Used to determine if the service is available locally
-// (cluster local) or globally (mesh-wide).
+// The scope of the matching service. Used to determine if the service is available locally (cluster local) or globally (mesh-wide).
 // +kubebuilder:validation:Enum=LOCAL;GLOBAL
 type MeshConfigServiceScopeConfigsScope string
 
 // Settings to be applied to select services.
 //
-// For example, the following configures all services in namespace "foo" as well as the
-// "bar" service in namespace "baz" to be considered cluster-local:
+// For example, the following configures all services in namespace "foo" as well as the "bar" service in namespace "baz" to be considered cluster-local:
 //
 // ```yaml
 // serviceSettings:
@@ -3155,20 +2523,13 @@ type MeshConfigServiceScopeConfigsScope string
 //
 // ```
 //
-// When in ambient mode, if ServiceSettings are defined they will be considered in addition to the
-// ServiceScopeConfigs. If a service is defined by ServiceSetting to be cluster local and matches a
-// global service scope selector, the service will be considered cluster local. If a service is
-// considered global by ServiceSettings and does not match a global service scope selector
-// the serive will be considered local. Local scope takes precedence over global scope. Since
-// ServiceScopeConfigs is local by default, all services are considered local unless it is considered
-// global by ServiceSettings AND ServiceScopeConfigs.
+// When in ambient mode, if ServiceSettings are defined they will be considered in addition to the ServiceScopeConfigs. If a service is defined by ServiceSetting to be cluster local and matches a global service scope selector, the service will be considered cluster local. If a service is considered global by ServiceSettings and does not match a global service scope selector the serive will be considered local. Local scope takes precedence over global scope. Since ServiceScopeConfigs is local by default, all services are considered local unless it is considered global by ServiceSettings AND ServiceScopeConfigs.
 type MeshConfigServiceSettings struct {
 	// The settings to apply to the selected services.
 	// +optional
 	Settings *MeshConfigServiceSettingsSettings `json:"settings,omitempty"`
 
-	// The services to which the Settings should be applied. Services are selected using the hostname
-	// matching rules used by DestinationRule.
+	// The services to which the Settings should be applied. Services are selected using the hostname matching rules used by DestinationRule.
 	//
 	// For example: foo.bar.svc.cluster.local, *.baz.svc.cluster.local
 	// +optional
@@ -3177,11 +2538,7 @@ type MeshConfigServiceSettings struct {
 
 // Settings for the selected services.
 type MeshConfigServiceSettingsSettings struct {
-	// If true, specifies that the client and service endpoints must reside in the same cluster.
-	// By default, in multi-cluster deployments, the Istio control plane assumes all service
-	// endpoints to be reachable from any client in any of the clusters which are part of the
-	// mesh. This configuration option limits the set of service endpoints visible to a client
-	// to be cluster scoped.
+	// If true, specifies that the client and service endpoints must reside in the same cluster. By default, in multi-cluster deployments, the Istio control plane assumes all service endpoints to be reachable from any client in any of the clusters which are part of the mesh. This configuration option limits the set of service endpoints visible to a client to be cluster scoped.
 	//
 	// There are some common scenarios when this can be useful:
 	//
@@ -3192,31 +2549,22 @@ type MeshConfigServiceSettingsSettings struct {
 	//     this service-by-service (e.g. mysvc.myns.svc.cluster.local) or as a group
 	//     (e.g. *.myns.svc.cluster.local).
 	//
-	// By default Istio will consider kubernetes.default.svc (i.e. the API Server) as well as all
-	// services in the kube-system namespace to be cluster-local, unless explicitly overridden here.
+	// By default Istio will consider kubernetes.default.svc (i.e. the API Server) as well as all services in the kube-system namespace to be cluster-local, unless explicitly overridden here.
 	// +optional
 	ClusterLocal *bool `json:"clusterLocal,omitempty"`
 }
 
 // MeshConfigTLSConfig is Istio's istio.mesh.v1alpha1.MeshConfig.TLSConfig.
 type MeshConfigTLSConfig struct {
-	// Optional: the minimum TLS protocol version. The default minimum
-	// TLS version will be TLS 1.2. As servers may not be Envoy and be
-	// set to TLS 1.2 (e.g., workloads using mTLS without sidecars), the
-	// minimum TLS version for clients may also be TLS 1.2.
-	// In the current Istio implementation, the maximum TLS protocol version
-	// is TLS 1.3.
+	// Optional: the minimum TLS protocol version. The default minimum TLS version will be TLS 1.2. As servers may not be Envoy and be set to TLS 1.2 (e.g., workloads using mTLS without sidecars), the minimum TLS version for clients may also be TLS 1.2. In the current Istio implementation, the maximum TLS protocol version is TLS 1.3.
 	// +optional
 	MinProtocolVersion *MeshConfigTLSConfigTLSProtocol `json:"minProtocolVersion,omitempty"`
 
-	// Optional: If specified, the TLS connection will only support the specified ECDH curves for the DH key exchange.
-	// If not specified, the default curves enforced by Envoy will be used. For details about the default curves, refer to
-	// [Ecdh Curves](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/transport_sockets/tls/v3/common.proto).
+	// Optional: If specified, the TLS connection will only support the specified ECDH curves for the DH key exchange. If not specified, the default curves enforced by Envoy will be used. For details about the default curves, refer to [Ecdh Curves](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/transport_sockets/tls/v3/common.proto).
 	// +optional
 	EcdhCurves []string `json:"ecdhCurves,omitempty"`
 
-	// Optional: If specified, the TLS connection will only support the specified cipher list when negotiating TLS 1.0-1.2.
-	// If not specified, the following cipher suites will be used:
+	// Optional: If specified, the TLS connection will only support the specified cipher list when negotiating TLS 1.0-1.2. If not specified, the following cipher suites will be used:
 	// ```
 	// ECDHE-ECDSA-AES256-GCM-SHA384
 	// ECDHE-RSA-AES256-GCM-SHA384
@@ -3233,9 +2581,7 @@ type MeshConfigTLSConfig struct {
 // +kubebuilder:validation:Enum=TLS_AUTO;TLSV1_2;TLSV1_3
 type MeshConfigTLSConfigTLSProtocol string
 
-// ProxyConfig defines variables for individual Envoy instances. This can be configured on a per-workload basis
-// as well as by the mesh-wide defaults.
-// To set the mesh-wide defaults, configure the `defaultConfig` section of `meshConfig`. For example:
+// ProxyConfig defines variables for individual Envoy instances. This can be configured on a per-workload basis as well as by the mesh-wide defaults. To set the mesh-wide defaults, configure the `defaultConfig` section of `meshConfig`. For example:
 //
 // ```
 // meshConfig:
@@ -3255,16 +2601,12 @@ type MeshConfigTLSConfigTLSProtocol string
 //
 // ```
 //
-// If both are configured, the two are merged with per field semantics; the field set in annotation will fully replace the field from mesh config defaults.
-// This is different than a deep merge provided by protobuf.
-// For example, `"tracing": { "sampling": 5 }` would completely override a setting configuring a tracing provider
-// such as `"tracing": { "zipkin": { "address": "..." } }`.
+// If both are configured, the two are merged with per field semantics; the field set in annotation will fully replace the field from mesh config defaults. This is different than a deep merge provided by protobuf. For example, `"tracing": { "sampling": 5 }` would completely override a setting configuring a tracing provider such as `"tracing": { "zipkin": { "address": "..." } }`.
 //
 // Note: fields in ProxyConfig are not dynamically configured; changes will require restart of workloads to take effect.
 // +kubebuilder:validation:XValidation:rule="(has(self.serviceCluster) ? 1 : 0) + (has(self.tracingServiceName) ? 1 : 0) <= 1",message="at most one of serviceCluster, tracingServiceName may be set"
 type MeshProxyConfig struct {
-	// Path to the generated configuration file directory.
-	// Proxy agent generates the actual configuration and stores it in this directory.
+	// Path to the generated configuration file directory. Proxy agent generates the actual configuration and stores it in this directory.
 	// +optional
 	ConfigPath *string `json:"configPath,omitempty"`
 
@@ -3272,35 +2614,21 @@ type MeshProxyConfig struct {
 	// +optional
 	BinaryPath *string `json:"binaryPath,omitempty"`
 
-	// Service cluster defines the name for the `service_cluster` that is
-	// shared by all Envoy instances. This setting corresponds to
-	// `--service-cluster` flag in Envoy.  In a typical Envoy deployment, the
-	// `service-cluster` flag is used to identify the caller, for
-	// source-based routing scenarios.
+	// Service cluster defines the name for the `service_cluster` that is shared by all Envoy instances. This setting corresponds to `--service-cluster` flag in Envoy.  In a typical Envoy deployment, the `service-cluster` flag is used to identify the caller, for source-based routing scenarios.
 	//
-	// Since Istio does not assign a local `service/service` version to each
-	// Envoy instance, the name is same for all of them.  However, the
-	// source/caller's identity (e.g., IP address) is encoded in the
-	// `--service-node` flag when launching Envoy.  When the RDS service
-	// receives API calls from Envoy, it uses the value of the `service-node`
-	// flag to compute routes that are relative to the service instances
-	// located at that IP address.
+	// Since Istio does not assign a local `service/service` version to each Envoy instance, the name is same for all of them.  However, the source/caller's identity (e.g., IP address) is encoded in the `--service-node` flag when launching Envoy.  When the RDS service receives API calls from Envoy, it uses the value of the `service-node` flag to compute routes that are relative to the service instances located at that IP address.
 	// +optional
 	ServiceCluster *string `json:"serviceCluster,omitempty"`
 
-	// Used by Envoy proxies to assign the values for the service names in trace
-	// spans.
+	// Used by Envoy proxies to assign the values for the service names in trace spans.
 	// +optional
 	TracingServiceName *ProxyConfigTracingServiceName `json:"tracingServiceName,omitempty"`
 
-	// The time in seconds that Envoy will drain connections during a hot
-	// restart. MUST be >=1s (e.g., _1s/1m/1h_)
-	// Default drain duration is `45s`.
+	// The time in seconds that Envoy will drain connections during a hot restart. MUST be >=1s (e.g., _1s/1m/1h_) Default drain duration is `45s`.
 	// +optional
 	DrainDuration *metav1.Duration `json:"drainDuration,omitempty"`
 
-	// Address of the discovery service exposing xDS with mTLS connection.
-	// The inject configuration may override this value.
+	// Address of the discovery service exposing xDS with mTLS connection. The inject configuration may override this value.
 	// +optional
 	DiscoveryAddress *string `json:"discoveryAddress,omitempty"`
 
@@ -3308,8 +2636,7 @@ type MeshProxyConfig struct {
 	// +optional
 	DiscoveryRefreshDelay *metav1.Duration `json:"discoveryRefreshDelay,omitempty"`
 
-	// Address of the Zipkin service (e.g. _zipkin:9411_).
-	// DEPRECATED: Use [tracing][istio.mesh.v1alpha1.ProxyConfig.tracing] instead.
+	// Address of the Zipkin service (e.g. _zipkin:9411_). DEPRECATED: Use [tracing][istio.mesh.v1alpha1.ProxyConfig.tracing] instead.
 	//
 	// Deprecated: Istio marks this field deprecated.
 	// +optional
@@ -3323,8 +2650,7 @@ type MeshProxyConfig struct {
 	// +optional
 	EnvoyMetricsServiceAddress *string `json:"envoyMetricsServiceAddress,omitempty"`
 
-	// Port on which Envoy should listen for administrative commands.
-	// Default port is `15000`.
+	// Port on which Envoy should listen for administrative commands. Default port is `15000`.
 	// +optional
 	ProxyAdminPort *int32 `json:"proxyAdminPort,omitempty"`
 
@@ -3332,28 +2658,19 @@ type MeshProxyConfig struct {
 	// +optional
 	AvailabilityZone *string `json:"availabilityZone,omitempty"`
 
-	// AuthenticationPolicy defines how the proxy is authenticated when it connects to the control plane.
-	// Default is set to `MUTUAL_TLS`.
+	// AuthenticationPolicy defines how the proxy is authenticated when it connects to the control plane. Default is set to `MUTUAL_TLS`.
 	// +optional
 	ControlPlaneAuthPolicy *AuthenticationPolicy `json:"controlPlaneAuthPolicy,omitempty"`
 
-	// File path of custom proxy configuration, currently used by proxies
-	// in front of istiod.
+	// File path of custom proxy configuration, currently used by proxies in front of istiod.
 	// +optional
 	CustomConfigFile *string `json:"customConfigFile,omitempty"`
 
-	// Maximum length of name field in Envoy's metrics. The length of the name field
-	// is determined by the length of a name field in a service and the set of labels that
-	// comprise a particular version of the service. The default value is set to 189 characters.
-	// Envoy's internal metrics take up 67 characters, for a total of 256 character name per metric.
-	// Increase the value of this field if you find that the metrics from Envoys are truncated.
+	// Maximum length of name field in Envoy's metrics. The length of the name field is determined by the length of a name field in a service and the set of labels that comprise a particular version of the service. The default value is set to 189 characters. Envoy's internal metrics take up 67 characters, for a total of 256 character name per metric. Increase the value of this field if you find that the metrics from Envoys are truncated.
 	// +optional
 	StatNameLength *int32 `json:"statNameLength,omitempty"`
 
-	// The number of worker threads to run.
-	// If unset, which is recommended, this will be automatically determined based on CPU requests/limits.
-	// If set to 0, all cores on the machine will be used, ignoring CPU requests or limits. This can lead to major performance
-	// issues if CPU limits are also set.
+	// The number of worker threads to run. If unset, which is recommended, this will be automatically determined based on CPU requests/limits. If set to 0, all cores on the machine will be used, ignoring CPU requests or limits. This can lead to major performance issues if CPU limits are also set.
 	// +optional
 	Concurrency *int32 `json:"concurrency,omitempty"`
 
@@ -3375,81 +2692,47 @@ type MeshProxyConfig struct {
 	// +optional
 	Sds *SDS `json:"sds,omitempty"`
 
-	// Address of the service to which access logs from Envoys should be
-	// sent. (e.g. `accesslog-service:15000`). See [Access Log
-	// Service](https://www.envoyproxy.io/docs/envoy/latest/api-v2/config/accesslog/v2/als.proto)
-	// for details about Envoy's gRPC Access Log Service API.
+	// Address of the service to which access logs from Envoys should be sent. (e.g. `accesslog-service:15000`). See [Access Log Service](https://www.envoyproxy.io/docs/envoy/latest/api-v2/config/accesslog/v2/als.proto) for details about Envoy's gRPC Access Log Service API.
 	// +optional
 	EnvoyAccessLogService *RemoteService `json:"envoyAccessLogService,omitempty"`
 
-	// Address of the Envoy Metrics Service implementation (e.g. `metrics-service:15000`).
-	// See [Metric Service](https://www.envoyproxy.io/docs/envoy/latest/api-v2/config/metrics/v2/metrics_service.proto)
-	// for details about Envoy's Metrics Service API.
+	// Address of the Envoy Metrics Service implementation (e.g. `metrics-service:15000`). See [Metric Service](https://www.envoyproxy.io/docs/envoy/latest/api-v2/config/metrics/v2/metrics_service.proto) for details about Envoy's Metrics Service API.
 	// +optional
 	EnvoyMetricsService *RemoteService `json:"envoyMetricsService,omitempty"`
 
-	// Additional environment variables for the proxy.
-	// Names starting with `ISTIO_META_` will be included in the generated bootstrap and sent to the XDS server.
+	// Additional environment variables for the proxy. Names starting with `ISTIO_META_` will be included in the generated bootstrap and sent to the XDS server.
 	// +optional
 	ProxyMetadata map[string]string `json:"proxyMetadata,omitempty"`
 
-	// Envoy [runtime configuration](https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/operations/runtime) to set during bootstrapping.
-	// This enables setting experimental, unsafe, unsupported, and deprecated features that should be used with extreme caution.
+	// Envoy [runtime configuration](https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/operations/runtime) to set during bootstrapping. This enables setting experimental, unsafe, unsupported, and deprecated features that should be used with extreme caution.
 	// +optional
 	RuntimeValues map[string]string `json:"runtimeValues,omitempty"`
 
-	// Port on which the agent should listen for administrative commands such as readiness probe.
-	// Default is set to port `15020`.
+	// Port on which the agent should listen for administrative commands such as readiness probe. Default is set to port `15020`.
 	// +optional
 	StatusPort *int32 `json:"statusPort,omitempty"`
 
-	// An additional list of tags to extract from the in-proxy Istio telemetry. These extra tags can be
-	// added by configuring the telemetry extension. Each additional tag needs to be present in this list.
-	// Extra tags emitted by the telemetry extensions must be listed here so that they can be processed
-	// and exposed as Prometheus metrics.
-	// Deprecated: `istio.stats` is a native filter now, this field is no longer needed.
+	// An additional list of tags to extract from the in-proxy Istio telemetry. These extra tags can be added by configuring the telemetry extension. Each additional tag needs to be present in this list. Extra tags emitted by the telemetry extensions must be listed here so that they can be processed and exposed as Prometheus metrics. Deprecated: `istio.stats` is a native filter now, this field is no longer needed.
 	// +optional
 	ExtraStatTags []string `json:"extraStatTags,omitempty"`
 
-	// Topology encapsulates the configuration which describes where the proxy is
-	// located i.e. behind a (or N) trusted proxy (proxies) or directly exposed
-	// to the internet. This configuration only effects gateways and is applied
-	// to all the gateways in the cluster unless overridden via annotations of the
-	// gateway workloads.
+	// Topology encapsulates the configuration which describes where the proxy is located i.e. behind a (or N) trusted proxy (proxies) or directly exposed to the internet. This configuration only effects gateways and is applied to all the gateways in the cluster unless overridden via annotations of the gateway workloads.
 	// +optional
 	GatewayTopology *Topology `json:"gatewayTopology,omitempty"`
 
-	// The amount of time allowed for connections to complete on proxy shutdown.
-	// On receiving `SIGTERM` or `SIGINT`, `istio-agent` tells the active Envoy to start gracefully draining,
-	// discouraging any new connections and allowing existing connections to complete. It then
-	// sleeps for the `terminationDrainDuration` and then kills any remaining active Envoy processes.
-	// If not set, a default of `5s` will be applied.
+	// The amount of time allowed for connections to complete on proxy shutdown. On receiving `SIGTERM` or `SIGINT`, `istio-agent` tells the active Envoy to start gracefully draining, discouraging any new connections and allowing existing connections to complete. It then sleeps for the `terminationDrainDuration` and then kills any remaining active Envoy processes. If not set, a default of `5s` will be applied.
 	// +optional
 	TerminationDrainDuration *metav1.Duration `json:"terminationDrainDuration,omitempty"`
 
-	// The unique identifier for the [service mesh](https://istio.io/docs/reference/glossary/#service-mesh)
-	// All control planes running in the same service mesh should specify the same mesh ID.
-	// Mesh ID is used to label telemetry reports for cases where telemetry from multiple meshes is mixed together.
+	// The unique identifier for the [service mesh](https://istio.io/docs/reference/glossary/#service-mesh) All control planes running in the same service mesh should specify the same mesh ID. Mesh ID is used to label telemetry reports for cases where telemetry from multiple meshes is mixed together.
 	// +optional
 	MeshId *string `json:"meshId,omitempty"`
 
-	// VM Health Checking readiness probe. This health check config exactly mirrors the
-	// kubernetes readiness probe configuration both in schema and logic.
-	// Only one health check method of 3 can be set at a time.
+	// VM Health Checking readiness probe. This health check config exactly mirrors the kubernetes readiness probe configuration both in schema and logic. Only one health check method of 3 can be set at a time.
 	// +optional
 	ReadinessProbe *ReadinessProbe `json:"readinessProbe,omitempty"`
 
-	// Proxy stats matcher defines configuration for reporting custom Envoy stats.
-	// To reduce memory and CPU overhead from Envoy stats system, Istio proxies by
-	// default create and expose only a subset of Envoy stats. This option is to
-	// control creation of additional Envoy stats with prefix, suffix, and regex
-	// expressions match on the name of the stats. This replaces the stats
-	// inclusion annotations
-	// (`sidecar.istio.io/statsInclusionPrefixes`,
-	// `sidecar.istio.io/statsInclusionRegexps`, and
-	// `sidecar.istio.io/statsInclusionSuffixes`). For example, to enable stats
-	// for circuit breakers, request retries, upstream connections, and request timeouts,
-	// you can specify stats matcher as follows:
+	// Proxy stats matcher defines configuration for reporting custom Envoy stats. To reduce memory and CPU overhead from Envoy stats system, Istio proxies by default create and expose only a subset of Envoy stats. This option is to control creation of additional Envoy stats with prefix, suffix, and regex expressions match on the name of the stats. This replaces the stats inclusion annotations (`sidecar.istio.io/statsInclusionPrefixes`, `sidecar.istio.io/statsInclusionRegexps`, and `sidecar.istio.io/statsInclusionSuffixes`). For example, to enable stats for circuit breakers, request retries, upstream connections, and request timeouts, you can specify stats matcher as follows:
 	// ```yaml
 	// proxyStatsMatcher:
 	//   inclusionRegexps:
@@ -3459,23 +2742,15 @@ type MeshProxyConfig struct {
 	//   inclusionSuffixes:
 	//     - upstream_rq_timeout
 	// ```
-	// Note including more Envoy stats might increase number of time series
-	// collected by prometheus significantly. Care needs to be taken on Prometheus
-	// resource provision and configuration to reduce cardinality.
+	// Note including more Envoy stats might increase number of time series collected by prometheus significantly. Care needs to be taken on Prometheus resource provision and configuration to reduce cardinality.
 	// +optional
 	ProxyStatsMatcher *ProxyConfigProxyStatsMatcher `json:"proxyStatsMatcher,omitempty"`
 
-	// Boolean flag for enabling/disabling the holdApplicationUntilProxyStarts behavior.
-	// This feature adds hooks to delay application startup until the pod proxy
-	// is ready to accept traffic, mitigating some startup race conditions.
-	// Default value is 'false'.
+	// Boolean flag for enabling/disabling the holdApplicationUntilProxyStarts behavior. This feature adds hooks to delay application startup until the pod proxy is ready to accept traffic, mitigating some startup race conditions. Default value is 'false'.
 	// +optional
 	HoldApplicationUntilProxyStarts *bool `json:"holdApplicationUntilProxyStarts,omitempty"`
 
-	// The PEM data of the extra root certificates for workload-to-workload communication.
-	// This includes the certificates defined in MeshConfig and any other certificates that Istiod uses as CA.
-	// The plugin certificates (the 'cacerts' secret), self-signed certificates (the 'istio-ca-secret' secret)
-	// are added automatically by Istiod.
+	// The PEM data of the extra root certificates for workload-to-workload communication. This includes the certificates defined in MeshConfig and any other certificates that Istiod uses as CA. The plugin certificates (the 'cacerts' secret), self-signed certificates (the 'istio-ca-secret' secret) are added automatically by Istiod.
 	// +optional
 	CaCertificatesPem []string `json:"caCertificatesPem,omitempty"`
 
@@ -3489,8 +2764,7 @@ type MeshProxyConfig struct {
 
 	// Define the set of headers to add/modify for HTTP request/responses.
 	//
-	// To enable an optional header, simply set the field. If no specific configuration is required, an empty object (`{}`) will enable it.
-	// Note: currently all headers are enabled by default.
+	// To enable an optional header, simply set the field. If no specific configuration is required, an empty object (`{}`) will enable it. Note: currently all headers are enabled by default.
 	//
 	// Below shows an example of customizing the `server` header and disabling the `X-Envoy-Attempt-Count` header:
 	//
@@ -3531,43 +2805,32 @@ type MeshProxyConfig struct {
 	// +optional
 	ProxyHeaders *ProxyConfigProxyHeaders `json:"proxyHeaders,omitempty"`
 
-	// File flush interval for envoy flushes buffers to disk in milliseconds.
-	// The duration needs to be set to a value greater than or equal to 1 millisecond.
-	// Default is 1000ms.
-	// Optional.
+	// File flush interval for envoy flushes buffers to disk in milliseconds. The duration needs to be set to a value greater than or equal to 1 millisecond. Default is 1000ms. Optional.
 	// +optional
 	FileFlushInterval *metav1.Duration `json:"fileFlushInterval,omitempty"`
 
-	// File flush buffer size for envoy flushes buffers to disk in kilobytes.
-	// Defaults to 64.
-	// Optional.
+	// File flush buffer size for envoy flushes buffers to disk in kilobytes. Defaults to 64. Optional.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=4294967295
 	FileFlushMinSizeKb *int64 `json:"fileFlushMinSizeKb,omitempty"`
 
-	// Offer HTTP compression for stats
-	// Defaults to true.
-	// Optional.
+	// Offer HTTP compression for stats Defaults to true. Optional.
 	// +optional
 	StatsCompression *bool `json:"statsCompression,omitempty"`
 
-	// Connection handling settings for this proxy, including buffer limits, timeouts,
-	// HTTP/2 tuning, header/path normalization, and connection limits.
-	// Use `profile` within this message to apply a recommended set of defaults.
+	// Connection handling settings for this proxy, including buffer limits, timeouts, HTTP/2 tuning, header/path normalization, and connection limits. Use `profile` within this message to apply a recommended set of defaults.
 	// +optional
 	ConnectionSettings *ProxyConfigConnectionSettings `json:"connectionSettings,omitempty"`
 }
 
 // MultiClusterConfig specifies the Configuration for Istio mesh across multiple clusters through the istio gateways.
 type MultiClusterConfig struct {
-	// Enables the connection between two kubernetes clusters via their respective ingressgateway services.
-	// Use if the pods in each cluster cannot directly talk to one another.
+	// Enables the connection between two kubernetes clusters via their respective ingressgateway services. Use if the pods in each cluster cannot directly talk to one another.
 	// +optional
 	Enabled *bool `json:"enabled,omitempty"`
 
-	// The name of the cluster this installation will run in. This is required for sidecar injection
-	// to properly label proxies
+	// The name of the cluster this installation will run in. This is required for sidecar injection to properly label proxies
 	// +optional
 	ClusterName *string `json:"clusterName,omitempty"`
 
@@ -3587,30 +2850,11 @@ type NetworkPolicyConfig struct {
 	Enabled *bool `json:"enabled,omitempty"`
 }
 
-// A Circuit breaker implementation that tracks the status of each
-// individual host in the upstream service.  Applicable to both HTTP and
-// TCP services.  For HTTP services, hosts that continually return 5xx
-// errors for API calls are ejected from the pool for a pre-defined period
-// of time. For TCP services, connection timeouts or connection
-// failures to a given host counts as an error when measuring the
-// consecutive errors metric. See Envoy's [outlier
-// detection](https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/outlier)
-// for more details.
+// A Circuit breaker implementation that tracks the status of each individual host in the upstream service.  Applicable to both HTTP and TCP services.  For HTTP services, hosts that continually return 5xx errors for API calls are ejected from the pool for a pre-defined period of time. For TCP services, connection timeouts or connection failures to a given host counts as an error when measuring the consecutive errors metric. See Envoy's [outlier detection](https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/outlier) for more details.
 //
-// **Note:** Istio's default mesh configuration enables locality load balancing
-// (`localityLbSetting.enabled: true`). As a result, configuring
-// `OutlierDetection` in a `DestinationRule` will automatically activate
-// locality-aware failover behavior — Envoy uses the outlier detection state to
-// determine when endpoints are unhealthy and should be failed over to the next
-// locality. To suppress this implicit failover, explicitly set
-// `localityLbSetting.enabled: false` in the `DestinationRule`'s load balancer
-// settings.
+// **Note:** Istio's default mesh configuration enables locality load balancing (`localityLbSetting.enabled: true`). As a result, configuring `OutlierDetection` in a `DestinationRule` will automatically activate locality-aware failover behavior — Envoy uses the outlier detection state to determine when endpoints are unhealthy and should be failed over to the next locality. To suppress this implicit failover, explicitly set `localityLbSetting.enabled: false` in the `DestinationRule`'s load balancer settings.
 //
-// The following rule sets a connection pool size of 100 HTTP1 connections
-// with no more than 10 req/connection to the "reviews" service. In addition,
-// it sets a limit of 1000 concurrent HTTP/2 requests and configures upstream
-// hosts to be scanned every 5 mins so that any host that fails 7 consecutive
-// times with a 502, 503, or 504 error code will be ejected for 15 minutes.
+// The following rule sets a connection pool size of 100 HTTP1 connections with no more than 10 req/connection to the "reviews" service. In addition, it sets a limit of 1000 concurrent HTTP/2 requests and configures upstream hosts to be scanned every 5 mins so that any host that fails 7 consecutive times with a 502, 503, or 504 error code will be ejected for 15 minutes.
 //
 // ```yaml
 // apiVersion: networking.istio.io/v1
@@ -3636,106 +2880,57 @@ type NetworkPolicyConfig struct {
 //
 // ```
 type OutlierDetection struct {
-	// Number of errors before a host is ejected from the connection
-	// pool. Defaults to 5. When the upstream host is accessed over HTTP, a
-	// 502, 503, or 504 return code qualifies as an error. When the upstream host
-	// is accessed over an opaque TCP connection, connect timeouts and
-	// connection error/failure events qualify as an error.
+	// Number of errors before a host is ejected from the connection pool. Defaults to 5. When the upstream host is accessed over HTTP, a 502, 503, or 504 return code qualifies as an error. When the upstream host is accessed over an opaque TCP connection, connect timeouts and connection error/failure events qualify as an error.
 	//
 	// Deprecated: Istio marks this field deprecated.
 	// +optional
 	ConsecutiveErrors *int32 `json:"consecutiveErrors,omitempty"`
 
-	// Determines whether to distinguish local origin failures from external errors. If set to true
-	// `consecutiveLocalOriginFailures` is taken into account for outlier detection calculations.
-	// This should be used when you want to derive the outlier detection status based on the errors
-	// seen locally such as failure to connect, timeout while connecting etc. rather than the status code
-	// returned by upstream service. This is especially useful when the upstream service explicitly returns
-	// a 5xx for some requests and you want to ignore those responses from upstream service while determining
-	// the outlier detection status of a host.
-	// Defaults to false.
+	// Determines whether to distinguish local origin failures from external errors. If set to true `consecutiveLocalOriginFailures` is taken into account for outlier detection calculations. This should be used when you want to derive the outlier detection status based on the errors seen locally such as failure to connect, timeout while connecting etc. rather than the status code returned by upstream service. This is especially useful when the upstream service explicitly returns a 5xx for some requests and you want to ignore those responses from upstream service while determining the outlier detection status of a host. Defaults to false.
 	// +optional
 	SplitExternalLocalOriginErrors *bool `json:"splitExternalLocalOriginErrors,omitempty"`
 
-	// The number of consecutive locally originated failures before ejection
-	// occurs. Defaults to 5. Parameter takes effect only when `splitExternalLocalOriginErrors`
-	// is set to true.
+	// The number of consecutive locally originated failures before ejection occurs. Defaults to 5. Parameter takes effect only when `splitExternalLocalOriginErrors` is set to true.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=4294967295
 	ConsecutiveLocalOriginFailures *int64 `json:"consecutiveLocalOriginFailures,omitempty"`
 
-	// Number of gateway errors before a host is ejected from the connection pool.
-	// When the upstream host is accessed over HTTP, a 502, 503, or 504 return
-	// code qualifies as a gateway error. When the upstream host is accessed over
-	// an opaque TCP connection, connect timeouts and connection error/failure
-	// events qualify as a gateway error.
-	// This feature is disabled by default or when set to the value 0.
+	// Number of gateway errors before a host is ejected from the connection pool. When the upstream host is accessed over HTTP, a 502, 503, or 504 return code qualifies as a gateway error. When the upstream host is accessed over an opaque TCP connection, connect timeouts and connection error/failure events qualify as a gateway error. This feature is disabled by default or when set to the value 0.
 	//
-	// Note that `consecutiveGatewayErrors` and `consecutive5xxErrors` can be
-	// used separately or together. Because the errors counted by
-	// `consecutiveGatewayErrors` are also included in `consecutive5xxErrors`,
-	// if the value of `consecutiveGatewayErrors` is greater than or equal to
-	// the value of `consecutive5xxErrors`, `consecutiveGatewayErrors` will have
-	// no effect.
+	// Note that `consecutiveGatewayErrors` and `consecutive5xxErrors` can be used separately or together. Because the errors counted by `consecutiveGatewayErrors` are also included in `consecutive5xxErrors`, if the value of `consecutiveGatewayErrors` is greater than or equal to the value of `consecutive5xxErrors`, `consecutiveGatewayErrors` will have no effect.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=4294967295
 	ConsecutiveGatewayErrors *int64 `json:"consecutiveGatewayErrors,omitempty"`
 
-	// Number of 5xx errors before a host is ejected from the connection pool.
-	// When the upstream host is accessed over an opaque TCP connection, connect
-	// timeouts, connection error/failure and request failure events qualify as a
-	// 5xx error.
-	// This feature defaults to 5 but can be disabled by setting the value to 0.
+	// Number of 5xx errors before a host is ejected from the connection pool. When the upstream host is accessed over an opaque TCP connection, connect timeouts, connection error/failure and request failure events qualify as a 5xx error. This feature defaults to 5 but can be disabled by setting the value to 0.
 	//
-	// Note that `consecutiveGatewayErrors` and `consecutive5xxErrors` can be
-	// used separately or together. Because the errors counted by
-	// `consecutiveGatewayErrors` are also included in `consecutive5xxErrors`,
-	// if the value of `consecutiveGatewayErrors` is greater than or equal to
-	// the value of `consecutive5xxErrors`, `consecutiveGatewayErrors` will have
-	// no effect.
+	// Note that `consecutiveGatewayErrors` and `consecutive5xxErrors` can be used separately or together. Because the errors counted by `consecutiveGatewayErrors` are also included in `consecutive5xxErrors`, if the value of `consecutiveGatewayErrors` is greater than or equal to the value of `consecutive5xxErrors`, `consecutiveGatewayErrors` will have no effect.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=4294967295
 	Consecutive5xxErrors *int64 `json:"consecutive5xxErrors,omitempty"`
 
-	// Time interval between ejection sweep analysis. format:
-	// 1h/1m/1s/1ms. MUST be >=1ms. Default is 10s.
+	// Time interval between ejection sweep analysis. format: 1h/1m/1s/1ms. MUST be >=1ms. Default is 10s.
 	// +optional
 	Interval *metav1.Duration `json:"interval,omitempty"`
 
-	// Minimum ejection duration. A host will remain ejected for a period
-	// equal to the product of minimum ejection duration and the number of
-	// times the host has been ejected. This technique allows the system to
-	// automatically increase the ejection period for unhealthy upstream
-	// servers. format: 1h/1m/1s/1ms. MUST be >=1ms. Default is 30s.
+	// Minimum ejection duration. A host will remain ejected for a period equal to the product of minimum ejection duration and the number of times the host has been ejected. This technique allows the system to automatically increase the ejection period for unhealthy upstream servers. format: 1h/1m/1s/1ms. MUST be >=1ms. Default is 30s.
 	// +optional
 	BaseEjectionTime *metav1.Duration `json:"baseEjectionTime,omitempty"`
 
-	// Maximum % of hosts in the load balancing pool for the upstream
-	// service that can be ejected. Defaults to 10%.
+	// Maximum % of hosts in the load balancing pool for the upstream service that can be ejected. Defaults to 10%.
 	// +optional
 	MaxEjectionPercent *int32 `json:"maxEjectionPercent,omitempty"`
 
-	// Outlier detection will be enabled as long as the associated load balancing
-	// pool has at least `minHealthPercent` hosts in healthy mode. When the
-	// percentage of healthy hosts in the load balancing pool drops below this
-	// threshold, outlier detection will be disabled and the proxy will load balance
-	// across all hosts in the pool (healthy and unhealthy). The threshold can be
-	// disabled by setting it to 0%. The default is 0% as it's not typically
-	// applicable in k8s environments with few pods per service.
+	// Outlier detection will be enabled as long as the associated load balancing pool has at least `minHealthPercent` hosts in healthy mode. When the percentage of healthy hosts in the load balancing pool drops below this threshold, outlier detection will be disabled and the proxy will load balance across all hosts in the pool (healthy and unhealthy). The threshold can be disabled by setting it to 0%. The default is 0% as it's not typically applicable in k8s environments with few pods per service.
 	// +optional
 	MinHealthPercent *int32 `json:"minHealthPercent,omitempty"`
 
-	// Specifies the HTTP response status codes that are treated as outlier
-	// detection errors. If specified, only responses with one of these status
-	// codes will be treated as errors by outlier detection. If not specified,
-	// only 5xx responses are treated as errors.
+	// Specifies the HTTP response status codes that are treated as outlier detection errors. If specified, only responses with one of these status codes will be treated as errors by outlier detection. If not specified, only 5xx responses are treated as errors.
 	//
-	// Note: Host ejection is still driven by the `consecutive5xxErrors` and
-	// `consecutiveGatewayErrors` thresholds; this field only redefines which
-	// HTTP status codes are counted as errors toward those thresholds.
+	// Note: Host ejection is still driven by the `consecutive5xxErrors` and `consecutiveGatewayErrors` thresholds; this field only redefines which HTTP status codes are counted as errors toward those thresholds.
 	//
 	// Values must be in the range [100, 599].
 	// +optional
@@ -3840,15 +3035,13 @@ type PilotConfig struct {
 
 	// Configuration settings passed to Pilot as a ConfigMap.
 	//
-	// This controls whether the mesh config map, generated from values.yaml is generated.
-	// If false, pilot wil use default values or user-supplied values, in that order of preference.
+	// This controls whether the mesh config map, generated from values.yaml is generated. If false, pilot wil use default values or user-supplied values, in that order of preference.
 	// +optional
 	ConfigMap *bool `json:"configMap,omitempty"`
 
 	// Environment variables passed to the Pilot container.
 	//
-	// Examples:
-	// env:
+	// Examples: env:
 	//   ENV_VAR_1: value1
 	//   ENV_VAR_2: value2
 	// +optional
@@ -3864,19 +3057,13 @@ type PilotConfig struct {
 	// +optional
 	RollingMaxSurge *intstr.IntOrString `json:"rollingMaxSurge,omitempty"`
 
-	// The number of pods that can be unavailable during a rolling update (see
-	// `strategy.rollingUpdate.maxUnavailable` here:
-	// https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/deployment-v1/#DeploymentSpec).
-	// May be specified as a number of pods or as a percent of the total number
-	// of pods at the start of the update.
+	// The number of pods that can be unavailable during a rolling update (see `strategy.rollingUpdate.maxUnavailable` here: https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/deployment-v1/#DeploymentSpec). May be specified as a number of pods or as a percent of the total number of pods at the start of the update.
 	//
 	// Deprecated: Istio marks this field deprecated.
 	// +optional
 	RollingMaxUnavailable *intstr.IntOrString `json:"rollingMaxUnavailable,omitempty"`
 
-	// The node tolerations to be applied to the Pilot deployment so that it can be
-	// scheduled to particular nodes with matching taints.
-	// More info: https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/#scheduling
+	// The node tolerations to be applied to the Pilot deployment so that it can be scheduled to particular nodes with matching taints. More info: https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/#scheduling
 	//
 	// Deprecated: Istio marks this field deprecated.
 	// +optional
@@ -3900,8 +3087,7 @@ type PilotConfig struct {
 	// +optional
 	ServiceAccountAnnotations map[string]string `json:"serviceAccountAnnotations,omitempty"`
 
-	// Specifies an extra root certificate in PEM format. This certificate will be trusted
-	// by pilot when resolving JWKS URIs.
+	// Specifies an extra root certificate in PEM format. This certificate will be trusted by pilot when resolving JWKS URIs.
 	// +optional
 	JwksResolverExtraRootCA *string `json:"jwksResolverExtraRootCA,omitempty"`
 
@@ -3941,15 +3127,11 @@ type PilotConfig struct {
 	// +optional
 	Volumes []corev1.Volume `json:"volumes,omitempty"`
 
-	// Defines which IP family to use for single stack or the order of IP families for dual-stack.
-	// Valid list items are "IPv4", "IPv6".
-	// More info: https://kubernetes.io/docs/concepts/services-networking/dual-stack/#services
+	// Defines which IP family to use for single stack or the order of IP families for dual-stack. Valid list items are "IPv4", "IPv6". More info: https://kubernetes.io/docs/concepts/services-networking/dual-stack/#services
 	// +optional
 	IpFamilies []string `json:"ipFamilies,omitempty"`
 
-	// Controls whether Services are configured to use IPv4, IPv6, or both. Valid options
-	// are PreferDualStack, RequireDualStack, and SingleStack.
-	// More info: https://kubernetes.io/docs/concepts/services-networking/dual-stack/#services
+	// Controls whether Services are configured to use IPv4, IPv6, or both. Valid options are PreferDualStack, RequireDualStack, and SingleStack. More info: https://kubernetes.io/docs/concepts/services-networking/dual-stack/#services
 	// +optional
 	IpFamilyPolicy *string `json:"ipFamilyPolicy,omitempty"`
 
@@ -3968,8 +3150,7 @@ type PilotConfig struct {
 	// +optional
 	Taint *PilotTaintControllerConfig `json:"taint,omitempty"`
 
-	// If set, `istiod` will allow connections from trusted node proxy ztunnels
-	// in the provided namespace.
+	// If set, `istiod` will allow connections from trusted node proxy ztunnels in the provided namespace.
 	// +optional
 	TrustedZtunnelNamespace *string `json:"trustedZtunnelNamespace,omitempty"`
 
@@ -4000,9 +3181,7 @@ type PilotConfig struct {
 
 // PilotTaintControllerConfig is Istio's istio.operator.v1alpha1.PilotTaintControllerConfig.
 type PilotTaintControllerConfig struct {
-	// Enable the untaint controller for new nodes. This aims to solve a race for CNI installation on
-	// new nodes. For this to work, the newly added nodes need to have the istio CNI taint as they are
-	// added to the cluster. This is usually done by configuring the cluster infra provider.
+	// Enable the untaint controller for new nodes. This aims to solve a race for CNI installation on new nodes. For this to work, the newly added nodes need to have the istio CNI taint as they are added to the cluster. This is usually done by configuring the cluster infra provider.
 	// +optional
 	Enabled *bool `json:"enabled,omitempty"`
 
@@ -4010,15 +3189,12 @@ type PilotTaintControllerConfig struct {
 	// +optional
 	Namespace *string `json:"namespace,omitempty"`
 
-	// The taint key used by the node-untaint controller to identify nodes that should be untainted.
-	// This corresponds to the Helm chart value `values.pilot.taint.name` and the
-	// environment variable `PILOT_NODE_UNTAINT_CONTROLLERS_TAINT_NAME` used by istiod.
+	// The taint key used by the node-untaint controller to identify nodes that should be untainted. This corresponds to the Helm chart value `values.pilot.taint.name` and the environment variable `PILOT_NODE_UNTAINT_CONTROLLERS_TAINT_NAME` used by istiod.
 	// +optional
 	Name *string `json:"name,omitempty"`
 }
 
-// PrivateKeyProvider defines private key configuration for gateways and sidecars. This can be configured
-// mesh-wide or individual per-workload basis.
+// PrivateKeyProvider defines private key configuration for gateways and sidecars. This can be configured mesh-wide or individual per-workload basis.
 // +kubebuilder:validation:XValidation:rule="(has(self.cryptomb) ? 1 : 0) + (has(self.qat) ? 1 : 0) <= 1",message="at most one of cryptomb, qat may be set"
 type PrivateKeyProvider struct {
 	// Use CryptoMb private key provider
@@ -4032,34 +3208,22 @@ type PrivateKeyProvider struct {
 
 // CryptoMb PrivateKeyProvider configuration
 type PrivateKeyProviderCryptoMb struct {
-	// How long to wait until the per-thread processing queue should be processed. If the processing queue
-	// gets full (eight sign or decrypt requests are received) it is processed immediately.
-	// However, if the queue is not filled before the delay has expired, the requests already in the queue
-	// are processed, even if the queue is not full.
-	// In effect, this value controls the balance between latency and throughput.
-	// The duration needs to be set to a value greater than or equal to 1 millisecond.
+	// How long to wait until the per-thread processing queue should be processed. If the processing queue gets full (eight sign or decrypt requests are received) it is processed immediately. However, if the queue is not filled before the delay has expired, the requests already in the queue are processed, even if the queue is not full. In effect, this value controls the balance between latency and throughput. The duration needs to be set to a value greater than or equal to 1 millisecond.
 	// +optional
 	PollDelay *metav1.Duration `json:"pollDelay,omitempty"`
 
-	// If the private key provider isn’t available (eg. the required hardware capability doesn’t existed)
-	// Envoy will fallback to the BoringSSL default implementation when the fallback is true.
-	// The default value is false.
+	// If the private key provider isn’t available (eg. the required hardware capability doesn’t existed) Envoy will fallback to the BoringSSL default implementation when the fallback is true. The default value is false.
 	// +optional
 	Fallback *bool `json:"fallback,omitempty"`
 }
 
 // QAT (QuickAssist Technology) PrivateKeyProvider configuration
 type PrivateKeyProviderQAT struct {
-	// How long to wait before polling the hardware accelerator after a request has been submitted there.
-	// Having a small value leads to quicker answers from the hardware but causes more polling loop spins,
-	// leading to potentially larger CPU usage.
-	// The duration needs to be set to a value greater than or equal to 1 millisecond.
+	// How long to wait before polling the hardware accelerator after a request has been submitted there. Having a small value leads to quicker answers from the hardware but causes more polling loop spins, leading to potentially larger CPU usage. The duration needs to be set to a value greater than or equal to 1 millisecond.
 	// +optional
 	PollDelay *metav1.Duration `json:"pollDelay,omitempty"`
 
-	// If the private key provider isn’t available (eg. the required hardware capability doesn’t existed)
-	// Envoy will fallback to the BoringSSL default implementation when the fallback is true.
-	// The default value is false.
+	// If the private key provider isn’t available (eg. the required hardware capability doesn’t existed) Envoy will fallback to the BoringSSL default implementation when the fallback is true. The default value is false.
 	// +optional
 	Fallback *bool `json:"fallback,omitempty"`
 }
@@ -4108,8 +3272,7 @@ type ProxyConfig struct {
 
 	// Lists the IP ranges of Istio egress traffic that the sidecar captures.
 	//
-	// Example: "172.30.0.0/16,172.20.0.0/16"
-	// This would only capture egress traffic on those two IP Ranges, all other outbound traffic would # be allowed by the sidecar."
+	// Example: "172.30.0.0/16,172.20.0.0/16" This would only capture egress traffic on those two IP Ranges, all other outbound traffic would # be allowed by the sidecar."
 	// +optional
 	IncludeIPRanges *string `json:"includeIPRanges,omitempty"`
 
@@ -4119,8 +3282,7 @@ type ProxyConfig struct {
 
 	// Path to the file to which the proxy will write outlier detection logs.
 	//
-	// Example: "/dev/stdout"
-	// This would write the logs to standard output.
+	// Example: "/dev/stdout" This would write the logs to standard output.
 	// +optional
 	OutlierLogPath *string `json:"outlierLogPath,omitempty"`
 
@@ -4172,8 +3334,7 @@ type ProxyConfig struct {
 	// +optional
 	Resources *Resources `json:"resources,omitempty"`
 
-	// Specify which tracer to use. One of: zipkin, lightstep, datadog, stackdriver.
-	// If using stackdriver tracer outside GCP, set env GOOGLE_APPLICATION_CREDENTIALS to the GCP credential file.
+	// Specify which tracer to use. One of: zipkin, lightstep, datadog, stackdriver. If using stackdriver tracer outside GCP, set env GOOGLE_APPLICATION_CREDENTIALS to the GCP credential file.
 	// +optional
 	Tracer *Tracer `json:"tracer,omitempty"`
 
@@ -4181,8 +3342,7 @@ type ProxyConfig struct {
 	// +optional
 	ExcludeOutboundPorts *string `json:"excludeOutboundPorts,omitempty"`
 
-	// The k8s lifecycle hooks definition (pod.spec.containers.lifecycle) for the proxy container.
-	// More info: https://kubernetes.io/docs/concepts/containers/container-lifecycle-hooks/#container-hooks
+	// The k8s lifecycle hooks definition (pod.spec.containers.lifecycle) for the proxy container. More info: https://kubernetes.io/docs/concepts/containers/container-lifecycle-hooks/#container-hooks
 	// +optional
 	Lifecycle *corev1.Lifecycle `json:"lifecycle,omitempty"`
 
@@ -4194,8 +3354,7 @@ type ProxyConfig struct {
 	// +optional
 	HoldApplicationUntilProxyStarts *bool `json:"holdApplicationUntilProxyStarts,omitempty"`
 
-	// A comma separated list of inbound ports for which traffic is to be redirected to Envoy.
-	// The wildcard character '*' can be used to configure redirection for all ports.
+	// A comma separated list of inbound ports for which traffic is to be redirected to Envoy. The wildcard character '*' can be used to configure redirection for all ports.
 	// +optional
 	IncludeInboundPorts *string `json:"includeInboundPorts,omitempty"`
 
@@ -4204,129 +3363,83 @@ type ProxyConfig struct {
 	IncludeOutboundPorts *string `json:"includeOutboundPorts,omitempty"`
 }
 
-// Settings that control proxy connection handling, buffering, timeouts,
-// HTTP/2 tuning, header/path normalization, and connection limits.
+// Settings that control proxy connection handling, buffering, timeouts, HTTP/2 tuning, header/path normalization, and connection limits.
 //
-// The `profile` field selects a set of recommended defaults for these settings.
-// Any field explicitly set always takes precedence over profile defaults.
+// The `profile` field selects a set of recommended defaults for these settings. Any field explicitly set always takes precedence over profile defaults.
 //
-// These settings primarily configure the downstream side of the proxy —
-// listeners and the HTTP Connection Manager. The exception is
-// `cluster_per_connection_buffer_limit_bytes`, which applies at the
-// cluster level.
+// These settings primarily configure the downstream side of the proxy — listeners and the HTTP Connection Manager. The exception is `cluster_per_connection_buffer_limit_bytes`, which applies at the cluster level.
 //
-// Where DestinationRule configures behavior at the upstream cluster level
-// (notably `connectionPoolSettings.tcp.idleTimeout`), both apply
-// independently at different hops rather than one overriding the other:
-// DestinationRule governs Envoy → upstream connections, while these
-// settings govern downstream → Envoy connections. For per-destination
-// connection pool configuration, use DestinationRule's
-// `connectionPoolSettings`.
+// Where DestinationRule configures behavior at the upstream cluster level (notably `connectionPoolSettings.tcp.idleTimeout`), both apply independently at different hops rather than one overriding the other: DestinationRule governs Envoy → upstream connections, while these settings govern downstream → Envoy connections. For per-destination connection pool configuration, use DestinationRule's `connectionPoolSettings`.
 type ProxyConfigConnectionSettings struct {
 	// The config profile to use. Determines default values for all fields in this message.
 	// +optional
 	Profile *ProxyConfigConnectionSettingsProfile `json:"profile,omitempty"`
 
-	// Soft limit on size of the listener's new connection read and write buffers in bytes.
-	// See Envoy's [per_connection_buffer_limit_bytes](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/listener/v3/listener.proto#envoy-v3-api-field-config-listener-v3-listener-per-connection-buffer-limit-bytes).
+	// Soft limit on size of the listener's new connection read and write buffers in bytes. See Envoy's [per_connection_buffer_limit_bytes](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/listener/v3/listener.proto#envoy-v3-api-field-config-listener-v3-listener-per-connection-buffer-limit-bytes).
 	// +optional
 	ListenerPerConnectionBufferLimitBytes *int32 `json:"listenerPerConnectionBufferLimitBytes,omitempty"`
 
-	// Soft limit on size of the cluster's new connection read and write buffers in bytes.
-	// See Envoy's [per_connection_buffer_limit_bytes](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/cluster.proto#envoy-v3-api-field-config-cluster-v3-cluster-per-connection-buffer-limit-bytes).
+	// Soft limit on size of the cluster's new connection read and write buffers in bytes. See Envoy's [per_connection_buffer_limit_bytes](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/cluster.proto#envoy-v3-api-field-config-cluster-v3-cluster-per-connection-buffer-limit-bytes).
 	// +optional
 	ClusterPerConnectionBufferLimitBytes *int32 `json:"clusterPerConnectionBufferLimitBytes,omitempty"`
 
-	// The idle timeout for HTTP connections. The idle timeout is defined as the period in which there are no active requests.
-	// When the idle timeout is reached, the connection will be closed.
-	// Note that request-based timeouts mean that HTTP/2 PINGs will not keep the connection alive.
-	// See Envoy's [idle_timeout](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/protocol.proto#envoy-v3-api-field-config-core-v3-httpprotocoloptions-idle-timeout).
+	// The idle timeout for HTTP connections. The idle timeout is defined as the period in which there are no active requests. When the idle timeout is reached, the connection will be closed. Note that request-based timeouts mean that HTTP/2 PINGs will not keep the connection alive. See Envoy's [idle_timeout](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/protocol.proto#envoy-v3-api-field-config-core-v3-httpprotocoloptions-idle-timeout).
 	// +optional
 	HttpIdleTimeout *metav1.Duration `json:"httpIdleTimeout,omitempty"`
 
-	// The maximum duration of a connection.
-	// When this duration is reached, a drain sequence will begin and the connection will be closed
-	// after the drain timeout period if there are no active streams.
-	// See Envoy's [max_connection_duration](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/protocol.proto#envoy-v3-api-field-config-core-v3-httpprotocoloptions-max-connection-duration).
+	// The maximum duration of a connection. When this duration is reached, a drain sequence will begin and the connection will be closed after the drain timeout period if there are no active streams. See Envoy's [max_connection_duration](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/protocol.proto#envoy-v3-api-field-config-core-v3-httpprotocoloptions-max-connection-duration).
 	// +optional
 	HttpMaxConnectionDuration *metav1.Duration `json:"httpMaxConnectionDuration,omitempty"`
 
-	// The time that Envoy will wait between sending an HTTP/2 shutdown notification (GOAWAY frame with max stream ID)
-	// and a final GOAWAY frame. This is used so that Envoy can drain in-flight requests.
-	// See Envoy's [drain_timeout](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#envoy-v3-api-field-extensions-filters-network-http-connection-manager-v3-httpconnectionmanager-drain-timeout).
+	// The time that Envoy will wait between sending an HTTP/2 shutdown notification (GOAWAY frame with max stream ID) and a final GOAWAY frame. This is used so that Envoy can drain in-flight requests. See Envoy's [drain_timeout](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#envoy-v3-api-field-extensions-filters-network-http-connection-manager-v3-httpconnectionmanager-drain-timeout).
 	// +optional
 	HttpDrainTimeout *metav1.Duration `json:"httpDrainTimeout,omitempty"`
 
-	// The amount of time that Envoy will wait for the entire request to be received.
-	// The timer is activated when the request is initiated, and is disarmed when the last byte of
-	// the request is sent upstream or when the response is initiated.
-	// See Envoy's [request_timeout](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#envoy-v3-api-field-extensions-filters-network-http-connection-manager-v3-httpconnectionmanager-request-timeout).
+	// The amount of time that Envoy will wait for the entire request to be received. The timer is activated when the request is initiated, and is disarmed when the last byte of the request is sent upstream or when the response is initiated. See Envoy's [request_timeout](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#envoy-v3-api-field-extensions-filters-network-http-connection-manager-v3-httpconnectionmanager-request-timeout).
 	// +optional
 	HttpRequestTimeout *metav1.Duration `json:"httpRequestTimeout,omitempty"`
 
-	// The amount of time Envoy will wait for the request headers to be received.
-	// The timer is activated when the first byte of the headers is received and is disarmed when the last byte of the headers has been received.
-	// See Envoy's [request_headers_timeout](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#envoy-v3-api-field-extensions-filters-network-http-connection-manager-v3-httpconnectionmanager-request-headers-timeout).
+	// The amount of time Envoy will wait for the request headers to be received. The timer is activated when the first byte of the headers is received and is disarmed when the last byte of the headers has been received. See Envoy's [request_headers_timeout](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#envoy-v3-api-field-extensions-filters-network-http-connection-manager-v3-httpconnectionmanager-request-headers-timeout).
 	// +optional
 	HttpRequestHeadersTimeout *metav1.Duration `json:"httpRequestHeadersTimeout,omitempty"`
 
-	// The amount of time that Envoy will allow a stream to exist with no activity.
-	// The timer is reset each time an encode/decode event for headers or data is processed for the stream.
-	// See Envoy's [stream_idle_timeout](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#envoy-v3-api-field-extensions-filters-network-http-connection-manager-v3-httpconnectionmanager-stream-idle-timeout).
+	// The amount of time that Envoy will allow a stream to exist with no activity. The timer is reset each time an encode/decode event for headers or data is processed for the stream. See Envoy's [stream_idle_timeout](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#envoy-v3-api-field-extensions-filters-network-http-connection-manager-v3-httpconnectionmanager-stream-idle-timeout).
 	// +optional
 	HttpStreamIdleTimeout *metav1.Duration `json:"httpStreamIdleTimeout,omitempty"`
 
-	// Total duration to keep alive an HTTP request/response stream.
-	// If the time limit is reached, the stream will be reset independent of any other timeouts.
-	// See Envoy's [max_stream_duration](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/protocol.proto#envoy-v3-api-field-config-core-v3-httpprotocoloptions-max-stream-duration).
+	// Total duration to keep alive an HTTP request/response stream. If the time limit is reached, the stream will be reset independent of any other timeouts. See Envoy's [max_stream_duration](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/protocol.proto#envoy-v3-api-field-config-core-v3-httpprotocoloptions-max-stream-duration).
 	// +optional
 	HttpMaxStreamDuration *metav1.Duration `json:"httpMaxStreamDuration,omitempty"`
 
-	// Maximum number of concurrent streams allowed for HTTP/2 connections.
-	// See Envoy's [max_concurrent_streams](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/protocol.proto#envoy-v3-api-field-config-core-v3-http2protocoloptions-max-concurrent-streams).
+	// Maximum number of concurrent streams allowed for HTTP/2 connections. See Envoy's [max_concurrent_streams](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/protocol.proto#envoy-v3-api-field-config-core-v3-http2protocoloptions-max-concurrent-streams).
 	// +optional
 	HttpMaxConcurrentStreams *int32 `json:"httpMaxConcurrentStreams,omitempty"`
 
-	// Initial stream-level flow-control window size for HTTP/2 connections.
-	// Valid values range from 65535 (2^16 - 1, HTTP/2 default) to 2147483647 (2^31 - 1, HTTP/2 maximum).
-	// See Envoy's [initial_stream_window_size](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/protocol.proto#envoy-v3-api-field-config-core-v3-http2protocoloptions-initial-stream-window-size).
+	// Initial stream-level flow-control window size for HTTP/2 connections. Valid values range from 65535 (2^16 - 1, HTTP/2 default) to 2147483647 (2^31 - 1, HTTP/2 maximum). See Envoy's [initial_stream_window_size](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/protocol.proto#envoy-v3-api-field-config-core-v3-http2protocoloptions-initial-stream-window-size).
 	// +optional
 	Http2InitialStreamWindowSize *int32 `json:"http2InitialStreamWindowSize,omitempty"`
 
-	// Initial connection-level flow-control window size for HTTP/2 connections.
-	// Valid values range from 65535 (2^16 - 1, HTTP/2 default) to 2147483647 (2^31 - 1, HTTP/2 maximum).
-	// See Envoy's [initial_connection_window_size](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/protocol.proto#envoy-v3-api-field-config-core-v3-http2protocoloptions-initial-connection-window-size).
+	// Initial connection-level flow-control window size for HTTP/2 connections. Valid values range from 65535 (2^16 - 1, HTTP/2 default) to 2147483647 (2^31 - 1, HTTP/2 maximum). See Envoy's [initial_connection_window_size](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/protocol.proto#envoy-v3-api-field-config-core-v3-http2protocoloptions-initial-connection-window-size).
 	// +optional
 	Http2InitialConnectionWindowSize *int32 `json:"http2InitialConnectionWindowSize,omitempty"`
 
-	// Action to take when a client request contains header names with underscore characters.
-	// See Envoy's [headers_with_underscores_action](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/protocol.proto#envoy-v3-api-field-config-core-v3-httpprotocoloptions-headers-with-underscores-action).
+	// Action to take when a client request contains header names with underscore characters. See Envoy's [headers_with_underscores_action](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/core/v3/protocol.proto#envoy-v3-api-field-config-core-v3-httpprotocoloptions-headers-with-underscores-action).
 	// +optional
 	HttpHeadersWithUnderscoresAction *ProxyConfigConnectionSettingsHeadersWithUnderscoresAction `json:"httpHeadersWithUnderscoresAction,omitempty"`
 
-	// Determines if adjacent slashes in the path are merged into a single slash.
-	// This is useful for protecting against path confusion attacks where different backend services
-	// interpret paths with multiple slashes differently.
-	// See Envoy's [merge_slashes](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#envoy-v3-api-field-extensions-filters-network-http-connection-manager-v3-httpconnectionmanager-merge-slashes).
+	// Determines if adjacent slashes in the path are merged into a single slash. This is useful for protecting against path confusion attacks where different backend services interpret paths with multiple slashes differently. See Envoy's [merge_slashes](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#envoy-v3-api-field-extensions-filters-network-http-connection-manager-v3-httpconnectionmanager-merge-slashes).
 	// +optional
 	HttpMergeSlashes *bool `json:"httpMergeSlashes,omitempty"`
 
-	// Action to take when a request path contains escaped slash sequences (%2F, %5C).
-	// See Envoy's [path_with_escaped_slashes_action](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#envoy-v3-api-field-extensions-filters-network-http-connection-manager-v3-httpconnectionmanager-path-with-escaped-slashes-action).
+	// Action to take when a request path contains escaped slash sequences (%2F, %5C). See Envoy's [path_with_escaped_slashes_action](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto#envoy-v3-api-field-extensions-filters-network-http-connection-manager-v3-httpconnectionmanager-path-with-escaped-slashes-action).
 	// +optional
 	HttpPathWithEscapedSlashesAction *ProxyConfigConnectionSettingsPathWithEscapedSlashesAction `json:"httpPathWithEscapedSlashesAction,omitempty"`
 
-	// The maximum number of connections that a single listener will accept.
-	// Maps to Envoy's per-listener connection limit via runtime configuration
-	// (`envoy.resource_limits.listener.<listener_name>.connection_limit`).
-	// See Envoy's [edge best practices](https://www.envoyproxy.io/docs/envoy/latest/configuration/best_practices/edge).
+	// The maximum number of connections that a single listener will accept. Maps to Envoy's per-listener connection limit via runtime configuration (`envoy.resource_limits.listener.<listener_name>.connection_limit`). See Envoy's [edge best practices](https://www.envoyproxy.io/docs/envoy/latest/configuration/best_practices/edge).
 	// +optional
 	ListenerConnectionLimit *int32 `json:"listenerConnectionLimit,omitempty"`
 
-	// The maximum number of downstream connections allowed across all listeners.
-	// Maps to Envoy's global downstream max connections via runtime configuration
-	// (`overload.global_downstream_max_connections`).
-	// See Envoy's [edge best practices](https://www.envoyproxy.io/docs/envoy/latest/configuration/best_practices/edge).
+	// The maximum number of downstream connections allowed across all listeners. Maps to Envoy's global downstream max connections via runtime configuration (`overload.global_downstream_max_connections`). See Envoy's [edge best practices](https://www.envoyproxy.io/docs/envoy/latest/configuration/best_practices/edge).
 	// +optional
 	GlobalDownstreamConnectionLimit *int32 `json:"globalDownstreamConnectionLimit,omitempty"`
 }
@@ -4339,88 +3452,53 @@ type ProxyConfigConnectionSettingsHeadersWithUnderscoresAction string
 // +kubebuilder:validation:Enum=PATH_WITH_ESCAPED_SLASHES_UNSPECIFIED;KEEP_UNCHANGED;REJECT_REQUEST;UNESCAPE_AND_REDIRECT;UNESCAPE_AND_FORWARD
 type ProxyConfigConnectionSettingsPathWithEscapedSlashesAction string
 
-// Profile selects a default value set for the fields in this message.
-// Explicitly setting any field always takes precedence over profile defaults.
+// Profile selects a default value set for the fields in this message. Explicitly setting any field always takes precedence over profile defaults.
 // +kubebuilder:validation:Enum=SIDECAR;EDGE
 type ProxyConfigConnectionSettingsProfile string
 
-// The mode used to redirect inbound traffic to Envoy.
-// This setting has no effect on outbound traffic: iptables `REDIRECT` is always used for
-// outbound connections.
+// The mode used to redirect inbound traffic to Envoy. This setting has no effect on outbound traffic: iptables `REDIRECT` is always used for outbound connections.
 // +kubebuilder:validation:Enum=REDIRECT;TPROXY;NONE
 type ProxyConfigInboundInterceptionMode string
 
 // ProxyConfigProxyHeaders is Istio's istio.mesh.v1alpha1.ProxyConfig.ProxyHeaders.
 type ProxyConfigProxyHeaders struct {
-	// Controls the `X-Forwarded-Client-Cert` header for inbound sidecar requests. To set this on gateways, use the `Topology` setting.
-	// To disable the header, configure either `SANITIZE` (to always remove the header, if present) or `FORWARD_ONLY` (to leave the header as-is).
-	// By default, `APPEND_FORWARD` will be used.
+	// Controls the `X-Forwarded-Client-Cert` header for inbound sidecar requests. To set this on gateways, use the `Topology` setting. To disable the header, configure either `SANITIZE` (to always remove the header, if present) or `FORWARD_ONLY` (to leave the header as-is). By default, `APPEND_FORWARD` will be used.
 	// +optional
 	ForwardedClientCert *ForwardClientCertDetails `json:"forwardedClientCert,omitempty"`
 
-	// This field is valid only when forward_client_cert_details is APPEND_FORWARD or SANITIZE_SET
-	// and the client connection is mTLS. It specifies the fields in
-	// the client certificate to be forwarded. Note that `Hash` is always set, and
-	// `By` is always set when the client certificate presents the URI type Subject Alternative Name value.
+	// This field is valid only when forward_client_cert_details is APPEND_FORWARD or SANITIZE_SET and the client connection is mTLS. It specifies the fields in the client certificate to be forwarded. Note that `Hash` is always set, and `By` is always set when the client certificate presents the URI type Subject Alternative Name value.
 	// +optional
 	SetCurrentClientCertDetails *ProxyConfigProxyHeadersSetCurrentClientCertDetails `json:"setCurrentClientCertDetails,omitempty"`
 
-	// Controls the `X-Request-Id` header. If enabled, a request ID is generated for each request if one is not already set.
-	// This applies to all types of traffic (inbound, outbound, and gateways).
-	// If disabled, no request ID will be generate for the request. If it is already present, it will be preserved.
-	// Warning: request IDs are a critical component to mesh tracing and logging, so disabling this is not recommended.
-	// This header is enabled by default if not configured.
+	// Controls the `X-Request-Id` header. If enabled, a request ID is generated for each request if one is not already set. This applies to all types of traffic (inbound, outbound, and gateways). If disabled, no request ID will be generate for the request. If it is already present, it will be preserved. Warning: request IDs are a critical component to mesh tracing and logging, so disabling this is not recommended. This header is enabled by default if not configured.
 	// +optional
 	RequestId *ProxyConfigProxyHeadersRequestId `json:"requestId,omitempty"`
 
-	// Controls the `server` header. If enabled, the `Server: istio-envoy` header is set in response headers for inbound traffic (including gateways).
-	// If disabled, the `Server` header is not modified. If it is already present, it will be preserved.
+	// Controls the `server` header. If enabled, the `Server: istio-envoy` header is set in response headers for inbound traffic (including gateways). If disabled, the `Server` header is not modified. If it is already present, it will be preserved.
 	// +optional
 	Server *ProxyConfigProxyHeadersServer `json:"server,omitempty"`
 
-	// Controls the `X-Envoy-Attempt-Count` header.
-	// If enabled, this header will be added on outbound request headers (including gateways) that have retries configured.
-	// If disabled, this header will not be set. If it is already present, it will be preserved.
-	// This header is enabled by default if not configured.
+	// Controls the `X-Envoy-Attempt-Count` header. If enabled, this header will be added on outbound request headers (including gateways) that have retries configured. If disabled, this header will not be set. If it is already present, it will be preserved. This header is enabled by default if not configured.
 	// +optional
 	AttemptCount *ProxyConfigProxyHeadersAttemptCount `json:"attemptCount,omitempty"`
 
-	// Controls various `X-Envoy-*` headers, such as `X-Envoy-Overloaded` and `X-Envoy-Upstream-Service-Time`. If enabled,
-	// these headers will be included.
-	// If disabled, these headers will not be set. If they are already present, they will be preserved.
-	// See the [Envoy documentation](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/http/router/v3/router.proto#envoy-v3-api-field-extensions-filters-http-router-v3-router-suppress-envoy-headers) for more details.
-	// These headers are enabled by default if not configured.
+	// Controls various `X-Envoy-*` headers, such as `X-Envoy-Overloaded` and `X-Envoy-Upstream-Service-Time`. If enabled, these headers will be included. If disabled, these headers will not be set. If they are already present, they will be preserved. See the [Envoy documentation](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/http/router/v3/router.proto#envoy-v3-api-field-extensions-filters-http-router-v3-router-suppress-envoy-headers) for more details. These headers are enabled by default if not configured.
 	// +optional
 	EnvoyDebugHeaders *ProxyConfigProxyHeadersEnvoyDebugHeaders `json:"envoyDebugHeaders,omitempty"`
 
-	// Controls Istio metadata exchange headers `X-Envoy-Peer-Metadata` and `X-Envoy-Peer-Metadata-Id`.
-	// By default, the behavior is unspecified.
-	// If IN_MESH, these headers will not be appended to outbound requests from sidecars to services not in-mesh.
+	// Controls Istio metadata exchange headers `X-Envoy-Peer-Metadata` and `X-Envoy-Peer-Metadata-Id`. By default, the behavior is unspecified. If IN_MESH, these headers will not be appended to outbound requests from sidecars to services not in-mesh.
 	// +optional
 	MetadataExchangeHeaders *ProxyConfigProxyHeadersMetadataExchangeHeaders `json:"metadataExchangeHeaders,omitempty"`
 
-	// When true, the original case of HTTP/1.x headers will be preserved
-	// as they pass through the proxy, rather than normalizing them to lowercase.
-	// This field is particularly useful for applications that require case-sensitive
-	// headers for interoperability with downstream systems or APIs that expect specific
-	// casing.
-	// The preserve_http1_header_case option only applies to HTTP/1.x traffic, as HTTP/2 requires all headers
-	// to be lowercase per the protocol specification. Envoy will ignore this field for HTTP/2
-	// requests and automatically normalize headers to lowercase, ensuring compliance with HTTP/2
-	// standards.
+	// When true, the original case of HTTP/1.x headers will be preserved as they pass through the proxy, rather than normalizing them to lowercase. This field is particularly useful for applications that require case-sensitive headers for interoperability with downstream systems or APIs that expect specific casing. The preserve_http1_header_case option only applies to HTTP/1.x traffic, as HTTP/2 requires all headers to be lowercase per the protocol specification. Envoy will ignore this field for HTTP/2 requests and automatically normalize headers to lowercase, ensuring compliance with HTTP/2 standards.
 	// +optional
 	PreserveHttp1HeaderCase *bool `json:"preserveHttp1HeaderCase,omitempty"`
 
-	// Controls the `X-Forwarded-Host` header. If enabled, the `X-Forwarded-Host` header is appended
-	// with the original host when it is rewritten.
-	// This header is disabled by default.
+	// Controls the `X-Forwarded-Host` header. If enabled, the `X-Forwarded-Host` header is appended with the original host when it is rewritten. This header is disabled by default.
 	// +optional
 	XForwardedHost *ProxyConfigProxyHeadersXForwardedHost `json:"xForwardedHost,omitempty"`
 
-	// Controls the `X-Forwarded-Port` header. If enabled, the `X-Forwarded-Port` header is header with the port value
-	// client used to connect to Envoy. It will be ignored if the ``x-forwarded-port`` header has been set by any
-	// trusted proxy in front of Envoy.
-	// This header is disabled by default.
+	// Controls the `X-Forwarded-Port` header. If enabled, the `X-Forwarded-Port` header is header with the port value client used to connect to Envoy. It will be ignored if the ``x-forwarded-port`` header has been set by any trusted proxy in front of Envoy. This header is disabled by default.
 	// +optional
 	XForwardedPort *ProxyConfigProxyHeadersXForwardedPort `json:"xForwardedPort,omitempty"`
 }
@@ -4469,26 +3547,19 @@ type ProxyConfigProxyHeadersSetCurrentClientCertDetails struct {
 	// +optional
 	Subject *bool `json:"subject,omitempty"`
 
-	// Whether to forward the entire client cert in URL encoded PEM format. This will appear in the
-	// XFCC header comma separated from other values with the value Cert="PEM".
-	// Defaults to false.
+	// Whether to forward the entire client cert in URL encoded PEM format. This will appear in the XFCC header comma separated from other values with the value Cert="PEM". Defaults to false.
 	// +optional
 	Cert *bool `json:"cert,omitempty"`
 
-	// Whether to forward the entire client cert chain (including the leaf cert) in URL encoded PEM
-	// format. This will appear in the XFCC header comma separated from other values with the value
-	// Chain="PEM".
-	// Defaults to false.
+	// Whether to forward the entire client cert chain (including the leaf cert) in URL encoded PEM format. This will appear in the XFCC header comma separated from other values with the value Chain="PEM". Defaults to false.
 	// +optional
 	Chain *bool `json:"chain,omitempty"`
 
-	// Whether to forward the DNS type Subject Alternative Names of the client cert.
-	// Defaults to true.
+	// Whether to forward the DNS type Subject Alternative Names of the client cert. Defaults to true.
 	// +optional
 	Dns *bool `json:"dns,omitempty"`
 
-	// Whether to forward the URI type Subject Alternative Name of the client cert. Defaults to
-	// true.
+	// Whether to forward the URI type Subject Alternative Name of the client cert. Defaults to true.
 	// +optional
 	Uri *bool `json:"uri,omitempty"`
 }
@@ -4505,8 +3576,7 @@ type ProxyConfigProxyHeadersXForwardedPort struct {
 	Enabled *bool `json:"enabled,omitempty"`
 }
 
-// Proxy stats name matchers for stats creation. Note this is in addition to
-// the minimum Envoy stats that Istio generates by default.
+// Proxy stats name matchers for stats creation. Note this is in addition to the minimum Envoy stats that Istio generates by default.
 type ProxyConfigProxyStatsMatcher struct {
 	// Proxy stats name prefix matcher for inclusion.
 	// +optional
@@ -4521,21 +3591,13 @@ type ProxyConfigProxyStatsMatcher struct {
 	InclusionRegexps []string `json:"inclusionRegexps,omitempty"`
 }
 
-// Allows specification of various Istio-supported naming schemes for the
-// Envoy `service_cluster` value. The `service_cluster` value is primarily used
-// by Envoys to provide service names for tracing spans.
+// Allows specification of various Istio-supported naming schemes for the Envoy `service_cluster` value. The `service_cluster` value is primarily used by Envoys to provide service names for tracing spans.
 // +kubebuilder:validation:Enum=APP_LABEL_AND_NAMESPACE;CANONICAL_NAME_ONLY;CANONICAL_NAME_AND_NAMESPACE
 type ProxyConfigTracingServiceName string
 
-// The following values are used to construct proxy image url.
-// format: `${hub}/${image_name}/${tag}-${image_type}`,
-// example: `registry.istio.io/release/proxyv2:1.11.1` or `registry.istio.io/release/proxyv2:1.11.1-distroless`.
-// This information was previously part of the Values API.
+// The following values are used to construct proxy image url. format: `${hub}/${image_name}/${tag}-${image_type}`, example: `registry.istio.io/release/proxyv2:1.11.1` or `registry.istio.io/release/proxyv2:1.11.1-distroless`. This information was previously part of the Values API.
 type ProxyImage struct {
-	// The image type of the image.
-	// Istio publishes default, debug, and distroless images.
-	// Other values are allowed if those image types (example: centos) are published to the specified hub.
-	// supported values: default, debug, distroless.
+	// The image type of the image. Istio publishes default, debug, and distroless images. Other values are allowed if those image types (example: centos) are published to the specified hub. supported values: default, debug, distroless.
 	// +optional
 	ImageType *string `json:"imageType,omitempty"`
 }
@@ -4577,28 +3639,23 @@ type ReadinessProbe struct {
 	// +optional
 	InitialDelaySeconds *int32 `json:"initialDelaySeconds,omitempty"`
 
-	// Number of seconds after which the probe times out.
-	// Defaults to 1 second. Minimum value is 1 second.
+	// Number of seconds after which the probe times out. Defaults to 1 second. Minimum value is 1 second.
 	// +optional
 	TimeoutSeconds *int32 `json:"timeoutSeconds,omitempty"`
 
-	// How often (in seconds) to perform the probe.
-	// Default to 10 seconds. Minimum value is 1 second.
+	// How often (in seconds) to perform the probe. Default to 10 seconds. Minimum value is 1 second.
 	// +optional
 	PeriodSeconds *int32 `json:"periodSeconds,omitempty"`
 
-	// Minimum consecutive successes for the probe to be considered successful after having failed.
-	// Defaults to 1 second.
+	// Minimum consecutive successes for the probe to be considered successful after having failed. Defaults to 1 second.
 	// +optional
 	SuccessThreshold *int32 `json:"successThreshold,omitempty"`
 
-	// Minimum consecutive failures for the probe to be considered failed after having succeeded.
-	// Defaults to 3 seconds.
+	// Minimum consecutive failures for the probe to be considered failed after having succeeded. Defaults to 3 seconds.
 	// +optional
 	FailureThreshold *int32 `json:"failureThreshold,omitempty"`
 
-	// `httpGet` is performed to a given endpoint
-	// and the status/able to connect determines health.
+	// `httpGet` is performed to a given endpoint and the status/able to connect determines health.
 	// +optional
 	HttpGet *HTTPHealthCheckConfig `json:"httpGet,omitempty"`
 
@@ -4617,15 +3674,11 @@ type ReadinessProbe struct {
 
 // RemoteService is Istio's istio.mesh.v1alpha1.RemoteService.
 type RemoteService struct {
-	// Address of a remove service used for various purposes (access log
-	// receiver, metrics receiver, etc.). Can be IP address or a fully
-	// qualified DNS name.
+	// Address of a remove service used for various purposes (access log receiver, metrics receiver, etc.). Can be IP address or a fully qualified DNS name.
 	// +optional
 	Address *string `json:"address,omitempty"`
 
-	// Use the `tlsSettings` to specify the tls mode to use. If the remote service
-	// uses Istio mutual TLS and shares the root CA with istiod, specify the TLS
-	// mode as `ISTIO_MUTUAL`.
+	// Use the `tlsSettings` to specify the tls mode to use. If the remote service uses Istio mutual TLS and shares the root CA with istiod, specify the TLS mode as `ISTIO_MUTUAL`.
 	// +optional
 	TlsSettings *ClientTLSSettings `json:"tlsSettings,omitempty"`
 
@@ -4655,14 +3708,11 @@ type ResourceScope string
 
 // Compute resources required by a container.
 type Resources struct {
-	// The maximum amount of compute resources allowed.
-	// More info: https://kubernetes.io/docs/concepts/configuration/manage-compute-resources-container/
+	// The maximum amount of compute resources allowed. More info: https://kubernetes.io/docs/concepts/configuration/manage-compute-resources-container/
 	// +optional
 	Limits map[string]string `json:"limits,omitempty"`
 
-	// The minimum amount of compute resources required. If Requests is omitted for a container,
-	// it defaults to Limits if that is explicitly specified, otherwise to an implementation-defined value.
-	// More info: https://kubernetes.io/docs/concepts/configuration/manage-compute-resources-container/
+	// The minimum amount of compute resources required. If Requests is omitted for a container, it defaults to Limits if that is explicitly specified, otherwise to an implementation-defined value. More info: https://kubernetes.io/docs/concepts/configuration/manage-compute-resources-container/
 	// +optional
 	Requests map[string]string `json:"requests,omitempty"`
 }
@@ -4678,9 +3728,7 @@ type ResourcesRequestsConfig struct {
 	Memory *string `json:"memory,omitempty"`
 }
 
-// SDS defines secret discovery service(SDS) configuration to be used by the proxy.
-// For workload, its values are set in sidecar injector(passed as arguments to istio-proxy container).
-// For pilot/mixer, it's passed as arguments to istio-proxy container in pilot/mixer deployment yaml files directly.
+// SDS defines secret discovery service(SDS) configuration to be used by the proxy. For workload, its values are set in sidecar injector(passed as arguments to istio-proxy container). For pilot/mixer, it's passed as arguments to istio-proxy container in pilot/mixer deployment yaml files directly.
 type SDS struct {
 	// True if SDS is enabled.
 	// +optional
@@ -4710,37 +3758,26 @@ type STSConfig struct {
 	ServicePort *int64 `json:"servicePort,omitempty"`
 }
 
-// ServiceEntryVisibility controls the visibility of ServiceEntry resources
-// across the mesh, giving a mesh administrator a way to constrain ServiceEntry
-// visibility without relying on external (VAP/CEL/OPA) admission validation.
+// ServiceEntryVisibility controls the visibility of ServiceEntry resources across the mesh, giving a mesh administrator a way to constrain ServiceEntry visibility without relying on external (VAP/CEL/OPA) admission validation.
 //
-// Policies are evaluated in order; the first policy whose rules all match sets
-// the ServiceEntry's visibility. If no policy matches, `defaultVisibility`
-// applies. When this entire message is absent from `MeshConfig`, every
-// ServiceEntry is visible `PUBLIC`, preserving current Istio behavior.
+// Policies are evaluated in order; the first policy whose rules all match sets the ServiceEntry's visibility. If no policy matches, `defaultVisibility` applies. When this entire message is absent from `MeshConfig`, every ServiceEntry is visible `PUBLIC`, preserving current Istio behavior.
 type ServiceEntryVisibility struct {
-	// The visibility used when no policy matches a ServiceEntry. If left
-	// `VISIBILITY_UNSPECIFIED`, it resolves to `PUBLIC`.
+	// The visibility used when no policy matches a ServiceEntry. If left `VISIBILITY_UNSPECIFIED`, it resolves to `PUBLIC`.
 	// +optional
 	DefaultVisibility *ServiceEntryVisibilityVisibility `json:"defaultVisibility,omitempty"`
 
-	// Whether sidecars honor these visibility semantics. When false (default),
-	// only ambient proxies (ztunnel and waypoints) apply them and sidecars
-	// continue to use `exportTo`. This enables incremental adoption during an
-	// ambient migration without affecting a working sidecar environment.
+	// Whether sidecars honor these visibility semantics. When false (default), only ambient proxies (ztunnel and waypoints) apply them and sidecars continue to use `exportTo`. This enables incremental adoption during an ambient migration without affecting a working sidecar environment.
 	// +optional
 	ApplyToSidecars *bool `json:"applyToSidecars,omitempty"`
 
-	// An ordered list of policies. Each policy is evaluated in turn; the first
-	// policy whose rules all match determines the ServiceEntry's visibility.
+	// An ordered list of policies. Each policy is evaluated in turn; the first policy whose rules all match determines the ServiceEntry's visibility.
 	// +optional
 	Policies []ServiceEntryVisibilityPolicy `json:"policies,omitempty"`
 }
 
 // MatchRule is a single matcher.
 type ServiceEntryVisibilityMatchRule struct {
-	// Matches when the namespace the ServiceEntry is defined in matches this
-	// label selector.
+	// Matches when the namespace the ServiceEntry is defined in matches this label selector.
 	// +optional
 	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
 }
@@ -4751,8 +3788,7 @@ type ServiceEntryVisibilityPolicy struct {
 	// +optional
 	Visibility *ServiceEntryVisibilityVisibility `json:"visibility,omitempty"`
 
-	// The rules to evaluate. All rules must match (AND semantics) for this
-	// policy to apply.
+	// The rules to evaluate. All rules must match (AND semantics) for this policy to apply.
 	// +optional
 	MatchingRules []ServiceEntryVisibilityMatchRule `json:"matchingRules,omitempty"`
 }
@@ -4773,9 +3809,7 @@ type SidecarInjectorConfig struct {
 
 	// Instructs Istio to not inject the sidecar on those pods, based on labels that are present in those pods.
 	//
-	// Annotations in the pods have higher precedence than the label selectors.
-	// Order of evaluation: Pod Annotations → NeverInjectSelector → AlwaysInjectSelector → Default Policy.
-	// See https://istio.io/docs/setup/kubernetes/additional-setup/sidecar-injection/#more-control-adding-exceptions
+	// Annotations in the pods have higher precedence than the label selectors. Order of evaluation: Pod Annotations → NeverInjectSelector → AlwaysInjectSelector → Default Policy. See https://istio.io/docs/setup/kubernetes/additional-setup/sidecar-injection/#more-control-adding-exceptions
 	// +optional
 	NeverInjectSelector []metav1.LabelSelector `json:"neverInjectSelector,omitempty"`
 
@@ -4787,8 +3821,7 @@ type SidecarInjectorConfig struct {
 	// +optional
 	RewriteAppHTTPProbe *bool `json:"rewriteAppHTTPProbe,omitempty"`
 
-	// injectedAnnotations are additional annotations that will be added to the pod spec after injection
-	// This is primarily to support PSP annotations.
+	// injectedAnnotations are additional annotations that will be added to the pod spec after injection This is primarily to support PSP annotations.
 	// +optional
 	InjectedAnnotations map[string]string `json:"injectedAnnotations,omitempty"`
 
@@ -4804,9 +3837,7 @@ type SidecarInjectorConfig struct {
 	//       labels:
 	//         hello: world
 	//
-	// Then starting a pod with the `inject.istio.io/templates: hello` annotation, will result in the pod
-	// being injected with the hello=world labels.
-	// This is intended for advanced configuration only; most users should use the built in template
+	// Then starting a pod with the `inject.istio.io/templates: hello` annotation, will result in the pod being injected with the hello=world labels. This is intended for advanced configuration only; most users should use the built in template
 	// +optional
 	Templates map[string]string `json:"templates,omitempty"`
 
@@ -4817,15 +3848,11 @@ type SidecarInjectorConfig struct {
 
 // StartupProbe is Istio's istio.operator.v1alpha1.StartupProbe.
 type StartupProbe struct {
-	// Enables or disables a startup probe.
-	// For optimal startup times, changing this should be tied to the readiness probe values.
+	// Enables or disables a startup probe. For optimal startup times, changing this should be tied to the readiness probe values.
 	//
-	// If the probe is enabled, it is recommended to have delay=0s,period=15s,failureThreshold=4.
-	// This ensures the pod is marked ready immediately after the startup probe passes (which has a 1s poll interval),
-	// and doesn't spam the readiness endpoint too much
+	// If the probe is enabled, it is recommended to have delay=0s,period=15s,failureThreshold=4. This ensures the pod is marked ready immediately after the startup probe passes (which has a 1s poll interval), and doesn't spam the readiness endpoint too much
 	//
-	// If the probe is disabled, it is recommended to have delay=1s,period=2s,failureThreshold=30.
-	// This ensures the startup is reasonable fast (polling every 2s). 1s delay is used since the startup is not often ready instantly.
+	// If the probe is disabled, it is recommended to have delay=1s,period=2s,failureThreshold=30. This ensures the startup is reasonable fast (polling every 2s). 1s delay is used since the startup is not often ready instantly.
 	// +optional
 	Enabled *bool `json:"enabled,omitempty"`
 
@@ -4897,37 +3924,19 @@ type TelemetryV2StackDriverConfig struct {
 	Enabled *bool `json:"enabled,omitempty"`
 }
 
-// Topology describes the configuration for relative location of a proxy with
-// respect to intermediate trusted proxies and the client. These settings
-// control how the client attributes are retrieved from the incoming traffic by
-// the gateway proxy and propagated to the upstream services in the cluster.
+// Topology describes the configuration for relative location of a proxy with respect to intermediate trusted proxies and the client. These settings control how the client attributes are retrieved from the incoming traffic by the gateway proxy and propagated to the upstream services in the cluster.
 type Topology struct {
-	// Number of trusted proxies deployed in front of the Istio gateway proxy.
-	// When this option is set to value N greater than zero, the trusted client
-	// address is assumed to be the Nth address from the right end of the
-	// X-Forwarded-For (XFF) header from the incoming request. If the
-	// X-Forwarded-For (XFF) header is missing or has fewer than N addresses, the
-	// gateway proxy falls back to using the immediate downstream connection's
-	// source address as the trusted client address.
-	// Note that the gateway proxy will append the downstream connection's source
-	// address to the X-Forwarded-For (XFF) address and set the
-	// X-Envoy-External-Address header to the trusted client address before
-	// forwarding it to the upstream services in the cluster.
-	// The default value of numTrustedProxies is 0.
-	// See [Envoy XFF](https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_conn_man/headers#config-http-conn-man-headers-x-forwarded-for)
-	// header handling for more details.
+	// Number of trusted proxies deployed in front of the Istio gateway proxy. When this option is set to value N greater than zero, the trusted client address is assumed to be the Nth address from the right end of the X-Forwarded-For (XFF) header from the incoming request. If the X-Forwarded-For (XFF) header is missing or has fewer than N addresses, the gateway proxy falls back to using the immediate downstream connection's source address as the trusted client address. Note that the gateway proxy will append the downstream connection's source address to the X-Forwarded-For (XFF) address and set the X-Envoy-External-Address header to the trusted client address before forwarding it to the upstream services in the cluster. The default value of numTrustedProxies is 0. See [Envoy XFF](https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_conn_man/headers#config-http-conn-man-headers-x-forwarded-for) header handling for more details.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=4294967295
 	NumTrustedProxies *int64 `json:"numTrustedProxies,omitempty"`
 
-	// Configures how the gateway proxy handles x-forwarded-client-cert (XFCC)
-	// header in the incoming request.
+	// Configures how the gateway proxy handles x-forwarded-client-cert (XFCC) header in the incoming request.
 	// +optional
 	ForwardClientCertDetails *ForwardClientCertDetails `json:"forwardClientCertDetails,omitempty"`
 
-	// Enables [PROXY protocol](http://www.haproxy.org/download/1.5/doc/proxy-protocol.txt) for
-	// downstream connections on a gateway.
+	// Enables [PROXY protocol](http://www.haproxy.org/download/1.5/doc/proxy-protocol.txt) for downstream connections on a gateway.
 	// +optional
 	ProxyProtocol *TopologyProxyProtocolConfiguration `json:"proxyProtocol,omitempty"`
 }
@@ -5018,9 +4027,7 @@ type Tracing struct {
 	// +optional
 	Zipkin *TracingZipkin `json:"zipkin,omitempty"`
 
-	// Use a Lightstep tracer.
-	// NOTE: For Istio 1.15+, this configuration option will result
-	// in using OpenTelemetry-based Lightstep integration.
+	// Use a Lightstep tracer. NOTE: For Istio 1.15+, this configuration option will result in using OpenTelemetry-based Lightstep integration.
 	// +optional
 	Lightstep *TracingLightstep `json:"lightstep,omitempty"`
 
@@ -5036,10 +4043,7 @@ type Tracing struct {
 	// +optional
 	OpenCensusAgent *TracingOpenCensusAgent `json:"openCensusAgent,omitempty"`
 
-	// Configures the custom tags to be added to active span by all proxies (i.e. sidecars
-	// and gateways).
-	// The key represents the name of the tag.
-	// Ex:
+	// Configures the custom tags to be added to active span by all proxies (i.e. sidecars and gateways). The key represents the name of the tag. Ex:
 	// ```yaml
 	// custom_tags:
 	//   new_tag_name:
@@ -5050,46 +4054,37 @@ type Tracing struct {
 	// +optional
 	CustomTags map[string]TracingCustomTag `json:"customTags,omitempty"`
 
-	// Configures the maximum length of the request path to extract and include in the
-	// HttpUrl tag. Used to truncate length request paths to meet the needs of tracing
-	// backend. If not set, then a length of 256 will be used.
+	// Configures the maximum length of the request path to extract and include in the HttpUrl tag. Used to truncate length request paths to meet the needs of tracing backend. If not set, then a length of 256 will be used.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=4294967295
 	MaxPathTagLength *int64 `json:"maxPathTagLength,omitempty"`
 
-	// The percentage of requests (0.0 - 100.0) that will be randomly selected for trace generation,
-	// if not requested by the client or not forced. Default is 1.0.
+	// The percentage of requests (0.0 - 100.0) that will be randomly selected for trace generation, if not requested by the client or not forced. Default is 1.0.
 	// +optional
 	Sampling *float64 `json:"sampling,omitempty"`
 
-	// Use the tlsSettings to specify the tls mode to use. If the remote tracing service
-	// uses Istio mutual TLS and shares the root CA with istiod, specify the TLS
-	// mode as `ISTIO_MUTUAL`.
+	// Use the tlsSettings to specify the tls mode to use. If the remote tracing service uses Istio mutual TLS and shares the root CA with istiod, specify the TLS mode as `ISTIO_MUTUAL`.
 	// +optional
 	TlsSettings *ClientTLSSettings `json:"tlsSettings,omitempty"`
 
-	// Determines whether or not trace spans generated by Envoy will include Istio specific tags.
-	// By default Istio specific tags are included in the trace spans.
+	// Determines whether or not trace spans generated by Envoy will include Istio specific tags. By default Istio specific tags are included in the trace spans.
 	// +optional
 	EnableIstioTags *bool `json:"enableIstioTags,omitempty"`
 }
 
-// Configure custom tags that will be added to any active span.
-// Tags can be generated via literals, environment variables or an incoming request header.
+// Configure custom tags that will be added to any active span. Tags can be generated via literals, environment variables or an incoming request header.
 // +kubebuilder:validation:XValidation:rule="(has(self.literal) ? 1 : 0) + (has(self.environment) ? 1 : 0) + (has(self.header) ? 1 : 0) <= 1",message="at most one of literal, environment, header may be set"
 type TracingCustomTag struct {
 	// The custom tag's value is the specified literal.
 	// +optional
 	Literal *TracingLiteral `json:"literal,omitempty"`
 
-	// The custom tag's value should be populated from an environmental
-	// variable
+	// The custom tag's value should be populated from an environmental variable
 	// +optional
 	Environment *TracingEnvironment `json:"environment,omitempty"`
 
-	// The custom tag's value is populated by an http header from
-	// an incoming request.
+	// The custom tag's value is populated by an http header from an incoming request.
 	// +optional
 	Header *TracingRequestHeader `json:"header,omitempty"`
 }
@@ -5107,9 +4102,7 @@ type TracingEnvironment struct {
 	// +optional
 	Name *string `json:"name,omitempty"`
 
-	// When the environment variable is not found,
-	// the tag's value will be populated with this default value if specified,
-	// otherwise the tag will not be populated.
+	// When the environment variable is not found, the tag's value will be populated with this default value if specified, otherwise the tag will not be populated.
 	// +optional
 	DefaultValue *string `json:"defaultValue,omitempty"`
 }
@@ -5132,67 +4125,47 @@ type TracingLiteral struct {
 	Value *string `json:"value,omitempty"`
 }
 
-// OpenCensusAgent defines configuration for an OpenCensus tracer writing to
-// an OpenCensus agent backend. See
-// [Envoy's OpenCensus trace configuration](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/trace/v3/opencensus.proto)
-// and
-// [OpenCensus trace config](https://github.com/census-instrumentation/opencensus-proto/blob/master/src/opencensus/proto/trace/v1/trace_config.proto)
-// for details.
+// OpenCensusAgent defines configuration for an OpenCensus tracer writing to an OpenCensus agent backend. See [Envoy's OpenCensus trace configuration](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/trace/v3/opencensus.proto) and [OpenCensus trace config](https://github.com/census-instrumentation/opencensus-proto/blob/master/src/opencensus/proto/trace/v1/trace_config.proto) for details.
 type TracingOpenCensusAgent struct {
-	// gRPC address for the OpenCensus agent (e.g. dns://authority/host:port or
-	// unix:path). See [gRPC naming
-	// docs](https://github.com/grpc/grpc/blob/master/doc/naming.md) for
-	// details.
+	// gRPC address for the OpenCensus agent (e.g. dns://authority/host:port or unix:path). See [gRPC naming docs](https://github.com/grpc/grpc/blob/master/doc/naming.md) for details.
 	// +optional
 	Address *string `json:"address,omitempty"`
 
-	// Specifies the set of context propagation headers used for distributed
-	// tracing. Default is `["W3C_TRACE_CONTEXT"]`. If multiple values are specified,
-	// the proxy will attempt to read each header for each request and will
-	// write all headers.
+	// Specifies the set of context propagation headers used for distributed tracing. Default is `["W3C_TRACE_CONTEXT"]`. If multiple values are specified, the proxy will attempt to read each header for each request and will write all headers.
 	// +optional
 	Context []TracingOpenCensusAgentTraceContext `json:"context,omitempty"`
 }
 
-// TraceContext selects the context propagation headers used for
-// distributed tracing.
+// TraceContext selects the context propagation headers used for distributed tracing.
 // +kubebuilder:validation:Enum=UNSPECIFIED;W3C_TRACE_CONTEXT;GRPC_BIN;CLOUD_TRACE_CONTEXT;B3
 type TracingOpenCensusAgentTraceContext string
 
-// RequestHeader is the HTTP request header which will be used to populate the span tag.
-// A default value can be configured if the header does not exist.
+// RequestHeader is the HTTP request header which will be used to populate the span tag. A default value can be configured if the header does not exist.
 type TracingRequestHeader struct {
 	// HTTP header name used to obtain the value from to populate the tag value.
 	// +optional
 	Name *string `json:"name,omitempty"`
 
-	// Default value to be used for the tag when the named HTTP header does not exist.
-	// The tag will be skipped if no default value is provided.
+	// Default value to be used for the tag when the named HTTP header does not exist. The tag will be skipped if no default value is provided.
 	// +optional
 	DefaultValue *string `json:"defaultValue,omitempty"`
 }
 
-// Stackdriver defines configuration for a Stackdriver tracer.
-// See [Envoy's OpenCensus trace configuration](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/trace/v3/opencensus.proto)
-// and
-// [OpenCensus trace config](https://github.com/census-instrumentation/opencensus-proto/blob/master/src/opencensus/proto/trace/v1/trace_config.proto) for details.
+// Stackdriver defines configuration for a Stackdriver tracer. See [Envoy's OpenCensus trace configuration](https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/trace/v3/opencensus.proto) and [OpenCensus trace config](https://github.com/census-instrumentation/opencensus-proto/blob/master/src/opencensus/proto/trace/v1/trace_config.proto) for details.
 type TracingStackdriver struct {
 	// debug enables trace output to stdout.
 	// +optional
 	Debug *bool `json:"debug,omitempty"`
 
-	// The global default max number of attributes per span.
-	// default is 200.
+	// The global default max number of attributes per span. default is 200.
 	// +optional
 	MaxNumberOfAttributes *int64 `json:"maxNumberOfAttributes,omitempty"`
 
-	// The global default max number of annotation events per span.
-	// default is 200.
+	// The global default max number of annotation events per span. default is 200.
 	// +optional
 	MaxNumberOfAnnotations *int64 `json:"maxNumberOfAnnotations,omitempty"`
 
-	// The global default max number of message events per span.
-	// default is 200.
+	// The global default max number of message events per span. default is 200.
 	// +optional
 	MaxNumberOfMessageEvents *int64 `json:"maxNumberOfMessageEvents,omitempty"`
 }
@@ -5237,26 +4210,11 @@ type WaypointConfig struct {
 	Toleration []corev1.Toleration `json:"toleration,omitempty"`
 }
 
-// Zone Aware Load Balancer automatically routes traffic to endpoints in the same
-// availability zone as the downstream proxy, reducing cross-zone latency and
-// inter-zone data transfer costs. Unlike
-// [LocalityLoadBalancerSetting](#LocalityLoadBalancerSetting), which requires
-// explicitly specifying traffic weights per locality, Zone Aware Load Balancer
-// automatically calculates routing percentages based on the relative number of
-// upstream endpoints in each zone — no manual distribution configuration is
-// needed.
+// Zone Aware Load Balancer automatically routes traffic to endpoints in the same availability zone as the downstream proxy, reducing cross-zone latency and inter-zone data transfer costs. Unlike [LocalityLoadBalancerSetting](#LocalityLoadBalancerSetting), which requires explicitly specifying traffic weights per locality, Zone Aware Load Balancer automatically calculates routing percentages based on the relative number of upstream endpoints in each zone — no manual distribution configuration is needed.
 //
-// When the local zone has proportionally fewer endpoints than the share of
-// traffic it would need to absorb, Envoy automatically overflows the excess to
-// other zones rather than overloading local endpoints.
+// When the local zone has proportionally fewer endpoints than the share of traffic it would need to absorb, Envoy automatically overflows the excess to other zones rather than overloading local endpoints.
 //
-// Additionally Zone Aware Load Balancer always partitions endpoints by region: the proxy's own region
-// forms the highest-priority tier and Envoy's automatic zone balancing operates
-// only among the endpoints within that region. Endpoints in other regions form
-// lower-priority failover tiers that receive traffic only when the local region is
-// unhealthy or runs out of capacity. The `failover` and `failoverPriority` fields
-// only influence how those lower tiers are ordered; the regional partitioning
-// itself is always applied whenever zone-aware load balancing is enabled.
+// Additionally Zone Aware Load Balancer always partitions endpoints by region: the proxy's own region forms the highest-priority tier and Envoy's automatic zone balancing operates only among the endpoints within that region. Endpoints in other regions form lower-priority failover tiers that receive traffic only when the local region is unhealthy or runs out of capacity. The `failover` and `failoverPriority` fields only influence how those lower tiers are ordered; the regional partitioning itself is always applied whenever zone-aware load balancing is enabled.
 //
 // For proxies to activate Zone Aware Load Balancer all of the following conditions are needed:
 //
@@ -5266,12 +4224,9 @@ type WaypointConfig struct {
 //   - The upstream cluster has at least `minClusterSize` hosts (default 6) in the local region.
 //   - There is at least one healthy endpoint in the local zone.
 //
-// If any of these conditions are not met, Envoy falls back to the configured load balancing policy
-// (e.g. round-robin or least-request) across all endpoints in the local region.
+// If any of these conditions are not met, Envoy falls back to the configured load balancing policy (e.g. round-robin or least-request) across all endpoints in the local region.
 //
-// For additional details on the algorithm, refer to Envoy's
-// [Zone Aware Routing](https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/load_balancing/zone_aware)
-// documentation.
+// For additional details on the algorithm, refer to Envoy's [Zone Aware Routing](https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/load_balancing/zone_aware) documentation.
 //
 // Note: Zone Aware Load Balancer is not supported on Ambient mode.
 //
@@ -5295,9 +4250,7 @@ type WaypointConfig struct {
 //
 // ```
 //
-// The following example adds a cross-region failover policy so that when all
-// endpoints in `us-east` become unhealthy, traffic fails over to `eu-west`
-// instead of any region globally:
+// The following example adds a cross-region failover policy so that when all endpoints in `us-east` become unhealthy, traffic fails over to `eu-west` instead of any region globally:
 //
 // ```yaml
 // apiVersion: networking.istio.io/v1
@@ -5326,35 +4279,19 @@ type WaypointConfig struct {
 //
 // ```
 type ZoneAwareLoadBalancerSetting struct {
-	// Enable zone aware load balancing. This is DestinationRule-level and will
-	// override mesh-wide settings in entirety, meaning no merging is performed
-	// with MeshConfig.
+	// Enable zone aware load balancing. This is DestinationRule-level and will override mesh-wide settings in entirety, meaning no merging is performed with MeshConfig.
 	// +optional
 	Enabled *bool `json:"enabled,omitempty"`
 
-	// Optional. Explicitly specifies the region traffic will land on when the endpoints
-	// in the local region become unhealthy. Regional partitioning is always
-	// applied; this field only customizes the ordering of the cross-region tiers.
-	// It may be used on its own, or together with `failoverPriority`, in which case
-	// it orders the regional tiers applied on top of the label-based priorities.
-	// For this to be effective consider one of the following:
+	// Optional. Explicitly specifies the region traffic will land on when the endpoints in the local region become unhealthy. Regional partitioning is always applied; this field only customizes the ordering of the cross-region tiers. It may be used on its own, or together with `failoverPriority`, in which case it orders the regional tiers applied on top of the label-based priorities. For this to be effective consider one of the following:
 	// - Use together with `OutlierDetection` to detect unhealthy endpoints in the local zone so that traffic fails over to other zones according to the specified priority.
 	// - Enable `PILOT_SEND_UNHEALTHY_ENDPOINTS` to allow Envoy to know when endpoints in the local zone are unhealthy and failover according to the specified priority.
 	// +optional
 	Failover []ZoneAwareLoadBalancerSettingFailover `json:"failover,omitempty"`
 
-	// failoverPriority is an ordered list of labels used to sort endpoints for
-	// priority-based load balancing. This supports traffic failover across
-	// different groups of endpoints and complements the automatic zone-level
-	// routing by allowing label-based priority tiers on top of it.
+	// failoverPriority is an ordered list of labels used to sort endpoints for priority-based load balancing. This supports traffic failover across different groups of endpoints and complements the automatic zone-level routing by allowing label-based priority tiers on top of it.
 	//
-	// Regional partitioning is always applied in addition to these labels: within
-	// each tier produced by `failoverPriority`, endpoints in the proxy's own region
-	// are preferred over endpoints in other regions (ordered by `failover` when it
-	// is also set). Because region-, zone-, and subzone-level routing are all handled
-	// automatically, `failoverPriority` must not include the
-	// `topology.kubernetes.io/region`, `topology.kubernetes.io/zone`, or
-	// `topology.istio.io/subzone` labels.
+	// Regional partitioning is always applied in addition to these labels: within each tier produced by `failoverPriority`, endpoints in the proxy's own region are preferred over endpoints in other regions (ordered by `failover` when it is also set). Because region-, zone-, and subzone-level routing are all handled automatically, `failoverPriority` must not include the `topology.kubernetes.io/region`, `topology.kubernetes.io/zone`, or `topology.istio.io/subzone` labels.
 	//
 	// Two kinds of labels can be specified:
 	// - Specify only label keys `[key1, key2, key3]`, istio would compare the label values of client with endpoints.
@@ -5375,8 +4312,7 @@ type ZoneAwareLoadBalancerSetting struct {
 	//
 	// Note: For a label to be considered for match, the previous labels must match, i.e. nth label would be considered matched only if first n-1 labels match.
 	//
-	// It can be any label specified on both client and server workloads.
-	// The following labels which have special semantic meaning are also supported:
+	// It can be any label specified on both client and server workloads. The following labels which have special semantic meaning are also supported:
 	//
 	//   - `topology.istio.io/network` is used to match the network metadata of an endpoint, which can be specified by pod/namespace label `topology.istio.io/network`, sidecar env `ISTIO_META_NETWORK` or MeshNetworks.
 	//   - `topology.istio.io/cluster` is used to match the clusterID of an endpoint, which can be specified by pod label `topology.istio.io/cluster` or pod env `ISTIO_META_CLUSTER_ID`.
@@ -5409,41 +4345,26 @@ type ZoneAwareLoadBalancerSetting struct {
 	// - "topology.istio.io/cluster=clusterA"
 	// ```
 	//
-	// Optional. May be combined with `failover` (which then orders the regional
-	// tiers applied on top of these label-based priorities).
-	// For this to be effective consider one of the following:
+	// Optional. May be combined with `failover` (which then orders the regional tiers applied on top of these label-based priorities). For this to be effective consider one of the following:
 	// - Use together with `OutlierDetection` to detect unhealthy endpoints in the local zone so that traffic fails over to other zones according to the specified priority.
 	// - Enable `PILOT_SEND_UNHEALTHY_ENDPOINTS` to allow Envoy to know when endpoints in the local zone are unhealthy and failover according to the specified priority.
 	// +optional
 	FailoverPriority []string `json:"failoverPriority,omitempty"`
 
-	// Minimum number of hosts in the upstream cluster's local region required for zone-aware
-	// load balancing to be enabled. If the total number of upstream hosts in the local region falls below
-	// this value, zone-aware load balancing is disabled for this cluster regardless of
-	// other settings. This guards against zone-skew issues that can occur with
-	// very small clusters where the uneven distribution of hosts across zones
-	// would produce poor load balancing results.
-	// If not specified, the default is 6.
+	// Minimum number of hosts in the upstream cluster's local region required for zone-aware load balancing to be enabled. If the total number of upstream hosts in the local region falls below this value, zone-aware load balancing is disabled for this cluster regardless of other settings. This guards against zone-skew issues that can occur with very small clusters where the uneven distribution of hosts across zones would produce poor load balancing results. If not specified, the default is 6.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=4294967295
 	MinClusterSize *int64 `json:"minClusterSize,omitempty"`
 }
 
-// Specify the traffic failover policy across regions. Since zone and sub-zone
-// failover is supported by default this only needs to be specified for
-// regions when the operator needs to constrain traffic failover so that
-// the default behavior of failing over to any endpoint globally does not
-// apply. This is useful when failing over traffic across regions would not
-// improve service health or may need to be restricted for other reasons
-// like regulatory controls.
+// Specify the traffic failover policy across regions. Since zone and sub-zone failover is supported by default this only needs to be specified for regions when the operator needs to constrain traffic failover so that the default behavior of failing over to any endpoint globally does not apply. This is useful when failing over traffic across regions would not improve service health or may need to be restricted for other reasons like regulatory controls.
 type ZoneAwareLoadBalancerSettingFailover struct {
 	// Originating region.
 	// +optional
 	From *string `json:"from,omitempty"`
 
-	// Destination region the traffic will fail over to when endpoints in
-	// the 'from' region becomes unhealthy.
+	// Destination region the traffic will fail over to when endpoints in the 'from' region becomes unhealthy.
 	// +optional
 	To *string `json:"to,omitempty"`
 }

@@ -186,7 +186,7 @@ func TestValuesExplainThemselves(t *testing.T) {
 		t.Fatal("the OpenAPI document has no io.sailoperator.v1.Istio")
 	}
 	field := istio.at(t, "spec", "values", "meshConfig", "discoverySelectors")
-	const want = "A list of Kubernetes selectors that specify the set of namespaces that Istio considers when\ncomputing configuration updates for sidecars."
+	const want = "A list of Kubernetes selectors that specify the set of namespaces that Istio considers when computing configuration updates for sidecars."
 	if !strings.Contains(field.Description, want) {
 		t.Errorf("discoverySelectors is described as %q; want Istio's description", field.Description)
 	}

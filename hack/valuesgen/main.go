@@ -451,7 +451,49 @@ func comment(d protoreflect.Descriptor) string {
 		}
 		keep = append(keep, strings.TrimRight(line, " \t"))
 	}
-	return strings.TrimSpace(strings.Join(keep, "\n"))
+	return reflow(strings.TrimSpace(strings.Join(keep, "\n")))
+}
+
+// reflow joins the lines of each paragraph, so that `kubectl explain` wraps the text itself instead of
+// breaking it where the proto file did. Code blocks and list items keep their lines.
+func reflow(text string) string {
+	var out []string
+	inCode := false
+	for _, line := range strings.Split(text, "\n") {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "```") {
+			inCode = !inCode
+			out = append(out, line)
+			continue
+		}
+		joinable := !inCode && t != "" && !startsItem(t) && !strings.HasPrefix(line, "  ") && !strings.HasPrefix(line, "\t")
+		if n := len(out); joinable && n > 0 {
+			prev := out[n-1]
+			pt := strings.TrimSpace(prev)
+			if pt != "" && !strings.HasPrefix(pt, "```") && !isCodeLine(prev) {
+				out[n-1] = strings.TrimRight(prev, " ") + " " + t
+				continue
+			}
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
+}
+
+func startsItem(t string) bool {
+	if strings.HasPrefix(t, "- ") || strings.HasPrefix(t, "* ") || strings.HasPrefix(t, "|") || strings.HasPrefix(t, "#") {
+		return true
+	}
+	i := 0
+	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+		i++
+	}
+	return i > 0 && i < len(t) && (t[i] == '.' || t[i] == ')')
+}
+
+// isCodeLine reports an indented line, which is code or a nested list item and is not joined onto.
+func isCodeLine(line string) bool {
+	return strings.HasPrefix(line, "  ") || strings.HasPrefix(line, "\t")
 }
 
 // writeDoc writes a Go comment; lines that could be read as markers or end a comment are defused.
