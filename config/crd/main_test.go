@@ -2,7 +2,6 @@ package crd_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -17,24 +16,11 @@ import (
 var cfg *rest.Config
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cluster, err := testcluster.Start(ctx, testcluster.Options{})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting the API server: %v\n", err)
-		return 1
-	}
-	defer cluster.Stop()
-	cfg = cluster.Config()
-	// The deprecation warning of v1alpha1 ZTunnel is asserted where it matters, not logged for every call.
-	cfg.WarningHandler = rest.NoWarnings{}
-	if err := crd.Install(ctx, cfg, time.Minute); err != nil {
-		fmt.Fprintf(os.Stderr, "installing CRDs: %v\n", err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(testcluster.RunTests(m, testcluster.Options{}, func(c *rest.Config) error {
+		cfg = c
+		// The deprecation warning of v1alpha1 ZTunnel is asserted where it matters, not logged for
+		// every call.
+		cfg.WarningHandler = rest.NoWarnings{}
+		return crd.Install(context.Background(), cfg, time.Minute)
+	}))
 }

@@ -32,6 +32,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/bosun-mesh/bosun/internal/testcluster"
 )
 
 // module is one of the nested modules under hack/clusterbins and the
@@ -144,7 +146,7 @@ func main() {
 }
 
 func run(out string, force bool) error {
-	root, err := repoRoot()
+	root, err := testcluster.RepoRoot()
 	if err != nil {
 		return err
 	}
@@ -183,25 +185,6 @@ func run(out string, force bool) error {
 	return nil
 }
 
-// repoRoot walks up from the working directory to the directory whose go.mod
-// declares bosun's module, so the command works from any folder of the tree.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.HasPrefix(bytes.TrimSpace(data), []byte("module github.com/bosun-mesh/bosun\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("bosun's go.mod not found above the working directory; run from the repository root")
-		}
-		dir = parent
-	}
-}
 
 // moduleInfo is the part of `go mod download -json` output we use.
 type moduleInfo struct {

@@ -41,16 +41,16 @@ func binDir(opts Options) (string, error) {
 	if dir := os.Getenv(BinDirEnv); dir != "" {
 		return dir, nil
 	}
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		return "", fmt.Errorf("locating the cluster programs: %w (set %s or Options.BinDir)", err, BinDirEnv)
 	}
 	return filepath.Join(root, "bin", "cluster", KubeVersion), nil
 }
 
-// repoRoot walks up from the working directory to the directory whose go.mod
+// RepoRoot walks up from the working directory to the directory whose go.mod
 // declares bosun's module. Nested modules (hack/clusterbins/*) are passed by.
-func repoRoot() (string, error) {
+func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
@@ -62,7 +62,7 @@ func repoRoot() (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("bosun's go.mod not found above the working directory")
+			return "", errors.New("bosun's go.mod not found above the working directory; run from the repository")
 		}
 		dir = parent
 	}

@@ -1,8 +1,13 @@
 package testcluster
 
 import (
+	"context"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
+
+	"k8s.io/client-go/rest"
 )
 
 // failureLogLines is how much of each component's log a failed test shows:
@@ -41,4 +46,24 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
+}
+
+// RunTests starts one cluster for a whole test binary, as a TestMain does, and returns the exit code
+// for os.Exit. setup runs once the cluster is ready (to install CRDs, say) and receives its admin
+// config; then the tests run, and the cluster is stopped. If the cluster cannot start or setup fails,
+// no test runs and the components' logs are printed.
+func RunTests(m *testing.M, opts Options, setup func(*rest.Config) error) int {
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultStartTimeout)
+	defer cancel()
+	c, err := Start(ctx, opts)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "starting the test cluster: %v\n", err)
+		return 1
+	}
+	defer c.Stop()
+	if err := setup(c.Config()); err != nil {
+		fmt.Fprintf(os.Stderr, "setting up the test cluster: %v\ncluster logs:\n%s\n", err, c.Logs(failureLogLines))
+		return 1
+	}
+	return m.Run()
 }
