@@ -185,7 +185,6 @@ func run(out string, force bool) error {
 	return nil
 }
 
-
 // moduleInfo is the part of `go mod download -json` output we use.
 type moduleInfo struct {
 	Path    string
