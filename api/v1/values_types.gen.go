@@ -83,7 +83,7 @@ type BaseConfig struct {
 
 	// CRDs to exclude. Requires `enableCRDTemplates`
 	// +optional
-	ExcludedCRDs []string `json:"excludedCRDs,omitempty"`
+	ExcludedCRDs []string `json:"excludedCRDs,omitzero"`
 
 	// URL to use for validating webhook.
 	// +optional
@@ -127,7 +127,7 @@ type CNIAmbientConfig struct {
 	//
 	// Istio's charts read this value; its protobuf definitions do not declare it yet.
 	// +optional
-	EnablementSelectors []CNIAmbientEnablementSelector `json:"enablementSelectors,omitempty"`
+	EnablementSelectors []CNIAmbientEnablementSelector `json:"enablementSelectors,omitzero"`
 
 	// Makes the CNI agent always share the host node's network namespace.
 	//
@@ -186,7 +186,7 @@ type CNIConfig struct {
 
 	// List of namespaces that should be ignored by the CNI plugin.
 	// +optional
-	ExcludeNamespaces []string `json:"excludeNamespaces,omitempty"`
+	ExcludeNamespaces []string `json:"excludeNamespaces,omitzero"`
 
 	// K8s affinity to set on the istio-cni Pods. Can be used to exclude istio-cni from being scheduled on specified nodes.
 	// +optional
@@ -198,21 +198,21 @@ type CNIConfig struct {
 	//   ENV_VAR_1: value1
 	//   ENV_VAR_2: value2
 	// +optional
-	Env map[string]string `json:"env,omitempty"`
+	Env map[string]string `json:"env,omitzero"`
 
 	// Additional labels to apply to the istio-cni DaemonSet.
 	// +optional
-	DaemonSetLabels map[string]string `json:"daemonSetLabels,omitempty"`
+	DaemonSetLabels map[string]string `json:"daemonSetLabels,omitzero"`
 
 	// Additional annotations to apply to the istio-cni Pods.
 	//
 	// Deprecated: Istio marks this field deprecated.
 	// +optional
-	PodAnnotations map[string]string `json:"podAnnotations,omitempty"`
+	PodAnnotations map[string]string `json:"podAnnotations,omitzero"`
 
 	// Additional labels to apply to the istio-cni Pods.
 	// +optional
-	PodLabels map[string]string `json:"podLabels,omitempty"`
+	PodLabels map[string]string `json:"podLabels,omitzero"`
 
 	// PodSecurityPolicy cluster role. No longer used anywhere.
 	// +optional
@@ -290,7 +290,7 @@ type CNIConfig struct {
 	//
 	// Istio's charts read this value; its protobuf definitions do not declare it yet.
 	// +optional
-	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+	Tolerations []corev1.Toleration `json:"tolerations,omitzero"`
 
 	// Update strategy of the istio-cni-node DaemonSet.
 	//
@@ -392,7 +392,7 @@ type Certificate struct {
 
 	// The DNS names for the certificate. A certificate may contain multiple DNS names.
 	// +optional
-	DnsNames []string `json:"dnsNames,omitempty"`
+	DnsNames []string `json:"dnsNames,omitzero"`
 }
 
 // SSL/TLS related settings for upstream connections. See Envoy's [TLS context](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/transport_sockets/tls/v3/common.proto.html#common-tls-configuration) for more details. These settings are common to both HTTP and TCP upstreams.
@@ -478,7 +478,7 @@ type ClientTLSSettings struct {
 
 	// A list of alternate names to verify the subject identity in the certificate. If specified, the proxy will verify that the server certificate's subject alt name matches one of the specified values. If specified, this list overrides the value of `subjectAltNames` from the `ServiceEntry`. If unspecified, automatic validation of upstream presented certificate for new upstream connections will be done based on the downstream HTTP host/authority header.
 	// +optional
-	SubjectAltNames []string `json:"subjectAltNames,omitempty"`
+	SubjectAltNames []string `json:"subjectAltNames,omitzero"`
 
 	// SNI string to present to the server during TLS handshake. If unspecified, SNI will be automatically set based on downstream HTTP host/authority header for SIMPLE and MUTUAL TLS modes.
 	// +optional
@@ -509,7 +509,7 @@ type ConfigSource struct {
 
 	// Describes the source of configuration, if nothing is specified default is MCP
 	// +optional
-	SubscribedResources []Resource `json:"subscribedResources,omitempty"`
+	SubscribedResources []Resource `json:"subscribedResources,omitzero"`
 }
 
 // Connection pool settings for an upstream host. The settings apply to each individual host in the upstream service.  See Envoy's [circuit breaker](https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/circuit_breaking) for more details. Connection pool settings can be applied at the TCP level as well as at HTTP level.
@@ -667,7 +667,7 @@ type DefaultResourcesConfig struct {
 type ExecHealthCheckConfig struct {
 	// Command to run. Exit status of 0 is treated as live/healthy and non-zero is unhealthy.
 	// +optional
-	Command []string `json:"command,omitempty"`
+	Command []string `json:"command,omitzero"`
 }
 
 // ForwardClientCertDetails controls how the x-forwarded-client-cert (XFCC) header is handled by a proxy. See [Envoy XFCC](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto.html#enum-extensions-filters-network-http-connection-manager-v3-httpconnectionmanager-forwardclientcertdetails) header handling for more details.
@@ -690,7 +690,7 @@ type GlobalConfig struct {
 
 	// List of certSigners to allow "approve" action in the ClusterRole
 	// +optional
-	CertSigners []string `json:"certSigners,omitempty"`
+	CertSigners []string `json:"certSigners,omitzero"`
 
 	// Controls whether the server-side validation is enabled.
 	// +optional
@@ -702,7 +702,7 @@ type GlobalConfig struct {
 	//
 	// Deprecated: Istio marks this field deprecated.
 	// +optional
-	DefaultNodeSelector map[string]string `json:"defaultNodeSelector,omitempty"`
+	DefaultNodeSelector map[string]string `json:"defaultNodeSelector,omitzero"`
 
 	// Specifies the default pod disruption budget configuration.
 	// +optional
@@ -720,7 +720,7 @@ type GlobalConfig struct {
 	//
 	// Deprecated: Istio marks this field deprecated.
 	// +optional
-	DefaultTolerations []corev1.Toleration `json:"defaultTolerations,omitempty"`
+	DefaultTolerations []corev1.Toleration `json:"defaultTolerations,omitzero"`
 
 	// Specifies the docker hub for Istio images.
 	// +optional
@@ -734,7 +734,7 @@ type GlobalConfig struct {
 
 	// ImagePullSecrets for the control plane ServiceAccount, list of secrets in the same namespace to use for pulling any images in pods that reference this ServiceAccount. Must be set for any cluster configured with private docker registry.
 	// +optional
-	ImagePullSecrets []string `json:"imagePullSecrets,omitempty"`
+	ImagePullSecrets []string `json:"imagePullSecrets,omitzero"`
 
 	// Specifies the default namespace for the Istio control plane components.
 	// +optional
@@ -793,7 +793,7 @@ type GlobalConfig struct {
 
 	// Custom DNS config for the pod to resolve names of services in other clusters. Use this to add additional search domains, and other settings. see https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/#dns-config This does not apply to gateway pods as they typically need a different set of DNS settings than the normal application pods (e.g. in multicluster scenarios).
 	// +optional
-	PodDNSSearchNamespaces []string `json:"podDNSSearchNamespaces,omitempty"`
+	PodDNSSearchNamespaces []string `json:"podDNSSearchNamespaces,omitzero"`
 
 	// Controls whether the creation of the sidecar injector ConfigMap should be skipped. Defaults to false. When set to true, the sidecar injector ConfigMap will not be created.
 	// +optional
@@ -889,7 +889,7 @@ type GlobalConfig struct {
 
 	// Defines which IP family to use for single stack or the order of IP families for dual-stack. Valid list items are "IPv4", "IPv6". More info: https://kubernetes.io/docs/concepts/services-networking/dual-stack/#services
 	// +optional
-	IpFamilies []string `json:"ipFamilies,omitempty"`
+	IpFamilies []string `json:"ipFamilies,omitzero"`
 
 	// Controls whether Services are configured to use IPv4, IPv6, or both. Valid options are PreferDualStack, RequireDualStack, and SingleStack. More info: https://kubernetes.io/docs/concepts/services-networking/dual-stack/#services
 	// +optional
@@ -981,7 +981,7 @@ type HTTPHealthCheckConfig struct {
 
 	// Headers the proxy will pass on to make the request. Allows repeated headers.
 	// +optional
-	HttpHeaders []HTTPHeader `json:"httpHeaders,omitempty"`
+	HttpHeaders []HTTPHeader `json:"httpHeaders,omitzero"`
 }
 
 // Describes the retry policy to use when a HTTP request fails. For example, the following rule sets the maximum number of retries to 3 when calling ratings:v1 service, with a 2s timeout per retry attempt. A retry will be attempted if there is a connect-failure, refused_stream or when the upstream server responds with Service Unavailable(503).
@@ -1102,11 +1102,11 @@ type IstiodRemoteConfig struct {
 type LocalityLoadBalancerSetting struct {
 	// Optional: only one of distribute, failover or failoverPriority can be set. Explicitly specify loadbalancing weight across different zones and geographical locations. Refer to [Locality weighted load balancing](https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/load_balancing/locality_weight) If empty, the locality weight is set according to the endpoints number within it.
 	// +optional
-	Distribute []LocalityLoadBalancerSettingDistribute `json:"distribute,omitempty"`
+	Distribute []LocalityLoadBalancerSettingDistribute `json:"distribute,omitzero"`
 
 	// Optional: only one of distribute, failover or failoverPriority can be set. Explicitly specify the region traffic will land on when endpoints in local region becomes unhealthy. Should be used together with OutlierDetection to detect unhealthy endpoints. Note: if no OutlierDetection specified, this will not take effect.
 	// +optional
-	Failover []LocalityLoadBalancerSettingFailover `json:"failover,omitempty"`
+	Failover []LocalityLoadBalancerSettingFailover `json:"failover,omitzero"`
 
 	// failoverPriority is an ordered list of labels used to sort endpoints to do priority based load balancing. This is to support traffic failover across different groups of endpoints. Two kinds of labels can be specified:
 	// - Specify only label keys `[key1, key2, key3]`, istio would compare the label values of client with endpoints.
@@ -1165,7 +1165,7 @@ type LocalityLoadBalancerSetting struct {
 	//
 	// Optional: only one of distribute, failover or failoverPriority can be set. And it should be used together with `OutlierDetection` to detect unhealthy endpoints, otherwise has no effect.
 	// +optional
-	FailoverPriority []string `json:"failoverPriority,omitempty"`
+	FailoverPriority []string `json:"failoverPriority,omitzero"`
 
 	// Enable locality load balancing. This is DestinationRule-level and will override mesh-wide settings in entirety. e.g. true means that turn on locality load balancing for this DestinationRule no matter what mesh-wide settings is.
 	// +optional
@@ -1186,7 +1186,7 @@ type LocalityLoadBalancerSettingDistribute struct {
 
 	// Map of upstream localities to traffic distribution weights. The sum of all weights should be 100. Any locality not present will receive no traffic.
 	// +optional
-	To map[string]int64 `json:"to,omitempty"`
+	To map[string]int64 `json:"to,omitzero"`
 }
 
 // Specify the traffic failover policy across regions. Since zone and sub-zone failover is supported by default this only needs to be specified for regions when the operator needs to constrain traffic failover so that the default behavior of failing over to any endpoint globally does not apply. This is useful when failing over traffic across regions would not improve service health or may need to be restricted for other reasons like regulatory controls.
@@ -1290,7 +1290,7 @@ type MeshConfig struct {
 
 	// ConfigSource describes a source of configuration data for networking rules, and other Istio configuration artifacts. Multiple data sources can be configured for a single control plane.
 	// +optional
-	ConfigSources []ConfigSource `json:"configSources,omitempty"`
+	ConfigSources []ConfigSource `json:"configSources,omitzero"`
 
 	// This flag is used to enable mutual `TLS` automatically for service to service communication within the mesh, default true. If set to true, and a given service does not have a corresponding `DestinationRule` configured, or its `DestinationRule` does not have ClientTLSSettings specified, Istio configures client side TLS configuration appropriately. More specifically, If the upstream authentication policy is in `STRICT` mode, use Istio provisioned certificate for mutual `TLS` to connect to upstream. If upstream service is in plain text mode, use plain text. If the upstream authentication policy is in PERMISSIVE mode, Istio configures clients to use mutual `TLS` when server sides are capable of accepting mutual `TLS` traffic. If service `DestinationRule` exists and has `ClientTLSSettings` specified, that is always used instead.
 	// +optional
@@ -1307,12 +1307,12 @@ type MeshConfig struct {
 	// ```
 	// Any service with the identity `td1/ns/foo/sa/a-service-account`, `td2/ns/foo/sa/a-service-account`, or `td3/ns/foo/sa/a-service-account` will be treated the same in the Istio mesh.
 	// +optional
-	TrustDomainAliases []string `json:"trustDomainAliases,omitempty"`
+	TrustDomainAliases []string `json:"trustDomainAliases,omitzero"`
 
 	// The extra root certificates for workload-to-workload communication. The plugin certificates (the 'cacerts' secret) or self-signed certificates (the 'istio-ca-secret' secret) are automatically added by Istiod. The CA certificate that signs the workload certificates is automatically added by Istio Agent.
 	// +optional
 	// +kubebuilder:validation:MaxItems=1000
-	CaCertificates []MeshConfigCertificateData `json:"caCertificates,omitempty"`
+	CaCertificates []MeshConfigCertificateData `json:"caCertificates,omitzero"`
 
 	// The default value for the ServiceEntry.exportTo field and services imported through container registry integrations, e.g. this applies to Kubernetes Service resources. The value is a list of namespace names and reserved namespace aliases. The allowed namespace aliases are:
 	// ```
@@ -1326,19 +1326,19 @@ type MeshConfig struct {
 	//
 	// For further discussion see the reference documentation for `ServiceEntry`, `Sidecar`, and `Gateway`.
 	// +optional
-	DefaultServiceExportTo []string `json:"defaultServiceExportTo,omitempty"`
+	DefaultServiceExportTo []string `json:"defaultServiceExportTo,omitzero"`
 
 	// The default value for the VirtualService.exportTo field. Has the same syntax as `defaultServiceExportTo`.
 	//
 	// If not set the system will use "*" as the default value which implies that virtual services are exported to all namespaces
 	// +optional
-	DefaultVirtualServiceExportTo []string `json:"defaultVirtualServiceExportTo,omitempty"`
+	DefaultVirtualServiceExportTo []string `json:"defaultVirtualServiceExportTo,omitzero"`
 
 	// The default value for the `DestinationRule.exportTo` field. Has the same syntax as `defaultServiceExportTo`.
 	//
 	// If not set the system will use "*" as the default value which implies that destination rules are exported to all namespaces
 	// +optional
-	DefaultDestinationRuleExportTo []string `json:"defaultDestinationRuleExportTo,omitempty"`
+	DefaultDestinationRuleExportTo []string `json:"defaultDestinationRuleExportTo,omitzero"`
 
 	// The namespace to treat as the administrative root namespace for Istio configuration. When processing a leaf namespace Istio will search for declarations in that namespace first and if none are found it will search in the root namespace. Any matching declaration found in the root namespace is processed as if it were declared in the leaf namespace.
 	//
@@ -1404,15 +1404,15 @@ type MeshConfig struct {
 	//
 	// Deprecated: Istio marks this field deprecated.
 	// +optional
-	Certificates []Certificate `json:"certificates,omitempty"`
+	Certificates []Certificate `json:"certificates,omitzero"`
 
 	// Settings to be applied to select services.
 	// +optional
-	ServiceSettings []MeshConfigServiceSettings `json:"serviceSettings,omitempty"`
+	ServiceSettings []MeshConfigServiceSettings `json:"serviceSettings,omitzero"`
 
 	// Scope to be applied to select services.
 	// +optional
-	ServiceScopeConfigs []MeshConfigServiceScopeConfigs `json:"serviceScopeConfigs,omitempty"`
+	ServiceScopeConfigs []MeshConfigServiceScopeConfigs `json:"serviceScopeConfigs,omitzero"`
 
 	// If enabled, Istio agent will merge metrics exposed by the application with metrics from Envoy and Istio agent. The sidecar injection will replace `prometheus.io` annotations present on the pod and redirect them towards Istio agent, which will then merge metrics of from the application with Istio metrics. This relies on the annotations `prometheus.io/scrape`, `prometheus.io/port`, and `prometheus.io/path` annotations. If you are running a separately managed Envoy with an Istio sidecar, this may cause issues, as the metrics will collide. In this case, it is recommended to disable aggregation on that deployment with the `prometheus.istio.io/merge-metrics: "false"` annotation. If not specified, this will be enabled by default.
 	// +optional
@@ -1437,7 +1437,7 @@ type MeshConfig struct {
 	// Defines a list of extension providers that extend Istio's functionality. For example, the AuthorizationPolicy can be used with an extension provider to delegate the authorization decision to a custom authorization system.
 	// +optional
 	// +kubebuilder:validation:MaxItems=1000
-	ExtensionProviders []MeshConfigExtensionProvider `json:"extensionProviders,omitempty"`
+	ExtensionProviders []MeshConfigExtensionProvider `json:"extensionProviders,omitzero"`
 
 	// Specifies extension providers to use by default in Istio configuration resources.
 	// +optional
@@ -1460,7 +1460,7 @@ type MeshConfig struct {
 	// ```
 	// Refer to the [Kubernetes selector docs](https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors) for additional detail on selector semantics.
 	// +optional
-	DiscoverySelectors []metav1.LabelSelector `json:"discoverySelectors,omitempty"`
+	DiscoverySelectors []metav1.LabelSelector `json:"discoverySelectors,omitzero"`
 
 	// ProxyPathNormalization configures how URL paths in incoming and outgoing HTTP requests are normalized by the sidecars and gateways. The normalized paths will be used in all aspects through the requests' lifetime on the sidecars and gateways, which includes routing decisions in outbound direction (client proxy), authorization policy match and enforcement in inbound direction (server proxy), and the URL path proxied to the upstream service. If not set, the NormalizationType.DEFAULT configuration will be used.
 	// +optional
@@ -1540,11 +1540,11 @@ type MeshConfigCertificateData struct {
 
 	// Optional. Specify the kubernetes signers (External CA) that use this trustAnchor when Istiod is acting as RA(registration authority) If set, they are used for these signers. Otherwise, this trustAnchor is used for all signers.
 	// +optional
-	CertSigners []string `json:"certSigners,omitempty"`
+	CertSigners []string `json:"certSigners,omitzero"`
 
 	// Optional. Specify the list of trust domains to which this trustAnchor data belongs. If set, they are used for these trust domains. Otherwise, this trustAnchor is used for default trust domain and its aliases. Note that we can have multiple trustAnchor data for a same trustDomain. In that case, trustAnchors with a same trust domain will be merged and used together to verify peer certificates. If neither certSigners nor trustDomains is set, this trustAnchor is used for all trust domains and all signers. If only trustDomains is set, this trustAnchor is used for these trustDomains and all signers. If only certSigners is set, this trustAnchor is used for these certSigners and all trust domains. If both certSigners and trustDomains is set, this trustAnchor is only used for these signers and trust domains.
 	// +optional
-	TrustDomains []string `json:"trustDomains,omitempty"`
+	TrustDomains []string `json:"trustDomains,omitzero"`
 }
 
 // Holds the name references to the providers that will be used by default in other Istio configuration resources if the provider is not specified.
@@ -1553,15 +1553,15 @@ type MeshConfigCertificateData struct {
 type MeshConfigDefaultProviders struct {
 	// Name of the default provider(s) for tracing.
 	// +optional
-	Tracing []string `json:"tracing,omitempty"`
+	Tracing []string `json:"tracing,omitzero"`
 
 	// Name of the default provider(s) for metrics.
 	// +optional
-	Metrics []string `json:"metrics,omitempty"`
+	Metrics []string `json:"metrics,omitzero"`
 
 	// Name of the default provider(s) for access logging.
 	// +optional
-	AccessLogging []string `json:"accessLogging,omitempty"`
+	AccessLogging []string `json:"accessLogging,omitzero"`
 }
 
 // DefaultTrafficPolicy defines mesh-wide baseline traffic settings for outbound clusters. Only connection pool and outlier detection are configurable here, the two settings that benefit from a mesh-wide baseline. A DestinationRule overrides a baseline block when it sets the corresponding policy, and inherits it otherwise.
@@ -1741,7 +1741,7 @@ type MeshConfigExtensionProviderEnvoyExternalAuthorizationHttpProvider struct {
 	//
 	// Deprecated: Istio marks this field deprecated.
 	// +optional
-	IncludeHeadersInCheck []string `json:"includeHeadersInCheck,omitempty"`
+	IncludeHeadersInCheck []string `json:"includeHeadersInCheck,omitzero"`
 
 	// List of client request headers that should be included in the authorization request sent to the authorization service. Note that in addition to the headers specified here following headers are included by default:
 	// 1. *Host*, *Method*, *Path* and *Content-Length* are automatically sent.
@@ -1752,11 +1752,11 @@ type MeshConfigExtensionProviderEnvoyExternalAuthorizationHttpProvider struct {
 	// - Prefix match: "abc*" will match on value "abc" and "abcd".
 	// - Suffix match: "*abc" will match on value "abc" and "xabc".
 	// +optional
-	IncludeRequestHeadersInCheck []string `json:"includeRequestHeadersInCheck,omitempty"`
+	IncludeRequestHeadersInCheck []string `json:"includeRequestHeadersInCheck,omitzero"`
 
 	// Set of additional fixed headers that should be included in the authorization request sent to the authorization service. Key is the header name and value is the header value. Note that client request of the same key or headers specified in includeRequestHeadersInCheck will be overridden.
 	// +optional
-	IncludeAdditionalHeadersInCheck map[string]string `json:"includeAdditionalHeadersInCheck,omitempty"`
+	IncludeAdditionalHeadersInCheck map[string]string `json:"includeAdditionalHeadersInCheck,omitzero"`
 
 	// If set, the client request body will be included in the authorization request sent to the authorization service.
 	// +optional
@@ -1769,7 +1769,7 @@ type MeshConfigExtensionProviderEnvoyExternalAuthorizationHttpProvider struct {
 	// - Prefix match: "abc*" will match on value "abc" and "abcd".
 	// - Suffix match: "*abc" will match on value "abc" and "xabc".
 	// +optional
-	HeadersToUpstreamOnAllow []string `json:"headersToUpstreamOnAllow,omitempty"`
+	HeadersToUpstreamOnAllow []string `json:"headersToUpstreamOnAllow,omitzero"`
 
 	// List of headers from the authorization service that should be forwarded to downstream when the authorization check result is not allowed (HTTP code other than 200). If not specified, all the authorization response headers, except *Authority (Host)* will be in the response to the downstream. When a header is included in this list, *Path*, *Status*, *Content-Length*, *WWWAuthenticate* and *Location* are automatically added. Note, the body from the authorization service is always included in the response to downstream.
 	//
@@ -1778,7 +1778,7 @@ type MeshConfigExtensionProviderEnvoyExternalAuthorizationHttpProvider struct {
 	// - Prefix match: "abc*" will match on value "abc" and "abcd".
 	// - Suffix match: "*abc" will match on value "abc" and "xabc".
 	// +optional
-	HeadersToDownstreamOnDeny []string `json:"headersToDownstreamOnDeny,omitempty"`
+	HeadersToDownstreamOnDeny []string `json:"headersToDownstreamOnDeny,omitzero"`
 
 	// List of headers from the authorization service that should be forwarded to downstream when the authorization check result is allowed (HTTP code 200). If not specified, the original response will not be modified and forwarded to downstream as-is. Note, any existing headers will be overridden.
 	//
@@ -1787,7 +1787,7 @@ type MeshConfigExtensionProviderEnvoyExternalAuthorizationHttpProvider struct {
 	// - Prefix match: "abc*" will match on value "abc" and "abcd".
 	// - Suffix match: "*abc" will match on value "abc" and "xabc".
 	// +optional
-	HeadersToDownstreamOnAllow []string `json:"headersToDownstreamOnAllow,omitempty"`
+	HeadersToDownstreamOnAllow []string `json:"headersToDownstreamOnAllow,omitzero"`
 }
 
 // MeshConfigExtensionProviderEnvoyExternalAuthorizationRequestBody is Istio's istio.mesh.v1alpha1.MeshConfig.ExtensionProvider.EnvoyExternalAuthorizationRequestBody.
@@ -1842,7 +1842,7 @@ type MeshConfigExtensionProviderEnvoyFileAccessLogProviderLogFormat struct {
 	//   message: "%LOCAL_REPLY_BODY%"
 	// ```
 	// +optional
-	Labels map[string]string `json:"labels,omitempty"`
+	Labels map[string]string `json:"labels,omitzero"`
 }
 
 // Defines configuration for an Envoy [Access Logging Service](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/access_loggers/grpc/v3/als.proto#grpc-access-log-service-als) integration for HTTP traffic.
@@ -1867,19 +1867,19 @@ type MeshConfigExtensionProviderEnvoyHttpGrpcV3LogProvider struct {
 
 	// Optional. Additional filter state objects to log.
 	// +optional
-	FilterStateObjectsToLog []string `json:"filterStateObjectsToLog,omitempty"`
+	FilterStateObjectsToLog []string `json:"filterStateObjectsToLog,omitzero"`
 
 	// Optional. Additional request headers to log.
 	// +optional
-	AdditionalRequestHeadersToLog []string `json:"additionalRequestHeadersToLog,omitempty"`
+	AdditionalRequestHeadersToLog []string `json:"additionalRequestHeadersToLog,omitzero"`
 
 	// Optional. Additional response headers to log.
 	// +optional
-	AdditionalResponseHeadersToLog []string `json:"additionalResponseHeadersToLog,omitempty"`
+	AdditionalResponseHeadersToLog []string `json:"additionalResponseHeadersToLog,omitzero"`
 
 	// Optional. Additional response trailers to log.
 	// +optional
-	AdditionalResponseTrailersToLog []string `json:"additionalResponseTrailersToLog,omitempty"`
+	AdditionalResponseTrailersToLog []string `json:"additionalResponseTrailersToLog,omitzero"`
 }
 
 // Defines configuration for an Envoy [OpenTelemetry (gRPC) Access Log](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/access_loggers/open_telemetry/v3/logs_service.proto)
@@ -1921,7 +1921,7 @@ type MeshConfigExtensionProviderEnvoyOpenTelemetryLogProviderLogFormat struct {
 	//   message: "%LOCAL_REPLY_BODY%"
 	// ```
 	// +optional
-	Labels map[string]string `json:"labels,omitempty"`
+	Labels map[string]string `json:"labels,omitzero"`
 }
 
 // Defines configuration for an Envoy [Access Logging Service](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/access_loggers/grpc/v3/als.proto#grpc-access-log-service-als) integration for TCP traffic.
@@ -1946,7 +1946,7 @@ type MeshConfigExtensionProviderEnvoyTcpGrpcV3LogProvider struct {
 
 	// Optional. Additional filter state objects to log.
 	// +optional
-	FilterStateObjectsToLog []string `json:"filterStateObjectsToLog,omitempty"`
+	FilterStateObjectsToLog []string `json:"filterStateObjectsToLog,omitzero"`
 }
 
 // Defines configuration for an GRPC service that can be used by an Extension Provider. that does communication via GRPC.
@@ -1958,7 +1958,7 @@ type MeshConfigExtensionProviderGrpcService struct {
 	// Optional. Additional metadata to include in streams initiated to the GrpcService. This can be used for scenarios in which additional ad hoc authorization headers (e.g. "x-foo-bar: baz-key") are to be injected.
 	// +optional
 	// +kubebuilder:validation:MaxItems=1000
-	InitialMetadata []MeshConfigExtensionProviderHttpHeader `json:"initialMetadata,omitempty"`
+	InitialMetadata []MeshConfigExtensionProviderHttpHeader `json:"initialMetadata,omitzero"`
 }
 
 // MeshConfigExtensionProviderHttpHeader is Istio's istio.mesh.v1alpha1.MeshConfig.ExtensionProvider.HttpHeader.
@@ -1994,7 +1994,7 @@ type MeshConfigExtensionProviderHttpService struct {
 	// Optional. Allows specifying custom HTTP headers that will be added to each HTTP request sent.
 	// +optional
 	// +kubebuilder:validation:MaxItems=1000
-	Headers []MeshConfigExtensionProviderHttpHeader `json:"headers,omitempty"`
+	Headers []MeshConfigExtensionProviderHttpHeader `json:"headers,omitzero"`
 }
 
 // Defines configuration for a Lightstep tracer. Note: Lightstep has moved to OpenTelemetry-based integrations. Istio 1.15+ will generate OpenTelemetry-compatible configuration when using this option.
@@ -2042,7 +2042,7 @@ type MeshConfigExtensionProviderOpenCensusAgentTracingProvider struct {
 
 	// Specifies the set of context propagation headers used for distributed tracing. Default is `["W3C_TRACE_CONTEXT"]`. If multiple values are specified, the proxy will attempt to read each header for each request and will write all headers.
 	// +optional
-	Context []MeshConfigExtensionProviderOpenCensusAgentTracingProviderTraceContext `json:"context,omitempty"`
+	Context []MeshConfigExtensionProviderOpenCensusAgentTracingProviderTraceContext `json:"context,omitzero"`
 
 	// Optional. Controls the overall path length allowed in a reported span. NOTE: currently only controls max length of the path tag.
 	// +optional
@@ -2382,7 +2382,7 @@ type MeshConfigExtensionProviderStackdriverProviderLogging struct {
 	//     path: request.url_path
 	//     foo: request.headers['x-foo']
 	// +optional
-	Labels map[string]string `json:"labels,omitempty"`
+	Labels map[string]string `json:"labels,omitzero"`
 }
 
 // Defines configuration for a Zipkin tracer.
@@ -2424,7 +2424,7 @@ type MeshConfigExtensionProviderZipkinTracingProvider struct {
 	// Optional. Additional HTTP headers to include in the request to the Zipkin collector. These headers will be added to the HTTP request when sending spans to the collector.
 	// +optional
 	// +kubebuilder:validation:MaxItems=1000
-	Headers []MeshConfigExtensionProviderHttpHeader `json:"headers,omitempty"`
+	Headers []MeshConfigExtensionProviderHttpHeader `json:"headers,omitzero"`
 }
 
 // Available trace context options for handling different trace header formats.
@@ -2533,7 +2533,7 @@ type MeshConfigServiceSettings struct {
 	//
 	// For example: foo.bar.svc.cluster.local, *.baz.svc.cluster.local
 	// +optional
-	Hosts []string `json:"hosts,omitempty"`
+	Hosts []string `json:"hosts,omitzero"`
 }
 
 // Settings for the selected services.
@@ -2562,7 +2562,7 @@ type MeshConfigTLSConfig struct {
 
 	// Optional: If specified, the TLS connection will only support the specified ECDH curves for the DH key exchange. If not specified, the default curves enforced by Envoy will be used. For details about the default curves, refer to [Ecdh Curves](https://www.envoyproxy.io/docs/envoy/latest/api-v3/extensions/transport_sockets/tls/v3/common.proto).
 	// +optional
-	EcdhCurves []string `json:"ecdhCurves,omitempty"`
+	EcdhCurves []string `json:"ecdhCurves,omitzero"`
 
 	// Optional: If specified, the TLS connection will only support the specified cipher list when negotiating TLS 1.0-1.2. If not specified, the following cipher suites will be used:
 	// ```
@@ -2574,7 +2574,7 @@ type MeshConfigTLSConfig struct {
 	// AES128-GCM-SHA256
 	// ```
 	// +optional
-	CipherSuites []string `json:"cipherSuites,omitempty"`
+	CipherSuites []string `json:"cipherSuites,omitzero"`
 }
 
 // TLS protocol versions.
@@ -2702,11 +2702,11 @@ type MeshProxyConfig struct {
 
 	// Additional environment variables for the proxy. Names starting with `ISTIO_META_` will be included in the generated bootstrap and sent to the XDS server.
 	// +optional
-	ProxyMetadata map[string]string `json:"proxyMetadata,omitempty"`
+	ProxyMetadata map[string]string `json:"proxyMetadata,omitzero"`
 
 	// Envoy [runtime configuration](https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/operations/runtime) to set during bootstrapping. This enables setting experimental, unsafe, unsupported, and deprecated features that should be used with extreme caution.
 	// +optional
-	RuntimeValues map[string]string `json:"runtimeValues,omitempty"`
+	RuntimeValues map[string]string `json:"runtimeValues,omitzero"`
 
 	// Port on which the agent should listen for administrative commands such as readiness probe. Default is set to port `15020`.
 	// +optional
@@ -2714,7 +2714,7 @@ type MeshProxyConfig struct {
 
 	// An additional list of tags to extract from the in-proxy Istio telemetry. These extra tags can be added by configuring the telemetry extension. Each additional tag needs to be present in this list. Extra tags emitted by the telemetry extensions must be listed here so that they can be processed and exposed as Prometheus metrics. Deprecated: `istio.stats` is a native filter now, this field is no longer needed.
 	// +optional
-	ExtraStatTags []string `json:"extraStatTags,omitempty"`
+	ExtraStatTags []string `json:"extraStatTags,omitzero"`
 
 	// Topology encapsulates the configuration which describes where the proxy is located i.e. behind a (or N) trusted proxy (proxies) or directly exposed to the internet. This configuration only effects gateways and is applied to all the gateways in the cluster unless overridden via annotations of the gateway workloads.
 	// +optional
@@ -2752,7 +2752,7 @@ type MeshProxyConfig struct {
 
 	// The PEM data of the extra root certificates for workload-to-workload communication. This includes the certificates defined in MeshConfig and any other certificates that Istiod uses as CA. The plugin certificates (the 'cacerts' secret), self-signed certificates (the 'istio-ca-secret' secret) are added automatically by Istiod.
 	// +optional
-	CaCertificatesPem []string `json:"caCertificatesPem,omitempty"`
+	CaCertificatesPem []string `json:"caCertificatesPem,omitzero"`
 
 	// Specifies the details of the proxy image.
 	// +optional
@@ -2936,7 +2936,7 @@ type OutlierDetection struct {
 	// +optional
 	// +kubebuilder:validation:items:Minimum=0
 	// +kubebuilder:validation:items:Maximum=4294967295
-	OutlierDetectionHttpErrorCodes []int64 `json:"outlierDetectionHttpErrorCodes,omitempty"`
+	OutlierDetectionHttpErrorCodes []int64 `json:"outlierDetectionHttpErrorCodes,omitzero"`
 }
 
 // Configuration for Pilot.
@@ -3011,7 +3011,7 @@ type PilotConfig struct {
 	//
 	// Deprecated: Istio marks this field deprecated.
 	// +optional
-	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	NodeSelector map[string]string `json:"nodeSelector,omitzero"`
 
 	// Maximum duration that a sidecar can be connected to a pilot.
 	//
@@ -3025,13 +3025,13 @@ type PilotConfig struct {
 	//
 	// See https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/
 	// +optional
-	DeploymentLabels map[string]string `json:"deploymentLabels,omitempty"`
+	DeploymentLabels map[string]string `json:"deploymentLabels,omitzero"`
 
 	// Labels that are added to Pilot pods.
 	//
 	// See https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/
 	// +optional
-	PodLabels map[string]string `json:"podLabels,omitempty"`
+	PodLabels map[string]string `json:"podLabels,omitzero"`
 
 	// Configuration settings passed to Pilot as a ConfigMap.
 	//
@@ -3045,7 +3045,7 @@ type PilotConfig struct {
 	//   ENV_VAR_1: value1
 	//   ENV_VAR_2: value2
 	// +optional
-	Env map[string]string `json:"env,omitempty"`
+	Env map[string]string `json:"env,omitzero"`
 
 	// K8s affinity to set on the Pilot Pods.
 	// +optional
@@ -3067,7 +3067,7 @@ type PilotConfig struct {
 	//
 	// Deprecated: Istio marks this field deprecated.
 	// +optional
-	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+	Tolerations []corev1.Toleration `json:"tolerations,omitzero"`
 
 	// K8s annotations for pods.
 	//
@@ -3075,17 +3075,17 @@ type PilotConfig struct {
 	//
 	// Deprecated: Istio marks this field deprecated.
 	// +optional
-	PodAnnotations map[string]string `json:"podAnnotations,omitempty"`
+	PodAnnotations map[string]string `json:"podAnnotations,omitzero"`
 
 	// K8s annotations for the Service.
 	//
 	// See: https://kubernetes.io/docs/concepts/overview/working-with-objects/annotations/
 	// +optional
-	ServiceAnnotations map[string]string `json:"serviceAnnotations,omitempty"`
+	ServiceAnnotations map[string]string `json:"serviceAnnotations,omitzero"`
 
 	// K8s annotations for the service account
 	// +optional
-	ServiceAccountAnnotations map[string]string `json:"serviceAccountAnnotations,omitempty"`
+	ServiceAccountAnnotations map[string]string `json:"serviceAccountAnnotations,omitzero"`
 
 	// Specifies an extra root certificate in PEM format. This certificate will be trusted by pilot when resolving JWKS URIs.
 	// +optional
@@ -3113,23 +3113,23 @@ type PilotConfig struct {
 
 	// The k8s topologySpreadConstraints for the Pilot pods.
 	// +optional
-	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitzero"`
 
 	// Additional container arguments for the Pilot container.
 	// +optional
-	ExtraContainerArgs []string `json:"extraContainerArgs,omitempty"`
+	ExtraContainerArgs []string `json:"extraContainerArgs,omitzero"`
 
 	// Additional volumeMounts to add to the Pilot container.
 	// +optional
-	VolumeMounts []corev1.VolumeMount `json:"volumeMounts,omitempty"`
+	VolumeMounts []corev1.VolumeMount `json:"volumeMounts,omitzero"`
 
 	// Additional volumes to add to the Pilot Pod.
 	// +optional
-	Volumes []corev1.Volume `json:"volumes,omitempty"`
+	Volumes []corev1.Volume `json:"volumes,omitzero"`
 
 	// Defines which IP family to use for single stack or the order of IP families for dual-stack. Valid list items are "IPv4", "IPv6". More info: https://kubernetes.io/docs/concepts/services-networking/dual-stack/#services
 	// +optional
-	IpFamilies []string `json:"ipFamilies,omitempty"`
+	IpFamilies []string `json:"ipFamilies,omitzero"`
 
 	// Controls whether Services are configured to use IPv4, IPv6, or both. Valid options are PreferDualStack, RequireDualStack, and SingleStack. More info: https://kubernetes.io/docs/concepts/services-networking/dual-stack/#services
 	// +optional
@@ -3160,7 +3160,7 @@ type PilotConfig struct {
 
 	// Configuration for the istio-discovery chart
 	// +optional
-	EnvVarFrom []corev1.EnvVar `json:"envVarFrom,omitempty"`
+	EnvVarFrom []corev1.EnvVar `json:"envVarFrom,omitzero"`
 
 	// Select a custom name for istiod's plugged-in CA CRL ConfigMap.
 	// +optional
@@ -3177,6 +3177,12 @@ type PilotConfig struct {
 	// Istio's charts read this value; its protobuf definitions do not declare it yet.
 	// +optional
 	TrustedZtunnelName *string `json:"trustedZtunnelName,omitempty"`
+
+	// Init containers added to the istiod pod.
+	//
+	// Istio's charts read this value; its protobuf definitions do not declare it yet.
+	// +optional
+	InitContainers []corev1.Container `json:"initContainers,omitzero"`
 }
 
 // PilotTaintControllerConfig is Istio's istio.operator.v1alpha1.PilotTaintControllerConfig.
@@ -3580,15 +3586,15 @@ type ProxyConfigProxyHeadersXForwardedPort struct {
 type ProxyConfigProxyStatsMatcher struct {
 	// Proxy stats name prefix matcher for inclusion.
 	// +optional
-	InclusionPrefixes []string `json:"inclusionPrefixes,omitempty"`
+	InclusionPrefixes []string `json:"inclusionPrefixes,omitzero"`
 
 	// Proxy stats name suffix matcher for inclusion.
 	// +optional
-	InclusionSuffixes []string `json:"inclusionSuffixes,omitempty"`
+	InclusionSuffixes []string `json:"inclusionSuffixes,omitzero"`
 
 	// Proxy stats name regexps matcher for inclusion.
 	// +optional
-	InclusionRegexps []string `json:"inclusionRegexps,omitempty"`
+	InclusionRegexps []string `json:"inclusionRegexps,omitzero"`
 }
 
 // Allows specification of various Istio-supported naming schemes for the Envoy `service_cluster` value. The `service_cluster` value is primarily used by Envoys to provide service names for tracing spans.
@@ -3710,11 +3716,11 @@ type ResourceScope string
 type Resources struct {
 	// The maximum amount of compute resources allowed. More info: https://kubernetes.io/docs/concepts/configuration/manage-compute-resources-container/
 	// +optional
-	Limits map[string]string `json:"limits,omitempty"`
+	Limits map[string]string `json:"limits,omitzero"`
 
 	// The minimum amount of compute resources required. If Requests is omitted for a container, it defaults to Limits if that is explicitly specified, otherwise to an implementation-defined value. More info: https://kubernetes.io/docs/concepts/configuration/manage-compute-resources-container/
 	// +optional
-	Requests map[string]string `json:"requests,omitempty"`
+	Requests map[string]string `json:"requests,omitzero"`
 }
 
 // Configuration for K8s resource requests.
@@ -3772,7 +3778,7 @@ type ServiceEntryVisibility struct {
 
 	// An ordered list of policies. Each policy is evaluated in turn; the first policy whose rules all match determines the ServiceEntry's visibility.
 	// +optional
-	Policies []ServiceEntryVisibilityPolicy `json:"policies,omitempty"`
+	Policies []ServiceEntryVisibilityPolicy `json:"policies,omitzero"`
 }
 
 // MatchRule is a single matcher.
@@ -3790,7 +3796,7 @@ type ServiceEntryVisibilityPolicy struct {
 
 	// The rules to evaluate. All rules must match (AND semantics) for this policy to apply.
 	// +optional
-	MatchingRules []ServiceEntryVisibilityMatchRule `json:"matchingRules,omitempty"`
+	MatchingRules []ServiceEntryVisibilityMatchRule `json:"matchingRules,omitzero"`
 }
 
 // Visibility defines how widely a matching ServiceEntry is visible.
@@ -3811,11 +3817,11 @@ type SidecarInjectorConfig struct {
 	//
 	// Annotations in the pods have higher precedence than the label selectors. Order of evaluation: Pod Annotations → NeverInjectSelector → AlwaysInjectSelector → Default Policy. See https://istio.io/docs/setup/kubernetes/additional-setup/sidecar-injection/#more-control-adding-exceptions
 	// +optional
-	NeverInjectSelector []metav1.LabelSelector `json:"neverInjectSelector,omitempty"`
+	NeverInjectSelector []metav1.LabelSelector `json:"neverInjectSelector,omitzero"`
 
 	// See NeverInjectSelector.
 	// +optional
-	AlwaysInjectSelector []metav1.LabelSelector `json:"alwaysInjectSelector,omitempty"`
+	AlwaysInjectSelector []metav1.LabelSelector `json:"alwaysInjectSelector,omitzero"`
 
 	// If true, webhook or istioctl injector will rewrite PodSpec for liveness health check to redirect request to sidecar. This makes liveness check work even when mTLS is enabled.
 	// +optional
@@ -3823,7 +3829,7 @@ type SidecarInjectorConfig struct {
 
 	// injectedAnnotations are additional annotations that will be added to the pod spec after injection This is primarily to support PSP annotations.
 	// +optional
-	InjectedAnnotations map[string]string `json:"injectedAnnotations,omitempty"`
+	InjectedAnnotations map[string]string `json:"injectedAnnotations,omitzero"`
 
 	// Configure the injection url for sidecar injector webhook
 	// +optional
@@ -3839,11 +3845,11 @@ type SidecarInjectorConfig struct {
 	//
 	// Then starting a pod with the `inject.istio.io/templates: hello` annotation, will result in the pod being injected with the hello=world labels. This is intended for advanced configuration only; most users should use the built in template
 	// +optional
-	Templates map[string]string `json:"templates,omitempty"`
+	Templates map[string]string `json:"templates,omitzero"`
 
 	// defaultTemplates: ["sidecar", "hello"]
 	// +optional
-	DefaultTemplates []string `json:"defaultTemplates,omitempty"`
+	DefaultTemplates []string `json:"defaultTemplates,omitzero"`
 }
 
 // StartupProbe is Istio's istio.operator.v1alpha1.StartupProbe.
@@ -4052,7 +4058,7 @@ type Tracing struct {
 	//       default_value: defaulted-value-from-custom-header
 	// ```
 	// +optional
-	CustomTags map[string]TracingCustomTag `json:"customTags,omitempty"`
+	CustomTags map[string]TracingCustomTag `json:"customTags,omitzero"`
 
 	// Configures the maximum length of the request path to extract and include in the HttpUrl tag. Used to truncate length request paths to meet the needs of tracing backend. If not set, then a length of 256 will be used.
 	// +optional
@@ -4133,7 +4139,7 @@ type TracingOpenCensusAgent struct {
 
 	// Specifies the set of context propagation headers used for distributed tracing. Default is `["W3C_TRACE_CONTEXT"]`. If multiple values are specified, the proxy will attempt to read each header for each request and will write all headers.
 	// +optional
-	Context []TracingOpenCensusAgentTraceContext `json:"context,omitempty"`
+	Context []TracingOpenCensusAgentTraceContext `json:"context,omitzero"`
 }
 
 // TraceContext selects the context propagation headers used for distributed tracing.
@@ -4195,19 +4201,25 @@ type WaypointConfig struct {
 	//
 	// See https://kubernetes.io/docs/concepts/workloads/pods/pod-topology-spread-constraints/
 	// +optional
-	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitzero"`
 
 	// K8s node labels settings.
 	//
 	// See https://kubernetes.io/docs/user-guide/node-selection/
 	// +optional
-	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	NodeSelector map[string]string `json:"nodeSelector,omitzero"`
 
 	// K8s tolerations settings.
 	//
 	// See https://kubernetes.io/docs/concepts/configuration/taint-and-toleration/
 	// +optional
-	Toleration []corev1.Toleration `json:"toleration,omitempty"`
+	Toleration []corev1.Toleration `json:"toleration,omitzero"`
+
+	// Tolerations of waypoint pods.
+	//
+	// Istio's charts read this value; its protobuf definitions do not declare it yet.
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitzero"`
 }
 
 // Zone Aware Load Balancer automatically routes traffic to endpoints in the same availability zone as the downstream proxy, reducing cross-zone latency and inter-zone data transfer costs. Unlike [LocalityLoadBalancerSetting](#LocalityLoadBalancerSetting), which requires explicitly specifying traffic weights per locality, Zone Aware Load Balancer automatically calculates routing percentages based on the relative number of upstream endpoints in each zone — no manual distribution configuration is needed.
@@ -4287,7 +4299,7 @@ type ZoneAwareLoadBalancerSetting struct {
 	// - Use together with `OutlierDetection` to detect unhealthy endpoints in the local zone so that traffic fails over to other zones according to the specified priority.
 	// - Enable `PILOT_SEND_UNHEALTHY_ENDPOINTS` to allow Envoy to know when endpoints in the local zone are unhealthy and failover according to the specified priority.
 	// +optional
-	Failover []ZoneAwareLoadBalancerSettingFailover `json:"failover,omitempty"`
+	Failover []ZoneAwareLoadBalancerSettingFailover `json:"failover,omitzero"`
 
 	// failoverPriority is an ordered list of labels used to sort endpoints for priority-based load balancing. This supports traffic failover across different groups of endpoints and complements the automatic zone-level routing by allowing label-based priority tiers on top of it.
 	//
@@ -4349,7 +4361,7 @@ type ZoneAwareLoadBalancerSetting struct {
 	// - Use together with `OutlierDetection` to detect unhealthy endpoints in the local zone so that traffic fails over to other zones according to the specified priority.
 	// - Enable `PILOT_SEND_UNHEALTHY_ENDPOINTS` to allow Envoy to know when endpoints in the local zone are unhealthy and failover according to the specified priority.
 	// +optional
-	FailoverPriority []string `json:"failoverPriority,omitempty"`
+	FailoverPriority []string `json:"failoverPriority,omitzero"`
 
 	// Minimum number of hosts in the upstream cluster's local region required for zone-aware load balancing to be enabled. If the total number of upstream hosts in the local region falls below this value, zone-aware load balancing is disabled for this cluster regardless of other settings. This guards against zone-skew issues that can occur with very small clusters where the uneven distribution of hosts across zones would produce poor load balancing results. If not specified, the default is 6.
 	// +optional

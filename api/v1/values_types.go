@@ -108,7 +108,7 @@ type CNIGlobalConfig struct {
 	ImagePullPolicy *string `json:"imagePullPolicy,omitempty"`
 	// ImagePullSecrets name secrets in the CNI namespace for pulling the image.
 	// +optional
-	ImagePullSecrets []string `json:"imagePullSecrets,omitempty"`
+	ImagePullSecrets []string `json:"imagePullSecrets,omitzero"`
 	// LogAsJson writes logs as JSON.
 	// +optional
 	LogAsJson *bool `json:"logAsJson,omitempty"`
@@ -162,7 +162,7 @@ type ZTunnelGlobalConfig struct {
 	ImagePullPolicy *string `json:"imagePullPolicy,omitempty"`
 	// ImagePullSecrets name secrets in the ztunnel namespace for pulling the image.
 	// +optional
-	ImagePullSecrets []string `json:"imagePullSecrets,omitempty"`
+	ImagePullSecrets []string `json:"imagePullSecrets,omitzero"`
 	// LogAsJson writes logs as JSON.
 	// +optional
 	LogAsJson *bool `json:"logAsJson,omitempty"`
@@ -206,26 +206,26 @@ type ZTunnelConfig struct {
 	ImagePullPolicy *string `json:"imagePullPolicy,omitempty"`
 	// ImagePullSecrets name secrets in the ztunnel namespace for pulling the image.
 	// +optional
-	ImagePullSecrets []string `json:"imagePullSecrets,omitempty"`
+	ImagePullSecrets []string `json:"imagePullSecrets,omitzero"`
 	// ResourceName names the DaemonSet and its service account.
 	// +optional
 	ResourceName *string `json:"resourceName,omitempty"`
 	// Annotations are added to the DaemonSet.
 	// +optional
-	Annotations map[string]string `json:"annotations,omitempty"`
+	Annotations map[string]string `json:"annotations,omitzero"`
 	// Labels are added to the DaemonSet.
 	// +optional
-	Labels map[string]string `json:"labels,omitempty"`
+	Labels map[string]string `json:"labels,omitzero"`
 	// PodAnnotations are added to ztunnel pods.
 	// +optional
-	PodAnnotations map[string]string `json:"podAnnotations,omitempty"`
+	PodAnnotations map[string]string `json:"podAnnotations,omitzero"`
 	// PodLabels are added to ztunnel pods.
 	// +optional
-	PodLabels map[string]string `json:"podLabels,omitempty"`
+	PodLabels map[string]string `json:"podLabels,omitzero"`
 	// Env sets environment variables of the ztunnel container. Values are strings: quote booleans
 	// and numbers.
 	// +optional
-	Env map[string]string `json:"env,omitempty"`
+	Env map[string]string `json:"env,omitzero"`
 	// Resources of the ztunnel container.
 	// +optional
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
@@ -237,19 +237,19 @@ type ZTunnelConfig struct {
 	ResourceScope *ResourceScope `json:"resourceScope,omitempty"`
 	// NodeSelector restricts the nodes ztunnel runs on.
 	// +optional
-	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	NodeSelector map[string]string `json:"nodeSelector,omitzero"`
 	// Affinity of ztunnel pods.
 	// +optional
 	Affinity *corev1.Affinity `json:"affinity,omitempty"`
 	// Tolerations of ztunnel pods.
 	// +optional
-	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+	Tolerations []corev1.Toleration `json:"tolerations,omitzero"`
 	// Volumes added to ztunnel pods.
 	// +optional
-	Volumes []corev1.Volume `json:"volumes,omitempty"`
+	Volumes []corev1.Volume `json:"volumes,omitzero"`
 	// VolumeMounts added to the ztunnel container.
 	// +optional
-	VolumeMounts []corev1.VolumeMount `json:"volumeMounts,omitempty"`
+	VolumeMounts []corev1.VolumeMount `json:"volumeMounts,omitzero"`
 	// SeLinuxOptions of the ztunnel container.
 	// +optional
 	SeLinuxOptions *corev1.SELinuxOptions `json:"seLinuxOptions,omitempty"`
@@ -325,5 +325,5 @@ type ZTunnelMeshConfig struct {
 type ZTunnelProxyConfig struct {
 	// ProxyMetadata sets environment variables of ztunnel, as it does for sidecars.
 	// +optional
-	ProxyMetadata map[string]string `json:"proxyMetadata,omitempty"`
+	ProxyMetadata map[string]string `json:"proxyMetadata,omitzero"`
 }

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -16,10 +16,11 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/api/v1alpha1"
 	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/platform"
 	"github.com/bosun-mesh/bosun/internal/render"
-	"github.com/bosun-mesh/bosun/internal/revision"
 	"github.com/bosun-mesh/bosun/internal/values"
 )
 
@@ -78,6 +79,9 @@ func runRender(stdin io.Reader, out io.Writer, o *renderOptions) error {
 		return err
 	}
 	resources := resourcesDir(o.resources)
+	if _, err := os.Stat(resources); err != nil {
+		return fmt.Errorf("no fetched charts at %s: run make charts, or point --resources (or $BOSUN_RESOURCES) at them", resources)
+	}
 	renderer, err := render.New(os.DirFS(resources), render.Cluster{KubeVersion: o.kubeVersion})
 	if err != nil {
 		return err
@@ -90,7 +94,11 @@ func runRender(stdin io.Reader, out io.Writer, o *renderOptions) error {
 		}
 		objs = append(objs, read...)
 	}
-	p := &planner{catalog: cat, renderer: renderer, resources: resources, platform: plat, inputs: objs}
+	p := &planner{
+		env:      desired.Env{Catalog: cat, Resources: os.DirFS(resources), Platform: plat},
+		renderer: renderer,
+		inputs:   objs,
+	}
 	results, err := p.plan()
 	if err != nil {
 		return err
@@ -140,18 +148,19 @@ func readManifests(stdin io.Reader, name string) ([]*unstructured.Unstructured, 
 type planned struct {
 	// source names the input, for the comment printed above its objects.
 	source string
+	// notes are printed as comments under source.
+	notes []string
 	// generated are the sailoperator.io objects bosun creates (an Istio's IstioRevision).
 	generated []*unstructured.Unstructured
 	results   []render.Result
 }
 
-// planner turns sailoperator.io resources into what bosun would apply.
+// planner turns sailoperator.io resources into what bosun would apply, with the decisions of
+// internal/desired and the charts rendered by internal/render.
 type planner struct {
-	catalog   *catalog.Catalog
-	renderer  *render.Renderer
-	resources string
-	platform  values.Platform
-	inputs    []*unstructured.Unstructured
+	env      desired.Env
+	renderer *render.Renderer
+	inputs   []*unstructured.Unstructured
 
 	// revisions are the IstioRevisions of the input, given or computed from an Istio, by name; and
 	// activeRevision maps an Istio's name to its revision, for targetRefs.
@@ -159,18 +168,22 @@ type planner struct {
 	activeRevision map[string]string
 }
 
+// kindOrder renders control planes first: tags and ZTunnels refer to them.
+var kindOrder = []string{"Istio", "IstioRevision", "IstioRevisionTag", "IstioCNI", "ZTunnel"}
+
 func (p *planner) plan() ([]planned, error) {
 	p.revisions = map[string]*v1.IstioRevision{}
 	p.activeRevision = map[string]string{}
+	for _, obj := range p.inputs {
+		if !slices.Contains(kindOrder, obj.GetKind()) || !strings.HasPrefix(obj.GetAPIVersion(), "sailoperator.io/") {
+			return nil, fmt.Errorf("%s %s: render takes sailoperator.io Istio, IstioRevision, IstioRevisionTag, IstioCNI and ZTunnel manifests", obj.GetKind(), obj.GetName())
+		}
+	}
 	var out []planned
-	// Control planes first: tags and ZTunnels refer to them.
-	for _, kind := range []string{"Istio", "IstioRevision", "IstioRevisionTag", "IstioCNI", "ZTunnel"} {
+	for _, kind := range kindOrder {
 		for _, obj := range p.inputs {
 			if obj.GetKind() != kind {
 				continue
-			}
-			if !strings.HasPrefix(obj.GetAPIVersion(), "sailoperator.io/") {
-				return nil, fmt.Errorf("%s %s: apiVersion %s is not sailoperator.io", kind, obj.GetName(), obj.GetAPIVersion())
 			}
 			pl, err := p.planOne(obj)
 			if err != nil {
@@ -179,146 +192,125 @@ func (p *planner) plan() ([]planned, error) {
 			out = append(out, pl)
 		}
 	}
-	for _, obj := range p.inputs {
-		switch obj.GetKind() {
-		case "Istio", "IstioRevision", "IstioRevisionTag", "IstioCNI", "ZTunnel":
-		default:
-			return nil, fmt.Errorf("%s %s: render takes Istio, IstioRevision, IstioRevisionTag, IstioCNI and ZTunnel manifests", obj.GetKind(), obj.GetName())
-		}
-	}
 	return out, nil
 }
 
 func (p *planner) planOne(obj *unstructured.Unstructured) (planned, error) {
 	pl := planned{source: obj.GetKind() + " " + obj.GetName()}
+	var reqs []render.Request
+	var err error
 	switch obj.GetKind() {
 	case "Istio":
 		istio := &v1.Istio{}
 		if err := fromUnstructured(obj, istio); err != nil {
 			return pl, err
 		}
-		rev, err := p.istioRevision(istio)
+		rev, err := p.env.Revision(istio)
 		if err != nil {
 			return pl, err
 		}
+		if err := p.addRevision(rev); err != nil {
+			return pl, err
+		}
+		p.activeRevision[istio.Name] = rev.Name
 		revObj, err := toUnstructured(rev)
 		if err != nil {
 			return pl, err
 		}
 		pl.generated = append(pl.generated, revObj)
-		pl.results, err = p.renderRevision(rev)
-		return pl, err
+		reqs, err = p.env.RevisionCharts(rev)
+		if err != nil {
+			return pl, err
+		}
 	case "IstioRevision":
 		rev := &v1.IstioRevision{}
 		if err := fromUnstructured(obj, rev); err != nil {
 			return pl, err
 		}
-		p.revisions[rev.Name] = rev
-		var err error
-		pl.results, err = p.renderRevision(rev)
-		return pl, err
+		if err := p.addRevision(rev); err != nil {
+			return pl, err
+		}
+		if reqs, err = p.env.RevisionCharts(rev); err != nil {
+			return pl, err
+		}
 	case "IstioRevisionTag":
 		tag := &v1.IstioRevisionTag{}
 		if err := fromUnstructured(obj, tag); err != nil {
 			return pl, err
 		}
-		var err error
-		pl.results, err = p.renderTag(tag)
-		return pl, err
+		if _, clash := p.revisions[tag.Name]; clash {
+			return pl, fmt.Errorf("an IstioRevision named %s is in the input too; a tag and a revision cannot share a name, so rename the tag", tag.Name)
+		}
+		rev, err := p.targetRevision(tag.Spec.TargetRef)
+		if err != nil {
+			return pl, err
+		}
+		if reqs, err = p.env.TagCharts(tag, rev); err != nil {
+			return pl, err
+		}
 	case "IstioCNI":
 		cni := &v1.IstioCNI{}
 		if err := fromUnstructured(obj, cni); err != nil {
 			return pl, err
 		}
-		var err error
-		pl.results, err = p.renderCNI(cni)
-		return pl, err
-	default:
-		zt := &v1.ZTunnel{}
-		if err := fromUnstructured(obj, zt); err != nil {
+		if reqs, err = p.env.CNICharts(cni); err != nil {
 			return pl, err
 		}
-		var err error
-		pl.results, err = p.renderZTunnel(zt)
-		return pl, err
-	}
-}
-
-// resolve turns spec.version into a catalog version and the profiles it ships.
-func (p *planner) resolve(name string) (catalog.Version, values.Profiles, error) {
-	if name == "" {
-		name = p.catalog.Default()
-	}
-	v, err := p.catalog.Resolve(name)
-	if err != nil {
-		return v, values.Profiles{}, err
-	}
-	return v, values.Profiles{FS: os.DirFS(filepath.Join(p.resources, v.Name)), Version: v.Name}, nil
-}
-
-// istioRevision is the IstioRevision bosun writes for an Istio: the concrete version and the complete
-// values.
-func (p *planner) istioRevision(istio *v1.Istio) (*v1.IstioRevision, error) {
-	version, profiles, err := p.resolve(string(istio.Spec.Version))
-	if err != nil {
-		return nil, err
-	}
-	user, err := userValues(istio.Spec.Values)
-	if err != nil {
-		return nil, err
-	}
-	name := revision.Name(istio)
-	namespace := istio.Spec.Namespace
-	if namespace == "" {
-		namespace = "istio-system"
-	}
-	computed, err := values.ControlPlane(values.ControlPlaneInput{
-		Profiles: profiles, Profile: istio.Spec.Profile, Platform: p.platform,
-		User: user, Revision: name, Namespace: namespace,
-	})
-	if err != nil {
-		return nil, err
-	}
-	rev := &v1.IstioRevision{Spec: v1.IstioRevisionSpec{Version: v1.ConcreteVersion(version.Name), Namespace: namespace}}
-	rev.APIVersion, rev.Kind = v1.GroupVersion.String(), "IstioRevision"
-	rev.Name = name
-	rev.Spec.Values = &v1.Values{}
-	if err := remarshal(computed, rev.Spec.Values); err != nil {
-		return nil, fmt.Errorf("the computed values do not fit IstioRevision.spec.values: %w", err)
-	}
-	p.revisions[name] = rev
-	p.activeRevision[istio.Name] = name
-	return rev, nil
-}
-
-// renderRevision renders an IstioRevision's istiod chart and, for the revision named default, the base
-// chart with Istio's CRDs and the default validator.
-func (p *planner) renderRevision(rev *v1.IstioRevision) ([]render.Result, error) {
-	version, _, err := p.resolve(string(rev.Spec.Version))
-	if err != nil {
-		return nil, err
-	}
-	vals, err := userValues(rev.Spec.Values)
-	if err != nil {
-		return nil, err
-	}
-	owner := render.Owner{Kind: "IstioRevision", Name: rev.Name}
-	charts := []string{render.ChartIstiod}
-	if rev.Name == "default" {
-		charts = append(charts, render.ChartBase)
-	}
-	var results []render.Result
-	for _, chart := range charts {
-		res, err := p.renderer.Render(render.Request{
-			Version: version.Name, Chart: chart, Namespace: rev.Spec.Namespace,
-			ReleaseName: rev.Name + "-" + chart, Values: vals, Owner: owner,
-		})
+	default:
+		zt, note, err := decodeZTunnel(obj)
 		if err != nil {
-			return nil, err
+			return pl, err
 		}
-		results = append(results, res)
+		if note != "" {
+			pl.notes = append(pl.notes, note)
+		}
+		var target *v1.IstioRevision
+		if zt.Spec.TargetRef != nil {
+			if target, err = p.targetRevision(*zt.Spec.TargetRef); err != nil {
+				return pl, err
+			}
+		}
+		if reqs, err = p.env.ZTunnelCharts(zt, target); err != nil {
+			return pl, err
+		}
 	}
-	return results, nil
+	for _, req := range reqs {
+		res, err := p.renderer.Render(req)
+		if err != nil {
+			return pl, err
+		}
+		pl.results = append(pl.results, res)
+	}
+	return pl, nil
+}
+
+// addRevision records a revision of the input; two of one name would be applied over each other.
+func (p *planner) addRevision(rev *v1.IstioRevision) error {
+	if _, dup := p.revisions[rev.Name]; dup {
+		return fmt.Errorf("the input already has an IstioRevision named %s (an Istio's revision or one given directly); rename one of them", rev.Name)
+	}
+	p.revisions[rev.Name] = rev
+	return nil
+}
+
+// decodeZTunnel reads a v1 ZTunnel, or a deprecated v1alpha1 one as the API server serves it as v1:
+// without spec.profile, which has no effect. The note says so.
+func decodeZTunnel(obj *unstructured.Unstructured) (*v1.ZTunnel, string, error) {
+	zt := &v1.ZTunnel{}
+	if obj.GetAPIVersion() != "sailoperator.io/v1alpha1" {
+		return zt, "", fromUnstructured(obj, zt)
+	}
+	old := &v1alpha1.ZTunnel{}
+	if err := fromUnstructured(obj, old); err != nil {
+		return nil, "", err
+	}
+	converted := obj.DeepCopy()
+	converted.SetAPIVersion(v1.GroupVersion.String())
+	unstructured.RemoveNestedField(converted.Object, "spec", "profile")
+	if err := fromUnstructured(converted, zt); err != nil {
+		return nil, "", err
+	}
+	return zt, "sailoperator.io/v1alpha1 ZTunnel is deprecated: use sailoperator.io/v1 and remove spec.profile (ztunnel always uses the ambient profile)", nil
 }
 
 // targetRevision finds the IstioRevision a targetRef points at among the input.
@@ -338,97 +330,6 @@ func (p *planner) targetRevision(ref v1.TargetReference) (*v1.IstioRevision, err
 	return rev, nil
 }
 
-// renderTag renders a tag: the istiod chart's revision-tag webhook for the target revision and, for
-// the tag named default, the base chart with the default validator pointing at that revision.
-func (p *planner) renderTag(tag *v1.IstioRevisionTag) ([]render.Result, error) {
-	rev, err := p.targetRevision(tag.Spec.TargetRef)
-	if err != nil {
-		return nil, err
-	}
-	version, _, err := p.resolve(string(rev.Spec.Version))
-	if err != nil {
-		return nil, err
-	}
-	vals, err := userValues(rev.Spec.Values)
-	if err != nil {
-		return nil, err
-	}
-	owner := render.Owner{Kind: "IstioRevisionTag", Name: tag.Name}
-	vals["revisionTags"] = []any{tag.Name}
-	res, err := p.renderer.Render(render.Request{
-		Version: version.Name, Chart: render.ChartIstiod, Namespace: rev.Spec.Namespace,
-		ReleaseName: tag.Name + "-revisiontags", Values: vals, Owner: owner,
-		Templates: []string{"revision-tags.yaml", "revision-tags-mwc.yaml", "revision-tags-svc.yaml"},
-	})
-	if err != nil {
-		return nil, err
-	}
-	results := []render.Result{res}
-	if tag.Name == "default" {
-		base := values.Merge(vals, values.Map{"defaultRevision": rev.Name})
-		delete(base, "revisionTags")
-		res, err := p.renderer.Render(render.Request{
-			Version: version.Name, Chart: render.ChartBase, Namespace: rev.Spec.Namespace,
-			ReleaseName: "default-base", Values: base, Owner: owner,
-		})
-		if err != nil {
-			return nil, err
-		}
-		results = append(results, res)
-	}
-	return results, nil
-}
-
-func (p *planner) renderCNI(cni *v1.IstioCNI) ([]render.Result, error) {
-	version, profiles, err := p.resolve(string(cni.Spec.Version))
-	if err != nil {
-		return nil, err
-	}
-	user, err := userValues(cni.Spec.Values)
-	if err != nil {
-		return nil, err
-	}
-	vals, err := values.CNI(values.CNIInput{Profiles: profiles, Profile: cni.Spec.Profile, Platform: p.platform, User: user})
-	if err != nil {
-		return nil, err
-	}
-	res, err := p.renderer.Render(render.Request{
-		Version: version.Name, Chart: render.ChartCNI, Namespace: orDefault(cni.Spec.Namespace, "istio-cni"),
-		ReleaseName: "istio-cni", Values: vals, Owner: render.Owner{Kind: "IstioCNI", Name: cni.Name},
-	})
-	return []render.Result{res}, err
-}
-
-func (p *planner) renderZTunnel(zt *v1.ZTunnel) ([]render.Result, error) {
-	version, profiles, err := p.resolve(string(zt.Spec.Version))
-	if err != nil {
-		return nil, err
-	}
-	user, err := userValues(zt.Spec.Values)
-	if err != nil {
-		return nil, err
-	}
-	var revValues values.Map
-	if zt.Spec.TargetRef != nil {
-		rev, err := p.targetRevision(*zt.Spec.TargetRef)
-		if err != nil {
-			return nil, err
-		}
-		if revValues, err = userValues(rev.Spec.Values); err != nil {
-			return nil, err
-		}
-	}
-	vals, err := values.ZTunnel(values.ZTunnelInput{Profiles: profiles, Platform: p.platform, Revision: revValues, User: user})
-	if err != nil {
-		return nil, err
-	}
-	res, err := p.renderer.Render(render.Request{
-		Version: version.Name, Chart: render.ChartZTunnel, Namespace: orDefault(zt.Spec.Namespace, "ztunnel"),
-		ReleaseName: "ztunnel", Values: vals, Owner: render.Owner{Kind: "ZTunnel", Name: zt.Name},
-	})
-	return []render.Result{res}, err
-}
-
 // printResults writes the planned objects as YAML documents, each group under a comment naming the
 // input it comes from.
 func printResults(out io.Writer, all []planned, withCRDs bool) error {
@@ -442,6 +343,9 @@ func printResults(out io.Writer, all []planned, withCRDs bool) error {
 	}
 	for _, pl := range all {
 		fmt.Fprintf(out, "# %s\n", pl.source)
+		for _, n := range pl.notes {
+			fmt.Fprintf(out, "# Note: %s\n", n)
+		}
 		for _, g := range pl.generated {
 			if err := write(g.Object); err != nil {
 				return err
@@ -481,32 +385,4 @@ func toUnstructured(obj any) (*unstructured.Unstructured, error) {
 		delete(md, "creationTimestamp")
 	}
 	return &unstructured.Unstructured{Object: m}, nil
-}
-
-// userValues turns a spec.values (nil or a typed values struct) into a Map.
-func userValues(v any) (values.Map, error) {
-	m, err := values.FromObject(v)
-	if err != nil {
-		return nil, err
-	}
-	if m == nil {
-		m = values.Map{}
-	}
-	return m, nil
-}
-
-// remarshal decodes a Map into a typed struct through JSON, refusing keys the struct does not have.
-func remarshal(m values.Map, into any) error {
-	data, err := yaml.Marshal(m)
-	if err != nil {
-		return err
-	}
-	return yaml.UnmarshalStrict(data, into)
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

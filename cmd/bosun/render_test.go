@@ -89,9 +89,19 @@ func TestRenderRefusesWhatItCannotRender(t *testing.T) {
 			want:     `does not ship the profile "external"; set spec.profile to one of: ambient, default, demo, empty, minimal`,
 		},
 		{
+			name:     "a tag named like a revision",
+			manifest: "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata:\n  name: default\nspec:\n  version: v1.27-latest\n---\napiVersion: sailoperator.io/v1\nkind: IstioRevisionTag\nmetadata:\n  name: default\nspec:\n  targetRef:\n    kind: Istio\n    name: default\n",
+			want:     "IstioRevisionTag default: an IstioRevision named default is in the input too; a tag and a revision cannot share a name",
+		},
+		{
+			name:     "a values key the API does not have",
+			manifest: "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata:\n  name: default\nspec:\n  values:\n    pilot:\n      replicas: 2\n",
+			want:     `unknown field "spec.values.pilot.replicas"`,
+		},
+		{
 			name:     "something that is not a mesh resource",
 			manifest: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
-			want:     "ConfigMap x: render takes Istio, IstioRevision, IstioRevisionTag, IstioCNI and ZTunnel manifests",
+			want:     "ConfigMap x: render takes sailoperator.io Istio, IstioRevision, IstioRevisionTag, IstioCNI and ZTunnel manifests",
 		},
 	}
 	for _, tc := range cases {
@@ -125,11 +135,12 @@ func TestRenderIstioWithTag(t *testing.T) {
 		t.Fatalf("render printed no %s %s", kind, name)
 		return nil
 	}
-	rev := find("IstioRevision", "default-v1-27-latest")
+	// Named after the concrete version the alias resolved to, never the alias (field lesson #16).
+	rev := find("IstioRevision", "default-v1-27-0-snapshot-b9159ca3")
 	if v, _, _ := unstructured.NestedString(rev.Object, "spec", "version"); v != "v1.27.0-snapshot.b9159ca3" {
 		t.Errorf("the revision's version = %q, want the alias resolved", v)
 	}
-	find("Deployment", "istiod-default-v1-27-latest")
+	find("Deployment", "istiod-default-v1-27-0-snapshot-b9159ca3")
 	tagHook := find("MutatingWebhookConfiguration", "istio-revision-tag-default")
 	if got := tagHook.GetLabels()["bosun.dev/owner"]; got != "IstioRevisionTag.default" {
 		t.Errorf("the tag webhook's owner label = %q", got)
@@ -223,5 +234,57 @@ func createNamespace(t *testing.T, name string) {
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
+	}
+}
+
+// TestRenderKeepsAnExplicitEmptyList checks that a user's [] reaches the chart and replaces its default
+// instead of disappearing on the way: the CNI chart excludes kube-system unless told otherwise.
+func TestRenderKeepsAnExplicitEmptyList(t *testing.T) {
+	const cni = "apiVersion: sailoperator.io/v1\nkind: IstioCNI\nmetadata:\n  name: default\nspec:\n  version: v1.27-latest\n"
+	excluded := func(out string) string {
+		for _, o := range parseAll(t, out) {
+			if o.GetKind() == "ConfigMap" && o.GetName() == "istio-cni-config" {
+				v, _, _ := unstructured.NestedString(o.Object, "data", "EXCLUDE_NAMESPACES")
+				return v
+			}
+		}
+		t.Fatal("no istio-cni-config ConfigMap rendered")
+		return ""
+	}
+	out, err := renderText(t, cni)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := excluded(out); !strings.Contains(got, "kube-system") {
+		t.Fatalf("the chart default no longer excludes kube-system (%q); this test needs another example", got)
+	}
+	out, err = renderText(t, cni+"  values:\n    cni:\n      excludeNamespaces: []\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := excluded(out); got != "" {
+		t.Errorf("with excludeNamespaces: [] the chart still excludes %q", got)
+	}
+}
+
+// TestRenderDeprecatedZTunnel renders a v1alpha1 ZTunnel, which the API server still serves, as v1.
+func TestRenderDeprecatedZTunnel(t *testing.T) {
+	out, err := renderText(t, "apiVersion: sailoperator.io/v1alpha1\nkind: ZTunnel\nmetadata:\n  name: default\nspec:\n  version: v1.27-latest\n  profile: ambient\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "# Note: sailoperator.io/v1alpha1 ZTunnel is deprecated") {
+		t.Errorf("no deprecation note in:\n%s", out[:min(len(out), 400)])
+	}
+	if n := dryRunApply(t, out); n == 0 {
+		t.Error("no objects rendered")
+	}
+}
+
+func TestRenderWithoutChartsSaysHowToGetThem(t *testing.T) {
+	var out bytes.Buffer
+	err := runRender(strings.NewReader(""), &out, &renderOptions{files: []string{"-"}, platform: "kubernetes", resources: t.TempDir() + "/none"})
+	if err == nil || !strings.Contains(err.Error(), "run make charts, or point --resources") {
+		t.Fatalf("error = %v", err)
 	}
 }

@@ -17,6 +17,11 @@ var extraFields = map[string][]extraField{
 	"PilotConfig": {
 		{json: "pdb", goType: "*PilotPodDisruptionBudgetConfig", doc: "PodDisruptionBudget settings of istiod."},
 		{json: "trustedZtunnelName", goType: "*string", doc: "Name of the ztunnel DaemonSet istiod trusts, when ztunnel is installed under another name."},
+		{json: "initContainers", goType: "[]corev1.Container", doc: "Init containers added to the istiod pod.", imports: []string{"corev1"}},
+	},
+	"WaypointConfig": {
+		// The definitions call this field toleration; the chart reads tolerations.
+		{json: "tolerations", goType: "[]corev1.Toleration", doc: "Tolerations of waypoint pods.", imports: []string{"corev1"}},
 	},
 	"ProxyInitConfig": {
 		{json: "forceApplyIptables", goType: "*bool", doc: "Bypasses iptables idempotency handling and applies the rules regardless of the table's state. Use only to work around a problem of that handling."},

@@ -206,7 +206,7 @@ func (g *generator) message(md protoreflect.MessageDescriptor) string {
 		for _, m := range markers {
 			fmt.Fprintf(&b, "\t// %s\n", m)
 		}
-		fmt.Fprintf(&b, "\t%s %s `json:\"%s,omitempty\"`\n\n", exported(jsonName), goType, jsonName)
+		fmt.Fprintf(&b, "\t%s %s `json:\"%s,%s\"`\n\n", exported(jsonName), goType, jsonName, omit(goType))
 	}
 	for _, x := range extraFields[string(md.Name())] {
 		writeDoc(&b, "\t", x.doc+"\n\nIstio's charts read this value; its protobuf definitions do not declare it yet.", "")
@@ -217,7 +217,7 @@ func (g *generator) message(md protoreflect.MessageDescriptor) string {
 		for _, imp := range x.imports {
 			g.needs[imp] = true
 		}
-		fmt.Fprintf(&b, "\t%s %s `json:\"%s,omitempty\"`\n\n", exported(x.json), x.goType, x.json)
+		fmt.Fprintf(&b, "\t%s %s `json:\"%s,%s\"`\n\n", exported(x.json), x.goType, x.json, omit(x.goType))
 	}
 	b.WriteString("}\n")
 	g.decls[name] = b.String()
@@ -597,4 +597,14 @@ func newestIstio(path string) (string, error) {
 		return "", fmt.Errorf("%s has no version from istio.io/istio", path)
 	}
 	return module, nil
+}
+
+// omit is the JSON omission of a field: lists and maps are left out only when unset (nil), so that a
+// user's explicit [] or {} reaches the chart and replaces its default; everything else is a pointer
+// and is left out when nil.
+func omit(goType string) string {
+	if strings.HasPrefix(goType, "[]") || strings.HasPrefix(goType, "map[") {
+		return "omitzero"
+	}
+	return "omitempty"
 }

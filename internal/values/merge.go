@@ -6,7 +6,10 @@
 // scalars replace whole, so a user's list is never spliced into a profile's.
 package values
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+)
 
 // Map is a tree of Helm values as decoded from YAML or JSON.
 type Map = map[string]any
@@ -117,4 +120,16 @@ func FromObject(v any) (Map, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// ToObject decodes a Map into a typed value (such as IstioRevision.spec.values) by way of JSON,
+// refusing keys the type does not have, so that nothing is dropped in silence.
+func ToObject(m Map, into any) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(into)
 }

@@ -153,8 +153,8 @@ func missing(want, got Map, prefix string) []string {
 		wm, wIsMap := wv.(Map)
 		gm, gIsMap := gv.(Map)
 		switch {
-		case wIsMap && len(wm) == 0, isEmptyList(wv):
-			// An empty section or list means "nothing set"; omitting it loses nothing.
+		case wIsMap && len(wm) == 0 && !isExplicit(gv, ok):
+			// An empty section the typed values leave out loses nothing: it sets nothing.
 		case wIsMap && gIsMap:
 			out = append(out, missing(wm, gm, p+".")...)
 		case !ok || !reflect.DeepEqual(normalise(wv), normalise(gv)) && !sameDuration(wv, gv):
@@ -172,9 +172,9 @@ func normalise(v any) any {
 	return out
 }
 
-func isEmptyList(v any) bool {
-	l, ok := v.([]any)
-	return ok && len(l) == 0
+// isExplicit reports whether got kept a value, so an empty map in want must match it exactly.
+func isExplicit(got any, ok bool) bool {
+	return ok && got != nil
 }
 
 // sameDuration accepts a duration written another way: the typed values write "30m" back as "30m0s".

@@ -1,0 +1,198 @@
+// Package desired decides what bosun wants in the cluster for each sailoperator.io resource: the
+// IstioRevision an Istio maps to, and the charts (with their values, namespaces and release names) a
+// revision, tag, IstioCNI or ZTunnel is rendered from. It is pure over its inputs; `bosun render` and
+// the controllers share it, so that what render prints is what the operator applies.
+package desired
+
+import (
+	"fmt"
+	"io/fs"
+	"strings"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/render"
+	"github.com/bosun-mesh/bosun/internal/values"
+)
+
+// Default namespaces of the kinds whose spec.namespace has a default.
+const (
+	DefaultIstioNamespace   = "istio-system"
+	DefaultCNINamespace     = "istio-cni"
+	DefaultZTunnelNamespace = "ztunnel"
+)
+
+// Env is what the decisions depend on besides the resource itself.
+type Env struct {
+	Catalog *catalog.Catalog
+	// Resources holds the fetched charts and profiles: <version>/charts and <version>/profiles.
+	Resources fs.FS
+	Platform  values.Platform
+}
+
+// resolve turns spec.version into a catalog version and the profiles it ships. An empty version is
+// the catalog's default.
+func (e Env) resolve(name string) (catalog.Version, values.Profiles, error) {
+	if name == "" {
+		name = e.Catalog.Default()
+	}
+	v, err := e.Catalog.Resolve(name)
+	if err != nil {
+		return v, values.Profiles{}, err
+	}
+	sub, err := fs.Sub(e.Resources, v.Name)
+	if err != nil {
+		return v, values.Profiles{}, err
+	}
+	return v, values.Profiles{FS: sub, Version: v.Name}, nil
+}
+
+// RevisionName is the IstioRevision an Istio's spec maps to: the Istio's own name under InPlace, and
+// <istio>-<concrete version with dots as dashes> under RevisionBased (default-v1-24-3 for v1.24.3).
+// The concrete version, never the alias, goes into the name, so that a new build behind an alias is a
+// new revision under RevisionBased rather than an in-place upgrade (field lesson #16).
+func RevisionName(istio *v1.Istio, version catalog.Version) string {
+	if istio.Spec.UpdateStrategy == nil || istio.Spec.UpdateStrategy.Type != v1.UpdateStrategyRevisionBased {
+		return istio.Name
+	}
+	return istio.Name + "-" + strings.ReplaceAll(version.Name, ".", "-")
+}
+
+// Revision is the IstioRevision bosun writes for an Istio: its concrete version and complete values.
+func (e Env) Revision(istio *v1.Istio) (*v1.IstioRevision, error) {
+	version, profiles, err := e.resolve(string(istio.Spec.Version))
+	if err != nil {
+		return nil, err
+	}
+	user, err := values.FromObject(istio.Spec.Values)
+	if err != nil {
+		return nil, err
+	}
+	name := RevisionName(istio, version)
+	namespace := orDefault(istio.Spec.Namespace, DefaultIstioNamespace)
+	computed, err := values.ControlPlane(values.ControlPlaneInput{
+		Profiles: profiles, Profile: istio.Spec.Profile, Platform: e.Platform,
+		User: user, Revision: name, Namespace: namespace,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rev := &v1.IstioRevision{Spec: v1.IstioRevisionSpec{Version: v1.ConcreteVersion(version.Name), Namespace: namespace}}
+	rev.APIVersion, rev.Kind = v1.GroupVersion.String(), v1.KindIstioRevision
+	rev.Name = name
+	rev.Spec.Values = &v1.Values{}
+	if err := values.ToObject(computed, rev.Spec.Values); err != nil {
+		return nil, fmt.Errorf("the computed values do not fit IstioRevision.spec.values: %w", err)
+	}
+	return rev, nil
+}
+
+// RevisionCharts are the charts of an IstioRevision: istiod and, for the revision named default, the
+// base chart with Istio's CRDs, the default validator and the reader service account.
+func (e Env) RevisionCharts(rev *v1.IstioRevision) ([]render.Request, error) {
+	version, _, err := e.resolve(string(rev.Spec.Version))
+	if err != nil {
+		return nil, err
+	}
+	vals, err := values.FromObject(rev.Spec.Values)
+	if err != nil {
+		return nil, err
+	}
+	owner := render.Owner{Kind: v1.KindIstioRevision, Name: rev.Name}
+	charts := []string{render.ChartIstiod}
+	if rev.Name == v1.SingletonName {
+		charts = append(charts, render.ChartBase)
+	}
+	var reqs []render.Request
+	for _, chart := range charts {
+		reqs = append(reqs, render.Request{
+			Version: version.Name, Chart: chart, Namespace: rev.Spec.Namespace,
+			ReleaseName: rev.Name + "-" + chart, Values: vals, Owner: owner,
+		})
+	}
+	return reqs, nil
+}
+
+// tagTemplates are the istiod chart's templates of a revision tag.
+var tagTemplates = []string{"revision-tags.yaml", "revision-tags-mwc.yaml", "revision-tags-svc.yaml"}
+
+// TagCharts are the charts of an IstioRevisionTag that resolved to rev: the istiod chart's tag webhook
+// and service and, for the tag named default, the base chart's default validator pointing at rev.
+func (e Env) TagCharts(tag *v1.IstioRevisionTag, rev *v1.IstioRevision) ([]render.Request, error) {
+	version, _, err := e.resolve(string(rev.Spec.Version))
+	if err != nil {
+		return nil, err
+	}
+	vals, err := values.FromObject(rev.Spec.Values)
+	if err != nil {
+		return nil, err
+	}
+	owner := render.Owner{Kind: "IstioRevisionTag", Name: tag.Name}
+	reqs := []render.Request{{
+		Version: version.Name, Chart: render.ChartIstiod, Namespace: rev.Spec.Namespace,
+		ReleaseName: tag.Name + "-revisiontags", Owner: owner, Templates: tagTemplates,
+		Values: values.Merge(vals, values.Map{"revisionTags": []any{tag.Name}}),
+	}}
+	if tag.Name == v1.SingletonName {
+		reqs = append(reqs, render.Request{
+			Version: version.Name, Chart: render.ChartBase, Namespace: rev.Spec.Namespace,
+			ReleaseName: "default-base", Owner: owner,
+			Values: values.Merge(vals, values.Map{"defaultRevision": rev.Name}),
+		})
+	}
+	return reqs, nil
+}
+
+// CNICharts are the charts of an IstioCNI.
+func (e Env) CNICharts(cni *v1.IstioCNI) ([]render.Request, error) {
+	version, profiles, err := e.resolve(string(cni.Spec.Version))
+	if err != nil {
+		return nil, err
+	}
+	user, err := values.FromObject(cni.Spec.Values)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := values.CNI(values.CNIInput{Profiles: profiles, Profile: cni.Spec.Profile, Platform: e.Platform, User: user})
+	if err != nil {
+		return nil, err
+	}
+	return []render.Request{{
+		Version: version.Name, Chart: render.ChartCNI, Namespace: orDefault(cni.Spec.Namespace, DefaultCNINamespace),
+		ReleaseName: "istio-cni", Values: vals, Owner: render.Owner{Kind: "IstioCNI", Name: cni.Name},
+	}}, nil
+}
+
+// ZTunnelCharts are the charts of a ZTunnel; target is the IstioRevision its targetRef resolved to, or
+// nil.
+func (e Env) ZTunnelCharts(zt *v1.ZTunnel, target *v1.IstioRevision) ([]render.Request, error) {
+	version, profiles, err := e.resolve(string(zt.Spec.Version))
+	if err != nil {
+		return nil, err
+	}
+	user, err := values.FromObject(zt.Spec.Values)
+	if err != nil {
+		return nil, err
+	}
+	var revValues values.Map
+	if target != nil {
+		if revValues, err = values.FromObject(target.Spec.Values); err != nil {
+			return nil, err
+		}
+	}
+	vals, err := values.ZTunnel(values.ZTunnelInput{Profiles: profiles, Platform: e.Platform, Revision: revValues, User: user})
+	if err != nil {
+		return nil, err
+	}
+	return []render.Request{{
+		Version: version.Name, Chart: render.ChartZTunnel, Namespace: orDefault(zt.Spec.Namespace, DefaultZTunnelNamespace),
+		ReleaseName: "ztunnel", Values: vals, Owner: render.Owner{Kind: "ZTunnel", Name: zt.Name},
+	}}, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,146 @@
+package desired
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/render"
+	"github.com/bosun-mesh/bosun/internal/values"
+)
+
+// testEnv has the built-in catalog and, for its 1.27 version, a default profile.
+func testEnv() Env {
+	profile := &fstest.MapFile{Data: []byte("spec:\n  values:\n    defaultRevision: \"\"\n    global:\n      configValidation: true\n")}
+	resources := fstest.MapFS{}
+	for _, v := range catalog.Embedded().Versions() {
+		resources[v.Name+"/profiles/default.yaml"] = profile
+	}
+	return Env{Catalog: catalog.Embedded(), Platform: values.Kubernetes, Resources: resources}
+}
+
+func istio(name, strategy, version string) *v1.Istio {
+	i := &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1.IstioSpec{Version: v1.IstioVersion(version)}}
+	if strategy != "" {
+		i.Spec.UpdateStrategy = &v1.IstioUpdateStrategy{Type: strategy}
+	}
+	return i
+}
+
+func TestRevisionName(t *testing.T) {
+	cases := []struct {
+		name, strategy, version, want string
+	}{
+		{"default", "", "v1.24.3", "default"},
+		{"default", v1.UpdateStrategyInPlace, "v1.24.3", "default"},
+		{"default", v1.UpdateStrategyRevisionBased, "v1.24.3", "default-v1-24-3"},
+		{"prod", v1.UpdateStrategyRevisionBased, "v1.27.0-snapshot.b9159ca3", "prod-v1-27-0-snapshot-b9159ca3"},
+	}
+	for _, tc := range cases {
+		got := RevisionName(istio(tc.name, tc.strategy, tc.version), catalog.Version{Name: tc.version})
+		if got != tc.want {
+			t.Errorf("RevisionName(%s, %q, %s) = %s, want %s", tc.name, tc.strategy, tc.version, got, tc.want)
+		}
+	}
+}
+
+// TestAliasNeverNamesARevision guards field lesson #16: under RevisionBased, an Istio on an alias gets
+// a revision named after the concrete version, so a new build behind the alias is a new revision.
+func TestAliasNeverNamesARevision(t *testing.T) {
+	for _, alias := range []string{"v1.27-latest", "latest", "v1.31-latest"} {
+		rev, err := testEnv().Revision(istio("prod", v1.UpdateStrategyRevisionBased, alias))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resolved, _ := catalog.Embedded().Resolve(alias)
+		if want := "prod-" + strings.ReplaceAll(resolved.Name, ".", "-"); rev.Name != want {
+			t.Errorf("alias %s names the revision %s, want %s", alias, rev.Name, want)
+		}
+	}
+}
+
+func TestRevision(t *testing.T) {
+	in := istio("default", "", "v1.27-latest")
+	in.Spec.Namespace = "mesh"
+	revision := "canary"
+	in.Spec.Values = &v1.Values{Revision: &revision, DefaultRevision: &revision}
+	rev, err := testEnv().Revision(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev.Name != "default" || rev.Spec.Version != "v1.27.0-snapshot.b9159ca3" || rev.Spec.Namespace != "mesh" {
+		t.Errorf("revision %s, version %s, namespace %s", rev.Name, rev.Spec.Version, rev.Spec.Namespace)
+	}
+	v := rev.Spec.Values
+	if v.Revision == nil || *v.Revision != "" {
+		t.Errorf("values.revision = %v, want an empty revision for the revision named default", v.Revision)
+	}
+	if v.DefaultRevision != nil {
+		t.Errorf("values.defaultRevision survived: %v", *v.DefaultRevision)
+	}
+	if v.Global == nil || v.Global.IstioNamespace == nil || *v.Global.IstioNamespace != "mesh" || v.Global.ConfigValidation == nil || !*v.Global.ConfigValidation {
+		t.Errorf("values.global = %+v, want istioNamespace mesh and the profile's configValidation", v.Global)
+	}
+}
+
+func TestRevisionRefusesEndOfLife(t *testing.T) {
+	_, err := testEnv().Revision(istio("default", "", "v1.24.3"))
+	var eol *catalog.EndOfLifeError
+	if !errors.As(err, &eol) {
+		t.Fatalf("error = %v, want end of life", err)
+	}
+}
+
+func TestRevisionCharts(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		charts []string
+	}{
+		{"default", []string{render.ChartIstiod, render.ChartBase}},
+		{"prod", []string{render.ChartIstiod}},
+	} {
+		rev := &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: tc.name},
+			Spec: v1.IstioRevisionSpec{Version: "v1.27.0-snapshot.b9159ca3", Namespace: "istio-system"}}
+		reqs, err := testEnv().RevisionCharts(rev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var charts []string
+		for _, r := range reqs {
+			charts = append(charts, r.Chart)
+			if r.Owner != (render.Owner{Kind: "IstioRevision", Name: tc.name}) || r.Namespace != "istio-system" {
+				t.Errorf("%s: request %+v", tc.name, r)
+			}
+		}
+		if len(charts) != len(tc.charts) || charts[0] != tc.charts[0] {
+			t.Errorf("revision %s renders %v, want %v", tc.name, charts, tc.charts)
+		}
+	}
+}
+
+func TestTagCharts(t *testing.T) {
+	rev := &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: "default-v1-27-0"},
+		Spec: v1.IstioRevisionSpec{Version: "v1.27.0-snapshot.b9159ca3", Namespace: "istio-system"}}
+	tag := &v1.IstioRevisionTag{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
+	reqs, err := testEnv().TagCharts(tag, rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reqs) != 2 {
+		t.Fatalf("the default tag renders %d charts, want the tag webhook and base", len(reqs))
+	}
+	if tags, _ := values.Get(reqs[0].Values, "revisionTags"); len(tags.([]any)) != 1 || tags.([]any)[0] != "default" {
+		t.Errorf("revisionTags = %v", tags)
+	}
+	if got, _ := values.Get(reqs[1].Values, "defaultRevision"); got != "default-v1-27-0" {
+		t.Errorf("base defaultRevision = %v, want the tag's revision", got)
+	}
+	if _, ok := reqs[1].Values["revisionTags"]; ok {
+		t.Errorf("the base chart got revisionTags")
+	}
+}
