@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,8 +64,8 @@ func (f *fetcher) fetch(v catalog.Version) error {
 		source = mod + " " + sum
 		fill = func(tmp string) error { return copyFromModule(dir, tmp) }
 	default:
-		source = urlsSource(v.Charts)
-		fill = func(tmp string) error { return f.downloadCharts(v.Charts, tmp) }
+		source = archivesSource(v)
+		fill = func(tmp string) error { return f.downloadArchives(v, tmp) }
 	}
 	if have, err := os.ReadFile(filepath.Join(dest, stampFile)); err == nil && string(have) == source {
 		fmt.Fprintf(f.log, "charts: %s: up to date\n", v.Name)
@@ -147,37 +149,58 @@ func copyTree(from, to string) error {
 	})
 }
 
-func urlsSource(charts map[string]string) string {
+// archivesSource names a version's archives, URLs and digests, for the stamp file.
+func archivesSource(v catalog.Version) string {
 	var lines []string
-	for name, url := range charts {
-		lines = append(lines, name+" "+url)
+	for name, a := range v.Charts {
+		lines = append(lines, "chart "+name+" "+a.URL+" "+a.SHA256)
 	}
 	sort.Strings(lines)
+	if v.Profiles != nil {
+		lines = append(lines, "profiles "+v.Profiles.URL+" "+v.Profiles.SHA256)
+	}
 	return strings.Join(lines, "\n")
 }
 
-// downloadCharts fetches each release .tgz and unpacks it into dest/charts/<name>. Release tarballs hold
-// one folder named after the chart; its contents land in the folder bosun names.
-func (f *fetcher) downloadCharts(charts map[string]string, dest string) error {
+// downloadArchives fetches a version's chart archives into dest/charts/<name> and its profiles
+// archive into dest/profiles. Each archive must match its SHA-256 before anything is unpacked; each
+// holds one top folder (the chart's, or the profiles'), whose contents land in the folder bosun names.
+func (f *fetcher) downloadArchives(v catalog.Version, dest string) error {
+	for name, a := range v.Charts {
+		if err := f.downloadArchive(a, filepath.Join(dest, "charts", name)); err != nil {
+			return err
+		}
+	}
+	if v.Profiles == nil {
+		return fmt.Errorf("no profiles archive")
+	}
+	return f.downloadArchive(*v.Profiles, filepath.Join(dest, "profiles"))
+}
+
+func (f *fetcher) downloadArchive(a catalog.Archive, dest string) error {
 	client := f.client
 	if client == nil {
 		client = http.DefaultClient
 	}
-	for name, url := range charts {
-		fmt.Fprintf(f.log, "charts: downloading %s\n", url)
-		resp, err := client.Get(url)
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			resp.Body.Close()
-			return fmt.Errorf("GET %s: %s", url, resp.Status)
-		}
-		err = untarChart(resp.Body, filepath.Join(dest, "charts", name))
-		resp.Body.Close()
-		if err != nil {
-			return fmt.Errorf("unpacking %s: %w", url, err)
-		}
+	fmt.Fprintf(f.log, "charts: downloading %s\n", a.URL)
+	resp, err := client.Get(a.URL)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", a.URL, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", a.URL, err)
+	}
+	sum := sha256.Sum256(data)
+	if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, a.SHA256) {
+		return fmt.Errorf("%s has sha256 %s, but the catalog says %s; refusing to use it", a.URL, got, a.SHA256)
+	}
+	if err := untarChart(bytes.NewReader(data), dest); err != nil {
+		return fmt.Errorf("unpacking %s: %w", a.URL, err)
 	}
 	return nil
 }

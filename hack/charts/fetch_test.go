@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -99,39 +101,58 @@ func chartArchive(t *testing.T, files map[string]string) []byte {
 	return buf.Bytes()
 }
 
+func digest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
 func TestFetchFromReleaseURLs(t *testing.T) {
-	good := chartArchive(t, map[string]string{"istiod/Chart.yaml": "name: istiod", "istiod/templates/deployment.yaml": "kind: Deployment"})
+	istiod := chartArchive(t, map[string]string{"istiod/Chart.yaml": "name: istiod", "istiod/templates/deployment.yaml": "kind: Deployment"})
+	profiles := chartArchive(t, map[string]string{"profiles/default.yaml": "spec: {}"})
 	evil := chartArchive(t, map[string]string{"istiod/../../escape.yaml": "x"})
+	files := map[string][]byte{"/istiod.tgz": istiod, "/profiles.tgz": profiles, "/evil.tgz": evil}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/istiod.tgz":
-			w.Write(good)
-		case "/evil.tgz":
-			w.Write(evil)
-		default:
+		data, ok := files[r.URL.Path]
+		if !ok {
 			http.NotFound(w, r)
+			return
 		}
+		w.Write(data)
 	}))
 	defer srv.Close()
 	out := t.TempDir()
 	f := &fetcher{out: out, log: io.Discard, client: srv.Client()}
+	version := func(name, chartPath, chartSum string) catalog.Version {
+		return catalog.Version{Name: name,
+			Charts:   map[string]catalog.Archive{"istiod": {URL: srv.URL + chartPath, SHA256: chartSum}},
+			Profiles: &catalog.Archive{URL: srv.URL + "/profiles.tgz", SHA256: digest(profiles)},
+		}
+	}
 
-	if err := f.fetch(catalog.Version{Name: "v1.27.3", Charts: map[string]string{"istiod": srv.URL + "/istiod.tgz"}}); err != nil {
+	if err := f.fetch(version("v1.27.3", "/istiod.tgz", digest(istiod))); err != nil {
 		t.Fatal(err)
 	}
 	if data, err := os.ReadFile(filepath.Join(out, "v1.27.3", "charts", "istiod", "templates", "deployment.yaml")); err != nil || string(data) != "kind: Deployment" {
 		t.Errorf("the chart was not unpacked under charts/istiod: %q, %v", data, err)
 	}
+	if _, err := os.Stat(filepath.Join(out, "v1.27.3", "profiles", "default.yaml")); err != nil {
+		t.Errorf("the profiles were not unpacked under profiles/: %v", err)
+	}
 
-	err := f.fetch(catalog.Version{Name: "v1.27.4", Charts: map[string]string{"istiod": srv.URL + "/evil.tgz"}})
-	if err == nil || !strings.Contains(err.Error(), "unexpected path") {
-		t.Errorf("an archive path leaving the chart folder gave %v", err)
+	failures := []struct {
+		name, version, path, sum, want string
+	}{
+		{"a path leaving the chart folder", "v1.27.4", "/evil.tgz", digest(evil), "unexpected path"},
+		{"a missing archive", "v1.27.5", "/missing.tgz", digest(istiod), "404"},
+		{"an archive that is not what the catalog says", "v1.27.6", "/istiod.tgz", digest(evil), "refusing to use it"},
 	}
-	err = f.fetch(catalog.Version{Name: "v1.27.5", Charts: map[string]string{"istiod": srv.URL + "/missing.tgz"}})
-	if err == nil || !strings.Contains(err.Error(), "404") {
-		t.Errorf("a missing chart gave %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(out, "v1.27.5")); !os.IsNotExist(err) {
-		t.Errorf("a failed fetch left v1.27.5 behind")
+	for _, tc := range failures {
+		err := f.fetch(version(tc.version, tc.path, tc.sum))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error = %v, want %q", tc.name, err, tc.want)
+		}
+		if _, err := os.Stat(filepath.Join(out, tc.version)); !os.IsNotExist(err) {
+			t.Errorf("%s: the failed fetch left %s behind", tc.name, tc.version)
+		}
 	}
 }

@@ -34,9 +34,48 @@ type Version struct {
 	// Module and ModuleVersion locate the charts in a Go module (istio.io/istio at a version).
 	Module        string `json:"module,omitempty"`
 	ModuleVersion string `json:"moduleVersion,omitempty"`
-	// Charts maps chart names (base, istiod, cni, ztunnel, gateway) to release .tgz URLs, for builds
-	// with access to Istio's release bucket. Exactly one of Module and Charts is set.
-	Charts map[string]string `json:"charts,omitempty"`
+	// Charts maps chart names (base, istiod, cni, ztunnel, and optionally gateway) to release .tgz
+	// archives, for builds with access to Istio's release bucket; Profiles is an archive of the
+	// version's profile files (manifests/profiles of Istio's release). Exactly one of Module and
+	// Charts is set.
+	Charts   map[string]Archive `json:"charts,omitempty"`
+	Profiles *Archive           `json:"profiles,omitempty"`
+}
+
+// Archive is a .tgz to download, with the SHA-256 of its bytes, which the download must match.
+type Archive struct {
+	URL    string `json:"url"`
+	SHA256 string `json:"sha256"`
+}
+
+// requiredCharts are the charts a version given by URLs must have: bosun renders all of them.
+var requiredCharts = []string{"base", "istiod", "cni", "ztunnel"}
+
+// archiveProblems lists what is wrong with the archives of a version given by URLs.
+func archiveProblems(v Version) []error {
+	var errs []error
+	check := func(what string, a Archive) {
+		if !strings.HasPrefix(a.URL, "https://") && !strings.HasPrefix(a.URL, "http://") {
+			errs = append(errs, fmt.Errorf("version %q: %s needs an http(s) url", v.Name, what))
+		}
+		if len(a.SHA256) != 64 || strings.Trim(strings.ToLower(a.SHA256), "0123456789abcdef") != "" {
+			errs = append(errs, fmt.Errorf("version %q: %s needs the sha256 of the archive (64 hex digits)", v.Name, what))
+		}
+	}
+	for _, name := range requiredCharts {
+		if _, ok := v.Charts[name]; !ok {
+			errs = append(errs, fmt.Errorf("version %q: no %s chart", v.Name, name))
+		}
+	}
+	for name, a := range v.Charts {
+		check("chart "+name, a)
+	}
+	if v.Profiles == nil {
+		errs = append(errs, fmt.Errorf("version %q: chart URLs need a profiles archive too", v.Name))
+	} else {
+		check("profiles", *v.Profiles)
+	}
+	return errs
 }
 
 // Minor is the version's "major.minor", such as "1.27".
@@ -99,7 +138,7 @@ func Load(path string) (*Catalog, error) {
 func Parse(data []byte) (*Catalog, error) {
 	var f file
 	if err := yaml.UnmarshalStrict(data, &f); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the catalog: %w", err)
 	}
 	c := &Catalog{
 		def:     f.Default,
@@ -139,6 +178,8 @@ func Parse(data []byte) (*Catalog, error) {
 			errs = append(errs, fmt.Errorf("version %q: module %s needs a moduleVersion", v.Name, v.Module))
 		case v.Module == "" && len(v.Charts) == 0:
 			errs = append(errs, fmt.Errorf("version %q: no chart source; give module and moduleVersion, or chart URLs", v.Name))
+		case v.Module == "":
+			errs = append(errs, archiveProblems(v)...)
 		}
 		c.byName[v.Name] = len(c.versions)
 		c.versions = append(c.versions, v)
@@ -151,6 +192,10 @@ func Parse(data []byte) (*Catalog, error) {
 		c.aliases[a.Name] = a.Ref
 	}
 	for _, name := range f.EndOfLife {
+		if name != "latest" && !strings.HasPrefix(name, "v") {
+			errs = append(errs, fmt.Errorf("end-of-life name %q: write it with its leading v", name))
+			continue
+		}
 		if declare(name, "an end-of-life name") {
 			c.eol = append(c.eol, name)
 			c.isEOL[name] = true
@@ -167,8 +212,11 @@ func Parse(data []byte) (*Catalog, error) {
 		case c.isEOL[ref]:
 			errs = append(errs, fmt.Errorf("alias %q refers to end-of-life %q; mark the alias end of life instead", name, ref))
 		default:
-			if _, ok := c.byName[ref]; !ok {
+			i, ok := c.byName[ref]
+			if !ok {
 				errs = append(errs, fmt.Errorf("alias %q refers to %q, which is not a version in the catalog", name, ref))
+			} else if minor, isMinor := strings.CutSuffix(name, "-latest"); isMinor && minor != "v"+c.versions[i].Minor() {
+				errs = append(errs, fmt.Errorf("alias %q refers to %q, which is not a %s version", name, ref, minor))
 			}
 		}
 	}
@@ -257,7 +305,9 @@ func canonical(name string) string {
 
 // EndOfLifeError says that a version is past its end of life and bosun does not install it.
 type EndOfLifeError struct {
-	Name      string
+	// Name is the version as the resource wrote it.
+	Name string
+	// Supported lists what bosun installs instead.
 	Supported []string
 }
 
@@ -268,7 +318,9 @@ func (e *EndOfLifeError) Error() string {
 
 // UnknownVersionError says that a version is not in the catalog.
 type UnknownVersionError struct {
-	Name      string
+	// Name is the version as the resource wrote it.
+	Name string
+	// Supported lists what bosun installs.
 	Supported []string
 }
 

@@ -113,7 +113,12 @@ endOfLife:
 		{"alias without ref", strings.Replace(good, "    ref: v1.27.0\n", "", 1), `alias "v1.27-latest" has no ref`},
 		{"name that is not a version", strings.Replace(good, "name: v1.27.0\n", "name: stable\n", 1), `version "stable": a name must be v followed by a semantic version`},
 		{"no chart source", strings.Replace(good, "    module: istio.io/istio\n    moduleVersion: v0.0.0-20260403063052-b9159ca3e5d5\n", "", 1), `no chart source`},
-		{"module and charts", strings.Replace(good, "    module: istio.io/istio\n", "    module: istio.io/istio\n    charts:\n      istiod: https://example.invalid/istiod.tgz\n", 1), `not both`},
+		{"module and charts", strings.Replace(good, "    module: istio.io/istio\n", "    module: istio.io/istio\n    charts:\n      istiod:\n        url: https://example.invalid/istiod.tgz\n", 1), `not both`},
+		{"chart URLs without digests", strings.Replace(good, "    module: istio.io/istio\n    moduleVersion: v0.0.0-20260403063052-b9159ca3e5d5\n", urlCharts(false, true), 1), `chart istiod needs the sha256 of the archive`},
+		{"chart URLs without profiles", strings.Replace(good, "    module: istio.io/istio\n    moduleVersion: v0.0.0-20260403063052-b9159ca3e5d5\n", urlCharts(true, false), 1), `chart URLs need a profiles archive too`},
+		{"chart URLs missing a chart", strings.Replace(good, "    module: istio.io/istio\n    moduleVersion: v0.0.0-20260403063052-b9159ca3e5d5\n", strings.Replace(urlCharts(true, true), "      ztunnel:", "      gateway:", 1), 1), `version "v1.27.0": no ztunnel chart`},
+		{"minor alias to another minor", strings.Replace(good, "name: v1.27-latest", "name: v1.26-latest", 1), `alias "v1.26-latest" refers to "v1.27.0", which is not a v1.26 version`},
+		{"end-of-life name without its v", good + "  - 1.24.4\n", `end-of-life name "1.24.4": write it with its leading v`},
 		{"module without version", strings.Replace(good, "    moduleVersion: v0.0.0-20260403063052-b9159ca3e5d5\n", "", 1), `needs a moduleVersion`},
 		{"default unknown", strings.Replace(good, "default: v1.27-latest", "default: v1.30.0", 1), `default "v1.30.0"`},
 		{"default end of life", strings.Replace(good, "default: v1.27-latest", "default: v1.24.3", 1), `end of life`},
@@ -139,5 +144,33 @@ func TestLoadFromEnvironment(t *testing.T) {
 	t.Setenv(EnvFile, path)
 	if _, err := Load(""); err == nil || !strings.Contains(err.Error(), "reading the version catalog") {
 		t.Fatalf("a missing file gave %v", err)
+	}
+}
+
+// urlCharts is a version's chart source as release archives, with or without digests and profiles.
+func urlCharts(digests, profiles bool) string {
+	sum := ""
+	if digests {
+		sum = "\n        sha256: " + strings.Repeat("ab", 32)
+	}
+	text := "    charts:\n"
+	for _, c := range []string{"base", "istiod", "cni", "ztunnel"} {
+		text += "      " + c + ":\n        url: https://example.invalid/" + c + ".tgz" + sum + "\n"
+	}
+	if profiles {
+		text += "    profiles:\n      url: https://example.invalid/profiles.tgz" + strings.Replace(sum, "        ", "      ", 1) + "\n"
+	}
+	return text
+}
+
+func TestParseAcceptsReleaseArchives(t *testing.T) {
+	text := "default: v1.27-latest\nversions:\n  - name: v1.27.3\n" + urlCharts(true, true) + "aliases:\n  - name: v1.27-latest\n    ref: v1.27.3\n"
+	c, err := Parse([]byte(text))
+	if err != nil {
+		t.Fatalf("a catalog of release archives is refused: %v", err)
+	}
+	v, err := c.Resolve("v1.27-latest")
+	if err != nil || v.Charts["istiod"].URL != "https://example.invalid/istiod.tgz" || v.Profiles == nil {
+		t.Errorf("Resolve = %+v, %v", v, err)
 	}
 }

@@ -46,11 +46,14 @@ type Profiles struct {
 	Version string
 }
 
-// Names lists the profiles the version ships.
+// Names lists the profiles the version ships. A version without profiles was not fetched.
 func (p Profiles) Names() ([]string, error) {
 	files, err := fs.Glob(p.FS, "profiles/*.yaml")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("listing the profiles of Istio %s: %w", p.Version, err)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("Istio %s has no profiles in the fetched charts: run make charts, or point bosun at the folder they were fetched into", p.Version)
 	}
 	var names []string
 	for _, f := range files {
@@ -81,7 +84,7 @@ func (p Profiles) Values(name string) (Map, error) {
 	}
 	data, err := fs.ReadFile(p.FS, "profiles/"+name+".yaml")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("profile %s of Istio %s: %w", name, p.Version, err)
 	}
 	var doc struct {
 		Spec struct {
