@@ -15,7 +15,7 @@ help: ## Show the targets and what they do.
 generate: ## Regenerate deepcopy functions and CRDs (config/crd/) from api/.
 	@echo "generate: spec.version validation from the catalog, deepcopy and CRDs"
 	go run ./hack/crdversions -out api/v1/zz_generated.versions.go
-	go run -C hack/valuesgen . -out ../../api/v1/values_types.gen.go
+	go run ./hack/valuesgen -out api/v1/values_types.gen.go
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd:crdVersions=v1,allowDangerousTypes=true paths=./api/... output:crd:artifacts:config=config/crd
 	@rm -f config/crd/.gitkeep
