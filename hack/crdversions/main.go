@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"go/format"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -25,18 +27,63 @@ import (
 // minAmbient is the first Istio minor version with ambient mode, which ZTunnel needs.
 var minAmbient = semver.MustParse("1.24.0")
 
+// typeFiles hold the kinds whose spec.version defaults to the catalog's default.
+var typeFiles = []string{
+	"api/v1/istio_types.go",
+	"api/v1/istiocni_types.go",
+	"api/v1/ztunnel_types.go",
+	"api/v1alpha1/ztunnel_types.go",
+}
+
 func main() {
 	out := flag.String("out", "api/v1/zz_generated.versions.go", "file to write")
 	flag.Parse()
-	src, err := generate(catalog.Embedded())
+	if err := run(*out); err != nil {
+		fmt.Fprintln(os.Stderr, "crdversions:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out string) error {
+	c := catalog.Embedded()
+	src, err := generate(c)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "crdversions:", err)
-		os.Exit(1)
+		return err
 	}
-	if err := os.WriteFile(*out, src, 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, "crdversions:", err)
-		os.Exit(1)
+	if err := os.WriteFile(out, src, 0o644); err != nil {
+		return err
 	}
+	for _, f := range typeFiles {
+		if err := setDefaultVersion(f, c.Default()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Default markers of spec.version: on the field, and inside a whole-spec default.
+var (
+	fieldDefault = regexp.MustCompile(`(// \+kubebuilder:default=)"[^"]*"(\n\t(?://[^\n]*\n\t)*Version )`)
+	specDefault  = regexp.MustCompile(`(// \+kubebuilder:default=\{version: )"[^"]*"`)
+)
+
+// setDefaultVersion writes the catalog's default version into the default markers of a types file, so
+// that a manifest without spec.version gets exactly what the catalog says.
+func setDefaultVersion(path, version string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	quoted := []byte(strconv.Quote(version))
+	out := fieldDefault.ReplaceAll(data, append(append([]byte("${1}"), quoted...), "${2}"...))
+	out = specDefault.ReplaceAll(out, append([]byte("${1}"), quoted...))
+	if fieldDefault.FindIndex(data) == nil || specDefault.FindIndex(data) == nil {
+		return fmt.Errorf("%s: no spec.version default markers to set", path)
+	}
+	if bytes.Equal(out, data) {
+		return nil
+	}
+	return os.WriteFile(path, out, 0o644)
 }
 
 func generate(c *catalog.Catalog) ([]byte, error) {

@@ -185,7 +185,7 @@ func (r *Renderer) chart(version, name string) (*chart.Chart, error) {
 		return nil, fmt.Errorf("%w: no %s chart for Istio %s (run make charts)", ErrChartNotFound, name, version)
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the %s chart of Istio %s: %w", name, version, err)
 	}
 	ch, err := loader.LoadFiles(files)
 	if err != nil {

@@ -51,7 +51,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // RunTests starts one cluster for a whole test binary, as a TestMain does, and returns the exit code
 // for os.Exit. setup runs once the cluster is ready (to install CRDs, say) and receives its admin
 // config; then the tests run, and the cluster is stopped. If the cluster cannot start or setup fails,
-// no test runs and the components' logs are printed.
+// no test runs; if setup or a test fails, the components' logs are printed before they are removed.
 func RunTests(m *testing.M, opts Options, setup func(*rest.Config) error) int {
 	ctx, cancel := context.WithTimeout(context.Background(), DefaultStartTimeout)
 	defer cancel()
@@ -65,5 +65,9 @@ func RunTests(m *testing.M, opts Options, setup func(*rest.Config) error) int {
 		fmt.Fprintf(os.Stderr, "setting up the test cluster: %v\ncluster logs:\n%s\n", err, c.Logs(failureLogLines))
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "cluster logs (%s):\n%s\n", c.Dir(), c.Logs(failureLogLines))
+	}
+	return code
 }
