@@ -96,17 +96,29 @@ type CNIValues struct {
 
 // CNIGlobalConfig is the part of the global values that the cni chart reads.
 type CNIGlobalConfig struct {
+	ChartGlobalConfig `json:",inline"`
+
+	// NativeNftables programs nftables instead of iptables.
+	// +optional
+	NativeNftables *bool `json:"nativeNftables,omitempty"`
+	// ResourceScope limits which resources the chart installs.
+	// +optional
+	ResourceScope *ResourceScope `json:"resourceScope,omitempty"`
+}
+
+// ChartGlobalConfig is the part of the global values that both node charts, cni and ztunnel, read.
+type ChartGlobalConfig struct {
 	// DefaultResources are the resources of containers that set none.
 	// +optional
 	DefaultResources *DefaultResourcesConfig `json:"defaultResources,omitempty"`
 	// Hub is the image registry, such as registry.istio.io/release.
 	// +optional
 	Hub *string `json:"hub,omitempty"`
-	// ImagePullPolicy of the CNI image.
+	// ImagePullPolicy of the image.
 	// +optional
 	// +kubebuilder:validation:Enum=Always;Never;IfNotPresent
 	ImagePullPolicy *string `json:"imagePullPolicy,omitempty"`
-	// ImagePullSecrets name secrets in the CNI namespace for pulling the image.
+	// ImagePullSecrets name secrets in the component's namespace for pulling the image.
 	// +optional
 	ImagePullSecrets []string `json:"imagePullSecrets,omitzero"`
 	// LogAsJson writes logs as JSON.
@@ -115,18 +127,12 @@ type CNIGlobalConfig struct {
 	// Logging sets log levels per scope.
 	// +optional
 	Logging *GlobalLoggingConfig `json:"logging,omitempty"`
-	// NativeNftables programs nftables instead of iptables.
-	// +optional
-	NativeNftables *bool `json:"nativeNftables,omitempty"`
 	// NetworkPolicy controls the NetworkPolicy the chart creates.
 	// +optional
 	NetworkPolicy *NetworkPolicyConfig `json:"networkPolicy,omitempty"`
 	// Platform selects the chart's platform presets, such as openshift.
 	// +optional
 	Platform *string `json:"platform,omitempty"`
-	// ResourceScope limits which resources the chart installs.
-	// +optional
-	ResourceScope *ResourceScope `json:"resourceScope,omitempty"`
 	// Tag is the image tag.
 	// +optional
 	// +kubebuilder:validation:Schemaless
@@ -150,39 +156,7 @@ type ZTunnelValues struct {
 
 // ZTunnelGlobalConfig is the part of the global values that the ztunnel chart reads.
 type ZTunnelGlobalConfig struct {
-	// DefaultResources are the resources of containers that set none.
-	// +optional
-	DefaultResources *DefaultResourcesConfig `json:"defaultResources,omitempty"`
-	// Hub is the image registry, such as registry.istio.io/release.
-	// +optional
-	Hub *string `json:"hub,omitempty"`
-	// ImagePullPolicy of the ztunnel image.
-	// +optional
-	// +kubebuilder:validation:Enum=Always;Never;IfNotPresent
-	ImagePullPolicy *string `json:"imagePullPolicy,omitempty"`
-	// ImagePullSecrets name secrets in the ztunnel namespace for pulling the image.
-	// +optional
-	ImagePullSecrets []string `json:"imagePullSecrets,omitzero"`
-	// LogAsJson writes logs as JSON.
-	// +optional
-	LogAsJson *bool `json:"logAsJson,omitempty"`
-	// Logging sets log levels per scope.
-	// +optional
-	Logging *GlobalLoggingConfig `json:"logging,omitempty"`
-	// NetworkPolicy controls the NetworkPolicy the chart creates.
-	// +optional
-	NetworkPolicy *NetworkPolicyConfig `json:"networkPolicy,omitempty"`
-	// Platform selects the chart's platform presets, such as openshift.
-	// +optional
-	Platform *string `json:"platform,omitempty"`
-	// Tag is the image tag.
-	// +optional
-	// +kubebuilder:validation:Schemaless
-	// +kubebuilder:pruning:PreserveUnknownFields
-	Tag *apiextensionsv1.JSON `json:"tag,omitempty"`
-	// Variant is the image variant, such as distroless.
-	// +optional
-	Variant *string `json:"variant,omitempty"`
+	ChartGlobalConfig `json:",inline"`
 }
 
 // ZTunnelConfig configures the ztunnel DaemonSet. Istio defines these values only in its ztunnel

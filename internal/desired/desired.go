@@ -47,6 +47,17 @@ func (e Env) resolve(name string) (catalog.Version, values.Profiles, error) {
 	return v, values.Profiles{FS: sub, Version: v.Name}, nil
 }
 
+// inputs resolves a resource's spec.version and turns its spec.values into a Map: what every decision
+// below starts from.
+func (e Env) inputs(version string, specValues any) (catalog.Version, values.Profiles, values.Map, error) {
+	v, profiles, err := e.resolve(version)
+	if err != nil {
+		return v, profiles, nil, err
+	}
+	vals, err := values.FromObject(specValues)
+	return v, profiles, vals, err
+}
+
 // RevisionName is the IstioRevision an Istio's spec maps to: the Istio's own name under InPlace, and
 // <istio>-<concrete version with dots as dashes> under RevisionBased (default-v1-24-3 for v1.24.3).
 // The concrete version, never the alias, goes into the name, so that a new build behind an alias is a
@@ -60,11 +71,7 @@ func RevisionName(istio *v1.Istio, version catalog.Version) string {
 
 // Revision is the IstioRevision bosun writes for an Istio: its concrete version and complete values.
 func (e Env) Revision(istio *v1.Istio) (*v1.IstioRevision, error) {
-	version, profiles, err := e.resolve(string(istio.Spec.Version))
-	if err != nil {
-		return nil, err
-	}
-	user, err := values.FromObject(istio.Spec.Values)
+	version, profiles, user, err := e.inputs(string(istio.Spec.Version), istio.Spec.Values)
 	if err != nil {
 		return nil, err
 	}
@@ -90,11 +97,7 @@ func (e Env) Revision(istio *v1.Istio) (*v1.IstioRevision, error) {
 // RevisionCharts are the charts of an IstioRevision: istiod and, for the revision named default, the
 // base chart with Istio's CRDs, the default validator and the reader service account.
 func (e Env) RevisionCharts(rev *v1.IstioRevision) ([]render.Request, error) {
-	version, _, err := e.resolve(string(rev.Spec.Version))
-	if err != nil {
-		return nil, err
-	}
-	vals, err := values.FromObject(rev.Spec.Values)
+	version, _, vals, err := e.inputs(string(rev.Spec.Version), rev.Spec.Values)
 	if err != nil {
 		return nil, err
 	}
@@ -119,11 +122,7 @@ var tagTemplates = []string{"revision-tags.yaml", "revision-tags-mwc.yaml", "rev
 // TagCharts are the charts of an IstioRevisionTag that resolved to rev: the istiod chart's tag webhook
 // and service and, for the tag named default, the base chart's default validator pointing at rev.
 func (e Env) TagCharts(tag *v1.IstioRevisionTag, rev *v1.IstioRevision) ([]render.Request, error) {
-	version, _, err := e.resolve(string(rev.Spec.Version))
-	if err != nil {
-		return nil, err
-	}
-	vals, err := values.FromObject(rev.Spec.Values)
+	version, _, vals, err := e.inputs(string(rev.Spec.Version), rev.Spec.Values)
 	if err != nil {
 		return nil, err
 	}
@@ -145,11 +144,7 @@ func (e Env) TagCharts(tag *v1.IstioRevisionTag, rev *v1.IstioRevision) ([]rende
 
 // CNICharts are the charts of an IstioCNI.
 func (e Env) CNICharts(cni *v1.IstioCNI) ([]render.Request, error) {
-	version, profiles, err := e.resolve(string(cni.Spec.Version))
-	if err != nil {
-		return nil, err
-	}
-	user, err := values.FromObject(cni.Spec.Values)
+	version, profiles, user, err := e.inputs(string(cni.Spec.Version), cni.Spec.Values)
 	if err != nil {
 		return nil, err
 	}
@@ -166,11 +161,7 @@ func (e Env) CNICharts(cni *v1.IstioCNI) ([]render.Request, error) {
 // ZTunnelCharts are the charts of a ZTunnel; target is the IstioRevision its targetRef resolved to, or
 // nil.
 func (e Env) ZTunnelCharts(zt *v1.ZTunnel, target *v1.IstioRevision) ([]render.Request, error) {
-	version, profiles, err := e.resolve(string(zt.Spec.Version))
-	if err != nil {
-		return nil, err
-	}
-	user, err := values.FromObject(zt.Spec.Values)
+	version, profiles, user, err := e.inputs(string(zt.Spec.Version), zt.Spec.Values)
 	if err != nil {
 		return nil, err
 	}
