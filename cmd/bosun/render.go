@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/api/v1alpha1"
+	"github.com/bosun-mesh/bosun/config/crd"
 	"github.com/bosun-mesh/bosun/internal/catalog"
 	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/platform"
@@ -174,10 +176,20 @@ var kindOrder = []string{"Istio", "IstioRevision", "IstioRevisionTag", "IstioCNI
 func (p *planner) plan() ([]planned, error) {
 	p.revisions = map[string]*v1.IstioRevision{}
 	p.activeRevision = map[string]string{}
-	for _, obj := range p.inputs {
+	if len(p.inputs) == 0 {
+		return nil, errors.New("the input has no manifests")
+	}
+	// Check every input as the API server would, and go on with what it would store: render must not
+	// print objects for a manifest that kubectl apply refuses.
+	for i, obj := range p.inputs {
 		if !slices.Contains(kindOrder, obj.GetKind()) || !strings.HasPrefix(obj.GetAPIVersion(), "sailoperator.io/") {
 			return nil, fmt.Errorf("%s %s: render takes sailoperator.io Istio, IstioRevision, IstioRevisionTag, IstioCNI and ZTunnel manifests", obj.GetKind(), obj.GetName())
 		}
+		valid, err := crd.Validate(context.Background(), obj)
+		if err != nil {
+			return nil, err
+		}
+		p.inputs[i] = valid
 	}
 	var out []planned
 	for _, kind := range kindOrder {

@@ -81,7 +81,22 @@ func TestRenderRefusesWhatItCannotRender(t *testing.T) {
 		{
 			name:     "an unknown version",
 			manifest: "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata:\n  name: default\nspec:\n  version: v1.99.0\n",
-			want:     `Istio default: bosun does not know Istio version "v1.99.0"; set spec.version to a supported version`,
+			want:     `Istio "default" is invalid: spec.version: Invalid value: "v1.99.0": spec.version must be a version bosun knows: latest, v1.31-latest`,
+		},
+		{
+			name:     "a revision the API server would refuse",
+			manifest: "apiVersion: sailoperator.io/v1\nkind: IstioRevision\nmetadata:\n  name: prod\nspec:\n  version: v1.27.0-snapshot.b9159ca3\n  namespace: istio-system\n  values:\n    global:\n      istioNamespace: istio-system\n",
+			want:     "spec.values.revision must equal metadata.name, or be empty when the name is 'default'",
+		},
+		{
+			name:     "an IstioCNI not named default",
+			manifest: "apiVersion: sailoperator.io/v1\nkind: IstioCNI\nmetadata:\n  name: cni\n",
+			want:     "an IstioCNI must be named 'default'",
+		},
+		{
+			name:     "an empty input",
+			manifest: "",
+			want:     "the input has no manifests",
 		},
 		{
 			name:     "a profile the version does not ship",

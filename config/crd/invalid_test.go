@@ -40,13 +40,48 @@ spec:
 // API server refuses each with a message that says what to change, and that a refused patch leaves the
 // existing object exactly as it was.
 func TestInvalidManifestsAreRefused(t *testing.T) {
-	cases := []struct {
-		name string
-		// manifest is created; when patch is set, it must be valid and the patch is what is refused.
-		manifest string
-		patch    string
-		want     string // a part of the API server's message
-	}{
+	for _, tc := range invalidCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			obj := parseManifest(t, tc.manifest)
+			if tc.patch == "" {
+				created, err := create(ctx, t, obj)
+				if err == nil {
+					deleteAndWait(t, created)
+					t.Fatalf("the API server accepted it; want an error containing %q", tc.want)
+				}
+				if !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("error %q\ndoes not contain %q", err, tc.want)
+				}
+				return
+			}
+			before := mustCreate(ctx, t, obj)
+			_, err := mergePatch(ctx, t, obj, tc.patch)
+			if err == nil {
+				t.Fatalf("the API server accepted the patch; want an error containing %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q\ndoes not contain %q", err, tc.want)
+			}
+			after := get(ctx, t, obj)
+			if !equality.Semantic.DeepEqual(before.Object, after.Object) {
+				t.Errorf("the refused patch changed the object:\nbefore %v\nafter  %v", before.Object, after.Object)
+			}
+		})
+	}
+}
+
+// invalidCase is a manifest, or a patch of a valid one, that must be refused.
+type invalidCase struct {
+	name string
+	// manifest is created; when patch is set, it must be valid and the patch is what is refused.
+	manifest string
+	patch    string
+	want     string // a part of the API server's message
+}
+
+func invalidCases() []invalidCase {
+	return []invalidCase{
 		{
 			name:     "changing an Istio's namespace",
 			manifest: validIstio,
@@ -215,34 +250,5 @@ func TestInvalidManifestsAreRefused(t *testing.T) {
 			manifest: "apiVersion: sailoperator.io/v1\nkind: ZTunnel\nmetadata:\n  name: default\nspec:\n  profile: ambient",
 			want:     `unknown field "spec.profile"`,
 		},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			obj := parseManifest(t, tc.manifest)
-			if tc.patch == "" {
-				created, err := create(ctx, t, obj)
-				if err == nil {
-					deleteAndWait(t, created)
-					t.Fatalf("the API server accepted it; want an error containing %q", tc.want)
-				}
-				if !strings.Contains(err.Error(), tc.want) {
-					t.Fatalf("error %q\ndoes not contain %q", err, tc.want)
-				}
-				return
-			}
-			before := mustCreate(ctx, t, obj)
-			_, err := mergePatch(ctx, t, obj, tc.patch)
-			if err == nil {
-				t.Fatalf("the API server accepted the patch; want an error containing %q", tc.want)
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %q\ndoes not contain %q", err, tc.want)
-			}
-			after := get(ctx, t, obj)
-			if !equality.Semantic.DeepEqual(before.Object, after.Object) {
-				t.Errorf("the refused patch changed the object:\nbefore %v\nafter  %v", before.Object, after.Object)
-			}
-		})
 	}
 }

@@ -115,42 +115,7 @@ global:
 // TestWrongValuesAreRefused checks that a wrong value is refused by the API server with a message that
 // names the field, rather than stored and ignored or silently dropped.
 func TestWrongValuesAreRefused(t *testing.T) {
-	cases := []struct {
-		name, manifest, want string
-	}{
-		{"a misspelt mesh config field", istioWithValues("meshConfig:\n  accessLogFil: /dev/stdout"), `unknown field "spec.values.meshConfig.accessLogFil"`},
-		{"an unknown pilot field", istioWithValues("pilot:\n  replicas: 3"), `unknown field "spec.values.pilot.replicas"`},
-		{"an unknown global field", istioWithValues("global:\n  meshId: m1"), `unknown field "spec.values.global.meshId"`},
-		{"an unknown proxy field", istioWithValues("meshConfig:\n  defaultConfig:\n    holdApplicationUntilProxyStart: true"), `unknown field "spec.values.meshConfig.defaultConfig.holdApplicationUntilProxyStart"`},
-		{"an unknown outbound traffic policy", istioWithValues("meshConfig:\n  outboundTrafficPolicy:\n    mode: FOO"), `spec.values.meshConfig.outboundTrafficPolicy.mode: Unsupported value: "FOO": supported values: "REGISTRY_ONLY", "ALLOW_ANY", "ALLOW_ANY_DYNAMIC_DNS"`},
-		{"an unknown access log encoding", istioWithValues("meshConfig:\n  accessLogEncoding: XML"), `spec.values.meshConfig.accessLogEncoding: Unsupported value: "XML": supported values: "TEXT", "JSON"`},
-		{"an unknown resource scope", istioWithValues("global:\n  resourceScope: everything"), `spec.values.global.resourceScope: Unsupported value: "everything"`},
-		{"a string for a number", istioWithValues("pilot:\n  autoscaleMin: two"), `spec.values.pilot.autoscaleMin: Invalid value: "string": spec.values.pilot.autoscaleMin in body must be of type integer`},
-		{"a negative replica count", istioWithValues("pilot:\n  autoscaleMax: -1"), `spec.values.pilot.autoscaleMax in body should be greater than or equal to 0`},
-		{"a string for a boolean", istioWithValues("pilot:\n  autoscaleEnabled: \"yes\""), `spec.values.pilot.autoscaleEnabled: Invalid value: "string": spec.values.pilot.autoscaleEnabled in body must be of type boolean`},
-		{"an unquoted boolean env value", istioWithValues("pilot:\n  env:\n    ENABLE_ENHANCED_RESOURCE_SCOPING: true"), `spec.values.pilot.env.ENABLE_ENHANCED_RESOURCE_SCOPING: Invalid value: "boolean": spec.values.pilot.env.ENABLE_ENHANCED_RESOURCE_SCOPING in body must be of type string`},
-		{"a number for a duration", istioWithValues("pilot:\n  keepaliveMaxServerConnectionAge: 30"), `spec.values.pilot.keepaliveMaxServerConnectionAge: Invalid value: "integer": spec.values.pilot.keepaliveMaxServerConnectionAge in body must be of type string`},
-		{"a toleration that is not a list", istioWithValues("pilot:\n  tolerations:\n    key: dedicated"), `unknown field "spec.values.pilot.tolerations.key"`},
-		{"an unknown toleration field", istioWithValues("pilot:\n  tolerations:\n  - key: dedicated\n    effects: NoSchedule"), `unknown field "spec.values.pilot.tolerations[0].effects"`},
-		{"resources in the wrong shape", istioWithValues("pilot:\n  resources:\n    cpu: 500m"), `unknown field "spec.values.pilot.resources.cpu"`},
-		{"a label selector value that is not a string", istioWithValues("meshConfig:\n  discoverySelectors:\n  - matchLabels:\n      mesh: 1"), `spec.values.meshConfig.discoverySelectors[0].matchLabels.mesh: Invalid value: "integer"`},
-		{"logging that is not an object", istioWithValues("global:\n  logging: debug"), `spec.values.global.logging: Invalid value: "string": spec.values.global.logging in body must be of type object`},
-		{"two tracers of one extension provider", istioWithValues("meshConfig:\n  extensionProviders:\n  - name: both\n    zipkin:\n      service: zipkin.istio-system.svc\n      port: 9411\n    datadog:\n      service: datadog.agent.svc\n      port: 8126"), "at most one of envoyExtAuthzHttp, envoyExtAuthzGrpc, zipkin, lightstep, datadog"},
-		{"two tracers of the proxy's tracing", istioWithValues("meshConfig:\n  defaultConfig:\n    tracing:\n      zipkin:\n        address: zipkin:9411\n      lightstep:\n        address: lightstep:443"), "at most one of zipkin, lightstep, datadog, stackdriver, openCensusAgent may be set"},
-		{"a CA certificate with both sources", istioWithValues("meshConfig:\n  caCertificates:\n  - pem: abc\n    spiffeBundleUrl: https://example.com/bundle"), "at most one of pem, spiffeBundleUrl may be set"},
-		{"istiod's PodDisruptionBudget with both bounds", istioWithValues("pilot:\n  pdb:\n    minAvailable: 1\n    maxUnavailable: 1"), "set pdb.minAvailable or pdb.maxUnavailable, not both"},
-		{"an injector setting of the wrong type", istioWithValues("sidecarInjectorWebhook:\n  rewriteAppHTTPProbe: 1"), `spec.values.sidecarInjectorWebhook.rewriteAppHTTPProbe: Invalid value: "integer"`},
-		{"ztunnel values on an Istio", istioWithValues("ztunnel:\n  logLevel: debug"), `unknown field "spec.values.ztunnel"`},
-		{"gateways on an Istio", istioWithValues("gateways:\n  istio-ingressgateway:\n    enabled: true"), `unknown field "spec.values.gateways"`},
-		{"an unknown CNI field", cniWithValues("cni:\n  ambient:\n    enable: true"), `unknown field "spec.values.cni.ambient.enable"`},
-		{"a string for a CNI boolean", cniWithValues("cni:\n  ambient:\n    enabled: \"true\""), `spec.values.cni.ambient.enabled: Invalid value: "string"`},
-		{"a global CNI key the chart does not read", cniWithValues("global:\n  meshID: m1"), `unknown field "spec.values.global.meshID"`},
-		{"an unknown ztunnel log level", ztunnelWithValues("ztunnel:\n  logLevel: verbose"), `spec.values.ztunnel.logLevel: Unsupported value: "verbose": supported values: "trace", "debug", "info", "warn", "error"`},
-		{"a negative ztunnel grace period", ztunnelWithValues("ztunnel:\n  terminationGracePeriodSeconds: -1"), `spec.values.ztunnel.terminationGracePeriodSeconds in body should be greater than or equal to 0`},
-		{"an unknown ztunnel DNS policy", ztunnelWithValues("ztunnel:\n  dnsPolicy: Sometimes"), `spec.values.ztunnel.dnsPolicy: Unsupported value: "Sometimes"`},
-		{"an unknown ztunnel field", ztunnelWithValues("ztunnel:\n  replicas: 2"), `unknown field "spec.values.ztunnel.replicas"`},
-	}
-	for _, tc := range cases {
+	for _, tc := range wrongValueCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			obj := parseManifest(t, tc.manifest)
 			created, err := create(context.Background(), t, obj)
@@ -162,6 +127,42 @@ func TestWrongValuesAreRefused(t *testing.T) {
 				t.Fatalf("error %q\ndoes not contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func wrongValueCases() []invalidCase {
+	return []invalidCase{
+		{name: "a misspelt mesh config field", manifest: istioWithValues("meshConfig:\n  accessLogFil: /dev/stdout"), want: `unknown field "spec.values.meshConfig.accessLogFil"`},
+		{name: "an unknown pilot field", manifest: istioWithValues("pilot:\n  replicas: 3"), want: `unknown field "spec.values.pilot.replicas"`},
+		{name: "an unknown global field", manifest: istioWithValues("global:\n  meshId: m1"), want: `unknown field "spec.values.global.meshId"`},
+		{name: "an unknown proxy field", manifest: istioWithValues("meshConfig:\n  defaultConfig:\n    holdApplicationUntilProxyStart: true"), want: `unknown field "spec.values.meshConfig.defaultConfig.holdApplicationUntilProxyStart"`},
+		{name: "an unknown outbound traffic policy", manifest: istioWithValues("meshConfig:\n  outboundTrafficPolicy:\n    mode: FOO"), want: `spec.values.meshConfig.outboundTrafficPolicy.mode: Unsupported value: "FOO": supported values: "REGISTRY_ONLY", "ALLOW_ANY", "ALLOW_ANY_DYNAMIC_DNS"`},
+		{name: "an unknown access log encoding", manifest: istioWithValues("meshConfig:\n  accessLogEncoding: XML"), want: `spec.values.meshConfig.accessLogEncoding: Unsupported value: "XML": supported values: "TEXT", "JSON"`},
+		{name: "an unknown resource scope", manifest: istioWithValues("global:\n  resourceScope: everything"), want: `spec.values.global.resourceScope: Unsupported value: "everything"`},
+		{name: "a string for a number", manifest: istioWithValues("pilot:\n  autoscaleMin: two"), want: `spec.values.pilot.autoscaleMin: Invalid value: "string": spec.values.pilot.autoscaleMin in body must be of type integer`},
+		{name: "a negative replica count", manifest: istioWithValues("pilot:\n  autoscaleMax: -1"), want: `spec.values.pilot.autoscaleMax in body should be greater than or equal to 0`},
+		{name: "a string for a boolean", manifest: istioWithValues("pilot:\n  autoscaleEnabled: \"yes\""), want: `spec.values.pilot.autoscaleEnabled: Invalid value: "string": spec.values.pilot.autoscaleEnabled in body must be of type boolean`},
+		{name: "an unquoted boolean env value", manifest: istioWithValues("pilot:\n  env:\n    ENABLE_ENHANCED_RESOURCE_SCOPING: true"), want: `spec.values.pilot.env.ENABLE_ENHANCED_RESOURCE_SCOPING: Invalid value: "boolean": spec.values.pilot.env.ENABLE_ENHANCED_RESOURCE_SCOPING in body must be of type string`},
+		{name: "a number for a duration", manifest: istioWithValues("pilot:\n  keepaliveMaxServerConnectionAge: 30"), want: `spec.values.pilot.keepaliveMaxServerConnectionAge: Invalid value: "integer": spec.values.pilot.keepaliveMaxServerConnectionAge in body must be of type string`},
+		{name: "a toleration that is not a list", manifest: istioWithValues("pilot:\n  tolerations:\n    key: dedicated"), want: `unknown field "spec.values.pilot.tolerations.key"`},
+		{name: "an unknown toleration field", manifest: istioWithValues("pilot:\n  tolerations:\n  - key: dedicated\n    effects: NoSchedule"), want: `unknown field "spec.values.pilot.tolerations[0].effects"`},
+		{name: "resources in the wrong shape", manifest: istioWithValues("pilot:\n  resources:\n    cpu: 500m"), want: `unknown field "spec.values.pilot.resources.cpu"`},
+		{name: "a label selector value that is not a string", manifest: istioWithValues("meshConfig:\n  discoverySelectors:\n  - matchLabels:\n      mesh: 1"), want: `spec.values.meshConfig.discoverySelectors[0].matchLabels.mesh: Invalid value: "integer"`},
+		{name: "logging that is not an object", manifest: istioWithValues("global:\n  logging: debug"), want: `spec.values.global.logging: Invalid value: "string": spec.values.global.logging in body must be of type object`},
+		{name: "two tracers of one extension provider", manifest: istioWithValues("meshConfig:\n  extensionProviders:\n  - name: both\n    zipkin:\n      service: zipkin.istio-system.svc\n      port: 9411\n    datadog:\n      service: datadog.agent.svc\n      port: 8126"), want: "at most one of envoyExtAuthzHttp, envoyExtAuthzGrpc, zipkin, lightstep, datadog"},
+		{name: "two tracers of the proxy's tracing", manifest: istioWithValues("meshConfig:\n  defaultConfig:\n    tracing:\n      zipkin:\n        address: zipkin:9411\n      lightstep:\n        address: lightstep:443"), want: "at most one of zipkin, lightstep, datadog, stackdriver, openCensusAgent may be set"},
+		{name: "a CA certificate with both sources", manifest: istioWithValues("meshConfig:\n  caCertificates:\n  - pem: abc\n    spiffeBundleUrl: https://example.com/bundle"), want: "at most one of pem, spiffeBundleUrl may be set"},
+		{name: "istiod's PodDisruptionBudget with both bounds", manifest: istioWithValues("pilot:\n  pdb:\n    minAvailable: 1\n    maxUnavailable: 1"), want: "set pdb.minAvailable or pdb.maxUnavailable, not both"},
+		{name: "an injector setting of the wrong type", manifest: istioWithValues("sidecarInjectorWebhook:\n  rewriteAppHTTPProbe: 1"), want: `spec.values.sidecarInjectorWebhook.rewriteAppHTTPProbe: Invalid value: "integer"`},
+		{name: "ztunnel values on an Istio", manifest: istioWithValues("ztunnel:\n  logLevel: debug"), want: `unknown field "spec.values.ztunnel"`},
+		{name: "gateways on an Istio", manifest: istioWithValues("gateways:\n  istio-ingressgateway:\n    enabled: true"), want: `unknown field "spec.values.gateways"`},
+		{name: "an unknown CNI field", manifest: cniWithValues("cni:\n  ambient:\n    enable: true"), want: `unknown field "spec.values.cni.ambient.enable"`},
+		{name: "a string for a CNI boolean", manifest: cniWithValues("cni:\n  ambient:\n    enabled: \"true\""), want: `spec.values.cni.ambient.enabled: Invalid value: "string"`},
+		{name: "a global CNI key the chart does not read", manifest: cniWithValues("global:\n  meshID: m1"), want: `unknown field "spec.values.global.meshID"`},
+		{name: "an unknown ztunnel log level", manifest: ztunnelWithValues("ztunnel:\n  logLevel: verbose"), want: `spec.values.ztunnel.logLevel: Unsupported value: "verbose": supported values: "trace", "debug", "info", "warn", "error"`},
+		{name: "a negative ztunnel grace period", manifest: ztunnelWithValues("ztunnel:\n  terminationGracePeriodSeconds: -1"), want: `spec.values.ztunnel.terminationGracePeriodSeconds in body should be greater than or equal to 0`},
+		{name: "an unknown ztunnel DNS policy", manifest: ztunnelWithValues("ztunnel:\n  dnsPolicy: Sometimes"), want: `spec.values.ztunnel.dnsPolicy: Unsupported value: "Sometimes"`},
+		{name: "an unknown ztunnel field", manifest: ztunnelWithValues("ztunnel:\n  replicas: 2"), want: `unknown field "spec.values.ztunnel.replicas"`},
 	}
 }
 
