@@ -170,6 +170,11 @@ func Parse(data []byte) (*Catalog, error) {
 			errs = append(errs, fmt.Errorf("version %q: a name must be v followed by a semantic version", v.Name))
 			continue
 		}
+		if strings.ContainsAny(v.Name, "+ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+			// Revision names are made of version names, and must be valid Kubernetes names.
+			errs = append(errs, fmt.Errorf("version %q: a name may not hold upper-case letters or build metadata (+…), which revision names cannot carry", v.Name))
+			continue
+		}
 		v.Semver = sv
 		switch {
 		case v.Module != "" && len(v.Charts) > 0:

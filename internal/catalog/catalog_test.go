@@ -111,6 +111,8 @@ endOfLife:
 		{"alias to an alias", good[:strings.Index(good, "endOfLife")] + "  - name: latest\n    ref: v1.27-latest\n", `alias "latest" refers to alias "v1.27-latest"`},
 		{"alias to an end-of-life name", strings.Replace(good, "ref: v1.27.0", "ref: v1.24.3", 1), `refers to end-of-life "v1.24.3"`},
 		{"alias without ref", strings.Replace(good, "    ref: v1.27.0\n", "", 1), `alias "v1.27-latest" has no ref`},
+		{"name with build metadata", strings.Replace(strings.Replace(good, "name: v1.27.0\n", "name: v1.27.0+ossm.1\n", 1), "ref: v1.27.0", "ref: v1.27.0+ossm.1", 1), `may not hold upper-case letters or build metadata`},
+		{"name with upper case", strings.Replace(strings.Replace(good, "name: v1.27.0\n", "name: v1.27.0-RC1\n", 1), "ref: v1.27.0", "ref: v1.27.0-RC1", 1), `may not hold upper-case letters`},
 		{"name that is not a version", strings.Replace(good, "name: v1.27.0\n", "name: stable\n", 1), `version "stable": a name must be v followed by a semantic version`},
 		{"no chart source", strings.Replace(good, "    module: istio.io/istio\n    moduleVersion: v0.0.0-20260403063052-b9159ca3e5d5\n", "", 1), `no chart source`},
 		{"module and charts", strings.Replace(good, "    module: istio.io/istio\n", "    module: istio.io/istio\n    charts:\n      istiod:\n        url: https://example.invalid/istiod.tgz\n", 1), `not both`},

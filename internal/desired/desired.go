@@ -58,6 +58,23 @@ func (e Env) inputs(version string, specValues any) (catalog.Version, values.Pro
 	return v, profiles, vals, err
 }
 
+// maxRevisionName is the longest revision name: Istio puts it in the istio.io/rev label, whose value
+// may hold 63 characters.
+const maxRevisionName = 63
+
+// RevisionNameTooLongError says that an Istio's revision name would not fit the istio.io/rev label.
+type RevisionNameTooLongError struct {
+	// Istio is the Istio's name and Revision the revision name it maps to.
+	Istio, Revision string
+	// MaxIstioName is the longest Istio name whose revision name fits, for this version and strategy.
+	MaxIstioName int
+}
+
+func (e *RevisionNameTooLongError) Error() string {
+	return fmt.Sprintf("the revision name %s is %d characters, and Istio's istio.io/rev label holds %d: shorten the Istio's name %q to at most %d characters",
+		e.Revision, len(e.Revision), maxRevisionName, e.Istio, e.MaxIstioName)
+}
+
 // RevisionName is the IstioRevision an Istio's spec maps to: the Istio's own name under InPlace, and
 // <istio>-<concrete version with dots as dashes> under RevisionBased (default-v1-24-3 for v1.24.3).
 // The concrete version, never the alias, goes into the name, so that a new build behind an alias is a
@@ -76,6 +93,9 @@ func (e Env) Revision(istio *v1.Istio) (*v1.IstioRevision, error) {
 		return nil, err
 	}
 	name := RevisionName(istio, version)
+	if len(name) > maxRevisionName {
+		return nil, &RevisionNameTooLongError{Istio: istio.Name, Revision: name, MaxIstioName: maxRevisionName - (len(name) - len(istio.Name))}
+	}
 	namespace := orDefault(istio.Spec.Namespace, DefaultIstioNamespace)
 	computed, err := values.ControlPlane(values.ControlPlaneInput{
 		Profiles: profiles, Profile: istio.Spec.Profile, Platform: e.Platform,

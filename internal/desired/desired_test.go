@@ -144,3 +144,21 @@ func TestTagCharts(t *testing.T) {
 		t.Errorf("the base chart got revisionTags")
 	}
 }
+
+func TestRevisionNameMustFitALabel(t *testing.T) {
+	long := "payments-production-mesh-east-cluster-01"
+	_, err := testEnv().Revision(istio(long, v1.UpdateStrategyRevisionBased, "v1.27-latest"))
+	var tooLong *RevisionNameTooLongError
+	if !errors.As(err, &tooLong) {
+		t.Fatalf("error = %v, want RevisionNameTooLongError", err)
+	}
+	if !strings.Contains(err.Error(), "to at most 37 characters") {
+		t.Errorf("the message does not give the longest name that fits: %v", err)
+	}
+	if _, err := testEnv().Revision(istio(long[:37], v1.UpdateStrategyRevisionBased, "v1.27-latest")); err != nil {
+		t.Errorf("a 37-character name is refused: %v", err)
+	}
+	if _, err := testEnv().Revision(istio(long, v1.UpdateStrategyInPlace, "v1.27-latest")); err != nil {
+		t.Errorf("InPlace keeps the Istio's own name and must not be refused: %v", err)
+	}
+}

@@ -65,12 +65,57 @@ func (p Profiles) Names() ([]string, error) {
 // ProfileNotShippedError says that the chosen Istio version has no profile of that name.
 type ProfileNotShippedError struct {
 	Profile, Version string
-	Available        []string
+	// Field is where the name was written: spec.profile, or spec.values.profile for the charts'
+	// own presets.
+	Field     string
+	Available []string
 }
 
 func (e *ProfileNotShippedError) Error() string {
-	return fmt.Sprintf("Istio %s does not ship the profile %q; set spec.profile to one of: %s",
-		e.Version, e.Profile, strings.Join(e.Available, ", "))
+	field := e.Field
+	if field == "" {
+		field = "spec.profile"
+	}
+	return fmt.Sprintf("Istio %s does not ship the profile %q; set %s to one of: %s",
+		e.Version, e.Profile, field, strings.Join(e.Available, ", "))
+}
+
+// chartProfiles lists the presets a chart applies for values.profile: its files/profile-<name>.yaml,
+// less the compatibility-version and platform files, which other values select.
+func (p Profiles) chartProfiles(chart string) ([]string, error) {
+	files, err := fs.Glob(p.FS, "charts/"+chart+"/files/profile-*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, f := range files {
+		name := strings.TrimSuffix(strings.TrimPrefix(path.Base(f), "profile-"), ".yaml")
+		if !strings.HasPrefix(name, "compatibility-version-") && !strings.HasPrefix(name, "platform-") {
+			names = append(names, name)
+		}
+	}
+	return names, nil
+}
+
+// checkChartProfile makes values.profile something the chart can apply: "default" means no presets
+// (the charts have no file for it and would fail), and any other name must be one of the chart's.
+func (p Profiles) checkChartProfile(m Map, chart string) error {
+	name, ok := m["profile"].(string)
+	if !ok || name == "" {
+		return nil
+	}
+	if name == DefaultProfile {
+		delete(m, "profile")
+		return nil
+	}
+	names, err := p.chartProfiles(chart)
+	if err != nil || len(names) == 0 {
+		return err // a test double without charts; rendering reports a missing chart itself
+	}
+	if !slices.Contains(names, name) {
+		return &ProfileNotShippedError{Profile: name, Version: p.Version, Field: "spec.values.profile", Available: names}
+	}
+	return nil
 }
 
 // Values returns the presets of one profile as Helm values.
@@ -150,6 +195,9 @@ func ControlPlane(in ControlPlaneInput) (Map, error) {
 		delete(profile, k)
 	}
 	out := Merge(profile, platformValues(in.Platform, profile, in.User), in.User)
+	if err := in.Profiles.checkChartProfile(out, "istiod"); err != nil {
+		return nil, err
+	}
 	return forceControlPlane(out, in.Revision, in.Namespace), nil
 }
 
@@ -193,7 +241,11 @@ func CNI(in CNIInput) (Map, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Merge(profile, platformValues(in.Platform, profile, in.User), in.User), nil
+	out := Merge(profile, platformValues(in.Platform, profile, in.User), in.User)
+	if err := in.Profiles.checkChartProfile(out, "cni"); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // ZTunnelInput is what the values of a ZTunnel are computed from.

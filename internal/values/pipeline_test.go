@@ -106,3 +106,28 @@ func TestZTunnelTakesTheRevisionsSharedValues(t *testing.T) {
 		t.Errorf("pilot values of the revision leaked into ztunnel's")
 	}
 }
+
+func TestValuesProfileMustBeAChartPreset(t *testing.T) {
+	profiles := testProfiles()
+	fsys := profiles.FS.(fstest.MapFS)
+	fsys["charts/istiod/files/profile-ambient.yaml"] = &fstest.MapFile{Data: []byte("{}")}
+	fsys["charts/istiod/files/profile-platform-openshift.yaml"] = &fstest.MapFile{Data: []byte("{}")}
+	in := func(profile string) ControlPlaneInput {
+		return ControlPlaneInput{Profiles: profiles, Revision: "x", Namespace: "y", User: Map{"profile": profile}}
+	}
+	got, err := ControlPlane(in("default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got["profile"]; ok {
+		t.Errorf("values.profile: default reached the chart, which has no such preset and fails")
+	}
+	if _, err := ControlPlane(in("ambient")); err != nil {
+		t.Errorf("values.profile: ambient refused: %v", err)
+	}
+	_, err = ControlPlane(in("openshift"))
+	const want = `Istio v1.27.0 does not ship the profile "openshift"; set spec.values.profile to one of: ambient`
+	if err == nil || err.Error() != want {
+		t.Errorf("values.profile: openshift gave %v, want %q", err, want)
+	}
+}
