@@ -204,7 +204,36 @@ func (p *planner) plan() ([]planned, error) {
 			out = append(out, pl)
 		}
 	}
-	return out, nil
+	return p.withCRDs(out)
+}
+
+// withCRDs moves Istio's CRDs into a group of their own, from the base chart of the newest version
+// the input's revisions use: bosun applies them once for all control planes, whichever revision is
+// named default.
+func (p *planner) withCRDs(plans []planned) ([]planned, error) {
+	for i := range plans {
+		for j := range plans[i].results {
+			plans[i].results[j].CRDs = nil
+		}
+	}
+	var versions []string
+	for _, rev := range p.revisions {
+		versions = append(versions, string(rev.Spec.Version))
+	}
+	if len(versions) == 0 {
+		return plans, nil
+	}
+	req, err := p.env.CRDChart(versions)
+	if err != nil {
+		return nil, err
+	}
+	res, err := p.renderer.Render(req)
+	if err != nil {
+		return nil, err
+	}
+	crds := planned{source: "Istio's CRDs, from the base chart of " + req.Version + ", the newest version in use",
+		results: []render.Result{{CRDs: res.CRDs}}}
+	return append([]planned{crds}, plans...), nil
 }
 
 func (p *planner) planOne(obj *unstructured.Unstructured) (planned, error) {

@@ -303,3 +303,34 @@ func TestRenderWithoutChartsSaysHowToGetThem(t *testing.T) {
 		t.Fatalf("error = %v", err)
 	}
 }
+
+// TestRenderCRDsComeFromTheNewestVersion renders two control planes of different versions, neither
+// named default: Istio's CRDs are printed once, from the newer one's base chart.
+func TestRenderCRDsComeFromTheNewestVersion(t *testing.T) {
+	out, err := renderWith(t, `apiVersion: sailoperator.io/v1
+kind: Istio
+metadata:
+  name: blue
+spec:
+  version: v1.25-latest
+  updateStrategy:
+    type: RevisionBased
+---
+apiVersion: sailoperator.io/v1
+kind: Istio
+metadata:
+  name: green
+spec:
+  version: v1.27-latest
+  namespace: istio-green
+`, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "# Istio's CRDs, from the base chart of v1.27.0-snapshot.b9159ca3, the newest version in use") {
+		t.Errorf("no CRD group from the newest version in:\n%s", out[:min(len(out), 600)])
+	}
+	if n := strings.Count(out, "# CustomResourceDefinition virtualservices.networking.istio.io"); n != 1 {
+		t.Errorf("the VirtualService CRD is listed %d times, want once", n)
+	}
+}

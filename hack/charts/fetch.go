@@ -167,17 +167,17 @@ func archivesSource(v catalog.Version) string {
 // holds one top folder (the chart's, or the profiles'), whose contents land in the folder bosun names.
 func (f *fetcher) downloadArchives(v catalog.Version, dest string) error {
 	for name, a := range v.Charts {
-		if err := f.downloadArchive(a, filepath.Join(dest, "charts", name)); err != nil {
+		if err := f.downloadArchive(a, filepath.Join(dest, "charts", name), untarChart); err != nil {
 			return err
 		}
 	}
 	if v.Profiles == nil {
 		return fmt.Errorf("no profiles archive")
 	}
-	return f.downloadArchive(*v.Profiles, filepath.Join(dest, "profiles"))
+	return f.downloadArchive(*v.Profiles, filepath.Join(dest, "profiles"), untarProfiles)
 }
 
-func (f *fetcher) downloadArchive(a catalog.Archive, dest string) error {
+func (f *fetcher) downloadArchive(a catalog.Archive, dest string, unpack func(io.Reader, string) error) error {
 	client := f.client
 	if client == nil {
 		client = http.DefaultClient
@@ -199,13 +199,36 @@ func (f *fetcher) downloadArchive(a catalog.Archive, dest string) error {
 	if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, a.SHA256) {
 		return fmt.Errorf("%s has sha256 %s, but the catalog says %s; refusing to use it", a.URL, got, a.SHA256)
 	}
-	if err := untarChart(bytes.NewReader(data), dest); err != nil {
+	if err := unpack(bytes.NewReader(data), dest); err != nil {
 		return fmt.Errorf("unpacking %s: %w", a.URL, err)
 	}
 	return nil
 }
 
-func untarChart(r io.Reader, dest string) error {
+// untarProfiles writes the profile files of an archive into dest: every .yaml file in a folder named
+// profiles, wherever it is, so that Istio's release archive (istio-X/manifests/profiles/) serves as
+// well as an archive of the profiles alone.
+func untarProfiles(r io.Reader, dest string) error {
+	found := 0
+	err := eachFile(r, func(name string, data []byte) error {
+		if path.Base(path.Dir(name)) != "profiles" || path.Ext(name) != ".yaml" {
+			return nil
+		}
+		found++
+		if err := os.MkdirAll(dest, 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dest, path.Base(name)), data, 0o644)
+	})
+	if err == nil && found == 0 {
+		err = errors.New("no profiles/*.yaml in the archive")
+	}
+	return err
+}
+
+// eachFile calls fn with the clean path and contents of every regular file of a .tgz, refusing paths
+// that climb out of the archive.
+func eachFile(r io.Reader, fn func(name string, data []byte) error) error {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
 		return err
@@ -222,25 +245,31 @@ func untarChart(r io.Reader, dest string) error {
 		if h.Typeflag != tar.TypeReg {
 			continue
 		}
-		// Refuse paths that climb out of the archive, then drop the chart's own top folder.
 		clean := path.Clean(filepath.ToSlash(h.Name))
 		if clean == ".." || strings.HasPrefix(clean, "../") || path.IsAbs(clean) {
-			return fmt.Errorf("unexpected path %q in the chart archive", h.Name)
-		}
-		_, rel, ok := strings.Cut(clean, "/")
-		if !ok || rel == "" {
-			return fmt.Errorf("unexpected path %q in the chart archive", h.Name)
-		}
-		target := filepath.Join(dest, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			return err
+			return fmt.Errorf("unexpected path %q in the archive", h.Name)
 		}
 		data, err := io.ReadAll(io.LimitReader(tr, 64<<20))
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(target, data, 0o644); err != nil {
+		if err := fn(clean, data); err != nil {
 			return err
 		}
 	}
+}
+
+// untarChart writes a chart archive into dest, without the chart's own top folder.
+func untarChart(r io.Reader, dest string) error {
+	return eachFile(r, func(name string, data []byte) error {
+		_, rel, ok := strings.Cut(name, "/")
+		if !ok || rel == "" {
+			return fmt.Errorf("unexpected path %q in the chart archive", name)
+		}
+		target := filepath.Join(dest, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
 }

@@ -108,7 +108,8 @@ func digest(data []byte) string {
 
 func TestFetchFromReleaseURLs(t *testing.T) {
 	istiod := chartArchive(t, map[string]string{"istiod/Chart.yaml": "name: istiod", "istiod/templates/deployment.yaml": "kind: Deployment"})
-	profiles := chartArchive(t, map[string]string{"profiles/default.yaml": "spec: {}"})
+	// Istio's release archive, whose profiles sit deep inside, serves as the profiles archive.
+	profiles := chartArchive(t, map[string]string{"istio-1.27.3/manifests/profiles/default.yaml": "spec: {}", "istio-1.27.3/bin/istioctl": "binary"})
 	evil := chartArchive(t, map[string]string{"istiod/../../escape.yaml": "x"})
 	files := map[string][]byte{"/istiod.tgz": istiod, "/profiles.tgz": profiles, "/evil.tgz": evil}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -162,6 +162,33 @@ func (e Env) TagCharts(tag *v1.IstioRevisionTag, rev *v1.IstioRevision) ([]rende
 	return reqs, nil
 }
 
+// CRDOwner is what Istio's CRDs are labelled as belonging to: bosun itself, not one resource, since
+// every control plane uses them.
+var CRDOwner = render.Owner{Kind: "Bosun", Name: "istio-crds"}
+
+// CRDChart is the chart whose CRDs bosun applies: the base chart of the newest of the given versions
+// in use, so CRDs move forward with the newest control plane and never back (DESIGN decision 7).
+// Only the chart's CRDs are meant to be applied from it.
+func (e Env) CRDChart(versionsInUse []string) (render.Request, error) {
+	var newest catalog.Version
+	for _, name := range versionsInUse {
+		v, _, err := e.resolve(name)
+		if err != nil {
+			return render.Request{}, err
+		}
+		if newest.Semver == nil || v.Semver.GreaterThan(newest.Semver) {
+			newest = v
+		}
+	}
+	if newest.Semver == nil {
+		return render.Request{}, fmt.Errorf("no version in use")
+	}
+	return render.Request{
+		Version: newest.Name, Chart: render.ChartBase, Namespace: DefaultIstioNamespace,
+		ReleaseName: "istio-crds", Values: values.Map{}, Owner: CRDOwner,
+	}, nil
+}
+
 // CNICharts are the charts of an IstioCNI.
 func (e Env) CNICharts(cni *v1.IstioCNI) ([]render.Request, error) {
 	version, profiles, user, err := e.inputs(string(cni.Spec.Version), cni.Spec.Values)

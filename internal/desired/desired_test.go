@@ -162,3 +162,16 @@ func TestRevisionNameMustFitALabel(t *testing.T) {
 		t.Errorf("InPlace keeps the Istio's own name and must not be refused: %v", err)
 	}
 }
+
+func TestCRDChartIsTheNewestVersionInUse(t *testing.T) {
+	req, err := testEnv().CRDChart([]string{"v1.25.0-snapshot.be4b14ad", "v1.31.0-snapshot.eed52ebb", "v1.27.0-snapshot.b9159ca3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.Version != "v1.31.0-snapshot.eed52ebb" || req.Chart != render.ChartBase {
+		t.Errorf("CRDs come from %s's %s chart, want the newest version's base chart", req.Version, req.Chart)
+	}
+	if _, err := testEnv().CRDChart(nil); err == nil {
+		t.Error("no version in use gave CRDs")
+	}
+}
