@@ -214,6 +214,13 @@ func (e Env) ZTunnelCharts(zt *v1.ZTunnel, target *v1.IstioRevision) ([]render.R
 	}
 	var revValues values.Map
 	if target != nil {
+		cp, _, err := e.resolve(string(target.Spec.Version))
+		if err != nil {
+			return nil, err
+		}
+		if err := CheckSkew("ZTunnel", version, cp); err != nil {
+			return nil, err
+		}
 		if revValues, err = values.FromObject(target.Spec.Values); err != nil {
 			return nil, err
 		}
@@ -226,6 +233,28 @@ func (e Env) ZTunnelCharts(zt *v1.ZTunnel, target *v1.IstioRevision) ([]render.R
 		Version: version.Name, Chart: render.ChartZTunnel, Namespace: orDefault(zt.Spec.Namespace, DefaultZTunnelNamespace),
 		ReleaseName: "ztunnel", Values: vals, Owner: render.Owner{Kind: "ZTunnel", Name: zt.Name},
 	}}, nil
+}
+
+// SkewError says that a data-plane component's version is too far from its control plane's.
+type SkewError struct {
+	Component             string
+	Version, ControlPlane catalog.Version
+}
+
+func (e *SkewError) Error() string {
+	return fmt.Sprintf("%s runs Istio %s, which must be the control plane's minor version (%s) or one behind; set its spec.version to v%s-latest or v%d.%d-latest",
+		e.Component, e.Version.Minor(), e.ControlPlane.Minor(), e.ControlPlane.Minor(), e.ControlPlane.Semver.Major(), e.ControlPlane.Semver.Minor()-1)
+}
+
+// CheckSkew allows a data-plane component (IstioCNI, ZTunnel) the control plane's minor version or the
+// one before it, as Istio supports (DESIGN decision 6).
+func CheckSkew(component string, v, controlPlane catalog.Version) error {
+	if v.Semver.Major() == controlPlane.Semver.Major() {
+		if d := int64(controlPlane.Semver.Minor()) - int64(v.Semver.Minor()); d == 0 || d == 1 {
+			return nil
+		}
+	}
+	return &SkewError{Component: component, Version: v, ControlPlane: controlPlane}
 }
 
 func orDefault(s, def string) string {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/Masterminds/semver/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
@@ -173,5 +174,40 @@ func TestCRDChartIsTheNewestVersionInUse(t *testing.T) {
 	}
 	if _, err := testEnv().CRDChart(nil); err == nil {
 		t.Error("no version in use gave CRDs")
+	}
+}
+
+func TestCheckSkew(t *testing.T) {
+	v := func(s string) catalog.Version { return catalog.Version{Name: "v" + s, Semver: semver.MustParse(s)} }
+	cases := []struct {
+		component, controlPlane string
+		ok                      bool
+	}{
+		{"1.27.0", "1.27.3", true},
+		{"1.26.2", "1.27.0", true},
+		{"1.25.0", "1.27.0", false},
+		{"1.28.0", "1.27.0", false}, // a data plane never runs ahead of its control plane
+		{"2.0.0", "1.27.0", false},
+	}
+	for _, tc := range cases {
+		err := CheckSkew("ZTunnel", v(tc.component), v(tc.controlPlane))
+		if (err == nil) != tc.ok {
+			t.Errorf("ZTunnel %s with control plane %s: %v", tc.component, tc.controlPlane, err)
+		}
+	}
+	err := CheckSkew("ZTunnel", v("1.25.0"), v("1.27.0"))
+	const want = "ZTunnel runs Istio 1.25, which must be the control plane's minor version (1.27) or one behind; set its spec.version to v1.27-latest or v1.26-latest"
+	if err == nil || err.Error() != want {
+		t.Errorf("message %v, want %q", err, want)
+	}
+}
+
+func TestZTunnelFollowsItsTarget(t *testing.T) {
+	target := &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: "default"},
+		Spec: v1.IstioRevisionSpec{Version: "v1.31.0-snapshot.eed52ebb", Namespace: "istio-system"}}
+	zt := &v1.ZTunnel{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v1.ZTunnelSpec{Version: "v1.25-latest"}}
+	var skew *SkewError
+	if _, err := testEnv().ZTunnelCharts(zt, target); !errors.As(err, &skew) {
+		t.Errorf("a 1.25 ZTunnel on a 1.31 control plane gave %v, want a SkewError", err)
 	}
 }
