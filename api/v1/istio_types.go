@@ -141,5 +141,5 @@ type IstioList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Istio{}, &IstioList{})
+	register(&Istio{}, &IstioList{})
 }

@@ -83,5 +83,5 @@ type IstioCNIList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&IstioCNI{}, &IstioCNIList{})
+	register(&IstioCNI{}, &IstioCNIList{})
 }

@@ -92,5 +92,5 @@ type IstioRevisionList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&IstioRevision{}, &IstioRevisionList{})
+	register(&IstioRevision{}, &IstioRevisionList{})
 }

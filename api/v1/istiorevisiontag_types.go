@@ -66,5 +66,5 @@ type IstioRevisionTagList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&IstioRevisionTag{}, &IstioRevisionTagList{})
+	register(&IstioRevisionTag{}, &IstioRevisionTagList{})
 }

@@ -83,5 +83,5 @@ type ZTunnelList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&ZTunnel{}, &ZTunnelList{})
+	register(&ZTunnel{}, &ZTunnelList{})
 }

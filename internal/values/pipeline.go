@@ -53,7 +53,7 @@ func (p Profiles) Names() ([]string, error) {
 		return nil, fmt.Errorf("listing the profiles of Istio %s: %w", p.Version, err)
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("Istio %s has no profiles in the fetched charts: run make charts, or point bosun at the folder they were fetched into", p.Version)
+		return nil, fmt.Errorf("the fetched charts of Istio %s have no profiles: run make charts, or point bosun at the folder they were fetched into", p.Version)
 	}
 	var names []string
 	for _, f := range files {
