@@ -12,13 +12,12 @@ help: ## Show the targets and what they do.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: generate
-generate: ## Regenerate deepcopy functions and CRDs (config/crd/) from api/.
-	@echo "generate: spec.version validation from the catalog, deepcopy and CRDs"
+generate: ## Regenerate the values types (from Istio's definitions), version validation (from the catalog), deepcopy and CRDs.
+	@echo "generate: version validation, values types, deepcopy and CRDs"
 	go run ./hack/crdversions -out api/v1/zz_generated.versions.go
 	go run ./hack/valuesgen -out api/v1/values_types.gen.go
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd:crdVersions=v1,allowDangerousTypes=true paths=./api/... output:crd:artifacts:config=config/crd
-	@rm -f config/crd/.gitkeep
 
 .PHONY: verify
 verify: generate ## Regenerate everything and fail if the tree changed (run by make test).
