@@ -6,20 +6,19 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/gomod"
 )
 
 // moduleCharts maps the chart folders of istio.io/istio's manifests/charts to the names bosun uses.
@@ -37,8 +36,8 @@ const stampFile = ".source"
 type fetcher struct {
 	out string
 	log io.Writer
-	// download runs `go mod download -json`; tests replace it.
-	download func(module string) (dir, sum string, err error)
+	// download fetches a module; tests replace it.
+	download func(module string) (gomod.Module, error)
 	client   *http.Client
 }
 
@@ -55,14 +54,14 @@ func (f *fetcher) fetch(v catalog.Version) error {
 		fmt.Fprintf(f.log, "charts: %s: go mod download %s (the first download of a module takes a while)\n", v.Name, mod)
 		download := f.download
 		if download == nil {
-			download = goModDownload
+			download = func(mod string) (gomod.Module, error) { return gomod.Download("", mod) }
 		}
-		dir, sum, err := download(mod)
+		m, err := download(mod)
 		if err != nil {
 			return err
 		}
-		source = mod + " " + sum
-		fill = func(tmp string) error { return copyFromModule(dir, tmp) }
+		source = mod + " " + m.Sum
+		fill = func(tmp string) error { return copyFromModule(m.Dir, tmp) }
 	default:
 		source = archivesSource(v)
 		fill = func(tmp string) error { return f.downloadArchives(v, tmp) }
@@ -94,24 +93,6 @@ func (f *fetcher) fetch(v catalog.Version) error {
 	}
 	fmt.Fprintf(f.log, "charts: %s: wrote %s\n", v.Name, dest)
 	return nil
-}
-
-func goModDownload(mod string) (dir, sum string, err error) {
-	cmd := exec.Command("go", "mod", "download", "-json", mod)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	var info struct{ Dir, Sum, Error string }
-	if jerr := json.Unmarshal(out, &info); jerr == nil && info.Error != "" {
-		return "", "", fmt.Errorf("go mod download %s: %s", mod, info.Error)
-	}
-	if err != nil {
-		return "", "", fmt.Errorf("go mod download %s: %w: %s", mod, err, stderr.String())
-	}
-	if info.Dir == "" {
-		return "", "", fmt.Errorf("go mod download %s gave no folder", mod)
-	}
-	return info.Dir, info.Sum, nil
 }
 
 // copyFromModule copies the charts and profiles of an istio.io/istio module folder into dest.

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/gomod"
 )
 
 // fakeModule lays out the folders of istio.io/istio that fetch copies.
@@ -46,7 +47,7 @@ func TestFetchFromModuleSkipsWhatIsUpToDate(t *testing.T) {
 	out := t.TempDir()
 	sum := "h1:first"
 	var log bytes.Buffer
-	f := &fetcher{out: out, log: &log, download: func(string) (string, string, error) { return module, sum, nil }}
+	f := &fetcher{out: out, log: &log, download: func(string) (gomod.Module, error) { return gomod.Module{Dir: module, Sum: sum}, nil }}
 	v := catalog.Version{Name: "v1.27.0-snapshot.b9159ca3", Module: "istio.io/istio", ModuleVersion: "v0.0.0-x"}
 
 	if err := f.fetch(v); err != nil {

@@ -20,9 +20,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -33,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bosun-mesh/bosun/internal/gomod"
 	"github.com/bosun-mesh/bosun/internal/testcluster"
 )
 
@@ -154,9 +152,9 @@ func run(out string, force bool) error {
 
 	// The programs go to a directory named after the Kubernetes version,
 	// where internal/testcluster looks for them.
-	versions := map[string]moduleInfo{}
+	versions := map[string]gomod.Module{}
 	for _, m := range modules {
-		if versions[m.dir], err = resolve(moduleDir(m), m.path); err != nil {
+		if versions[m.dir], err = gomod.Download(moduleDir(m), m.path); err != nil {
 			return err
 		}
 	}
@@ -185,38 +183,9 @@ func run(out string, force bool) error {
 	return nil
 }
 
-// moduleInfo is the part of `go mod download -json` output we use.
-type moduleInfo struct {
-	Path    string
-	Version string
-	Dir     string
-	Error   string
-}
-
-// resolve returns the version that the nested module in moduleDir requires
-// of module, and where its source sits in the module cache, downloading it
-// if needed.
-func resolve(moduleDir, module string) (moduleInfo, error) {
-	cmd := goCommand(moduleDir, "mod", "download", "-json", module)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	data, err := cmd.Output()
-	var info moduleInfo
-	if jerr := json.Unmarshal(data, &info); jerr != nil && err == nil {
-		err = jerr
-	}
-	if err == nil && info.Error != "" {
-		err = errors.New(info.Error)
-	}
-	if err != nil {
-		return moduleInfo{}, fmt.Errorf("resolving %s in %s: %w\n%s", module, moduleDir, err, stderr.String())
-	}
-	return info, nil
-}
-
 // stamp is the content of a program's .version file. It names the module
 // version and the linker flags, so that a change of either rebuilds.
-func stamp(m module, info moduleInfo) string {
+func stamp(m module, info gomod.Module) string {
 	return info.Path + " " + info.Version + "\nldflags: " + m.ldflags(info.Version) + "\n"
 }
 
@@ -234,7 +203,7 @@ func upToDate(path, want string) bool {
 // They are built into a temporary directory and renamed into place, and each
 // stamp is written last, so an interrupted build never leaves a program that
 // looks finished.
-func buildModule(moduleDir, dir string, m module, info moduleInfo, force bool) error {
+func buildModule(moduleDir, dir string, m module, info gomod.Module, force bool) error {
 	want := stamp(m, info)
 	var stale []program
 	for _, p := range m.programs {
@@ -292,7 +261,7 @@ func buildModule(moduleDir, dir string, m module, info moduleInfo, force bool) e
 // copyStages copies the stage YAML files of stageDirs from kwok's module
 // source into dst, replacing what was there when kwok's version changed.
 // Kustomization files are left out: kwok reads plain Stage documents.
-func copyStages(kwok moduleInfo, dst string, force bool) error {
+func copyStages(kwok gomod.Module, dst string, force bool) error {
 	want := kwok.Path + " " + kwok.Version + "\n"
 	if !force && upToDate(dst, want) {
 		return nil

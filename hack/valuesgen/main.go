@@ -20,12 +20,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"go/format"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -35,6 +33,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/gomod"
 )
 
 // apiModule is where the mesh config definitions come from. istio.io/istio at the newest catalog
@@ -56,14 +55,15 @@ func run(out string) error {
 	if err != nil {
 		return err
 	}
-	istioDir, err := moduleDir(istioModule)
+	istio, err := gomod.Download("", istioModule)
 	if err != nil {
 		return err
 	}
-	apiDir, err := moduleDir(apiModule)
+	api, err := gomod.Download("", apiModule)
 	if err != nil {
 		return err
 	}
+	istioDir, apiDir := istio.Dir, api.Dir
 	if err := sameMinor(istioDir, apiModule); err != nil {
 		return err
 	}
@@ -94,21 +94,6 @@ func run(out string) error {
 		return err
 	}
 	return os.WriteFile(out, src, 0o644)
-}
-
-func moduleDir(mod string) (string, error) {
-	cmd := exec.Command("go", "mod", "download", "-json", mod)
-	cmd.Env = append(os.Environ(), "GOWORK=off")
-	data, err := cmd.Output()
-	var info struct{ Dir, Error string }
-	_ = json.Unmarshal(data, &info)
-	if info.Error != "" {
-		return "", fmt.Errorf("go mod download %s: %s", mod, info.Error)
-	}
-	if err != nil {
-		return "", fmt.Errorf("go mod download %s: %w", mod, err)
-	}
-	return info.Dir, nil
 }
 
 // generator collects Go declarations for messages and enums, each once.

@@ -1,0 +1,49 @@
+// Package gomod fetches Go modules with the go command, through the module proxy and checksum
+// database like any dependency: the way bosun's generators and fetchers get Istio's sources and the
+// cluster's programs.
+package gomod
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// Module is a downloaded module version.
+type Module struct {
+	Path    string
+	Version string
+	// Dir is the module's source folder in the module cache (read-only).
+	Dir string
+	// Sum is the module's checksum, as go.sum records it.
+	Sum string
+}
+
+// Download runs `go mod download -json query` in dir ("" for the working directory), where query is
+// module@version, or a module path that dir's go.mod resolves to a version. Workspaces are ignored,
+// so the result depends on dir's go.mod alone.
+func Download(dir, query string) (Module, error) {
+	cmd := exec.Command("go", "mod", "download", "-json", query)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOWORK=off")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var info struct {
+		Module
+		Error string
+	}
+	if jerr := json.Unmarshal(out, &info); jerr == nil && info.Error != "" {
+		return Module{}, fmt.Errorf("go mod download %s: %s", query, info.Error)
+	}
+	if err != nil {
+		return Module{}, fmt.Errorf("go mod download %s: %w: %s", query, err, strings.TrimSpace(stderr.String()))
+	}
+	if info.Dir == "" {
+		return Module{}, fmt.Errorf("go mod download %s gave no folder", query)
+	}
+	return info.Module, nil
+}
