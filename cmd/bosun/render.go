@@ -17,7 +17,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
-	"github.com/bosun-mesh/bosun/api/v1alpha1"
 	"github.com/bosun-mesh/bosun/config/crd"
 	"github.com/bosun-mesh/bosun/internal/catalog"
 	"github.com/bosun-mesh/bosun/internal/desired"
@@ -84,7 +83,8 @@ func runRender(stdin io.Reader, out io.Writer, o *renderOptions) error {
 	if _, err := os.Stat(resources); err != nil {
 		return fmt.Errorf("no fetched charts at %s: run make charts, or point --resources (or $BOSUN_RESOURCES) at them", resources)
 	}
-	renderer, err := render.New(os.DirFS(resources), render.Cluster{KubeVersion: o.kubeVersion})
+	charts := os.DirFS(resources)
+	renderer, err := render.New(charts, render.Cluster{KubeVersion: o.kubeVersion})
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func runRender(stdin io.Reader, out io.Writer, o *renderOptions) error {
 		objs = append(objs, read...)
 	}
 	p := &planner{
-		env:      desired.Env{Catalog: cat, Resources: os.DirFS(resources), Platform: plat},
+		env:      desired.Env{Catalog: cat, Resources: charts, Platform: plat},
 		renderer: renderer,
 		inputs:   objs,
 	}
@@ -341,10 +341,8 @@ func decodeZTunnel(obj *unstructured.Unstructured) (*v1.ZTunnel, string, error) 
 	if obj.GetAPIVersion() != "sailoperator.io/v1alpha1" {
 		return zt, "", fromUnstructured(obj, zt)
 	}
-	old := &v1alpha1.ZTunnel{}
-	if err := fromUnstructured(obj, old); err != nil {
-		return nil, "", err
-	}
+	// The input was checked against the v1alpha1 schema already (crd.Validate); as the API server
+	// serves it as v1, it only loses spec.profile.
 	converted := obj.DeepCopy()
 	converted.SetAPIVersion(v1.GroupVersion.String())
 	unstructured.RemoveNestedField(converted.Object, "spec", "profile")
