@@ -13,13 +13,14 @@ import (
 
 	"github.com/bosun-mesh/bosun/config/crd"
 	"github.com/bosun-mesh/bosun/internal/testcluster"
+	"github.com/bosun-mesh/bosun/internal/testcluster/clustertest"
 	"github.com/bosun-mesh/bosun/internal/values"
 )
 
 // TestDetect asks a real API server: plain Kubernetes first, then the same server once it serves
 // OpenShift's ClusterVersion kind.
 func TestDetect(t *testing.T) {
-	cluster := testcluster.StartForTest(t, testcluster.Options{})
+	cluster := clustertest.Start(t, testcluster.Options{})
 	cfg := cluster.Config()
 	dc := discovery.NewDiscoveryClientForConfigOrDie(cfg)
 

@@ -7,11 +7,12 @@ import (
 	"k8s.io/client-go/discovery"
 
 	"github.com/bosun-mesh/bosun/internal/testcluster"
+	"github.com/bosun-mesh/bosun/internal/testcluster/clustertest"
 )
 
 // TestDiscoverCluster reads a real API server's capabilities, as the operator does before rendering.
 func TestDiscoverCluster(t *testing.T) {
-	cluster := testcluster.StartForTest(t, testcluster.Options{})
+	cluster := clustertest.Start(t, testcluster.Options{})
 	got, err := DiscoverCluster(discovery.NewDiscoveryClientForConfigOrDie(cluster.Config()))
 	if err != nil {
 		t.Fatal(err)

@@ -214,7 +214,7 @@ func (c *Cluster) Logs(lines int) string {
 }
 
 // logf writes one line to Options.Log, in a single Write so that a writer
-// that logs each Write (like the one StartForTest uses) gets whole lines.
+// that logs each Write (like the one clustertest.Start uses) gets whole lines.
 func (c *Cluster) logf(format string, args ...any) {
 	_, _ = c.opts.Log.Write([]byte(fmt.Sprintf("testcluster: "+format+"\n", args...)))
 }

@@ -159,7 +159,7 @@ func TestRemoveAbandoned(t *testing.T) {
 // server answers, through both Config and the kubeconfig file, and reports
 // the Kubernetes version the programs were built as.
 func TestAPIServerOnly(t *testing.T) {
-	c := StartForTest(t, Options{})
+	c := start(t, Options{})
 
 	fromFile, err := clientcmd.BuildConfigFromFlags("", c.KubeconfigPath())
 	if err != nil {
@@ -186,7 +186,7 @@ func TestAPIServerOnly(t *testing.T) {
 // behind.
 func TestFullCluster(t *testing.T) {
 	const nodes = 3
-	c := StartForTest(t, Options{Full: true, Nodes: nodes})
+	c := start(t, Options{Full: true, Nodes: nodes})
 	client, err := kubernetes.NewForConfig(c.Config())
 	if err != nil {
 		t.Fatal(err)
@@ -368,4 +368,23 @@ func waitUntil(t *testing.T, what string, cond func(context.Context) error) {
 		case <-ticker.C:
 		}
 	}
+}
+
+// start starts a cluster for one test of this package. The package's own tests cannot use
+// clustertest.Start, which imports this package; this is the same minus the startup log.
+func start(t *testing.T, opts Options) *Cluster {
+	t.Helper()
+	c, err := Start(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("cluster logs (%s):\n%s", c.Dir(), c.Logs(50))
+		}
+		if err := c.Stop(); err != nil {
+			t.Errorf("stopping the cluster: %v", err)
+		}
+	})
+	return c
 }
