@@ -31,6 +31,12 @@ const (
 	ReasonNameAlreadyExists = "NameAlreadyExists"
 	// ReasonRefNotFound means the IstioRevisionTag's or ZTunnel's targetRef names nothing that exists.
 	ReasonRefNotFound = "RefNotFound"
+	// ReasonNamespaceNotFound means the namespace the resource installs into does not exist or is being
+	// deleted. bosun acts as soon as the namespace is created.
+	ReasonNamespaceNotFound = "NamespaceNotFound"
+	// ReasonVersionChangeNotAllowed means an InPlace Istio was asked to move more than one minor version
+	// at once; the message names the versions it may move to next.
+	ReasonVersionChangeNotAllowed = "VersionChangeNotAllowed"
 	// ReasonActiveRevisionNotFound means the Istio's active IstioRevision does not exist.
 	ReasonActiveRevisionNotFound = "ActiveRevisionNotFound"
 	// ReasonFailedToGetActiveRevision means the Istio's active IstioRevision could not be read.

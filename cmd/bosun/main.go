@@ -23,6 +23,6 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newRenderCommand(), newDevClusterCommand())
+	root.AddCommand(newVersionCommand(), newOperatorCommand(), newRenderCommand(), newDevClusterCommand())
 	return root
 }

@@ -51,6 +51,10 @@ const (
 	ManagedByValue = "bosun"
 	// LabelOwner names the resource an object belongs to, as <Kind>.<name>.
 	LabelOwner = "bosun.dev/owner"
+	// AnnotationHash holds a hash of the object as rendered. internal/apply compares it with the live
+	// object's to tell a changed object from an unchanged one without comparing fields that the API
+	// server normalises or defaults.
+	AnnotationHash = "bosun.dev/hash"
 )
 
 // Cluster describes the cluster charts are rendered for; charts read it as .Capabilities.
@@ -145,7 +149,7 @@ func (r *Renderer) Render(req Request) (Result, error) {
 	}
 	var res Result
 	for _, o := range objs {
-		label(o, req.Owner)
+		Prepare(o, req.Owner)
 		if o.GetKind() == "CustomResourceDefinition" {
 			res.CRDs = append(res.CRDs, o)
 		} else {
@@ -230,6 +234,15 @@ func decode(files map[string]string, only []string) ([]*unstructured.Unstructure
 		}
 	}
 	return objs, nil
+}
+
+// Prepare makes an object what bosun sends: labelled as bosun's and its owner's, without the fields
+// istiod owns, and with the hash internal/apply compares. Render prepares every object it renders;
+// objects bosun builds itself go through Prepare too.
+func Prepare(obj *unstructured.Unstructured, owner Owner) {
+	label(obj, owner)
+	dropIstiodFields(obj)
+	setHash(obj)
 }
 
 // label marks an object as bosun's and names its owner. A label value may hold 63 characters; a longer

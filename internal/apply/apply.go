@@ -1,0 +1,345 @@
+// Package apply is the only writer of rendered objects. It applies one component's objects (what one
+// bosun resource rendered) with server-side apply under the field manager "bosun", corrects drift
+// object by object, and prunes what the component no longer renders.
+//
+// # Library
+//
+// bosun applies with controller-runtime's own server-side apply (Client.Apply with an apply
+// configuration made from the rendered object), not with fluxcd/pkg/ssa's ResourceManager. The facts
+// behind the choice (shared/reference/apply-libraries.md): ssa roughly doubles the binary (39 → 72 MB,
+// through kubectl's packages), always forces field ownership in its dry runs and applies, and detects
+// drift with a server-side dry run of every object, so even a converged component costs one request per
+// object on every reconcile. bosun's drift check (below) reads the cache and sends nothing when nothing
+// drifted, which is what lets an idle operator make no API writes. Readiness comes from kstatus
+// (fluxcd/cli-utils' pkg/kstatus, which Helm already requires), used by the controllers.
+//
+// # What is applied, and when
+//
+// internal/render gives every object the labels app.kubernetes.io/managed-by=bosun and
+// bosun.dev/owner=<Kind>.<name>, and an annotation bosun.dev/hash with a hash of the object as
+// rendered. Apply adds an owner reference to the owning bosun resource. An object is sent when:
+//   - it does not exist (it is created with the fields istiod takes over later, see render.ForUpdate);
+//   - its hash annotation differs from the rendered one: the chart or the values changed it;
+//   - it drifted: a field bosun applies is no longer owned by bosun's apply in the object's
+//     managedFields. Anyone who changes or removes a field bosun set (kubectl edit, scale, another
+//     apply with force) takes that field's ownership away from bosun, so the check is exact and needs
+//     no knowledge of defaults or of how the API server normalises values. Only the drifted object is
+//     sent again.
+//
+// Everything else is left alone: fields bosun does not set (someone else's labels, istiod's caBundle)
+// are never touched, because server-side apply changes only the fields the applier sends.
+//
+// # Inventory
+//
+// A component's inventory is the set of live objects of the managed kinds that carry its owner label
+// and were written by bosun's apply (an entry of manager "bosun", operation Apply, in managedFields).
+// It lives in the objects themselves, so it survives an operator restart and a backup and restore;
+// an owner reference that a restore left pointing at an old UID counts as drift and is re-applied
+// (field lesson #28). Pruning deletes inventory objects the component no longer renders. CRDs are
+// never in an inventory and never deleted: deleting a CRD deletes every object of its kind.
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/bosun-mesh/bosun/internal/render"
+)
+
+// FieldManager is the server-side apply field manager of everything bosun writes.
+const FieldManager = "bosun"
+
+// Kinds are the kinds of object bosun applies from Istio's charts (istiod, base, cni, ztunnel), CRDs
+// aside. The operator watches and caches these, filtered by the managed-by label. A chart that renders
+// another kind is refused with an error, so that nothing bosun applies escapes its inventory.
+var Kinds = []schema.GroupVersionKind{
+	{Version: "v1", Kind: "ServiceAccount"},
+	{Version: "v1", Kind: "ConfigMap"},
+	{Version: "v1", Kind: "Service"},
+	{Version: "v1", Kind: "ResourceQuota"},
+	{Group: "apps", Version: "v1", Kind: "Deployment"},
+	{Group: "apps", Version: "v1", Kind: "DaemonSet"},
+	{Group: "autoscaling", Version: "v2", Kind: "HorizontalPodAutoscaler"},
+	{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"},
+	{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"},
+	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "ClusterRole"},
+	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "ClusterRoleBinding"},
+	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "Role"},
+	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "RoleBinding"},
+	{Group: "admissionregistration.k8s.io", Version: "v1", Kind: "MutatingWebhookConfiguration"},
+	{Group: "admissionregistration.k8s.io", Version: "v1", Kind: "ValidatingWebhookConfiguration"},
+	{Group: "admissionregistration.k8s.io", Version: "v1", Kind: "ValidatingAdmissionPolicy"},
+	{Group: "admissionregistration.k8s.io", Version: "v1", Kind: "ValidatingAdmissionPolicyBinding"},
+	{Group: "k8s.cni.cncf.io", Version: "v1", Kind: "NetworkAttachmentDefinition"},
+}
+
+// Managed reports whether bosun applies objects of this kind.
+func Managed(gvk schema.GroupVersionKind) bool {
+	return slices.Contains(Kinds, gvk)
+}
+
+// Applier applies components. Reads go to reader, normally the operator's cache (which holds the
+// managed kinds labelled managed-by=bosun, with their managedFields); writes go to writer.
+type Applier struct {
+	writer client.Client
+	reader client.Reader
+	// served are the managed kinds the cluster serves; the others are neither listed nor applied.
+	served []schema.GroupVersionKind
+}
+
+// New returns an Applier. served are the kinds of Kinds that the cluster serves (ServedKinds).
+func New(writer client.Client, reader client.Reader, served []schema.GroupVersionKind) *Applier {
+	return &Applier{writer: writer, reader: reader, served: served}
+}
+
+// ServedKinds returns the kinds of Kinds the cluster serves: NetworkAttachmentDefinition, for one,
+// exists only where Multus is installed.
+func ServedKinds(mapper meta.RESTMapper) ([]schema.GroupVersionKind, error) {
+	var served []schema.GroupVersionKind
+	for _, gvk := range Kinds {
+		_, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if meta.IsNoMatchError(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("looking up %s: %w", gvk, err)
+		}
+		served = append(served, gvk)
+	}
+	return served, nil
+}
+
+// Component is what one bosun resource renders.
+type Component struct {
+	// Owner is the bosun resource (cluster-scoped) that owns the objects; its kind must be set
+	// (GetObjectKind) and its UID known.
+	Owner client.Object
+	// Objects are the rendered objects, in the order to apply them.
+	Objects []*unstructured.Unstructured
+}
+
+// ownerLabel is the bosun.dev/owner value of the component's objects.
+func (c Component) ownerLabel() string {
+	return render.OwnerLabelValue(render.Owner{Kind: c.Owner.GetObjectKind().GroupVersionKind().Kind, Name: c.Owner.GetName()})
+}
+
+// Ref names one object, for results and messages.
+type Ref struct {
+	GVK             schema.GroupVersionKind
+	Namespace, Name string
+}
+
+func (r Ref) String() string {
+	if r.Namespace == "" {
+		return r.GVK.Kind + " " + r.Name
+	}
+	return r.GVK.Kind + " " + r.Namespace + "/" + r.Name
+}
+
+func refOf(obj client.Object) Ref {
+	return Ref{GVK: obj.GetObjectKind().GroupVersionKind(), Namespace: obj.GetNamespace(), Name: obj.GetName()}
+}
+
+// Result says what Apply changed.
+type Result struct {
+	// Created were missing, Updated were changed by the chart or values, Corrected had drifted and were
+	// put back, Pruned are no longer rendered and were deleted.
+	Created, Updated, Corrected, Pruned []Ref
+	// Unchanged counts the objects that needed nothing.
+	Unchanged int
+}
+
+// Touched reports whether Apply created, updated or corrected the object.
+func (r Result) Touched(ref Ref) bool {
+	return slices.Contains(r.Created, ref) || slices.Contains(r.Updated, ref) || slices.Contains(r.Corrected, ref)
+}
+
+// Changed reports whether Apply wrote anything.
+func (r Result) Changed() bool {
+	return len(r.Created)+len(r.Updated)+len(r.Corrected)+len(r.Pruned) > 0
+}
+
+// String summarises the result for an event or a log line, such as "created 18 objects".
+func (r Result) String() string {
+	var parts []string
+	add := func(verb string, refs []Ref) {
+		switch len(refs) {
+		case 0:
+		case 1:
+			parts = append(parts, verb+" "+refs[0].String())
+		default:
+			parts = append(parts, fmt.Sprintf("%s %d objects", verb, len(refs)))
+		}
+	}
+	add("created", r.Created)
+	add("updated", r.Updated)
+	add("corrected drift of", r.Corrected)
+	add("pruned", r.Pruned)
+	if len(parts) == 0 {
+		return "no change"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Apply makes the cluster hold exactly the component's objects: it sends the missing, changed and
+// drifted ones, then deletes the inventory objects the component no longer renders. It stops at the
+// first error, leaving what it applied so far; the next call goes on from there.
+func (a *Applier) Apply(ctx context.Context, c Component) (Result, error) {
+	var res Result
+	owner, err := ownerReference(c.Owner)
+	if err != nil {
+		return res, err
+	}
+	if err := a.check(c.Objects); err != nil {
+		return res, err
+	}
+	want := map[Ref]bool{}
+	for _, rendered := range c.Objects {
+		gvk := rendered.GroupVersionKind()
+		desired := rendered.DeepCopy()
+		desired.SetOwnerReferences([]metav1.OwnerReference{owner})
+		ref := refOf(desired)
+		want[ref] = true
+
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(gvk)
+		err := a.reader.Get(ctx, client.ObjectKeyFromObject(desired), live)
+		switch {
+		case apierrors.IsNotFound(err):
+			if err := a.send(ctx, desired); err != nil {
+				return res, err
+			}
+			res.Created = append(res.Created, ref)
+		case err != nil:
+			return res, fmt.Errorf("reading %s: %w", ref, err)
+		default:
+			update := render.ForUpdate(desired)
+			switch {
+			case live.GetAnnotations()[render.AnnotationHash] != desired.GetAnnotations()[render.AnnotationHash]:
+				if err := a.send(ctx, update); err != nil {
+					return res, err
+				}
+				res.Updated = append(res.Updated, ref)
+			case len(Drift(live, update)) > 0:
+				if err := a.send(ctx, update); err != nil {
+					return res, err
+				}
+				res.Corrected = append(res.Corrected, ref)
+			default:
+				res.Unchanged++
+			}
+		}
+	}
+	pruned, err := a.prune(ctx, c, want)
+	res.Pruned = pruned
+	return res, err
+}
+
+// check refuses, before anything is written, objects of kinds bosun does not track in inventories or
+// that the cluster does not serve.
+func (a *Applier) check(objs []*unstructured.Unstructured) error {
+	for _, obj := range objs {
+		gvk := obj.GroupVersionKind()
+		if !Managed(gvk) {
+			return fmt.Errorf("%s %s: bosun does not apply objects of kind %s", gvk.Kind, obj.GetName(), gvk)
+		}
+		if !slices.Contains(a.served, gvk) {
+			return fmt.Errorf("%s %s: the cluster does not serve %s, which the chart needs", gvk.Kind, obj.GetName(), gvk)
+		}
+	}
+	return nil
+}
+
+// send applies one object with server-side apply, taking over fields other managers changed.
+func (a *Applier) send(ctx context.Context, obj *unstructured.Unstructured) error {
+	err := a.writer.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner(FieldManager), client.ForceOwnership)
+	if err != nil {
+		return fmt.Errorf("applying %s: %w", refOf(obj), err)
+	}
+	return nil
+}
+
+// Inventory returns the live objects that belong to the owner: those of the served managed kinds that
+// carry its owner label and that bosun applied.
+func (a *Applier) Inventory(ctx context.Context, owner client.Object) ([]*unstructured.Unstructured, error) {
+	label := Component{Owner: owner}.ownerLabel()
+	var out []*unstructured.Unstructured
+	for _, gvk := range a.served {
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := a.reader.List(ctx, list, client.MatchingLabels{render.LabelManagedBy: render.ManagedByValue, render.LabelOwner: label}); err != nil {
+			return nil, fmt.Errorf("listing %s: %w", gvk.Kind, err)
+		}
+		for i := range list.Items {
+			obj := &list.Items[i]
+			if appliedByBosun(obj) {
+				obj.SetGroupVersionKind(gvk)
+				out = append(out, obj)
+			}
+		}
+	}
+	return out, nil
+}
+
+// prune deletes the inventory objects not in want, last applied first.
+func (a *Applier) prune(ctx context.Context, c Component, want map[Ref]bool) ([]Ref, error) {
+	inventory, err := a.Inventory(ctx, c.Owner)
+	if err != nil {
+		return nil, err
+	}
+	render.Sort(inventory)
+	var pruned []Ref
+	for _, obj := range slices.Backward(inventory) {
+		ref := refOf(obj)
+		if want[ref] {
+			continue
+		}
+		if err := a.delete(ctx, obj); err != nil {
+			return pruned, err
+		}
+		pruned = append(pruned, ref)
+	}
+	return pruned, nil
+}
+
+// Delete deletes every object in the owner's inventory, last applied first, and returns what it
+// deleted. Objects already gone are skipped.
+func (a *Applier) Delete(ctx context.Context, owner client.Object) ([]Ref, error) {
+	return a.prune(ctx, Component{Owner: owner}, nil)
+}
+
+// delete deletes one object, only in the version bosun saw (a precondition on its UID), so that an
+// object someone recreated in the meantime is not deleted by mistake.
+func (a *Applier) delete(ctx context.Context, obj *unstructured.Unstructured) error {
+	uid := obj.GetUID()
+	err := a.writer.Delete(ctx, obj, client.Preconditions{UID: &uid}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting %s: %w", refOf(obj), err)
+	}
+	return nil
+}
+
+// ownerReference is the controller owner reference objects get to their bosun resource, so that the
+// garbage collector removes them with it even if bosun is not running.
+func ownerReference(owner client.Object) (metav1.OwnerReference, error) {
+	gvk := owner.GetObjectKind().GroupVersionKind()
+	if gvk.Kind == "" || owner.GetUID() == "" {
+		return metav1.OwnerReference{}, errors.New("the owner needs its kind and UID")
+	}
+	yes := true
+	return metav1.OwnerReference{
+		APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind, Name: owner.GetName(), UID: types.UID(owner.GetUID()),
+		Controller: &yes, BlockOwnerDeletion: &yes,
+	}, nil
+}

@@ -1,0 +1,168 @@
+package apply
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+	"sigs.k8s.io/structured-merge-diff/v6/value"
+)
+
+// appliedByBosun reports whether obj's managedFields have an entry of bosun's server-side apply.
+func appliedByBosun(obj *unstructured.Unstructured) bool {
+	for _, e := range obj.GetManagedFields() {
+		if isBosunApply(e) {
+			return true
+		}
+	}
+	return false
+}
+
+func isBosunApply(e metav1.ManagedFieldsEntry) bool {
+	return e.Manager == FieldManager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == ""
+}
+
+// Drift lists the fields of desired that bosun's apply no longer owns in live: fields someone changed
+// or removed after bosun applied them. An empty list means live still holds what bosun applied.
+//
+// It walks desired alongside the field set of bosun's managedFields entry. A map key must be in the
+// set; a list item must match an element of the set by index, by value (set-like lists), or by key
+// (lists keyed by name, port, …), where a key field absent from desired is taken as one the API server
+// defaulted. A field the set holds as a leaf owns its whole subtree (atomic lists and maps).
+func Drift(live, desired *unstructured.Unstructured) []string {
+	owned := &fieldpath.Set{}
+	found := false
+	for _, e := range live.GetManagedFields() {
+		if !isBosunApply(e) || e.FieldsV1 == nil {
+			continue
+		}
+		if err := owned.FromJSON(bytes.NewReader(e.FieldsV1.Raw)); err != nil {
+			return []string{fmt.Sprintf("(unreadable managedFields: %v)", err)}
+		}
+		found = true
+	}
+	if !found {
+		return []string{"(not applied by bosun)"}
+	}
+	var missing []string
+	for k, v := range desired.Object {
+		switch k {
+		case "apiVersion", "kind", "status":
+			continue
+		case "metadata":
+			md, _ := v.(map[string]any)
+			child, ok := owned.Children.Get(fieldpath.FieldNameElement("metadata"))
+			for mk, mv := range md {
+				if mk == "name" || mk == "namespace" || mv == nil {
+					continue
+				}
+				if !ok {
+					missing = append(missing, "metadata."+mk)
+					continue
+				}
+				walkField(child, mk, mv, "metadata", &missing)
+			}
+		default:
+			walkField(owned, k, v, "", &missing)
+		}
+	}
+	return missing
+}
+
+// walkField checks map key k with value v against set.
+func walkField(set *fieldpath.Set, k string, v any, path string, missing *[]string) {
+	if v == nil {
+		return
+	}
+	p := join(path, k)
+	pe := fieldpath.FieldNameElement(k)
+	if set.Members.Has(pe) {
+		return
+	}
+	child, ok := set.Children.Get(pe)
+	if !ok {
+		*missing = append(*missing, p)
+		return
+	}
+	walkValue(child, v, p, missing)
+}
+
+// walkValue checks the contents of a map or list value against the set of its children.
+func walkValue(set *fieldpath.Set, v any, path string, missing *[]string) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, cv := range v {
+			walkField(set, k, cv, path, missing)
+		}
+	case []any:
+		for i, item := range v {
+			p := path + "[" + strconv.Itoa(i) + "]"
+			member, child := matchItem(set, i, item)
+			switch {
+			case member:
+			case child != nil:
+				walkValue(child, item, p, missing)
+			default:
+				*missing = append(*missing, p)
+			}
+		}
+	}
+}
+
+// matchItem finds list item i in set: as a leaf member (true) or as a child set.
+func matchItem(set *fieldpath.Set, i int, item any) (bool, *fieldpath.Set) {
+	matches := func(pe fieldpath.PathElement) bool {
+		switch {
+		case pe.Index != nil:
+			return *pe.Index == i
+		case pe.Value != nil:
+			return value.Equals(*pe.Value, value.NewValueInterface(item))
+		case pe.Key != nil:
+			return keyMatches(*pe.Key, item)
+		}
+		return false
+	}
+	for pe := range set.Members.All() {
+		if matches(pe) {
+			return true, nil
+		}
+	}
+	for pe := range set.Children.All() {
+		if matches(pe) {
+			child, _ := set.Children.Get(pe)
+			return false, child
+		}
+	}
+	return false, nil
+}
+
+// keyMatches reports whether a list item has the key's field values. A key field the item lacks is one
+// the API server defaulted (a port's protocol, say); at least one key field must be present.
+func keyMatches(key value.FieldList, item any) bool {
+	m, ok := item.(map[string]any)
+	if !ok {
+		return false
+	}
+	present := 0
+	for _, f := range key {
+		v, ok := m[f.Name]
+		if !ok {
+			continue
+		}
+		if !value.Equals(f.Value, value.NewValueInterface(v)) {
+			return false
+		}
+		present++
+	}
+	return present > 0
+}
+
+func join(path, k string) string {
+	if path == "" {
+		return k
+	}
+	return path + "." + k
+}

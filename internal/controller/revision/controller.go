@@ -1,0 +1,285 @@
+// Package revision reconciles IstioRevisions: it renders a revision's charts (istiod, and base for the
+// revision named default), applies them through internal/apply, removes them when the revision is
+// deleted, and reports whether istiod is ready and whether the control plane's dependencies are there.
+// Whether workloads use the revision (the InUse condition) is kept by UsageReconciler, beside it,
+// because pod and namespace events must update it without rendering or applying anything.
+package revision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/apply"
+	"github.com/bosun-mesh/bosun/internal/controller/status"
+	"github.com/bosun-mesh/bosun/internal/desired"
+	"github.com/bosun-mesh/bosun/internal/metrics"
+	"github.com/bosun-mesh/bosun/internal/render"
+)
+
+// Finalizer keeps a revision until bosun has removed what it applied for it. It is the finalizer
+// OpenShift Service Mesh 3 uses, so that resources move between the two operators unchanged.
+const Finalizer = "sailoperator.io/sail-operator"
+
+// Reconciler reconciles IstioRevisions.
+type Reconciler struct {
+	Client   client.Client
+	Env      desired.Env
+	Charts   *render.Cache
+	Applier  *apply.Applier
+	Recorder events.EventRecorder
+	// Served are the managed kinds the cluster serves; the controller watches each for drift.
+	Served []schema.GroupVersionKind
+}
+
+// SetupWithManager registers the controller: IstioRevisions by generation and deletion, the objects
+// they own for drift and readiness, and namespaces coming into existence for revisions waiting on
+// theirs.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named("istiorevision").
+		For(&v1.IstioRevision{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.revisionsInNamespace),
+			builder.OnlyMetadata, builder.WithPredicates(predicate.Funcs{
+				CreateFunc:  func(event.CreateEvent) bool { return true },
+				UpdateFunc:  func(event.UpdateEvent) bool { return false },
+				DeleteFunc:  func(event.DeleteEvent) bool { return true },
+				GenericFunc: func(event.GenericEvent) bool { return false },
+			}))
+	// The node components a control plane may need: any change of theirs re-checks every revision's
+	// dependencies (there are few revisions, and IstioCNI and ZTunnel are singletons).
+	b = b.Watches(&v1.IstioCNI{}, handler.EnqueueRequestsFromMapFunc(r.allRevisions)).
+		Watches(&v1.ZTunnel{}, handler.EnqueueRequestsFromMapFunc(r.allRevisions))
+	for _, gvk := range r.Served {
+		obj := &unstructured.Unstructured{}
+		obj.SetGroupVersionKind(gvk)
+		b = b.Owns(obj, builder.WithPredicates(ownedChange{}))
+	}
+	return b.Complete(r)
+}
+
+// allRevisions maps an event to every revision.
+func (r *Reconciler) allRevisions(ctx context.Context, _ client.Object) []reconcile.Request {
+	return r.revisionsWhere(ctx, func(*v1.IstioRevision) bool { return true })
+}
+
+// revisionsInNamespace maps a namespace to the revisions that run istiod in it.
+func (r *Reconciler) revisionsInNamespace(ctx context.Context, ns client.Object) []reconcile.Request {
+	return r.revisionsWhere(ctx, func(rev *v1.IstioRevision) bool { return rev.Spec.Namespace == ns.GetName() })
+}
+
+// revisionsWhere lists the revisions that match.
+func (r *Reconciler) revisionsWhere(ctx context.Context, match func(*v1.IstioRevision) bool) []reconcile.Request {
+	var list v1.IstioRevisionList
+	if err := r.Client.List(ctx, &list); err != nil {
+		logr.FromContextOrDiscard(ctx).Error(err, "listing IstioRevisions to map an event")
+		return nil
+	}
+	var out []reconcile.Request
+	for _, rev := range list.Items {
+		if match(&rev) {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&rev)})
+		}
+	}
+	return out
+}
+
+// Reconcile reads a revision, applies its charts or, when it is being deleted, removes them, and writes
+// its status once.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	rev := &v1.IstioRevision{}
+	if err := r.Client.Get(ctx, req.NamespacedName, rev); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	rev.SetGroupVersionKind(v1.GroupVersion.WithKind(v1.KindIstioRevision))
+	if !rev.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, rev)
+	}
+	if err := r.ensureFinalizer(ctx, rev); err != nil {
+		return ctrl.Result{}, err
+	}
+	st := newStatus(rev)
+	applied, applyErr := r.applyCharts(ctx, rev)
+	st.reconciled(applyErr)
+	if applyErr == nil {
+		st.ready(r.readiness(ctx, rev, applied))
+		st.dependencies(r.dependencies(ctx, rev))
+	}
+	if err := r.writeStatus(ctx, rev, st); err != nil {
+		return ctrl.Result{}, errors.Join(applyErr, err)
+	}
+	if applyErr != nil && isUserError(applyErr) {
+		r.Recorder.Eventf(rev, nil, corev1.EventTypeWarning, v1.ReasonReconcileError, "Reconcile", applyErr.Error())
+		return ctrl.Result{}, reconcile.TerminalError(applyErr)
+	}
+	return ctrl.Result{}, applyErr
+}
+
+// ensureFinalizer adds the finalizer to a revision created without it (the Istio controller creates
+// revisions with it already set).
+func (r *Reconciler) ensureFinalizer(ctx context.Context, rev *v1.IstioRevision) error {
+	if controllerutil.ContainsFinalizer(rev, Finalizer) {
+		return nil
+	}
+	patch := client.MergeFrom(rev.DeepCopy())
+	controllerutil.AddFinalizer(rev, Finalizer)
+	return r.Client.Patch(ctx, rev, patch)
+}
+
+// applyCharts renders the revision's charts (or takes them from the render cache when the inputs did
+// not change) and applies them. It returns a user error (isUserError) when the revision cannot be
+// installed as written: a namespace that does not exist, a version or profile bosun cannot render.
+func (r *Reconciler) applyCharts(ctx context.Context, rev *v1.IstioRevision) (apply.Result, error) {
+	if err := r.namespaceExists(ctx, rev.Spec.Namespace); err != nil {
+		return apply.Result{}, err
+	}
+	reqs, err := r.Env.RevisionCharts(rev)
+	if err != nil {
+		return apply.Result{}, userError{err}
+	}
+	objs, err := r.Charts.Render(rev.UID, reqs)
+	if err != nil {
+		return apply.Result{}, userError{err}
+	}
+	res, err := r.Applier.Apply(ctx, apply.Component{Owner: rev, Objects: objs})
+	if res.Changed() {
+		logr.FromContextOrDiscard(ctx).Info("applied istiod", "version", rev.Spec.Version, "result", res.String())
+		r.Recorder.Eventf(rev, nil, corev1.EventTypeNormal, "Applied", "Apply", "Istio %s: %s", rev.Spec.Version, res.String())
+	}
+	countApplied(v1.KindIstioRevision, res)
+	return res, err
+}
+
+// namespaceExists returns a user error when the revision's namespace does not exist or is being
+// deleted. The controller waits for the namespace's creation event instead of retrying.
+func (r *Reconciler) namespaceExists(ctx context.Context, name string) error {
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	err := r.Client.Get(ctx, client.ObjectKey{Name: name}, ns)
+	switch {
+	case apierrors.IsNotFound(err):
+		return userError{namespaceError{fmt.Errorf("namespace %s does not exist: create it (kubectl create namespace %s); bosun installs istiod as soon as it exists", name, name)}}
+	case err != nil:
+		return err
+	case !ns.DeletionTimestamp.IsZero():
+		return userError{namespaceError{fmt.Errorf("namespace %s is being deleted: wait for it to be gone and create it again", name)}}
+	}
+	return nil
+}
+
+// readiness reads the istiod Deployment from the cache of owned objects. When this reconcile has just
+// written the Deployment, the cache still holds the version before the write: istiod is then rolling
+// out a new template, and not ready until the Deployment's next update says it is.
+func (r *Reconciler) readiness(ctx context.Context, rev *v1.IstioRevision, applied apply.Result) metav1.Condition {
+	if isRemote(rev) {
+		return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionFalse, Reason: v1.ReasonRemoteIstiodNotReady,
+			Message: "this revision's istiod runs in another cluster, and bosun does not probe remote control planes yet"}
+	}
+	deployGVK := schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
+	if applied.Touched(apply.Ref{GVK: deployGVK, Namespace: rev.Spec.Namespace, Name: IstiodName(rev)}) {
+		return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionFalse, Reason: v1.ReasonIstiodNotReady,
+			Message: fmt.Sprintf("istiod Deployment %s/%s is rolling out a new template", rev.Spec.Namespace, IstiodName(rev))}
+	}
+	deploy := &unstructured.Unstructured{}
+	deploy.SetGroupVersionKind(deployGVK)
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: rev.Spec.Namespace, Name: IstiodName(rev)}, deploy)
+	switch {
+	case apierrors.IsNotFound(err):
+		return istiodReady(rev, nil)
+	case err != nil:
+		return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionUnknown, Reason: v1.ReasonReadinessCheckFailed, Message: err.Error()}
+	}
+	return istiodReady(rev, deploy)
+}
+
+// finalize removes everything the revision's inventory holds, then the finalizer.
+func (r *Reconciler) finalize(ctx context.Context, rev *v1.IstioRevision) error {
+	if !controllerutil.ContainsFinalizer(rev, Finalizer) {
+		return nil
+	}
+	deleted, err := r.Applier.Delete(ctx, rev)
+	if err != nil {
+		return err
+	}
+	r.Charts.Forget(rev.UID)
+	if len(deleted) > 0 {
+		logr.FromContextOrDiscard(ctx).Info("removed istiod", "objects", len(deleted))
+		r.Recorder.Eventf(rev, nil, corev1.EventTypeNormal, "Removed", "Delete", "removed %d objects", len(deleted))
+	}
+	patch := client.MergeFrom(rev.DeepCopy())
+	controllerutil.RemoveFinalizer(rev, Finalizer)
+	return r.Client.Patch(ctx, rev, patch)
+}
+
+// writeStatus writes the status if it changed, with server-side apply under bosun's field manager:
+// the InUse condition belongs to UsageReconciler's field manager and is left alone.
+func (r *Reconciler) writeStatus(ctx context.Context, rev *v1.IstioRevision, st *revisionStatus) error {
+	if st.unchanged() {
+		return nil
+	}
+	return status.Apply(ctx, r.Client, rev, apply.FieldManager, st.result())
+}
+
+// isRemote reports whether a revision's istiod runs in another cluster: the remote profile, or the
+// istiodRemote values enabled.
+func isRemote(rev *v1.IstioRevision) bool {
+	vals := rev.Spec.Values
+	if vals == nil {
+		return false
+	}
+	if vals.Profile != nil && *vals.Profile == "remote" {
+		return true
+	}
+	return vals.IstiodRemote != nil && vals.IstiodRemote.Enabled != nil && *vals.IstiodRemote.Enabled
+}
+
+// userError marks an error that retrying cannot fix: the resource must change.
+type userError struct{ error }
+
+func (e userError) Unwrap() error { return e.error }
+
+// namespaceError is a user error about the target namespace.
+type namespaceError struct{ error }
+
+func (e namespaceError) Unwrap() error { return e.error }
+
+func isUserError(err error) bool {
+	var u userError
+	return errors.As(err, &u)
+}
+
+// ownedChange passes the events of owned objects that may need bosun: creation is bosun's own and
+// ignored; updates and deletions are not.
+type ownedChange struct{ predicate.Funcs }
+
+func (ownedChange) Create(event.CreateEvent) bool   { return false }
+func (ownedChange) Update(event.UpdateEvent) bool   { return true }
+func (ownedChange) Delete(event.DeleteEvent) bool   { return true }
+func (ownedChange) Generic(event.GenericEvent) bool { return false }
+
+
+// countApplied adds an apply's result to bosun_applied_objects_total.
+func countApplied(kind string, res apply.Result) {
+	for action, refs := range map[string][]apply.Ref{"created": res.Created, "updated": res.Updated, "corrected": res.Corrected, "pruned": res.Pruned} {
+		if len(refs) > 0 {
+			metrics.Applies.WithLabelValues(kind, action).Add(float64(len(refs)))
+		}
+	}
+}

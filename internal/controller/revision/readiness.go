@@ -1,0 +1,59 @@
+package revision
+
+import (
+	"fmt"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+)
+
+// IstiodName is the name of a revision's istiod Deployment and Service: istiod for the revision whose
+// values.revision is empty (the one named default), istiod-<revision> otherwise.
+func IstiodName(rev *v1.IstioRevision) string {
+	if r := revisionValue(rev); r != "" {
+		return "istiod-" + r
+	}
+	return "istiod"
+}
+
+func revisionValue(rev *v1.IstioRevision) string {
+	if rev.Spec.Values == nil || rev.Spec.Values.Revision == nil {
+		return ""
+	}
+	return *rev.Spec.Values.Revision
+}
+
+// istiodReady is the Ready condition of a local revision from its istiod Deployment (nil when it does
+// not exist). It is True only when the Deployment serves the current template with every replica
+// ready: kstatus says Current, which requires the controller to have observed the latest generation
+// and every replica to be updated, available and ready. So after a version change Ready turns False
+// until the new istiod pods serve, unlike a check of ready against desired counts, which stays True
+// while the old pods run.
+func istiodReady(rev *v1.IstioRevision, deploy *unstructured.Unstructured) metav1.Condition {
+	notReady := func(format string, args ...any) metav1.Condition {
+		return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionFalse, Reason: v1.ReasonIstiodNotReady, Message: fmt.Sprintf(format, args...)}
+	}
+	name := rev.Spec.Namespace + "/" + IstiodName(rev)
+	if deploy == nil {
+		return notReady("istiod Deployment %s not found", name)
+	}
+	if replicas, found, _ := unstructured.NestedInt64(deploy.Object, "spec", "replicas"); found && replicas == 0 {
+		return notReady("istiod Deployment %s is scaled to zero replicas", name)
+	}
+	res, err := status.Compute(deploy)
+	if err != nil {
+		return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionUnknown, Reason: v1.ReasonReadinessCheckFailed,
+			Message: fmt.Sprintf("reading the status of istiod Deployment %s: %v", name, err)}
+	}
+	switch res.Status {
+	case status.CurrentStatus:
+		return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1.ReasonReady, Message: "istiod is ready"}
+	case status.InProgressStatus:
+		return notReady("istiod Deployment %s is not ready: %s", name, res.Message)
+	default:
+		return notReady("istiod Deployment %s is %s: %s", name, res.Status, res.Message)
+	}
+}

@@ -1,0 +1,236 @@
+package revision
+
+import (
+	"context"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/controller/status"
+	"github.com/bosun-mesh/bosun/internal/inuse"
+)
+
+// UsageFieldManager owns the InUse condition of IstioRevisions.
+const UsageFieldManager = "bosun-inuse"
+
+// UsageReconciler keeps the InUse condition of IstioRevisions. It reads namespaces and pods from a
+// metadata-only cache through the indexes of internal/inuse, so a pod event costs a few index lookups
+// and, only when the answer changes, one status write: nothing is rendered or applied.
+type UsageReconciler struct {
+	Client client.Client
+}
+
+// SetupWithManager registers the controller: IstioRevisions, and the namespaces, pods and tags that
+// reference them. Namespace and pod events pass only when labels or annotations change (or the object
+// comes or goes): status updates of pods are not even seen, since the cache holds metadata only.
+func (r *UsageReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("istiorevision-inuse").
+		For(&v1.IstioRevision{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.referenced), builder.WithPredicates(metadataChanged{})).
+		WatchesMetadata(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.referenced), builder.WithPredicates(metadataChanged{})).
+		Watches(&v1.IstioRevisionTag{}, handler.EnqueueRequestsFromMapFunc(r.tagTarget)).
+		Complete(r)
+}
+
+// referenced maps a namespace or pod to the revisions the names it references resolve to. Old and new
+// objects both pass through here on an update, so a relabelled namespace wakes both revisions.
+func (r *UsageReconciler) referenced(ctx context.Context, obj client.Object) []reconcile.Request {
+	var names []string
+	if _, ok := obj.(*metav1.PartialObjectMetadata); ok && obj.GetNamespace() == "" {
+		if name, _ := inuse.NamespaceReference(obj.GetLabels()); name != "" {
+			names = append(names, name)
+		}
+	} else {
+		byAnnotation, byLabel := inuse.PodReferences(obj.GetLabels(), obj.GetAnnotations(), "")
+		names = append(names, byAnnotation, byLabel)
+	}
+	return r.resolve(ctx, names)
+}
+
+// resolve turns referenced names (revision names, tag names, default) into revision requests.
+func (r *UsageReconciler) resolve(ctx context.Context, names []string) []reconcile.Request {
+	seen := map[string]bool{}
+	var out []reconcile.Request
+	add := func(name string) {
+		if name != "" && !seen[name] {
+			seen[name] = true
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: name}})
+		}
+	}
+	var tags *v1.IstioRevisionTagList
+	for _, name := range names {
+		if name == "" {
+			continue
+		}
+		add(name)
+		if tags == nil {
+			tags = &v1.IstioRevisionTagList{}
+			if err := r.Client.List(ctx, tags); err != nil {
+				logr.FromContextOrDiscard(ctx).Error(err, "listing IstioRevisionTags to map a namespace or pod event")
+			}
+		}
+		for _, t := range tags.Items {
+			if t.Name == name {
+				add(t.Status.IstioRevision)
+			}
+		}
+	}
+	return out
+}
+
+// tagTarget maps a tag to the revision it resolves to.
+func (r *UsageReconciler) tagTarget(_ context.Context, obj client.Object) []reconcile.Request {
+	tag, ok := obj.(*v1.IstioRevisionTag)
+	if !ok || tag.Status.IstioRevision == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: tag.Status.IstioRevision}}}
+}
+
+// Reconcile computes a revision's InUse condition and writes it when it changed.
+func (r *UsageReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	rev := &v1.IstioRevision{}
+	if err := r.Client.Get(ctx, req.NamespacedName, rev); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !rev.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	rev.SetGroupVersionKind(v1.GroupVersion.WithKind(v1.KindIstioRevision))
+	c := r.inUse(ctx, rev)
+	if old := meta.FindStatusCondition(rev.Status.Conditions, v1.ConditionInUse); old != nil &&
+		old.Status == c.Status && old.Reason == c.Reason && old.Message == c.Message {
+		return ctrl.Result{}, nil
+	}
+	conditions := status.Set(rev.Status.Conditions, c, metav1.Now())
+	written := *meta.FindStatusCondition(conditions, v1.ConditionInUse)
+	return ctrl.Result{}, status.Apply(ctx, r.Client, rev, UsageFieldManager, map[string]any{"conditions": []metav1.Condition{written}})
+}
+
+// inUse evaluates the revision's usage. A failed lookup gives Unknown, which never lets the revision
+// be pruned (field lesson #27).
+func (r *UsageReconciler) inUse(ctx context.Context, rev *v1.IstioRevision) metav1.Condition {
+	target, err := r.target(ctx, rev)
+	var usage inuse.Usage
+	if err == nil {
+		usage, err = inuse.Revision(cacheLookup{ctx: ctx, c: r.Client}, target)
+	}
+	switch {
+	case err != nil:
+		return metav1.Condition{Type: v1.ConditionInUse, Status: metav1.ConditionUnknown, Reason: v1.ReasonUsageCheckFailed, Message: err.Error()}
+	case usage.InUse():
+		return metav1.Condition{Type: v1.ConditionInUse, Status: metav1.ConditionTrue, Reason: v1.ReasonReferencedByWorkloads, Message: usage.Message()}
+	default:
+		return metav1.Condition{Type: v1.ConditionInUse, Status: metav1.ConditionFalse, Reason: v1.ReasonNotReferencedByAnything, Message: usage.Message()}
+	}
+}
+
+// target gathers what names resolve to the revision: its own, the tags that point at it, and whether
+// its injector serves every namespace.
+func (r *UsageReconciler) target(ctx context.Context, rev *v1.IstioRevision) (inuse.Target, error) {
+	t := inuse.Target{Revision: rev.Name}
+	var tags v1.IstioRevisionTagList
+	if err := r.Client.List(ctx, &tags); err != nil {
+		return t, err
+	}
+	for _, tag := range tags.Items {
+		if tag.Status.IstioRevision == rev.Name {
+			t.Tags = append(t.Tags, tag.Name)
+		}
+	}
+	if v := rev.Spec.Values; v != nil && v.SidecarInjectorWebhook != nil && v.SidecarInjectorWebhook.EnableNamespacesByDefault != nil {
+		t.EnableNamespacesByDefault = *v.SidecarInjectorWebhook.EnableNamespacesByDefault
+	}
+	return t, nil
+}
+
+// cacheLookup answers internal/inuse's questions from the operator's metadata-only cache, through the
+// field index internal/inuse defines. Lists are not deep-copied: the objects are only read.
+type cacheLookup struct {
+	ctx context.Context
+	c   client.Reader
+}
+
+func (l cacheLookup) list(kind, key string) ([]metav1.PartialObjectMetadata, error) {
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind + "List"))
+	if err := l.c.List(l.ctx, list, client.MatchingFields{inuse.IndexField: key}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+func (l cacheLookup) NamespacesReferencing(name string) ([]inuse.Namespace, error) {
+	items, err := l.list("Namespace", inuse.LabelKey(name))
+	out := make([]inuse.Namespace, 0, len(items))
+	for _, ns := range items {
+		out = append(out, inuse.Namespace{Name: ns.Name, Labels: ns.Labels})
+	}
+	return out, err
+}
+
+func (l cacheLookup) pods(key string) ([]inuse.Pod, error) {
+	items, err := l.list("Pod", key)
+	out := make([]inuse.Pod, 0, len(items))
+	for _, p := range items {
+		out = append(out, inuse.Pod{Namespace: p.Namespace, Name: p.Name, Labels: p.Labels, Annotations: p.Annotations})
+	}
+	return out, err
+}
+
+func (l cacheLookup) PodsByAnnotation(name string) ([]inuse.Pod, error) {
+	return l.pods(inuse.AnnotationKey(name))
+}
+
+func (l cacheLookup) PodsByLabel(name string) ([]inuse.Pod, error) {
+	return l.pods(inuse.LabelKey(name))
+}
+
+func (l cacheLookup) Namespace(name string) (inuse.Namespace, bool, error) {
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	err := l.c.Get(l.ctx, client.ObjectKey{Name: name}, ns)
+	if client.IgnoreNotFound(err) != nil {
+		return inuse.Namespace{}, false, err
+	}
+	if err != nil {
+		return inuse.Namespace{}, false, nil
+	}
+	return inuse.Namespace{Name: ns.Name, Labels: ns.Labels}, true, nil
+}
+
+// metadataChanged passes namespace and pod events that can change what they reference: creation,
+// deletion, and updates of labels or annotations.
+type metadataChanged struct{ predicate.Funcs }
+
+func (metadataChanged) Create(event.CreateEvent) bool { return true }
+func (metadataChanged) Delete(event.DeleteEvent) bool { return true }
+func (metadataChanged) Update(e event.UpdateEvent) bool {
+	return !mapsEqual(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) ||
+		!mapsEqual(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations())
+}
+func (metadataChanged) Generic(event.GenericEvent) bool { return false }
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if bv, ok := b[k]; !ok || bv != v {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,28 @@
+// Package metrics holds bosun's own Prometheus metrics, registered with controller-runtime's registry
+// and served on the operator's metrics endpoint beside controller-runtime's.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+var (
+	// Renders counts chart renders, by the kind of resource rendered for. A converged operator renders
+	// nothing: pod churn, status changes and drift checks reuse the objects rendered before.
+	Renders = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bosun_renders_total",
+		Help: "Charts rendered, by the kind of bosun resource they were rendered for.",
+	}, []string{"kind"})
+
+	// Applies counts objects written by internal/apply, by resource kind and action (created, updated,
+	// corrected, pruned).
+	Applies = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bosun_applied_objects_total",
+		Help: "Objects bosun wrote, by the kind of bosun resource that owns them and the action: created, updated, corrected (drift) or pruned.",
+	}, []string{"kind", "action"})
+)
+
+func init() {
+	crmetrics.Registry.MustRegister(Renders, Applies)
+}

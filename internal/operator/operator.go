@@ -1,0 +1,260 @@
+// Package operator assembles bosun's operator: one controller-runtime manager with the controllers of
+// internal/controller, a cache shaped to stay small on large clusters, leader election, metrics and
+// health endpoints. `bosun operator` runs it; the end-to-end tests run it in-process against the
+// cluster in a box.
+//
+// The cache holds:
+//   - bosun's own resources, whole;
+//   - the kinds bosun applies (internal/apply.Kinds), only objects labelled
+//     app.kubernetes.io/managed-by=bosun, with their managedFields, which drift detection reads;
+//   - namespaces and pods as metadata only, trimmed to the labels and annotation that say which
+//     revision they use, pods only while they are not Succeeded or Failed (a field selector), with the
+//     indexes of internal/inuse, so that "who uses revision R" is answered without listing.
+//
+// Nothing else is cached, and a read of anything else fails instead of quietly starting a
+// cluster-wide informer.
+package operator
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/api/v1alpha1"
+	"github.com/bosun-mesh/bosun/internal/apply"
+	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/controller/istio"
+	"github.com/bosun-mesh/bosun/internal/controller/revision"
+	"github.com/bosun-mesh/bosun/internal/desired"
+	"github.com/bosun-mesh/bosun/internal/inuse"
+	"github.com/bosun-mesh/bosun/internal/metrics"
+	"github.com/bosun-mesh/bosun/internal/platform"
+	"github.com/bosun-mesh/bosun/internal/render"
+	"github.com/bosun-mesh/bosun/internal/values"
+)
+
+// Leader election timings. An idle leader renews its lease once per RetryPeriod: 15 renewals in five
+// minutes. A new leader takes over at most LeaseDuration after the old one stopped renewing.
+const (
+	LeaseDuration = 60 * time.Second
+	RenewDeadline = 45 * time.Second
+	RetryPeriod   = 20 * time.Second
+	// LeaderElectionID names the lease.
+	LeaderElectionID = "bosun-operator-leader"
+)
+
+// Options configure the operator.
+type Options struct {
+	Catalog *catalog.Catalog
+	// Resources holds the charts and profiles of the catalog's versions: <version>/charts, /profiles.
+	Resources fs.FS
+	// Platform is the platform to render for; empty means detect it.
+	Platform values.Platform
+	// BosunVersion is part of every render digest, so a new bosun re-applies what it renders differently.
+	BosunVersion string
+
+	MetricsAddr, HealthAddr string
+	LeaderElection          bool
+	LeaderElectionNamespace string
+	// Clock is the time controllers see; nil means the real one.
+	Clock clock.PassiveClock
+}
+
+// Scheme holds the kinds the operator reads and writes with typed clients.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	must(clientgoscheme.AddToScheme(s))
+	must(v1.AddToScheme(s))
+	must(v1alpha1.AddToScheme(s))
+	return s
+}
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+// New builds the operator's manager. Start it with its Start method.
+func New(cfg *rest.Config, o Options) (manager.Manager, error) {
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if o.Platform == "" {
+		if o.Platform, err = platform.Detect(dc); err != nil {
+			return nil, err
+		}
+	}
+	cluster, err := render.DiscoverCluster(dc)
+	if err != nil {
+		return nil, err
+	}
+	renderer, err := render.New(o.Resources, cluster)
+	if err != nil {
+		return nil, err
+	}
+	scheme := Scheme()
+	mapperClient, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, err
+	}
+	served, err := apply.ServedKinds(mapperClient.RESTMapper())
+	if err != nil {
+		return nil, err
+	}
+
+	mgr, err := ctrl.NewManager(cfg, manager.Options{
+		Scheme:                        scheme,
+		Cache:                         cacheOptions(served),
+		Client:                        client.Options{Cache: &client.CacheOptions{Unstructured: true}},
+		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress:        o.HealthAddr,
+		LeaderElection:                o.LeaderElection,
+		LeaderElectionID:              LeaderElectionID,
+		LeaderElectionNamespace:       o.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 ptr(LeaseDuration),
+		RenewDeadline:                 ptr(RenewDeadline),
+		RetryPeriod:                   ptr(RetryPeriod),
+		// The controllers' names are fixed in code and unique; a second manager in one process (the
+		// end-to-end tests restart the operator) must not be refused for reusing them.
+		Controller: config.Controller{SkipNameValidation: ptr(true)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := addIndexes(mgr); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+
+	env := desired.Env{Catalog: o.Catalog, Resources: o.Resources, Platform: o.Platform}
+	c := mgr.GetClient()
+	recorder := mgr.GetEventRecorder("bosun")
+	revisionCharts := render.NewCache(renderer, cluster, o.BosunVersion)
+	revisionCharts.Renders = metrics.Renders.WithLabelValues(v1.KindIstioRevision).Inc
+	controllers := []interface{ SetupWithManager(ctrl.Manager) error }{
+		&istio.Reconciler{Client: c, Env: env, Recorder: recorder, Clock: o.Clock},
+		&revision.Reconciler{Client: c, Env: env, Charts: revisionCharts, Applier: apply.New(c, c, served), Recorder: recorder, Served: served},
+		&revision.UsageReconciler{Client: c},
+	}
+	for _, ctl := range controllers {
+		if err := ctl.SetupWithManager(mgr); err != nil {
+			return nil, fmt.Errorf("setting up %T: %w", ctl, err)
+		}
+	}
+	return mgr, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// metadataOf is an empty metadata-only object of a core kind, as the cache and indexes key them.
+func metadataOf(kind string) *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind))
+	return m
+}
+
+// cacheOptions shape the cache as the package doc says.
+func cacheOptions(served []schema.GroupVersionKind) cache.Options {
+	byObject := map[client.Object]cache.ByObject{
+		metadataOf("Pod"): {
+			Field:     fields.ParseSelectorOrDie(inuse.PodFieldSelector),
+			Transform: trim(podLabels, podAnnotations),
+		},
+		metadataOf("Namespace"): {Transform: trim(namespaceLabels, nil)},
+	}
+	managed := labels.SelectorFromSet(labels.Set{render.LabelManagedBy: render.ManagedByValue})
+	for _, gvk := range served {
+		obj := &unstructured.Unstructured{}
+		obj.SetGroupVersionKind(gvk)
+		byObject[obj] = cache.ByObject{Label: managed}
+	}
+	return cache.Options{ByObject: byObject, ReaderFailOnMissingInformer: true}
+}
+
+// The labels and annotations internal/inuse reads; the cache keeps no others.
+var (
+	namespaceLabels = []string{inuse.LabelInjection, inuse.LabelRev}
+	podLabels       = []string{inuse.LabelRev, inuse.LabelInject}
+	podAnnotations  = []string{inuse.AnnotationRev}
+)
+
+// trim returns a cache transform that keeps an object's identity, deletion time and the given labels
+// and annotations, and drops everything else (managedFields, owner references, other labels and
+// annotations): at 10,000 pods this is most of the cache's memory.
+func trim(keepLabels, keepAnnotations []string) func(any) (any, error) {
+	pick := func(m map[string]string, keys []string) map[string]string {
+		var out map[string]string
+		for _, k := range keys {
+			if v, ok := m[k]; ok {
+				if out == nil {
+					out = map[string]string{}
+				}
+				out[k] = v
+			}
+		}
+		return out
+	}
+	return func(in any) (any, error) {
+		obj, err := meta.Accessor(in)
+		if err != nil {
+			return in, nil
+		}
+		pm, ok := in.(*metav1.PartialObjectMetadata)
+		if !ok {
+			return in, nil
+		}
+		trimmed := &metav1.PartialObjectMetadata{TypeMeta: pm.TypeMeta, ObjectMeta: metav1.ObjectMeta{
+			Name: obj.GetName(), Namespace: obj.GetNamespace(), UID: obj.GetUID(),
+			ResourceVersion: obj.GetResourceVersion(), DeletionTimestamp: obj.GetDeletionTimestamp(),
+			Labels: pick(obj.GetLabels(), keepLabels), Annotations: pick(obj.GetAnnotations(), keepAnnotations),
+		}}
+		return trimmed, nil
+	}
+}
+
+// addIndexes registers the in-use indexes on the metadata-only pods and namespaces.
+func addIndexes(mgr manager.Manager) error {
+	ctx := context.Background()
+	indexer := mgr.GetFieldIndexer()
+	if err := indexer.IndexField(ctx, metadataOf("Pod"), inuse.IndexField, func(o client.Object) []string {
+		return inuse.PodIndexKeys(o.GetLabels(), o.GetAnnotations(), "")
+	}); err != nil {
+		return err
+	}
+	return indexer.IndexField(ctx, metadataOf("Namespace"), inuse.IndexField, func(o client.Object) []string {
+		return inuse.NamespaceIndexKeys(o.GetLabels())
+	})
+}

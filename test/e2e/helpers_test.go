@@ -1,0 +1,290 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/yaml"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/operator"
+	"github.com/bosun-mesh/bosun/internal/values"
+)
+
+const (
+	crdTimeout = time.Minute
+	// waitTimeout bounds every wait for the operator or the cluster to act.
+	waitTimeout = 90 * time.Second
+)
+
+// startOperator runs the operator in the test process with a test catalog whose v1.24-latest points
+// at latest124, until the test ends or the returned stop is called.
+func startOperator(t *testing.T, latest124 string) (stop func()) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "versions.yaml")
+	if err := os.WriteFile(file, []byte(catalogYAML(latest124)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr, err := operator.New(cfg, operator.Options{
+		Catalog: cat, Resources: os.DirFS(resources), Platform: values.Kubernetes, BosunVersion: "e2e",
+		MetricsAddr: "0", HealthAddr: "0",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("the operator stopped with an error: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// newClient returns a client that reads from the API server, with bosun's kinds.
+func newClient(t *testing.T) client.Client {
+	t.Helper()
+	c, err := client.New(cfg, client.Options{Scheme: operator.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// waitFor polls cond until it returns nil, and fails the test with its last error after waitTimeout.
+func waitFor(t *testing.T, what string, cond func(ctx context.Context) error) {
+	t.Helper()
+	ctx := t.Context()
+	deadline := time.Now().Add(waitTimeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = cond(ctx); err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v", what, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	t.Fatalf("timed out after %s waiting for %s: %v", waitTimeout, what, err)
+}
+
+// applyYAML creates or updates objects from a manifest with server-side apply, as kubectl apply
+// --server-side does.
+func applyYAML(t *testing.T, c client.Client, manifest string) {
+	t.Helper()
+	for _, doc := range strings.Split(manifest, "\n---\n") {
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(doc), &obj.Object); err != nil {
+			t.Fatal(err)
+		}
+		if len(obj.Object) == 0 {
+			continue
+		}
+		if err := c.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner("kubectl"), client.ForceOwnership); err != nil {
+			t.Fatalf("applying %s %s: %v", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+}
+
+// mergePatch patches an object as `kubectl patch --type=merge` does.
+func mergePatch(t *testing.T, c client.Client, obj client.Object, patch string) {
+	t.Helper()
+	if err := c.Patch(t.Context(), obj, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
+		t.Fatalf("patching %s: %v", obj.GetName(), err)
+	}
+}
+
+// createNamespace creates a namespace with labels and deletes it when the test ends.
+func createNamespace(t *testing.T, c client.Client, name string, labels map[string]string) {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	if err := c.Create(t.Context(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+}
+
+// labelNamespace sets (or, with an empty value, removes) a namespace label, like kubectl label
+// --overwrite.
+func labelNamespace(t *testing.T, c client.Client, name, key, value string) {
+	t.Helper()
+	v := `"` + value + `"`
+	if value == "" {
+		v = "null"
+	}
+	mergePatch(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, `{"metadata":{"labels":{"`+key+`":`+v+`}}}`)
+}
+
+// workloadPods creates n pods in a namespace that stand for pods Istio's injector injected from
+// revision rev (see the package doc), and returns their names.
+func workloadPods(t *testing.T, c client.Client, namespace, prefix, rev string, n int) []string {
+	t.Helper()
+	var names []string
+	for i := range n {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{
+				Name: fmt.Sprintf("%s-%d", prefix, i), Namespace: namespace,
+				Labels:      map[string]string{"app": prefix, "sidecar.istio.io/inject": "false"},
+				Annotations: map[string]string{"istio.io/rev": rev},
+			},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app:1"}, {Name: "istio-proxy", Image: "proxyv2:" + rev}}},
+		}
+		if err := c.Create(t.Context(), pod); err != nil {
+			t.Fatalf("creating pod %s: %v", pod.Name, err)
+		}
+		names = append(names, pod.Name)
+	}
+	return names
+}
+
+// deletePods deletes pods at once (no grace period), as a restart replaces them.
+func deletePods(t *testing.T, c client.Client, namespace string, names []string) {
+	t.Helper()
+	for _, name := range names {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}
+		if err := c.Delete(t.Context(), pod, client.GracePeriodSeconds(0)); client.IgnoreNotFound(err) != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// condition returns a condition of a bosun resource, or an error saying it is not there yet.
+func condition(conditions []metav1.Condition, t string) (metav1.Condition, error) {
+	c := meta.FindStatusCondition(conditions, t)
+	if c == nil {
+		return metav1.Condition{}, fmt.Errorf("no %s condition yet", t)
+	}
+	return *c, nil
+}
+
+// istioHealthy waits until an Istio has reconciled its latest generation and is Healthy.
+func istioHealthy(t *testing.T, c client.Client, name string) *v1.Istio {
+	t.Helper()
+	istio := &v1.Istio{}
+	waitFor(t, "Istio "+name+" to be Healthy", func(ctx context.Context) error {
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, istio); err != nil {
+			return err
+		}
+		if istio.Status.ObservedGeneration != istio.Generation || istio.Status.State != v1.StateHealthy {
+			return fmt.Errorf("generation %d, observed %d, state %q, conditions %+v", istio.Generation, istio.Status.ObservedGeneration, istio.Status.State, istio.Status.Conditions)
+		}
+		return nil
+	})
+	return istio
+}
+
+// table returns what `kubectl get <resource>` prints, as the API server's Table rows (cells as text).
+func table(t *testing.T, resource string) [][]string {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := cs.RESTClient().Get().AbsPath("/apis/sailoperator.io/v1/"+resource).
+		SetHeader("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io").DoRaw(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tbl metav1.Table
+	if err := json.Unmarshal(data, &tbl); err != nil {
+		t.Fatal(err)
+	}
+	var rows [][]string
+	for _, r := range tbl.Rows {
+		var cells []string
+		for i, cell := range r.Cells {
+			if tbl.ColumnDefinitions[i].Priority > 0 || tbl.ColumnDefinitions[i].Name == "Age" {
+				continue
+			}
+			cells = append(cells, fmt.Sprint(cell))
+		}
+		rows = append(rows, cells)
+	}
+	return rows
+}
+
+// row finds a table row by its name.
+func row(rows [][]string, name string) []string {
+	for _, r := range rows {
+		if len(r) > 0 && r[0] == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// counter reads the value of a counter of the operator's metrics, summed over the series whose labels
+// include the given ones.
+func counter(t *testing.T, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := crmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range f.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue series
+				}
+			}
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
+}
+
+// metaItems returns the names (namespace/name) of a list's items.
+func metaItems(list client.ObjectList) ([]string, error) {
+	objs, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, o := range objs {
+		m, err := meta.Accessor(o)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, m.GetNamespace()+"/"+m.GetName())
+	}
+	return names, nil
+}

@@ -1,0 +1,118 @@
+// Package e2e runs OpenShift Service Mesh 3's procedures, and what bosun promises beyond them, against
+// the cluster in a box (kube-apiserver, etcd, controller-manager, scheduler, and kwok playing kubelet)
+// with the operator running in the test process, exactly as `bosun operator` builds it.
+//
+// The box's istiod pods have no process behind them, so Istio's injection webhook cannot answer: a pod
+// that the webhook would intercept cannot be created. Workload pods here therefore play injected pods:
+// they carry the istio.io/rev annotation Istio's injector writes, and the label
+// sidecar.istio.io/inject=false that keeps the webhook away from them. What bosun reads of a pod (its
+// labels, that annotation, its phase) is the same as for a pod Istio injected.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/bosun-mesh/bosun/config/crd"
+	"github.com/bosun-mesh/bosun/internal/testcluster"
+	"github.com/bosun-mesh/bosun/internal/testcluster/clustertest"
+)
+
+var (
+	// cfg reaches the cluster TestMain starts for every test here.
+	cfg *rest.Config
+	// resources holds the charts of the test catalogs' versions.
+	resources string
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "bosun-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := clustertest.Main(m, testcluster.Options{Full: true, Nodes: 1}, func(c *rest.Config) error {
+		cfg = c
+		resources = filepath.Join(dir, "resources")
+		if err := prepareResources(resources); err != nil {
+			return err
+		}
+		return crd.Install(context.Background(), c, crdTimeout)
+	})
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// The versions of the documents' procedures. The box has no Istio 1.24 release, so these versions are
+// played by copies of the 1.25 snapshot's charts whose images are tagged with the version's number:
+// what bosun does with them (names, revisions, rollouts) depends on the version's name and charts, not
+// on what the images contain.
+const (
+	v1243 = "v1.24.3"
+	v1244 = "v1.24.4"
+	// v127 is a real snapshot of the built-in catalog, three minor versions ahead.
+	v127 = "v1.27.0-snapshot.b9159ca3"
+	// playedBy is the snapshot whose charts play v1.24.x.
+	playedBy = "v1.25.0-snapshot.be4b14ad"
+)
+
+// prepareResources lays out the test catalogs' charts: the snapshots the repository fetched (make
+// charts) and the two played versions.
+func prepareResources(dir string) error {
+	root, err := testcluster.RepoRoot()
+	if err != nil {
+		return err
+	}
+	fetched := filepath.Join(root, "resources")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, v := range []string{v127, playedBy} {
+		if err := os.Symlink(filepath.Join(fetched, v), filepath.Join(dir, v)); err != nil {
+			return err
+		}
+	}
+	for _, v := range []string{v1243, v1244} {
+		dst := filepath.Join(dir, v)
+		if out, err := exec.Command("cp", "-r", filepath.Join(fetched, playedBy), dst).CombinedOutput(); err != nil {
+			return fmt.Errorf("copying the charts of %s: %v: %s", playedBy, err, out)
+		}
+		matches, err := filepath.Glob(filepath.Join(dst, "charts", "*", "values.yaml"))
+		if err != nil {
+			return err
+		}
+		for _, f := range matches {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			tagged := strings.ReplaceAll(string(data), "\n    tag: latest\n", "\n    tag: "+strings.TrimPrefix(v, "v")+"\n")
+			if err := os.WriteFile(f, []byte(tagged), 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// catalogYAML is a test catalog: the played 1.24 versions with v1.24-latest pointing at latest124,
+// the 1.27 snapshot, and end-of-life 1.23.
+func catalogYAML(latest124 string) string {
+	return `default: v1.24-latest
+versions:
+  - {name: ` + v127 + `, module: istio.io/istio, moduleVersion: v0.0.0-20260403063052-b9159ca3e5d5}
+  - {name: ` + v1244 + `, module: istio.io/istio, moduleVersion: v0.0.0-20250322053744-be4b14ad8be8}
+  - {name: ` + v1243 + `, module: istio.io/istio, moduleVersion: v0.0.0-20250322053744-be4b14ad8be8}
+aliases:
+  - {name: v1.24-latest, ref: ` + latest124 + `}
+  - {name: v1.27-latest, ref: ` + v127 + `}
+endOfLife: [v1.23-latest, v1.23.0]
+`
+}
