@@ -269,4 +269,3 @@ func keepOnly(conditions []metav1.Condition, types ...string) []metav1.Condition
 	}
 	return out
 }
-

@@ -134,4 +134,3 @@ func revisionCounts(revs []v1.IstioRevision) v1.RevisionSummary {
 // copiedConditions are the active revision's conditions an Istio reports as its own, in the order its
 // state summarises them.
 var copiedConditions = []string{v1.ConditionReconciled, v1.ConditionReady, v1.ConditionDependenciesHealthy}
-

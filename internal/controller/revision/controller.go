@@ -274,7 +274,6 @@ func (ownedChange) Update(event.UpdateEvent) bool   { return true }
 func (ownedChange) Delete(event.DeleteEvent) bool   { return true }
 func (ownedChange) Generic(event.GenericEvent) bool { return false }
 
-
 // countApplied adds an apply's result to bosun_applied_objects_total.
 func countApplied(kind string, res apply.Result) {
 	for action, refs := range map[string][]apply.Ref{"created": res.Created, "updated": res.Updated, "corrected": res.Corrected, "pruned": res.Pruned} {
