@@ -82,7 +82,9 @@ func newClient(t *testing.T) client.Client {
 // waitFor polls cond until it returns nil, and fails the test with its last error after waitTimeout.
 func waitFor(t *testing.T, what string, cond func(ctx context.Context) error) {
 	t.Helper()
-	ctx := t.Context()
+	// Not t.Context(): cleanups wait too, after the test's context is cancelled.
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
 	deadline := time.Now().Add(waitTimeout)
 	var err error
 	for time.Now().Before(deadline) {
@@ -171,7 +173,7 @@ func deletePods(t *testing.T, c client.Client, namespace string, names []string)
 	t.Helper()
 	for _, name := range names {
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}
-		if err := c.Delete(t.Context(), pod, client.GracePeriodSeconds(0)); client.IgnoreNotFound(err) != nil {
+		if err := c.Delete(context.Background(), pod, client.GracePeriodSeconds(0)); client.IgnoreNotFound(err) != nil {
 			t.Fatal(err)
 		}
 	}
