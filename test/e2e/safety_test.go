@@ -1,0 +1,422 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+)
+
+// TestInPlaceRefusesSkippingMinorVersions: an InPlace Istio on 1.24 asked for 1.27 is refused with a
+// condition naming the versions it may move to next, and its revision is left as it was; the
+// documented annotation lets an operator of the cluster skip on purpose.
+func TestInPlaceRefusesSkippingMinorVersions(t *testing.T) {
+	c := newClient(t)
+	startOperator(t, v1244)
+	ctx := t.Context()
+	createNamespace(t, c, "istio-skip", nil)
+	applyYAML(t, c, `apiVersion: sailoperator.io/v1
+kind: Istio
+metadata:
+  name: skip
+spec:
+  namespace: istio-skip
+  version: v1.24.3`)
+	t.Cleanup(func() { deleteIstio(t, c, "skip") })
+	istioHealthy(t, c, "skip")
+	before := &v1.IstioRevision{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "skip"}, before); err != nil {
+		t.Fatal(err)
+	}
+
+	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "skip"}}, `{"spec":{"version":"`+v127+`"}}`)
+	var msg string
+	waitFor(t, "the version change to be refused", func(ctx context.Context) error {
+		istio := &v1.Istio{}
+		if err := c.Get(ctx, client.ObjectKey{Name: "skip"}, istio); err != nil {
+			return err
+		}
+		cond, err := condition(istio.Status.Conditions, v1.ConditionReconciled)
+		if err != nil || cond.Status != metav1.ConditionFalse || cond.Reason != v1.ReasonVersionChangeNotAllowed {
+			return fmt.Errorf("Reconciled %+v %v", cond, err)
+		}
+		msg = cond.Message
+		return nil
+	})
+	for _, want := range []string{"v1.24.3", v127, "one minor version at a time", "bosun.dev/allow-minor-version-skip"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the refusal %q does not mention %q", msg, want)
+		}
+	}
+	warning(t, c, "skip", v1.ReasonVersionChangeNotAllowed)
+	after := &v1.IstioRevision{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "skip"}, after); err != nil {
+		t.Fatal(err)
+	}
+	if after.Spec.Version != v1243 || after.Generation != before.Generation {
+		t.Errorf("the refused change touched the revision: version %s, generation %d (was %d)", after.Spec.Version, after.Generation, before.Generation)
+	}
+	noRetryStorm(t, "istio")
+
+	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "skip"}}, `{"metadata":{"annotations":{"bosun.dev/allow-minor-version-skip":"true"}}}`)
+	istioHealthy(t, c, "skip")
+	if err := c.Get(ctx, client.ObjectKey{Name: "skip"}, after); err != nil {
+		t.Fatal(err)
+	}
+	if after.Spec.Version != v127 {
+		t.Errorf("with the annotation the revision runs %s, want %s", after.Spec.Version, v127)
+	}
+}
+
+// TestDriftIsCorrectedAndOthersFieldsKept: a field bosun applies to istiod's Deployment and changed by
+// hand is put back; a label someone else added stays; istiod's webhook fields (caBundle, the
+// validating failurePolicy) are never overwritten; a deleted object is recreated (field lessons #1,
+// #4–#6, #9).
+func TestDriftIsCorrectedAndOthersFieldsKept(t *testing.T) {
+	c := newClient(t)
+	startOperator(t, v1244)
+	ctx := t.Context()
+	createNamespace(t, c, "istio-drift", nil)
+	applyYAML(t, c, `apiVersion: sailoperator.io/v1
+kind: Istio
+metadata:
+  name: drift
+spec:
+  namespace: istio-drift
+  version: v1.24.3`)
+	t.Cleanup(func() { deleteIstio(t, c, "drift") })
+	istioHealthy(t, c, "drift")
+
+	// kubectl edit: a changed env value of the discovery container, and a label of the user's.
+	deploy := &appsv1.Deployment{}
+	key := client.ObjectKey{Namespace: "istio-drift", Name: "istiod-drift"}
+	if err := c.Get(ctx, key, deploy); err != nil {
+		t.Fatal(err)
+	}
+	env := deploy.Spec.Template.Spec.Containers[0].Env
+	var edited string
+	for i := range env {
+		if env[i].Value != "" && env[i].ValueFrom == nil {
+			edited, env[i].Value = env[i].Name, "edited-by-hand"
+			break
+		}
+	}
+	deploy.Labels["team"] = "platform"
+	if err := c.Update(ctx, deploy, client.FieldOwner("kubectl-edit")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the edited env value to be put back", func(ctx context.Context) error {
+		if err := c.Get(ctx, key, deploy); err != nil {
+			return err
+		}
+		for _, e := range deploy.Spec.Template.Spec.Containers[0].Env {
+			if e.Name == edited && e.Value == "edited-by-hand" {
+				return fmt.Errorf("%s is still edited", edited)
+			}
+		}
+		return nil
+	})
+	if deploy.Labels["team"] != "platform" {
+		t.Errorf("the user's label was removed: %v", deploy.Labels)
+	}
+
+	// istiod's own writes: caBundle on both webhook kinds, failurePolicy Fail on the validator.
+	mwc := &admissionregistrationv1.MutatingWebhookConfigurationList{}
+	vwc := &admissionregistrationv1.ValidatingWebhookConfigurationList{}
+	owned := client.MatchingLabels{"bosun.dev/owner": "IstioRevision.drift"}
+	if err := c.List(ctx, mwc, owned); err != nil || len(mwc.Items) == 0 {
+		t.Fatalf("injector webhook configuration: %d, %v", len(mwc.Items), err)
+	}
+	if err := c.List(ctx, vwc, owned); err != nil || len(vwc.Items) == 0 {
+		t.Fatalf("validator webhook configuration: %d, %v", len(vwc.Items), err)
+	}
+	ca := []byte("istiod's CA")
+	m := &mwc.Items[0]
+	for i := range m.Webhooks {
+		m.Webhooks[i].ClientConfig.CABundle = ca
+	}
+	if err := c.Update(ctx, m, client.FieldOwner("pilot-discovery")); err != nil {
+		t.Fatal(err)
+	}
+	v := &vwc.Items[0]
+	fail := admissionregistrationv1.Fail
+	for i := range v.Webhooks {
+		v.Webhooks[i].ClientConfig.CABundle = ca
+		v.Webhooks[i].FailurePolicy = &fail
+	}
+	if err := c.Update(ctx, v, client.FieldOwner("pilot-discovery")); err != nil {
+		t.Fatal(err)
+	}
+
+	// A deleted object is recreated, which also proves the operator reconciled after istiod's writes.
+	cm := &corev1.ConfigMapList{}
+	if err := c.List(ctx, cm, client.InNamespace("istio-drift"), owned); err != nil || len(cm.Items) == 0 {
+		t.Fatalf("ConfigMaps: %d, %v", len(cm.Items), err)
+	}
+	victim := cm.Items[0]
+	if err := c.Delete(ctx, &victim); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the deleted ConfigMap to be recreated", func(ctx context.Context) error {
+		got := &corev1.ConfigMap{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(&victim), got); err != nil {
+			return err
+		}
+		if got.UID == victim.UID {
+			return fmt.Errorf("not deleted yet")
+		}
+		return nil
+	})
+	if err := c.Get(ctx, client.ObjectKeyFromObject(m), m); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(v), v); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range m.Webhooks {
+		if string(w.ClientConfig.CABundle) != string(ca) {
+			t.Errorf("injector webhook %s lost istiod's caBundle", w.Name)
+		}
+	}
+	for _, w := range v.Webhooks {
+		if string(w.ClientConfig.CABundle) != string(ca) || w.FailurePolicy == nil || *w.FailurePolicy != fail {
+			t.Errorf("validator webhook %s: caBundle %q, failurePolicy %v; want istiod's values", w.Name, w.ClientConfig.CABundle, w.FailurePolicy)
+		}
+	}
+}
+
+// TestPodChurnRendersAndAppliesNothing: once converged, 500 pods coming and going update InUse and
+// cause no render and no apply (field lesson #31).
+func TestPodChurnRendersAndAppliesNothing(t *testing.T) {
+	c := newClient(t)
+	startOperator(t, v1244)
+	createNamespace(t, c, "istio-churn", nil)
+	applyYAML(t, c, `apiVersion: sailoperator.io/v1
+kind: Istio
+metadata:
+  name: churn
+spec:
+  namespace: istio-churn
+  version: v1.24.3`)
+	t.Cleanup(func() { deleteIstio(t, c, "churn") })
+	istioHealthy(t, c, "churn")
+	createNamespace(t, c, "churn-apps", nil)
+
+	renders := counter(t, "bosun_renders_total", nil)
+	applies := counter(t, "bosun_applied_objects_total", nil)
+	pods := workloadPods(t, c, "churn-apps", "churn", "churn", 500)
+	waitFor(t, "the revision to count 500 pods", func(ctx context.Context) error {
+		return inUseMessage(ctx, c, "churn", "500 pods")
+	})
+	deletePods(t, c, "churn-apps", pods)
+	waitFor(t, "the revision to be unused again", func(ctx context.Context) error {
+		return inUseMessage(ctx, c, "churn", "Not referenced")
+	})
+	if got := counter(t, "bosun_renders_total", nil) - renders; got != 0 {
+		t.Errorf("500 pods came and went and bosun rendered %v charts, want 0", got)
+	}
+	if got := counter(t, "bosun_applied_objects_total", nil) - applies; got != 0 {
+		t.Errorf("500 pods came and went and bosun applied %v objects, want 0", got)
+	}
+}
+
+// inUseMessage checks that a revision's InUse message contains want.
+func inUseMessage(ctx context.Context, c client.Client, rev, want string) error {
+	r := &v1.IstioRevision{}
+	if err := c.Get(ctx, client.ObjectKey{Name: rev}, r); err != nil {
+		return err
+	}
+	cond, err := condition(r.Status.Conditions, v1.ConditionInUse)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(cond.Message, want) {
+		return fmt.Errorf("InUse message %q", cond.Message)
+	}
+	return nil
+}
+
+// TestRestartWithAMovedAlias: restarted with a catalog in which v1.24-latest moved to a newer
+// version, the operator updates an InPlace Istio on the alias, creates a new revision for a
+// RevisionBased one, and leaves an Istio on a concrete version alone (updating chapter §1.2.1, §2.1).
+func TestRestartWithAMovedAlias(t *testing.T) {
+	c := newClient(t)
+	stop := startOperator(t, v1243)
+	ctx := t.Context()
+	createNamespace(t, c, "istio-moved", nil)
+	for _, m := range []struct{ name, version, strategy string }{
+		{"moved-inplace", "v1.24-latest", "InPlace"},
+		{"moved-rb", "v1.24-latest", "RevisionBased"},
+		{"pinned", "v1.24.3", "InPlace"},
+	} {
+		applyYAML(t, c, fmt.Sprintf(`apiVersion: sailoperator.io/v1
+kind: Istio
+metadata:
+  name: %s
+spec:
+  namespace: istio-moved
+  version: %s
+  updateStrategy:
+    type: %s`, m.name, m.version, m.strategy))
+		t.Cleanup(func() { deleteIstio(t, c, m.name) })
+		istioHealthy(t, c, m.name)
+	}
+	pinned := &v1.IstioRevision{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "pinned"}, pinned); err != nil {
+		t.Fatal(err)
+	}
+
+	stop()
+	startOperator(t, v1244)
+	waitFor(t, "the InPlace Istio on the alias to run v1.24.4", func(ctx context.Context) error {
+		rev := &v1.IstioRevision{}
+		if err := c.Get(ctx, client.ObjectKey{Name: "moved-inplace"}, rev); err != nil {
+			return err
+		}
+		if rev.Spec.Version != v1244 {
+			return fmt.Errorf("runs %s", rev.Spec.Version)
+		}
+		return nil
+	})
+	waitFor(t, "the RevisionBased Istio on the alias to get revision moved-rb-v1-24-4", func(ctx context.Context) error {
+		istio := &v1.Istio{}
+		if err := c.Get(ctx, client.ObjectKey{Name: "moved-rb"}, istio); err != nil {
+			return err
+		}
+		if istio.Status.ActiveRevisionName != "moved-rb-v1-24-4" {
+			return fmt.Errorf("active revision %q", istio.Status.ActiveRevisionName)
+		}
+		return c.Get(ctx, client.ObjectKey{Name: "moved-rb-v1-24-4"}, &v1.IstioRevision{})
+	})
+	istioHealthy(t, c, "moved-rb")
+	istioHealthy(t, c, "pinned")
+	after := &v1.IstioRevision{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "pinned"}, after); err != nil {
+		t.Fatal(err)
+	}
+	if after.Spec.Version != v1243 || after.Generation != pinned.Generation {
+		t.Errorf("the Istio on v1.24.3 was changed: version %s, generation %d (was %d)", after.Spec.Version, after.Generation, pinned.Generation)
+	}
+}
+
+// TestBadInputIsRefusedClearly: what bosun cannot install ends in a condition that says what to change,
+// a Warning event, nothing applied, and no retries.
+func TestBadInputIsRefusedClearly(t *testing.T) {
+	c := newClient(t)
+	startOperator(t, v1244)
+	createNamespace(t, c, "istio-bad", nil)
+	cases := []struct {
+		name, spec string
+		want       []string
+	}{
+		{"unknown-version", "version: v1.26.0", []string{`"v1.26.0"`, "v1.24-latest", v1244}},
+		{"end-of-life", "version: v1.23.0", []string{"end of life", "v1.24-latest"}},
+		{"missing-profile", "version: v1.24.3\n  profile: external", []string{"external", "spec.profile", "ambient"}},
+		{"no-namespace", "version: v1.24.3\n  namespace: does-not-exist", []string{"does-not-exist", "does not exist", "kubectl create namespace"}},
+		{"unrenderable", "version: v1.24.3\n  values:\n    compatibilityVersion: \"1.10\"", []string{"compatibility version"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := tc.spec
+			if !strings.Contains(spec, "namespace:") {
+				spec += "\n  namespace: istio-bad"
+			}
+			applyYAML(t, c, "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata:\n  name: "+tc.name+"\nspec:\n  "+spec)
+			t.Cleanup(func() { deleteIstio(t, c, tc.name) })
+			var msg string
+			waitFor(t, "a refusal", func(ctx context.Context) error {
+				var err error
+				msg, err = refusalOf(ctx, c, tc.name)
+				return err
+			})
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("the message %q does not mention %q", msg, w)
+				}
+			}
+			kind, name := "Istio", tc.name
+			if tc.name == "no-namespace" || tc.name == "unrenderable" {
+				kind = "IstioRevision"
+			}
+			warningOn(t, c, kind, name)
+			left, err := ownedObjects(t.Context(), c, "IstioRevision."+tc.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(left) > 0 {
+				t.Errorf("objects were applied for a refused Istio: %v", left)
+			}
+		})
+	}
+	noRetryStorm(t, "istio")
+	noRetryStorm(t, "istiorevision")
+}
+
+// refusalOf returns the message of a refusal on the Istio or its revision: a Reconciled condition that
+// is False.
+func refusalOf(ctx context.Context, c client.Client, name string) (string, error) {
+	istio := &v1.Istio{}
+	if err := c.Get(ctx, client.ObjectKey{Name: name}, istio); err != nil {
+		return "", err
+	}
+	cond, err := condition(istio.Status.Conditions, v1.ConditionReconciled)
+	if err == nil && cond.Status == metav1.ConditionFalse {
+		return cond.Message, nil
+	}
+	return "", fmt.Errorf("Reconciled is %+v (%v)", cond, err)
+}
+
+// warning checks that a Warning event with reason was recorded for an Istio.
+func warning(t *testing.T, c client.Client, istio, reason string) {
+	t.Helper()
+	waitFor(t, "a Warning event "+reason+" on Istio "+istio, func(ctx context.Context) error {
+		return hasWarning(ctx, c, "Istio", istio, reason)
+	})
+}
+
+// warningOn checks that some Warning event was recorded for an object.
+func warningOn(t *testing.T, c client.Client, kind, name string) {
+	t.Helper()
+	waitFor(t, "a Warning event on "+kind+" "+name, func(ctx context.Context) error {
+		return hasWarning(ctx, c, kind, name, "")
+	})
+}
+
+func hasWarning(ctx context.Context, c client.Client, kind, name, reason string) error {
+	var list eventsv1.EventList
+	if err := c.List(ctx, &list); err != nil {
+		return err
+	}
+	for _, e := range list.Items {
+		if e.Regarding.Kind == kind && e.Regarding.Name == name && e.Type == corev1.EventTypeWarning && (reason == "" || e.Reason == reason) {
+			return nil
+		}
+	}
+	return fmt.Errorf("no Warning event among %d", len(list.Items))
+}
+
+// noRetryStorm checks that a controller does not keep retrying: over two seconds, its error count does
+// not grow (terminal errors are not retried).
+func noRetryStorm(t *testing.T, controller string) {
+	t.Helper()
+	labels := map[string]string{"controller": controller, "result": "error"}
+	before := counter(t, "controller_runtime_reconcile_total", labels)
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		if now := counter(t, "controller_runtime_reconcile_total", labels); now > before {
+			t.Errorf("controller %s retried: %v errors more within two seconds", controller, now-before)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
