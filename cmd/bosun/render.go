@@ -22,6 +22,7 @@ import (
 	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/platform"
 	"github.com/bosun-mesh/bosun/internal/render"
+	"github.com/bosun-mesh/bosun/internal/schemacheck"
 	"github.com/bosun-mesh/bosun/internal/values"
 )
 
@@ -96,9 +97,18 @@ func runRender(stdin io.Reader, out io.Writer, o *renderOptions) error {
 		}
 		objs = append(objs, read...)
 	}
+	crds, err := crd.CRDs()
+	if err != nil {
+		return err
+	}
+	checker, err := schemacheck.New(crds)
+	if err != nil {
+		return err
+	}
 	p := &planner{
 		env:      desired.Env{Catalog: cat, Resources: charts, Platform: plat},
 		renderer: renderer,
+		checker:  checker,
 		inputs:   objs,
 	}
 	results, err := p.plan()
@@ -162,7 +172,9 @@ type planned struct {
 type planner struct {
 	env      desired.Env
 	renderer *render.Renderer
-	inputs   []*unstructured.Unstructured
+	// checker checks the input against bosun's CRDs as the API server would.
+	checker *schemacheck.Checker
+	inputs  []*unstructured.Unstructured
 
 	// revisions are the IstioRevisions of the input, given or computed from an Istio, by name; and
 	// activeRevision maps an Istio's name to its revision, for targetRefs.
@@ -185,7 +197,7 @@ func (p *planner) plan() ([]planned, error) {
 		if !slices.Contains(kindOrder, obj.GetKind()) || !strings.HasPrefix(obj.GetAPIVersion(), "sailoperator.io/") {
 			return nil, fmt.Errorf("%s %s: render takes sailoperator.io Istio, IstioRevision, IstioRevisionTag, IstioCNI and ZTunnel manifests", obj.GetKind(), obj.GetName())
 		}
-		valid, err := crd.Validate(context.Background(), obj)
+		valid, err := p.checker.Check(context.Background(), obj)
 		if err != nil {
 			return nil, err
 		}
@@ -341,7 +353,7 @@ func decodeZTunnel(obj *unstructured.Unstructured) (*v1.ZTunnel, string, error) 
 	if obj.GetAPIVersion() != "sailoperator.io/v1alpha1" {
 		return zt, "", fromUnstructured(obj, zt)
 	}
-	// The input was checked against the v1alpha1 schema already (crd.Validate); as the API server
+	// The input was checked against the v1alpha1 schema already (schemacheck); as the API server
 	// serves it as v1, it only loses spec.profile.
 	converted := obj.DeepCopy()
 	converted.SetAPIVersion(v1.GroupVersion.String())

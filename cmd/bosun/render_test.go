@@ -129,6 +129,58 @@ func TestRenderRefusesWhatItCannotRender(t *testing.T) {
 	}
 }
 
+// TestRenderRefusesNamesTheAPIServerWould runs `bosun render` as a user does on manifests whose names
+// make Kubernetes names longer than the API server allows: render must exit non-zero, print nothing
+// and say what to shorten. An Istio's name is checked when its revision is decided; an IstioRevision
+// or a tag given directly is caught by the check of every rendered object.
+func TestRenderRefusesNamesTheAPIServerWould(t *testing.T) {
+	istioName := strings.Repeat("m", 60)
+	revisionName := strings.Repeat("r", 57)
+	tagName := strings.Repeat("t", 51)
+	cases := []struct{ name, manifest, want string }{
+		{
+			name:     "a 60-character InPlace Istio",
+			manifest: "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata:\n  name: " + istioName + "\nspec:\n  version: v1.27-latest\n",
+			want: "Error: Istio " + istioName + ": the revision name " + istioName + " makes istiod's Service istiod-" + istioName +
+				", 67 characters, and Kubernetes allows 63: shorten the Istio's name \"" + istioName + "\" to at most 56 characters",
+		},
+		{
+			name: "a 31-character RevisionBased Istio",
+			manifest: "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata:\n  name: " + istioName[:31] +
+				"\nspec:\n  version: v1.27-latest\n  updateStrategy:\n    type: RevisionBased\n",
+			want: "shorten the Istio's name \"" + istioName[:31] + "\" to at most 30 characters",
+		},
+		{
+			name: "a 57-character IstioRevision",
+			manifest: "apiVersion: sailoperator.io/v1\nkind: IstioRevision\nmetadata:\n  name: " + revisionName +
+				"\nspec:\n  version: v1.27.0-snapshot.b9159ca3\n  namespace: istio-system\n  values:\n    revision: " + revisionName +
+				"\n    global:\n      istioNamespace: istio-system\n",
+			want: "would be refused by the API server: metadata.labels[app.kubernetes.io/instance]: Invalid value: \"" + revisionName +
+				"-istiod\": must be no more than 63 bytes",
+		},
+		{
+			name: "a 51-character tag",
+			manifest: "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata:\n  name: prod\nspec:\n  version: v1.27-latest\n---\n" +
+				"apiVersion: sailoperator.io/v1\nkind: IstioRevisionTag\nmetadata:\n  name: " + tagName + "\nspec:\n  targetRef:\n    kind: Istio\n    name: prod\n",
+			want: "it is made from the name of IstioRevisionTag " + tagName + " (51 characters): shorten or rename it",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := runBosun(t, tc.manifest, "render", "-f", "-", "--resources", filepath.Join("..", "..", "resources"))
+			if code == 0 {
+				t.Fatalf("bosun render exited 0; want an error containing %q", tc.want)
+			}
+			if !strings.Contains(stderr, tc.want) {
+				t.Errorf("standard error:\n%s\ndoes not contain %q", stderr, tc.want)
+			}
+			if stdout != "" {
+				t.Errorf("bosun render printed objects for input it refuses:\n%s", stdout[:min(len(stdout), 400)])
+			}
+		})
+	}
+}
+
 // TestRenderIstioWithTag checks what a reviewer reads for the documents' RevisionBased example: the
 // IstioRevision named after the version, istiod for it, and the tag's webhook pointing at it.
 func TestRenderIstioWithTag(t *testing.T) {

@@ -221,6 +221,16 @@ func invalidCases() []invalidCase {
 			want:     "spec.namespace: Too long: may not be more than 63 bytes",
 		},
 		{
+			name:     "a name that is not a DNS subdomain",
+			manifest: strings.Replace(validIstio, "name: invalid-case", "name: Invalid_Case", 1),
+			want:     `metadata.name: Invalid value: "Invalid_Case": a lowercase RFC 1123 subdomain must consist of`,
+		},
+		{
+			name:     "a label value longer than a label holds",
+			manifest: strings.Replace(validIstio, "name: invalid-case", "name: invalid-case\n  labels:\n    team: "+strings.Repeat("t", 64), 1),
+			want:     "must be no more than 63 bytes",
+		},
+		{
 			name:     "an unknown spec field",
 			manifest: validIstio + "\n  meshConfig:\n    accessLogFile: /dev/stdout",
 			want:     `unknown field "spec.meshConfig"`,

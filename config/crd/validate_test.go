@@ -7,23 +7,33 @@ import (
 	"testing"
 
 	"github.com/bosun-mesh/bosun/config/crd"
+	"github.com/bosun-mesh/bosun/internal/schemacheck"
 )
 
-// TestValidateAgreesWithTheAPIServer runs every invalid manifest that the real API server refuses on
-// create (TestInvalidManifestsAreRefused, TestWrongValuesAreRefused) through the offline validator
-// `bosun render` uses, which must refuse it with the same message; and every manifest the server
-// accepts must pass. Without this, render would print objects for manifests kubectl apply refuses.
-func TestValidateAgreesWithTheAPIServer(t *testing.T) {
+// TestOfflineCheckAgreesWithTheAPIServer runs every invalid manifest that the real API server refuses
+// on create (TestInvalidManifestsAreRefused, TestWrongValuesAreRefused) through the offline check
+// `bosun render` uses (internal/schemacheck over these CRDs), which must refuse it with the same
+// message; and every manifest the server accepts must pass. Without this, render would print objects
+// for manifests kubectl apply refuses.
+func TestOfflineCheckAgreesWithTheAPIServer(t *testing.T) {
 	ctx := context.Background()
+	crds, err := crd.CRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checker, err := schemacheck.New(crds)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range append(invalidCases(), wrongValueCases()...) {
 		if tc.patch != "" {
 			continue // an update, which an offline check of one manifest cannot see
 		}
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := crd.Validate(ctx, parseManifest(t, tc.manifest))
-			var invalid *crd.ValidationError
+			_, err := checker.Check(ctx, parseManifest(t, tc.manifest))
+			var invalid *schemacheck.InvalidError
 			if !errors.As(err, &invalid) {
-				t.Fatalf("Validate gave %v; want a ValidationError containing %q", err, tc.want)
+				t.Fatalf("Check gave %v; want an InvalidError containing %q", err, tc.want)
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q\ndoes not contain %q", err, tc.want)
@@ -32,20 +42,25 @@ func TestValidateAgreesWithTheAPIServer(t *testing.T) {
 	}
 	for _, path := range docManifestPaths(t) {
 		for _, obj := range readManifests(t, path) {
-			if _, err := crd.Validate(ctx, obj); err != nil {
+			if _, err := checker.Check(ctx, obj); err != nil {
 				t.Errorf("%s: %v", path, err)
 			}
 		}
 	}
-}
-
-func TestValidateDefaults(t *testing.T) {
-	got, err := crd.Validate(context.Background(), parseManifest(t, "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata:\n  name: bare"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec := got.Object["spec"].(map[string]any)
-	if spec["version"] != defaultVersion || spec["namespace"] != "istio-system" {
-		t.Errorf("defaulted spec = %v", spec)
+	// Manifests the API server accepts though they look wrong: both must accept them, alike.
+	for _, manifest := range []string{
+		// The API server clears the namespace of a cluster-scoped object.
+		strings.Replace(validIstio, "name: invalid-case", "name: with-namespace\n  namespace: istio-system", 1),
+	} {
+		checked, err := checker.Check(ctx, parseManifest(t, manifest))
+		if err != nil {
+			t.Errorf("the offline check refused what the API server accepts: %v", err)
+			continue
+		}
+		created := mustCreate(ctx, t, parseManifest(t, manifest))
+		if created.GetNamespace() != checked.GetNamespace() {
+			t.Errorf("namespace: the API server stored %q, the offline check %q", created.GetNamespace(), checked.GetNamespace())
+		}
+		deleteAndWait(t, created)
 	}
 }

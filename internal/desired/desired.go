@@ -7,7 +7,10 @@ package desired
 import (
 	"fmt"
 	"io/fs"
+	"math"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/catalog"
@@ -58,21 +61,109 @@ func (e Env) inputs(version string, specValues any) (catalog.Version, values.Pro
 	return v, profiles, vals, err
 }
 
-// maxRevisionName is the longest revision name: Istio puts it in the istio.io/rev label, whose value
-// may hold 63 characters.
-const maxRevisionName = 63
+// revisionName is a name or label value Istio's istiod chart derives from a revision name, and the
+// rule of apimachinery the API server checks it with.
+type revisionName struct {
+	// what says what carries the name, for messages.
+	what string
+	// of derives the name from a revision name.
+	of func(revision string) string
+	// max is the most characters Kubernetes allows it, and valid apimachinery's whole check of it.
+	max   int
+	valid func(string) []string
+}
 
-// RevisionNameTooLongError says that an Istio's revision name would not fit the istio.io/rev label.
+// revisionNames are the names the istiod chart derives from a revision name that Kubernetes limits to
+// 63 characters. Every other name it derives (the Deployment, ServiceAccount, ConfigMaps,
+// HorizontalPodAutoscaler, PodDisruptionBudget, webhook configurations: DNS subdomains of up to 253
+// characters; ClusterRoles and bindings: path segments) is shorter than its limit whenever these fit.
+// The istiod Service and the release labels add the most, 7 characters each, so a revision name may
+// hold 56. Names the chart adds only for some values (the "-remote" Service of a remote control plane
+// with a local injector) are left to the check of every rendered object in internal/render.
+var revisionNames = []revisionName{
+	{
+		what: "istiod's Service", of: func(rev string) string { return "istiod-" + rev },
+		max: validation.DNS1035LabelMaxLength, valid: validation.IsDNS1035Label,
+	},
+	{
+		what: "the release and app.kubernetes.io/instance labels of istiod's objects",
+		of:   func(rev string) string { return releaseName(rev, render.ChartIstiod) },
+		max:  validation.LabelValueMaxLength, valid: validation.IsValidLabelValue,
+	},
+	{
+		what: "the istio.io/rev label", of: func(rev string) string { return rev },
+		max: validation.LabelValueMaxLength, valid: validation.IsValidLabelValue,
+	},
+}
+
+// revisionNameLimit is the longest revision name whose derived names all fit, and the derived name
+// that sets it.
+func revisionNameLimit() (int, revisionName) {
+	limit, by := math.MaxInt, revisionNames[0]
+	for _, n := range revisionNames {
+		if l := n.max - len(n.of("")); l < limit {
+			limit, by = l, n
+		}
+	}
+	return limit, by
+}
+
+// maxRevisionName is the longest revision name, and revisionNameLimitedBy the derived name that sets
+// it: a longer revision name makes a name the API server refuses.
+var maxRevisionName, revisionNameLimitedBy = revisionNameLimit()
+
+// RevisionNameTooLongError says that an Istio's revision name would make a name longer than Kubernetes
+// allows.
 type RevisionNameTooLongError struct {
 	// Istio is the Istio's name and Revision the revision name it maps to.
 	Istio, Revision string
+	// What carries Derived, the name made from the revision name, which may hold Max characters.
+	What, Derived string
+	Max           int
 	// MaxIstioName is the longest Istio name whose revision name fits, for this version and strategy.
 	MaxIstioName int
 }
 
 func (e *RevisionNameTooLongError) Error() string {
-	return fmt.Sprintf("the revision name %s is %d characters, and Istio's istio.io/rev label holds %d: shorten the Istio's name %q to at most %d characters",
-		e.Revision, len(e.Revision), maxRevisionName, e.Istio, e.MaxIstioName)
+	return fmt.Sprintf("the revision name %s makes %s %s, %d characters, and Kubernetes allows %d: shorten the Istio's name %q to at most %d characters",
+		e.Revision, e.What, e.Derived, len(e.Derived), e.Max, e.Istio, e.MaxIstioName)
+}
+
+// InvalidRevisionNameError says that an Istio's revision name makes a name the API server refuses for
+// what it holds rather than its length, such as a dot in a Service name.
+type InvalidRevisionNameError struct {
+	Istio, Revision string
+	// What carries Derived, the name made from the revision name, and Problems are apimachinery's
+	// reasons to refuse it.
+	What, Derived string
+	Problems      []string
+}
+
+func (e *InvalidRevisionNameError) Error() string {
+	return fmt.Sprintf("the revision name %s makes %s %s, which Kubernetes refuses: %s; rename the Istio %q",
+		e.Revision, e.What, e.Derived, strings.Join(e.Problems, "; "), e.Istio)
+}
+
+// checkRevisionName refuses a revision name whose derived names the API server would refuse.
+func checkRevisionName(istio, revision string) error {
+	if len(revision) > maxRevisionName {
+		by := revisionNameLimitedBy
+		return &RevisionNameTooLongError{
+			Istio: istio, Revision: revision, What: by.what, Derived: by.of(revision), Max: by.max,
+			MaxIstioName: maxRevisionName - (len(revision) - len(istio)),
+		}
+	}
+	for _, n := range revisionNames {
+		if problems := n.valid(n.of(revision)); len(problems) > 0 {
+			return &InvalidRevisionNameError{Istio: istio, Revision: revision, What: n.what, Derived: n.of(revision), Problems: problems}
+		}
+	}
+	return nil
+}
+
+// releaseName is the release name (.Release.Name) a revision's chart is rendered with.
+func releaseName(revision, chart string) string {
+	return revision + "-" + chart
 }
 
 // RevisionName is the IstioRevision an Istio's spec maps to: the Istio's own name under InPlace, and
@@ -93,8 +184,8 @@ func (e Env) Revision(istio *v1.Istio) (*v1.IstioRevision, error) {
 		return nil, err
 	}
 	name := RevisionName(istio, version)
-	if len(name) > maxRevisionName {
-		return nil, &RevisionNameTooLongError{Istio: istio.Name, Revision: name, MaxIstioName: maxRevisionName - (len(name) - len(istio.Name))}
+	if err := checkRevisionName(istio.Name, name); err != nil {
+		return nil, err
 	}
 	namespace := orDefault(istio.Spec.Namespace, DefaultIstioNamespace)
 	computed, err := values.ControlPlane(values.ControlPlaneInput{
@@ -130,7 +221,7 @@ func (e Env) RevisionCharts(rev *v1.IstioRevision) ([]render.Request, error) {
 	for _, chart := range charts {
 		reqs = append(reqs, render.Request{
 			Version: version.Name, Chart: chart, Namespace: rev.Spec.Namespace,
-			ReleaseName: rev.Name + "-" + chart, Values: vals, Owner: owner,
+			ReleaseName: releaseName(rev.Name, chart), Values: vals, Owner: owner,
 		})
 	}
 	return reqs, nil

@@ -2,6 +2,9 @@ package desired
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -146,21 +149,127 @@ func TestTagCharts(t *testing.T) {
 	}
 }
 
-func TestRevisionNameMustFitALabel(t *testing.T) {
-	long := "payments-production-mesh-east-cluster-01"
-	_, err := testEnv().Revision(istio(long, v1.UpdateStrategyRevisionBased, "v1.27-latest"))
-	var tooLong *RevisionNameTooLongError
-	if !errors.As(err, &tooLong) {
-		t.Fatalf("error = %v, want RevisionNameTooLongError", err)
+// TestRevisionNameLimit: a revision name goes into istiod's Service name, istiod-<revision>, a DNS-1035
+// label of at most 63 characters, and into the release labels, <revision>-istiod; so a revision name
+// holds 56. Under RevisionBased the version (-v1-27-0-snapshot-b9159ca3, 26 characters) takes its share.
+func TestRevisionNameLimit(t *testing.T) {
+	name := func(n int) string { return strings.Repeat("m", n) }
+	cases := []struct {
+		name, strategy string
+		// maxIstioName is the longest Istio name the message must advise; 0 means accepted.
+		maxIstioName int
+		// derived is the refused name the message must show.
+		derived string
+	}{
+		{name: name(56), strategy: v1.UpdateStrategyInPlace},
+		{name: name(57), strategy: v1.UpdateStrategyInPlace, maxIstioName: 56, derived: "istiod's Service istiod-" + name(57) + ", 64 characters"},
+		{name: name(60), strategy: v1.UpdateStrategyInPlace, maxIstioName: 56, derived: "istiod's Service istiod-" + name(60) + ", 67 characters"},
+		{name: name(56), strategy: ""},
+		{name: name(57), strategy: "", maxIstioName: 56, derived: "istiod-" + name(57)},
+		{name: name(30), strategy: v1.UpdateStrategyRevisionBased},
+		{name: name(31), strategy: v1.UpdateStrategyRevisionBased, maxIstioName: 30,
+			derived: "istiod's Service istiod-" + name(31) + "-v1-27-0-snapshot-b9159ca3, 64 characters"},
 	}
-	if !strings.Contains(err.Error(), "to at most 37 characters") {
-		t.Errorf("the message does not give the longest name that fits: %v", err)
+	for _, tc := range cases {
+		strategy := tc.strategy
+		if strategy == "" {
+			strategy = "no strategy"
+		}
+		t.Run(fmt.Sprintf("%s/%d", strategy, len(tc.name)), func(t *testing.T) {
+			rev, err := testEnv().Revision(istio(tc.name, tc.strategy, "v1.27-latest"))
+			if tc.maxIstioName == 0 {
+				if err != nil {
+					t.Fatalf("a %d-character name is refused: %v", len(tc.name), err)
+				}
+				if len(rev.Name) > 56 {
+					t.Errorf("the revision name %s is %d characters", rev.Name, len(rev.Name))
+				}
+				return
+			}
+			var tooLong *RevisionNameTooLongError
+			if !errors.As(err, &tooLong) {
+				t.Fatalf("error = %v, want RevisionNameTooLongError", err)
+			}
+			if tooLong.MaxIstioName != tc.maxIstioName {
+				t.Errorf("MaxIstioName = %d, want %d", tooLong.MaxIstioName, tc.maxIstioName)
+			}
+			for _, want := range []string{tc.derived, "Kubernetes allows 63", fmt.Sprintf("to at most %d characters", tc.maxIstioName)} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("the message does not say %q: %v", want, err)
+				}
+			}
+		})
 	}
-	if _, err := testEnv().Revision(istio(long[:37], v1.UpdateStrategyRevisionBased, "v1.27-latest")); err != nil {
-		t.Errorf("a 37-character name is refused: %v", err)
+}
+
+// TestRevisionNameMustMakeValidNames: a dot is allowed in an Istio's name but not in a Service's.
+func TestRevisionNameMustMakeValidNames(t *testing.T) {
+	_, err := testEnv().Revision(istio("prod.east", v1.UpdateStrategyInPlace, "v1.27-latest"))
+	var invalid *InvalidRevisionNameError
+	if !errors.As(err, &invalid) {
+		t.Fatalf("error = %v, want InvalidRevisionNameError", err)
 	}
-	if _, err := testEnv().Revision(istio(long, v1.UpdateStrategyInPlace, "v1.27-latest")); err != nil {
-		t.Errorf("InPlace keeps the Istio's own name and must not be refused: %v", err)
+	if !strings.Contains(err.Error(), "istiod's Service istiod-prod.east, which Kubernetes refuses: a DNS-1035 label must consist of lower case alphanumeric characters or '-'") {
+		t.Errorf("the message does not say which name is refused and why: %v", err)
+	}
+}
+
+// TestRevisionNameLimitFitsTheCharts renders the istiod chart of every catalog version for a revision
+// name of the longest length allowed, which every object must pass, and one longer, which must be
+// refused: if a chart derives a longer name from the revision, the limit must follow it.
+func TestRevisionNameLimitFitsTheCharts(t *testing.T) {
+	resources, err := filepath.Abs(filepath.Join("..", "..", "resources"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(resources); err != nil {
+		t.Fatalf("no charts in %s: run make charts", resources)
+	}
+	env := Env{Catalog: catalog.Embedded(), Platform: values.Kubernetes, Resources: os.DirFS(resources)}
+	renderer, err := render.New(env.Resources, render.Cluster{KubeVersion: "v1.36.3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range catalog.Embedded().Versions() {
+		for _, n := range []int{maxRevisionName, maxRevisionName + 1} {
+			t.Run(fmt.Sprintf("%s/%d", v.Name, n), func(t *testing.T) {
+				in := istio(strings.Repeat("m", n), v1.UpdateStrategyInPlace, v.Name)
+				// The revision as the Istio controller would write it, were its name not checked.
+				rev := &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: in.Name},
+					Spec: v1.IstioRevisionSpec{Version: v1.ConcreteVersion(v.Name), Namespace: DefaultIstioNamespace}}
+				_, profiles, _, err := env.inputs(v.Name, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				vals, err := values.ControlPlane(values.ControlPlaneInput{Profiles: profiles, Platform: env.Platform, Revision: rev.Name, Namespace: rev.Spec.Namespace})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rev.Spec.Values = &v1.Values{}
+				if err := values.ToObject(vals, rev.Spec.Values); err != nil {
+					t.Fatal(err)
+				}
+				reqs, err := env.RevisionCharts(rev)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, renderErr := renderer.Render(reqs[0])
+				_, revisionErr := env.Revision(in)
+				if n <= maxRevisionName {
+					if renderErr != nil || revisionErr != nil {
+						t.Fatalf("a %d-character revision name: Revision gave %v, and rendering gave %v", n, revisionErr, renderErr)
+					}
+					return
+				}
+				var invalid *render.InvalidObjectError
+				if !errors.As(renderErr, &invalid) {
+					t.Errorf("a %d-character revision name rendered without the API server's refusal: %v", n, renderErr)
+				}
+				if revisionErr == nil {
+					t.Errorf("Revision accepted a %d-character revision name", n)
+				}
+			})
+		}
 	}
 }
 

@@ -7,6 +7,10 @@
 //
 // Charts are parsed once per version and chart and kept; values are copied afresh for every render,
 // because Istio's zzz_profile.yaml template rewrites .Values while rendering.
+//
+// Every rendered object's name, namespace and labels are checked with the API server's own rules
+// (apimachinery's validators) before Render returns it, so that no object the API server would refuse
+// reaches an apply.
 package render
 
 import (
@@ -148,8 +152,15 @@ func (r *Renderer) Render(req Request) (Result, error) {
 		return Result{}, fmt.Errorf("%s chart of Istio %s: %w", req.Chart, req.Version, err)
 	}
 	var res Result
-	for _, o := range objs {
+	for _, d := range objs {
+		o := d.obj
 		Prepare(o, req.Owner)
+		if errs := checkMetadata(o); len(errs) > 0 {
+			return Result{}, fmt.Errorf("%s chart of Istio %s: %w", req.Chart, req.Version, &InvalidObjectError{
+				Kind: o.GetKind(), Namespace: o.GetNamespace(), Name: o.GetName(), Template: d.template,
+				Errors: errs, Advice: advice(errs, req),
+			})
+		}
 		if o.GetKind() == "CustomResourceDefinition" {
 			res.CRDs = append(res.CRDs, o)
 		} else {
@@ -199,9 +210,15 @@ func (r *Renderer) chart(version, name string) (*chart.Chart, error) {
 	return ch, nil
 }
 
+// decoded is a rendered object and the template file it comes from.
+type decoded struct {
+	template string
+	obj      *unstructured.Unstructured
+}
+
 // decode parses rendered templates into objects, in a stable order of file names. Empty documents and
 // non-manifest files (NOTES.txt) are skipped, and so are templates not in only, when only is set.
-func decode(files map[string]string, only []string) ([]*unstructured.Unstructured, error) {
+func decode(files map[string]string, only []string) ([]decoded, error) {
 	names := make([]string, 0, len(files))
 	for name := range files {
 		if !strings.HasSuffix(name, ".yaml") && !strings.HasSuffix(name, ".yml") {
@@ -213,7 +230,7 @@ func decode(files map[string]string, only []string) ([]*unstructured.Unstructure
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	var objs []*unstructured.Unstructured
+	var objs []decoded
 	for _, name := range names {
 		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader([]byte(files[name])), 4096)
 		for {
@@ -230,7 +247,7 @@ func decode(files map[string]string, only []string) ([]*unstructured.Unstructure
 			if obj.GetKind() == "" || obj.GetAPIVersion() == "" {
 				return nil, fmt.Errorf("template %s renders an object without kind or apiVersion", name)
 			}
-			objs = append(objs, obj)
+			objs = append(objs, decoded{template: name, obj: obj})
 		}
 	}
 	return objs, nil

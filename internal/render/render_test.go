@@ -13,8 +13,14 @@ import (
 
 func controlPlaneValues(t testing.TB, version string) values.Map {
 	t.Helper()
+	return controlPlaneValuesFor(t, version, "prod")
+}
+
+// controlPlaneValuesFor are the values of a revision of the given name in istio-system.
+func controlPlaneValuesFor(t testing.TB, version, revision string) values.Map {
+	t.Helper()
 	profiles := values.Profiles{FS: os.DirFS(filepath.Join(resourcesDir(t), version)), Version: version}
-	m, err := values.ControlPlane(values.ControlPlaneInput{Profiles: profiles, Platform: values.Kubernetes, Revision: "prod", Namespace: "istio-system"})
+	m, err := values.ControlPlane(values.ControlPlaneInput{Profiles: profiles, Platform: values.Kubernetes, Revision: revision, Namespace: "istio-system"})
 	if err != nil {
 		t.Fatal(err)
 	}

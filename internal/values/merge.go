@@ -2,8 +2,10 @@
 // takes maps and returns new maps, never changing its inputs.
 //
 // Precedence, lowest first: the chart's own defaults (applied by Helm when rendering) < the profile <
-// the platform < the user's spec.values < the fields bosun forces. Maps merge key by key; lists and
-// scalars replace whole, so a user's list is never spliced into a profile's.
+// the platform < the user's spec.values < the fields bosun forces. The platform layer sets only
+// global.platform, and only where no other layer sets it, so it never overrides a profile or a user.
+// Maps merge key by key; lists and scalars replace whole, so a user's list is never spliced into a
+// profile's. precedence_test.go pins the order of every pair of neighbouring layers.
 package values
 
 import (
