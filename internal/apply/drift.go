@@ -31,7 +31,8 @@ func isBosunApply(e metav1.ManagedFieldsEntry) bool {
 // It walks desired alongside the field set of bosun's managedFields entry. A map key must be in the
 // set; a list item must match an element of the set by index, by value (set-like lists), or by key
 // (lists keyed by name, port, …), where a key field absent from desired is taken as one the API server
-// defaulted. A field the set holds as a leaf owns its whole subtree (atomic lists and maps).
+// defaulted. A field the set holds as a member without children owns its whole subtree (atomic lists
+// and maps); one with children is checked field by field.
 func Drift(live, desired *unstructured.Unstructured) []string {
 	owned := &fieldpath.Set{}
 	found := false
@@ -79,15 +80,15 @@ func walkField(set *fieldpath.Set, k string, v any, path string, missing *[]stri
 	}
 	p := join(path, k)
 	pe := fieldpath.FieldNameElement(k)
-	if set.Members.Has(pe) {
+	// A path with children is owned field by field, even if it is a member too (a list item or map
+	// that the applier also set as a whole); only a member without children is owned whole.
+	if child, ok := set.Children.Get(pe); ok {
+		walkValue(child, v, p, missing)
 		return
 	}
-	child, ok := set.Children.Get(pe)
-	if !ok {
+	if !set.Members.Has(pe) {
 		*missing = append(*missing, p)
-		return
 	}
-	walkValue(child, v, p, missing)
 }
 
 // walkValue checks the contents of a map or list value against the set of its children.
@@ -125,18 +126,22 @@ func matchItem(set *fieldpath.Set, i int, item any) (bool, *fieldpath.Set) {
 		}
 		return false
 	}
-	for pe := range set.Members.All() {
-		if matches(pe) {
-			return true, nil
+	// The sets' Iterate methods are used rather than their All iterators, whose loops may not be left
+	// early.
+	var child *fieldpath.Set
+	set.Children.Iterate(func(pe fieldpath.PathElement) {
+		if child == nil && matches(pe) {
+			child, _ = set.Children.Get(pe)
 		}
+	})
+	if child != nil {
+		return false, child
 	}
-	for pe := range set.Children.All() {
-		if matches(pe) {
-			child, _ := set.Children.Get(pe)
-			return false, child
-		}
-	}
-	return false, nil
+	member := false
+	set.Members.Iterate(func(pe fieldpath.PathElement) {
+		member = member || matches(pe)
+	})
+	return member, nil
 }
 
 // keyMatches reports whether a list item has the key's field values. A key field the item lacks is one

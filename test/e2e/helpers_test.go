@@ -4,18 +4,22 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/yaml"
@@ -51,6 +55,12 @@ func startOperator(t *testing.T, latest124 string) (stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	logs := operatorLog.capture()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("operator log (last %d lines):\n%s", operatorLogLines, logs.tail(operatorLogLines))
+		}
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
@@ -289,4 +299,47 @@ func metaItems(list client.ObjectList) ([]string, error) {
 		names = append(names, m.GetNamespace()+"/"+m.GetName())
 	}
 	return names, nil
+}
+
+// operatorLogLines is how much of the operator's log a failed test shows.
+const operatorLogLines = 80
+
+// operatorLog receives the log of the operator the current test runs (tests run one at a time).
+var operatorLog = &logSwitch{}
+
+func init() {
+	ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(operatorLog, &slog.HandlerOptions{Level: slog.Level(-1)})))
+}
+
+// logSwitch is an io.Writer whose lines go to the buffer of the latest capture.
+type logSwitch struct {
+	mu  sync.Mutex
+	buf *logBuffer
+}
+
+func (s *logSwitch) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.buf != nil {
+		s.buf.lines = append(s.buf.lines, strings.TrimSuffix(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (s *logSwitch) capture() *logBuffer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf = &logBuffer{sw: s}
+	return s.buf
+}
+
+type logBuffer struct {
+	sw    *logSwitch
+	lines []string
+}
+
+func (b *logBuffer) tail(n int) string {
+	b.sw.mu.Lock()
+	defer b.sw.mu.Unlock()
+	return strings.Join(b.lines[max(0, len(b.lines)-n):], "\n")
 }

@@ -268,7 +268,6 @@ spec:
   version: %s
   updateStrategy:
     type: %s`, m.name, m.version, m.strategy))
-		t.Cleanup(func() { deleteIstio(t, c, m.name) })
 		istioHealthy(t, c, m.name)
 	}
 	pinned := &v1.IstioRevision{}
@@ -278,6 +277,10 @@ spec:
 
 	stop()
 	startOperator(t, v1244)
+	// Registered after the second start, so that they run while it still runs.
+	for _, name := range []string{"moved-inplace", "moved-rb", "pinned"} {
+		t.Cleanup(func() { deleteIstio(t, c, name) })
+	}
 	waitFor(t, "the InPlace Istio on the alias to run v1.24.4", func(ctx context.Context) error {
 		rev := &v1.IstioRevision{}
 		if err := c.Get(ctx, client.ObjectKey{Name: "moved-inplace"}, rev); err != nil {
