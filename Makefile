@@ -12,9 +12,8 @@ help: ## Show the targets and what they do.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: generate
-generate: ## Regenerate the values types (from Istio's definitions), version validation (from the catalog), deepcopy and CRDs.
-	@echo "generate: version validation, values types, deepcopy and CRDs"
-	go run ./hack/crdversions -out api/v1/zz_generated.versions.go
+generate: ## Regenerate the values types (from Istio's definitions), deepcopy and CRDs.
+	@echo "generate: values types, deepcopy and CRDs"
 	go run ./hack/valuesgen -out api/v1/values_types.gen.go
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd:crdVersions=v1,allowDangerousTypes=true paths=./api/... output:crd:artifacts:config=config/crd

@@ -21,10 +21,11 @@ const DefaultRevisionDeletionGracePeriodSeconds = 30
 // +kubebuilder:validation:XValidation:rule="!has(self.values) || !has(self.values.global) || !has(self.values.global.istioNamespace) || self.values.global.istioNamespace == self.__namespace__",message="spec.values.global.istioNamespace must equal spec.namespace; remove it or set it to the same namespace"
 type IstioSpec struct {
 	// Version of Istio to install: a concrete version such as v1.27.0, or an alias such as
-	// v1.27-latest that follows the newest patch release bosun ships for that minor version.
-	// +kubebuilder:validation:Required
-	// +kubebuilder:default="v1.27-latest"
-	Version IstioVersion `json:"version"`
+	// v1.27-latest that follows the newest patch release bosun ships for that minor version. The
+	// versions bosun knows are those of the catalog the operator runs with; when empty, the operator
+	// sets the catalog's default.
+	// +optional
+	Version IstioVersion `json:"version,omitempty"`
 
 	// UpdateStrategy says how a change of version or values reaches the running control plane.
 	// +optional
@@ -124,7 +125,7 @@ type Istio struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// +kubebuilder:default={version: "v1.27-latest", namespace: "istio-system", updateStrategy: {type: "InPlace"}}
+	// +kubebuilder:default={namespace: "istio-system", updateStrategy: {type: "InPlace"}}
 	// +optional
 	Spec IstioSpec `json:"spec"`
 

@@ -11,9 +11,9 @@ const SingletonName = "default"
 type IstioCNISpec struct {
 	// Version of Istio's CNI plugin: a concrete version or an alias such as v1.27-latest. It should
 	// match the control plane's minor version or be one behind.
-	// +kubebuilder:validation:Required
-	// +kubebuilder:default="v1.27-latest"
-	Version IstioVersion `json:"version"`
+	// When empty, the operator sets its catalog's default.
+	// +optional
+	Version IstioVersion `json:"version,omitempty"`
 
 	// Profile is the Istio configuration profile whose presets apply before spec.values.
 	// +optional
@@ -66,7 +66,7 @@ type IstioCNI struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// +kubebuilder:default={version: "v1.27-latest", namespace: "istio-cni"}
+	// +kubebuilder:default={namespace: "istio-cni"}
 	// +optional
 	Spec IstioCNISpec `json:"spec"`
 

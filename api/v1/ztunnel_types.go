@@ -8,9 +8,9 @@ import (
 type ZTunnelSpec struct {
 	// Version of ztunnel: a concrete version or an alias such as v1.27-latest. Ambient mode needs
 	// Istio 1.24 or newer.
-	// +kubebuilder:validation:Required
-	// +kubebuilder:default="v1.27-latest"
-	Version AmbientVersion `json:"version"`
+	// When empty, the operator sets its catalog's default.
+	// +optional
+	Version AmbientVersion `json:"version,omitempty"`
 
 	// Namespace the ztunnel DaemonSet runs in.
 	// +kubebuilder:validation:Required
@@ -66,7 +66,7 @@ type ZTunnel struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// +kubebuilder:default={version: "v1.27-latest", namespace: "ztunnel"}
+	// +kubebuilder:default={namespace: "ztunnel"}
 	// +optional
 	Spec ZTunnelSpec `json:"spec"`
 

@@ -10,9 +10,9 @@ import (
 // has spec.profile and no spec.targetRef.
 type ZTunnelSpec struct {
 	// Version of ztunnel: a concrete version or an alias such as v1.27-latest.
-	// +kubebuilder:validation:Required
-	// +kubebuilder:default="v1.27-latest"
-	Version v1.AmbientVersion `json:"version"`
+	// When empty, the operator sets its catalog's default.
+	// +optional
+	Version v1.AmbientVersion `json:"version,omitempty"`
 
 	// Profile is the Istio configuration profile whose presets apply before spec.values. It is not
 	// part of sailoperator.io/v1: remove it when moving a manifest to v1.
@@ -67,7 +67,7 @@ type ZTunnel struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// +kubebuilder:default={version: "v1.27-latest", namespace: "ztunnel", profile: "ambient"}
+	// +kubebuilder:default={namespace: "ztunnel", profile: "ambient"}
 	// +optional
 	Spec ZTunnelSpec `json:"spec"`
 

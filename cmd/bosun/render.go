@@ -24,6 +24,7 @@ import (
 	"github.com/bosun-mesh/bosun/internal/render"
 	"github.com/bosun-mesh/bosun/internal/schemacheck"
 	"github.com/bosun-mesh/bosun/internal/values"
+	"github.com/bosun-mesh/bosun/internal/versionpolicy"
 )
 
 // renderOptions are the flags of `bosun render`.
@@ -192,13 +193,17 @@ func (p *planner) plan() ([]planned, error) {
 		return nil, errors.New("the input has no manifests")
 	}
 	// Check every input as the API server would, and go on with what it would store: render must not
-	// print objects for a manifest that kubectl apply refuses.
+	// print objects for a manifest that kubectl apply refuses. The CRDs check the shape of spec.version;
+	// the catalog's admission policies, which the operator installs, what it may name.
 	for i, obj := range p.inputs {
 		if !slices.Contains(kindOrder, obj.GetKind()) || !strings.HasPrefix(obj.GetAPIVersion(), "sailoperator.io/") {
 			return nil, fmt.Errorf("%s %s: render takes sailoperator.io Istio, IstioRevision, IstioRevisionTag, IstioCNI and ZTunnel manifests", obj.GetKind(), obj.GetName())
 		}
 		valid, err := p.checker.Check(context.Background(), obj)
 		if err != nil {
+			return nil, err
+		}
+		if err := versionpolicy.Admit(p.env.Catalog, valid); err != nil {
 			return nil, err
 		}
 		p.inputs[i] = valid

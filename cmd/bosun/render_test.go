@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -81,7 +82,17 @@ func TestRenderRefusesWhatItCannotRender(t *testing.T) {
 		{
 			name:     "an unknown version",
 			manifest: "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata:\n  name: default\nspec:\n  version: v1.99.0\n",
-			want:     `Istio "default" is invalid: spec.version: Invalid value: "v1.99.0": spec.version must be a version bosun knows: latest, v1.31-latest`,
+			want:     `Istio "default" is invalid: spec.version "v1.99.0" is not a version bosun knows; set it to one of: latest, v1.31-latest, v1.27-latest, v1.25-latest, v1.31.0-snapshot.eed52ebb`,
+		},
+		{
+			name:     "a version of no version's shape",
+			manifest: "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata:\n  name: default\nspec:\n  version: stable\n",
+			want:     `Istio "default" is invalid: spec.version: Invalid value: "stable": spec.version must be a version such as v1.27.3 or an alias such as v1.27-latest or latest`,
+		},
+		{
+			name:     "a ZTunnel of a version without ambient mode",
+			manifest: "apiVersion: sailoperator.io/v1\nkind: ZTunnel\nmetadata:\n  name: default\nspec:\n  version: v1.23.2\n",
+			want:     `spec.version must be Istio 1.24 or newer: ztunnel needs ambient mode`,
 		},
 		{
 			name:     "a revision the API server would refuse",
@@ -345,6 +356,102 @@ func TestRenderDeprecatedZTunnel(t *testing.T) {
 	}
 	if n := dryRunApply(t, out); n == 0 {
 		t.Error("no objects rendered")
+	}
+}
+
+// TestRenderWithAVendorCatalog renders with --versions-file: the vendor's names are accepted and the
+// built-in ones it lacks refused with its list, a manifest without a version gets its default, and its
+// image pins are what the charts run.
+func TestRenderWithAVendorCatalog(t *testing.T) {
+	// The vendor's versions use the charts of the release-1.27 snapshot, under their own names.
+	resources := t.TempDir()
+	charts, err := filepath.Abs(filepath.Join("..", "..", "resources", "v1.27.0-snapshot.b9159ca3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"v1.29.6", "v1.28.9"} {
+		if err := os.Symlink(charts, filepath.Join(resources, v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	render := func(manifest string) (string, error) {
+		var out bytes.Buffer
+		err := runRender(strings.NewReader(manifest), &out, &renderOptions{
+			files: []string{"-"}, platform: "kubernetes", kubeVersion: "v1.36.3", resources: resources,
+			versionsFile: filepath.Join("..", "..", "internal", "versionpolicy", "testdata", "vendor-versions.yaml"),
+		})
+		return out.String(), err
+	}
+
+	_, err = render("apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata:\n  name: default\nspec:\n  version: v1.27-latest\n")
+	const refused = `Istio "default" is invalid: spec.version "v1.27-latest" is not a version bosun knows; set it to one of: v1.29-latest, v1.28-latest, v1.29.6, v1.28.9`
+	if err == nil || err.Error() != refused {
+		t.Errorf("a built-in alias the vendor lacks gave %v, want %q", err, refused)
+	}
+
+	out, err := render(`apiVersion: sailoperator.io/v1
+kind: Istio
+metadata:
+  name: default
+---
+apiVersion: sailoperator.io/v1
+kind: IstioCNI
+metadata:
+  name: default
+spec:
+  version: v1.28-latest
+---
+apiVersion: sailoperator.io/v1
+kind: ZTunnel
+metadata:
+  name: default
+spec:
+  version: v1.29-latest
+  values:
+    ztunnel:
+      hub: mirror.example.com/istio
+      tag: 1.29.6
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := map[string]string{}
+	for _, o := range parseAll(t, out) {
+		switch {
+		case o.GetKind() == "IstioRevision":
+			if v, _, _ := unstructured.NestedString(o.Object, "spec", "version"); v != "v1.29.6" {
+				t.Errorf("an Istio without a version becomes revision version %q, want the vendor default's v1.29.6", v)
+			}
+		case o.GetKind() == "Deployment" || o.GetKind() == "DaemonSet":
+			containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			images[o.GetName()] = containers[0].(map[string]any)["image"].(string)
+		}
+	}
+	want := map[string]string{
+		"istiod":         "registry.example.com/vendor/pilot:1.29.6",
+		"istio-cni-node": "gcr.io/istio-testing/install-cni:latest", // v1.28.9 pins nothing
+		// The user's hub and tag beat the pin; the chart's ambient preset adds its variant to them.
+		"ztunnel": "mirror.example.com/istio/ztunnel:1.29.6-distroless",
+	}
+	for name, image := range want {
+		if images[name] != image {
+			t.Errorf("%s runs %q, want %q", name, images[name], image)
+		}
+	}
+	// istiod injects sidecars, their init container and gateways from the values in this ConfigMap.
+	injected := map[string]any{}
+	for _, o := range parseAll(t, out) {
+		if o.GetKind() == "ConfigMap" && strings.HasPrefix(o.GetName(), "istio-sidecar-injector") {
+			text, _, _ := unstructured.NestedString(o.Object, "data", "values")
+			if err := json.Unmarshal([]byte(text), &injected); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, field := range []string{"proxy", "proxy_init"} {
+		if got, _, _ := unstructured.NestedString(injected, "global", field, "image"); got != "registry.example.com/vendor/proxyv2:1.29.6" {
+			t.Errorf("the injector's global.%s.image = %q, want the pinned proxy", field, got)
+		}
 	}
 }
 

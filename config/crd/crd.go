@@ -14,9 +14,11 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset/typed/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	sigsyaml "sigs.k8s.io/yaml"
 )
@@ -50,9 +52,13 @@ func CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 }
 
 // Install applies bosun's CRDs with server-side apply and waits until the API server serves every one of
-// them (condition Established) or the timeout passes.
+// them (condition Established, and a list of each served version answers) or the timeout passes.
 func Install(ctx context.Context, cfg *rest.Config, timeout time.Duration) error {
 	client, err := apiextensionsclient.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
@@ -84,6 +90,21 @@ func Install(ctx context.Context, cfg *rest.Config, timeout time.Duration) error
 		})
 		if err != nil {
 			return fmt.Errorf("CRD %s did not become Established: %w", crd.Name, err)
+		}
+		// Established says the API server accepts the CRD; each version's handler can still answer
+		// "not found" for a moment after it.
+		for _, v := range crd.Spec.Versions {
+			if !v.Served {
+				continue
+			}
+			gvr := schema.GroupVersionResource{Group: crd.Spec.Group, Version: v.Name, Resource: crd.Spec.Names.Plural}
+			err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+				_, err := dyn.Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1})
+				return err == nil, nil
+			})
+			if err != nil {
+				return fmt.Errorf("CRD %s: version %s is not served: %w", crd.Name, v.Name, err)
+			}
 		}
 	}
 	return nil

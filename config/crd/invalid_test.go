@@ -173,7 +173,12 @@ func invalidCases() []invalidCase {
 		{
 			name:     "a revision with an alias for a version",
 			manifest: strings.Replace(validRevision, "version: v1.27.0", "version: v1.27-latest", 1),
-			want:     "spec.version must be a concrete version bosun knows, not an alias: v1.31.0-snapshot.eed52ebb, v1.27.0-snapshot.b9159ca3, v1.25.0-snapshot.be4b14ad",
+			want:     "spec.version must be a concrete version such as v1.27.3, not an alias: an Istio resolves its alias before it writes an IstioRevision",
+		},
+		{
+			name:     "a revision of a version bosun's catalog does not have",
+			manifest: strings.Replace(validRevision, "version: v1.27.0", "version: v1.99.0", 1),
+			want:     `spec.version "v1.99.0" is not a concrete version bosun knows; set it to one of: v1.31.0-snapshot.eed52ebb, v1.27.0-snapshot.b9159ca3, v1.25.0-snapshot.be4b14ad`,
 		},
 		{
 			name:     "a revision without a version",
@@ -198,17 +203,28 @@ func invalidCases() []invalidCase {
 		{
 			name:     "a version that is not a version",
 			manifest: strings.Replace(validIstio, "version: v1.27.0", "version: stable", 1),
-			want:     "spec.version must be a version bosun knows: latest, v1.31-latest, v1.27-latest, v1.25-latest, v1.31.0-snapshot.eed52ebb",
+			want:     "spec.version must be a version such as v1.27.3 or an alias such as v1.27-latest or latest",
 		},
 		{
 			name:     "a version bosun's catalog does not have",
 			manifest: strings.Replace(validCNI, "version: v1.27.0", "version: v1.99.0", 1),
-			want:     "spec.version must be a version bosun knows: latest, v1.31-latest",
+			want:     `spec.version "v1.99.0" is not a version bosun knows; set it to one of: latest, v1.31-latest, v1.27-latest, v1.25-latest, v1.31.0-snapshot.eed52ebb, v1.27.0-snapshot.b9159ca3, v1.25.0-snapshot.be4b14ad`,
+		},
+		{
+			name:     "changing an Istio's version to one bosun's catalog does not have",
+			manifest: validIstio,
+			patch:    `{"spec":{"version":"v1.99-latest"}}`,
+			want:     `spec.version "v1.99-latest" is not a version bosun knows; set it to one of: latest, v1.31-latest`,
 		},
 		{
 			name:     "a ZTunnel older than ambient mode",
 			manifest: "apiVersion: sailoperator.io/v1\nkind: ZTunnel\nmetadata:\n  name: default\nspec:\n  version: v1.23.2",
-			want:     "spec.version must be a version bosun knows with ambient mode (1.24 or newer)",
+			want:     "spec.version must be Istio 1.24 or newer: ztunnel needs ambient mode, which Istio has from 1.24",
+		},
+		{
+			name:     "a v1alpha1 ZTunnel of a version bosun's catalog does not have",
+			manifest: "apiVersion: sailoperator.io/v1alpha1\nkind: ZTunnel\nmetadata:\n  name: default\nspec:\n  version: 1.30.2",
+			want:     `spec.version "1.30.2" is not a version bosun knows with ambient mode (Istio 1.24 or newer), which ztunnel needs; set it to one of: latest, v1.31-latest`,
 		},
 		{
 			name:     "an empty namespace",

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -40,6 +41,23 @@ type Version struct {
 	// Charts is set.
 	Charts   map[string]Archive `json:"charts,omitempty"`
 	Profiles *Archive           `json:"profiles,omitempty"`
+	// Images pins the images the version runs, by full reference. A component without a pin runs the
+	// image its chart names (hub, image and tag of the chart's values).
+	Images Images `json:"images,omitzero"`
+}
+
+// Images are full image references (registry/repository:tag or registry/repository@sha256:…) that a
+// version's charts run instead of the ones they name. Istio's charts use a value that contains a "/"
+// as the whole reference, which is how the pins reach them (see internal/values).
+type Images struct {
+	// Istiod is the pilot image of the istiod Deployment.
+	Istiod string `json:"istiod,omitempty"`
+	// Proxy is the proxyv2 image that istiod injects as the sidecar, its init container and gateways.
+	Proxy string `json:"proxy,omitempty"`
+	// CNI is the install-cni image of the istio-cni-node DaemonSet.
+	CNI string `json:"cni,omitempty"`
+	// ZTunnel is the ztunnel image of the ztunnel DaemonSet.
+	ZTunnel string `json:"ztunnel,omitempty"`
 }
 
 // Archive is a .tgz to download, with the SHA-256 of its bytes, which the download must match.
@@ -74,6 +92,22 @@ func archiveProblems(v Version) []error {
 		errs = append(errs, fmt.Errorf("version %q: chart URLs need a profiles archive too", v.Name))
 	} else {
 		check("profiles", *v.Profiles)
+	}
+	return errs
+}
+
+// imageProblems lists the pins of a version that are not full image references.
+func imageProblems(v Version) []error {
+	var errs []error
+	for _, pin := range []struct{ component, ref string }{
+		{"istiod", v.Images.Istiod}, {"proxy", v.Images.Proxy}, {"cni", v.Images.CNI}, {"ztunnel", v.Images.ZTunnel},
+	} {
+		if pin.ref == "" {
+			continue
+		}
+		if err := checkImageReference(pin.ref); err != nil {
+			errs = append(errs, fmt.Errorf("version %q: images.%s: %w", v.Name, pin.component, err))
+		}
 	}
 	return errs
 }
@@ -153,6 +187,10 @@ func Parse(data []byte) (*Catalog, error) {
 			errs = append(errs, fmt.Errorf("%s with an empty name", what))
 			return false
 		}
+		if len(name) > maxNameLength {
+			errs = append(errs, fmt.Errorf("%s %q: a name may hold %d characters at most", what, name, maxNameLength))
+			return false
+		}
 		if first, ok := seen[name]; ok {
 			errs = append(errs, fmt.Errorf("%q is declared twice (as %s and as %s)", name, first, what))
 			return false
@@ -186,11 +224,17 @@ func Parse(data []byte) (*Catalog, error) {
 		case v.Module == "":
 			errs = append(errs, archiveProblems(v)...)
 		}
+		errs = append(errs, imageProblems(v)...)
 		c.byName[v.Name] = len(c.versions)
 		c.versions = append(c.versions, v)
 	}
 	for _, a := range f.Aliases {
 		if !declare(a.Name, "an alias") {
+			continue
+		}
+		if !aliasName.MatchString(a.Name) {
+			// The CRDs accept only these shapes of alias in spec.version (api/v1 version_types.go).
+			errs = append(errs, fmt.Errorf("alias %q: an alias is named latest or vX.Y-latest", a.Name))
 			continue
 		}
 		c.aliasList = append(c.aliasList, a.Name)
@@ -199,6 +243,10 @@ func Parse(data []byte) (*Catalog, error) {
 	for _, name := range f.EndOfLife {
 		if name != "latest" && !strings.HasPrefix(name, "v") {
 			errs = append(errs, fmt.Errorf("end-of-life name %q: write it with its leading v", name))
+			continue
+		}
+		if !aliasName.MatchString(name) && !versionName.MatchString(name) {
+			errs = append(errs, fmt.Errorf("end-of-life name %q: write a version such as v1.24.3 or an alias such as v1.24-latest", name))
 			continue
 		}
 		if declare(name, "an end-of-life name") {
@@ -242,6 +290,16 @@ func Parse(data []byte) (*Catalog, error) {
 	}
 	return c, nil
 }
+
+// maxNameLength is the longest spec.version the CRDs accept.
+const maxNameLength = 64
+
+// The shapes of names in spec.version, as the CRDs check them (api/v1 version_types.go); a test in
+// config/crd keeps the two in step. Concrete names are checked further as semantic versions.
+var (
+	aliasName   = regexp.MustCompile(`^(latest|v[0-9]+[.][0-9]+-latest)$`)
+	versionName = regexp.MustCompile(`^v[0-9]+[.][0-9]+[.][0-9]+(-[0-9a-z.-]+)?$`)
+)
 
 // Default is the version name a manifest without one gets.
 func (c *Catalog) Default() string { return c.def }
@@ -330,6 +388,8 @@ type UnknownVersionError struct {
 }
 
 func (e *UnknownVersionError) Error() string {
-	return fmt.Sprintf("bosun does not know Istio version %q; set spec.version to a supported version: %s",
+	// The words of the admission policy that refuses it at apply time (internal/versionpolicy), for
+	// an object that reached bosun without it.
+	return fmt.Sprintf("spec.version %q is not a version bosun knows; set it to one of: %s",
 		e.Name, strings.Join(e.Supported, ", "))
 }

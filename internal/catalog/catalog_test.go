@@ -126,6 +126,12 @@ endOfLife:
 		{"default end of life", strings.Replace(good, "default: v1.27-latest", "default: v1.24.3", 1), `end of life`},
 		{"no default", strings.Replace(good, "default: v1.27-latest\n", "", 1), `no default version`},
 		{"unknown field", good + "extra: true\n", `unknown field "extra"`},
+		// The CRDs accept these shapes only; a name of another shape could never be applied.
+		{"alias of another shape", strings.Replace(strings.Replace(good, "name: v1.27-latest", "name: stable", 1), "default: v1.27-latest", "default: v1.27.0", 1), `alias "stable": an alias is named latest or vX.Y-latest`},
+		{"alias without its v", strings.Replace(strings.Replace(good, "name: v1.27-latest", "name: 1.27-latest", 1), "default: v1.27-latest", "default: v1.27.0", 1), `alias "1.27-latest": an alias is named latest or vX.Y-latest`},
+		{"end-of-life name of another shape", good + "  - v1.24\n", `end-of-life name "v1.24": write a version such as v1.24.3 or an alias such as v1.24-latest`},
+		{"name longer than the CRDs take", good + "  - v1.24.3-" + strings.Repeat("a", 60) + "\n", `a name may hold 64 characters at most`},
+		{"unknown image", withImages(good, "    images:\n      pilot: docker.io/istio/pilot:1.27.0\n"), `unknown field "pilot"`},
 		{"empty", "", "no versions"},
 	}
 	for _, tc := range cases {
@@ -138,6 +144,81 @@ endOfLife:
 				t.Fatalf("error %q\ndoes not contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// withImages adds an images section to the first version of a catalog text.
+func withImages(catalog, images string) string {
+	return strings.Replace(catalog, "    moduleVersion: v0.0.0-20260403063052-b9159ca3e5d5\n", "    moduleVersion: v0.0.0-20260403063052-b9159ca3e5d5\n"+images, 1)
+}
+
+// TestImagePins checks what a pin may be: Istio's charts use a value containing "/" as the whole image
+// reference, so a pin must name its registry, and it must say which build (tag or digest).
+func TestImagePins(t *testing.T) {
+	const base = `
+default: v1.27.0
+versions:
+  - name: v1.27.0
+    module: istio.io/istio
+    moduleVersion: v0.0.0-20260403063052-b9159ca3e5d5
+`
+	digest := "sha256:" + strings.Repeat("0f", 32)
+	cases := []struct {
+		ref  string
+		want string // "" when the pin is accepted
+	}{
+		{ref: "docker.io/istio/pilot:1.27.3"},
+		{ref: "registry.example.com/mesh/istio/proxyv2@" + digest},
+		{ref: "registry.example.com:5000/istio/pilot:1.27.3@" + digest},
+		{ref: "localhost:5000/pilot:dev"},
+		{ref: "localhost/pilot:dev"},
+		{ref: "istio/pilot:1.27.3", want: "does not name its registry"},
+		{ref: "pilot:1.27.3", want: "is not an image reference"},
+		{ref: "docker.io/istio/pilot", want: "has neither a tag nor a digest"},
+		{ref: "docker.io/Istio/pilot:1.27.3", want: "is not an image reference"},
+		{ref: "docker.io/istio/pilot:1.27.3 ", want: "is not an image reference"},
+		{ref: "docker.io/istio/pilot@sha256:abc", want: "is not an image reference"},
+		{ref: "docker.io/" + strings.Repeat("a", 250) + ":1", want: "has a name longer than 255 characters"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.ref, func(t *testing.T) {
+			text := withImages(base, "    images:\n      istiod: \""+tc.ref+"\"\n")
+			c, err := Parse([]byte(text))
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if got := c.Versions()[0].Images.Istiod; got != tc.ref {
+					t.Errorf("images.istiod = %q, want %q", got, tc.ref)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("accepted; want an error containing %q", tc.want)
+			}
+			for _, part := range []string{`version "v1.27.0": images.istiod: "` + tc.ref + `" ` + tc.want, "such as docker.io/istio/pilot:1.27.3"} {
+				if !strings.Contains(err.Error(), part) {
+					t.Errorf("error %q\ndoes not contain %q", err, part)
+				}
+			}
+		})
+	}
+
+	every := withImages(base, "    images:\n      istiod: docker.io/istio/pilot:1.27.3\n      proxy: docker.io/istio/proxyv2:1.27.3\n      cni: docker.io/istio/install-cni:1.27.3\n      ztunnel: docker.io/istio/ztunnel:1.27.3\n")
+	c, err := Parse([]byte(every))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Images{Istiod: "docker.io/istio/pilot:1.27.3", Proxy: "docker.io/istio/proxyv2:1.27.3", CNI: "docker.io/istio/install-cni:1.27.3", ZTunnel: "docker.io/istio/ztunnel:1.27.3"}
+	if got := c.Versions()[0].Images; got != want {
+		t.Errorf("images = %+v, want %+v", got, want)
+	}
+	bad := withImages(base, "    images:\n      proxy: proxyv2\n      ztunnel: docker.io/istio/ztunnel\n")
+	_, err = Parse([]byte(bad))
+	for _, part := range []string{"images.proxy", "images.ztunnel"} {
+		if err == nil || !strings.Contains(err.Error(), part) {
+			t.Errorf("error %v does not report %s: every problem is reported at once", err, part)
+		}
 	}
 }
 

@@ -189,7 +189,7 @@ func (e Env) Revision(istio *v1.Istio) (*v1.IstioRevision, error) {
 	}
 	namespace := orDefault(istio.Spec.Namespace, DefaultIstioNamespace)
 	computed, err := values.ControlPlane(values.ControlPlaneInput{
-		Profiles: profiles, Profile: istio.Spec.Profile, Platform: e.Platform,
+		Profiles: profiles, Images: version.Images, Profile: istio.Spec.Profile, Platform: e.Platform,
 		User: user, Revision: name, Namespace: namespace,
 	})
 	if err != nil {
@@ -286,7 +286,7 @@ func (e Env) CNICharts(cni *v1.IstioCNI) ([]render.Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	vals, err := values.CNI(values.CNIInput{Profiles: profiles, Profile: cni.Spec.Profile, Platform: e.Platform, User: user})
+	vals, err := values.CNI(values.CNIInput{Profiles: profiles, Images: version.Images, Profile: cni.Spec.Profile, Platform: e.Platform, User: user})
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +316,7 @@ func (e Env) ZTunnelCharts(zt *v1.ZTunnel, target *v1.IstioRevision) ([]render.R
 			return nil, err
 		}
 	}
-	vals, err := values.ZTunnel(values.ZTunnelInput{Profiles: profiles, Platform: e.Platform, Revision: revValues, User: user})
+	vals, err := values.ZTunnel(values.ZTunnelInput{Profiles: profiles, Images: version.Images, Platform: e.Platform, Revision: revValues, User: user})
 	if err != nil {
 		return nil, err
 	}

@@ -18,12 +18,14 @@ import (
 	"github.com/bosun-mesh/bosun/internal/values"
 )
 
-// testEnv has the built-in catalog and, for its 1.27 version, a default profile.
+// testEnv has the built-in catalog and, for each of its versions, a default and an ambient profile.
 func testEnv() Env {
 	profile := &fstest.MapFile{Data: []byte("spec:\n  values:\n    defaultRevision: \"\"\n    global:\n      configValidation: true\n")}
+	ambient := &fstest.MapFile{Data: []byte("spec:\n  values:\n    profile: ambient\n")}
 	resources := fstest.MapFS{}
 	for _, v := range catalog.Embedded().Versions() {
 		resources[v.Name+"/profiles/default.yaml"] = profile
+		resources[v.Name+"/profiles/ambient.yaml"] = ambient
 	}
 	return Env{Catalog: catalog.Embedded(), Platform: values.Kubernetes, Resources: resources}
 }
@@ -318,5 +320,107 @@ func TestZTunnelFollowsItsTarget(t *testing.T) {
 	var skew *SkewError
 	if _, err := testEnv().ZTunnelCharts(zt, target); !errors.As(err, &skew) {
 		t.Errorf("a 1.25 ZTunnel on a 1.31 control plane gave %v, want a SkewError", err)
+	}
+}
+
+// pinnedEnv has a vendor catalog: one version, pinned images, and a default the built-in catalog does
+// not have.
+func pinnedEnv(t *testing.T) Env {
+	t.Helper()
+	c, err := catalog.Parse([]byte(`
+default: v1.29-latest
+versions:
+  - name: v1.29.6
+    module: istio.io/istio
+    moduleVersion: v0.0.0-20260403063052-b9159ca3e5d5
+    images:
+      istiod: registry.example.com/istio/pilot:1.29.6
+      proxy: registry.example.com/istio/proxyv2:1.29.6
+      cni: registry.example.com/istio/install-cni:1.29.6
+      ztunnel: registry.example.com/istio/ztunnel:1.29.6
+aliases:
+  - name: v1.29-latest
+    ref: v1.29.6
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resources := fstest.MapFS{
+		"v1.29.6/profiles/default.yaml": &fstest.MapFile{Data: []byte("spec:\n  values:\n    global:\n      configValidation: true\n")},
+		"v1.29.6/profiles/ambient.yaml": &fstest.MapFile{Data: []byte("spec:\n  values:\n    profile: ambient\n")},
+	}
+	return Env{Catalog: c, Platform: values.Kubernetes, Resources: resources}
+}
+
+// TestEmptyVersionIsTheCatalogsDefault checks every place that resolves spec.version: where no
+// admission policy set the default (the operator has not installed it yet), an empty version means the
+// default of the catalog bosun runs with.
+func TestEmptyVersionIsTheCatalogsDefault(t *testing.T) {
+	for _, env := range []Env{testEnv(), pinnedEnv(t)} {
+		want, err := env.Catalog.Resolve(env.Catalog.Default())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rev, err := env.Revision(istio("default", "", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(rev.Spec.Version) != want.Name {
+			t.Errorf("an Istio without a version gets revision version %s, want %s", rev.Spec.Version, want.Name)
+		}
+		cni, err := env.CNICharts(&v1.IstioCNI{ObjectMeta: metav1.ObjectMeta{Name: "default"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		zt, err := env.ZTunnelCharts(&v1.ZTunnel{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cni[0].Version != want.Name || zt[0].Version != want.Name {
+			t.Errorf("IstioCNI renders %s and ZTunnel %s, want %s", cni[0].Version, zt[0].Version, want.Name)
+		}
+	}
+}
+
+// TestPinnedImagesReachEveryChart checks that a version's image pins are in the values of each of its
+// charts, and that an IstioRevision stores istiod's and the proxy's, so the revision's charts render
+// them without the catalog.
+func TestPinnedImagesReachEveryChart(t *testing.T) {
+	env := pinnedEnv(t)
+	rev, err := env.Revision(istio("default", "", "v1.29-latest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := rev.Spec.Values.Pilot; p == nil || p.Image == nil || *p.Image != "registry.example.com/istio/pilot:1.29.6" {
+		t.Errorf("the revision's pilot.image = %+v, want the pin", p)
+	}
+	if g := rev.Spec.Values.Global; g == nil || g.Proxy == nil || g.Proxy.Image == nil || *g.Proxy.Image != "registry.example.com/istio/proxyv2:1.29.6" ||
+		g.ProxyInit == nil || g.ProxyInit.Image == nil || *g.ProxyInit.Image != "registry.example.com/istio/proxyv2:1.29.6" {
+		t.Errorf("the revision's global.proxy and proxy_init images are not the pin: %+v", g)
+	}
+	cni, err := env.CNICharts(&v1.IstioCNI{ObjectMeta: metav1.ObjectMeta{Name: "default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := values.Get(cni[0].Values, "cni", "image"); got != "registry.example.com/istio/install-cni:1.29.6" {
+		t.Errorf("IstioCNI cni.image = %v, want the pin", got)
+	}
+	zt, err := env.ZTunnelCharts(&v1.ZTunnel{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := values.Get(zt[0].Values, "image"); got != "registry.example.com/istio/ztunnel:1.29.6" {
+		t.Errorf("ZTunnel image = %v, want the pin", got)
+	}
+
+	hub := "mirror.example.com/istio"
+	in := istio("default", "", "v1.29-latest")
+	in.Spec.Values = &v1.Values{Global: &v1.GlobalConfig{Hub: &hub}}
+	mirrored, err := env.Revision(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := mirrored.Spec.Values.Pilot; p != nil && p.Image != nil {
+		t.Errorf("with the user's global.hub, pilot.image = %s; the pin must give way", *p.Image)
 	}
 }

@@ -2,6 +2,7 @@
 // takes maps and returns new maps, never changing its inputs.
 //
 // Precedence, lowest first: the chart's own defaults (applied by Helm when rendering) < the profile <
+// the version's image pins (from the catalog; skipped for a component whose image the user chooses) <
 // the platform < the user's spec.values < the fields bosun forces. The platform layer sets only
 // global.platform, and only where no other layer sets it, so it never overrides a profile or a user.
 // Maps merge key by key; lists and scalars replace whole, so a user's list is never spliced into a

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/bosun-mesh/bosun/internal/catalog"
 )
 
 // Platform is the kind of cluster bosun runs on.
@@ -171,9 +173,74 @@ func (p Profiles) layered(name string) (Map, error) {
 // values so that an IstioRevision's spec.values holds only what its charts use.
 var notControlPlane = []string{"cni", "istio_cni", "gateways", "ztunnel", "revisionTags", "ownerName"}
 
+// imageChoice is where a chart reads one component's image, and which values choose it.
+type imageChoice struct {
+	// at are the paths a pin is written to. Istio's charts take a value that contains a "/" as the
+	// whole image reference, in place of hub/image:tag.
+	at [][]string
+	// chosenBy are the values by which a user chooses the component's image; when the user set any of
+	// them, the component runs what the user's values and the chart make of them, not the pin.
+	chosenBy [][]string
+}
+
+// globalImageChoice are the global values every component's image is made of.
+var globalImageChoice = [][]string{{"global", "hub"}, {"global", "tag"}, {"global", "variant"}}
+
+// The components whose image a catalog version may pin, as each chart reads it (resources/<version>/
+// charts, in every catalog version): the istiod Deployment from pilot's hub, image, tag and variant
+// (the chart moves pilot's values to the top level); sidecars, their init container and gateways from
+// global.proxy.image and global.proxy_init.image, which istiod's injection templates use as they are
+// when they contain a "/" and otherwise join with global.hub and global.tag; the CNI and ztunnel
+// DaemonSets from the hub, image, tag and variant of their own section, over the global ones.
+var (
+	istiodImage = imageChoice{
+		at:       [][]string{{"pilot", "image"}},
+		chosenBy: append(slices.Clone(globalImageChoice), []string{"pilot", "hub"}, []string{"pilot", "image"}, []string{"pilot", "tag"}, []string{"pilot", "variant"}),
+	}
+	proxyImage = imageChoice{
+		at:       [][]string{{"global", "proxy", "image"}, {"global", "proxy_init", "image"}},
+		chosenBy: append(slices.Clone(globalImageChoice), []string{"global", "proxy", "image"}, []string{"global", "proxy_init", "image"}),
+	}
+	cniImage = imageChoice{
+		at:       [][]string{{"cni", "image"}},
+		chosenBy: append(slices.Clone(globalImageChoice), []string{"cni", "hub"}, []string{"cni", "image"}, []string{"cni", "tag"}, []string{"cni", "variant"}),
+	}
+	ztunnelImage = imageChoice{
+		at:       [][]string{{"ztunnel", "image"}},
+		chosenBy: append(slices.Clone(globalImageChoice), []string{"ztunnel", "hub"}, []string{"ztunnel", "image"}, []string{"ztunnel", "tag"}, []string{"ztunnel", "variant"}),
+	}
+)
+
+// pin is one image reference of a version's catalog entry and where it goes.
+type pin struct {
+	ref    string
+	choice imageChoice
+}
+
+// pinnedImages is the layer of a version's image pins: each pinned component's image, unless the
+// user's values choose that component's image (a global hub, tag or variant, or the component's own).
+// It lies under the user's values, so nothing the user writes is ever overridden by a pin.
+func pinnedImages(user Map, pins ...pin) Map {
+	out := Map{}
+	for _, p := range pins {
+		if p.ref == "" || slices.ContainsFunc(p.choice.chosenBy, func(path []string) bool {
+			_, ok := Get(user, path...)
+			return ok
+		}) {
+			continue
+		}
+		for _, at := range p.choice.at {
+			Set(out, p.ref, at...)
+		}
+	}
+	return out
+}
+
 // ControlPlaneInput is what a control plane's values are computed from.
 type ControlPlaneInput struct {
 	Profiles Profiles
+	// Images are the version's image pins; istiod's and proxy's apply.
+	Images catalog.Images
 	// Profile is the Istio's spec.profile; empty means the platform's default.
 	Profile  string
 	Platform Platform
@@ -194,7 +261,8 @@ func ControlPlane(in ControlPlaneInput) (Map, error) {
 	for _, k := range notControlPlane {
 		delete(profile, k)
 	}
-	out := Merge(profile, platformValues(in.Platform, profile, in.User), in.User)
+	images := pinnedImages(in.User, pin{in.Images.Istiod, istiodImage}, pin{in.Images.Proxy, proxyImage})
+	out := Merge(profile, images, platformValues(in.Platform, profile, in.User), in.User)
 	if err := in.Profiles.checkChartProfile(out, "istiod"); err != nil {
 		return nil, err
 	}
@@ -230,6 +298,8 @@ func forceControlPlane(m Map, revision, namespace string) Map {
 // CNIInput is what the values of an IstioCNI are computed from.
 type CNIInput struct {
 	Profiles Profiles
+	// Images are the version's image pins; cni's applies.
+	Images   catalog.Images
 	Profile  string
 	Platform Platform
 	User     Map
@@ -241,7 +311,8 @@ func CNI(in CNIInput) (Map, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := Merge(profile, platformValues(in.Platform, profile, in.User), in.User)
+	images := pinnedImages(in.User, pin{in.Images.CNI, cniImage})
+	out := Merge(profile, images, platformValues(in.Platform, profile, in.User), in.User)
 	if err := in.Profiles.checkChartProfile(out, "cni"); err != nil {
 		return nil, err
 	}
@@ -251,6 +322,8 @@ func CNI(in CNIInput) (Map, error) {
 // ZTunnelInput is what the values of a ZTunnel are computed from.
 type ZTunnelInput struct {
 	Profiles Profiles
+	// Images are the version's image pins; ztunnel's applies.
+	Images   catalog.Images
 	Platform Platform
 	// Revision holds the global, meshConfig and revision values of the IstioRevision the ZTunnel's
 	// targetRef resolved to, or nil.
@@ -259,8 +332,9 @@ type ZTunnelInput struct {
 }
 
 // ZTunnel computes the values of the ztunnel chart. ztunnel always runs with the ambient profile; the
-// target revision's shared values come over it and the user's over those. The chart reads its settings
-// at the top level, so the user's ztunnel section is also copied there.
+// image pin, the target revision's shared values and the user's come over it in that order, and a
+// global hub, tag or variant of the target revision skips the pin as the user's own would. The chart
+// reads its settings at the top level, so the ztunnel section is also copied there.
 func ZTunnel(in ZTunnelInput) (Map, error) {
 	profile, err := in.Profiles.layered("ambient")
 	if err != nil {
@@ -272,7 +346,8 @@ func ZTunnel(in ZTunnelInput) (Map, error) {
 			shared[k] = v
 		}
 	}
-	out := Merge(profile, shared, platformValues(in.Platform, profile, shared, in.User), in.User)
+	images := pinnedImages(Merge(shared, in.User), pin{in.Images.ZTunnel, ztunnelImage})
+	out := Merge(profile, images, shared, platformValues(in.Platform, profile, shared, in.User), in.User)
 	if z, ok := out["ztunnel"].(Map); ok {
 		out = Merge(out, z)
 	}
