@@ -206,9 +206,9 @@ func TestPinnedImagesAreRunAsWritten(t *testing.T) {
 			}
 			got := map[string]string{}
 			for _, req := range []Request{
-				{Chart: ChartIstiod, Namespace: "istio-system", ReleaseName: "default-istiod", Values: cp},
-				{Chart: ChartCNI, Namespace: "istio-cni", ReleaseName: "istio-cni", Values: cni},
-				{Chart: ChartZTunnel, Namespace: "ztunnel", ReleaseName: "ztunnel", Values: zt},
+				{Chart: ChartIstiod, Namespace: "istio-system", ReleaseName: "default-istiod", Values: cp, Owner: Owner{"IstioRevision", "default"}},
+				{Chart: ChartCNI, Namespace: "istio-cni", ReleaseName: "istio-cni", Values: cni, Owner: Owner{"IstioCNI", "default"}},
+				{Chart: ChartZTunnel, Namespace: "ztunnel", ReleaseName: "ztunnel", Values: zt, Owner: Owner{"ZTunnel", "default"}},
 			} {
 				req.Version = v.Name
 				res, err := r.Render(req)
