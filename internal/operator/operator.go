@@ -53,6 +53,7 @@ import (
 	"github.com/bosun-mesh/bosun/internal/platform"
 	"github.com/bosun-mesh/bosun/internal/render"
 	"github.com/bosun-mesh/bosun/internal/values"
+	"github.com/bosun-mesh/bosun/internal/versionpolicy"
 )
 
 // Leader election timings. An idle leader renews its lease once per RetryPeriod: 15 renewals in five
@@ -159,6 +160,10 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		return nil, err
 	}
 
+	if err := mgr.Add(versionPolicies(cfg, o.Catalog)); err != nil {
+		return nil, err
+	}
+
 	env := desired.Env{Catalog: o.Catalog, Resources: o.Resources, Platform: o.Platform}
 	c := mgr.GetClient()
 	recorder := mgr.GetEventRecorder("bosun")
@@ -178,6 +183,22 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// versionPolicies installs, once this replica leads, the admission policies that make the API server
+// accept exactly the versions of the operator's catalog and default an empty one to the catalog's
+// default (internal/versionpolicy). Without them (a cluster older than Kubernetes 1.36, say, which
+// lacks MutatingAdmissionPolicy) bosun still works: the controllers refuse unknown versions with the
+// same message, and an empty version means the catalog's default, so the failure is logged and the
+// operator goes on.
+func versionPolicies(cfg *rest.Config, cat *catalog.Catalog) manager.Runnable {
+	return manager.RunnableFunc(func(ctx context.Context) error {
+		if err := versionpolicy.Install(ctx, cfg, cat, time.Minute); err != nil {
+			ctrl.Log.WithName("versionpolicy").Error(err, "the API server does not check spec.version against this operator's catalog; bosun refuses unknown versions when it reconciles them instead")
+		}
+		<-ctx.Done()
+		return nil
+	})
+}
 
 // metadataOf is an empty metadata-only object of a core kind, as the cache and indexes key them.
 func metadataOf(kind string) *metav1.PartialObjectMetadata {

@@ -128,6 +128,15 @@ func applyYAML(t *testing.T, c client.Client, manifest string) {
 	}
 }
 
+// applyErr applies one object and returns the API server's answer.
+func applyErr(ctx context.Context, c client.Client, manifest string) error {
+	obj := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(manifest), &obj.Object); err != nil {
+		return err
+	}
+	return c.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner("kubectl"), client.ForceOwnership)
+}
+
 // mergePatch patches an object as `kubectl patch --type=merge` does.
 func mergePatch(t *testing.T, c client.Client, obj client.Object, patch string) {
 	t.Helper()

@@ -312,17 +312,31 @@ spec:
 	}
 }
 
-// TestBadInputIsRefusedClearly: what bosun cannot install ends in a condition that says what to change,
-// a Warning event, nothing applied, and no retries.
+// TestBadInputIsRefusedClearly: a version the operator's catalog does not know is refused when it is
+// applied, with the known versions listed; what else bosun cannot install ends in a condition that
+// says what to change, a Warning event, nothing applied, and no retries.
 func TestBadInputIsRefusedClearly(t *testing.T) {
 	c := newClient(t)
 	startOperator(t, v1244)
 	createNamespace(t, c, "istio-bad", nil)
+
+	waitFor(t, "an unknown version to be refused by kubectl apply", func(ctx context.Context) error {
+		err := applyErr(ctx, c, "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata:\n  name: unknown-version\nspec:\n  version: v1.26.0\n  namespace: istio-bad")
+		if err == nil {
+			deleteIstio(t, c, "unknown-version")
+			return fmt.Errorf("accepted")
+		}
+		for _, want := range []string{`"v1.26.0"`, "v1.24-latest", v1244, v127} {
+			if !strings.Contains(err.Error(), want) {
+				return fmt.Errorf("the refusal %q does not mention %q", err, want)
+			}
+		}
+		return nil
+	})
 	cases := []struct {
 		name, spec string
 		want       []string
 	}{
-		{"unknown-version", "version: v1.26.0", []string{`"v1.26.0"`, "v1.24-latest", v1244}},
 		{"end-of-life", "version: v1.23.0", []string{"end of life", "v1.24-latest"}},
 		{"missing-profile", "version: v1.24.3\n  profile: external", []string{"external", "spec.profile", "ambient"}},
 		{"no-namespace", "version: v1.24.3\n  namespace: does-not-exist", []string{"does-not-exist", "does not exist", "kubectl create namespace"}},
