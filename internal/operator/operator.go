@@ -103,6 +103,8 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.Wrap(metrics.CountWrites)
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return nil, err

@@ -352,3 +352,26 @@ func (b *logBuffer) tail(n int) string {
 	defer b.sw.mu.Unlock()
 	return strings.Join(b.lines[max(0, len(b.lines)-n):], "\n")
 }
+
+// series lists a metric's series with their values, for messages.
+func series(t *testing.T, name string) []string {
+	t.Helper()
+	families, err := crmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			out = append(out, fmt.Sprintf("{%s} %v", strings.Join(labels, ","), m.GetCounter().GetValue()))
+		}
+	}
+	return out
+}

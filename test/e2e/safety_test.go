@@ -437,3 +437,53 @@ func noRetryStorm(t *testing.T, controller string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestConvergedOperatorWritesNothing: once an Istio is installed, reconciles caused by events that
+// change nothing bosun manages (a user's label on a ConfigMap bosun applied, an annotation on the
+// Istio) make no API write at all (DESIGN decision 4, field lessons #1–#3, #8).
+func TestConvergedOperatorWritesNothing(t *testing.T) {
+	c := newClient(t)
+	startOperator(t, v1244)
+	createNamespace(t, c, "istio-quiet", nil)
+	applyYAML(t, c, `apiVersion: sailoperator.io/v1
+kind: Istio
+metadata:
+  name: quiet
+spec:
+  namespace: istio-quiet
+  version: v1.24.3`)
+	t.Cleanup(func() { deleteIstio(t, c, "quiet") })
+	istioHealthy(t, c, "quiet")
+	waitFor(t, "the revision's InUse to be known", func(ctx context.Context) error {
+		return inUseMessage(ctx, c, "quiet", "Not referenced")
+	})
+	// Let the status writes that follow readiness settle (the HPA's first scale of istiod is one more
+	// short rollout): the counter must stay still for three seconds.
+	var writes float64
+	waitFor(t, "the operator to go quiet", func(ctx context.Context) error {
+		writes = counter(t, "bosun_api_writes_total", nil)
+		time.Sleep(3 * time.Second)
+		if now := counter(t, "bosun_api_writes_total", nil); now != writes {
+			return fmt.Errorf("%v writes in the last second", now-writes)
+		}
+		return nil
+	})
+	before := series(t, "bosun_api_writes_total")
+	reconciles := counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istiorevision"})
+	istioReconciles := counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istio"})
+
+	// A Deployment's generation moves with its annotations, which would make istiod roll; a label of the
+	// user's on a ConfigMap bosun applied changes nothing bosun cares about.
+	mergePatch(t, c, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "istio-quiet", Name: "istio-quiet"}}, `{"metadata":{"labels":{"team":"platform"}}}`)
+	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "quiet"}}, `{"metadata":{"annotations":{"team":"platform"}}}`)
+	waitFor(t, "both controllers to reconcile", func(context.Context) error {
+		if counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istiorevision"}) <= reconciles ||
+			counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istio"}) <= istioReconciles {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	if got := counter(t, "bosun_api_writes_total", nil) - writes; got != 0 {
+		t.Errorf("no-op reconciles sent %v API writes, want 0; writes before %v, after %v", got, before, series(t, "bosun_api_writes_total"))
+	}
+}

@@ -2,6 +2,7 @@ package revision
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -51,9 +52,9 @@ func istiodReady(rev *v1.IstioRevision, deploy *unstructured.Unstructured) metav
 	switch res.Status {
 	case status.CurrentStatus:
 		return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1.ReasonReady, Message: "istiod is ready"}
-	case status.InProgressStatus:
-		return notReady("istiod Deployment %s is not ready: %s", name, res.Message)
 	default:
-		return notReady("istiod Deployment %s is %s: %s", name, res.Status, res.Message)
+		// The message names no counts, which change with every pod the rollout starts: each change
+		// would be one more status write. kubectl rollout status shows the progress.
+		return notReady("istiod Deployment %s is rolling out or has pods that are not ready (%s)", name, strings.ToLower(string(res.Status)))
 	}
 }
