@@ -168,33 +168,31 @@ type planned struct {
 	results   []render.Result
 }
 
-// planner turns sailoperator.io resources into what bosun would apply, with the decisions of
-// internal/desired and the charts rendered by internal/render.
+// planner turns sailoperator.io resources into what bosun would apply: the decisions of
+// internal/desired, over the input as the cluster it would make (desired.Memory), and the charts
+// rendered by internal/render. The operator makes the same decisions over the cluster.
 type planner struct {
 	env      desired.Env
 	renderer *render.Renderer
 	// checker checks the input against bosun's CRDs as the API server would.
 	checker *schemacheck.Checker
 	inputs  []*unstructured.Unstructured
-
-	// revisions are the IstioRevisions of the input, given or computed from an Istio, by name; and
-	// activeRevision maps an Istio's name to its revision, for targetRefs.
-	revisions      map[string]*v1.IstioRevision
-	activeRevision map[string]string
+	// memory is the cluster the input makes.
+	memory *desired.Memory
 }
 
 // kindOrder renders control planes first: tags and ZTunnels refer to them.
 var kindOrder = []string{"Istio", "IstioRevision", "IstioRevisionTag", "IstioCNI", "ZTunnel"}
 
 func (p *planner) plan() ([]planned, error) {
-	p.revisions = map[string]*v1.IstioRevision{}
-	p.activeRevision = map[string]string{}
 	if len(p.inputs) == 0 {
 		return nil, errors.New("the input has no manifests")
 	}
 	// Check every input as the API server would, and go on with what it would store: render must not
 	// print objects for a manifest that kubectl apply refuses. The CRDs check the shape of spec.version;
 	// the catalog's admission policies, which the operator installs, what it may name.
+	var istios []*v1.Istio
+	var revisions []*v1.IstioRevision
 	for i, obj := range p.inputs {
 		if !slices.Contains(kindOrder, obj.GetKind()) || !strings.HasPrefix(obj.GetAPIVersion(), "sailoperator.io/") {
 			return nil, fmt.Errorf("%s %s: render takes sailoperator.io Istio, IstioRevision, IstioRevisionTag, IstioCNI and ZTunnel manifests", obj.GetKind(), obj.GetName())
@@ -207,7 +205,26 @@ func (p *planner) plan() ([]planned, error) {
 			return nil, err
 		}
 		p.inputs[i] = valid
+		switch valid.GetKind() {
+		case v1.KindIstio:
+			istio := &v1.Istio{}
+			if err := fromUnstructured(valid, istio); err != nil {
+				return nil, err
+			}
+			istios = append(istios, istio)
+		case v1.KindIstioRevision:
+			rev := &v1.IstioRevision{}
+			if err := fromUnstructured(valid, rev); err != nil {
+				return nil, err
+			}
+			revisions = append(revisions, rev)
+		}
 	}
+	memory, err := p.env.NewMemory(istios, revisions)
+	if err != nil {
+		return nil, err
+	}
+	p.memory = memory
 	var out []planned
 	for _, kind := range kindOrder {
 		for _, obj := range p.inputs {
@@ -215,6 +232,9 @@ func (p *planner) plan() ([]planned, error) {
 				continue
 			}
 			pl, err := p.planOne(obj)
+			if errors.Is(err, desired.ErrTargetNotFound) {
+				err = fmt.Errorf("%w; render reads it from the input: add its manifest with -f", err)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%s %s: %w", kind, obj.GetName(), err)
 			}
@@ -233,16 +253,9 @@ func (p *planner) withCRDs(plans []planned) ([]planned, error) {
 			plans[i].results[j].CRDs = nil
 		}
 	}
-	var versions []string
-	for _, rev := range p.revisions {
-		versions = append(versions, string(rev.Spec.Version))
-	}
-	if len(versions) == 0 {
-		return plans, nil
-	}
-	req, err := p.env.CRDChart(versions)
-	if err != nil {
-		return nil, err
+	req, ok, err := p.env.CRDChartInUse(context.Background(), p.memory)
+	if err != nil || !ok {
+		return plans, err
 	}
 	res, err := p.renderer.Render(req)
 	if err != nil {
@@ -254,6 +267,7 @@ func (p *planner) withCRDs(plans []planned) ([]planned, error) {
 }
 
 func (p *planner) planOne(obj *unstructured.Unstructured) (planned, error) {
+	ctx := context.Background()
 	pl := planned{source: obj.GetKind() + " " + obj.GetName()}
 	var reqs []render.Request
 	var err error
@@ -263,14 +277,11 @@ func (p *planner) planOne(obj *unstructured.Unstructured) (planned, error) {
 		if err := fromUnstructured(obj, istio); err != nil {
 			return pl, err
 		}
-		rev, err := p.env.Revision(istio)
+		rev, err := p.env.ActiveRevision(ctx, p.memory, istio)
 		if err != nil {
 			return pl, err
 		}
-		if err := p.addRevision(rev); err != nil {
-			return pl, err
-		}
-		p.activeRevision[istio.Name] = rev.Name
+		rev.OwnerReferences = nil // set by the cluster, with the Istio's UID
 		revObj, err := toUnstructured(rev)
 		if err != nil {
 			return pl, err
@@ -285,9 +296,6 @@ func (p *planner) planOne(obj *unstructured.Unstructured) (planned, error) {
 		if err := fromUnstructured(obj, rev); err != nil {
 			return pl, err
 		}
-		if err := p.addRevision(rev); err != nil {
-			return pl, err
-		}
 		if reqs, err = p.env.RevisionCharts(rev); err != nil {
 			return pl, err
 		}
@@ -296,10 +304,10 @@ func (p *planner) planOne(obj *unstructured.Unstructured) (planned, error) {
 		if err := fromUnstructured(obj, tag); err != nil {
 			return pl, err
 		}
-		if _, clash := p.revisions[tag.Name]; clash {
-			return pl, fmt.Errorf("an IstioRevision named %s is in the input too; a tag and a revision cannot share a name, so rename the tag", tag.Name)
+		if err := p.env.CheckTagName(ctx, p.memory, tag); err != nil {
+			return pl, err
 		}
-		rev, err := p.targetRevision(tag.Spec.TargetRef)
+		rev, err := p.env.Target(ctx, p.memory, tag.Spec.TargetRef)
 		if err != nil {
 			return pl, err
 		}
@@ -324,7 +332,7 @@ func (p *planner) planOne(obj *unstructured.Unstructured) (planned, error) {
 		}
 		var target *v1.IstioRevision
 		if zt.Spec.TargetRef != nil {
-			if target, err = p.targetRevision(*zt.Spec.TargetRef); err != nil {
+			if target, err = p.env.Target(ctx, p.memory, *zt.Spec.TargetRef); err != nil {
 				return pl, err
 			}
 		}
@@ -340,15 +348,6 @@ func (p *planner) planOne(obj *unstructured.Unstructured) (planned, error) {
 		pl.results = append(pl.results, res)
 	}
 	return pl, nil
-}
-
-// addRevision records a revision of the input; two of one name would be applied over each other.
-func (p *planner) addRevision(rev *v1.IstioRevision) error {
-	if _, dup := p.revisions[rev.Name]; dup {
-		return fmt.Errorf("the input already has an IstioRevision named %s (an Istio's revision or one given directly); rename one of them", rev.Name)
-	}
-	p.revisions[rev.Name] = rev
-	return nil
 }
 
 // decodeZTunnel reads a v1 ZTunnel, or a deprecated v1alpha1 one as the API server serves it as v1:
@@ -367,23 +366,6 @@ func decodeZTunnel(obj *unstructured.Unstructured) (*v1.ZTunnel, string, error) 
 		return nil, "", err
 	}
 	return zt, "sailoperator.io/v1alpha1 ZTunnel is deprecated: use sailoperator.io/v1 and remove spec.profile (ztunnel always uses the ambient profile)", nil
-}
-
-// targetRevision finds the IstioRevision a targetRef points at among the input.
-func (p *planner) targetRevision(ref v1.TargetReference) (*v1.IstioRevision, error) {
-	name := ref.Name
-	if ref.Kind == v1.KindIstio {
-		active, ok := p.activeRevision[ref.Name]
-		if !ok {
-			return nil, fmt.Errorf("targetRef names Istio %s, which is not in the input; add its manifest with -f", ref.Name)
-		}
-		name = active
-	}
-	rev, ok := p.revisions[name]
-	if !ok {
-		return nil, fmt.Errorf("targetRef names IstioRevision %s, which is not in the input; add its manifest with -f", name)
-	}
-	return rev, nil
 }
 
 // printResults writes the planned objects as YAML documents, each group under a comment naming the

@@ -77,7 +77,7 @@ func TestRenderRefusesWhatItCannotRender(t *testing.T) {
 		{
 			name:     "a tag whose Istio is not in the input",
 			manifest: "apiVersion: sailoperator.io/v1\nkind: IstioRevisionTag\nmetadata:\n  name: default\nspec:\n  targetRef:\n    kind: Istio\n    name: default\n",
-			want:     "IstioRevisionTag default: targetRef names Istio default, which is not in the input; add its manifest with -f",
+			want:     "IstioRevisionTag default: target not found: targetRef names Istio default, which does not exist; render reads it from the input: add its manifest with -f",
 		},
 		{
 			name:     "an unknown version",
@@ -117,7 +117,7 @@ func TestRenderRefusesWhatItCannotRender(t *testing.T) {
 		{
 			name:     "a tag named like a revision",
 			manifest: "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata:\n  name: default\nspec:\n  version: v1.27-latest\n---\napiVersion: sailoperator.io/v1\nkind: IstioRevisionTag\nmetadata:\n  name: default\nspec:\n  targetRef:\n    kind: Istio\n    name: default\n",
-			want:     "IstioRevisionTag default: an IstioRevision named default is in the input too; a tag and a revision cannot share a name",
+			want:     "IstioRevisionTag default: an IstioRevision named default exists; a tag and a revision cannot share a name",
 		},
 		{
 			name:     "a values key the API does not have",

@@ -110,7 +110,7 @@ func (r *Reconciler) ownedRevisions(ctx context.Context, istio *v1.Istio) ([]v1.
 // lacks, a name too long, a minor version skipped under InPlace, a revision of that name owned by
 // someone else), and changes nothing then.
 func (r *Reconciler) activeRevision(ctx context.Context, istio *v1.Istio, owned []v1.IstioRevision) (*v1.IstioRevision, error) {
-	want, err := r.Env.Revision(istio)
+	want, err := r.Env.ActiveRevision(ctx, desired.Cluster{Reader: r.Client}, istio)
 	if err != nil {
 		return nil, refusal{v1.ReasonReconcileError, err}
 	}
@@ -121,9 +121,6 @@ func (r *Reconciler) activeRevision(ctx context.Context, istio *v1.Istio, owned 
 		return r.createRevision(ctx, istio, want)
 	case err != nil:
 		return nil, err
-	}
-	if ref := metav1.GetControllerOf(existing); ref != nil && ref.UID != istio.UID {
-		return nil, refusal{v1.ReasonReconcileError, fmt.Errorf("IstioRevision %s already exists and belongs to %s %s: rename this Istio, or delete the other one", want.Name, ref.Kind, ref.Name)}
 	}
 	if existing.Spec.Version != want.Spec.Version {
 		from, ferr := r.Env.Catalog.Resolve(string(existing.Spec.Version))

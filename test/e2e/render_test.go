@@ -1,0 +1,234 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/apply"
+	"github.com/bosun-mesh/bosun/internal/render"
+	"github.com/bosun-mesh/bosun/internal/testcluster"
+)
+
+// TestRenderPrintsWhatTheOperatorApplies: for each Istio of the documents' examples, the objects the
+// operator applied in the cluster are exactly those `bosun render` prints for the same manifest, catalog
+// and cluster: the same set, each with the hash of the same rendered object, and every field render
+// prints owned by bosun's apply in the live object (so it was sent as printed). The generated
+// IstioRevision's spec is the one render prints. Istio's CRDs, which render lists apart, are compared
+// once bosun applies them.
+func TestRenderPrintsWhatTheOperatorApplies(t *testing.T) {
+	c := newClient(t)
+	startOperator(t, v1244)
+	bosun := buildBosun(t)
+	catalogFile := filepath.Join(t.TempDir(), "versions.yaml")
+	if err := os.WriteFile(catalogFile, []byte(catalogYAML(v1244)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeVersion, err := dc.ServerVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := testcluster.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples, err := filepath.Glob(filepath.Join(root, "config", "crd", "testdata", "ossm-docs", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	createNamespace(t, c, "istio-system", nil)
+	for _, example := range examples {
+		istio, istioName := firstIstio(t, example)
+		if istio == "" {
+			continue // an example of another kind, which the operator does not reconcile yet
+		}
+		t.Run(filepath.Base(example), func(t *testing.T) {
+			out, err := exec.Command(bosun, "render", "-f", istio, "--versions-file", catalogFile,
+				"--resources", resources, "--platform", "kubernetes", "--kube-version", kubeVersion.GitVersion).CombinedOutput()
+			if err != nil {
+				t.Fatalf("bosun render: %v\n%s", err, out)
+			}
+			printed := decodeAll(t, out)
+
+			data, err := os.ReadFile(istio)
+			if err != nil {
+				t.Fatal(err)
+			}
+			applyYAML(t, c, string(data))
+			name := printedRevision(t, printed).GetName()
+			var owner string
+			t.Cleanup(func() { deleteIstio(t, c, istioName) })
+			waitFor(t, "the operator to apply revision "+name, func(ctx context.Context) error {
+				rev := &v1.IstioRevision{}
+				if err := c.Get(ctx, client.ObjectKey{Name: name}, rev); err != nil {
+					return err
+				}
+				cond, err := condition(rev.Status.Conditions, v1.ConditionReconciled)
+				if err != nil || rev.Status.ObservedGeneration != rev.Generation {
+					return fmt.Errorf("not reconciled yet: %+v %v", cond, err)
+				}
+				owner = render.OwnerLabelValue(render.Owner{Kind: v1.KindIstioRevision, Name: name})
+				return nil
+			})
+			compareRevision(t, c, printedRevision(t, printed))
+			live := liveObjects(t, c, owner)
+			var want, got []string
+			byKey := map[string]*unstructured.Unstructured{}
+			for _, obj := range printed {
+				if obj.GetKind() == v1.KindIstioRevision || obj.GetKind() == "CustomResourceDefinition" {
+					continue
+				}
+				want = append(want, key(obj))
+				byKey[key(obj)] = obj
+			}
+			for k := range live {
+				got = append(got, k)
+			}
+			sort.Strings(want)
+			sort.Strings(got)
+			if !slices.Equal(want, got) {
+				t.Fatalf("bosun render prints\n  %v\nthe operator applied\n  %v", want, got)
+			}
+			for k, obj := range byKey {
+				l := live[k]
+				if l.GetAnnotations()[render.AnnotationHash] != obj.GetAnnotations()[render.AnnotationHash] {
+					t.Errorf("%s: the operator applied another rendering than bosun render prints", k)
+				}
+				if drift := apply.Drift(l, render.ForUpdate(obj)); len(drift) > 0 {
+					t.Errorf("%s: fields render prints that bosun's apply does not own: %v", k, drift)
+				}
+			}
+		})
+	}
+}
+
+// buildBosun builds the bosun binary for the test.
+func buildBosun(t *testing.T) string {
+	t.Helper()
+	root, err := testcluster.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "bosun")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/bosun")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// firstIstio writes the example's Istio manifest to a file of its own, and returns the file and the
+// Istio's name; an example without an Istio gives empty strings.
+func firstIstio(t *testing.T, path string) (string, string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range decodeAll(t, data) {
+		if obj.GetKind() == v1.KindIstio {
+			out, err := obj.MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			file := filepath.Join(t.TempDir(), "istio.yaml")
+			if err := os.WriteFile(file, out, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return file, obj.GetName()
+		}
+	}
+	return "", ""
+}
+
+func decodeAll(t *testing.T, data []byte) []*unstructured.Unstructured {
+	t.Helper()
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var out []*unstructured.Unstructured
+	for {
+		obj := &unstructured.Unstructured{}
+		if err := dec.Decode(&obj.Object); errors.Is(err, io.EOF) {
+			return out
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if len(obj.Object) > 0 {
+			out = append(out, obj)
+		}
+	}
+}
+
+func printedRevision(t *testing.T, printed []*unstructured.Unstructured) *unstructured.Unstructured {
+	t.Helper()
+	for _, obj := range printed {
+		if obj.GetKind() == v1.KindIstioRevision {
+			return obj
+		}
+	}
+	t.Fatal("bosun render printed no IstioRevision")
+	return nil
+}
+
+// compareRevision checks that the live IstioRevision has the spec render prints.
+func compareRevision(t *testing.T, c client.Client, printed *unstructured.Unstructured) {
+	t.Helper()
+	want := &v1.IstioRevision{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(printed.Object, want); err != nil {
+		t.Fatal(err)
+	}
+	got := &v1.IstioRevision{}
+	if err := c.Get(t.Context(), client.ObjectKey{Name: want.Name}, got); err != nil {
+		t.Fatal(err)
+	}
+	if !equality.Semantic.DeepEqual(want.Spec, got.Spec) {
+		t.Errorf("IstioRevision %s: the operator wrote spec\n%+v\nbosun render prints\n%+v", want.Name, got.Spec, want.Spec)
+	}
+}
+
+// liveObjects lists, across the kinds bosun applies, the objects of an owner, by key.
+func liveObjects(t *testing.T, c client.Client, owner string) map[string]*unstructured.Unstructured {
+	t.Helper()
+	served, err := apply.ServedKinds(c.RESTMapper())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*unstructured.Unstructured{}
+	for _, gvk := range served {
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := c.List(t.Context(), list, client.MatchingLabels{render.LabelOwner: owner}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range list.Items {
+			obj := &list.Items[i]
+			obj.SetGroupVersionKind(gvk)
+			out[key(obj)] = obj
+		}
+	}
+	return out
+}
+
+func key(obj *unstructured.Unstructured) string {
+	return obj.GetKind() + " " + obj.GetNamespace() + "/" + obj.GetName()
+}
