@@ -30,6 +30,7 @@ type operatorOptions struct {
 	platform                string
 	logLevel                int
 	logJSON                 bool
+	adopt                   []string
 }
 
 func newOperatorCommand() *cobra.Command {
@@ -53,6 +54,7 @@ Several replicas may run: one leads (a Lease in --leader-election-namespace) and
 	f.StringVar(&o.versionsFile, "versions-file", "", "version catalog to use instead of the built-in one (also $"+catalog.EnvFile+")")
 	f.StringVar(&o.resources, "resources-dir", "", "folder of fetched charts (default: $BOSUN_RESOURCES, else ./resources)")
 	f.StringVar(&o.platform, "platform", "auto", "platform to render for: auto (detect), kubernetes or openshift")
+	f.StringSliceVar(&o.adopt, "adopt-from", nil, "field managers (such as helm or sail-operator) whose objects bosun may take over when its charts render an object that already exists; without it, such an object is refused with a condition naming its managers")
 	f.IntVar(&o.logLevel, "log-level", 0, "log verbosity: 0 logs changes to the cluster, 1 every reconcile, 2 and up more detail")
 	f.BoolVar(&o.logJSON, "log-json", false, "log as JSON lines instead of text")
 	return cmd
@@ -97,6 +99,7 @@ func runOperator(o *operatorOptions) error {
 		Catalog: cat, Resources: os.DirFS(resources), Platform: plat, BosunVersion: buildVersion(),
 		MetricsAddr: o.metricsAddr, HealthAddr: o.healthAddr,
 		LeaderElection: o.leaderElect, LeaderElectionNamespace: o.leaderElectionNamespace,
+		Adopt: o.adopt,
 	})
 	if err != nil {
 		return err

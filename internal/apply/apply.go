@@ -96,11 +96,14 @@ type Applier struct {
 	reader client.Reader
 	// served are the managed kinds the cluster serves; the others are neither listed nor applied.
 	served []schema.GroupVersionKind
+	// adopt are the field managers whose objects bosun may take over (see adopt.go).
+	adopt []string
 }
 
-// New returns an Applier. served are the kinds of Kinds that the cluster serves (ServedKinds).
-func New(writer client.Client, reader client.Reader, served []schema.GroupVersionKind) *Applier {
-	return &Applier{writer: writer, reader: reader, served: served}
+// New returns an Applier. served are the kinds of Kinds that the cluster serves (ServedKinds); adopt
+// are the field managers whose objects bosun may take over, such as helm (see adopt.go).
+func New(writer client.Client, reader client.Reader, served []schema.GroupVersionKind, adopt ...string) *Applier {
+	return &Applier{writer: writer, reader: reader, served: served, adopt: adopt}
 }
 
 // ServedKinds returns the kinds of Kinds the cluster serves: NetworkAttachmentDefinition, for one,
@@ -154,20 +157,21 @@ func refOf(obj client.Object) Ref {
 // Result says what Apply changed.
 type Result struct {
 	// Created were missing, Updated were changed by the chart or values, Corrected had drifted and were
-	// put back, Pruned are no longer rendered and were deleted.
-	Created, Updated, Corrected, Pruned []Ref
+	// put back, Adopted were another installer's and are bosun's now, Pruned are no longer rendered and
+	// were deleted.
+	Created, Updated, Corrected, Adopted, Pruned []Ref
 	// Unchanged counts the objects that needed nothing.
 	Unchanged int
 }
 
 // Touched reports whether Apply created, updated or corrected the object.
 func (r Result) Touched(ref Ref) bool {
-	return slices.Contains(r.Created, ref) || slices.Contains(r.Updated, ref) || slices.Contains(r.Corrected, ref)
+	return slices.Contains(r.Created, ref) || slices.Contains(r.Updated, ref) || slices.Contains(r.Corrected, ref) || slices.Contains(r.Adopted, ref)
 }
 
 // Changed reports whether Apply wrote anything.
 func (r Result) Changed() bool {
-	return len(r.Created)+len(r.Updated)+len(r.Corrected)+len(r.Pruned) > 0
+	return len(r.Created)+len(r.Updated)+len(r.Corrected)+len(r.Adopted)+len(r.Pruned) > 0
 }
 
 // String summarises the result for an event or a log line, such as "created 18 objects".
@@ -185,6 +189,7 @@ func (r Result) String() string {
 	add("created", r.Created)
 	add("updated", r.Updated)
 	add("corrected drift of", r.Corrected)
+	add("took over", r.Adopted)
 	add("pruned", r.Pruned)
 	if len(parts) == 0 {
 		return "no change"
@@ -202,6 +207,9 @@ func (a *Applier) Apply(ctx context.Context, c Component) (Result, error) {
 		return res, err
 	}
 	if err := a.check(c.Objects); err != nil {
+		return res, err
+	}
+	if err := a.checkOwnership(ctx, c.Objects); err != nil {
 		return res, err
 	}
 	want := map[Ref]bool{}
@@ -223,6 +231,11 @@ func (a *Applier) Apply(ctx context.Context, c Component) (Result, error) {
 			res.Created = append(res.Created, ref)
 		case err != nil:
 			return res, fmt.Errorf("reading %s: %w", ref, err)
+		case !appliedByBosun(live):
+			if err := a.takeOver(ctx, render.ForUpdate(desired)); err != nil {
+				return res, err
+			}
+			res.Adopted = append(res.Adopted, ref)
 		default:
 			update := render.ForUpdate(desired)
 			switch {
@@ -261,9 +274,31 @@ func (a *Applier) check(objs []*unstructured.Unstructured) error {
 	return nil
 }
 
+// checkOwnership refuses, before anything is written, to apply over an object another installer
+// created, unless bosun may take its managers' objects over (adopt.go).
+func (a *Applier) checkOwnership(ctx context.Context, objs []*unstructured.Unstructured) error {
+	for _, obj := range objs {
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(obj.GroupVersionKind())
+		err := a.reader.Get(ctx, client.ObjectKeyFromObject(obj), live)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", refOf(obj), err)
+		}
+		if managers := foreignManagers(live); !appliedByBosun(live) && !a.adoptable(managers) {
+			return &NotOursError{Ref: refOf(obj), Managers: managers}
+		}
+	}
+	return nil
+}
+
 // send applies one object with server-side apply, taking over fields other managers changed.
 func (a *Applier) send(ctx context.Context, obj *unstructured.Unstructured) error {
-	err := a.writer.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner(FieldManager), client.ForceOwnership)
+	// The client decodes the API server's answer into what it sends: send a copy, so that obj stays
+	// what was rendered.
+	err := a.writer.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj.DeepCopy()), client.FieldOwner(FieldManager), client.ForceOwnership)
 	if err != nil {
 		return fmt.Errorf("applying %s: %w", refOf(obj), err)
 	}

@@ -79,6 +79,9 @@ type Options struct {
 	MetricsAddr, HealthAddr string
 	LeaderElection          bool
 	LeaderElectionNamespace string
+	// Adopt are the field managers (helm, sail-operator, …) whose objects bosun may take over when its
+	// charts render an object that already exists (internal/apply, adopt.go).
+	Adopt []string
 	// Clock is the time controllers see; nil means the real one.
 	Clock clock.PassiveClock
 }
@@ -173,7 +176,7 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	revisionCharts.Renders = metrics.Renders.WithLabelValues(v1.KindIstioRevision).Inc
 	controllers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&istio.Reconciler{Client: c, Env: env, Recorder: recorder, Clock: o.Clock},
-		&revision.Reconciler{Client: c, Env: env, Charts: revisionCharts, Applier: apply.New(c, c, served), Recorder: recorder, Served: served},
+		&revision.Reconciler{Client: c, Env: env, Charts: revisionCharts, Applier: apply.New(c, c, served, o.Adopt...), Recorder: recorder, Served: served},
 		&revision.UsageReconciler{Client: c},
 	}
 	for _, ctl := range controllers {

@@ -159,6 +159,10 @@ func (r *Reconciler) applyCharts(ctx context.Context, rev *v1.IstioRevision) (ap
 		return apply.Result{}, userError{err}
 	}
 	res, err := r.Applier.Apply(ctx, apply.Component{Owner: rev, Objects: objs})
+	var notOurs *apply.NotOursError
+	if errors.As(err, &notOurs) {
+		err = userError{err}
+	}
 	if res.Changed() {
 		logr.FromContextOrDiscard(ctx).Info("applied istiod", "version", rev.Spec.Version, "result", res.String())
 		r.Recorder.Eventf(rev, nil, corev1.EventTypeNormal, "Applied", "Apply", "Istio %s: %s", rev.Spec.Version, res.String())
