@@ -37,6 +37,9 @@ const (
 	// ReasonVersionChangeNotAllowed means an InPlace Istio was asked to move more than one minor version
 	// at once; the message names the versions it may move to next.
 	ReasonVersionChangeNotAllowed = "VersionChangeNotAllowed"
+	// ReasonPending means the IstioRevision an Istio reports has not reported this condition yet; it is
+	// Unknown until it does.
+	ReasonPending = "Pending"
 	// ReasonActiveRevisionNotFound means the Istio's active IstioRevision does not exist.
 	ReasonActiveRevisionNotFound = "ActiveRevisionNotFound"
 	// ReasonFailedToGetActiveRevision means the Istio's active IstioRevision could not be read.

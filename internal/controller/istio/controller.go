@@ -247,7 +247,7 @@ func istioStatus(istio *v1.Istio, active *v1.IstioRevision, revs []v1.IstioRevis
 			c = &metav1.Condition{Type: t, Status: metav1.ConditionFalse, Reason: v1.ReasonIstiodNotReady,
 				Message: fmt.Sprintf("IstioRevision %s is being updated to Istio %s", active.Name, active.Spec.Version)}
 		case c == nil:
-			c = &metav1.Condition{Type: t, Status: metav1.ConditionUnknown, Reason: "Pending", Message: "IstioRevision " + active.Name + " has not reported yet"}
+			c = &metav1.Condition{Type: t, Status: metav1.ConditionUnknown, Reason: v1.ReasonPending, Message: "IstioRevision " + active.Name + " has not reported yet"}
 		}
 		set(*c)
 	}
