@@ -280,7 +280,7 @@ func (ownedChange) Generic(event.GenericEvent) bool { return false }
 
 // countApplied adds an apply's result to bosun_applied_objects_total.
 func countApplied(kind string, res apply.Result) {
-	for action, refs := range map[string][]apply.Ref{"created": res.Created, "updated": res.Updated, "corrected": res.Corrected, "pruned": res.Pruned} {
+	for action, refs := range map[string][]apply.Ref{"created": res.Created, "updated": res.Updated, "corrected": res.Corrected, "adopted": res.Adopted, "pruned": res.Pruned} {
 		if len(refs) > 0 {
 			metrics.Applies.WithLabelValues(kind, action).Add(float64(len(refs)))
 		}
