@@ -487,3 +487,32 @@ spec:
 		t.Errorf("no-op reconciles sent %v API writes, want 0; writes before %v, after %v", got, before, series(t, "bosun_api_writes_total"))
 	}
 }
+
+// TestNamespaceCreatedLater: an Istio whose namespace does not exist waits with a clear condition and
+// no retries, and is installed as soon as the namespace is created.
+func TestNamespaceCreatedLater(t *testing.T) {
+	c := newClient(t)
+	startOperator(t, v1244)
+	applyYAML(t, c, `apiVersion: sailoperator.io/v1
+kind: Istio
+metadata:
+  name: late
+spec:
+  namespace: istio-late
+  version: v1.24.3`)
+	t.Cleanup(func() { deleteIstio(t, c, "late") })
+	waitFor(t, "the revision to wait for its namespace", func(ctx context.Context) error {
+		rev := &v1.IstioRevision{}
+		if err := c.Get(ctx, client.ObjectKey{Name: "late"}, rev); err != nil {
+			return err
+		}
+		cond, err := condition(rev.Status.Conditions, v1.ConditionReconciled)
+		if err != nil || cond.Reason != v1.ReasonNamespaceNotFound || !strings.Contains(cond.Message, "kubectl create namespace istio-late") {
+			return fmt.Errorf("Reconciled %+v %v", cond, err)
+		}
+		return nil
+	})
+	noRetryStorm(t, "istiorevision")
+	createNamespace(t, c, "istio-late", nil)
+	istioHealthy(t, c, "late")
+}

@@ -85,7 +85,9 @@ func Prune(rev *v1.IstioRevision, grace time.Duration, now time.Time) PruneDecis
 	case c.Status != metav1.ConditionFalse:
 		return PruneDecision{Why: "usage unknown: " + c.Message}
 	}
-	deadline := c.LastTransitionTime.Add(grace)
+	// The API server keeps transition times in whole seconds, so the transition may have come up to a
+	// second after the recorded time: wait that second too, never less than the grace period.
+	deadline := c.LastTransitionTime.Add(grace + time.Second)
 	if now.Before(deadline) {
 		return PruneDecision{RecheckAfter: deadline.Sub(now), Why: "unused, within the grace period"}
 	}

@@ -1,0 +1,90 @@
+package revision
+
+import (
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/values"
+)
+
+func deployment(t *testing.T, doc string) *unstructured.Unstructured {
+	t.Helper()
+	obj := &unstructured.Unstructured{}
+	text := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: istiod, namespace: istio-system, generation: 2}\n" + doc
+	data, err := yaml.YAMLToJSON([]byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Decoded as the API client decodes objects: integers as int64.
+	if err := obj.UnmarshalJSON(data); err != nil {
+		t.Fatal(err)
+	}
+	return obj
+}
+
+// TestIstiodReady: Ready is True only when istiod serves its current template with every replica
+// ready; each other state is False with its own message.
+func TestIstiodReady(t *testing.T) {
+	rev := &v1.IstioRevision{Spec: v1.IstioRevisionSpec{Namespace: "istio-system"}}
+	rolledOut := "spec: {replicas: 2}\nstatus: {observedGeneration: 2, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2, " +
+		"conditions: [{type: Available, status: 'True'}, {type: Progressing, status: 'True', reason: NewReplicaSetAvailable}]}"
+	cases := []struct {
+		name   string
+		deploy string
+		want   metav1.ConditionStatus
+	}{
+		{"rolled out", rolledOut, metav1.ConditionTrue},
+		{"new template not yet seen by the controller", "spec: {replicas: 2}\nstatus: {observedGeneration: 1, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2}", metav1.ConditionFalse},
+		{"rolling out: old pods ready, new ones not", "spec: {replicas: 2}\nstatus: {observedGeneration: 2, replicas: 3, updatedReplicas: 1, readyReplicas: 2, availableReplicas: 2}", metav1.ConditionFalse},
+		{"unready pods", "spec: {replicas: 2}\nstatus: {observedGeneration: 2, replicas: 2, updatedReplicas: 2, readyReplicas: 1, availableReplicas: 1}", metav1.ConditionFalse},
+		{"scaled to zero", "spec: {replicas: 0}\nstatus: {observedGeneration: 2}", metav1.ConditionFalse},
+		{"missing", "", metav1.ConditionFalse},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var d *unstructured.Unstructured
+			if tc.deploy != "" {
+				d = deployment(t, tc.deploy)
+			}
+			got := istiodReady(rev, d)
+			if got.Status != tc.want {
+				t.Errorf("Ready = %s (%s: %s), want %s", got.Status, got.Reason, got.Message, tc.want)
+			}
+			if got.Status == metav1.ConditionFalse && got.Reason != v1.ReasonIstiodNotReady {
+				t.Errorf("reason %s, want %s", got.Reason, v1.ReasonIstiodNotReady)
+			}
+		})
+	}
+}
+
+func TestDependenciesOf(t *testing.T) {
+	yes, no, ambient, enable := true, false, "ambient", map[string]string{"PILOT_ENABLE_AMBIENT": "true"}
+	withCNI := func(b *bool) *v1.Values {
+		return &v1.Values{Pilot: &v1.PilotConfig{Cni: &v1.CNIUsageConfig{Enabled: b}}}
+	}
+	cases := []struct {
+		name     string
+		values   *v1.Values
+		platform values.Platform
+		want     Needs
+	}{
+		{"plain Kubernetes", nil, values.Kubernetes, Needs{}},
+		{"CNI asked for", withCNI(&yes), values.Kubernetes, Needs{CNI: true}},
+		{"OpenShift needs the CNI", nil, values.OpenShift, Needs{CNI: true}},
+		{"OpenShift with the CNI turned off", withCNI(&no), values.OpenShift, Needs{}},
+		{"ambient profile", &v1.Values{Profile: &ambient}, values.Kubernetes, Needs{ZTunnel: true}},
+		{"ambient by env", &v1.Values{Pilot: &v1.PilotConfig{Env: enable}}, values.Kubernetes, Needs{ZTunnel: true}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rev := &v1.IstioRevision{Spec: v1.IstioRevisionSpec{Values: tc.values}}
+			if got := DependenciesOf(rev, tc.platform); got != tc.want {
+				t.Errorf("DependenciesOf = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}

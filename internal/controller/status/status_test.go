@@ -1,0 +1,47 @@
+package status
+
+import (
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TestSetKeepsTransitionTimeUnlessStatusChanges: a condition whose status stays the same keeps its
+// transition time (so an unchanged status is not rewritten, field lesson #8); one whose status changes
+// gets the new time.
+func TestSetKeepsTransitionTimeUnlessStatusChanges(t *testing.T) {
+	then := metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	now := metav1.NewTime(then.Add(time.Hour))
+	old := []metav1.Condition{{Type: "Ready", Status: metav1.ConditionFalse, Reason: "A", LastTransitionTime: then}}
+	same := Set(old, metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: "B", Message: "m"}, now)
+	if !same[0].LastTransitionTime.Equal(&then) || same[0].Reason != "B" {
+		t.Errorf("same status: %+v, want the old time and the new reason", same[0])
+	}
+	changed := Set(old, metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Ready"}, now)
+	if !changed[0].LastTransitionTime.Equal(&now) {
+		t.Errorf("changed status: %+v, want the new time", changed[0])
+	}
+	if old[0].Reason != "A" {
+		t.Error("Set changed its input")
+	}
+}
+
+func TestState(t *testing.T) {
+	c := func(typ string, s metav1.ConditionStatus, reason string) metav1.Condition {
+		return metav1.Condition{Type: typ, Status: s, Reason: reason}
+	}
+	for _, tc := range []struct {
+		conditions []metav1.Condition
+		want       string
+	}{
+		{[]metav1.Condition{c("Reconciled", "True", "Reconciled"), c("Ready", "True", "Ready")}, "Healthy"},
+		{[]metav1.Condition{c("Reconciled", "True", "Reconciled"), c("Ready", "False", "IstiodNotReady")}, "IstiodNotReady"},
+		{[]metav1.Condition{c("Reconciled", "False", "ReconcileError"), c("Ready", "False", "IstiodNotReady")}, "ReconcileError"},
+		{[]metav1.Condition{c("Ready", "True", "Ready")}, ""},
+	} {
+		if got := State(tc.conditions, "Reconciled", "Ready"); got != tc.want {
+			t.Errorf("State(%v) = %q, want %q", tc.conditions, got, tc.want)
+		}
+	}
+}
