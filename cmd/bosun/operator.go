@@ -81,13 +81,9 @@ func runOperator(o *operatorOptions) error {
 	if auto {
 		plat = ""
 	}
-	cat, err := catalog.Load(o.versionsFile)
+	cat, charts, err := catalogAndCharts(o.versionsFile, o.resources)
 	if err != nil {
 		return err
-	}
-	resources := resourcesDir(o.resources)
-	if _, err := os.Stat(resources); err != nil {
-		return fmt.Errorf("no fetched charts at %s: run make charts, or point --resources-dir (or $BOSUN_RESOURCES) at them", resources)
 	}
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
 		&clientcmd.ClientConfigLoadingRules{ExplicitPath: o.kubeconfig, Precedence: clientcmd.NewDefaultClientConfigLoadingRules().Precedence},
@@ -96,7 +92,7 @@ func runOperator(o *operatorOptions) error {
 		return fmt.Errorf("loading the cluster's client configuration: %w", err)
 	}
 	mgr, err := operator.New(cfg, operator.Options{
-		Catalog: cat, Resources: os.DirFS(resources), Platform: plat, BosunVersion: buildVersion(),
+		Catalog: cat, Resources: charts, Platform: plat, BosunVersion: buildVersion(),
 		MetricsAddr: o.metricsAddr, HealthAddr: o.healthAddr,
 		LeaderElection: o.leaderElect, LeaderElectionNamespace: o.leaderElectionNamespace,
 		Adopt: o.adopt,

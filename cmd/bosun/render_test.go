@@ -178,7 +178,7 @@ func TestRenderRefusesNamesTheAPIServerWould(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			stdout, stderr, code := runBosun(t, tc.manifest, "render", "-f", "-", "--resources", filepath.Join("..", "..", "resources"))
+			stdout, stderr, code := runBosun(t, tc.manifest, "render", "-f", "-", "--resources-dir", filepath.Join("..", "..", "resources"))
 			if code == 0 {
 				t.Fatalf("bosun render exited 0; want an error containing %q", tc.want)
 			}

@@ -55,15 +55,7 @@ func TestOperatorBinary(t *testing.T) {
 	for _, path := range []string{"/healthz", "/readyz"} {
 		waitFor(t, "bosun operator to answer "+path, func(ctx context.Context) error { return httpOK(ctx, "http://"+health+path) })
 	}
-	createNamespace(t, c, "istio-binary", nil)
-	applyYAML(t, c, `apiVersion: sailoperator.io/v1
-kind: Istio
-metadata:
-  name: binary
-spec:
-  namespace: istio-binary
-  version: v1.24.3`)
-	istioHealthy(t, c, "binary")
+	installIstio(t, c, "binary", "istio-binary", v1243)
 	deleteIstio(t, c, "binary")
 	var body string
 	waitFor(t, "the metrics endpoint", func(ctx context.Context) error {

@@ -375,3 +375,19 @@ func series(t *testing.T, name string) []string {
 	}
 	return out
 }
+
+// installIstio creates a namespace and an InPlace Istio in it on a version, deletes the Istio when the
+// test ends (while the test's operator still runs), and waits until it is Healthy.
+func installIstio(t *testing.T, c client.Client, name, namespace, version string) *v1.Istio {
+	t.Helper()
+	createNamespace(t, c, namespace, nil)
+	applyYAML(t, c, fmt.Sprintf(`apiVersion: sailoperator.io/v1
+kind: Istio
+metadata:
+  name: %s
+spec:
+  namespace: %s
+  version: %s`, name, namespace, version))
+	t.Cleanup(func() { deleteIstio(t, c, name) })
+	return istioHealthy(t, c, name)
+}

@@ -64,7 +64,7 @@ func TestRenderPrintsWhatTheOperatorApplies(t *testing.T) {
 		}
 		t.Run(filepath.Base(example), func(t *testing.T) {
 			out, err := exec.Command(bosun, "render", "-f", istio, "--versions-file", catalogFile,
-				"--resources", resources, "--platform", "kubernetes", "--kube-version", kubeVersion.GitVersion).CombinedOutput()
+				"--resources-dir", resources, "--platform", "kubernetes", "--kube-version", kubeVersion.GitVersion).CombinedOutput()
 			if err != nil {
 				t.Fatalf("bosun render: %v\n%s", err, out)
 			}

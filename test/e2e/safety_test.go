@@ -24,16 +24,7 @@ func TestInPlaceRefusesSkippingMinorVersions(t *testing.T) {
 	c := newClient(t)
 	startOperator(t, v1244)
 	ctx := t.Context()
-	createNamespace(t, c, "istio-skip", nil)
-	applyYAML(t, c, `apiVersion: sailoperator.io/v1
-kind: Istio
-metadata:
-  name: skip
-spec:
-  namespace: istio-skip
-  version: v1.24.3`)
-	t.Cleanup(func() { deleteIstio(t, c, "skip") })
-	istioHealthy(t, c, "skip")
+	installIstio(t, c, "skip", "istio-skip", v1243)
 	before := &v1.IstioRevision{}
 	if err := c.Get(ctx, client.ObjectKey{Name: "skip"}, before); err != nil {
 		t.Fatal(err)
@@ -86,16 +77,7 @@ func TestDriftIsCorrectedAndOthersFieldsKept(t *testing.T) {
 	c := newClient(t)
 	startOperator(t, v1244)
 	ctx := t.Context()
-	createNamespace(t, c, "istio-drift", nil)
-	applyYAML(t, c, `apiVersion: sailoperator.io/v1
-kind: Istio
-metadata:
-  name: drift
-spec:
-  namespace: istio-drift
-  version: v1.24.3`)
-	t.Cleanup(func() { deleteIstio(t, c, "drift") })
-	istioHealthy(t, c, "drift")
+	installIstio(t, c, "drift", "istio-drift", v1243)
 
 	// kubectl edit: a changed env value of the discovery container, and a label of the user's.
 	deploy := &appsv1.Deployment{}
@@ -200,16 +182,7 @@ spec:
 func TestPodChurnRendersAndAppliesNothing(t *testing.T) {
 	c := newClient(t)
 	startOperator(t, v1244)
-	createNamespace(t, c, "istio-churn", nil)
-	applyYAML(t, c, `apiVersion: sailoperator.io/v1
-kind: Istio
-metadata:
-  name: churn
-spec:
-  namespace: istio-churn
-  version: v1.24.3`)
-	t.Cleanup(func() { deleteIstio(t, c, "churn") })
-	istioHealthy(t, c, "churn")
+	installIstio(t, c, "churn", "istio-churn", v1243)
 	createNamespace(t, c, "churn-apps", nil)
 
 	renders := counter(t, "bosun_renders_total", nil)
@@ -444,16 +417,7 @@ func noRetryStorm(t *testing.T, controller string) {
 func TestConvergedOperatorWritesNothing(t *testing.T) {
 	c := newClient(t)
 	startOperator(t, v1244)
-	createNamespace(t, c, "istio-quiet", nil)
-	applyYAML(t, c, `apiVersion: sailoperator.io/v1
-kind: Istio
-metadata:
-  name: quiet
-spec:
-  namespace: istio-quiet
-  version: v1.24.3`)
-	t.Cleanup(func() { deleteIstio(t, c, "quiet") })
-	istioHealthy(t, c, "quiet")
+	installIstio(t, c, "quiet", "istio-quiet", v1243)
 	waitFor(t, "the revision's InUse to be known", func(ctx context.Context) error {
 		return inUseMessage(ctx, c, "quiet", "Not referenced")
 	})
