@@ -65,29 +65,25 @@ func (a *Applier) adoptable(managers []string) bool {
 
 // takeOver takes an existing object over: it applies desired, hands the fields of the managers bosun may
 // take over to bosun's apply entry, and applies again, which removes what bosun does not render.
-func (a *Applier) takeOver(ctx context.Context, desired *unstructured.Unstructured) error {
-	if err := a.send(ctx, desired); err != nil {
-		return err
-	}
-	live := &unstructured.Unstructured{}
-	live.SetGroupVersionKind(desired.GroupVersionKind())
-	// Read from the API server, not the cache, which has not seen the apply yet.
-	if err := a.writer.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
-		return fmt.Errorf("reading %s to take it over: %w", refOf(desired), err)
+func (a *Applier) takeOver(ctx context.Context, desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	// The answer of the apply is the object as stored now; the cache has not seen it yet.
+	live, err := a.send(ctx, desired)
+	if err != nil {
+		return nil, err
 	}
 	entries, err := a.mergeManagers(live.GetManagedFields())
 	if err != nil {
-		return fmt.Errorf("taking over the fields of %s: %w", refOf(desired), err)
+		return nil, fmt.Errorf("taking over the fields of %s: %w", refOf(desired), err)
 	}
 	patch, err := json.Marshal([]map[string]any{
 		{"op": "test", "path": "/metadata/resourceVersion", "value": live.GetResourceVersion()},
 		{"op": "replace", "path": "/metadata/managedFields", "value": entries},
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := a.writer.Patch(ctx, live, client.RawPatch(types.JSONPatchType, patch)); err != nil {
-		return fmt.Errorf("taking over the fields of %s: %w", refOf(desired), err)
+		return nil, fmt.Errorf("taking over the fields of %s: %w", refOf(desired), err)
 	}
 	return a.send(ctx, desired)
 }

@@ -89,21 +89,24 @@ func Managed(gvk schema.GroupVersionKind) bool {
 	return slices.Contains(Kinds, gvk)
 }
 
-// Applier applies components. Reads go to reader, normally the operator's cache (which holds the
-// managed kinds labelled managed-by=bosun, with their managedFields); writes go to writer.
+// Applier applies components. Reads go to reader, the operator's cache (which holds the managed kinds
+// labelled managed-by=bosun, with their managedFields), and to api, the API server itself, for what
+// the cache cannot hold (see live); writes go to writer.
 type Applier struct {
 	writer client.Client
 	reader client.Reader
+	api    client.Reader
 	// served are the managed kinds the cluster serves; the others are neither listed nor applied.
 	served []schema.GroupVersionKind
 	// adopt are the field managers whose objects bosun may take over (see adopt.go).
 	adopt []string
 }
 
-// New returns an Applier. served are the kinds of Kinds that the cluster serves (ServedKinds); adopt
-// are the field managers whose objects bosun may take over, such as helm (see adopt.go).
-func New(writer client.Client, reader client.Reader, served []schema.GroupVersionKind, adopt ...string) *Applier {
-	return &Applier{writer: writer, reader: reader, served: served, adopt: adopt}
+// New returns an Applier that writes with writer and reads through cache and, where the cache cannot
+// tell, api. served are the kinds of Kinds that the cluster serves (ServedKinds); adopt are the field
+// managers whose objects bosun may take over, such as helm (see adopt.go).
+func New(writer client.Client, cache, api client.Reader, served []schema.GroupVersionKind, adopt ...string) *Applier {
+	return &Applier{writer: writer, reader: cache, api: api, served: served, adopt: adopt}
 }
 
 // ServedKinds returns the kinds of Kinds the cluster serves: NetworkAttachmentDefinition, for one,
@@ -162,11 +165,9 @@ type Result struct {
 	Created, Updated, Corrected, Adopted, Pruned []Ref
 	// Unchanged counts the objects that needed nothing.
 	Unchanged int
-}
-
-// Touched reports whether Apply created, updated or corrected the object.
-func (r Result) Touched(ref Ref) bool {
-	return slices.Contains(r.Created, ref) || slices.Contains(r.Updated, ref) || slices.Contains(r.Corrected, ref) || slices.Contains(r.Adopted, ref)
+	// Sent holds the objects written, as the API server answered: a Deployment's generation there,
+	// ahead of its observedGeneration, shows a rollout the cache does not show yet.
+	Sent map[Ref]*unstructured.Unstructured
 }
 
 // Changed reports whether Apply wrote anything.
@@ -198,10 +199,12 @@ func (r Result) String() string {
 }
 
 // Apply makes the cluster hold exactly the component's objects: it sends the missing, changed and
-// drifted ones, then deletes the inventory objects the component no longer renders. It stops at the
-// first error, leaving what it applied so far; the next call goes on from there.
+// drifted ones, then deletes the inventory objects the component no longer renders. Before it writes
+// anything it refuses objects of kinds it does not track and objects another installer created (unless
+// it may take them over). It stops at the first error, leaving what it applied so far; the next call
+// goes on from there.
 func (a *Applier) Apply(ctx context.Context, c Component) (Result, error) {
-	var res Result
+	res := Result{Sent: map[Ref]*unstructured.Unstructured{}}
 	owner, err := ownerReference(c.Owner)
 	if err != nil {
 		return res, err
@@ -209,54 +212,88 @@ func (a *Applier) Apply(ctx context.Context, c Component) (Result, error) {
 	if err := a.check(c.Objects); err != nil {
 		return res, err
 	}
-	if err := a.checkOwnership(ctx, c.Objects); err != nil {
-		return res, err
+	desired := make([]*unstructured.Unstructured, len(c.Objects))
+	live := make([]*unstructured.Unstructured, len(c.Objects))
+	for i, rendered := range c.Objects {
+		desired[i] = rendered.DeepCopy()
+		desired[i].SetOwnerReferences([]metav1.OwnerReference{owner})
+		if live[i], err = a.live(ctx, desired[i]); err != nil {
+			return res, err
+		}
+		if l := live[i]; l != nil && !appliedByBosun(l) && !a.adoptable(foreignManagers(l)) {
+			return res, &NotOursError{Ref: refOf(desired[i]), Managers: foreignManagers(l)}
+		}
 	}
 	want := map[Ref]bool{}
-	for _, rendered := range c.Objects {
-		gvk := rendered.GroupVersionKind()
-		desired := rendered.DeepCopy()
-		desired.SetOwnerReferences([]metav1.OwnerReference{owner})
-		ref := refOf(desired)
+	for i, d := range desired {
+		ref := refOf(d)
 		want[ref] = true
-
-		live := &unstructured.Unstructured{}
-		live.SetGroupVersionKind(gvk)
-		err := a.reader.Get(ctx, client.ObjectKeyFromObject(desired), live)
-		switch {
-		case apierrors.IsNotFound(err):
-			if err := a.send(ctx, desired); err != nil {
-				return res, err
-			}
+		var sent *unstructured.Unstructured
+		switch l := live[i]; {
+		case l == nil:
+			sent, err = a.send(ctx, d)
 			res.Created = append(res.Created, ref)
-		case err != nil:
-			return res, fmt.Errorf("reading %s: %w", ref, err)
-		case !appliedByBosun(live):
-			if err := a.takeOver(ctx, render.ForUpdate(desired)); err != nil {
-				return res, err
-			}
+		case !appliedByBosun(l):
+			sent, err = a.takeOver(ctx, forUpdate(d, l))
 			res.Adopted = append(res.Adopted, ref)
+		case l.GetAnnotations()[render.AnnotationHash] != d.GetAnnotations()[render.AnnotationHash]:
+			sent, err = a.send(ctx, forUpdate(d, l))
+			res.Updated = append(res.Updated, ref)
+		case len(Drift(l, forUpdate(d, l))) > 0:
+			sent, err = a.send(ctx, forUpdate(d, l))
+			res.Corrected = append(res.Corrected, ref)
 		default:
-			update := render.ForUpdate(desired)
-			switch {
-			case live.GetAnnotations()[render.AnnotationHash] != desired.GetAnnotations()[render.AnnotationHash]:
-				if err := a.send(ctx, update); err != nil {
-					return res, err
-				}
-				res.Updated = append(res.Updated, ref)
-			case len(Drift(live, update)) > 0:
-				if err := a.send(ctx, update); err != nil {
-					return res, err
-				}
-				res.Corrected = append(res.Corrected, ref)
-			default:
-				res.Unchanged++
-			}
+			res.Unchanged++
+			continue
 		}
+		if err != nil {
+			return res, err
+		}
+		res.Sent[ref] = sent
 	}
 	pruned, err := a.prune(ctx, c, want)
 	res.Pruned = pruned
 	return res, err
+}
+
+// live reads the object as it is: from the cache, which holds bosun's objects; when the cache has
+// none, from the API server, since an object another installer created is not in the cache (it lacks
+// bosun's label). That second read happens only for objects about to be created.
+func (a *Applier) live(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	for _, r := range []client.Reader{a.reader, a.api} {
+		l := &unstructured.Unstructured{}
+		l.SetGroupVersionKind(obj.GroupVersionKind())
+		err := r.Get(ctx, client.ObjectKeyFromObject(obj), l)
+		if err == nil {
+			return l, nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("reading %s: %w", refOf(obj), err)
+		}
+	}
+	return nil, nil
+}
+
+// forUpdate is what bosun sends to update an existing object: render.ForUpdate, which leaves out the
+// fields istiod takes over once it runs (a validating webhook's failurePolicy), unless no one else
+// owns them yet: then istiod has not taken them, and leaving them out would drop them, so that the API
+// server would default failurePolicy to Fail before istiod serves.
+func forUpdate(desired, live *unstructured.Unstructured) *unstructured.Unstructured {
+	if render.HasCreateOnlyFields(desired) && !othersOwn(live, "f:failurePolicy") {
+		return desired
+	}
+	return render.ForUpdate(desired)
+}
+
+// othersOwn reports whether a manager other than bosun's apply owns a field of this name anywhere in
+// the object.
+func othersOwn(live *unstructured.Unstructured, field string) bool {
+	for _, e := range live.GetManagedFields() {
+		if !isBosunApply(e) && e.FieldsV1 != nil && strings.Contains(string(e.FieldsV1.Raw), `"`+field+`"`) {
+			return true
+		}
+	}
+	return false
 }
 
 // check refuses, before anything is written, objects of kinds bosun does not track in inventories or
@@ -274,35 +311,17 @@ func (a *Applier) check(objs []*unstructured.Unstructured) error {
 	return nil
 }
 
-// checkOwnership refuses, before anything is written, to apply over an object another installer
-// created, unless bosun may take its managers' objects over (adopt.go).
-func (a *Applier) checkOwnership(ctx context.Context, objs []*unstructured.Unstructured) error {
-	for _, obj := range objs {
-		live := &unstructured.Unstructured{}
-		live.SetGroupVersionKind(obj.GroupVersionKind())
-		err := a.reader.Get(ctx, client.ObjectKeyFromObject(obj), live)
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", refOf(obj), err)
-		}
-		if managers := foreignManagers(live); !appliedByBosun(live) && !a.adoptable(managers) {
-			return &NotOursError{Ref: refOf(obj), Managers: managers}
-		}
-	}
-	return nil
-}
-
-// send applies one object with server-side apply, taking over fields other managers changed.
-func (a *Applier) send(ctx context.Context, obj *unstructured.Unstructured) error {
+// send applies one object with server-side apply, taking over fields other managers changed, and
+// returns the object as the API server stored it.
+func (a *Applier) send(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	// The client decodes the API server's answer into what it sends: send a copy, so that obj stays
 	// what was rendered.
-	err := a.writer.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj.DeepCopy()), client.FieldOwner(FieldManager), client.ForceOwnership)
+	sent := obj.DeepCopy()
+	err := a.writer.Apply(ctx, client.ApplyConfigurationFromUnstructured(sent), client.FieldOwner(FieldManager), client.ForceOwnership)
 	if err != nil {
-		return fmt.Errorf("applying %s: %w", refOf(obj), err)
+		return nil, fmt.Errorf("applying %s: %w", refOf(obj), err)
 	}
-	return nil
+	return sent, nil
 }
 
 // Inventory returns the live objects that belong to the owner: those of the served managed kinds that

@@ -94,7 +94,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, c: c, applier: apply.New(writer, c, served), writes: w, owner: owner, ns: owner.Name}
+	return &env{t: t, c: c, applier: apply.New(writer, c, c, served), writes: w, owner: owner, ns: owner.Name}
 }
 
 // objects are a small component: a ConfigMap, a Service whose ports leave protocol to the API server's

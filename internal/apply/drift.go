@@ -115,38 +115,47 @@ func walkValue(set *fieldpath.Set, v any, path string, missing *[]string) {
 
 // matchItem finds list item i in set: as a leaf member (true) or as a child set.
 func matchItem(set *fieldpath.Set, i int, item any) (bool, *fieldpath.Set) {
-	matches := func(pe fieldpath.PathElement) bool {
-		switch {
-		case pe.Index != nil:
-			return *pe.Index == i
-		case pe.Value != nil:
-			return value.Equals(*pe.Value, value.NewValueInterface(item))
-		case pe.Key != nil:
-			return keyMatches(*pe.Key, item)
+	// Two passes: elements that match the item on every key field first, then elements that match on
+	// the key fields the item has (the others defaulted by the API server), so that a port without its
+	// protocol is not matched with another port of the same number and another protocol.
+	for _, exact := range []bool{true, false} {
+		matches := func(pe fieldpath.PathElement) bool {
+			switch {
+			case pe.Index != nil:
+				return *pe.Index == i
+			case pe.Value != nil:
+				return value.Equals(*pe.Value, value.NewValueInterface(item))
+			case pe.Key != nil:
+				return keyMatches(*pe.Key, item, exact)
+			}
+			return false
 		}
-		return false
-	}
-	// The sets' Iterate methods are used rather than their All iterators, whose loops may not be left
-	// early.
-	var child *fieldpath.Set
-	set.Children.Iterate(func(pe fieldpath.PathElement) {
-		if child == nil && matches(pe) {
-			child, _ = set.Children.Get(pe)
+		// The sets' Iterate methods are used rather than their All iterators, whose loops may not be
+		// left early.
+		var child *fieldpath.Set
+		set.Children.Iterate(func(pe fieldpath.PathElement) {
+			if child == nil && matches(pe) {
+				child, _ = set.Children.Get(pe)
+			}
+		})
+		if child != nil {
+			return false, child
 		}
-	})
-	if child != nil {
-		return false, child
+		member := false
+		set.Members.Iterate(func(pe fieldpath.PathElement) {
+			member = member || matches(pe)
+		})
+		if member {
+			return true, nil
+		}
 	}
-	member := false
-	set.Members.Iterate(func(pe fieldpath.PathElement) {
-		member = member || matches(pe)
-	})
-	return member, nil
+	return false, nil
 }
 
-// keyMatches reports whether a list item has the key's field values. A key field the item lacks is one
-// the API server defaulted (a port's protocol, say); at least one key field must be present.
-func keyMatches(key value.FieldList, item any) bool {
+// keyMatches reports whether a list item has the key's field values. Unless exact, a key field the
+// item lacks is taken as one the API server defaulted (a port's protocol, say); at least one key field
+// must be present.
+func keyMatches(key value.FieldList, item any, exact bool) bool {
 	m, ok := item.(map[string]any)
 	if !ok {
 		return false
@@ -155,6 +164,9 @@ func keyMatches(key value.FieldList, item any) bool {
 	for _, f := range key {
 		v, ok := m[f.Name]
 		if !ok {
+			if exact {
+				return false
+			}
 			continue
 		}
 		if !value.Equals(f.Value, value.NewValueInterface(v)) {

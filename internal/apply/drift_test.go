@@ -69,7 +69,7 @@ func TestApplyTakesOverOnlyWhenAllowed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	adopting := apply.New(e.c, e.c, served, "helm")
+	adopting := apply.New(e.c, e.c, e.c, served, "helm")
 	res, err := adopting.Apply(ctx, apply.Component{Owner: e.owner, Objects: e.objects(1, "a")})
 	if err != nil {
 		t.Fatal(err)

@@ -112,6 +112,16 @@ func imageProblems(v Version) []error {
 	return errs
 }
 
+// ParseVersion reads a concrete version name (v1.27.3, v1.27.0-snapshot.b9159ca3, with or without the
+// v), whether or not the catalog lists it: a revision may run a version its catalog has since dropped.
+func ParseVersion(name string) (Version, error) {
+	sv, err := semver.StrictNewVersion(strings.TrimPrefix(name, "v"))
+	if err != nil {
+		return Version{}, fmt.Errorf("%q is not a version: %w", name, err)
+	}
+	return Version{Name: name, Semver: sv}, nil
+}
+
 // Minor is the version's "major.minor", such as "1.27".
 func (v Version) Minor() string {
 	return fmt.Sprintf("%d.%d", v.Semver.Major(), v.Semver.Minor())

@@ -35,7 +35,7 @@ func (e Env) ActiveRevision(ctx context.Context, l Lookup, istio *v1.Istio) (*v1
 	}
 	existing, err := l.Revision(ctx, want.Name)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: IstioRevision %s: %w", ErrLookup, want.Name, err)
 	}
 	if existing != nil {
 		if ref := metav1.GetControllerOf(existing); ref != nil && !refersTo(*ref, istio) {
@@ -56,6 +56,10 @@ func refersTo(ref metav1.OwnerReference, istio *v1.Istio) bool {
 	}
 	return ref.Name == istio.Name
 }
+
+// ErrLookup wraps a failure to look a resource up, which is worth retrying, unlike a refusal of the
+// resource as written.
+var ErrLookup = errors.New("looking up")
 
 // ErrTargetNotFound means a targetRef names an Istio or IstioRevision that does not exist (yet).
 var ErrTargetNotFound = errors.New("target not found")

@@ -47,6 +47,7 @@ import (
 	"github.com/bosun-mesh/bosun/internal/catalog"
 	"github.com/bosun-mesh/bosun/internal/controller/istio"
 	"github.com/bosun-mesh/bosun/internal/controller/revision"
+	"github.com/bosun-mesh/bosun/internal/controller/status"
 	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/inuse"
 	"github.com/bosun-mesh/bosun/internal/metrics"
@@ -174,10 +175,12 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	recorder := mgr.GetEventRecorder("bosun")
 	revisionCharts := render.NewCache(renderer, cluster, o.BosunVersion)
 	revisionCharts.Renders = metrics.Renders.WithLabelValues(v1.KindIstioRevision).Inc
+	usage := &revision.UsageReconciler{Client: c, Env: env, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: revision.UsageFieldManager}}
 	controllers := []interface{ SetupWithManager(ctrl.Manager) error }{
-		&istio.Reconciler{Client: c, Env: env, Recorder: recorder, Clock: o.Clock},
-		&revision.Reconciler{Client: c, Env: env, Charts: revisionCharts, Applier: apply.New(c, c, served, o.Adopt...), Recorder: recorder, Served: served},
-		&revision.UsageReconciler{Client: c},
+		&istio.Reconciler{Client: c, Env: env, Recorder: recorder, Clock: o.Clock, Usage: usage, Status: &status.Writer{Client: c, Manager: apply.FieldManager}},
+		&revision.Reconciler{Client: c, Env: env, Charts: revisionCharts, Applier: apply.New(c, c, mgr.GetAPIReader(), served, o.Adopt...),
+			Recorder: recorder, Served: served, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: apply.FieldManager}},
+		usage,
 	}
 	for _, ctl := range controllers {
 		if err := ctl.SetupWithManager(mgr); err != nil {

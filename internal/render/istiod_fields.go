@@ -13,8 +13,9 @@ import (
 // The decision lives here, where objects are rendered, so `bosun render` and the golden files show
 // exactly what bosun sends.
 //
-//   - webhooks[].clientConfig.caBundle of every webhook configuration: istiod injects its CA. It is
-//     never sent.
+//   - webhooks[].clientConfig.caBundle of every webhook configuration: istiod injects its CA. The
+//     charts render it empty unless the user gives one (istiodRemote.injectionCABundle,
+//     base.validationCABundle); an empty one is never sent.
 //   - webhooks[].failurePolicy of a ValidatingWebhookConfiguration: the charts render Ignore and istiod
 //     flips it to Fail once it serves. It is sent when bosun creates the object and never afterwards
 //     (ForUpdate).
@@ -25,7 +26,9 @@ func dropIstiodFields(obj *unstructured.Unstructured) {
 	if webhookKinds[obj.GetKind()] {
 		editWebhooks(obj, func(w map[string]any) {
 			if cc, ok := w["clientConfig"].(map[string]any); ok {
-				delete(cc, "caBundle")
+				if ca, _ := cc["caBundle"].(string); ca == "" {
+					delete(cc, "caBundle")
+				}
 			}
 		})
 	}

@@ -37,8 +37,9 @@ const (
 )
 
 // startOperator runs the operator in the test process with a test catalog whose v1.24-latest points
-// at latest124, until the test ends or the returned stop is called.
-func startOperator(t *testing.T, latest124 string) (stop func()) {
+// at latest124, allowed to take over the objects of the adopt field managers, until the test ends or
+// the returned stop is called.
+func startOperator(t *testing.T, latest124 string, adopt ...string) (stop func()) {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "versions.yaml")
 	if err := os.WriteFile(file, []byte(catalogYAML(latest124)), 0o644); err != nil {
@@ -50,7 +51,7 @@ func startOperator(t *testing.T, latest124 string) (stop func()) {
 	}
 	mgr, err := operator.New(cfg, operator.Options{
 		Catalog: cat, Resources: os.DirFS(resources), Platform: values.Kubernetes, BosunVersion: "e2e",
-		MetricsAddr: "0", HealthAddr: "0",
+		MetricsAddr: "0", HealthAddr: "0", Adopt: adopt,
 	})
 	if err != nil {
 		t.Fatal(err)

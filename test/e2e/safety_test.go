@@ -111,6 +111,21 @@ func TestDriftIsCorrectedAndOthersFieldsKept(t *testing.T) {
 	if deploy.Labels["team"] != "platform" {
 		t.Errorf("the user's label was removed: %v", deploy.Labels)
 	}
+	istioHealthy(t, c, "drift")
+
+	// A label of the chart's changed by hand is put back without a rollout, and Ready, which the
+	// correction must not leave False, stays True.
+	mergePatch(t, c, deploy, `{"metadata":{"labels":{"istio":"edited-by-hand"}}}`)
+	waitFor(t, "the chart's label to be put back", func(ctx context.Context) error {
+		if err := c.Get(ctx, key, deploy); err != nil {
+			return err
+		}
+		if deploy.Labels["istio"] == "edited-by-hand" {
+			return fmt.Errorf("still edited")
+		}
+		return nil
+	})
+	istioHealthy(t, c, "drift")
 
 	// istiod's own writes: caBundle on both webhook kinds, failurePolicy Fail on the validator.
 	mwc := &admissionregistrationv1.MutatingWebhookConfigurationList{}
@@ -187,6 +202,7 @@ func TestPodChurnRendersAndAppliesNothing(t *testing.T) {
 
 	renders := counter(t, "bosun_renders_total", nil)
 	applies := counter(t, "bosun_applied_objects_total", nil)
+	revisionReconciles := counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istiorevision"})
 	pods := workloadPods(t, c, "churn-apps", "churn", "churn", 500)
 	waitFor(t, "the revision to count 500 pods", func(ctx context.Context) error {
 		return inUseMessage(ctx, c, "churn", "500 pods")
@@ -200,6 +216,12 @@ func TestPodChurnRendersAndAppliesNothing(t *testing.T) {
 	}
 	if got := counter(t, "bosun_applied_objects_total", nil) - applies; got != 0 {
 		t.Errorf("500 pods came and went and bosun applied %v objects, want 0", got)
+	}
+	// Pod events reach the usage controller only, never the controller that renders and applies. That
+	// controller may still see an event of its own during the churn (the HPA's first look at istiod's
+	// Deployment, say), so the bound is a few, where a pod watch would cost hundreds.
+	if got := counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istiorevision"}) - revisionReconciles; got > 3 {
+		t.Errorf("500 pods came and went and the revision controller reconciled %v times, want none caused by pods", got)
 	}
 }
 
@@ -479,4 +501,59 @@ spec:
 	noRetryStorm(t, "istiorevision")
 	createNamespace(t, c, "istio-late", nil)
 	istioHealthy(t, c, "late")
+}
+
+// TestObjectsOfAnotherInstaller: an object the charts render that another installer created (here
+// Helm's istiod ServiceAccount) is not taken silently: the revision says whose it is and nothing is
+// applied; an operator told it may take Helm's objects over does, and Helm's leftovers go.
+func TestObjectsOfAnotherInstaller(t *testing.T) {
+	c := newClient(t)
+	createNamespace(t, c, "istio-helm", nil)
+	helmSA := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{
+		Name: "istiod-helm", Namespace: "istio-helm",
+		Annotations: map[string]string{"meta.helm.sh/release-name": "istiod"},
+		Labels:      map[string]string{"app.kubernetes.io/managed-by": "Helm"},
+	}}
+	if err := c.Create(t.Context(), helmSA, client.FieldOwner("helm")); err != nil {
+		t.Fatal(err)
+	}
+	stop := startOperator(t, v1244)
+	applyYAML(t, c, `apiVersion: sailoperator.io/v1
+kind: Istio
+metadata:
+  name: helm
+spec:
+  namespace: istio-helm
+  version: v1.24.3`)
+	waitFor(t, "the revision to refuse Helm's ServiceAccount", func(ctx context.Context) error {
+		rev := &v1.IstioRevision{}
+		if err := c.Get(ctx, client.ObjectKey{Name: "helm"}, rev); err != nil {
+			return err
+		}
+		cond, err := condition(rev.Status.Conditions, v1.ConditionReconciled)
+		if err != nil || cond.Status != metav1.ConditionFalse || !strings.Contains(cond.Message, "--adopt-from=helm") {
+			return fmt.Errorf("Reconciled %+v %v", cond, err)
+		}
+		return nil
+	})
+	if left, err := ownedObjects(t.Context(), c, "IstioRevision.helm"); err != nil || len(left) > 0 {
+		t.Errorf("objects were applied beside Helm's: %v %v", left, err)
+	}
+
+	stop()
+	startOperator(t, v1244, "helm")
+	t.Cleanup(func() { deleteIstio(t, c, "helm") })
+	istioHealthy(t, c, "helm")
+	sa := &corev1.ServiceAccount{}
+	if err := c.Get(t.Context(), client.ObjectKeyFromObject(helmSA), sa); err != nil {
+		t.Fatal(err)
+	}
+	if sa.Annotations["meta.helm.sh/release-name"] != "" || sa.Labels["app.kubernetes.io/managed-by"] != "bosun" {
+		t.Errorf("after the takeover: labels %v, annotations %v; want bosun's and no Helm release", sa.Labels, sa.Annotations)
+	}
+	for _, m := range sa.ManagedFields {
+		if m.Manager == "helm" {
+			t.Errorf("Helm still manages fields of the ServiceAccount: %s", m.FieldsV1.Raw)
+		}
+	}
 }

@@ -27,6 +27,7 @@ import (
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/apply"
+	"github.com/bosun-mesh/bosun/internal/catalog"
 	"github.com/bosun-mesh/bosun/internal/controller/revision"
 	"github.com/bosun-mesh/bosun/internal/controller/status"
 	"github.com/bosun-mesh/bosun/internal/desired"
@@ -38,6 +39,13 @@ type Reconciler struct {
 	Env      desired.Env
 	Recorder events.EventRecorder
 	Clock    clock.PassiveClock
+	// Status writes the Istios' status (with field manager bosun).
+	Status *status.Writer
+	// Usage tells, at the moment of pruning, whether workloads use a revision: the InUse condition
+	// the pruning decision started from may be older than the cache.
+	Usage interface {
+		Evaluate(context.Context, *v1.IstioRevision) metav1.Condition
+	}
 }
 
 // SetupWithManager registers the controller: Istios when their spec or annotations change, and the
@@ -71,12 +79,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err == nil {
 		revs, requeue, err = r.prune(ctx, istio, active.Name, revs)
 	}
-	if serr := r.writeStatus(ctx, istio, active, revs, err); serr != nil {
+	wrote, serr := r.writeStatus(ctx, istio, active, revs, err)
+	if serr != nil {
 		return ctrl.Result{}, errors.Join(err, serr)
 	}
 	var refused refusal
 	if errors.As(err, &refused) {
-		r.Recorder.Eventf(istio, nil, corev1.EventTypeWarning, refused.reason, "Reconcile", refused.Error())
+		// One Warning per refusal, when the status first says so, not one per reconcile.
+		if wrote {
+			r.Recorder.Eventf(istio, nil, corev1.EventTypeWarning, refused.reason, "Reconcile", refused.Error())
+		}
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	}
 	return ctrl.Result{RequeueAfter: requeue}, err
@@ -111,6 +123,9 @@ func (r *Reconciler) ownedRevisions(ctx context.Context, istio *v1.Istio) ([]v1.
 // someone else), and changes nothing then.
 func (r *Reconciler) activeRevision(ctx context.Context, istio *v1.Istio, owned []v1.IstioRevision) (*v1.IstioRevision, error) {
 	want, err := r.Env.ActiveRevision(ctx, desired.Cluster{Reader: r.Client}, istio)
+	if errors.Is(err, desired.ErrLookup) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, refusal{v1.ReasonReconcileError, err}
 	}
@@ -123,12 +138,19 @@ func (r *Reconciler) activeRevision(ctx context.Context, istio *v1.Istio, owned 
 		return nil, err
 	}
 	if existing.Spec.Version != want.Spec.Version {
-		from, ferr := r.Env.Catalog.Resolve(string(existing.Spec.Version))
-		to, terr := r.Env.Catalog.Resolve(string(want.Spec.Version))
-		if ferr == nil && terr == nil {
-			if err := CheckInPlaceStep(istio, from, to, r.Env.Catalog); err != nil {
-				return nil, refusal{v1.ReasonVersionChangeNotAllowed, err}
-			}
+		// The running version may have left the catalog (end of life after an operator upgrade, when
+		// big jumps are likeliest): its minor version comes from its name, and a name that says none
+		// refuses the change rather than allowing it.
+		from, err := catalog.ParseVersion(string(existing.Spec.Version))
+		if err != nil {
+			return nil, refusal{v1.ReasonVersionChangeNotAllowed, fmt.Errorf("IstioRevision %s runs %q, whose minor version bosun cannot tell, so it cannot check the change to %s: %w", existing.Name, existing.Spec.Version, want.Spec.Version, err)}
+		}
+		to, err := catalog.ParseVersion(string(want.Spec.Version))
+		if err != nil {
+			return nil, err
+		}
+		if err := CheckInPlaceStep(istio, from, to, r.Env.Catalog); err != nil {
+			return nil, refusal{v1.ReasonVersionChangeNotAllowed, err}
 		}
 	}
 	return r.updateRevision(ctx, istio, existing, want)
@@ -190,6 +212,14 @@ func (r *Reconciler) prune(ctx context.Context, istio *v1.Istio, active string, 
 			continue
 		}
 		d := Prune(&rev, grace, now)
+		if d.Delete {
+			// Look once more, from the cache as it is now: a workload may have come back since the
+			// InUse condition was written (while the operator was down, say).
+			if c := r.Usage.Evaluate(ctx, &rev); c.Status != metav1.ConditionFalse {
+				logr.FromContextOrDiscard(ctx).Info("kept a revision due for deletion: it is in use again, or its use cannot be told", "revision", rev.Name, "inUse", c.Message)
+				d = PruneDecision{Why: c.Message}
+			}
+		}
 		if !d.Delete {
 			kept = append(kept, rev)
 			if d.RecheckAfter > 0 && (requeue == 0 || d.RecheckAfter < requeue) {
@@ -207,13 +237,10 @@ func (r *Reconciler) prune(ctx context.Context, istio *v1.Istio, active string, 
 	return kept, requeue, nil
 }
 
-// writeStatus computes the Istio's status and writes it if it changed.
-func (r *Reconciler) writeStatus(ctx context.Context, istio *v1.Istio, active *v1.IstioRevision, revs []v1.IstioRevision, reconcileErr error) error {
+// writeStatus computes the Istio's status and writes it if it changed; it reports whether it wrote.
+func (r *Reconciler) writeStatus(ctx context.Context, istio *v1.Istio, active *v1.IstioRevision, revs []v1.IstioRevision, reconcileErr error) (bool, error) {
 	st := istioStatus(istio, active, revs, reconcileErr, metav1.NewTime(r.Clock.Now()))
-	if equality.Semantic.DeepEqual(st, istio.Status) {
-		return nil
-	}
-	return status.Apply(ctx, r.Client, istio, apply.FieldManager, st)
+	return r.Status.Write(ctx, istio, st, equality.Semantic.DeepEqual(st, istio.Status))
 }
 
 // istioStatus is the Istio's status: the active revision's conditions and state, or, when the spec

@@ -109,7 +109,7 @@ func GracePeriod(istio *v1.Istio) time.Duration {
 func ServesRemoteClusters(istio *v1.Istio) bool {
 	m, err := values.FromObject(istio.Spec.Values)
 	if err != nil {
-		return false
+		return true // values bosun cannot read: keep the revisions rather than guess
 	}
 	if v, _ := values.Get(m, "pilot", "env", "EXTERNAL_ISTIOD"); v == "true" {
 		return true

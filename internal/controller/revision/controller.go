@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -47,6 +48,9 @@ type Reconciler struct {
 	Recorder events.EventRecorder
 	// Served are the managed kinds the cluster serves; the controller watches each for drift.
 	Served []schema.GroupVersionKind
+	// Status writes the revisions' Reconciled, Ready and DependenciesHealthy (field manager bosun).
+	Status *status.Writer
+	Clock  clock.PassiveClock
 }
 
 // SetupWithManager registers the controller: IstioRevisions by generation and deletion, the objects
@@ -115,7 +119,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.ensureFinalizer(ctx, rev); err != nil {
 		return ctrl.Result{}, err
 	}
-	st := newStatus(rev)
+	st := newStatus(rev, metav1.NewTime(r.Clock.Now()))
 	applied, applyErr := r.applyCharts(ctx, rev)
 	st.reconciled(applyErr)
 	if applyErr == nil {
@@ -188,18 +192,17 @@ func (r *Reconciler) namespaceExists(ctx context.Context, name string) error {
 	return nil
 }
 
-// readiness reads the istiod Deployment from the cache of owned objects. When this reconcile has just
-// written the Deployment, the cache still holds the version before the write: istiod is then rolling
-// out a new template, and not ready until the Deployment's next update says it is.
+// readiness reads the istiod Deployment: as the API server answered the apply when this reconcile
+// wrote it (the cache still holds the version before the write, which would say a new template is
+// ready before its rollout began), else from the cache of owned objects.
 func (r *Reconciler) readiness(ctx context.Context, rev *v1.IstioRevision, applied apply.Result) metav1.Condition {
 	if isRemote(rev) {
 		return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionFalse, Reason: v1.ReasonRemoteIstiodNotReady,
 			Message: "this revision's istiod runs in another cluster, and bosun does not probe remote control planes yet"}
 	}
 	deployGVK := schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
-	if applied.Touched(apply.Ref{GVK: deployGVK, Namespace: rev.Spec.Namespace, Name: IstiodName(rev)}) {
-		return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionFalse, Reason: v1.ReasonIstiodNotReady,
-			Message: fmt.Sprintf("istiod Deployment %s/%s is rolling out a new template", rev.Spec.Namespace, IstiodName(rev))}
+	if sent, ok := applied.Sent[apply.Ref{GVK: deployGVK, Namespace: rev.Spec.Namespace, Name: IstiodName(rev)}]; ok {
+		return istiodReady(rev, sent)
 	}
 	deploy := &unstructured.Unstructured{}
 	deploy.SetGroupVersionKind(deployGVK)
@@ -223,6 +226,7 @@ func (r *Reconciler) finalize(ctx context.Context, rev *v1.IstioRevision) error 
 		return err
 	}
 	r.Charts.Forget(rev.UID)
+	r.Status.Forget(rev.UID)
 	if len(deleted) > 0 {
 		logr.FromContextOrDiscard(ctx).Info("removed istiod", "objects", len(deleted))
 		r.Recorder.Eventf(rev, nil, corev1.EventTypeNormal, "Removed", "Delete", "removed %d objects", len(deleted))
@@ -235,10 +239,8 @@ func (r *Reconciler) finalize(ctx context.Context, rev *v1.IstioRevision) error 
 // writeStatus writes the status if it changed, with server-side apply under bosun's field manager:
 // the InUse condition belongs to UsageReconciler's field manager and is left alone.
 func (r *Reconciler) writeStatus(ctx context.Context, rev *v1.IstioRevision, st *revisionStatus) error {
-	if st.unchanged() {
-		return nil
-	}
-	return status.Apply(ctx, r.Client, rev, apply.FieldManager, st.result())
+	_, err := r.Status.Write(ctx, rev, st.result(), st.unchanged())
+	return err
 }
 
 // isRemote reports whether a revision's istiod runs in another cluster: the remote profile, or the

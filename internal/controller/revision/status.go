@@ -23,8 +23,8 @@ type revisionStatus struct {
 	kind string
 }
 
-func newStatus(rev *v1.IstioRevision) *revisionStatus {
-	st := &revisionStatus{old: rev.Status, now: metav1.Now()}
+func newStatus(rev *v1.IstioRevision, now metav1.Time) *revisionStatus {
+	st := &revisionStatus{old: rev.Status, now: now}
 	st.new.ObservedGeneration = rev.Generation
 	st.new.Type = v1.RevisionTypeLocal
 	if isRemote(rev) {

@@ -2,12 +2,15 @@ package revision
 
 import (
 	"context"
+	"errors"
+	"sync"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -18,6 +21,7 @@ import (
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/controller/status"
+	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/inuse"
 )
 
@@ -29,6 +33,16 @@ const UsageFieldManager = "bosun-inuse"
 // and, only when the answer changes, one status write: nothing is rendered or applied.
 type UsageReconciler struct {
 	Client client.Client
+	// Env resolves the targets of tags from their spec.
+	Env   desired.Env
+	Clock clock.PassiveClock
+	// Status writes the InUse condition (field manager bosun-inuse).
+	Status *status.Writer
+
+	mu sync.Mutex
+	// written is the InUse condition last written for each revision. The cache may not have seen it
+	// yet, and the condition's transition time, which decides pruning, must follow what was written.
+	written map[types.UID]metav1.Condition
 }
 
 // SetupWithManager registers the controller: IstioRevisions, and the namespaces, pods and tags that
@@ -90,13 +104,21 @@ func (r *UsageReconciler) resolve(ctx context.Context, names []string) []reconci
 	return out
 }
 
-// tagTarget maps a tag to the revision it resolves to.
-func (r *UsageReconciler) tagTarget(_ context.Context, obj client.Object) []reconcile.Request {
+// tagTarget maps a tag to the revision its spec resolves to, not the one its status names, which lags
+// behind a change of its target (field lesson #26).
+func (r *UsageReconciler) tagTarget(ctx context.Context, obj client.Object) []reconcile.Request {
 	tag, ok := obj.(*v1.IstioRevisionTag)
-	if !ok || tag.Status.IstioRevision == "" {
+	if !ok {
 		return nil
 	}
-	return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: tag.Status.IstioRevision}}}
+	var out []reconcile.Request
+	if rev, err := r.Env.Target(ctx, desired.Cluster{Reader: r.Client}, tag.Spec.TargetRef); err == nil {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: rev.Name}})
+	}
+	if tag.Status.IstioRevision != "" {
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: tag.Status.IstioRevision}})
+	}
+	return out
 }
 
 // Reconcile computes a revision's InUse condition and writes it when it changed.
@@ -106,22 +128,54 @@ func (r *UsageReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !rev.DeletionTimestamp.IsZero() {
+		r.forget(rev.UID)
+		r.Status.Forget(rev.UID)
 		return ctrl.Result{}, nil
 	}
 	rev.SetGroupVersionKind(v1.GroupVersion.WithKind(v1.KindIstioRevision))
-	c := r.inUse(ctx, rev)
-	if old := meta.FindStatusCondition(rev.Status.Conditions, v1.ConditionInUse); old != nil &&
-		old.Status == c.Status && old.Reason == c.Reason && old.Message == c.Message {
-		return ctrl.Result{}, nil
+	c := r.Evaluate(ctx, rev)
+	base := rev.Status.Conditions
+	if last, ok := r.last(rev.UID); ok {
+		base = []metav1.Condition{last}
 	}
-	conditions := status.Set(rev.Status.Conditions, c, metav1.Now())
+	conditions := status.Set(base, c, metav1.NewTime(r.Clock.Now()))
 	written := *meta.FindStatusCondition(conditions, v1.ConditionInUse)
-	return ctrl.Result{}, status.Apply(ctx, r.Client, rev, UsageFieldManager, map[string]any{"conditions": []metav1.Condition{written}})
+	cached := meta.FindStatusCondition(rev.Status.Conditions, v1.ConditionInUse)
+	cachedUnchanged := cached != nil && cached.Status == c.Status && cached.Reason == c.Reason && cached.Message == c.Message
+	if _, err := r.Status.Write(ctx, rev, map[string]any{"conditions": []metav1.Condition{written}}, cachedUnchanged); err != nil {
+		return ctrl.Result{}, err
+	}
+	if _, ok := r.last(rev.UID); ok || !cachedUnchanged {
+		r.remember(rev.UID, written)
+	}
+	return ctrl.Result{}, nil
 }
 
-// inUse evaluates the revision's usage. A failed lookup gives Unknown, which never lets the revision
-// be pruned (field lesson #27).
-func (r *UsageReconciler) inUse(ctx context.Context, rev *v1.IstioRevision) metav1.Condition {
+func (r *UsageReconciler) last(uid types.UID) (metav1.Condition, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.written[uid]
+	return c, ok
+}
+
+func (r *UsageReconciler) remember(uid types.UID, c metav1.Condition) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.written == nil {
+		r.written = map[types.UID]metav1.Condition{}
+	}
+	r.written[uid] = c
+}
+
+func (r *UsageReconciler) forget(uid types.UID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.written, uid)
+}
+
+// Evaluate tells whether workloads use the revision now, from the cache. A failed lookup gives
+// Unknown, which never lets the revision be pruned (field lesson #27).
+func (r *UsageReconciler) Evaluate(ctx context.Context, rev *v1.IstioRevision) metav1.Condition {
 	target, err := r.target(ctx, rev)
 	var usage inuse.Usage
 	if err == nil {
@@ -145,8 +199,15 @@ func (r *UsageReconciler) target(ctx context.Context, rev *v1.IstioRevision) (in
 	if err := r.Client.List(ctx, &tags); err != nil {
 		return t, err
 	}
+	lookup := desired.Cluster{Reader: r.Client}
 	for _, tag := range tags.Items {
-		if tag.Status.IstioRevision == rev.Name {
+		// The tag counts for the revision its spec points at, and for the one its status still names:
+		// until the tag's webhook has moved, workloads that use the tag are injected by that one.
+		target, err := r.Env.Target(ctx, lookup, tag.Spec.TargetRef)
+		if err != nil && !errors.Is(err, desired.ErrTargetNotFound) {
+			return t, err
+		}
+		if (target != nil && target.Name == rev.Name) || tag.Status.IstioRevision == rev.Name {
 			t.Tags = append(t.Tags, tag.Name)
 		}
 	}

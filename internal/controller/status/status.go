@@ -6,15 +6,64 @@
 package status
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"sync"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
+
+// Writer writes the status fields one controller owns, and remembers what it last wrote for each
+// object. A reconcile often runs before the cache has seen the status its previous reconcile wrote;
+// compared with that stale copy, a status that changed back would look unchanged and never be written
+// (Ready stuck False after a short not-ready spell, say). The Writer compares with its own last write
+// instead, and with the cache only for objects it has not written since it started.
+type Writer struct {
+	Client  client.Client
+	Manager string
+
+	mu   sync.Mutex
+	last map[types.UID][]byte
+}
+
+// Write writes fields (the status as a typed struct or map) unless they are what was last written,
+// or, when nothing was written yet, unless cachedUnchanged says the cache already holds them. It
+// reports whether it wrote.
+func (w *Writer) Write(ctx context.Context, obj client.Object, fields any, cachedUnchanged bool) (bool, error) {
+	data, err := json.Marshal(fields)
+	if err != nil {
+		return false, fmt.Errorf("encoding the status of %s: %w", obj.GetName(), err)
+	}
+	w.mu.Lock()
+	last, ok := w.last[obj.GetUID()]
+	w.mu.Unlock()
+	if (ok && bytes.Equal(last, data)) || (!ok && cachedUnchanged) {
+		return false, nil
+	}
+	if err := Apply(ctx, w.Client, obj, w.Manager, fields); err != nil {
+		return false, err
+	}
+	w.mu.Lock()
+	if w.last == nil {
+		w.last = map[types.UID][]byte{}
+	}
+	w.last[obj.GetUID()] = data
+	w.mu.Unlock()
+	return true, nil
+}
+
+// Forget drops what was written for an object that is gone.
+func (w *Writer) Forget(uid types.UID) {
+	w.mu.Lock()
+	delete(w.last, uid)
+	w.mu.Unlock()
+}
 
 // Apply writes fields of obj's status with server-side apply under manager. fields is the status as a
 // typed struct or map: only the fields it sets are sent, and the manager owns exactly those.
