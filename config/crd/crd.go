@@ -21,13 +21,12 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/bosun-mesh/bosun/internal/apply"
 )
 
 //go:embed *.yaml
 var files embed.FS
-
-// fieldManager is the server-side apply field manager bosun uses for everything it writes.
-const fieldManager = "bosun"
 
 // CRDs returns bosun's CustomResourceDefinitions, sorted by name.
 func CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
@@ -75,7 +74,7 @@ func Install(ctx context.Context, cfg *rest.Config, timeout time.Duration) error
 		}
 		force := true
 		_, err = client.CustomResourceDefinitions().Patch(ctx, crd.Name, types.ApplyYAMLPatchType, body,
-			metav1.PatchOptions{FieldManager: fieldManager, Force: &force})
+			metav1.PatchOptions{FieldManager: apply.FieldManager, Force: &force})
 		if err != nil {
 			return fmt.Errorf("applying CRD %s: %w", crd.Name, err)
 		}

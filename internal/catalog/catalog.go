@@ -325,7 +325,7 @@ func (c *Catalog) Resolve(name string) (Version, error) {
 }
 
 func (c *Catalog) resolveKnown(name string) (Version, error) {
-	n := canonical(name)
+	n := Canonical(name)
 	if c.isEOL[n] {
 		return Version{}, &EndOfLifeError{Name: name, Supported: c.Supported()}
 	}
@@ -368,8 +368,8 @@ func (c *Catalog) ConcreteNames() []string {
 	return names
 }
 
-// canonical adds the leading v that Istio version names carry, so that "1.28.5" means "v1.28.5".
-func canonical(name string) string {
+// Canonical adds the leading v that Istio version names carry, so that "1.28.5" means "v1.28.5".
+func Canonical(name string) string {
 	if name != "" && name[0] >= '0' && name[0] <= '9' {
 		return "v" + name
 	}

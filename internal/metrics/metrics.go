@@ -16,10 +16,10 @@ var (
 	}, []string{"kind"})
 
 	// Applies counts objects written by internal/apply, by resource kind and action (created, updated,
-	// corrected, pruned).
+	// corrected, adopted, pruned).
 	Applies = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bosun_applied_objects_total",
-		Help: "Objects bosun wrote, by the kind of bosun resource that owns them and the action: created, updated, corrected (drift) or pruned.",
+		Help: "Objects bosun wrote, by the kind of bosun resource that owns them and the action: created, updated, corrected (drift), adopted or pruned.",
 	}, []string{"kind", "action"})
 )
 

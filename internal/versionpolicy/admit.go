@@ -42,16 +42,8 @@ func Admit(c *catalog.Catalog, obj *unstructured.Unstructured) error {
 			return err
 		}
 	}
-	if !slices.Contains(r.accepted(c), canonical(version)) {
+	if !slices.Contains(r.accepted(c), catalog.Canonical(version)) {
 		return &RefusedError{Kind: obj.GetKind(), Name: obj.GetName(), Message: r.refusal(c, version)}
 	}
 	return nil
-}
-
-// canonical adds the leading v a version may be written without, as the policies' CEL does.
-func canonical(version string) string {
-	if version != "" && version[0] >= '0' && version[0] <= '9' {
-		return "v" + version
-	}
-	return version
 }

@@ -14,11 +14,9 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
+	"github.com/bosun-mesh/bosun/internal/apply"
 	"github.com/bosun-mesh/bosun/internal/catalog"
 )
-
-// fieldManager is the server-side apply field manager bosun uses for everything it writes.
-const fieldManager = "bosun"
 
 // pluralOf maps the kinds of Objects to their resources.
 var pluralOf = map[string]string{
@@ -46,7 +44,7 @@ func Install(ctx context.Context, cfg *rest.Config, c *catalog.Catalog, timeout 
 	}
 	for _, obj := range objs {
 		gvr := schema.GroupVersionResource{Group: "admissionregistration.k8s.io", Version: "v1", Resource: pluralOf[obj.GetKind()]}
-		_, err := client.Resource(gvr).Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: fieldManager, Force: true})
+		_, err := client.Resource(gvr).Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: apply.FieldManager, Force: true})
 		if err != nil {
 			return fmt.Errorf("applying %s %s: %w", obj.GetKind(), obj.GetName(), err)
 		}

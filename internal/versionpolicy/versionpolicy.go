@@ -37,6 +37,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/render"
 )
 
 // Names of the objects Objects returns. Each policy's binding has the policy's name.
@@ -49,12 +50,6 @@ const (
 	RevisionPolicy = "bosun-istiorevision-versions"
 	// DefaultPolicy sets an empty spec.version of Istio, IstioCNI and ZTunnel to the catalog's default.
 	DefaultPolicy = "bosun-version-default"
-)
-
-// The label of every object Objects returns, the one bosun puts on everything it applies.
-const (
-	labelManagedBy = "app.kubernetes.io/managed-by"
-	managedByValue = "bosun"
 )
 
 const group = "sailoperator.io"
@@ -207,7 +202,7 @@ func typeMeta(kind string) metav1.TypeMeta {
 }
 
 func objectMeta(name string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: name, Labels: map[string]string{labelManagedBy: managedByValue}}
+	return metav1.ObjectMeta{Name: name, Labels: map[string]string{render.LabelManagedBy: render.ManagedByValue}}
 }
 
 // operations are the requests the policies see: creating an object and changing it. A status update

@@ -3,6 +3,7 @@ package revision
 import (
 	"context"
 	"errors"
+	"maps"
 	"sync"
 
 	"github.com/go-logr/logr"
@@ -279,19 +280,7 @@ type metadataChanged struct{ predicate.Funcs }
 func (metadataChanged) Create(event.CreateEvent) bool { return true }
 func (metadataChanged) Delete(event.DeleteEvent) bool { return true }
 func (metadataChanged) Update(e event.UpdateEvent) bool {
-	return !mapsEqual(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) ||
-		!mapsEqual(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations())
+	return !maps.Equal(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) ||
+		!maps.Equal(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations())
 }
 func (metadataChanged) Generic(event.GenericEvent) bool { return false }
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if bv, ok := b[k]; !ok || bv != v {
-			return false
-		}
-	}
-	return true
-}
