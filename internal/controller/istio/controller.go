@@ -83,24 +83,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if serr != nil {
 		return ctrl.Result{}, errors.Join(err, serr)
 	}
-	var refused refusal
-	if errors.As(err, &refused) {
+	if reason, refused := status.RefusalReason(err); refused {
 		// One Warning per refusal, when the status first says so, not one per reconcile.
 		if wrote {
-			r.Recorder.Eventf(istio, nil, corev1.EventTypeWarning, refused.reason, "Reconcile", refused.Error())
+			r.Recorder.Eventf(istio, nil, corev1.EventTypeWarning, reason, "Reconcile", err.Error())
 		}
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	}
 	return ctrl.Result{RequeueAfter: requeue}, err
 }
-
-// refusal is an Istio spec bosun will not act on; the resource must change.
-type refusal struct {
-	reason string
-	error
-}
-
-func (r refusal) Unwrap() error { return r.error }
 
 // ownedRevisions lists the revisions whose controller is this Istio.
 func (r *Reconciler) ownedRevisions(ctx context.Context, istio *v1.Istio) ([]v1.IstioRevision, error) {
@@ -127,7 +118,7 @@ func (r *Reconciler) activeRevision(ctx context.Context, istio *v1.Istio, owned 
 		return nil, err
 	}
 	if err != nil {
-		return nil, refusal{v1.ReasonReconcileError, err}
+		return nil, status.Refuse(v1.ReasonReconcileError, err)
 	}
 	existing := &v1.IstioRevision{}
 	err = r.Client.Get(ctx, client.ObjectKey{Name: want.Name}, existing)
@@ -143,14 +134,14 @@ func (r *Reconciler) activeRevision(ctx context.Context, istio *v1.Istio, owned 
 		// refuses the change rather than allowing it.
 		from, err := catalog.ParseVersion(string(existing.Spec.Version))
 		if err != nil {
-			return nil, refusal{v1.ReasonVersionChangeNotAllowed, fmt.Errorf("IstioRevision %s runs %q, whose minor version bosun cannot tell, so it cannot check the change to %s: %w", existing.Name, existing.Spec.Version, want.Spec.Version, err)}
+			return nil, status.Refuse(v1.ReasonVersionChangeNotAllowed, fmt.Errorf("IstioRevision %s runs %q, whose minor version bosun cannot tell, so it cannot check the change to %s: %w", existing.Name, existing.Spec.Version, want.Spec.Version, err))
 		}
 		to, err := catalog.ParseVersion(string(want.Spec.Version))
 		if err != nil {
 			return nil, err
 		}
 		if err := CheckInPlaceStep(istio, from, to, r.Env.Catalog); err != nil {
-			return nil, refusal{v1.ReasonVersionChangeNotAllowed, err}
+			return nil, status.Refuse(v1.ReasonVersionChangeNotAllowed, err)
 		}
 	}
 	return r.updateRevision(ctx, istio, existing, want)
@@ -254,9 +245,8 @@ func istioStatus(istio *v1.Istio, active *v1.IstioRevision, revs []v1.IstioRevis
 	st.Revisions = revisionCounts(revs)
 	if reconcileErr != nil {
 		reason := v1.ReasonReconcileError
-		var refused refusal
-		if errors.As(reconcileErr, &refused) {
-			reason = refused.reason
+		if r, ok := status.RefusalReason(reconcileErr); ok {
+			reason = r
 		}
 		set(metav1.Condition{Type: v1.ConditionReconciled, Status: metav1.ConditionFalse, Reason: reason, Message: reconcileErr.Error()})
 		set(metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionUnknown, Reason: reason, Message: "readiness cannot be told until the Istio is reconciled"})

@@ -129,7 +129,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.writeStatus(ctx, rev, st); err != nil {
 		return ctrl.Result{}, errors.Join(applyErr, err)
 	}
-	if applyErr != nil && isUserError(applyErr) {
+	if applyErr != nil && isRefusal(applyErr) {
 		r.Recorder.Eventf(rev, nil, corev1.EventTypeWarning, v1.ReasonReconcileError, "Reconcile", applyErr.Error())
 		return ctrl.Result{}, reconcile.TerminalError(applyErr)
 	}
@@ -148,7 +148,7 @@ func (r *Reconciler) ensureFinalizer(ctx context.Context, rev *v1.IstioRevision)
 }
 
 // applyCharts renders the revision's charts (or takes them from the render cache when the inputs did
-// not change) and applies them. It returns a user error (isUserError) when the revision cannot be
+// not change) and applies them. It returns a status.Refusal when the revision cannot be
 // installed as written: a namespace that does not exist, a version or profile bosun cannot render.
 func (r *Reconciler) applyCharts(ctx context.Context, rev *v1.IstioRevision) (apply.Result, error) {
 	if err := r.namespaceExists(ctx, rev.Spec.Namespace); err != nil {
@@ -156,16 +156,16 @@ func (r *Reconciler) applyCharts(ctx context.Context, rev *v1.IstioRevision) (ap
 	}
 	reqs, err := r.Env.RevisionCharts(rev)
 	if err != nil {
-		return apply.Result{}, userError{err}
+		return apply.Result{}, status.Refuse(v1.ReasonReconcileError, err)
 	}
 	objs, err := r.Charts.Render(rev.UID, reqs)
 	if err != nil {
-		return apply.Result{}, userError{err}
+		return apply.Result{}, status.Refuse(v1.ReasonReconcileError, err)
 	}
 	res, err := r.Applier.Apply(ctx, apply.Component{Owner: rev, Objects: objs})
 	var notOurs *apply.NotOursError
 	if errors.As(err, &notOurs) {
-		err = userError{err}
+		err = status.Refuse(v1.ReasonReconcileError, err)
 	}
 	if res.Changed() {
 		logr.FromContextOrDiscard(ctx).Info("applied istiod", "version", rev.Spec.Version, "result", res.String())
@@ -183,11 +183,11 @@ func (r *Reconciler) namespaceExists(ctx context.Context, name string) error {
 	err := r.Client.Get(ctx, client.ObjectKey{Name: name}, ns)
 	switch {
 	case apierrors.IsNotFound(err):
-		return userError{namespaceError{fmt.Errorf("namespace %s does not exist: create it (kubectl create namespace %s); bosun installs istiod as soon as it exists", name, name)}}
+		return status.Refuse(v1.ReasonNamespaceNotFound, fmt.Errorf("namespace %s does not exist: create it (kubectl create namespace %s); bosun installs istiod as soon as it exists", name, name))
 	case err != nil:
 		return err
 	case !ns.DeletionTimestamp.IsZero():
-		return userError{namespaceError{fmt.Errorf("namespace %s is being deleted: wait for it to be gone and create it again", name)}}
+		return status.Refuse(v1.ReasonNamespaceNotFound, fmt.Errorf("namespace %s is being deleted: wait for it to be gone and create it again", name))
 	}
 	return nil
 }
@@ -256,21 +256,6 @@ func isRemote(rev *v1.IstioRevision) bool {
 	return vals.IstiodRemote != nil && vals.IstiodRemote.Enabled != nil && *vals.IstiodRemote.Enabled
 }
 
-// userError marks an error that retrying cannot fix: the resource must change.
-type userError struct{ error }
-
-func (e userError) Unwrap() error { return e.error }
-
-// namespaceError is a user error about the target namespace.
-type namespaceError struct{ error }
-
-func (e namespaceError) Unwrap() error { return e.error }
-
-func isUserError(err error) bool {
-	var u userError
-	return errors.As(err, &u)
-}
-
 // ownedChange passes the events of owned objects that may need bosun: creation is bosun's own and
 // ignored; updates and deletions are not.
 type ownedChange struct{ predicate.Funcs }
@@ -287,4 +272,9 @@ func countApplied(kind string, res apply.Result) {
 			metrics.Applies.WithLabelValues(kind, action).Add(float64(len(refs)))
 		}
 	}
+}
+
+func isRefusal(err error) bool {
+	_, ok := status.RefusalReason(err)
+	return ok
 }

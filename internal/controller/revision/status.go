@@ -1,8 +1,6 @@
 package revision
 
 import (
-	"errors"
-
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -48,9 +46,8 @@ func (s *revisionStatus) reconciled(err error) {
 		return
 	}
 	reason := v1.ReasonReconcileError
-	var nsErr namespaceError
-	if errors.As(err, &nsErr) {
-		reason = v1.ReasonNamespaceNotFound
+	if r, ok := status.RefusalReason(err); ok {
+		reason = r
 	}
 	s.set(metav1.Condition{Type: v1.ConditionReconciled, Status: metav1.ConditionFalse, Reason: reason, Message: err.Error()})
 	s.set(metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionUnknown, Reason: reason, Message: "readiness cannot be told until the revision is reconciled"})

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -114,4 +115,26 @@ func State(conditions []metav1.Condition, types ...string) string {
 		}
 	}
 	return "Healthy"
+}
+
+// Refusal is a spec bosun will not act on as written: retrying cannot help, the resource must change.
+// Reason is the reason of the Reconciled condition it sets.
+type Refusal struct {
+	Reason string
+	Err    error
+}
+
+func (r *Refusal) Error() string { return r.Err.Error() }
+func (r *Refusal) Unwrap() error { return r.Err }
+
+// Refuse wraps err as a Refusal with reason.
+func Refuse(reason string, err error) error { return &Refusal{Reason: reason, Err: err} }
+
+// RefusalReason returns the reason of a Refusal in err's chain, and whether there is one.
+func RefusalReason(err error) (string, bool) {
+	var r *Refusal
+	if errors.As(err, &r) {
+		return r.Reason, true
+	}
+	return "", false
 }
