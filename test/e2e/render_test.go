@@ -117,6 +117,15 @@ func TestRenderPrintsWhatTheOperatorApplies(t *testing.T) {
 				if drift := apply.Drift(l, render.ForUpdate(obj)); len(drift) > 0 {
 					t.Errorf("%s: fields render prints that bosun's apply does not own: %v", k, drift)
 				}
+				// Values too: applying what render prints, as bosun would (a dry run), changes nothing.
+				printedApply := obj.DeepCopy()
+				printedApply.SetOwnerReferences(l.GetOwnerReferences())
+				if err := c.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(printedApply), client.FieldOwner(apply.FieldManager), client.ForceOwnership, client.DryRunAll); err != nil {
+					t.Fatalf("%s: dry-run apply of what render prints: %v", k, err)
+				}
+				if diff := withoutServerFields(printedApply, l); diff != "" {
+					t.Errorf("%s: applying what render prints would change the object bosun applied: %s", k, diff)
+				}
 			}
 		})
 	}
@@ -231,4 +240,25 @@ func liveObjects(t *testing.T, c client.Client, owner string) map[string]*unstru
 
 func key(obj *unstructured.Unstructured) string {
 	return obj.GetKind() + " " + obj.GetNamespace() + "/" + obj.GetName()
+}
+
+// withoutServerFields compares two versions of an object, managedFields and resourceVersion aside, and
+// describes the first difference, or returns "".
+func withoutServerFields(a, b *unstructured.Unstructured) string {
+	strip := func(o *unstructured.Unstructured) map[string]any {
+		c := o.DeepCopy()
+		c.SetManagedFields(nil)
+		c.SetResourceVersion("")
+		return c.Object
+	}
+	x, y := strip(a), strip(b)
+	if equality.Semantic.DeepEqual(x, y) {
+		return ""
+	}
+	for k := range x {
+		if !equality.Semantic.DeepEqual(x[k], y[k]) {
+			return fmt.Sprintf("%s: %v, applied %v", k, x[k], y[k])
+		}
+	}
+	return "the objects differ"
 }
