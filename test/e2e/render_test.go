@@ -242,13 +242,14 @@ func key(obj *unstructured.Unstructured) string {
 	return obj.GetKind() + " " + obj.GetNamespace() + "/" + obj.GetName()
 }
 
-// withoutServerFields compares two versions of an object, managedFields and resourceVersion aside, and
-// describes the first difference, or returns "".
+// withoutServerFields compares two versions of an object, managedFields, resourceVersion and status
+// aside (status moves on its own between two reads), and describes the first difference, or returns "".
 func withoutServerFields(a, b *unstructured.Unstructured) string {
 	strip := func(o *unstructured.Unstructured) map[string]any {
 		c := o.DeepCopy()
 		c.SetManagedFields(nil)
 		c.SetResourceVersion("")
+		delete(c.Object, "status")
 		return c.Object
 	}
 	x, y := strip(a), strip(b)
