@@ -230,6 +230,11 @@ func (r *Reconciler) prune(ctx context.Context, istio *v1.Istio, active string, 
 
 // writeStatus computes the Istio's status and writes it if it changed; it reports whether it wrote.
 func (r *Reconciler) writeStatus(ctx context.Context, istio *v1.Istio, active *v1.IstioRevision, revs []v1.IstioRevision, reconcileErr error) (bool, error) {
+	if reconcileErr == nil && active.Status.ObservedGeneration == 0 && istio.Status.ObservedGeneration == 0 {
+		// A new Istio whose new revision has not reported yet: its status would say only that, and be
+		// rewritten a moment later. The revision's first report wakes this controller again.
+		return false, nil
+	}
 	st := istioStatus(istio, active, revs, reconcileErr, metav1.NewTime(r.Clock.Now()))
 	return r.Status.Write(ctx, istio, st, equality.Semantic.DeepEqual(st, istio.Status))
 }
