@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -556,4 +557,37 @@ spec:
 			t.Errorf("Helm still manages fields of the ServiceAccount: %s", m.FieldsV1.Raw)
 		}
 	}
+}
+
+// TestRevisionFinalizerRemovesWhatItApplied: bosun removes what it applied for a revision itself,
+// not only through the garbage collector: deleted with the orphan policy, which leaves dependents in
+// place, a revision's istiod objects still go, cluster-scoped ones included.
+func TestRevisionFinalizerRemovesWhatItApplied(t *testing.T) {
+	c := newClient(t)
+	startOperator(t, v1244)
+	installIstio(t, c, "fin", "istio-fin", v1243)
+	if len(liveObjects(t, c, "IstioRevision.fin")) == 0 {
+		t.Fatal("nothing applied for revision fin")
+	}
+	orphan := client.PropagationPolicy(metav1.DeletePropagationOrphan)
+	// Orphaned from its Istio first, so that the Istio does not create it again.
+	if err := c.Delete(t.Context(), &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "fin"}}, orphan); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete(t.Context(), &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: "fin"}}, orphan); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "revision fin and everything applied for it to be gone", func(ctx context.Context) error {
+		if err := c.Get(ctx, client.ObjectKey{Name: "fin"}, &v1.IstioRevision{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("IstioRevision fin: %v", err)
+		}
+		var left []string
+		for k := range liveObjects(t, c, "IstioRevision.fin") {
+			left = append(left, k)
+		}
+		if len(left) > 0 {
+			return fmt.Errorf("still there: %v", left)
+		}
+		return nil
+	})
 }
