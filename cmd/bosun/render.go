@@ -412,6 +412,9 @@ func printResults(out io.Writer, all []planned, withCRDs bool) error {
 				}
 			}
 			for _, obj := range res.Objects {
+				if render.HasCreateOnlyFields(obj) {
+					fmt.Fprintf(out, "# Note: bosun sends webhooks[].failurePolicy of %s %s only until istiod takes it over (istiod flips it to Fail once it serves)\n", obj.GetKind(), obj.GetName())
+				}
 				if err := write(obj.Object); err != nil {
 					return err
 				}
