@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -41,10 +42,21 @@ type UsageReconciler struct {
 	Status *status.Writer
 
 	mu sync.Mutex
-	// written is the InUse condition last written for each revision. The cache may not have seen it
-	// yet, and the condition's transition time, which decides pruning, must follow what was written.
-	written map[types.UID]metav1.Condition
+	// written is the InUse condition last written for each revision, and when. The cache may not have
+	// seen it yet, and the condition's transition time, which decides pruning, must follow what was
+	// written.
+	written map[types.UID]writtenUsage
 }
+
+type writtenUsage struct {
+	condition metav1.Condition
+	at        time.Time
+}
+
+// CountRefreshInterval is how often, at most, the InUse message is rewritten when only its counts
+// changed. A rollout of thousands of pods would otherwise rewrite it hundreds of times; a change of the
+// condition's status (in use or not) is written at once, since pruning depends on it.
+const CountRefreshInterval = 30 * time.Second
 
 // SetupWithManager registers the controller: IstioRevisions, and the namespaces, pods and tags that
 // reference them. Namespace and pod events pass only when labels or annotations change (or the object
@@ -135,37 +147,44 @@ func (r *UsageReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	}
 	rev.SetGroupVersionKind(v1.GroupVersion.WithKind(v1.KindIstioRevision))
 	c := r.Evaluate(ctx, rev)
+	now := r.Clock.Now()
 	base := rev.Status.Conditions
 	if last, ok := r.last(rev.UID); ok {
-		base = []metav1.Condition{last}
+		base = []metav1.Condition{last.condition}
+		if last.condition.Status == c.Status && last.condition.Reason == c.Reason && last.condition.Message != c.Message {
+			if wait := last.at.Add(CountRefreshInterval).Sub(now); wait > 0 {
+				return ctrl.Result{RequeueAfter: wait}, nil
+			}
+		}
 	}
-	conditions := status.Set(base, c, metav1.NewTime(r.Clock.Now()))
+	conditions := status.Set(base, c, metav1.NewTime(now))
 	written := *meta.FindStatusCondition(conditions, v1.ConditionInUse)
 	cached := meta.FindStatusCondition(rev.Status.Conditions, v1.ConditionInUse)
 	cachedUnchanged := cached != nil && cached.Status == c.Status && cached.Reason == c.Reason && cached.Message == c.Message
-	if _, err := r.Status.Write(ctx, rev, map[string]any{"conditions": []metav1.Condition{written}}, cachedUnchanged); err != nil {
+	wrote, err := r.Status.Write(ctx, rev, map[string]any{"conditions": []metav1.Condition{written}}, cachedUnchanged)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if _, ok := r.last(rev.UID); ok || !cachedUnchanged {
-		r.remember(rev.UID, written)
+	if wrote {
+		r.remember(rev.UID, writtenUsage{condition: written, at: now})
 	}
 	return ctrl.Result{}, nil
 }
 
-func (r *UsageReconciler) last(uid types.UID) (metav1.Condition, bool) {
+func (r *UsageReconciler) last(uid types.UID) (writtenUsage, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c, ok := r.written[uid]
 	return c, ok
 }
 
-func (r *UsageReconciler) remember(uid types.UID, c metav1.Condition) {
+func (r *UsageReconciler) remember(uid types.UID, w writtenUsage) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.written == nil {
-		r.written = map[types.UID]metav1.Condition{}
+		r.written = map[types.UID]writtenUsage{}
 	}
-	r.written[uid] = c
+	r.written[uid] = w
 }
 
 func (r *UsageReconciler) forget(uid types.UID) {
