@@ -44,9 +44,16 @@ test: verify charts cluster-bins ## Run every test: unit, integration and end-to
 	@echo "test: go test ./... (integration tests start a real kube-apiserver and etcd)"
 	go test $(GO_TEST_FLAGS) -count=1 ./...
 
+# BENCH_FLAGS are passed to the operator benchmarks (test/bench), such as
+# BENCH_FLAGS='-bench Scale' or BENCH_FLAGS='-args -container-memory=64Mi'.
+BENCH_FLAGS ?=
+
 .PHONY: bench
-bench: charts ## Run the Go benchmarks (results and method: docs/performance.md).
-	go test -run '^$$' -bench . -benchmem ./...
+bench: charts cluster-bins ## Run the Go benchmarks, then measure the operator on the cluster in a box (about 15 minutes; results and method: docs/performance.md).
+	@echo "bench: package benchmarks"
+	go test -run '^$$' -bench . -benchmem $$(go list ./... | grep -v '/test/bench$$')
+	@echo "bench: the operator on the cluster in a box (test/bench): install, version changes, writes, 300 idle seconds, 10,000 pods; progress follows"
+	go test ./test/bench -run '^$$' -bench . -benchtime 1x -timeout 60m $(BENCH_FLAGS)
 
 .PHONY: dev-cluster
 dev-cluster: cluster-bins build ## Start the cluster in a box with 3 nodes and bosun's CRDs; runs until Ctrl-C.

@@ -1,0 +1,220 @@
+//go:build linux
+
+package bench
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/bosun-mesh/bosun/config/crd"
+	"github.com/bosun-mesh/bosun/internal/operator"
+	"github.com/bosun-mesh/bosun/internal/testcluster"
+)
+
+// operatorArgs are extra flags for every `bosun operator` the benchmarks start, to compare settings:
+// go test ./test/bench -run '^$' -bench . -benchtime 1x -args -operator-args='--memory-limit=75Mi'.
+var operatorArgs = flag.String("operator-args", "", "extra flags for `bosun operator`, separated by spaces")
+
+// keep leaves the benchmarks' directory, with the operators' logs, in place.
+var keep = flag.Bool("keep", false, "keep the directory of the operator binary and logs, and print its path")
+
+// The versions the benchmarks install. The box has no Istio 1.24 release: these two versions are played
+// by copies of the 1.25 snapshot's charts whose images are tagged with the version's number, as in
+// test/e2e. What the operator does for a version change (render, apply, roll out istiod) depends on the
+// charts and the version's name, not on what the images contain.
+const (
+	fromVersion = "v1.24.3"
+	toVersion   = "v1.24.4"
+	// playedBy is the fetched snapshot (make charts) whose charts play both versions.
+	playedBy = "v1.25.0-snapshot.be4b14ad"
+	// playedByModule is the istio.io/istio module version of that snapshot.
+	playedByModule = "v0.0.0-20250322053744-be4b14ad8be8"
+)
+
+// env is what every benchmark shares: the operator binary, the charts and catalog it runs with, and a
+// cluster in a box for the benchmarks that need no load. Each is made on first use, so that a run
+// without -bench makes nothing.
+var env struct {
+	setup    sync.Once
+	setupErr error
+	// dir holds the binary, charts, catalog and operator logs; TestMain removes it.
+	dir          string
+	bosun        string
+	resources    string
+	versionsFile string
+
+	shared    sync.Once
+	sharedErr error
+	cluster   *cluster
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if env.cluster != nil {
+		if err := env.cluster.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping the cluster:", err)
+		}
+	}
+	switch {
+	case env.dir == "":
+	case *keep:
+		fmt.Fprintln(os.Stderr, "kept the operator's binary and logs in", env.dir)
+	default:
+		os.RemoveAll(env.dir)
+	}
+	printFigures(os.Stdout)
+	os.Exit(code)
+}
+
+// prepare builds the operator, lays out the charts of the benchmark catalog and writes the catalog, once.
+func prepare(b *testing.B) {
+	b.Helper()
+	env.setup.Do(func() {
+		env.setupErr = func() error {
+			dir, err := os.MkdirTemp("", "bosun-bench-")
+			if err != nil {
+				return err
+			}
+			env.dir = dir
+			root, err := testcluster.RepoRoot()
+			if err != nil {
+				return err
+			}
+			env.bosun = filepath.Join(dir, "bosun")
+			progress("building bosun into %s", env.bosun)
+			// -trimpath as `make build` does: the binary is the one users run.
+			build := exec.Command("go", "build", "-trimpath", "-o", env.bosun, "./cmd/bosun")
+			build.Dir = root
+			if out, err := build.CombinedOutput(); err != nil {
+				return fmt.Errorf("building bosun: %v\n%s", err, out)
+			}
+			env.resources = filepath.Join(dir, "resources")
+			if err := prepareResources(filepath.Join(root, "resources"), env.resources); err != nil {
+				return err
+			}
+			env.versionsFile = filepath.Join(dir, "versions.yaml")
+			return os.WriteFile(env.versionsFile, []byte(catalogYAML), 0o644)
+		}()
+	})
+	if env.setupErr != nil {
+		b.Fatal(env.setupErr)
+	}
+}
+
+// sharedCluster returns the cluster the unloaded benchmarks share, starting it on first use.
+func sharedCluster(b *testing.B) *cluster {
+	b.Helper()
+	prepare(b)
+	env.shared.Do(func() {
+		env.cluster, env.sharedErr = startCluster(3)
+	})
+	if env.sharedErr != nil {
+		b.Fatal(env.sharedErr)
+	}
+	return env.cluster
+}
+
+// prepareResources lays out the charts of the benchmark catalog: the two played versions, each a copy of
+// the fetched snapshot with its images tagged with the version's number.
+func prepareResources(fetched, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, v := range []string{fromVersion, toVersion} {
+		dst := filepath.Join(dir, v)
+		if out, err := exec.Command("cp", "-r", filepath.Join(fetched, playedBy), dst).CombinedOutput(); err != nil {
+			return fmt.Errorf("copying the charts of %s (run make charts): %v: %s", playedBy, err, out)
+		}
+		matches, err := filepath.Glob(filepath.Join(dst, "charts", "*", "values.yaml"))
+		if err != nil {
+			return err
+		}
+		for _, f := range matches {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			tagged := strings.ReplaceAll(string(data), "\n    tag: latest\n", "\n    tag: "+strings.TrimPrefix(v, "v")+"\n")
+			if err := os.WriteFile(f, []byte(tagged), 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// catalogYAML is the benchmark catalog: the two played versions.
+const catalogYAML = `default: ` + fromVersion + `
+versions:
+  - {name: ` + toVersion + `, module: istio.io/istio, moduleVersion: ` + playedByModule + `}
+  - {name: ` + fromVersion + `, module: istio.io/istio, moduleVersion: ` + playedByModule + `}
+aliases:
+  - {name: v1.24-latest, ref: ` + toVersion + `}
+`
+
+// cluster is a cluster in a box with bosun's CRDs installed, and clients of its admin.
+type cluster struct {
+	*testcluster.Cluster
+	client    client.WithWatch
+	clientset kubernetes.Interface
+}
+
+// startCluster starts a full cluster with fake nodes and installs bosun's CRDs, as a user does before
+// starting the operator.
+func startCluster(nodes int) (*cluster, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), testcluster.DefaultStartTimeout)
+	defer cancel()
+	progress("starting a cluster in a box with %d fake nodes", nodes)
+	tc, err := testcluster.Start(ctx, testcluster.Options{Full: true, Nodes: nodes, Log: progressWriter{}})
+	if err != nil {
+		return nil, err
+	}
+	c, err := newCluster(tc)
+	if err != nil {
+		return nil, err
+	}
+	if err := crd.Install(ctx, c.Config(), time.Minute); err != nil {
+		return nil, fmt.Errorf("installing bosun's CRDs: %w\n%s", err, c.Logs(20))
+	}
+	return c, nil
+}
+
+func newCluster(tc *testcluster.Cluster) (*cluster, error) {
+	cfg := tc.Config()
+	// The harness creates thousands of objects; client-go's default of 5 requests a second would make
+	// the client, not the cluster, the bottleneck.
+	cfg.QPS, cfg.Burst = 1000, 2000
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: operator.Scheme()})
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &cluster{Cluster: tc, client: c, clientset: cs}, nil
+}
+
+// progress prints a line about the slow parts as they happen; the figures come at the end.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench %s: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// progressWriter passes the cluster's startup lines to progress.
+type progressWriter struct{}
+
+func (progressWriter) Write(p []byte) (int, error) {
+	progress("%s", strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
