@@ -20,6 +20,7 @@ import (
 	"github.com/bosun-mesh/bosun/config/crd"
 	"github.com/bosun-mesh/bosun/internal/operator"
 	"github.com/bosun-mesh/bosun/internal/testcluster"
+	"github.com/bosun-mesh/bosun/internal/testcluster/clustertest"
 )
 
 // operatorArgs are extra flags for every `bosun operator` the benchmarks start, to compare settings:
@@ -36,10 +37,9 @@ var keep = flag.Bool("keep", false, "keep the directory of the operator binary a
 const (
 	fromVersion = "v1.24.3"
 	toVersion   = "v1.24.4"
-	// playedBy is the fetched snapshot (make charts) whose charts play both versions.
-	playedBy = "v1.25.0-snapshot.be4b14ad"
-	// playedByModule is the istio.io/istio module version of that snapshot.
-	playedByModule = "v0.0.0-20250322053744-be4b14ad8be8"
+	// playedByModule is the istio.io/istio module version of the snapshot whose charts play both
+	// versions (clustertest.PlayVersions).
+	playedByModule = clustertest.PlayedByModule
 )
 
 // env is what every benchmark shares: the operator binary, the charts and catalog it runs with, and a
@@ -100,7 +100,7 @@ func prepare(b *testing.B) {
 				return fmt.Errorf("building bosun: %v\n%s", err, out)
 			}
 			env.resources = filepath.Join(dir, "resources")
-			if err := prepareResources(filepath.Join(root, "resources"), env.resources); err != nil {
+			if err := clustertest.PlayVersions(filepath.Join(root, "resources"), env.resources, fromVersion, toVersion); err != nil {
 				return err
 			}
 			env.versionsFile = filepath.Join(dir, "versions.yaml")
@@ -123,35 +123,6 @@ func sharedCluster(b *testing.B) *cluster {
 		b.Fatal(env.sharedErr)
 	}
 	return env.cluster
-}
-
-// prepareResources lays out the charts of the benchmark catalog: the two played versions, each a copy of
-// the fetched snapshot with its images tagged with the version's number.
-func prepareResources(fetched, dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for _, v := range []string{fromVersion, toVersion} {
-		dst := filepath.Join(dir, v)
-		if out, err := exec.Command("cp", "-r", filepath.Join(fetched, playedBy), dst).CombinedOutput(); err != nil {
-			return fmt.Errorf("copying the charts of %s (run make charts): %v: %s", playedBy, err, out)
-		}
-		matches, err := filepath.Glob(filepath.Join(dst, "charts", "*", "values.yaml"))
-		if err != nil {
-			return err
-		}
-		for _, f := range matches {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				return err
-			}
-			tagged := strings.ReplaceAll(string(data), "\n    tag: latest\n", "\n    tag: "+strings.TrimPrefix(v, "v")+"\n")
-			if err := os.WriteFile(f, []byte(tagged), 0o644); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // catalogYAML is the benchmark catalog: the two played versions.

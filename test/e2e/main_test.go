@@ -13,9 +13,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"k8s.io/client-go/rest"
@@ -60,7 +58,7 @@ const (
 	// v127 is a real snapshot of the built-in catalog, three minor versions ahead.
 	v127 = "v1.27.0-snapshot.b9159ca3"
 	// playedBy is the snapshot whose charts play v1.24.x.
-	playedBy = "v1.25.0-snapshot.be4b14ad"
+	playedBy = clustertest.PlayedBy
 )
 
 // prepareResources lays out the test catalogs' charts: the snapshots the repository fetched (make
@@ -79,27 +77,7 @@ func prepareResources(dir string) error {
 			return err
 		}
 	}
-	for _, v := range []string{v1243, v1244} {
-		dst := filepath.Join(dir, v)
-		if out, err := exec.Command("cp", "-r", filepath.Join(fetched, playedBy), dst).CombinedOutput(); err != nil {
-			return fmt.Errorf("copying the charts of %s: %v: %s", playedBy, err, out)
-		}
-		matches, err := filepath.Glob(filepath.Join(dst, "charts", "*", "values.yaml"))
-		if err != nil {
-			return err
-		}
-		for _, f := range matches {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				return err
-			}
-			tagged := strings.ReplaceAll(string(data), "\n    tag: latest\n", "\n    tag: "+strings.TrimPrefix(v, "v")+"\n")
-			if err := os.WriteFile(f, []byte(tagged), 0o644); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return clustertest.PlayVersions(fetched, dir, v1243, v1244)
 }
 
 // catalogYAML is a test catalog: the played 1.24 versions with v1.24-latest pointing at latest124,
@@ -108,8 +86,8 @@ func catalogYAML(latest124 string) string {
 	return `default: v1.24-latest
 versions:
   - {name: ` + v127 + `, module: istio.io/istio, moduleVersion: v0.0.0-20260403063052-b9159ca3e5d5}
-  - {name: ` + v1244 + `, module: istio.io/istio, moduleVersion: v0.0.0-20250322053744-be4b14ad8be8}
-  - {name: ` + v1243 + `, module: istio.io/istio, moduleVersion: v0.0.0-20250322053744-be4b14ad8be8}
+  - {name: ` + v1244 + `, module: istio.io/istio, moduleVersion: ` + clustertest.PlayedByModule + `}
+  - {name: ` + v1243 + `, module: istio.io/istio, moduleVersion: ` + clustertest.PlayedByModule + `}
 aliases:
   - {name: v1.24-latest, ref: ` + latest124 + `}
   - {name: v1.27-latest, ref: ` + v127 + `}
