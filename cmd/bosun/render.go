@@ -289,7 +289,7 @@ func (p *planner) planOne(obj *unstructured.Unstructured) (planned, error) {
 		if err := fromUnstructured(obj, istio); err != nil {
 			return pl, err
 		}
-		rev, err := p.env.ActiveRevision(ctx, p.memory, istio)
+		rev, _, err := p.env.ActiveRevision(ctx, p.memory, istio)
 		if err != nil {
 			return pl, err
 		}

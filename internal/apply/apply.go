@@ -229,18 +229,22 @@ func (a *Applier) Apply(ctx context.Context, c Component) (Result, error) {
 		ref := refOf(d)
 		want[ref] = true
 		var sent *unstructured.Unstructured
-		switch l := live[i]; {
+		l, update := live[i], d
+		if l != nil {
+			update = forUpdate(d, l)
+		}
+		switch {
 		case l == nil:
 			sent, err = a.send(ctx, d)
 			res.Created = append(res.Created, ref)
 		case !appliedByBosun(l):
-			sent, err = a.takeOver(ctx, forUpdate(d, l))
+			sent, err = a.takeOver(ctx, update)
 			res.Adopted = append(res.Adopted, ref)
 		case l.GetAnnotations()[render.AnnotationHash] != d.GetAnnotations()[render.AnnotationHash]:
-			sent, err = a.send(ctx, forUpdate(d, l))
+			sent, err = a.send(ctx, update)
 			res.Updated = append(res.Updated, ref)
-		case len(Drift(l, forUpdate(d, l))) > 0:
-			sent, err = a.send(ctx, forUpdate(d, l))
+		case len(Drift(l, update)) > 0:
+			sent, err = a.send(ctx, update)
 			res.Corrected = append(res.Corrected, ref)
 		default:
 			res.Unchanged++

@@ -24,25 +24,25 @@ func (e *RevisionConflictError) Error() string {
 		e.Revision, e.OwnerKind, e.OwnerName, e.Istio, e.OwnerKind)
 }
 
-// ActiveRevision is the IstioRevision an Istio's spec asks for (Revision), refused with a
-// *RevisionConflictError when a revision of that name exists and belongs to something else. A revision
-// of that name that belongs to nothing (a restore left it without its owner reference, field lesson
-// #28) is the Istio's to take back.
-func (e Env) ActiveRevision(ctx context.Context, l Lookup, istio *v1.Istio) (*v1.IstioRevision, error) {
-	want, err := e.Revision(istio)
+// ActiveRevision is the IstioRevision an Istio's spec asks for (Revision), and the revision of that
+// name that exists, or nil. It is refused with a *RevisionConflictError when that revision belongs to
+// something else. A revision of that name that belongs to nothing (a restore left it without its owner
+// reference, field lesson #28) is the Istio's to take back.
+func (e Env) ActiveRevision(ctx context.Context, l Lookup, istio *v1.Istio) (want, existing *v1.IstioRevision, err error) {
+	want, err = e.Revision(istio)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	existing, err := l.Revision(ctx, want.Name)
+	existing, err = l.Revision(ctx, want.Name)
 	if err != nil {
-		return nil, fmt.Errorf("%w: IstioRevision %s: %w", ErrLookup, want.Name, err)
+		return nil, nil, fmt.Errorf("%w: IstioRevision %s: %w", ErrLookup, want.Name, err)
 	}
 	if existing != nil {
 		if ref := metav1.GetControllerOf(existing); ref != nil && !refersTo(*ref, istio) {
-			return nil, &RevisionConflictError{Istio: istio.Name, Revision: want.Name, OwnerKind: ref.Kind, OwnerName: ref.Name}
+			return nil, nil, &RevisionConflictError{Istio: istio.Name, Revision: want.Name, OwnerKind: ref.Kind, OwnerName: ref.Name}
 		}
 	}
-	return want, nil
+	return want, existing, nil
 }
 
 // refersTo reports whether an owner reference names the Istio: by UID when both have one (in a

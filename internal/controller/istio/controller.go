@@ -13,7 +13,6 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
@@ -113,20 +112,15 @@ func (r *Reconciler) ownedRevisions(ctx context.Context, istio *v1.Istio) ([]v1.
 // lacks, a name too long, a minor version skipped under InPlace, a revision of that name owned by
 // someone else), and changes nothing then.
 func (r *Reconciler) activeRevision(ctx context.Context, istio *v1.Istio, owned []v1.IstioRevision) (*v1.IstioRevision, error) {
-	want, err := r.Env.ActiveRevision(ctx, desired.Cluster{Reader: r.Client}, istio)
+	want, existing, err := r.Env.ActiveRevision(ctx, desired.Cluster{Reader: r.Client}, istio)
 	if errors.Is(err, desired.ErrLookup) {
 		return nil, err
 	}
 	if err != nil {
 		return nil, status.Refuse(v1.ReasonReconcileError, err)
 	}
-	existing := &v1.IstioRevision{}
-	err = r.Client.Get(ctx, client.ObjectKey{Name: want.Name}, existing)
-	switch {
-	case apierrors.IsNotFound(err):
+	if existing == nil {
 		return r.createRevision(ctx, istio, want)
-	case err != nil:
-		return nil, err
 	}
 	if existing.Spec.Version != want.Spec.Version {
 		// The running version may have left the catalog (end of life after an operator upgrade, when
@@ -255,7 +249,7 @@ func istioStatus(istio *v1.Istio, active *v1.IstioRevision, revs []v1.IstioRevis
 		}
 		set(metav1.Condition{Type: v1.ConditionReconciled, Status: metav1.ConditionFalse, Reason: reason, Message: reconcileErr.Error()})
 		set(metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionUnknown, Reason: reason, Message: "readiness cannot be told until the Istio is reconciled"})
-		st.Conditions = keepOnly(st.Conditions, v1.ConditionReconciled, v1.ConditionReady, v1.ConditionDependenciesHealthy)
+		st.Conditions = status.Only(st.Conditions, v1.ConditionReconciled, v1.ConditionReady, v1.ConditionDependenciesHealthy)
 		st.State = reason
 		return st
 	}
@@ -273,18 +267,7 @@ func istioStatus(istio *v1.Istio, active *v1.IstioRevision, revs []v1.IstioRevis
 		}
 		set(*c)
 	}
-	st.Conditions = keepOnly(st.Conditions, copiedConditions...)
+	st.Conditions = status.Only(st.Conditions, copiedConditions...)
 	st.State = status.State(st.Conditions, copiedConditions...)
 	return st
-}
-
-// keepOnly drops conditions of other types.
-func keepOnly(conditions []metav1.Condition, types ...string) []metav1.Condition {
-	var out []metav1.Condition
-	for _, t := range types {
-		if c := meta.FindStatusCondition(conditions, t); c != nil {
-			out = append(out, *c)
-		}
-	}
-	return out
 }

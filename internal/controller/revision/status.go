@@ -60,12 +60,7 @@ func (s *revisionStatus) dependencies(c metav1.Condition) { s.set(c) }
 // result is the status as written: only the conditions this controller owns, and state.
 func (s *revisionStatus) result() v1.IstioRevisionStatus {
 	out := s.new
-	out.Conditions = nil
-	for _, t := range ownedConditions {
-		if c := meta.FindStatusCondition(s.new.Conditions, t); c != nil {
-			out.Conditions = append(out.Conditions, *c)
-		}
-	}
+	out.Conditions = status.Only(s.new.Conditions, ownedConditions...)
 	out.State = status.State(out.Conditions, ownedConditions...)
 	return out
 }

@@ -102,6 +102,17 @@ func Set(conditions []metav1.Condition, c metav1.Condition, now metav1.Time) []m
 	return out
 }
 
+// Only returns the conditions of the given types, in that order: the ones a controller owns.
+func Only(conditions []metav1.Condition, types ...string) []metav1.Condition {
+	var out []metav1.Condition
+	for _, t := range types {
+		if c := meta.FindStatusCondition(conditions, t); c != nil {
+			out = append(out, *c)
+		}
+	}
+	return out
+}
+
 // State is status.state: Healthy when every condition of the given types is True, otherwise the reason
 // of the first that is not (missing counts as not True, with reason empty).
 func State(conditions []metav1.Condition, types ...string) string {
