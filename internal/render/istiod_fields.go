@@ -65,9 +65,9 @@ func editWebhooks(obj *unstructured.Unstructured, edit func(map[string]any)) {
 	}
 }
 
-// setHash records a hash of the object as rendered in its AnnotationHash annotation. JSON encoding
+// SetHash records a hash of the object as rendered in its AnnotationHash annotation. JSON encoding
 // sorts map keys, so equal objects hash equally.
-func setHash(obj *unstructured.Unstructured) {
+func SetHash(obj *unstructured.Unstructured) {
 	annotations := obj.GetAnnotations()
 	delete(annotations, AnnotationHash)
 	obj.SetAnnotations(annotations)

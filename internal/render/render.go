@@ -259,7 +259,7 @@ func decode(files map[string]string, only []string) ([]decoded, error) {
 func Prepare(obj *unstructured.Unstructured, owner Owner) {
 	label(obj, owner)
 	dropIstiodFields(obj)
-	setHash(obj)
+	SetHash(obj)
 }
 
 // label marks an object as bosun's and names its owner. A label value may hold 63 characters; a longer

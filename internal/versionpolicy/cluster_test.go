@@ -3,12 +3,14 @@ package versionpolicy_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -245,3 +247,48 @@ func sweep(c *catalog.Catalog) []string {
 	}
 	return names
 }
+
+// TestInstallingAgainWritesNothing: the operator installs its policies each time it becomes leader;
+// when they are already there as they are, that costs reads, not writes.
+func TestInstallingAgainWritesNothing(t *testing.T) {
+	install(t, catalog.Embedded())
+
+	counting := rest.CopyConfig(cfg)
+	var writes []string
+	counting.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			if req.Method != http.MethodGet && req.URL.Query().Get("dryRun") == "" {
+				writes = append(writes, req.Method+" "+req.URL.Path)
+			}
+			return rt.RoundTrip(req)
+		})
+	})
+	if err := versionpolicy.Install(context.Background(), counting, catalog.Embedded(), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if len(writes) != 0 {
+		t.Errorf("installing the policies again sent %d writes, want none:\n%s", len(writes), strings.Join(writes, "\n"))
+	}
+
+	// A policy someone changed is put back.
+	client := dynamic.NewForConfigOrDie(cfg).Resource(admissionregistrationv1.SchemeGroupVersion.WithResource("validatingadmissionpolicybindings"))
+	if _, err := client.Patch(context.Background(), versionpolicy.IstioPolicy, types.MergePatchType, []byte(`{"metadata":{"annotations":{"bosun.dev/hash":"changed"}},"spec":{"policyName":"something-else"}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	writes = nil
+	if err := versionpolicy.Install(context.Background(), counting, catalog.Embedded(), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got, err := client.Get(context.Background(), versionpolicy.IstioPolicy, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, _, _ := unstructured.NestedString(got.Object, "spec", "policyName")
+	if len(writes) != 1 || policy != versionpolicy.IstioPolicy {
+		t.Errorf("after a change to the binding, installing again sent %q and left policyName %q; want one apply and %s", writes, policy, versionpolicy.IstioPolicy)
+	}
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/bosun-mesh/bosun/internal/apply"
 	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/render"
 )
 
 // pluralOf maps the kinds of Objects to their resources.
@@ -26,7 +27,8 @@ var pluralOf = map[string]string{
 	"MutatingAdmissionPolicyBinding":   "mutatingadmissionpolicybindings",
 }
 
-// Install applies Objects(c) with server-side apply (field manager bosun) and waits until the API
+// Install applies Objects(c) with server-side apply (field manager bosun) — those the API server does
+// not already hold as they are, so that an operator that becomes leader again writes nothing — and waits until the API
 // server enforces them or the timeout passes. The API server loads admission policies a moment after
 // they are written, and can default a kind only once it has published the kind's schema, so Install
 // checks with dry-run requests: each kind and version without a version must get c's default, and
@@ -44,8 +46,14 @@ func Install(ctx context.Context, cfg *rest.Config, c *catalog.Catalog, timeout 
 	}
 	for _, obj := range objs {
 		gvr := schema.GroupVersionResource{Group: "admissionregistration.k8s.io", Version: "v1", Resource: pluralOf[obj.GetKind()]}
-		_, err := client.Resource(gvr).Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: apply.FieldManager, Force: true})
-		if err != nil {
+		live, err := client.Resource(gvr).Get(ctx, obj.GetName(), metav1.GetOptions{})
+		if err == nil && live.GetAnnotations()[render.AnnotationHash] == obj.GetAnnotations()[render.AnnotationHash] {
+			continue
+		}
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("reading %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		}
+		if _, err := client.Resource(gvr).Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: apply.FieldManager, Force: true}); err != nil {
 			return fmt.Errorf("applying %s %s: %w", obj.GetKind(), obj.GetName(), err)
 		}
 	}

@@ -192,7 +192,9 @@ func Objects(c *catalog.Catalog) ([]*unstructured.Unstructured, error) {
 		// What the API server sets itself; an applied object that names them would claim them.
 		delete(m, "status")
 		unstructured.RemoveNestedField(m, "metadata", "creationTimestamp")
-		out = append(out, &unstructured.Unstructured{Object: m})
+		u := &unstructured.Unstructured{Object: m}
+		render.SetHash(u)
+		out = append(out, u)
 	}
 	return out, nil
 }
