@@ -54,6 +54,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/bosun-mesh/bosun/internal/metrics"
 	"github.com/bosun-mesh/bosun/internal/render"
 )
 
@@ -138,6 +139,15 @@ type Component struct {
 // ownerLabel is the bosun.dev/owner value of the component's objects.
 func (c Component) ownerLabel() string {
 	return render.OwnerLabelValue(render.Owner{Kind: c.Owner.GetObjectKind().GroupVersionKind().Kind, Name: c.Owner.GetName()})
+}
+
+// CountApplied adds what an apply for a kind of bosun resource changed to bosun_applied_objects_total.
+func CountApplied(kind string, res Result) {
+	for action, refs := range map[string][]Ref{"created": res.Created, "updated": res.Updated, "corrected": res.Corrected, "adopted": res.Adopted, "pruned": res.Pruned} {
+		if len(refs) > 0 {
+			metrics.Applies.WithLabelValues(kind, action).Add(float64(len(refs)))
+		}
+	}
 }
 
 // Ref names one object, for results and messages.

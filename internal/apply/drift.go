@@ -12,7 +12,7 @@ import (
 )
 
 // appliedByBosun reports whether obj's managedFields have an entry of bosun's server-side apply.
-func appliedByBosun(obj *unstructured.Unstructured) bool {
+func appliedByBosun(obj metav1.Object) bool {
 	for _, e := range obj.GetManagedFields() {
 		if isBosunApply(e) {
 			return true

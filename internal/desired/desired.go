@@ -259,25 +259,27 @@ var CRDOwner = render.Owner{Kind: "Bosun", Name: "istio-crds"}
 
 // CRDChart is the chart whose CRDs bosun applies: the base chart of the newest of the given versions
 // in use, so CRDs move forward with the newest control plane and never back (DESIGN decision 7).
-// Only the chart's CRDs are meant to be applied from it.
-func (e Env) CRDChart(versionsInUse []string) (render.Request, error) {
+// Versions the catalog does not know are passed over: their revisions are refused on their own, and
+// must not hold the other control planes' CRDs back. ok is false when no version is left. Only the
+// chart's CRDs are meant to be applied from it.
+func (e Env) CRDChart(versionsInUse []string) (req render.Request, ok bool) {
 	var newest catalog.Version
 	for _, name := range versionsInUse {
 		v, _, err := e.resolve(name)
 		if err != nil {
-			return render.Request{}, err
+			continue
 		}
 		if newest.Semver == nil || v.Semver.GreaterThan(newest.Semver) {
 			newest = v
 		}
 	}
 	if newest.Semver == nil {
-		return render.Request{}, fmt.Errorf("no version in use")
+		return render.Request{}, false
 	}
 	return render.Request{
 		Version: newest.Name, Chart: render.ChartBase, Namespace: DefaultIstioNamespace,
 		ReleaseName: "istio-crds", Values: values.Map{}, Owner: CRDOwner,
-	}, nil
+	}, true
 }
 
 // CNICharts are the charts of an IstioCNI.

@@ -276,15 +276,17 @@ func TestRevisionNameLimitFitsTheCharts(t *testing.T) {
 }
 
 func TestCRDChartIsTheNewestVersionInUse(t *testing.T) {
-	req, err := testEnv().CRDChart([]string{"v1.25.0-snapshot.be4b14ad", "v1.31.0-snapshot.eed52ebb", "v1.27.0-snapshot.b9159ca3"})
-	if err != nil {
-		t.Fatal(err)
+	req, ok := testEnv().CRDChart([]string{"v1.25.0-snapshot.be4b14ad", "v1.31.0-snapshot.eed52ebb", "v1.99.0", "v1.27.0-snapshot.b9159ca3"})
+	if !ok {
+		t.Fatal("no CRD chart for three known versions")
 	}
 	if req.Version != "v1.31.0-snapshot.eed52ebb" || req.Chart != render.ChartBase {
 		t.Errorf("CRDs come from %s's %s chart, want the newest version's base chart", req.Version, req.Chart)
 	}
-	if _, err := testEnv().CRDChart(nil); err == nil {
-		t.Error("no version in use gave CRDs")
+	for _, versions := range [][]string{nil, {"v1.99.0"}} {
+		if req, ok := testEnv().CRDChart(versions); ok {
+			t.Errorf("versions %q gave the CRDs of %s, want none", versions, req.Version)
+		}
 	}
 }
 

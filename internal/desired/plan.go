@@ -107,16 +107,16 @@ func (e Env) CheckTagName(ctx context.Context, l Lookup, tag *v1.IstioRevisionTa
 }
 
 // CRDChartInUse is the chart whose CRDs bosun applies: the base chart of the newest version any
-// revision uses (CRDChart). ok is false when no revision exists.
+// revision uses (CRDChart). ok is false when no revision has a version bosun knows.
 func (e Env) CRDChartInUse(ctx context.Context, l Lookup) (req render.Request, ok bool, err error) {
 	revs, err := l.Revisions(ctx)
-	if err != nil || len(revs) == 0 {
+	if err != nil {
 		return render.Request{}, false, err
 	}
 	var versions []string
 	for _, rev := range revs {
 		versions = append(versions, string(rev.Spec.Version))
 	}
-	req, err = e.CRDChart(versions)
-	return req, err == nil, err
+	req, ok = e.CRDChart(versions)
+	return req, ok, nil
 }

@@ -11,7 +11,8 @@
 //     revision they use, pods only while they are not Succeeded or Failed (a field selector), with the
 //     indexes of internal/inuse, so that "who uses revision R" is answered without listing.
 //
-// Nothing else is cached, and a read of anything else fails instead of quietly starting a
+// Istio's CRDs are not cached: internal/controller/crds reads their metadata from the API server, and
+// only when the newest Istio version in use changes. Nothing else is cached, and a read of anything else fails instead of quietly starting a
 // cluster-wide informer.
 package operator
 
@@ -45,6 +46,7 @@ import (
 	"github.com/bosun-mesh/bosun/api/v1alpha1"
 	"github.com/bosun-mesh/bosun/internal/apply"
 	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/controller/crds"
 	"github.com/bosun-mesh/bosun/internal/controller/istio"
 	"github.com/bosun-mesh/bosun/internal/controller/revision"
 	"github.com/bosun-mesh/bosun/internal/controller/status"
@@ -83,6 +85,9 @@ type Options struct {
 	// Adopt are the field managers (helm, sail-operator, …) whose objects bosun may take over when its
 	// charts render an object that already exists (internal/apply, adopt.go).
 	Adopt []string
+	// LeaveIstioCRDs tells the operator that another tool owns Istio's CRDs: bosun neither applies nor
+	// reads them (field lesson #38). Otherwise bosun keeps them at the newest version in use.
+	LeaveIstioCRDs bool
 	// Clock is the time controllers see; nil means the real one.
 	Clock clock.PassiveClock
 }
@@ -175,12 +180,16 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	recorder := mgr.GetEventRecorder("bosun")
 	revisionCharts := render.NewCache(renderer, cluster, o.BosunVersion)
 	revisionCharts.Renders = metrics.Renders.WithLabelValues(v1.KindIstioRevision).Inc
+	applier := apply.New(c, c, mgr.GetAPIReader(), served, o.Adopt...)
 	usage := &revision.UsageReconciler{Client: c, Env: env, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: revision.UsageFieldManager}}
 	controllers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&istio.Reconciler{Client: c, Env: env, Recorder: recorder, Clock: o.Clock, Usage: usage, Status: &status.Writer{Client: c, Manager: apply.FieldManager}},
-		&revision.Reconciler{Client: c, Env: env, Charts: revisionCharts, Applier: apply.New(c, c, mgr.GetAPIReader(), served, o.Adopt...),
+		&revision.Reconciler{Client: c, Env: env, Charts: revisionCharts, Applier: applier,
 			Recorder: recorder, Served: served, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: apply.FieldManager}},
 		usage,
+	}
+	if !o.LeaveIstioCRDs {
+		controllers = append(controllers, &crds.Reconciler{Client: c, Env: env, Renderer: renderer, Applier: applier, Recorder: recorder})
 	}
 	for _, ctl := range controllers {
 		if err := ctl.SetupWithManager(mgr); err != nil {

@@ -59,6 +59,9 @@ const (
 	// object's to tell a changed object from an unchanged one without comparing fields that the API
 	// server normalises or defaults.
 	AnnotationHash = "bosun.dev/hash"
+	// AnnotationIstioVersion on a CRD names the Istio version whose chart rendered it, so that bosun
+	// can tell a newer CRD from an older one and never downgrade it.
+	AnnotationIstioVersion = "bosun.dev/istio-version"
 )
 
 // Cluster describes the cluster charts are rendered for; charts read it as .Capabilities.
@@ -154,6 +157,14 @@ func (r *Renderer) Render(req Request) (Result, error) {
 	var res Result
 	for _, d := range objs {
 		o := d.obj
+		if o.GetKind() == "CustomResourceDefinition" {
+			annotations := o.GetAnnotations()
+			if annotations == nil {
+				annotations = map[string]string{}
+			}
+			annotations[AnnotationIstioVersion] = req.Version
+			o.SetAnnotations(annotations)
+		}
 		Prepare(o, req.Owner)
 		if errs := checkMetadata(o); len(errs) > 0 {
 			return Result{}, fmt.Errorf("%s chart of Istio %s: %w", req.Chart, req.Version, &InvalidObjectError{

@@ -31,7 +31,6 @@ import (
 	"github.com/bosun-mesh/bosun/internal/apply"
 	"github.com/bosun-mesh/bosun/internal/controller/status"
 	"github.com/bosun-mesh/bosun/internal/desired"
-	"github.com/bosun-mesh/bosun/internal/metrics"
 	"github.com/bosun-mesh/bosun/internal/render"
 )
 
@@ -171,7 +170,7 @@ func (r *Reconciler) applyCharts(ctx context.Context, rev *v1.IstioRevision) (ap
 		logr.FromContextOrDiscard(ctx).Info("applied istiod", "version", rev.Spec.Version, "result", res.String())
 		r.Recorder.Eventf(rev, nil, corev1.EventTypeNormal, "Applied", "Apply", "Istio %s: %s", rev.Spec.Version, res.String())
 	}
-	countApplied(v1.KindIstioRevision, res)
+	apply.CountApplied(v1.KindIstioRevision, res)
 	return res, err
 }
 
@@ -264,15 +263,6 @@ func (ownedChange) Create(event.CreateEvent) bool   { return false }
 func (ownedChange) Update(event.UpdateEvent) bool   { return true }
 func (ownedChange) Delete(event.DeleteEvent) bool   { return true }
 func (ownedChange) Generic(event.GenericEvent) bool { return false }
-
-// countApplied adds an apply's result to bosun_applied_objects_total.
-func countApplied(kind string, res apply.Result) {
-	for action, refs := range map[string][]apply.Ref{"created": res.Created, "updated": res.Updated, "corrected": res.Corrected, "adopted": res.Adopted, "pruned": res.Pruned} {
-		if len(refs) > 0 {
-			metrics.Applies.WithLabelValues(kind, action).Add(float64(len(refs)))
-		}
-	}
-}
 
 func isRefusal(err error) bool {
 	_, ok := status.RefusalReason(err)

@@ -1,0 +1,116 @@
+// Package crds keeps Istio's CRDs (VirtualService, DestinationRule, AuthorizationPolicy, …) installed:
+// those of the base chart of the newest Istio version any IstioRevision uses (internal/desired,
+// CRDChartInUse), applied with internal/apply's ApplyCRDs, which never deletes a CRD and never replaces
+// one with an older version's. The operator runs this controller unless told that another tool owns
+// the CRDs (--manage-istio-crds=false, field lesson #38).
+//
+// All revisions share one set of CRDs, so every revision event maps to one request. The controller
+// remembers the version it last brought the CRDs to; while the newest version in use stays the same,
+// a reconcile renders, reads and writes nothing.
+package crds
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/apply"
+	"github.com/bosun-mesh/bosun/internal/desired"
+	"github.com/bosun-mesh/bosun/internal/metrics"
+	"github.com/bosun-mesh/bosun/internal/render"
+)
+
+// request is the one request every revision event maps to.
+var request = reconcile.Request{NamespacedName: types.NamespacedName{Name: desired.CRDOwner.Name}}
+
+// Reconciler applies Istio's CRDs.
+type Reconciler struct {
+	Client   client.Client
+	Env      desired.Env
+	Renderer *render.Renderer
+	Applier  *apply.Applier
+	Recorder events.EventRecorder
+
+	mu sync.Mutex
+	// done is the chart version whose CRDs this process has applied (or found newer ones than).
+	done string
+}
+
+// SetupWithManager registers the controller: IstioRevisions being created, deleted, or changing their
+// spec (their version).
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("istio-crds").
+		Watches(&v1.IstioRevision{}, handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+			return []reconcile.Request{request}
+		}), builder.WithPredicates(predicate.GenerationChangedPredicate{}, predicate.Funcs{
+			GenericFunc: func(event.GenericEvent) bool { return false },
+		})).
+		Complete(r)
+}
+
+// Reconcile brings Istio's CRDs to the newest version in use.
+func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
+	chart, ok, err := r.Env.CRDChartInUse(ctx, desired.Cluster{Reader: r.Client})
+	if err != nil || !ok {
+		// No revision: whatever CRDs exist stay, as they would after the last one is deleted.
+		return reconcile.Result{}, err
+	}
+	r.mu.Lock()
+	done := r.done == chart.Version
+	r.mu.Unlock()
+	if done {
+		return reconcile.Result{}, nil
+	}
+	rendered, err := r.Renderer.Render(chart)
+	metrics.Renders.WithLabelValues("CustomResourceDefinition").Inc()
+	if err != nil {
+		return reconcile.Result{}, reconcile.TerminalError(fmt.Errorf("rendering Istio's CRDs: %w", err))
+	}
+	res, err := r.Applier.ApplyCRDs(ctx, rendered.CRDs)
+	apply.CountApplied("CustomResourceDefinition", res.Result)
+	if res.Changed() {
+		logr.FromContextOrDiscard(ctx).Info("applied Istio's CRDs", "version", chart.Version, "result", res.String())
+		if rev := r.revisionOf(ctx, chart.Version); rev != nil {
+			r.Recorder.Eventf(rev, nil, corev1.EventTypeNormal, "AppliedCRDs", "Apply", "Istio's CRDs of %s: %s", chart.Version, res.String())
+		}
+	}
+	if len(res.Newer) > 0 {
+		logr.FromContextOrDiscard(ctx).Info("kept Istio CRDs of a newer version", "crds", len(res.Newer), "version in use", chart.Version)
+	}
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	r.mu.Lock()
+	r.done = chart.Version
+	r.mu.Unlock()
+	return reconcile.Result{}, nil
+}
+
+// revisionOf is a revision that runs version, which events about its CRDs are recorded on.
+func (r *Reconciler) revisionOf(ctx context.Context, version string) *v1.IstioRevision {
+	revs, err := desired.Cluster{Reader: r.Client}.Revisions(ctx)
+	if err != nil {
+		return nil
+	}
+	for _, rev := range revs {
+		if string(rev.Spec.Version) == version {
+			rev.SetGroupVersionKind(v1.GroupVersion.WithKind(v1.KindIstioRevision))
+			return rev
+		}
+	}
+	return nil
+}
