@@ -46,6 +46,8 @@ type UsageReconciler struct {
 	// seen it yet, and the condition's transition time, which decides pruning, must follow what was
 	// written.
 	written map[types.UID]writtenUsage
+	// evaluated is when each revision's use was last evaluated.
+	evaluated map[types.UID]time.Time
 }
 
 type writtenUsage struct {
@@ -57,6 +59,12 @@ type writtenUsage struct {
 // changed. A rollout of thousands of pods would otherwise rewrite it hundreds of times; a change of the
 // condition's status (in use or not) is written at once, since pruning depends on it.
 const CountRefreshInterval = 30 * time.Second
+
+// EvaluateInterval is how often, at most, a revision's use is evaluated. Evaluating reads every pod
+// that references the revision; during a rollout of thousands of pods, events come faster than that,
+// and are answered together once the interval has passed. Pruning never waits on this: the Istio
+// controller evaluates a revision afresh before it deletes it.
+const EvaluateInterval = time.Second
 
 // SetupWithManager registers the controller: IstioRevisions, and the namespaces, pods and tags that
 // reference them. Namespace and pod events pass only when labels or annotations change (or the object
@@ -146,8 +154,11 @@ func (r *UsageReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		return ctrl.Result{}, nil
 	}
 	rev.SetGroupVersionKind(v1.GroupVersion.WithKind(v1.KindIstioRevision))
-	c := r.Evaluate(ctx, rev)
 	now := r.Clock.Now()
+	if wait := r.untilEvaluation(rev.UID, now); wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	c := r.Evaluate(ctx, rev)
 	base := rev.Status.Conditions
 	if last, ok := r.last(rev.UID); ok {
 		base = []metav1.Condition{last.condition}
@@ -171,6 +182,21 @@ func (r *UsageReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	return ctrl.Result{}, nil
 }
 
+// untilEvaluation returns how long to wait before the revision's use may be evaluated again, or zero,
+// and then records now as the time of its evaluation.
+func (r *UsageReconciler) untilEvaluation(uid types.UID, now time.Time) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if wait := r.evaluated[uid].Add(EvaluateInterval).Sub(now); wait > 0 {
+		return wait
+	}
+	if r.evaluated == nil {
+		r.evaluated = map[types.UID]time.Time{}
+	}
+	r.evaluated[uid] = now
+	return 0
+}
+
 func (r *UsageReconciler) last(uid types.UID) (writtenUsage, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -191,6 +217,7 @@ func (r *UsageReconciler) forget(uid types.UID) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.written, uid)
+	delete(r.evaluated, uid)
 }
 
 // Evaluate tells whether workloads use the revision now, from the cache. A failed lookup gives
