@@ -12,11 +12,12 @@ help: ## Show the targets and what they do.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: generate
-generate: ## Regenerate the values types (from Istio's definitions), deepcopy and CRDs.
-	@echo "generate: values types, deepcopy and CRDs"
+generate: ## Regenerate the values types (from Istio's definitions), deepcopy, CRDs and the operator's RBAC.
+	@echo "generate: values types, deepcopy, CRDs and RBAC"
 	go run ./hack/valuesgen -out api/v1/values_types.gen.go
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd:crdVersions=v1,allowDangerousTypes=true paths=./api/... output:crd:artifacts:config=config/crd
+	$(CONTROLLER_GEN) rbac:roleName=bosun-operator paths=./internal/operator/... output:rbac:dir=config/rbac
 
 .PHONY: verify
 verify: generate ## Regenerate everything and fail if the tree changed (run by make test).

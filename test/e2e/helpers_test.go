@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -46,6 +47,12 @@ func startOperator(t *testing.T, latest124 string, adopt ...string) (stop func()
 
 // startOperatorWith is startOperator with options changed by edit.
 func startOperatorWith(t *testing.T, latest124 string, edit func(*operator.Options)) (stop func()) {
+	t.Helper()
+	return startOperatorAs(t, cfg, latest124, edit)
+}
+
+// startOperatorAs is startOperatorWith with the operator's client configuration (its identity).
+func startOperatorAs(t *testing.T, cfg *rest.Config, latest124 string, edit func(*operator.Options)) (stop func()) {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "versions.yaml")
 	if err := os.WriteFile(file, []byte(catalogYAML(latest124)), 0o644); err != nil {
