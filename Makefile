@@ -5,6 +5,7 @@ SHELL := /usr/bin/env bash -o pipefail
 .DEFAULT_GOAL := help
 
 CONTROLLER_GEN := go tool -modfile=hack/tools/go.mod controller-gen
+HELM := go tool -modfile=hack/tools/go.mod helm
 GO_TEST_FLAGS ?=
 
 .PHONY: help
@@ -16,16 +17,22 @@ generate: ## Regenerate the values types (from Istio's definitions), deepcopy, C
 	@echo "generate: values types, deepcopy, CRDs and RBAC"
 	go run ./hack/valuesgen -out api/v1/values_types.gen.go
 	$(CONTROLLER_GEN) object paths=./api/...
-	$(CONTROLLER_GEN) crd:crdVersions=v1,allowDangerousTypes=true paths=./api/... output:crd:artifacts:config=config/crd
-	$(CONTROLLER_GEN) rbac:roleName=bosun-operator paths=./internal/operator/... output:rbac:dir=config/rbac
+	$(CONTROLLER_GEN) crd:crdVersions=v1,allowDangerousTypes=true paths=./api/... output:crd:artifacts:config=chart/crds
+	$(CONTROLLER_GEN) rbac:roleName=bosun-operator paths=./internal/operator/... output:rbac:dir=chart/files
+
+.PHONY: manifests
+manifests: generate ## Render the operator's chart (chart/) into deploy/bosun.yaml, the plain-YAML install (CRDs aside: chart/crds), and lint the chart.
+	@echo "manifests: helm lint and helm template of chart/ (Helm's CLI builds once, a few minutes)"
+	$(HELM) lint chart --strict
+	$(HELM) template bosun chart --namespace bosun-system --set createNamespace=true > deploy/bosun.yaml
 
 .PHONY: verify
-verify: generate ## Regenerate everything and fail if the tree changed (run by make test).
+verify: manifests ## Regenerate everything and fail if the tree changed (run by make test).
 	@gofmt_out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$gofmt_out" ]; then echo "verify: not gofmt-formatted:"; echo "$$gofmt_out"; exit 1; fi
 	go vet ./...
-	@changed=$$(git diff --name-only -- api config; git ls-files --others --exclude-standard -- api config); \
+	@changed=$$(git diff --name-only -- api config chart deploy; git ls-files --others --exclude-standard -- api config chart deploy); \
 	if [ -n "$$changed" ]; then \
-		echo "verify: 'make generate' changed these files; commit the regenerated files:"; echo "$$changed"; exit 1; fi
+		echo "verify: 'make generate' or 'make manifests' changed these files; commit the regenerated files:"; echo "$$changed"; exit 1; fi
 	@echo "verify: generated files are up to date"
 
 .PHONY: charts

@@ -1,11 +1,10 @@
-// Package crd embeds bosun's generated CustomResourceDefinitions (the YAML files beside this file, written
-// by `make generate`) and installs them into a cluster.
+// Package crd reads bosun's generated CustomResourceDefinitions (chart/crds, written by `make generate`)
+// and installs them into a cluster.
 package crd
 
 import (
 	"bytes"
 	"context"
-	"embed"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -22,11 +21,12 @@ import (
 	"k8s.io/client-go/rest"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/bosun-mesh/bosun/chart/crds"
 	"github.com/bosun-mesh/bosun/internal/apply"
 )
 
-//go:embed *.yaml
-var files embed.FS
+// files are the generated CRDs.
+var files = crds.FS
 
 // CRDs returns bosun's CustomResourceDefinitions, sorted by name.
 func CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {

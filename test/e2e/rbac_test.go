@@ -5,58 +5,54 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/bosun-mesh/bosun/internal/operator"
 	"github.com/bosun-mesh/bosun/internal/testcluster"
 )
 
-// operatorNamespace and operatorAccount are the operator's namespace and ServiceAccount, as
-// config/rbac/role.yaml names them.
+// operatorNamespace and operatorAccount are the operator's namespace and ServiceAccount in the plain
+// manifests (deploy/bosun.yaml, the chart rendered by make manifests).
 const (
 	operatorNamespace = "bosun-system"
 	operatorAccount   = "bosun-operator"
 )
 
-// asOperatorAccount installs config/rbac/role.yaml's roles, a ServiceAccount and its bindings, and
-// returns a client configuration that acts as that ServiceAccount, with the groups its token would
-// carry: the operator then has exactly the permissions its generated RBAC gives (field lesson #35).
+// asOperatorAccount installs the namespace, ServiceAccount and RBAC of deploy/bosun.yaml and returns a
+// client configuration that acts as that ServiceAccount, with the groups its token would carry: the
+// operator then has exactly the permissions the chart gives it (field lesson #35).
 func asOperatorAccount(t *testing.T, c client.Client) *rest.Config {
 	t.Helper()
 	root, err := testcluster.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	roles, err := os.ReadFile(filepath.Join(root, "config", "rbac", "role.yaml"))
+	data, err := os.ReadFile(filepath.Join(root, "deploy", "bosun.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	createNamespace(t, c, operatorNamespace, nil)
-	applyYAML(t, c, string(roles))
-	applyYAML(t, c, fmt.Sprintf(`apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: %[1]s
-  namespace: %[2]s
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: %[1]s
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: %[1]s}
-subjects: [{kind: ServiceAccount, name: %[1]s, namespace: %[2]s}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: %[1]s
-  namespace: %[2]s
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: %[1]s}
-subjects: [{kind: ServiceAccount, name: %[1]s, namespace: %[2]s}]`, operatorAccount, operatorNamespace))
+	wanted := map[string]bool{"Namespace": true, "ServiceAccount": true, "ClusterRole": true, "ClusterRoleBinding": true, "Role": true, "RoleBinding": true}
+	var docs []string
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(doc), &obj.Object); err != nil {
+			t.Fatal(err)
+		}
+		if wanted[obj.GetKind()] {
+			docs = append(docs, doc)
+		}
+	}
+	if len(docs) != len(wanted) {
+		t.Fatalf("deploy/bosun.yaml has %d of the %d objects an operator's identity needs", len(docs), len(wanted))
+	}
+	applyYAML(t, c, strings.Join(docs, "\n---\n"))
 	sa := rest.CopyConfig(cfg)
 	sa.Impersonate = rest.ImpersonationConfig{
 		UserName: "system:serviceaccount:" + operatorNamespace + ":" + operatorAccount,
@@ -66,7 +62,7 @@ subjects: [{kind: ServiceAccount, name: %[1]s, namespace: %[2]s}]`, operatorAcco
 }
 
 // TestTheOperatorNeedsOnlyItsRBAC runs the operator as its ServiceAccount, leader election on, and
-// installs, reconciles and removes a control plane: the generated RBAC is enough for all of it,
+// installs, reconciles and removes a control plane: the chart's RBAC is enough for all of it,
 // including the Events it records and the Lease in its own namespace.
 func TestTheOperatorNeedsOnlyItsRBAC(t *testing.T) {
 	c := newClient(t)
