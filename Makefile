@@ -43,6 +43,16 @@ charts: ## Fetch the Istio charts and profiles of every catalog version into res
 build: charts ## Build the bosun binary into bin/bosun.
 	go build -trimpath -o bin/bosun ./cmd/bosun
 
+# The operator image's name; the chart's default image names the same (chart/values.yaml).
+IMAGE_REPO ?= ghcr.io/bosun-mesh/bosun
+VERSION ?= $(shell sed -n 's/^appVersion: "\(.*\)"/\1/p' chart/Chart.yaml)
+
+.PHONY: image
+image: charts ## Build the operator image without Docker: an OCI layout in bin/image/ (push it with crane or skopeo).
+	@echo "image: static bosun binary, then the OCI layout"
+	CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w -X main.version=v$(VERSION)" -o bin/image-build/bosun ./cmd/bosun
+	cd hack/tools && go run ./image -binary ../../bin/image-build/bosun -resources ../../resources -out ../../bin/image -ref $(IMAGE_REPO):$(VERSION)
+
 .PHONY: cluster-bins
 cluster-bins: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok into bin/cluster/ (first time: about 8 minutes).
 	go run ./hack/clusterbins
@@ -51,6 +61,8 @@ cluster-bins: ## Build etcd, kube-apiserver, kube-controller-manager, kube-sched
 test: verify charts cluster-bins ## Run every test: unit, integration and end-to-end against the cluster in a box.
 	@echo "test: go test ./... (integration tests start a real kube-apiserver and etcd)"
 	go test $(GO_TEST_FLAGS) -count=1 ./...
+	@echo "test: the tools module (the image builder)"
+	cd hack/tools && go test -count=1 ./image
 
 # BENCH_FLAGS are passed to the operator benchmarks (test/bench), such as
 # BENCH_FLAGS='-bench Scale' or BENCH_FLAGS='-args -container-memory=64Mi'.
