@@ -53,12 +53,17 @@ image: charts ## Build the operator image without Docker: an OCI layout in bin/i
 	CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w -X main.version=v$(VERSION)" -o bin/image-build/bosun ./cmd/bosun
 	cd hack/tools && go run ./image -binary ../../bin/image-build/bosun -resources ../../resources -out ../../bin/image -ref $(IMAGE_REPO):$(VERSION)
 
+.PHONY: bundle
+bundle: charts manifests ## Write the OLM bundle into bin/bundle/ and check it with operator-framework's validators.
+	go run ./hack/bundle -out bin/bundle
+	cd hack/tools && go run ./bundlecheck -dir ../../bin/bundle
+
 .PHONY: cluster-bins
 cluster-bins: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok into bin/cluster/ (first time: about 8 minutes).
 	go run ./hack/clusterbins
 
 .PHONY: test
-test: verify charts cluster-bins ## Run every test: unit, integration and end-to-end against the cluster in a box.
+test: verify charts bundle cluster-bins ## Run every test: unit, integration and end-to-end against the cluster in a box.
 	@echo "test: go test ./... (integration tests start a real kube-apiserver and etcd)"
 	go test $(GO_TEST_FLAGS) -count=1 ./...
 	@echo "test: the tools module (the image builder)"
