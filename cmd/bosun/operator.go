@@ -43,6 +43,7 @@ type operatorOptions struct {
 	logLevel                int
 	logJSON                 bool
 	adopt                   []string
+	externalNodeComponents  []string
 	memoryLimit             string
 	pprofAddr               string
 }
@@ -69,6 +70,8 @@ Several replicas may run: one leads (a Lease in --leader-election-namespace) and
 	f.StringVar(&o.resources, "resources-dir", "", "folder of fetched charts (default: $BOSUN_RESOURCES, else ./resources)")
 	f.StringVar(&o.platform, "platform", "auto", "platform to render for: auto (detect), kubernetes or openshift")
 	f.StringSliceVar(&o.adopt, "adopt-from", nil, "field managers (such as helm or sail-operator) whose objects bosun may take over when its charts render an object that already exists; without it, such an object is refused with a condition naming its managers")
+	f.StringSliceVar(&o.externalNodeComponents, "external-node-components", nil, "node components another tool manages, of cni and ztunnel: control planes that need them "+
+		"do not wait for an IstioCNI or ZTunnel resource, and DependenciesHealthy does not check them (see docs/node-components.md)")
 	f.IntVar(&o.logLevel, "log-level", 0, "log verbosity: 0 logs changes to the cluster, 1 every reconcile, 2 and up more detail")
 	f.BoolVar(&o.logJSON, "log-json", false, "log as JSON lines instead of text")
 	f.StringVar(&o.memoryLimit, "memory-limit", "auto", "memory the operator may use, such as 128Mi: the Go runtime collects garbage more often as its memory nears "+
@@ -116,7 +119,7 @@ func runOperator(o *operatorOptions) error {
 		Catalog: cat, Resources: charts, Platform: plat, BosunVersion: buildVersion(),
 		MetricsAddr: o.metricsAddr, HealthAddr: o.healthAddr,
 		LeaderElection: o.leaderElect, LeaderElectionNamespace: o.leaderElectionNamespace,
-		Adopt: o.adopt,
+		Adopt: o.adopt, ExternalNodeComponents: o.externalNodeComponents,
 	})
 	if err != nil {
 		return err

@@ -51,6 +51,9 @@ type Reconciler struct {
 	// Status writes the revisions' Reconciled, Ready and DependenciesHealthy (field manager bosun).
 	Status *status.Writer
 	Clock  clock.PassiveClock
+	// External are the node components managed outside bosun (--external-node-components): no
+	// revision requires them, so DependenciesHealthy does not check them (field lesson #60).
+	External Needs
 }
 
 // SetupWithManager registers the controller: IstioRevisions by generation and deletion, the objects
@@ -67,21 +70,16 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 				DeleteFunc:  func(event.DeleteEvent) bool { return true },
 				GenericFunc: func(event.GenericEvent) bool { return false },
 			}))
-	// The node components a control plane may need: any change of theirs re-checks every revision's
-	// dependencies (there are few revisions, and IstioCNI and ZTunnel are singletons).
-	b = b.Watches(&v1.IstioCNI{}, handler.EnqueueRequestsFromMapFunc(r.allRevisions)).
-		Watches(&v1.ZTunnel{}, handler.EnqueueRequestsFromMapFunc(r.allRevisions))
+	// The node components a control plane may need: a change of one re-checks the dependencies of
+	// the revisions that need it, and of no other.
+	b = b.Watches(&v1.IstioCNI{}, handler.EnqueueRequestsFromMapFunc(r.revisionsNeeding(NeedsCNI))).
+		Watches(&v1.ZTunnel{}, handler.EnqueueRequestsFromMapFunc(r.revisionsNeeding(NeedsZTunnel)))
 	for _, gvk := range r.Served {
 		obj := &unstructured.Unstructured{}
 		obj.SetGroupVersionKind(gvk)
 		b = b.Owns(obj, builder.WithPredicates(ownedChange{}))
 	}
 	return b.Complete(r)
-}
-
-// allRevisions maps an event to every revision.
-func (r *Reconciler) allRevisions(ctx context.Context, _ client.Object) []reconcile.Request {
-	return r.revisionsWhere(ctx, func(*v1.IstioRevision) bool { return true })
 }
 
 // revisionsInNamespace maps a namespace to the revisions that run istiod in it.
