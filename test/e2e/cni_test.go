@@ -268,8 +268,8 @@ func daemonSetImage(t *testing.T, c client.Client, namespace, name, suffix strin
 	if err := c.Get(t.Context(), client.ObjectKey{Namespace: namespace, Name: name}, ds); err != nil {
 		t.Fatalf("DaemonSet %s/%s: %v", namespace, name, err)
 	}
-	if img := ds.Spec.Template.Spec.Containers[0].Image; !strings.HasSuffix(img, suffix) {
-		t.Errorf("DaemonSet %s/%s image %s, want one ending in %s", namespace, name, img, suffix)
+	if img := ds.Spec.Template.Spec.Containers[0].Image; !strings.Contains(img, suffix) {
+		t.Errorf("DaemonSet %s/%s image %s, want one with %s", namespace, name, img, suffix)
 	}
 	return ds
 }
@@ -284,7 +284,7 @@ func podsRun(ctx context.Context, c client.Client, namespace, suffix string) err
 		return fmt.Errorf("no pods in %s", namespace)
 	}
 	for _, p := range pods.Items {
-		if img := p.Spec.Containers[0].Image; !strings.HasSuffix(img, suffix) || p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
+		if img := p.Spec.Containers[0].Image; !strings.Contains(img, suffix) || p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
 			return fmt.Errorf("pod %s: image %s, phase %s", p.Name, img, p.Status.Phase)
 		}
 	}
