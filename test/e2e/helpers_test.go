@@ -41,6 +41,12 @@ const (
 // the returned stop is called.
 func startOperator(t *testing.T, latest124 string, adopt ...string) (stop func()) {
 	t.Helper()
+	return startOperatorWith(t, latest124, func(o *operator.Options) { o.Adopt = adopt })
+}
+
+// startOperatorWith is startOperator with options of the test's choosing, set by set.
+func startOperatorWith(t *testing.T, latest124 string, set func(*operator.Options)) (stop func()) {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "versions.yaml")
 	if err := os.WriteFile(file, []byte(catalogYAML(latest124)), 0o644); err != nil {
 		t.Fatal(err)
@@ -49,10 +55,12 @@ func startOperator(t *testing.T, latest124 string, adopt ...string) (stop func()
 	if err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := operator.New(cfg, operator.Options{
+	opts := operator.Options{
 		Catalog: cat, Resources: os.DirFS(resources), Platform: values.Kubernetes, BosunVersion: "e2e",
-		MetricsAddr: "0", HealthAddr: "0", Adopt: adopt,
-	})
+		MetricsAddr: "0", HealthAddr: "0",
+	}
+	set(&opts)
+	mgr, err := operator.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
