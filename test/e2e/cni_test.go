@@ -321,3 +321,63 @@ func ownedBy(t *testing.T, c client.Client, owner string) []string {
 	}
 	return out
 }
+
+// TestNodeAgentBadInput: an IstioCNI or ZTunnel (either API version) not named default is refused by
+// the API server, saying why; an IstioCNI whose namespace does not exist and a ZTunnel whose targetRef
+// names nothing end in a condition that says what to do, a Warning event, nothing applied and no
+// retries, and the IstioCNI is installed as soon as its namespace is created.
+func TestNodeAgentBadInput(t *testing.T) {
+	c := newClient(t)
+	startOperator(t, v1244)
+	for _, tc := range []struct{ manifest, want string }{
+		{"apiVersion: sailoperator.io/v1\nkind: IstioCNI\nmetadata:\n  name: other\nspec:\n  version: v1.24.3", "an IstioCNI must be named 'default'"},
+		{"apiVersion: sailoperator.io/v1\nkind: ZTunnel\nmetadata:\n  name: other\nspec:\n  version: v1.24.3", "a ZTunnel must be named 'default'"},
+		{"apiVersion: sailoperator.io/v1alpha1\nkind: ZTunnel\nmetadata:\n  name: other\nspec:\n  version: v1.24.3", "a ZTunnel must be named 'default'"},
+	} {
+		err := applyErr(t.Context(), c, tc.manifest)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("applying %q: %v, want a refusal saying %q", tc.manifest, err, tc.want)
+		}
+	}
+
+	applyYAML(t, c, `apiVersion: sailoperator.io/v1
+kind: IstioCNI
+metadata:
+  name: default
+spec:
+  namespace: istio-cni-late
+  version: v1.24.3`)
+	t.Cleanup(func() { deleteNodeAgent(t, c, &v1.IstioCNI{}) })
+	msg := refusedWith(t, c, &v1.IstioCNI{}, v1.ReasonNamespaceNotFound)
+	if !strings.Contains(msg, "kubectl create namespace istio-cni-late") {
+		t.Errorf("the refusal %q does not say how to create the namespace", msg)
+	}
+	warningOn(t, c, "IstioCNI", "default")
+
+	applyYAML(t, c, `apiVersion: sailoperator.io/v1
+kind: ZTunnel
+metadata:
+  name: default
+spec:
+  namespace: default
+  version: v1.24.3
+  targetRef:
+    kind: Istio
+    name: missing`)
+	t.Cleanup(func() { deleteNodeAgent(t, c, &v1.ZTunnel{}) })
+	msg = refusedWith(t, c, &v1.ZTunnel{}, v1.ReasonRefNotFound)
+	if !strings.Contains(msg, "Istio missing") {
+		t.Errorf("the refusal %q does not name the missing Istio", msg)
+	}
+	warningOn(t, c, "ZTunnel", "default")
+	for _, owner := range []string{"IstioCNI.default", "ZTunnel.default"} {
+		if left := ownedBy(t, c, owner); len(left) > 0 {
+			t.Errorf("objects were applied for a refused %s: %v", owner, left)
+		}
+	}
+	noRetryStorm(t, "istiocni")
+	noRetryStorm(t, "ztunnel")
+
+	createNamespace(t, c, "istio-cni-late", nil)
+	agentHealthy(t, c, &v1.IstioCNI{})
+}
