@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -380,4 +381,51 @@ spec:
 
 	createNamespace(t, c, "istio-cni-late", nil)
 	agentHealthy(t, c, &v1.IstioCNI{})
+}
+
+// TestConvergedNodeAgentsWriteNothing: once an IstioCNI and a ZTunnel are Ready, reconciles caused by
+// events that change nothing bosun manages (a user's label on an object bosun applied for each) render
+// nothing and make no API write (DESIGN decision 4).
+func TestConvergedNodeAgentsWriteNothing(t *testing.T) {
+	c := newClient(t)
+	startOperator(t, v1244)
+	createNamespace(t, c, "istio-cni", nil)
+	createNamespace(t, c, "ztunnel", nil)
+	applyYAML(t, c, "apiVersion: sailoperator.io/v1\nkind: IstioCNI\nmetadata:\n  name: default\nspec:\n  namespace: istio-cni\n  version: v1.24.3\n---\n"+
+		"apiVersion: sailoperator.io/v1\nkind: ZTunnel\nmetadata:\n  name: default\nspec:\n  namespace: ztunnel\n  version: v1.24.3")
+	t.Cleanup(func() { deleteNodeAgent(t, c, &v1.IstioCNI{}) })
+	t.Cleanup(func() { deleteNodeAgent(t, c, &v1.ZTunnel{}) })
+	agentHealthy(t, c, &v1.IstioCNI{})
+	agentHealthy(t, c, &v1.ZTunnel{})
+	var writes float64
+	waitFor(t, "the operator to go quiet", func(ctx context.Context) error {
+		writes = counter(t, "bosun_api_writes_total", nil)
+		time.Sleep(3 * time.Second)
+		if now := counter(t, "bosun_api_writes_total", nil); now != writes {
+			return fmt.Errorf("%v writes in the last seconds", now-writes)
+		}
+		return nil
+	})
+	before := series(t, "bosun_api_writes_total")
+	renders := counter(t, "bosun_renders_total", nil)
+	reconciles := map[string]float64{}
+	for _, ctl := range []string{"istiocni", "ztunnel"} {
+		reconciles[ctl] = counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": ctl})
+	}
+	mergePatch(t, c, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "istio-cni", Name: "istio-cni-config"}}, `{"metadata":{"labels":{"team":"platform"}}}`)
+	mergePatch(t, c, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "ztunnel", Name: "ztunnel"}}, `{"metadata":{"labels":{"team":"platform"}}}`)
+	waitFor(t, "both controllers to reconcile", func(context.Context) error {
+		for ctl, n := range reconciles {
+			if counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": ctl}) <= n {
+				return fmt.Errorf("%s has not reconciled", ctl)
+			}
+		}
+		return nil
+	})
+	if got := counter(t, "bosun_api_writes_total", nil) - writes; got != 0 {
+		t.Errorf("no-op reconciles sent %v API writes, want 0; writes before %v, after %v", got, before, series(t, "bosun_api_writes_total"))
+	}
+	if got := counter(t, "bosun_renders_total", nil) - renders; got != 0 {
+		t.Errorf("no-op reconciles rendered %v charts, want 0", got)
+	}
 }
