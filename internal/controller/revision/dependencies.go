@@ -28,8 +28,10 @@ func (n Needs) Without(external Needs) Needs {
 	return Needs{CNI: n.CNI && !external.CNI, ZTunnel: n.ZTunnel && !external.ZTunnel}
 }
 
-// NeedsCNI and NeedsZTunnel pick one component of Needs.
-func NeedsCNI(n Needs) bool     { return n.CNI }
+// NeedsCNI picks the CNI out of Needs.
+func NeedsCNI(n Needs) bool { return n.CNI }
+
+// NeedsZTunnel picks ztunnel out of Needs.
 func NeedsZTunnel(n Needs) bool { return n.ZTunnel }
 
 // DependenciesOf decides what a revision needs from its values: the Istio CNI plugin on OpenShift
