@@ -34,6 +34,10 @@ const (
 	// ReasonNamespaceNotFound means the namespace the resource installs into does not exist or is being
 	// deleted. bosun acts as soon as the namespace is created.
 	ReasonNamespaceNotFound = "NamespaceNotFound"
+	// ReasonVersionSkew means an IstioCNI's or ZTunnel's version is neither the minor version of a
+	// control plane that needs it nor one behind (a node agent never runs ahead of its control plane);
+	// nothing is applied, and the message names the IstioRevision and the version to set.
+	ReasonVersionSkew = "VersionSkew"
 	// ReasonVersionChangeNotAllowed means an InPlace Istio was asked to move more than one minor version
 	// at once; the message names the versions it may move to next.
 	ReasonVersionChangeNotAllowed = "VersionChangeNotAllowed"
@@ -51,8 +55,16 @@ const (
 	ReasonIstiodNotReady = "IstiodNotReady"
 	// ReasonRemoteIstiodNotReady means a remote revision's external istiod does not answer yet.
 	ReasonRemoteIstiodNotReady = "RemoteIstiodNotReady"
-	// ReasonDaemonSetNotReady means the CNI or ZTunnel DaemonSet has fewer ready pods than scheduled.
+	// ReasonDaemonSetNotReady means the CNI or ZTunnel DaemonSet is missing, or some of the pods it
+	// scheduled are not ready (or not yet scheduled).
 	ReasonDaemonSetNotReady = "DaemonSetNotReady"
+	// ReasonDaemonSetNotScheduled means the CNI or ZTunnel DaemonSet schedules no pod at all: no node
+	// matches its node selector, affinity and tolerations.
+	ReasonDaemonSetNotScheduled = "DaemonSetNotScheduled"
+	// ReasonDaemonSetRollingOut means the CNI or ZTunnel DaemonSet has a new template (a new version
+	// or new values) that not every node runs yet. Under updateStrategy OnDelete it stays so until the
+	// old pods are deleted by hand.
+	ReasonDaemonSetRollingOut = "DaemonSetRollingOut"
 	// ReasonReadinessCheckFailed means readiness could not be determined; the condition is Unknown.
 	ReasonReadinessCheckFailed = "ReadinessCheckFailed"
 
@@ -66,6 +78,12 @@ const (
 	ReasonZTunnelNotFound = "ZTunnelNotFound"
 	// ReasonZTunnelNotHealthy means the ZTunnel exists but is not Ready.
 	ReasonZTunnelNotHealthy = "ZTunnelNotHealthy"
+	// ReasonIstioCNIVersionSkew means the IstioCNI's version is neither the control plane's minor
+	// version nor one behind it; the message names the version to set.
+	ReasonIstioCNIVersionSkew = "IstioCNIVersionSkew"
+	// ReasonZTunnelVersionSkew means the ZTunnel's version is neither the control plane's minor version
+	// nor one behind it; the message names the version to set.
+	ReasonZTunnelVersionSkew = "ZTunnelVersionSkew"
 	// ReasonDependencyCheckFailed means the dependencies could not be checked; the condition is Unknown.
 	ReasonDependencyCheckFailed = "DependencyCheckFailed"
 

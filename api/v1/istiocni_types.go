@@ -7,6 +7,9 @@ import (
 // SingletonName is the only name an IstioCNI or a ZTunnel may have: a cluster runs one of each.
 const SingletonName = "default"
 
+// KindIstioCNI is the kind name of IstioCNI.
+const KindIstioCNI = "IstioCNI"
+
 // IstioCNISpec is the desired state of the Istio CNI node agent.
 type IstioCNISpec struct {
 	// Version of Istio's CNI plugin: a concrete version or an alias such as v1.27-latest. It should

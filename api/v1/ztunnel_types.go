@@ -4,6 +4,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// KindZTunnel is the kind name of ZTunnel.
+const KindZTunnel = "ZTunnel"
+
 // ZTunnelSpec is the desired state of the ztunnel node proxy.
 type ZTunnelSpec struct {
 	// Version of ztunnel: a concrete version or an alias such as v1.27-latest. Ambient mode needs

@@ -44,6 +44,7 @@ type operatorOptions struct {
 	logJSON                 bool
 	adopt                   []string
 	manageIstioCRDs         bool
+	externalNodeComponents  []string
 	memoryLimit             string
 	pprofAddr               string
 }
@@ -71,6 +72,8 @@ Several replicas may run: one leads (a Lease in --leader-election-namespace) and
 	f.StringVar(&o.platform, "platform", "auto", "platform to render for: auto (detect), kubernetes or openshift")
 	f.StringSliceVar(&o.adopt, "adopt-from", nil, "field managers (such as helm or sail-operator) whose objects bosun may take over when its charts render an object that already exists; without it, such an object is refused with a condition naming its managers")
 	f.BoolVar(&o.manageIstioCRDs, "manage-istio-crds", true, "keep Istio's CRDs (VirtualService, AuthorizationPolicy, …) at the newest Istio version in use; false when another tool installs them, and bosun then touches no CRD")
+	f.StringSliceVar(&o.externalNodeComponents, "external-node-components", nil, "node components another tool manages, of cni and ztunnel: control planes that need them "+
+		"do not wait for an IstioCNI or ZTunnel resource, and DependenciesHealthy does not check them (see docs/node-components.md)")
 	f.IntVar(&o.logLevel, "log-level", 0, "log verbosity: 0 logs changes to the cluster, 1 every reconcile, 2 and up more detail")
 	f.BoolVar(&o.logJSON, "log-json", false, "log as JSON lines instead of text")
 	f.StringVar(&o.memoryLimit, "memory-limit", "auto", "memory the operator may use, such as 128Mi: the Go runtime collects garbage more often as its memory nears "+
@@ -118,7 +121,7 @@ func runOperator(o *operatorOptions) error {
 		Catalog: cat, Resources: charts, Platform: plat, BosunVersion: buildVersion(),
 		MetricsAddr: o.metricsAddr, HealthAddr: o.healthAddr,
 		LeaderElection: o.leaderElect, LeaderElectionNamespace: o.leaderElectionNamespace,
-		Adopt: o.adopt, LeaveIstioCRDs: !o.manageIstioCRDs,
+		Adopt: o.adopt, LeaveIstioCRDs: !o.manageIstioCRDs, ExternalNodeComponents: o.externalNodeComponents,
 	})
 	if err != nil {
 		return err

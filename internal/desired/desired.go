@@ -5,6 +5,7 @@
 package desired
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"math"
@@ -332,11 +333,46 @@ func (e Env) ZTunnelCharts(zt *v1.ZTunnel, target *v1.IstioRevision) ([]render.R
 type SkewError struct {
 	Component             string
 	Version, ControlPlane catalog.Version
+	// Revision names the control plane's IstioRevision, when the check was against one.
+	Revision string
 }
 
 func (e *SkewError) Error() string {
+	cp := e.ControlPlane.Minor()
+	if e.Revision != "" {
+		cp += ", IstioRevision " + e.Revision
+	}
 	return fmt.Sprintf("%s runs Istio %s, which must be the control plane's minor version (%s) or one behind; set its spec.version to v%s-latest or v%d.%d-latest",
-		e.Component, e.Version.Minor(), e.ControlPlane.Minor(), e.ControlPlane.Minor(), e.ControlPlane.Semver.Major(), e.ControlPlane.Semver.Minor()-1)
+		e.Component, e.Version.Minor(), cp, e.ControlPlane.Minor(), e.ControlPlane.Semver.Major(), e.ControlPlane.Semver.Minor()-1)
+}
+
+// SkewWith checks a node agent (IstioCNI, ZTunnel) whose spec.version is version (an alias or a
+// concrete version) against each control plane, in order, and returns the first *SkewError. An
+// unknown version is an error of its own. component names the agent in the message ("IstioCNI
+// default").
+func (e Env) SkewWith(component, version string, controlPlanes []*v1.IstioRevision) error {
+	if len(controlPlanes) == 0 {
+		return nil
+	}
+	v, _, err := e.resolve(version)
+	if err != nil {
+		return err
+	}
+	for _, rev := range controlPlanes {
+		// A revision's version is concrete, and may be one the catalog has since dropped.
+		cp, err := catalog.ParseVersion(string(rev.Spec.Version))
+		if err != nil {
+			return fmt.Errorf("IstioRevision %s: %w", rev.Name, err)
+		}
+		if err := CheckSkew(component, v, cp); err != nil {
+			var skew *SkewError
+			if errors.As(err, &skew) {
+				skew.Revision = rev.Name
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // CheckSkew allows a data-plane component (IstioCNI, ZTunnel) the control plane's minor version or the

@@ -426,3 +426,42 @@ func TestPinnedImagesReachEveryChart(t *testing.T) {
 		t.Errorf("with the user's global.hub, pilot.image = %s; the pin must give way", *p.Image)
 	}
 }
+
+// TestSkewWith: a node agent's version, an alias or concrete, is checked against each control plane in
+// turn; the refusal names the first revision it does not fit, and an unknown version is an error of
+// its own.
+func TestSkewWith(t *testing.T) {
+	rev := func(name, version string) *v1.IstioRevision {
+		return &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1.IstioRevisionSpec{Version: v1.ConcreteVersion(version)}}
+	}
+	old, mid, newest := rev("old", "v1.25.0-snapshot.be4b14ad"), rev("mid", "v1.27.0-snapshot.b9159ca3"), rev("new", "v1.31.0-snapshot.eed52ebb")
+	cases := []struct {
+		name, version string
+		revs          []*v1.IstioRevision
+		skewedWith    string
+	}{
+		{"no control plane", "v1.25-latest", nil, ""},
+		{"same minor, by alias", "v1.27-latest", []*v1.IstioRevision{mid}, ""},
+		{"two minors behind", "v1.25-latest", []*v1.IstioRevision{mid}, "mid"},
+		{"ahead of an old revision beside a new one", "v1.27-latest", []*v1.IstioRevision{mid, old}, "old"},
+		{"behind the newest", "v1.27-latest", []*v1.IstioRevision{mid, newest}, "new"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := testEnv().SkewWith("IstioCNI default", tc.version, tc.revs)
+			var skew *SkewError
+			switch {
+			case tc.skewedWith == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.skewedWith != "" && !errors.As(err, &skew):
+				t.Errorf("got %v, want a SkewError", err)
+			case tc.skewedWith != "" && (skew.Revision != tc.skewedWith || !strings.Contains(err.Error(), "IstioRevision "+tc.skewedWith)):
+				t.Errorf("the refusal %q names revision %q, want %q", err, skew.Revision, tc.skewedWith)
+			}
+		})
+	}
+	var skew *SkewError
+	if err := testEnv().SkewWith("IstioCNI default", "v1.19.0", []*v1.IstioRevision{mid}); err == nil || errors.As(err, &skew) {
+		t.Errorf("an unknown version gave %v, want an error that is not a SkewError", err)
+	}
+}

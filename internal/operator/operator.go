@@ -48,6 +48,7 @@ import (
 	"github.com/bosun-mesh/bosun/internal/catalog"
 	"github.com/bosun-mesh/bosun/internal/controller/crds"
 	"github.com/bosun-mesh/bosun/internal/controller/istio"
+	"github.com/bosun-mesh/bosun/internal/controller/nodeagent"
 	"github.com/bosun-mesh/bosun/internal/controller/revision"
 	"github.com/bosun-mesh/bosun/internal/controller/status"
 	"github.com/bosun-mesh/bosun/internal/desired"
@@ -90,6 +91,28 @@ type Options struct {
 	LeaveIstioCRDs bool
 	// Clock is the time controllers see; nil means the real one.
 	Clock clock.PassiveClock
+	// ExternalNodeComponents are the node components ("cni", "ztunnel") that another tool manages:
+	// control planes do not require an IstioCNI or ZTunnel for them (field lesson #60).
+	ExternalNodeComponents []string
+}
+
+// NodeComponents are the names ExternalNodeComponents takes.
+var NodeComponents = []string{"cni", "ztunnel"}
+
+// externalNeeds reads ExternalNodeComponents.
+func externalNeeds(names []string) (revision.Needs, error) {
+	var n revision.Needs
+	for _, name := range names {
+		switch name {
+		case "cni":
+			n.CNI = true
+		case "ztunnel":
+			n.ZTunnel = true
+		default:
+			return n, fmt.Errorf("unknown node component %q: the node components are %v", name, NodeComponents)
+		}
+	}
+	return n, nil
 }
 
 // Scheme holds the kinds the operator reads and writes with typed clients.
@@ -111,6 +134,10 @@ func must(err error) {
 func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
+	}
+	external, err := externalNeeds(o.ExternalNodeComponents)
+	if err != nil {
+		return nil, err
 	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.Wrap(metrics.CountWrites)
@@ -181,12 +208,20 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	revisionCharts := render.NewCache(renderer, cluster, o.BosunVersion)
 	revisionCharts.Renders = metrics.Renders.WithLabelValues(v1.KindIstioRevision).Inc
 	applier := apply.New(c, c, mgr.GetAPIReader(), served, o.Adopt...)
+	nodeAgent := func(a nodeagent.Agent) *nodeagent.Reconciler {
+		charts := render.NewCache(renderer, cluster, o.BosunVersion)
+		charts.Renders = metrics.Renders.WithLabelValues(a.Kind).Inc
+		return &nodeagent.Reconciler{Agent: a, Client: c, Env: env, Charts: charts, Applier: applier,
+			Recorder: recorder, Served: served, Clock: o.Clock, External: external, Status: &status.Writer{Client: c, Manager: apply.FieldManager}}
+	}
 	usage := &revision.UsageReconciler{Client: c, Env: env, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: revision.UsageFieldManager}}
 	controllers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&istio.Reconciler{Client: c, Env: env, Recorder: recorder, Clock: o.Clock, Usage: usage, Status: &status.Writer{Client: c, Manager: apply.FieldManager}},
 		&revision.Reconciler{Client: c, Env: env, Charts: revisionCharts, Applier: applier,
-			Recorder: recorder, Served: served, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: apply.FieldManager}},
+			Recorder: recorder, Served: served, Clock: o.Clock, External: external, Status: &status.Writer{Client: c, Manager: apply.FieldManager}},
 		usage,
+		nodeAgent(nodeagent.CNI),
+		nodeAgent(nodeagent.ZTunnel),
 	}
 	if !o.LeaveIstioCRDs {
 		controllers = append(controllers, &crds.Reconciler{Client: c, Env: env, Renderer: renderer, Applier: applier, Recorder: recorder})

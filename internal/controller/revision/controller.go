@@ -50,6 +50,9 @@ type Reconciler struct {
 	// Status writes the revisions' Reconciled, Ready and DependenciesHealthy (field manager bosun).
 	Status *status.Writer
 	Clock  clock.PassiveClock
+	// External are the node components managed outside bosun (--external-node-components): no
+	// revision requires them, so DependenciesHealthy does not check them (field lesson #60).
+	External Needs
 }
 
 // SetupWithManager registers the controller: IstioRevisions by generation and deletion, the objects
@@ -66,21 +69,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 				DeleteFunc:  func(event.DeleteEvent) bool { return true },
 				GenericFunc: func(event.GenericEvent) bool { return false },
 			}))
-	// The node components a control plane may need: any change of theirs re-checks every revision's
-	// dependencies (there are few revisions, and IstioCNI and ZTunnel are singletons).
-	b = b.Watches(&v1.IstioCNI{}, handler.EnqueueRequestsFromMapFunc(r.allRevisions)).
-		Watches(&v1.ZTunnel{}, handler.EnqueueRequestsFromMapFunc(r.allRevisions))
-	for _, gvk := range r.Served {
-		obj := &unstructured.Unstructured{}
-		obj.SetGroupVersionKind(gvk)
-		b = b.Owns(obj, builder.WithPredicates(ownedChange{}))
-	}
-	return b.Complete(r)
-}
-
-// allRevisions maps an event to every revision.
-func (r *Reconciler) allRevisions(ctx context.Context, _ client.Object) []reconcile.Request {
-	return r.revisionsWhere(ctx, func(*v1.IstioRevision) bool { return true })
+	// The node components a control plane may need: a change of one re-checks the dependencies of
+	// the revisions that need it, and of no other.
+	b = b.Watches(&v1.IstioCNI{}, handler.EnqueueRequestsFromMapFunc(r.revisionsNeeding(NeedsCNI))).
+		Watches(&v1.ZTunnel{}, handler.EnqueueRequestsFromMapFunc(r.revisionsNeeding(NeedsZTunnel)))
+	return apply.WatchOwned(b, r.Served).Complete(r)
 }
 
 // revisionsInNamespace maps a namespace to the revisions that run istiod in it.
@@ -255,14 +248,6 @@ func isRemote(rev *v1.IstioRevision) bool {
 	return vals.IstiodRemote != nil && vals.IstiodRemote.Enabled != nil && *vals.IstiodRemote.Enabled
 }
 
-// ownedChange passes the events of owned objects that may need bosun: creation is bosun's own and
-// ignored; updates and deletions are not.
-type ownedChange struct{ predicate.Funcs }
-
-func (ownedChange) Create(event.CreateEvent) bool   { return false }
-func (ownedChange) Update(event.UpdateEvent) bool   { return true }
-func (ownedChange) Delete(event.DeleteEvent) bool   { return true }
-func (ownedChange) Generic(event.GenericEvent) bool { return false }
 
 func isRefusal(err error) bool {
 	_, ok := status.RefusalReason(err)

@@ -40,7 +40,11 @@ func PlayVersions(fetched, dir string, versions ...string) error {
 			if err != nil {
 				return err
 			}
-			tagged := strings.ReplaceAll(string(data), "\n    tag: latest\n", "\n    tag: "+strings.TrimPrefix(v, "v")+"\n")
+			// The tag sits at the global level of most charts, at the top level of ztunnel's.
+			tagged := string(data)
+			for _, indent := range []string{"    ", "  "} {
+				tagged = strings.ReplaceAll(tagged, "\n"+indent+"tag: latest\n", "\n"+indent+"tag: "+strings.TrimPrefix(v, "v")+"\n")
+			}
 			if err := os.WriteFile(f, []byte(tagged), 0o644); err != nil {
 				return err
 			}

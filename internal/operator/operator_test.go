@@ -1,0 +1,33 @@
+package operator
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/bosun-mesh/bosun/internal/controller/revision"
+)
+
+// TestExternalNeeds: --external-node-components takes cni and ztunnel, and refuses anything else
+// with the names it takes (field lesson #60).
+func TestExternalNeeds(t *testing.T) {
+	cases := []struct {
+		names []string
+		want  revision.Needs
+		ok    bool
+	}{
+		{nil, revision.Needs{}, true},
+		{[]string{"cni"}, revision.Needs{CNI: true}, true},
+		{[]string{"ztunnel"}, revision.Needs{ZTunnel: true}, true},
+		{[]string{"cni", "ztunnel"}, revision.Needs{CNI: true, ZTunnel: true}, true},
+		{[]string{"istio-cni"}, revision.Needs{}, false},
+	}
+	for _, tc := range cases {
+		got, err := externalNeeds(tc.names)
+		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
+			t.Errorf("externalNeeds(%v) = %+v, %v; want %+v (ok %v)", tc.names, got, err, tc.want, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "cni ztunnel") {
+			t.Errorf("the error %q does not list the node components", err)
+		}
+	}
+}
