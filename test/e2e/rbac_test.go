@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/operator"
 	"github.com/bosun-mesh/bosun/internal/testcluster"
 )
@@ -62,8 +63,9 @@ func asOperatorAccount(t *testing.T, c client.Client) *rest.Config {
 }
 
 // TestTheOperatorNeedsOnlyItsRBAC runs the operator as its ServiceAccount, leader election on, and
-// installs, reconciles and removes a control plane: the chart's RBAC is enough for all of it,
-// including the Events it records and the Lease in its own namespace.
+// installs, reconciles and removes a control plane, an IstioCNI and a ZTunnel: the chart's RBAC is
+// enough for all of it, including Istio's CRDs, the Events it records and the Lease in its own
+// namespace.
 func TestTheOperatorNeedsOnlyItsRBAC(t *testing.T) {
 	c := newClient(t)
 	startOperatorAs(t, asOperatorAccount(t, c), v1243, func(o *operator.Options) {
@@ -71,6 +73,30 @@ func TestTheOperatorNeedsOnlyItsRBAC(t *testing.T) {
 		o.LeaderElectionNamespace = operatorNamespace
 	})
 	installIstio(t, c, "rbac", "istio-rbac", v1243)
+	createNamespace(t, c, "istio-cni-rbac", nil)
+	createNamespace(t, c, "ztunnel-rbac", nil)
+	applyYAML(t, c, `apiVersion: sailoperator.io/v1
+kind: IstioCNI
+metadata:
+  name: default
+spec:
+  namespace: istio-cni-rbac
+  version: v1.24.3
+---
+apiVersion: sailoperator.io/v1
+kind: ZTunnel
+metadata:
+  name: default
+spec:
+  namespace: ztunnel-rbac
+  version: v1.24.3
+  targetRef:
+    kind: Istio
+    name: rbac`)
+	agentHealthy(t, c, &v1.IstioCNI{})
+	agentHealthy(t, c, &v1.ZTunnel{})
+	deleteNodeAgent(t, c, &v1.ZTunnel{})
+	deleteNodeAgent(t, c, &v1.IstioCNI{})
 	deleteIstio(t, c, "rbac")
 	for _, want := range []struct{ namespace, reason, regarding string }{
 		{"default", "RevisionCreated", "rbac"},
