@@ -15,6 +15,20 @@ var (
 		Help: "Charts rendered, by the kind of bosun resource they were rendered for.",
 	}, []string{"kind"})
 
+	// RenderCacheHits counts reconciles that found a resource's chart inputs unchanged (the same
+	// digest) and reused the objects rendered before.
+	RenderCacheHits = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bosun_render_cache_hits_total",
+		Help: "Reconciles whose chart inputs had not changed, so nothing was rendered, by the kind of bosun resource.",
+	}, []string{"kind"})
+
+	// Events counts the Events bosun records, by the kind of object they are about, type and reason:
+	// Normal ones record changes bosun made, Warning ones refusals and errors.
+	Events = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bosun_events_total",
+		Help: "Events bosun recorded, by the kind of object, type (Normal: a change bosun made; Warning: a refusal or error) and reason.",
+	}, []string{"kind", "type", "reason"})
+
 	// Applies counts objects written by internal/apply, by resource kind and action (created, updated,
 	// corrected, adopted, pruned).
 	Applies = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -24,5 +38,5 @@ var (
 )
 
 func init() {
-	crmetrics.Registry.MustRegister(Renders, Applies)
+	crmetrics.Registry.MustRegister(Renders, RenderCacheHits, Events, Applies)
 }

@@ -204,13 +204,14 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 
 	env := desired.Env{Catalog: o.Catalog, Resources: o.Resources, Platform: o.Platform}
 	c := mgr.GetClient()
-	recorder := mgr.GetEventRecorder("bosun")
-	revisionCharts := render.NewCache(renderer, cluster, o.BosunVersion)
-	revisionCharts.Renders = metrics.Renders.WithLabelValues(v1.KindIstioRevision).Inc
+	recorder := metrics.CountEvents(mgr.GetEventRecorder("bosun"))
+	if err := registerStates(c); err != nil {
+		return nil, err
+	}
+	revisionCharts := render.NewCache(renderer, cluster, o.BosunVersion, v1.KindIstioRevision)
 	applier := apply.New(c, c, mgr.GetAPIReader(), served, o.Adopt...)
 	nodeAgent := func(a nodeagent.Agent) *nodeagent.Reconciler {
-		charts := render.NewCache(renderer, cluster, o.BosunVersion)
-		charts.Renders = metrics.Renders.WithLabelValues(a.Kind).Inc
+		charts := render.NewCache(renderer, cluster, o.BosunVersion, a.Kind)
 		return &nodeagent.Reconciler{Agent: a, Client: c, Env: env, Charts: charts, Applier: applier,
 			Recorder: recorder, Served: served, Clock: o.Clock, External: external, Status: &status.Writer{Client: c, Manager: apply.FieldManager}}
 	}

@@ -9,6 +9,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/bosun-mesh/bosun/internal/metrics"
 )
 
 // Cache renders a resource's charts once per set of inputs. Its key, the digest, covers everything a
@@ -20,8 +22,8 @@ type Cache struct {
 	renderer *Renderer
 	cluster  Cluster
 	bosun    string
-	// Renders is called once for each chart rendered, for metrics; it may be nil.
-	Renders func()
+	// kind is the kind of bosun resource the cache renders for, as metrics label it.
+	kind string
 
 	mu      sync.Mutex
 	entries map[types.UID]cached
@@ -32,9 +34,10 @@ type cached struct {
 	objects []*unstructured.Unstructured
 }
 
-// NewCache returns a Cache over a Renderer for a cluster; bosunVersion is part of every digest.
-func NewCache(r *Renderer, cluster Cluster, bosunVersion string) *Cache {
-	return &Cache{renderer: r, cluster: cluster, bosun: bosunVersion, entries: map[types.UID]cached{}}
+// NewCache returns a Cache over a Renderer for a cluster, for the resources of one kind (for
+// metrics: bosun_renders_total and bosun_render_cache_hits_total); bosunVersion is part of every digest.
+func NewCache(r *Renderer, cluster Cluster, bosunVersion, kind string) *Cache {
+	return &Cache{renderer: r, cluster: cluster, bosun: bosunVersion, kind: kind, entries: map[types.UID]cached{}}
 }
 
 // Digest is the cache key of a set of requests.
@@ -62,14 +65,13 @@ func (c *Cache) Render(owner types.UID, reqs []Request) ([]*unstructured.Unstruc
 	e, ok := c.entries[owner]
 	c.mu.Unlock()
 	if ok && e.digest == digest {
+		metrics.RenderCacheHits.WithLabelValues(c.kind).Inc()
 		return e.objects, nil
 	}
 	var objs []*unstructured.Unstructured
 	for _, req := range reqs {
 		res, err := c.renderer.Render(req)
-		if c.Renders != nil {
-			c.Renders()
-		}
+		metrics.Renders.WithLabelValues(c.kind).Inc()
 		if err != nil {
 			return nil, err
 		}

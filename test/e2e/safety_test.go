@@ -197,9 +197,17 @@ func TestDriftIsCorrectedAndOthersFieldsKept(t *testing.T) {
 // cause no render and no apply (field lesson #31).
 func TestPodChurnRendersAndAppliesNothing(t *testing.T) {
 	c := newClient(t)
+	crdReconciles := counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istio-crds"})
 	startOperator(t, v1244)
 	installIstio(t, c, "churn", "istio-churn", v1243)
 	createNamespace(t, c, "churn-apps", nil)
+	// The new operator's first look at Istio's CRDs renders the base chart once; let it happen first.
+	waitFor(t, "the operator to check Istio's CRDs", func(context.Context) error {
+		if counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istio-crds"}) <= crdReconciles {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
 
 	renders := counter(t, "bosun_renders_total", nil)
 	applies := counter(t, "bosun_applied_objects_total", nil)
