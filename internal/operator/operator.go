@@ -48,6 +48,7 @@ import (
 	"github.com/bosun-mesh/bosun/internal/controller/istio"
 	"github.com/bosun-mesh/bosun/internal/controller/revision"
 	"github.com/bosun-mesh/bosun/internal/controller/status"
+	"github.com/bosun-mesh/bosun/internal/controller/tag"
 	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/inuse"
 	"github.com/bosun-mesh/bosun/internal/metrics"
@@ -175,12 +176,19 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	recorder := mgr.GetEventRecorder("bosun")
 	revisionCharts := render.NewCache(renderer, cluster, o.BosunVersion)
 	revisionCharts.Renders = metrics.Renders.WithLabelValues(v1.KindIstioRevision).Inc
-	usage := &revision.UsageReconciler{Client: c, Env: env, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: revision.UsageFieldManager}}
+	inUse := &revision.InUseWriter{Status: &status.Writer{Client: c, Manager: revision.UsageFieldManager}}
+	usage := &revision.UsageReconciler{Client: c, Env: env, Clock: o.Clock, InUse: inUse}
+	applier := apply.New(c, c, mgr.GetAPIReader(), served, o.Adopt...)
+	tagCharts := render.NewCache(renderer, cluster, o.BosunVersion)
+	tagCharts.Renders = metrics.Renders.WithLabelValues(v1.KindIstioRevisionTag).Inc
 	controllers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&istio.Reconciler{Client: c, Env: env, Recorder: recorder, Clock: o.Clock, Usage: usage, Status: &status.Writer{Client: c, Manager: apply.FieldManager}},
-		&revision.Reconciler{Client: c, Env: env, Charts: revisionCharts, Applier: apply.New(c, c, mgr.GetAPIReader(), served, o.Adopt...),
+		&revision.Reconciler{Client: c, Env: env, Charts: revisionCharts, Applier: applier,
 			Recorder: recorder, Served: served, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: apply.FieldManager}},
 		usage,
+		&tag.Reconciler{Client: c, Env: env, Charts: tagCharts, Applier: applier,
+			Recorder: recorder, Served: served, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: apply.FieldManager}},
+		&tag.UsageReconciler{Client: c, Clock: o.Clock, InUse: inUse},
 	}
 	for _, ctl := range controllers {
 		if err := ctl.SetupWithManager(mgr); err != nil {
@@ -274,10 +282,14 @@ func trim(keepLabels, keepAnnotations []string) func(any) (any, error) {
 	}
 }
 
-// addIndexes registers the in-use indexes on the metadata-only pods and namespaces.
+// addIndexes registers the in-use indexes on the metadata-only pods and namespaces, and the index of
+// tags by what they point at.
 func addIndexes(mgr manager.Manager) error {
 	ctx := context.Background()
 	indexer := mgr.GetFieldIndexer()
+	if err := tag.AddIndex(ctx, mgr); err != nil {
+		return err
+	}
 	if err := indexer.IndexField(ctx, metadataOf("Pod"), inuse.IndexField, func(o client.Object) []string {
 		return inuse.PodIndexKeys(o.GetLabels(), o.GetAnnotations(), "")
 	}); err != nil {

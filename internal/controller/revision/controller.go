@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -69,6 +70,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			}))
 	// The node components a control plane may need: any change of theirs re-checks every revision's
 	// dependencies (there are few revisions, and IstioCNI and ZTunnel are singletons).
+	// A tag that held a revision's name and goes lets the revision of that name in (§2.2 step 2).
+	b = b.Watches(&v1.IstioRevisionTag{}, handler.EnqueueRequestsFromMapFunc(sameName), builder.WithPredicates(predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		UpdateFunc:  func(event.UpdateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return true },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}))
 	b = b.Watches(&v1.IstioCNI{}, handler.EnqueueRequestsFromMapFunc(r.allRevisions)).
 		Watches(&v1.ZTunnel{}, handler.EnqueueRequestsFromMapFunc(r.allRevisions))
 	for _, gvk := range r.Served {
@@ -77,6 +85,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		b = b.Owns(obj, builder.WithPredicates(ownedChange{}))
 	}
 	return b.Complete(r)
+}
+
+// sameName maps an object to the revision of the same name.
+func sameName(_ context.Context, obj client.Object) []reconcile.Request {
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: obj.GetName()}}}
 }
 
 // allRevisions maps an event to every revision.
@@ -129,8 +142,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.writeStatus(ctx, rev, st); err != nil {
 		return ctrl.Result{}, errors.Join(applyErr, err)
 	}
-	if applyErr != nil && isRefusal(applyErr) {
-		r.Recorder.Eventf(rev, nil, corev1.EventTypeWarning, v1.ReasonReconcileError, "Reconcile", applyErr.Error())
+	if reason, refused := status.RefusalReason(applyErr); refused {
+		r.Recorder.Eventf(rev, nil, corev1.EventTypeWarning, reason, "Reconcile", applyErr.Error())
 		return ctrl.Result{}, reconcile.TerminalError(applyErr)
 	}
 	return ctrl.Result{}, applyErr
@@ -149,8 +162,15 @@ func (r *Reconciler) ensureFinalizer(ctx context.Context, rev *v1.IstioRevision)
 
 // applyCharts renders the revision's charts (or takes them from the render cache when the inputs did
 // not change) and applies them. It returns a status.Refusal when the revision cannot be
-// installed as written: a namespace that does not exist, a version or profile bosun cannot render.
+// installed as written: an older IstioRevisionTag holds its name, a namespace that does not exist, a
+// version or profile bosun cannot render. Nothing is applied then.
 func (r *Reconciler) applyCharts(ctx context.Context, rev *v1.IstioRevision) (apply.Result, error) {
+	if err := r.Env.CheckRevisionName(ctx, desired.Cluster{Reader: r.Client}, rev); err != nil {
+		if errors.Is(err, desired.ErrLookup) {
+			return apply.Result{}, err
+		}
+		return apply.Result{}, status.Refuse(v1.ReasonNameAlreadyExists, err)
+	}
 	if err := r.namespaceExists(ctx, rev.Spec.Namespace); err != nil {
 		return apply.Result{}, err
 	}
@@ -196,7 +216,7 @@ func (r *Reconciler) namespaceExists(ctx context.Context, name string) error {
 // wrote it (the cache still holds the version before the write, which would say a new template is
 // ready before its rollout began), else from the cache of owned objects.
 func (r *Reconciler) readiness(ctx context.Context, rev *v1.IstioRevision, applied apply.Result) metav1.Condition {
-	if isRemote(rev) {
+	if IsRemote(rev) {
 		return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionFalse, Reason: v1.ReasonRemoteIstiodNotReady,
 			Message: "this revision's istiod runs in another cluster, and bosun does not probe remote control planes yet"}
 	}
@@ -243,9 +263,9 @@ func (r *Reconciler) writeStatus(ctx context.Context, rev *v1.IstioRevision, st 
 	return err
 }
 
-// isRemote reports whether a revision's istiod runs in another cluster: the remote profile, or the
+// IsRemote reports whether a revision's istiod runs in another cluster: the remote profile, or the
 // istiodRemote values enabled.
-func isRemote(rev *v1.IstioRevision) bool {
+func IsRemote(rev *v1.IstioRevision) bool {
 	vals := rev.Spec.Values
 	if vals == nil {
 		return false
@@ -272,9 +292,4 @@ func countApplied(kind string, res apply.Result) {
 			metrics.Applies.WithLabelValues(kind, action).Add(float64(len(refs)))
 		}
 	}
-}
-
-func isRefusal(err error) bool {
-	_, ok := status.RefusalReason(err)
-	return ok
 }
