@@ -1,0 +1,535 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/discovery"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/render"
+	"github.com/bosun-mesh/bosun/internal/testcluster"
+)
+
+// TestRevisionBasedUpdateWithDefaultTag follows "Installing Istio with RevisionBased strategy and
+// IstioRevisionTag" and "Updating Istio control plane with RevisionBased strategy and
+// IstioRevisionTag" (updating chapter, §2.3.4–2.3.5), from the documents' own manifest: the tag named
+// default makes the istio-injection=enabled namespace use the active revision; what the operator
+// applies for the tag is what bosun render prints; after a version change the tag moves to the new
+// revision (its webhook updated in place, never deleted) while the old one stays in use by the pods
+// it injected; once they restart, the old revision is pruned. kubectl get istiorevisiontag shows
+// "default Healthy True <revision>" as the documents do.
+func TestRevisionBasedUpdateWithDefaultTag(t *testing.T) {
+	c := newClient(t)
+	startOperator(t, v1244)
+	ctx := t.Context()
+	example := docExample(t, "03-revisionbased-istio-with-tag.yaml")
+	printed := renderExample(t, example)
+
+	createNamespace(t, c, "istio-system", nil)
+	data, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyYAML(t, c, string(data))
+	t.Cleanup(func() { deleteIstio(t, c, "default") })
+	t.Cleanup(func() { deleteTag(t, c, "default") })
+	// A short grace period, so that the test sees the old revision go.
+	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, `{"spec":{"updateStrategy":{"inactiveRevisionDeletionGracePeriodSeconds":5}}}`)
+	istioHealthy(t, c, "default")
+	tagReconciled(t, c, "default", "default-v1-24-3")
+
+	// The operator applied exactly what bosun render prints for the tag: its webhook and, for the tag
+	// named default, the default validator.
+	owner := render.OwnerLabelValue(render.Owner{Kind: v1.KindIstioRevisionTag, Name: "default"})
+	var want []*unstructured.Unstructured
+	for _, obj := range printed {
+		if obj.GetLabels()[render.LabelOwner] == owner {
+			want = append(want, obj)
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("bosun render printed no object for the tag")
+	}
+	compareApplied(t, c, want, owner)
+	webhookPointsAt(t, c, "istio-revision-tag-default", "istio-system", "istiod-default-v1-24-3")
+	validatorPointsAt(t, c, "istiod-default-validator", "istio-system", "istiod-default-v1-24-3")
+
+	// oc label namespace bookinfo istio-injection=enabled; oc apply -f bookinfo.yaml
+	createNamespace(t, c, "bookinfo-tag", map[string]string{"istio-injection": "enabled"})
+	oldPods := workloadPods(t, c, "bookinfo-tag", "details", "default-v1-24-3", 3)
+	// oc get istiorevisiontag: NAME STATUS IN USE REVISION
+	tagRow(t, "default", "Healthy", "True", "default-v1-24-3")
+
+	deleted := watchDeletions(t, "istio-revision-tag-default")
+	// oc patch istio default --type='merge' -p '{"spec":{"version":"v1.24.4"}}'
+	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, `{"spec":{"version":"v1.24.4"}}`)
+	istioHealthy(t, c, "default")
+	// Field lesson #26: the tag follows the Istio's new revision without any change of its own.
+	tagRow(t, "default", "Healthy", "True", "default-v1-24-4")
+	waitFor(t, "both revisions ready and in use, as the documents show", func(context.Context) error {
+		rows := table(t, "istiorevisions")
+		for _, want := range [][]string{
+			{"default-v1-24-3", "Local", "True", "Healthy", "True", "v1.24.3"},
+			{"default-v1-24-4", "Local", "True", "Healthy", "True", "v1.24.4"},
+		} {
+			if got := row(rows, want[0]); !slices.Equal(got, want) {
+				return fmt.Errorf("row %q, want %q", got, want)
+			}
+		}
+		return nil
+	})
+	webhookPointsAt(t, c, "istio-revision-tag-default", "istio-system", "istiod-default-v1-24-4")
+	validatorPointsAt(t, c, "istiod-default-validator", "istio-system", "istiod-default-v1-24-4")
+	if names := deleted(); len(names) > 0 {
+		t.Errorf("the tag's webhook was deleted while it moved to the new revision: %v", names)
+	}
+	// The old revision stays: the pods it injected still use it.
+	rev := &v1.IstioRevision{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "default-v1-24-3"}, rev); err != nil {
+		t.Fatalf("the old revision is gone while its pods run: %v", err)
+	}
+
+	// oc rollout restart deployment -n bookinfo: the new pods are injected by the new revision.
+	deletePods(t, c, "bookinfo-tag", oldPods)
+	newPods := workloadPods(t, c, "bookinfo-tag", "details-new", "default-v1-24-4", 3)
+	t.Cleanup(func() { deletePods(t, c, "bookinfo-tag", newPods) })
+	waitFor(t, "the old revision to be pruned", func(ctx context.Context) error {
+		err := c.Get(ctx, client.ObjectKey{Name: "default-v1-24-3"}, &v1.IstioRevision{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("still there: %v", err)
+	})
+	tagRow(t, "default", "Healthy", "True", "default-v1-24-4")
+	want1 := []string{"default-v1-24-4", "Local", "True", "Healthy", "True", "v1.24.4"}
+	if got := row(table(t, "istiorevisions"), "default-v1-24-4"); !slices.Equal(got, want1) {
+		t.Errorf("revision row %q, want %q", got, want1)
+	}
+}
+
+// TestTagRetargeting: a tag re-targeted from one Istio to another in the same namespace has its
+// webhook updated in place (a watch sees no deletion); re-targeted to an IstioRevision in another
+// namespace, its new webhook exists before the old one is removed, and nothing is left in the old
+// namespace. Deleting the tag removes its webhook and leaves the revision.
+func TestTagRetargeting(t *testing.T) {
+	c := newClient(t)
+	startOperator(t, v1244)
+	ctx := t.Context()
+	installIstio(t, c, "blue", "tag-a", v1243)
+	installIstio(t, c, "green", "tag-a", v1243)
+	installIstio(t, c, "red", "tag-b", v1243)
+
+	applyTag(t, c, "canary", v1.KindIstio, "blue")
+	tagReconciled(t, c, "canary", "blue")
+	webhookPointsAt(t, c, "istio-revision-tag-canary-tag-a", "tag-a", "istiod-blue")
+
+	deleted := watchDeletions(t, "istio-revision-tag-canary-tag-a")
+	mergePatch(t, c, &v1.IstioRevisionTag{ObjectMeta: metav1.ObjectMeta{Name: "canary"}}, `{"spec":{"targetRef":{"kind":"Istio","name":"green"}}}`)
+	tagReconciled(t, c, "canary", "green")
+	webhookPointsAt(t, c, "istio-revision-tag-canary-tag-a", "tag-a", "istiod-green")
+	if names := deleted(); len(names) > 0 {
+		t.Errorf("the tag's webhook was deleted while it moved within its namespace, leaving injection without a target: %v", names)
+	}
+
+	// From an Istio to an IstioRevision in another namespace.
+	order := watchTagWebhooks(t, "canary")
+	mergePatch(t, c, &v1.IstioRevisionTag{ObjectMeta: metav1.ObjectMeta{Name: "canary"}}, `{"spec":{"targetRef":{"kind":"IstioRevision","name":"red"}}}`)
+	tagReconciled(t, c, "canary", "red")
+	webhookPointsAt(t, c, "istio-revision-tag-canary-tag-b", "tag-b", "istiod-red")
+	waitFor(t, "the old namespace's webhook to be removed", func(ctx context.Context) error {
+		err := c.Get(ctx, client.ObjectKey{Name: "istio-revision-tag-canary-tag-a"}, &admissionv1.MutatingWebhookConfiguration{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("still there: %v", err)
+	})
+	events := order()
+	added := slices.Index(events, "ADDED istio-revision-tag-canary-tag-b")
+	removed := slices.Index(events, "DELETED istio-revision-tag-canary-tag-a")
+	if added < 0 || removed < 0 || added > removed {
+		t.Errorf("the new webhook must exist before the old one goes; events: %v", events)
+	}
+	tag := &v1.IstioRevisionTag{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "canary"}, tag); err != nil {
+		t.Fatal(err)
+	}
+	if tag.Status.IstiodNamespace != "tag-b" {
+		t.Errorf("istiodNamespace %q, want tag-b", tag.Status.IstiodNamespace)
+	}
+	for _, obj := range liveObjects(t, c, render.OwnerLabelValue(render.Owner{Kind: v1.KindIstioRevisionTag, Name: "canary"})) {
+		if obj.GetNamespace() == "tag-a" {
+			t.Errorf("%s left in the old namespace", key(obj))
+		}
+	}
+
+	// Deleting the tag removes its webhook and leaves the revision.
+	deleteTag(t, c, "canary")
+	if err := c.Get(ctx, client.ObjectKey{Name: "istio-revision-tag-canary-tag-b"}, &admissionv1.MutatingWebhookConfiguration{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the tag's webhook outlived the tag: %v", err)
+	}
+	istioHealthy(t, c, "red")
+}
+
+// TestTagAndRevisionWithTheSameName: a revision and a tag of one name cannot both act (§2.2 step 2);
+// whichever was created first keeps the name, in either order, and the other is refused with
+// NameAlreadyExists, a Warning event and nothing applied, until the older one goes.
+func TestTagAndRevisionWithTheSameName(t *testing.T) {
+	c := newClient(t)
+	startOperator(t, v1244)
+	ctx := t.Context()
+	installIstio(t, c, "named", "tag-c", v1243)
+
+	// The revision first: the tag is refused and the revision untouched.
+	applyTag(t, c, "named", v1.KindIstio, "named")
+	tagRefused(t, c, "named", v1.ReasonNameAlreadyExists, "IstioRevision named")
+	noTagObjects(t, c, "named")
+	istioHealthy(t, c, "named")
+	deleteTag(t, c, "named")
+
+	// The tag first: a revision created later with its name is refused until the tag goes.
+	applyTag(t, c, "early", v1.KindIstio, "named")
+	tagReconciled(t, c, "early", "named")
+	named := &v1.IstioRevision{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "named"}, named); err != nil {
+		t.Fatal(err)
+	}
+	early := &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: "early"}, Spec: *named.Spec.DeepCopy()}
+	revName := "early"
+	early.Spec.Values.Revision = &revName
+	if err := c.Create(ctx, early); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteRevision(t, c, "early") })
+	waitFor(t, "the later revision to be refused", func(ctx context.Context) error {
+		rev := &v1.IstioRevision{}
+		if err := c.Get(ctx, client.ObjectKey{Name: "early"}, rev); err != nil {
+			return err
+		}
+		cond, err := condition(rev.Status.Conditions, v1.ConditionReconciled)
+		if err != nil || cond.Reason != v1.ReasonNameAlreadyExists || !strings.Contains(cond.Message, "IstioRevisionTag named early") {
+			return fmt.Errorf("Reconciled %+v %v", cond, err)
+		}
+		return nil
+	})
+	waitFor(t, "a Warning event on the refused revision", func(ctx context.Context) error {
+		return hasWarning(ctx, c, v1.KindIstioRevision, "early", v1.ReasonNameAlreadyExists)
+	})
+	if left := liveObjects(t, c, render.OwnerLabelValue(render.Owner{Kind: v1.KindIstioRevision, Name: "early"})); len(left) > 0 {
+		t.Errorf("objects were applied for the refused revision: %v", left)
+	}
+	deleteTag(t, c, "early")
+	waitFor(t, "the revision to be reconciled once the tag is gone", func(ctx context.Context) error {
+		rev := &v1.IstioRevision{}
+		if err := c.Get(ctx, client.ObjectKey{Name: "early"}, rev); err != nil {
+			return err
+		}
+		if cond, err := condition(rev.Status.Conditions, v1.ConditionReconciled); err != nil || cond.Status != metav1.ConditionTrue {
+			return fmt.Errorf("Reconciled %+v %v", cond, err)
+		}
+		return nil
+	})
+
+	// The tag first, then an Istio whose revision would take its name: the Istio is refused and
+	// creates no revision, until the tag goes.
+	applyTag(t, c, "late", v1.KindIstio, "named")
+	tagReconciled(t, c, "late", "named")
+	applyYAML(t, c, "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata:\n  name: late\nspec:\n  namespace: tag-c\n  version: v1.24.3")
+	t.Cleanup(func() { deleteIstio(t, c, "late") })
+	waitFor(t, "the Istio to be refused", func(ctx context.Context) error {
+		msg, err := refusalOf(ctx, c, "late")
+		if err == nil && !strings.Contains(msg, "IstioRevisionTag named late") {
+			return fmt.Errorf("message %q", msg)
+		}
+		return err
+	})
+	warning(t, c, "late", v1.ReasonNameAlreadyExists)
+	if err := c.Get(ctx, client.ObjectKey{Name: "late"}, &v1.IstioRevision{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the refused Istio created its revision: %v", err)
+	}
+	deleteTag(t, c, "late")
+	waitFor(t, "the Istio to create its revision once the tag is gone", func(ctx context.Context) error {
+		return c.Get(ctx, client.ObjectKey{Name: "late"}, &v1.IstioRevision{})
+	})
+	noRetryStorm(t, "istiorevisiontag")
+}
+
+// TestTagBadInput: a tag pointing at nothing, or at a remote revision, is refused with a condition that
+// says what to change, a Warning event, nothing applied and no retries; the tag pointing at nothing
+// goes on as soon as its target is created.
+func TestTagBadInput(t *testing.T) {
+	c := newClient(t)
+	startOperator(t, v1244)
+	ctx := t.Context()
+
+	applyTag(t, c, "orphan", v1.KindIstio, "nowhere")
+	tagRefused(t, c, "orphan", v1.ReasonRefNotFound, "Istio nowhere, which does not exist")
+	waitFor(t, "a Warning event on the tag", func(ctx context.Context) error {
+		return hasWarning(ctx, c, v1.KindIstioRevisionTag, "orphan", v1.ReasonRefNotFound)
+	})
+	noTagObjects(t, c, "orphan")
+
+	// A remote revision (its namespace does not exist either: it is never installed).
+	applyYAML(t, c, `apiVersion: sailoperator.io/v1
+kind: IstioRevision
+metadata:
+  name: far
+spec:
+  namespace: tag-nowhere
+  version: v1.24.3
+  values:
+    profile: remote
+    revision: far
+    global:
+      istioNamespace: tag-nowhere`)
+	t.Cleanup(func() { deleteRevision(t, c, "far") })
+	applyTag(t, c, "remote", v1.KindIstioRevision, "far")
+	tagRefused(t, c, "remote", v1.ReasonReconcileError, "remote revision")
+	waitFor(t, "a Warning event on the tag", func(ctx context.Context) error {
+		return hasWarning(ctx, c, v1.KindIstioRevisionTag, "remote", v1.ReasonReconcileError)
+	})
+	noTagObjects(t, c, "remote")
+	noRetryStorm(t, "istiorevisiontag")
+
+	// The missing target appears: the tag is installed.
+	installIstio(t, c, "nowhere", "tag-d", v1243)
+	tagReconciled(t, c, "orphan", "nowhere")
+	webhookPointsAt(t, c, "istio-revision-tag-orphan-tag-d", "tag-d", "istiod-nowhere")
+	if err := c.Get(ctx, client.ObjectKey{Name: "orphan"}, &v1.IstioRevisionTag{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// applyTag creates or updates a tag pointing at kind/name, and deletes it when the test ends (while
+// the operator still runs).
+func applyTag(t *testing.T, c client.Client, name, kind, target string) {
+	t.Helper()
+	applyYAML(t, c, fmt.Sprintf("apiVersion: sailoperator.io/v1\nkind: IstioRevisionTag\nmetadata:\n  name: %s\nspec:\n  targetRef:\n    kind: %s\n    name: %s", name, kind, target))
+	t.Cleanup(func() { deleteTag(t, c, name) })
+}
+
+// deleteTag deletes a tag and waits until it is gone, with its objects.
+func deleteTag(t *testing.T, c client.Client, name string) {
+	t.Helper()
+	if err := c.Delete(context.Background(), &v1.IstioRevisionTag{ObjectMeta: metav1.ObjectMeta{Name: name}}); client.IgnoreNotFound(err) != nil {
+		t.Errorf("deleting IstioRevisionTag %s: %v", name, err)
+		return
+	}
+	waitFor(t, "IstioRevisionTag "+name+" to be gone", func(ctx context.Context) error {
+		err := c.Get(ctx, client.ObjectKey{Name: name}, &v1.IstioRevisionTag{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("still there: %v", err)
+	})
+	noTagObjects(t, c, name)
+}
+
+// deleteRevision deletes an IstioRevision made by hand and waits until it is gone.
+func deleteRevision(t *testing.T, c client.Client, name string) {
+	t.Helper()
+	if err := c.Delete(context.Background(), &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: name}}); client.IgnoreNotFound(err) != nil {
+		t.Errorf("deleting IstioRevision %s: %v", name, err)
+		return
+	}
+	waitFor(t, "IstioRevision "+name+" to be gone", func(ctx context.Context) error {
+		err := c.Get(ctx, client.ObjectKey{Name: name}, &v1.IstioRevision{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("still there: %v", err)
+	})
+}
+
+// tagReconciled waits until a tag has reconciled its latest generation and its webhook points at rev.
+func tagReconciled(t *testing.T, c client.Client, name, rev string) {
+	t.Helper()
+	waitFor(t, "IstioRevisionTag "+name+" to point at "+rev, func(ctx context.Context) error {
+		tag := &v1.IstioRevisionTag{}
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, tag); err != nil {
+			return err
+		}
+		cond, err := condition(tag.Status.Conditions, v1.ConditionReconciled)
+		if err != nil || cond.Status != metav1.ConditionTrue || tag.Status.ObservedGeneration != tag.Generation || tag.Status.IstioRevision != rev {
+			return fmt.Errorf("status %+v (%v)", tag.Status, err)
+		}
+		return nil
+	})
+}
+
+// tagRefused waits until a tag's Reconciled condition is False with reason and a message containing
+// want.
+func tagRefused(t *testing.T, c client.Client, name, reason, want string) {
+	t.Helper()
+	waitFor(t, "IstioRevisionTag "+name+" to be refused with "+reason, func(ctx context.Context) error {
+		tag := &v1.IstioRevisionTag{}
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, tag); err != nil {
+			return err
+		}
+		cond, err := condition(tag.Status.Conditions, v1.ConditionReconciled)
+		if err != nil || cond.Status != metav1.ConditionFalse || cond.Reason != reason || !strings.Contains(cond.Message, want) {
+			return fmt.Errorf("Reconciled %+v (%v)", cond, err)
+		}
+		if tag.Status.State != reason {
+			return fmt.Errorf("state %q, want %q", tag.Status.State, reason)
+		}
+		return nil
+	})
+}
+
+// noTagObjects checks that nothing is applied for a tag.
+func noTagObjects(t *testing.T, c client.Client, name string) {
+	t.Helper()
+	if left := liveObjects(t, c, render.OwnerLabelValue(render.Owner{Kind: v1.KindIstioRevisionTag, Name: name})); len(left) > 0 {
+		var keys []string
+		for k := range left {
+			keys = append(keys, k)
+		}
+		t.Errorf("objects of IstioRevisionTag %s: %v", name, keys)
+	}
+}
+
+// tagRow waits until kubectl get istiorevisiontag shows the tag's row as want (NAME STATUS IN USE
+// REVISION).
+func tagRow(t *testing.T, name string, want ...string) {
+	t.Helper()
+	want = append([]string{name}, want...)
+	waitFor(t, "kubectl get istiorevisiontag to show "+strings.Join(want, " "), func(context.Context) error {
+		if got := row(table(t, "istiorevisiontags"), name); !slices.Equal(got, want) {
+			return fmt.Errorf("row %q, want %q", got, want)
+		}
+		return nil
+	})
+}
+
+// webhookPointsAt waits until every webhook of a MutatingWebhookConfiguration calls service
+// namespace/service.
+func webhookPointsAt(t *testing.T, c client.Client, name, namespace, service string) {
+	t.Helper()
+	waitFor(t, "webhook "+name+" to call "+namespace+"/"+service, func(ctx context.Context) error {
+		mwc := &admissionv1.MutatingWebhookConfiguration{}
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, mwc); err != nil {
+			return err
+		}
+		return callsService(mwc.Name, len(mwc.Webhooks), func(i int) admissionv1.WebhookClientConfig { return mwc.Webhooks[i].ClientConfig }, namespace, service)
+	})
+}
+
+// validatorPointsAt waits until every webhook of a ValidatingWebhookConfiguration calls service
+// namespace/service.
+func validatorPointsAt(t *testing.T, c client.Client, name, namespace, service string) {
+	t.Helper()
+	waitFor(t, "validator "+name+" to call "+namespace+"/"+service, func(ctx context.Context) error {
+		vwc := &admissionv1.ValidatingWebhookConfiguration{}
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, vwc); err != nil {
+			return err
+		}
+		return callsService(vwc.Name, len(vwc.Webhooks), func(i int) admissionv1.WebhookClientConfig { return vwc.Webhooks[i].ClientConfig }, namespace, service)
+	})
+}
+
+func callsService(name string, n int, config func(int) admissionv1.WebhookClientConfig, namespace, service string) error {
+	if n == 0 {
+		return fmt.Errorf("%s has no webhooks", name)
+	}
+	for i := range n {
+		s := config(i).Service
+		if s == nil || s.Namespace != namespace || s.Name != service {
+			return fmt.Errorf("%s calls %+v", name, s)
+		}
+	}
+	return nil
+}
+
+// watchDeletions watches a MutatingWebhookConfiguration from now on; the returned func lists the
+// deletions seen.
+func watchDeletions(t *testing.T, name string) func() []string {
+	t.Helper()
+	w, err := newWatchClient(t).Watch(t.Context(), &admissionv1.MutatingWebhookConfigurationList{}, client.MatchingFields{"metadata.name": name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return collect(t, w, func(ev watch.Event) bool { return ev.Type == watch.Deleted })
+}
+
+// watchTagWebhooks watches the MutatingWebhookConfigurations of a tag from now on; the returned func
+// lists the additions and deletions seen, in order, as "ADDED <name>" and "DELETED <name>".
+func watchTagWebhooks(t *testing.T, tag string) func() []string {
+	t.Helper()
+	w, err := newWatchClient(t).Watch(t.Context(), &admissionv1.MutatingWebhookConfigurationList{}, client.MatchingLabels{"istio.io/tag": tag})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return collect(t, w, func(ev watch.Event) bool { return ev.Type == watch.Added || ev.Type == watch.Deleted })
+}
+
+// collect records the events of a watch that keep passes, as "<TYPE> <name>", until the test ends.
+func collect(t *testing.T, w watch.Interface, keep func(watch.Event) bool) func() []string {
+	var mu sync.Mutex
+	var seen []string
+	go func() {
+		for ev := range w.ResultChan() {
+			obj, ok := ev.Object.(client.Object)
+			if !ok || !keep(ev) {
+				continue
+			}
+			mu.Lock()
+			seen = append(seen, string(ev.Type)+" "+obj.GetName())
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(w.Stop)
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
+}
+
+// docExample is the path of an example of the documents in config/crd/testdata/ossm-docs.
+func docExample(t *testing.T, name string) string {
+	t.Helper()
+	root, err := testcluster.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, "config", "crd", "testdata", "ossm-docs", name)
+}
+
+// renderExample runs bosun render on a manifest file with the test catalog, for this cluster, and
+// returns what it prints.
+func renderExample(t *testing.T, file string) []*unstructured.Unstructured {
+	t.Helper()
+	bosun := buildBosun(t)
+	catalogFile := filepath.Join(t.TempDir(), "versions.yaml")
+	if err := os.WriteFile(catalogFile, []byte(catalogYAML(v1244)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeVersion, err := dc.ServerVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bosun, "render", "-f", file, "--versions-file", catalogFile,
+		"--resources-dir", resources, "--platform", "kubernetes", "--kube-version", kubeVersion.GitVersion).CombinedOutput()
+	if err != nil {
+		t.Fatalf("bosun render: %v\n%s", err, out)
+	}
+	return decodeAll(t, out)
+}
