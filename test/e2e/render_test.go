@@ -229,6 +229,12 @@ func compareRevision(t *testing.T, c client.Client, printed *unstructured.Unstru
 // liveObjects lists, across the kinds bosun applies, the objects of an owner, by key.
 func liveObjects(t *testing.T, c client.Client, owner string) map[string]*unstructured.Unstructured {
 	t.Helper()
+	return liveObjectsCtx(t, t.Context(), c, owner)
+}
+
+// liveObjectsCtx is liveObjects with a context, for cleanups, which run after the test's context ends.
+func liveObjectsCtx(t *testing.T, ctx context.Context, c client.Client, owner string) map[string]*unstructured.Unstructured {
+	t.Helper()
 	served, err := apply.ServedKinds(c.RESTMapper())
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +243,7 @@ func liveObjects(t *testing.T, c client.Client, owner string) map[string]*unstru
 	for _, gvk := range served {
 		list := &unstructured.UnstructuredList{}
 		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		if err := c.List(t.Context(), list, client.MatchingLabels{render.LabelOwner: owner}); err != nil {
+		if err := c.List(ctx, list, client.MatchingLabels{render.LabelOwner: owner}); err != nil {
 			t.Fatal(err)
 		}
 		for i := range list.Items {

@@ -393,7 +393,7 @@ func tagRefused(t *testing.T, c client.Client, name, reason, want string) {
 // noTagObjects checks that nothing is applied for a tag.
 func noTagObjects(t *testing.T, c client.Client, name string) {
 	t.Helper()
-	if left := liveObjects(t, c, render.OwnerLabelValue(render.Owner{Kind: v1.KindIstioRevisionTag, Name: name})); len(left) > 0 {
+	if left := liveObjectsCtx(t, context.Background(), c, render.OwnerLabelValue(render.Owner{Kind: v1.KindIstioRevisionTag, Name: name})); len(left) > 0 {
 		var keys []string
 		for k := range left {
 			keys = append(keys, k)

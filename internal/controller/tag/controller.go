@@ -158,7 +158,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if serr != nil {
 		return ctrl.Result{}, errors.Join(err, serr)
 	}
-	if errors.Is(err, errWaiting) {
+	if _, waiting := errors.AsType[*waitingError](err); waiting {
 		// Not the user's to fix: the Istio creates its revision, whose creation wakes the tag.
 		return ctrl.Result{}, nil
 	}
@@ -172,9 +172,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{}, err
 }
 
-// errWaiting means the tag's Istio has not created the revision its spec asks for yet. The revision's
-// creation wakes the tag again.
-var errWaiting = errors.New("waiting")
+// waitingError means the tag's Istio has not created the revision its spec asks for yet, and the tag
+// points at no revision that could stand in meanwhile. The revision's creation wakes the tag again.
+type waitingError struct{ istio, revision string }
+
+func (e *waitingError) Error() string {
+	return fmt.Sprintf("Istio %s has not created IstioRevision %s, which its spec asks for, yet", e.istio, e.revision)
+}
 
 // resolve decides which revision the tag's webhook points at (Choose). It returns a refusal when the
 // tag cannot act as written: an IstioRevision of its name holds the name (NameAlreadyExists), its
@@ -188,19 +192,35 @@ func (r *Reconciler) resolve(ctx context.Context, tag *v1.IstioRevisionTag) (Cho
 		return Choice{}, status.Refuse(v1.ReasonNameAlreadyExists, err)
 	}
 	ref := tag.Spec.TargetRef
+	var istio *v1.Istio
 	if ref.Kind == v1.KindIstio {
-		istio, err := lookup.Istio(ctx, ref.Name)
-		if err != nil {
+		var err error
+		if istio, err = lookup.Istio(ctx, ref.Name); err != nil {
 			return Choice{}, err
 		}
 		if istio == nil {
 			return Choice{}, status.Refuse(v1.ReasonRefNotFound, fmt.Errorf("the targetRef names Istio %s, which does not exist: create it, or point the tag at an existing Istio or IstioRevision", ref.Name))
 		}
 	}
+	var current *v1.IstioRevision
+	if name := tag.Status.IstioRevision; name != "" {
+		var err error
+		if current, err = lookup.Revision(ctx, name); err != nil {
+			return Choice{}, err
+		}
+	}
 	want, err := r.Env.Target(ctx, lookup, ref)
 	switch {
-	case errors.Is(err, desired.ErrTargetNotFound) && ref.Kind == v1.KindIstio:
-		return Choice{}, status.Refuse(v1.ReasonRefNotFound, fmt.Errorf("%w: Istio %s has not created the revision its spec asks for yet: %w", errWaiting, ref.Name, err))
+	case errors.Is(err, desired.ErrTargetNotFound) && istio != nil:
+		// The Istio's new revision is about to be created: meanwhile the tag stays where it is.
+		next, nerr := r.Env.Revision(istio)
+		if nerr != nil {
+			return Choice{}, status.Refuse(v1.ReasonReconcileError, nerr)
+		}
+		if current != nil && current.DeletionTimestamp.IsZero() {
+			return Choice{Revision: current, Waiting: next}, nil
+		}
+		return Choice{}, status.Refuse(v1.ReasonRefNotFound, &waitingError{istio: istio.Name, revision: next.Name})
 	case errors.Is(err, desired.ErrTargetNotFound):
 		return Choice{}, status.Refuse(v1.ReasonRefNotFound, fmt.Errorf("the targetRef names IstioRevision %s, which does not exist: create it, or point the tag at an existing Istio or IstioRevision", ref.Name))
 	case err != nil:
@@ -208,12 +228,6 @@ func (r *Reconciler) resolve(ctx context.Context, tag *v1.IstioRevisionTag) (Cho
 	}
 	if revision.IsRemote(want) {
 		return Choice{}, status.Refuse(v1.ReasonReconcileError, fmt.Errorf("IstioRevision %s is a remote revision (its istiod runs in another cluster): a tag cannot point at a remote revision, because bosun does not support revision tags across clusters; point the tag at a local revision", want.Name))
-	}
-	var current *v1.IstioRevision
-	if name := tag.Status.IstioRevision; name != "" && name != want.Name {
-		if current, err = lookup.Revision(ctx, name); err != nil {
-			return Choice{}, err
-		}
 	}
 	return Choose(want, current), nil
 }
