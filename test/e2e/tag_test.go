@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -193,7 +194,9 @@ func TestTagAndRevisionWithTheSameName(t *testing.T) {
 	ctx := t.Context()
 	installIstio(t, c, "named", "tag-c", v1243)
 
-	// The revision first: the tag is refused and the revision untouched.
+	// The revision first: the tag is refused and the revision untouched. Creation times have whole
+	// seconds, and within one second the smaller UID holds the name: create the tag a second later.
+	nextSecond(t, c, &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: "named"}})
 	applyTag(t, c, "named", v1.KindIstio, "named")
 	tagRefused(t, c, "named", v1.ReasonNameAlreadyExists, "IstioRevision named")
 	noTagObjects(t, c, "named")
@@ -207,6 +210,7 @@ func TestTagAndRevisionWithTheSameName(t *testing.T) {
 	if err := c.Get(ctx, client.ObjectKey{Name: "named"}, named); err != nil {
 		t.Fatal(err)
 	}
+	nextSecond(t, c, &v1.IstioRevisionTag{ObjectMeta: metav1.ObjectMeta{Name: "early"}})
 	early := &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: "early"}, Spec: *named.Spec.DeepCopy()}
 	revName := "early"
 	early.Spec.Values.Revision = &revName
@@ -247,6 +251,7 @@ func TestTagAndRevisionWithTheSameName(t *testing.T) {
 	// creates no revision, until the tag goes.
 	applyTag(t, c, "late", v1.KindIstio, "named")
 	tagReconciled(t, c, "late", "named")
+	nextSecond(t, c, &v1.IstioRevisionTag{ObjectMeta: metav1.ObjectMeta{Name: "late"}})
 	applyYAML(t, c, "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata:\n  name: late\nspec:\n  namespace: tag-c\n  version: v1.24.3")
 	t.Cleanup(func() { deleteIstio(t, c, "late") })
 	waitFor(t, "the Istio to be refused", func(ctx context.Context) error {
@@ -311,6 +316,22 @@ spec:
 	if err := c.Get(ctx, client.ObjectKey{Name: "orphan"}, &v1.IstioRevisionTag{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// nextSecond waits until the clock (the API server's: they share the machine) is in a later second than
+// obj's creation time, so that what is created next is younger by its creation time.
+func nextSecond(t *testing.T, c client.Client, obj client.Object) {
+	t.Helper()
+	if err := c.Get(t.Context(), client.ObjectKeyFromObject(obj), obj); err != nil {
+		t.Fatal(err)
+	}
+	created := obj.GetCreationTimestamp().Time
+	waitFor(t, "a second after "+obj.GetName()+"'s creation", func(context.Context) error {
+		if now := time.Now(); now.Truncate(time.Second).After(created) {
+			return nil
+		}
+		return fmt.Errorf("still the second of %s", created)
+	})
 }
 
 // applyTag creates or updates a tag pointing at kind/name, and deletes it when the test ends (while
@@ -532,4 +553,71 @@ func renderExample(t *testing.T, file string) []*unstructured.Unstructured {
 		t.Fatalf("bosun render: %v\n%s", err, out)
 	}
 	return decodeAll(t, out)
+}
+
+// TestConvergedTagWritesNothing: once a tag is applied and its status written, reconciles caused by
+// events that change nothing bosun manages (a user's label on the tag's webhook, an annotation on the
+// tag, a pod that does not select the tag) make no API write, and a pod churn renders nothing (DESIGN
+// decision 4, field lesson #31).
+func TestConvergedTagWritesNothing(t *testing.T) {
+	c := newClient(t)
+	startOperator(t, v1244)
+	installIstio(t, c, "quiet-tag", "tag-q", v1243)
+	applyTag(t, c, "stable", v1.KindIstio, "quiet-tag")
+	tagReconciled(t, c, "stable", "quiet-tag")
+	tagRow(t, "stable", v1.ReasonNotReferencedByAnything, "False", "quiet-tag")
+	var writes float64
+	waitFor(t, "the operator to go quiet", func(ctx context.Context) error {
+		writes = counter(t, "bosun_api_writes_total", nil)
+		time.Sleep(3 * time.Second)
+		if now := counter(t, "bosun_api_writes_total", nil); now != writes {
+			return fmt.Errorf("%v writes in the last seconds", now-writes)
+		}
+		return nil
+	})
+	before := series(t, "bosun_api_writes_total")
+	renders := counter(t, "bosun_renders_total", nil)
+	reconciles := counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istiorevisiontag"})
+	usage := counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istiorevisiontag-inuse"})
+
+	mergePatch(t, c, &admissionv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "istio-revision-tag-stable-tag-q"}}, `{"metadata":{"labels":{"team":"platform"}}}`)
+	mergePatch(t, c, &v1.IstioRevisionTag{ObjectMeta: metav1.ObjectMeta{Name: "stable"}}, `{"metadata":{"annotations":{"team":"platform"}}}`)
+	waitFor(t, "both tag controllers to reconcile", func(context.Context) error {
+		if counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istiorevisiontag"}) <= reconciles ||
+			counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istiorevisiontag-inuse"}) <= usage {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	if got := counter(t, "bosun_api_writes_total", nil) - writes; got != 0 {
+		t.Errorf("no-op reconciles of a tag sent %v API writes, want 0; writes before %v, after %v", got, before, series(t, "bosun_api_writes_total"))
+	}
+
+	// A namespace that selects the tag makes it in use; the pods in it, annotated with the revision
+	// that injected them, count for the revision, not for the tag. None of it renders or applies.
+	applied := counter(t, "bosun_applied_objects_total", nil)
+	createNamespace(t, c, "tag-q-apps", map[string]string{"istio.io/rev": "stable"})
+	pods := workloadPods(t, c, "tag-q-apps", "app", "quiet-tag", 20)
+	t.Cleanup(func() { deletePods(t, c, "tag-q-apps", pods) })
+	waitFor(t, "the revision to count the pods", func(ctx context.Context) error {
+		return inUseMessage(ctx, c, "quiet-tag", "20 pods")
+	})
+	waitFor(t, "the tag to be in use by the namespace alone", func(ctx context.Context) error {
+		tag := &v1.IstioRevisionTag{}
+		if err := c.Get(ctx, client.ObjectKey{Name: "stable"}, tag); err != nil {
+			return err
+		}
+		cond, err := condition(tag.Status.Conditions, v1.ConditionInUse)
+		if err != nil || cond.Status != metav1.ConditionTrue || cond.Message != "Referenced by 1 namespace (tag-q-apps)" {
+			return fmt.Errorf("InUse %+v %v", cond, err)
+		}
+		return nil
+	})
+	tagRow(t, "stable", "Healthy", "True", "quiet-tag")
+	if got := counter(t, "bosun_renders_total", nil) - renders; got != 0 {
+		t.Errorf("namespaces and pods caused %v renders, want 0", got)
+	}
+	if got := counter(t, "bosun_applied_objects_total", nil) - applied; got != 0 {
+		t.Errorf("namespaces and pods caused %v applied objects, want 0", got)
+	}
 }
