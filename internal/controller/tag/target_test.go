@@ -139,3 +139,29 @@ func TestIndexKeys(t *testing.T) {
 		t.Errorf("keys %v", got)
 	}
 }
+
+// TestRevisionReady: a tag is Ready when the istiod of the revision its webhook points at is ready for
+// that revision's latest spec.
+func TestRevisionReady(t *testing.T) {
+	notReported := rev("new", true)
+	notReported.Generation = 3
+	cases := []struct {
+		name   string
+		rev    *v1.IstioRevision
+		status metav1.ConditionStatus
+		reason string
+	}{
+		{"ready", rev("r", true), metav1.ConditionTrue, v1.ReasonReady},
+		{"not ready: the revision's reason", rev("r", false), metav1.ConditionFalse, "x"},
+		{"not reported on its latest spec", notReported, metav1.ConditionUnknown, v1.ReasonPending},
+		{"never reported", &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: "r"}}, metav1.ConditionUnknown, v1.ReasonPending},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := revisionReady(tc.rev)
+			if c.Status != tc.status || c.Reason != tc.reason {
+				t.Errorf("Ready %s/%s (%s), want %s/%s", c.Status, c.Reason, c.Message, tc.status, tc.reason)
+			}
+		})
+	}
+}
