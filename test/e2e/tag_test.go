@@ -122,6 +122,58 @@ func TestRevisionBasedUpdateWithDefaultTag(t *testing.T) {
 	}
 }
 
+// TestTagWaitsForTheNewRevision: a tag that follows an Istio moves to the Istio's new revision only
+// once its istiod is ready; until then its webhook keeps calling the old istiod, which serves, so
+// workloads that use the tag can always be injected. Here the new istiod cannot be scheduled until
+// its values are fixed.
+func TestTagWaitsForTheNewRevision(t *testing.T) {
+	c := newClient(t)
+	startOperator(t, v1244)
+	ctx := t.Context()
+	createNamespace(t, c, "tag-h", nil)
+	applyYAML(t, c, `apiVersion: sailoperator.io/v1
+kind: Istio
+metadata:
+  name: hold
+spec:
+  namespace: tag-h
+  version: v1.24.3
+  updateStrategy:
+    type: RevisionBased`)
+	t.Cleanup(func() { deleteIstio(t, c, "hold") })
+	istioHealthy(t, c, "hold")
+	applyTag(t, c, "held", v1.KindIstio, "hold")
+	tagReconciled(t, c, "held", "hold-v1-24-3")
+
+	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "hold"}}, `{"spec":{"version":"v1.24.4","values":{"pilot":{"nodeSelector":{"bosun.dev/test":"no-such-node"}}}}}`)
+	waitFor(t, "the tag to wait for the new revision", func(ctx context.Context) error {
+		tag := &v1.IstioRevisionTag{}
+		if err := c.Get(ctx, client.ObjectKey{Name: "held"}, tag); err != nil {
+			return err
+		}
+		cond, err := condition(tag.Status.Conditions, v1.ConditionReconciled)
+		if err != nil || !strings.Contains(cond.Message, "moves to IstioRevision hold-v1-24-4 once") {
+			return fmt.Errorf("Reconciled %+v (%v), istioRevision %s", cond, err, tag.Status.IstioRevision)
+		}
+		if err := c.Get(ctx, client.ObjectKey{Name: "hold-v1-24-4"}, &v1.IstioRevision{}); err != nil {
+			return fmt.Errorf("the new revision: %w", err)
+		}
+		return nil
+	})
+	tag := &v1.IstioRevisionTag{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "held"}, tag); err != nil {
+		t.Fatal(err)
+	}
+	if tag.Status.IstioRevision != "hold-v1-24-3" {
+		t.Errorf("the tag points at %s, whose istiod is not ready", tag.Status.IstioRevision)
+	}
+	webhookPointsAt(t, c, "istio-revision-tag-held-tag-h", "tag-h", "istiod-hold-v1-24-3")
+
+	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "hold"}}, `{"spec":{"values":{"pilot":{"nodeSelector":null}}}}`)
+	tagReconciled(t, c, "held", "hold-v1-24-4")
+	webhookPointsAt(t, c, "istio-revision-tag-held-tag-h", "tag-h", "istiod-hold-v1-24-4")
+}
+
 // TestTagRetargeting: a tag re-targeted from one Istio to another in the same namespace has its
 // webhook updated in place (a watch sees no deletion); re-targeted to an IstioRevision in another
 // namespace, its new webhook exists before the old one is removed, and nothing is left in the old
