@@ -75,13 +75,14 @@ var ErrTargetNotFound = errors.New("target not found")
 
 // Target is the IstioRevision a targetRef points at. An Istio stands for the revision its spec asks
 // for, decided from the spec rather than from its status, which lags behind a version change (field
-// lesson #26). Both kinds give an error wrapping ErrTargetNotFound when nothing is there.
+// lesson #26). Both kinds give an error wrapping ErrTargetNotFound when nothing is there, and one
+// wrapping ErrLookup when the lookup failed.
 func (e Env) Target(ctx context.Context, l Lookup, ref v1.TargetReference) (*v1.IstioRevision, error) {
 	name := ref.Name
 	if ref.Kind == v1.KindIstio {
 		istio, err := l.Istio(ctx, ref.Name)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: Istio %s: %w", ErrLookup, ref.Name, err)
 		}
 		if istio == nil {
 			return nil, fmt.Errorf("%w: targetRef names Istio %s, which does not exist", ErrTargetNotFound, ref.Name)
@@ -94,7 +95,7 @@ func (e Env) Target(ctx context.Context, l Lookup, ref v1.TargetReference) (*v1.
 	}
 	rev, err := l.Revision(ctx, name)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: IstioRevision %s: %w", ErrLookup, name, err)
 	}
 	if rev == nil {
 		return nil, fmt.Errorf("%w: targetRef names IstioRevision %s, which does not exist", ErrTargetNotFound, name)

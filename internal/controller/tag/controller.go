@@ -211,6 +211,8 @@ func (r *Reconciler) resolve(ctx context.Context, tag *v1.IstioRevisionTag) (Cho
 	}
 	want, err := r.Env.Target(ctx, lookup, ref)
 	switch {
+	case errors.Is(err, desired.ErrLookup):
+		return Choice{}, err
 	case errors.Is(err, desired.ErrTargetNotFound) && istio != nil:
 		// The Istio's new revision is about to be created: meanwhile the tag stays where it is.
 		next, nerr := r.Env.Revision(istio)
