@@ -125,7 +125,8 @@ func TestRevisionBasedUpdateWithDefaultTag(t *testing.T) {
 // TestTagWaitsForTheNewRevision: a tag that follows an Istio moves to the Istio's new revision only
 // once its istiod is ready; until then its webhook keeps calling the old istiod, which serves, so
 // workloads that use the tag can always be injected. Here the new istiod cannot be scheduled until
-// its values are fixed.
+// its values are fixed. The old revision stays in use while the tag points at it, and is pruned once
+// the tag has moved.
 func TestTagWaitsForTheNewRevision(t *testing.T) {
 	c := newClient(t)
 	startOperator(t, v1244)
@@ -139,7 +140,8 @@ spec:
   namespace: tag-h
   version: v1.24.3
   updateStrategy:
-    type: RevisionBased`)
+    type: RevisionBased
+    inactiveRevisionDeletionGracePeriodSeconds: 2`)
 	t.Cleanup(func() { deleteIstio(t, c, "hold") })
 	istioHealthy(t, c, "hold")
 	applyTag(t, c, "held", v1.KindIstio, "hold")
@@ -168,10 +170,23 @@ spec:
 		t.Errorf("the tag points at %s, whose istiod is not ready", tag.Status.IstioRevision)
 	}
 	webhookPointsAt(t, c, "istio-revision-tag-held-tag-h", "tag-h", "istiod-hold-v1-24-3")
+	// The old revision, which no pod uses, stays in use while the tag points at it, so it is not pruned
+	// from under the tag.
+	waitFor(t, "the old revision to be in use by the tag", func(ctx context.Context) error {
+		return inUseMessage(ctx, c, "hold-v1-24-3", "IstioRevisionTag held")
+	})
 
 	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "hold"}}, `{"spec":{"values":{"pilot":{"nodeSelector":null}}}}`)
 	tagReconciled(t, c, "held", "hold-v1-24-4")
 	webhookPointsAt(t, c, "istio-revision-tag-held-tag-h", "tag-h", "istiod-hold-v1-24-4")
+	// Once the tag has moved, nothing uses the old revision: it is pruned after the grace period.
+	waitFor(t, "the old revision to be pruned", func(ctx context.Context) error {
+		err := c.Get(ctx, client.ObjectKey{Name: "hold-v1-24-3"}, &v1.IstioRevision{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("still there: %v", err)
+	})
 }
 
 // TestTagRetargeting: a tag re-targeted from one Istio to another in the same namespace has its
