@@ -339,6 +339,33 @@ func TestTagAndRevisionWithTheSameName(t *testing.T) {
 	noRetryStorm(t, "istiorevisiontag")
 }
 
+// TestDefaultTagBesideTheDefaultRevision: the revision named default (an InPlace Istio named default)
+// and a tag named default would both install the default validator; the tag, created later, is
+// refused with NameAlreadyExists and the validator stays the revision's (§2.10).
+func TestDefaultTagBesideTheDefaultRevision(t *testing.T) {
+	c := newClient(t)
+	startOperator(t, v1244)
+	installIstio(t, c, "default", "istio-system", v1243)
+	validatorPointsAt(t, c, "istiod-default-validator", "istio-system", "istiod")
+	nextSecond(t, c, &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: "default"}})
+
+	applyTag(t, c, "default", v1.KindIstio, "default")
+	tagRefused(t, c, "default", v1.ReasonNameAlreadyExists, "an IstioRevision named default already exists")
+	waitFor(t, "a Warning event on the tag", func(ctx context.Context) error {
+		return hasWarning(ctx, c, v1.KindIstioRevisionTag, "default", v1.ReasonNameAlreadyExists)
+	})
+	noTagObjects(t, c, "default")
+	vwc := &admissionv1.ValidatingWebhookConfiguration{}
+	if err := c.Get(t.Context(), client.ObjectKey{Name: "istiod-default-validator"}, vwc); err != nil {
+		t.Fatal(err)
+	}
+	if owner := vwc.Labels[render.LabelOwner]; owner != "IstioRevision.default" {
+		t.Errorf("the default validator belongs to %q, want the revision named default", owner)
+	}
+	validatorPointsAt(t, c, "istiod-default-validator", "istio-system", "istiod")
+	istioHealthy(t, c, "default")
+}
+
 // TestTagBadInput: a tag pointing at nothing, or at a remote revision, is refused with a condition that
 // says what to change, a Warning event, nothing applied and no retries; the tag pointing at nothing
 // goes on as soon as its target is created.
