@@ -4,6 +4,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// KindIstioRevisionTag is the kind name of IstioRevisionTag.
+const KindIstioRevisionTag = "IstioRevisionTag"
+
 // IstioRevisionTagSpec is the desired state of a revision tag.
 type IstioRevisionTagSpec struct {
 	// TargetRef is the Istio (follow its active revision) or IstioRevision (stay on it) this tag
@@ -18,21 +21,24 @@ type IstioRevisionTagStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions are Reconciled and InUse.
+	// Conditions are Reconciled (the tag's webhook is applied for the revision it resolves to), Ready
+	// (that revision's istiod is ready) and InUse (namespaces or pods select the tag by label).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// State is Healthy, or the reason of the first of Reconciled and InUse that is not True: a tag
-	// nothing uses shows NotReferencedByAnything.
+	// State is Healthy, or the reason of the first of Reconciled, Ready and InUse that is not True: a
+	// tag nothing uses shows NotReferencedByAnything.
 	// +optional
 	State string `json:"state,omitempty"`
 
-	// IstiodNamespace is the namespace of the revision the tag resolves to.
+	// IstiodNamespace is the namespace of the revision the tag's webhook points at, where its objects
+	// are. It changes only when the tag is reconciled.
 	IstiodNamespace string `json:"istiodNamespace"`
 
-	// IstioRevision is the name of the revision the tag resolves to.
+	// IstioRevision is the name of the revision the tag's webhook points at. It changes only when the
+	// tag is reconciled.
 	IstioRevision string `json:"istioRevision"`
 }
 

@@ -117,7 +117,7 @@ func TestRenderRefusesWhatItCannotRender(t *testing.T) {
 		{
 			name:     "a tag named like a revision",
 			manifest: "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata:\n  name: default\nspec:\n  version: v1.27-latest\n---\napiVersion: sailoperator.io/v1\nkind: IstioRevisionTag\nmetadata:\n  name: default\nspec:\n  targetRef:\n    kind: Istio\n    name: default\n",
-			want:     "IstioRevisionTag default: an IstioRevision named default exists; a tag and a revision cannot share a name",
+			want:     "IstioRevisionTag default: an IstioRevision named default already exists and is older: a revision and a tag cannot share a name",
 		},
 		{
 			name:     "a values key the API does not have",

@@ -1,6 +1,7 @@
 package desired
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/catalog"
@@ -463,5 +465,88 @@ func TestSkewWith(t *testing.T) {
 	var skew *SkewError
 	if err := testEnv().SkewWith("IstioCNI default", "v1.19.0", []*v1.IstioRevision{mid}); err == nil || errors.As(err, &skew) {
 		t.Errorf("an unknown version gave %v, want an error that is not a SkewError", err)
+	}
+}
+
+// TestNamePrecedence: a revision and a tag of one name cannot both act; the older holds the name, and on
+// a tie of creation times the smaller UID (§2.2 step 2). A resource not created yet comes last.
+func TestNamePrecedence(t *testing.T) {
+	at := func(sec int64, uid string) *v1.IstioRevisionTag {
+		tag := &v1.IstioRevisionTag{}
+		if sec > 0 {
+			tag.CreationTimestamp = metav1.Unix(sec, 0)
+		}
+		tag.UID = types.UID(uid)
+		return tag
+	}
+	cases := []struct {
+		name string
+		a, b *v1.IstioRevisionTag
+		want bool
+	}{
+		{"older first", at(10, "b"), at(20, "a"), true},
+		{"newer second", at(20, "a"), at(10, "b"), false},
+		{"tie: smaller UID", at(10, "a"), at(10, "b"), true},
+		{"tie: larger UID", at(10, "b"), at(10, "a"), false},
+		{"tie with itself", at(10, "a"), at(10, "a"), false},
+		{"not created yet comes last", at(0, ""), at(10, "a"), false},
+		{"created precedes not created", at(10, "a"), at(0, ""), true},
+		{"neither created", at(0, ""), at(0, ""), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Precedes(tc.a, tc.b); got != tc.want {
+				t.Errorf("Precedes = %t, want %t", got, tc.want)
+			}
+		})
+	}
+}
+
+// fakeLookup is a Lookup over fixed resources.
+type fakeLookup struct {
+	revs map[string]*v1.IstioRevision
+	tags map[string]*v1.IstioRevisionTag
+}
+
+func (f fakeLookup) Istio(context.Context, string) (*v1.Istio, error) { return nil, nil }
+func (f fakeLookup) Revision(_ context.Context, name string) (*v1.IstioRevision, error) {
+	return f.revs[name], nil
+}
+func (f fakeLookup) Revisions(context.Context) ([]*v1.IstioRevision, error) { return nil, nil }
+func (f fakeLookup) Tag(_ context.Context, name string) (*v1.IstioRevisionTag, error) {
+	return f.tags[name], nil
+}
+
+// TestNameConflictBothWays: whichever of a revision and a tag named alike was created first keeps
+// the name; the other is refused with a *NameConflictError naming the holder.
+func TestNameConflictBothWays(t *testing.T) {
+	mk := func(sec int64, uid string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: "default", CreationTimestamp: metav1.Unix(sec, 0), UID: types.UID(uid)}
+	}
+	for _, tc := range []struct {
+		name                   string
+		revAt, tagAt           int64
+		revUID, tagUID         string
+		tagRefused, revRefused bool
+	}{
+		{"revision first", 10, 20, "r", "t", true, false},
+		{"tag first", 20, 10, "r", "t", false, true},
+		{"same second, revision's UID smaller", 10, 10, "a", "b", true, false},
+		{"same second, tag's UID smaller", 10, 10, "b", "a", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rev := &v1.IstioRevision{ObjectMeta: mk(tc.revAt, tc.revUID)}
+			tag := &v1.IstioRevisionTag{ObjectMeta: mk(tc.tagAt, tc.tagUID)}
+			l := fakeLookup{revs: map[string]*v1.IstioRevision{"default": rev}, tags: map[string]*v1.IstioRevisionTag{"default": tag}}
+			var conflict *NameConflictError
+			err := Env{}.CheckTagName(context.Background(), l, tag)
+			if got := errors.As(err, &conflict); got != tc.tagRefused {
+				t.Errorf("tag refused: %t (%v), want %t", got, err, tc.tagRefused)
+			}
+			err = Env{}.CheckRevisionName(context.Background(), l, rev)
+			if got := errors.As(err, &conflict); got != tc.revRefused {
+				t.Errorf("revision refused: %t (%v), want %t", got, err, tc.revRefused)
+			}
+		})
 	}
 }

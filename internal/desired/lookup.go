@@ -22,6 +22,8 @@ type Lookup interface {
 	Revision(ctx context.Context, name string) (*v1.IstioRevision, error)
 	// Revisions lists every IstioRevision, by name.
 	Revisions(ctx context.Context) ([]*v1.IstioRevision, error)
+	// Tag returns the named IstioRevisionTag, or nil when there is none.
+	Tag(ctx context.Context, name string) (*v1.IstioRevisionTag, error)
 }
 
 // Cluster looks resources up in a cluster, through the operator's cache.
@@ -47,6 +49,16 @@ func (c Cluster) Revision(ctx context.Context, name string) (*v1.IstioRevision, 
 		return nil, nil
 	}
 	return rev, err
+}
+
+// Tag implements Lookup.
+func (c Cluster) Tag(ctx context.Context, name string) (*v1.IstioRevisionTag, error) {
+	tag := &v1.IstioRevisionTag{}
+	err := c.Reader.Get(ctx, client.ObjectKey{Name: name}, tag)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	return tag, err
 }
 
 // Revisions implements Lookup.
@@ -108,6 +120,10 @@ func (m *Memory) Istio(_ context.Context, name string) (*v1.Istio, error) { retu
 func (m *Memory) Revision(_ context.Context, name string) (*v1.IstioRevision, error) {
 	return m.revisions[name], nil
 }
+
+// Tag implements Lookup. Tags in manifests do not make the cluster of Memory: a tag's name conflict is
+// decided for the tag (CheckTagName), which a revision of the same name in the input always precedes.
+func (m *Memory) Tag(context.Context, string) (*v1.IstioRevisionTag, error) { return nil, nil }
 
 // Revisions implements Lookup.
 func (m *Memory) Revisions(context.Context) ([]*v1.IstioRevision, error) {

@@ -51,6 +51,7 @@ import (
 	"github.com/bosun-mesh/bosun/internal/controller/nodeagent"
 	"github.com/bosun-mesh/bosun/internal/controller/revision"
 	"github.com/bosun-mesh/bosun/internal/controller/status"
+	"github.com/bosun-mesh/bosun/internal/controller/tag"
 	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/inuse"
 	"github.com/bosun-mesh/bosun/internal/metrics"
@@ -215,12 +216,17 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		return &nodeagent.Reconciler{Agent: a, Client: c, Env: env, Charts: charts, Applier: applier,
 			Recorder: recorder, Served: served, Clock: o.Clock, External: external, Status: &status.Writer{Client: c, Manager: apply.FieldManager}}
 	}
-	usage := &revision.UsageReconciler{Client: c, Env: env, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: revision.UsageFieldManager}}
+	inUse := &revision.InUseWriter{Status: &status.Writer{Client: c, Manager: revision.UsageFieldManager}}
+	usage := &revision.UsageReconciler{Client: c, Env: env, Clock: o.Clock, InUse: inUse}
+	tagCharts := render.NewCache(renderer, cluster, o.BosunVersion, v1.KindIstioRevisionTag)
 	controllers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&istio.Reconciler{Client: c, Env: env, Recorder: recorder, Clock: o.Clock, Usage: usage, Status: &status.Writer{Client: c, Manager: apply.FieldManager}},
 		&revision.Reconciler{Client: c, Env: env, Charts: revisionCharts, Applier: applier,
 			Recorder: recorder, Served: served, Clock: o.Clock, External: external, Status: &status.Writer{Client: c, Manager: apply.FieldManager}},
 		usage,
+		&tag.Reconciler{Client: c, Env: env, Charts: tagCharts, Applier: applier,
+			Recorder: recorder, Served: served, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: apply.FieldManager}},
+		&tag.UsageReconciler{Client: c, Clock: o.Clock, InUse: inUse},
 		nodeAgent(nodeagent.CNI),
 		nodeAgent(nodeagent.ZTunnel),
 	}
@@ -319,10 +325,14 @@ func trim(keepLabels, keepAnnotations []string) func(any) (any, error) {
 	}
 }
 
-// addIndexes registers the in-use indexes on the metadata-only pods and namespaces.
+// addIndexes registers the in-use indexes on the metadata-only pods and namespaces, and the index of
+// tags by what they point at.
 func addIndexes(mgr manager.Manager) error {
 	ctx := context.Background()
 	indexer := mgr.GetFieldIndexer()
+	if err := tag.AddIndex(ctx, mgr); err != nil {
+		return err
+	}
 	if err := indexer.IndexField(ctx, metadataOf("Pod"), inuse.IndexField, func(o client.Object) []string {
 		return inuse.PodIndexKeys(o.GetLabels(), o.GetAnnotations(), "")
 	}); err != nil {

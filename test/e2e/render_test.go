@@ -91,43 +91,54 @@ func TestRenderPrintsWhatTheOperatorApplies(t *testing.T) {
 				return nil
 			})
 			compareRevision(t, c, printedRevision(t, printed))
-			live := liveObjects(t, c, owner)
-			var want, got []string
-			byKey := map[string]*unstructured.Unstructured{}
+			var want []*unstructured.Unstructured
 			for _, obj := range printed {
-				if obj.GetKind() == v1.KindIstioRevision || obj.GetKind() == "CustomResourceDefinition" {
-					continue
-				}
-				want = append(want, key(obj))
-				byKey[key(obj)] = obj
-			}
-			for k := range live {
-				got = append(got, k)
-			}
-			sort.Strings(want)
-			sort.Strings(got)
-			if !slices.Equal(want, got) {
-				t.Fatalf("bosun render prints\n  %v\nthe operator applied\n  %v", want, got)
-			}
-			for k, obj := range byKey {
-				l := live[k]
-				if l.GetAnnotations()[render.AnnotationHash] != obj.GetAnnotations()[render.AnnotationHash] {
-					t.Errorf("%s: the operator applied another rendering than bosun render prints", k)
-				}
-				if drift := apply.Drift(l, render.ForUpdate(obj)); len(drift) > 0 {
-					t.Errorf("%s: fields render prints that bosun's apply does not own: %v", k, drift)
-				}
-				// Values too: applying what render prints, as bosun would (a dry run), changes nothing.
-				printedApply := obj.DeepCopy()
-				printedApply.SetOwnerReferences(l.GetOwnerReferences())
-				if err := c.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(printedApply), client.FieldOwner(apply.FieldManager), client.ForceOwnership, client.DryRunAll); err != nil {
-					t.Fatalf("%s: dry-run apply of what render prints: %v", k, err)
-				}
-				if diff := withoutServerFields(printedApply, l); diff != "" {
-					t.Errorf("%s: applying what render prints would change the object bosun applied: %s", k, diff)
+				if obj.GetKind() != v1.KindIstioRevision && obj.GetKind() != "CustomResourceDefinition" {
+					want = append(want, obj)
 				}
 			}
+			compareApplied(t, c, want, owner)
 		})
+	}
+}
+
+// compareApplied checks that the objects bosun applied for owner (an owner label value) are exactly the
+// printed ones: the same set, each with the hash of the same rendered object, every printed field
+// owned by bosun's apply, and a dry-run apply of the printed object changing nothing.
+func compareApplied(t *testing.T, c client.Client, printed []*unstructured.Unstructured, owner string) {
+	t.Helper()
+	live := liveObjects(t, c, owner)
+	var want, got []string
+	byKey := map[string]*unstructured.Unstructured{}
+	for _, obj := range printed {
+		want = append(want, key(obj))
+		byKey[key(obj)] = obj
+	}
+	for k := range live {
+		got = append(got, k)
+	}
+	sort.Strings(want)
+	sort.Strings(got)
+	if !slices.Equal(want, got) {
+		t.Fatalf("bosun render prints\n  %v\nthe operator applied\n  %v", want, got)
+	}
+	for k, obj := range byKey {
+		l := live[k]
+		if l.GetAnnotations()[render.AnnotationHash] != obj.GetAnnotations()[render.AnnotationHash] {
+			t.Errorf("%s: the operator applied another rendering than bosun render prints", k)
+		}
+		if drift := apply.Drift(l, render.ForUpdate(obj)); len(drift) > 0 {
+			t.Errorf("%s: fields render prints that bosun's apply does not own: %v", k, drift)
+		}
+		// Values too: applying what render prints, as bosun would (a dry run), changes nothing.
+		printedApply := obj.DeepCopy()
+		printedApply.SetOwnerReferences(l.GetOwnerReferences())
+		if err := c.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(printedApply), client.FieldOwner(apply.FieldManager), client.ForceOwnership, client.DryRunAll); err != nil {
+			t.Fatalf("%s: dry-run apply of what render prints: %v", k, err)
+		}
+		if diff := withoutServerFields(printedApply, l); diff != "" {
+			t.Errorf("%s: applying what render prints would change the object bosun applied: %s", k, diff)
+		}
 	}
 }
 
@@ -218,6 +229,12 @@ func compareRevision(t *testing.T, c client.Client, printed *unstructured.Unstru
 // liveObjects lists, across the kinds bosun applies, the objects of an owner, by key.
 func liveObjects(t *testing.T, c client.Client, owner string) map[string]*unstructured.Unstructured {
 	t.Helper()
+	return liveObjectsCtx(t, t.Context(), c, owner)
+}
+
+// liveObjectsCtx is liveObjects with a context, for cleanups, which run after the test's context ends.
+func liveObjectsCtx(t *testing.T, ctx context.Context, c client.Client, owner string) map[string]*unstructured.Unstructured {
+	t.Helper()
 	served, err := apply.ServedKinds(c.RESTMapper())
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +243,7 @@ func liveObjects(t *testing.T, c client.Client, owner string) map[string]*unstru
 	for _, gvk := range served {
 		list := &unstructured.UnstructuredList{}
 		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		if err := c.List(t.Context(), list, client.MatchingLabels{render.LabelOwner: owner}); err != nil {
+		if err := c.List(ctx, list, client.MatchingLabels{render.LabelOwner: owner}); err != nil {
 			t.Fatal(err)
 		}
 		for i := range list.Items {

@@ -21,6 +21,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -47,14 +49,37 @@ type Reconciler struct {
 	}
 }
 
-// SetupWithManager registers the controller: Istios when their spec or annotations change, and the
-// revisions they own, whose status becomes theirs.
+// SetupWithManager registers the controller: Istios when their spec or annotations change, the
+// revisions they own, whose status becomes theirs, and the deletion of tags, which may free the name
+// of the revision an Istio was refused.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("istio").
 		For(&v1.Istio{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&v1.IstioRevision{}).
+		Watches(&v1.IstioRevisionTag{}, handler.EnqueueRequestsFromMapFunc(r.refusedIstios), builder.WithPredicates(predicate.Funcs{
+			CreateFunc:  func(event.CreateEvent) bool { return false },
+			UpdateFunc:  func(event.UpdateEvent) bool { return false },
+			DeleteFunc:  func(event.DeleteEvent) bool { return true },
+			GenericFunc: func(event.GenericEvent) bool { return false },
+		})).
 		Complete(r)
+}
+
+// refusedIstios maps an event to the Istios refused for a name conflict, which may now go on.
+func (r *Reconciler) refusedIstios(ctx context.Context, _ client.Object) []reconcile.Request {
+	var list v1.IstioList
+	if err := r.Client.List(ctx, &list); err != nil {
+		logr.FromContextOrDiscard(ctx).Error(err, "listing Istios to map an IstioRevisionTag's deletion")
+		return nil
+	}
+	var out []reconcile.Request
+	for _, istio := range list.Items {
+		if c := meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionReconciled); c != nil && c.Reason == v1.ReasonNameAlreadyExists {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&istio)})
+		}
+	}
+	return out
 }
 
 // Reconcile makes the Istio's active revision what its spec asks for, deletes revisions no longer
@@ -115,6 +140,10 @@ func (r *Reconciler) activeRevision(ctx context.Context, istio *v1.Istio, owned 
 	want, existing, err := r.Env.ActiveRevision(ctx, desired.Cluster{Reader: r.Client}, istio)
 	if errors.Is(err, desired.ErrLookup) {
 		return nil, err
+	}
+	var conflict *desired.NameConflictError
+	if errors.As(err, &conflict) {
+		return nil, status.Refuse(v1.ReasonNameAlreadyExists, err)
 	}
 	if err != nil {
 		return nil, status.Refuse(v1.ReasonReconcileError, err)

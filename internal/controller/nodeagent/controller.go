@@ -297,5 +297,3 @@ func (s *agentStatus) result() Status {
 func (s *agentStatus) unchanged() bool {
 	return equality.Semantic.DeepEqual(s.old, s.result())
 }
-
-

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -69,11 +70,23 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 				DeleteFunc:  func(event.DeleteEvent) bool { return true },
 				GenericFunc: func(event.GenericEvent) bool { return false },
 			}))
+	// A tag that held a revision's name and goes lets the revision of that name in (§2.2 step 2).
+	b = b.Watches(&v1.IstioRevisionTag{}, handler.EnqueueRequestsFromMapFunc(sameName), builder.WithPredicates(predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		UpdateFunc:  func(event.UpdateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return true },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}))
 	// The node components a control plane may need: a change of one re-checks the dependencies of
 	// the revisions that need it, and of no other.
 	b = b.Watches(&v1.IstioCNI{}, handler.EnqueueRequestsFromMapFunc(r.revisionsNeeding(NeedsCNI))).
 		Watches(&v1.ZTunnel{}, handler.EnqueueRequestsFromMapFunc(r.revisionsNeeding(NeedsZTunnel)))
 	return apply.WatchOwned(b, r.Served).Complete(r)
+}
+
+// sameName maps an object to the revision of the same name.
+func sameName(_ context.Context, obj client.Object) []reconcile.Request {
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: obj.GetName()}}}
 }
 
 // revisionsInNamespace maps a namespace to the revisions that run istiod in it.
@@ -121,8 +134,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.writeStatus(ctx, rev, st); err != nil {
 		return ctrl.Result{}, errors.Join(applyErr, err)
 	}
-	if applyErr != nil && isRefusal(applyErr) {
-		r.Recorder.Eventf(rev, nil, corev1.EventTypeWarning, v1.ReasonReconcileError, "Reconcile", applyErr.Error())
+	if reason, refused := status.RefusalReason(applyErr); refused {
+		r.Recorder.Eventf(rev, nil, corev1.EventTypeWarning, reason, "Reconcile", applyErr.Error())
 		return ctrl.Result{}, reconcile.TerminalError(applyErr)
 	}
 	return ctrl.Result{}, applyErr
@@ -141,8 +154,15 @@ func (r *Reconciler) ensureFinalizer(ctx context.Context, rev *v1.IstioRevision)
 
 // applyCharts renders the revision's charts (or takes them from the render cache when the inputs did
 // not change) and applies them. It returns a status.Refusal when the revision cannot be
-// installed as written: a namespace that does not exist, a version or profile bosun cannot render.
+// installed as written: an older IstioRevisionTag holds its name, a namespace that does not exist, a
+// version or profile bosun cannot render. Nothing is applied then.
 func (r *Reconciler) applyCharts(ctx context.Context, rev *v1.IstioRevision) (apply.Result, error) {
+	if err := r.Env.CheckRevisionName(ctx, desired.Cluster{Reader: r.Client}, rev); err != nil {
+		if errors.Is(err, desired.ErrLookup) {
+			return apply.Result{}, err
+		}
+		return apply.Result{}, status.Refuse(v1.ReasonNameAlreadyExists, err)
+	}
 	if err := r.namespaceExists(ctx, rev.Spec.Namespace); err != nil {
 		return apply.Result{}, err
 	}
@@ -188,7 +208,7 @@ func (r *Reconciler) namespaceExists(ctx context.Context, name string) error {
 // wrote it (the cache still holds the version before the write, which would say a new template is
 // ready before its rollout began), else from the cache of owned objects.
 func (r *Reconciler) readiness(ctx context.Context, rev *v1.IstioRevision, applied apply.Result) metav1.Condition {
-	if isRemote(rev) {
+	if IsRemote(rev) {
 		return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionFalse, Reason: v1.ReasonRemoteIstiodNotReady,
 			Message: "this revision's istiod runs in another cluster, and bosun does not probe remote control planes yet"}
 	}
@@ -235,9 +255,9 @@ func (r *Reconciler) writeStatus(ctx context.Context, rev *v1.IstioRevision, st 
 	return err
 }
 
-// isRemote reports whether a revision's istiod runs in another cluster: the remote profile, or the
+// IsRemote reports whether a revision's istiod runs in another cluster: the remote profile, or the
 // istiodRemote values enabled.
-func isRemote(rev *v1.IstioRevision) bool {
+func IsRemote(rev *v1.IstioRevision) bool {
 	vals := rev.Spec.Values
 	if vals == nil {
 		return false
@@ -247,7 +267,6 @@ func isRemote(rev *v1.IstioRevision) bool {
 	}
 	return vals.IstiodRemote != nil && vals.IstiodRemote.Enabled != nil && *vals.IstiodRemote.Enabled
 }
-
 
 func isRefusal(err error) bool {
 	_, ok := status.RefusalReason(err)

@@ -25,7 +25,7 @@ func newStatus(rev *v1.IstioRevision, now metav1.Time) *revisionStatus {
 	st := &revisionStatus{old: rev.Status, now: now}
 	st.new.ObservedGeneration = rev.Generation
 	st.new.Type = v1.RevisionTypeLocal
-	if isRemote(rev) {
+	if IsRemote(rev) {
 		st.new.Type = v1.RevisionTypeRemote
 	}
 	// Start from the current conditions, so that transition times carry over.

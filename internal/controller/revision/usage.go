@@ -1,7 +1,9 @@
 package revision
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"maps"
 	"sync"
@@ -38,21 +40,89 @@ type UsageReconciler struct {
 	// Env resolves the targets of tags from their spec.
 	Env   desired.Env
 	Clock clock.PassiveClock
-	// Status writes the InUse condition (field manager bosun-inuse).
+	// InUse writes the InUse condition (field manager bosun-inuse).
+	InUse *InUseWriter
+}
+
+// InUseWriter writes the InUse condition of revisions and tags (field manager bosun-inuse), with the
+// fields that go with it: a change of the condition's status at once, since pruning depends on it, and
+// a change of its counts alone at most once per CountRefreshInterval.
+type InUseWriter struct {
 	Status *status.Writer
 
 	mu sync.Mutex
-	// written is the InUse condition last written for each revision, and when. The cache may not have
-	// seen it yet, and the condition's transition time, which decides pruning, must follow what was
-	// written.
+	// written is what was last written for each object, and when. The cache may not have seen it yet,
+	// and the condition's transition time, which decides pruning, must follow what was written.
 	written map[types.UID]writtenUsage
-	// evaluated is when each revision's use was last evaluated.
+	// evaluated is when each object's use was last evaluated.
 	evaluated map[types.UID]time.Time
 }
 
 type writtenUsage struct {
 	condition metav1.Condition
-	at        time.Time
+	// fields is the whole status written with it.
+	fields []byte
+	at     time.Time
+}
+
+// Write writes c as obj's InUse condition. cached are the conditions the cache holds. fields makes the
+// status to write from the condition as it will be written, and says whether the cache already holds
+// that status. A change of the condition's message alone (its counts) within CountRefreshInterval of
+// the last write is held back, unless the other fields changed too: the result then says when to try
+// again.
+func (w *InUseWriter) Write(ctx context.Context, obj client.Object, cached []metav1.Condition, c metav1.Condition, now time.Time,
+	fields func(written metav1.Condition) (status any, cachedUnchanged bool)) (ctrl.Result, error) {
+	base := cached
+	if last, ok := w.last(obj.GetUID()); ok {
+		base = []metav1.Condition{last.condition}
+		if last.condition.Status == c.Status && last.condition.Reason == c.Reason && last.condition.Message != c.Message {
+			if wait := last.at.Add(CountRefreshInterval).Sub(now); wait > 0 {
+				if before, _ := fields(last.condition); bytes.Equal(mustJSON(before), last.fields) {
+					return ctrl.Result{RequeueAfter: wait}, nil
+				}
+			}
+		}
+	}
+	written := *meta.FindStatusCondition(status.Set(base, c, metav1.NewTime(now)), v1.ConditionInUse)
+	st, cachedUnchanged := fields(written)
+	wrote, err := w.Status.Write(ctx, obj, st, cachedUnchanged)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if wrote {
+		w.remember(obj.GetUID(), writtenUsage{condition: written, fields: mustJSON(st), at: now})
+	}
+	return ctrl.Result{}, nil
+}
+
+// UntilEvaluation returns how long to wait before an object's use may be evaluated again (see
+// EvaluateInterval), or zero, and then records now as the time of its evaluation.
+func (w *InUseWriter) UntilEvaluation(uid types.UID, now time.Time) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if wait := w.evaluated[uid].Add(EvaluateInterval).Sub(now); wait > 0 {
+		return wait
+	}
+	if w.evaluated == nil {
+		w.evaluated = map[types.UID]time.Time{}
+	}
+	w.evaluated[uid] = now
+	return 0
+}
+
+// Forget drops what was written for an object that is gone.
+func (w *InUseWriter) Forget(uid types.UID) {
+	w.mu.Lock()
+	delete(w.written, uid)
+	delete(w.evaluated, uid)
+	w.mu.Unlock()
+	w.Status.Forget(uid)
+}
+
+// mustJSON encodes a status made of plain fields, which cannot fail.
+func mustJSON(v any) []byte {
+	data, _ := json.Marshal(v)
+	return data
 }
 
 // CountRefreshInterval is how often, at most, the InUse message is rewritten when only its counts
@@ -60,10 +130,10 @@ type writtenUsage struct {
 // condition's status (in use or not) is written at once, since pruning depends on it.
 const CountRefreshInterval = 30 * time.Second
 
-// EvaluateInterval is how often, at most, a revision's use is evaluated. Evaluating reads every pod
-// that references the revision; during a rollout of thousands of pods, events come faster than that,
-// and are answered together once the interval has passed. Pruning never waits on this: the Istio
-// controller evaluates a revision afresh before it deletes it.
+// EvaluateInterval is how often, at most, a revision's or tag's use is evaluated. Evaluating reads every
+// pod that references it; during a rollout of thousands of pods, events come faster than that, and are
+// answered together once the interval has passed. Pruning never waits on this: the Istio controller
+// evaluates a revision afresh before it deletes it.
 const EvaluateInterval = time.Second
 
 // SetupWithManager registers the controller: IstioRevisions, and the namespaces, pods and tags that
@@ -73,8 +143,8 @@ func (r *UsageReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("istiorevision-inuse").
 		For(&v1.IstioRevision{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.referenced), builder.WithPredicates(metadataChanged{})).
-		WatchesMetadata(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.referenced), builder.WithPredicates(metadataChanged{})).
+		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.referenced), builder.WithPredicates(MetadataChanged{})).
+		WatchesMetadata(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.referenced), builder.WithPredicates(MetadataChanged{})).
 		Watches(&v1.IstioRevisionTag{}, handler.EnqueueRequestsFromMapFunc(r.tagTarget)).
 		Complete(r)
 }
@@ -149,75 +219,40 @@ func (r *UsageReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !rev.DeletionTimestamp.IsZero() {
-		r.forget(rev.UID)
-		r.Status.Forget(rev.UID)
+		r.InUse.Forget(rev.UID)
 		return ctrl.Result{}, nil
 	}
 	rev.SetGroupVersionKind(v1.GroupVersion.WithKind(v1.KindIstioRevision))
 	now := r.Clock.Now()
-	if wait := r.untilEvaluation(rev.UID, now); wait > 0 {
+	if wait := r.InUse.UntilEvaluation(rev.UID, now); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	c := r.Evaluate(ctx, rev)
-	base := rev.Status.Conditions
-	if last, ok := r.last(rev.UID); ok {
-		base = []metav1.Condition{last.condition}
-		if last.condition.Status == c.Status && last.condition.Reason == c.Reason && last.condition.Message != c.Message {
-			if wait := last.at.Add(CountRefreshInterval).Sub(now); wait > 0 {
-				return ctrl.Result{RequeueAfter: wait}, nil
-			}
-		}
-	}
-	conditions := status.Set(base, c, metav1.NewTime(now))
-	written := *meta.FindStatusCondition(conditions, v1.ConditionInUse)
-	cached := meta.FindStatusCondition(rev.Status.Conditions, v1.ConditionInUse)
-	cachedUnchanged := cached != nil && cached.Status == c.Status && cached.Reason == c.Reason && cached.Message == c.Message
-	wrote, err := r.Status.Write(ctx, rev, map[string]any{"conditions": []metav1.Condition{written}}, cachedUnchanged)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	if wrote {
-		r.remember(rev.UID, writtenUsage{condition: written, at: now})
-	}
-	return ctrl.Result{}, nil
+	return r.InUse.Write(ctx, rev, rev.Status.Conditions, c, now, func(written metav1.Condition) (any, bool) {
+		return map[string]any{"conditions": []metav1.Condition{written}}, SameCondition(rev.Status.Conditions, c)
+	})
 }
 
-// untilEvaluation returns how long to wait before the revision's use may be evaluated again, or zero,
-// and then records now as the time of its evaluation.
-func (r *UsageReconciler) untilEvaluation(uid types.UID, now time.Time) time.Duration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if wait := r.evaluated[uid].Add(EvaluateInterval).Sub(now); wait > 0 {
-		return wait
-	}
-	if r.evaluated == nil {
-		r.evaluated = map[types.UID]time.Time{}
-	}
-	r.evaluated[uid] = now
-	return 0
+// SameCondition reports whether conditions hold c with the same status, reason and message.
+func SameCondition(conditions []metav1.Condition, c metav1.Condition) bool {
+	old := meta.FindStatusCondition(conditions, c.Type)
+	return old != nil && old.Status == c.Status && old.Reason == c.Reason && old.Message == c.Message
 }
 
-func (r *UsageReconciler) last(uid types.UID) (writtenUsage, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	c, ok := r.written[uid]
+func (w *InUseWriter) last(uid types.UID) (writtenUsage, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c, ok := w.written[uid]
 	return c, ok
 }
 
-func (r *UsageReconciler) remember(uid types.UID, w writtenUsage) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.written == nil {
-		r.written = map[types.UID]writtenUsage{}
+func (w *InUseWriter) remember(uid types.UID, u writtenUsage) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.written == nil {
+		w.written = map[types.UID]writtenUsage{}
 	}
-	r.written[uid] = w
-}
-
-func (r *UsageReconciler) forget(uid types.UID) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.written, uid)
-	delete(r.evaluated, uid)
+	w.written[uid] = u
 }
 
 // Evaluate tells whether workloads use the revision now, from the cache. A failed lookup gives
@@ -226,8 +261,14 @@ func (r *UsageReconciler) Evaluate(ctx context.Context, rev *v1.IstioRevision) m
 	target, err := r.target(ctx, rev)
 	var usage inuse.Usage
 	if err == nil {
-		usage, err = inuse.Revision(cacheLookup{ctx: ctx, c: r.Client}, target)
+		usage, err = inuse.Revision(CacheLookup{Ctx: ctx, Reader: r.Client}, target)
 	}
+	return UsageCondition(usage, err)
+}
+
+// UsageCondition is the InUse condition of a revision's or tag's usage, or of a failed evaluation,
+// which is Unknown.
+func UsageCondition(usage inuse.Usage, err error) metav1.Condition {
 	switch {
 	case err != nil:
 		return metav1.Condition{Type: v1.ConditionInUse, Status: metav1.ConditionUnknown, Reason: v1.ReasonUsageCheckFailed, Message: err.Error()}
@@ -264,23 +305,23 @@ func (r *UsageReconciler) target(ctx context.Context, rev *v1.IstioRevision) (in
 	return t, nil
 }
 
-// cacheLookup answers internal/inuse's questions from the operator's metadata-only cache, through the
+// CacheLookup answers internal/inuse's questions from the operator's metadata-only cache, through the
 // field index internal/inuse defines. Lists are not deep-copied: the objects are only read.
-type cacheLookup struct {
-	ctx context.Context
-	c   client.Reader
+type CacheLookup struct {
+	Ctx    context.Context
+	Reader client.Reader
 }
 
-func (l cacheLookup) list(kind, key string) ([]metav1.PartialObjectMetadata, error) {
+func (l CacheLookup) list(kind, key string) ([]metav1.PartialObjectMetadata, error) {
 	list := &metav1.PartialObjectMetadataList{}
 	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind + "List"))
-	if err := l.c.List(l.ctx, list, client.MatchingFields{inuse.IndexField: key}, client.UnsafeDisableDeepCopy); err != nil {
+	if err := l.Reader.List(l.Ctx, list, client.MatchingFields{inuse.IndexField: key}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	return list.Items, nil
 }
 
-func (l cacheLookup) NamespacesReferencing(name string) ([]inuse.Namespace, error) {
+func (l CacheLookup) NamespacesReferencing(name string) ([]inuse.Namespace, error) {
 	items, err := l.list("Namespace", inuse.LabelKey(name))
 	out := make([]inuse.Namespace, 0, len(items))
 	for _, ns := range items {
@@ -289,7 +330,7 @@ func (l cacheLookup) NamespacesReferencing(name string) ([]inuse.Namespace, erro
 	return out, err
 }
 
-func (l cacheLookup) pods(key string) ([]inuse.Pod, error) {
+func (l CacheLookup) pods(key string) ([]inuse.Pod, error) {
 	items, err := l.list("Pod", key)
 	out := make([]inuse.Pod, 0, len(items))
 	for _, p := range items {
@@ -298,18 +339,18 @@ func (l cacheLookup) pods(key string) ([]inuse.Pod, error) {
 	return out, err
 }
 
-func (l cacheLookup) PodsByAnnotation(name string) ([]inuse.Pod, error) {
+func (l CacheLookup) PodsByAnnotation(name string) ([]inuse.Pod, error) {
 	return l.pods(inuse.AnnotationKey(name))
 }
 
-func (l cacheLookup) PodsByLabel(name string) ([]inuse.Pod, error) {
+func (l CacheLookup) PodsByLabel(name string) ([]inuse.Pod, error) {
 	return l.pods(inuse.LabelKey(name))
 }
 
-func (l cacheLookup) Namespace(name string) (inuse.Namespace, bool, error) {
+func (l CacheLookup) Namespace(name string) (inuse.Namespace, bool, error) {
 	ns := &metav1.PartialObjectMetadata{}
 	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-	err := l.c.Get(l.ctx, client.ObjectKey{Name: name}, ns)
+	err := l.Reader.Get(l.Ctx, client.ObjectKey{Name: name}, ns)
 	if client.IgnoreNotFound(err) != nil {
 		return inuse.Namespace{}, false, err
 	}
@@ -319,14 +360,14 @@ func (l cacheLookup) Namespace(name string) (inuse.Namespace, bool, error) {
 	return inuse.Namespace{Name: ns.Name, Labels: ns.Labels}, true, nil
 }
 
-// metadataChanged passes namespace and pod events that can change what they reference: creation,
+// MetadataChanged passes namespace and pod events that can change what they reference: creation,
 // deletion, and updates of labels or annotations.
-type metadataChanged struct{ predicate.Funcs }
+type MetadataChanged struct{ predicate.Funcs }
 
-func (metadataChanged) Create(event.CreateEvent) bool { return true }
-func (metadataChanged) Delete(event.DeleteEvent) bool { return true }
-func (metadataChanged) Update(e event.UpdateEvent) bool {
+func (MetadataChanged) Create(event.CreateEvent) bool { return true }
+func (MetadataChanged) Delete(event.DeleteEvent) bool { return true }
+func (MetadataChanged) Update(e event.UpdateEvent) bool {
 	return !maps.Equal(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) ||
 		!maps.Equal(e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations())
 }
-func (metadataChanged) Generic(event.GenericEvent) bool { return false }
+func (MetadataChanged) Generic(event.GenericEvent) bool { return false }
