@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -63,7 +65,7 @@ func asOperatorAccount(t *testing.T, c client.Client) *rest.Config {
 }
 
 // TestTheOperatorNeedsOnlyItsRBAC runs the operator as its ServiceAccount, leader election on, and
-// installs, reconciles and removes a control plane, an IstioCNI and a ZTunnel: the chart's RBAC is
+// installs, reconciles and removes a control plane, a revision tag, an IstioCNI and a ZTunnel: the chart's RBAC is
 // enough for all of it, including Istio's CRDs, the Events it records and the Lease in its own
 // namespace.
 func TestTheOperatorNeedsOnlyItsRBAC(t *testing.T) {
@@ -93,8 +95,29 @@ spec:
   targetRef:
     kind: Istio
     name: rbac`)
+	applyYAML(t, c, `apiVersion: sailoperator.io/v1
+kind: IstioRevisionTag
+metadata:
+  name: rbac-tag
+spec:
+  targetRef:
+    kind: Istio
+    name: rbac`)
+	waitFor(t, "the tag to point at revision rbac", func(ctx context.Context) error {
+		tag := &v1.IstioRevisionTag{}
+		if err := c.Get(ctx, client.ObjectKey{Name: "rbac-tag"}, tag); err != nil {
+			return err
+		}
+		if tag.Status.IstioRevision != "rbac" || !meta.IsStatusConditionTrue(tag.Status.Conditions, v1.ConditionReconciled) {
+			return fmt.Errorf("status %+v", tag.Status)
+		}
+		return nil
+	})
 	agentHealthy(t, c, &v1.IstioCNI{})
 	agentHealthy(t, c, &v1.ZTunnel{})
+	if err := c.Delete(t.Context(), &v1.IstioRevisionTag{ObjectMeta: metav1.ObjectMeta{Name: "rbac-tag"}}); err != nil {
+		t.Fatal(err)
+	}
 	deleteNodeAgent(t, c, &v1.ZTunnel{})
 	deleteNodeAgent(t, c, &v1.IstioCNI{})
 	deleteIstio(t, c, "rbac")
