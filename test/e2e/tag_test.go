@@ -14,6 +14,7 @@ import (
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/watch"
@@ -395,6 +396,18 @@ spec:
     global:
       istioNamespace: tag-nowhere`)
 	t.Cleanup(func() { deleteRevision(t, c, "far") })
+	// Let the revision's own refusal (its namespace is missing) be written first: a change of its status
+	// wakes the tags that point at it, which would be one more reconcile, not a retry.
+	waitFor(t, "revision far to be refused", func(ctx context.Context) error {
+		rev := &v1.IstioRevision{}
+		if err := c.Get(ctx, client.ObjectKey{Name: "far"}, rev); err != nil {
+			return err
+		}
+		if !meta.IsStatusConditionFalse(rev.Status.Conditions, v1.ConditionReconciled) {
+			return fmt.Errorf("conditions %+v", rev.Status.Conditions)
+		}
+		return nil
+	})
 	applyTag(t, c, "remote", v1.KindIstioRevision, "far")
 	tagRefused(t, c, "remote", v1.ReasonReconcileError, "remote revision")
 	waitFor(t, "a Warning event on the tag", func(ctx context.Context) error {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -23,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -88,8 +90,33 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("istiorevisiontag").
 		For(&v1.IstioRevisionTag{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1.Istio{}, handler.EnqueueRequestsFromMapFunc(r.tagsOfIstio), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&v1.IstioRevision{}, handler.EnqueueRequestsFromMapFunc(r.tagsOfRevision))
+		Watches(&v1.IstioRevision{}, handler.EnqueueRequestsFromMapFunc(r.tagsOfRevision), builder.WithPredicates(revisionChange{}))
 	return apply.WatchOwned(b, r.Served).Complete(r)
+}
+
+// revisionChange passes the events of a revision that can change what its tags do: its coming and
+// going, a change of its spec, and a change of whether it is Ready or its installation was refused. A
+// change of its InUse condition, which the tag itself causes, does not wake the tag.
+type revisionChange struct{ predicate.Funcs }
+
+func (revisionChange) Create(event.CreateEvent) bool   { return true }
+func (revisionChange) Delete(event.DeleteEvent) bool   { return true }
+func (revisionChange) Generic(event.GenericEvent) bool { return false }
+func (revisionChange) Update(e event.UpdateEvent) bool {
+	old, okOld := e.ObjectOld.(*v1.IstioRevision)
+	rev, okNew := e.ObjectNew.(*v1.IstioRevision)
+	if !okOld || !okNew {
+		return true
+	}
+	status := func(r *v1.IstioRevision, t string) metav1.ConditionStatus {
+		if c := meta.FindStatusCondition(r.Status.Conditions, t); c != nil {
+			return c.Status
+		}
+		return ""
+	}
+	return old.Generation != rev.Generation || !old.DeletionTimestamp.Equal(rev.DeletionTimestamp) ||
+		status(old, v1.ConditionReady) != status(rev, v1.ConditionReady) ||
+		status(old, v1.ConditionReconciled) != status(rev, v1.ConditionReconciled)
 }
 
 // tagsOfIstio maps an Istio to the tags whose spec points at it.
