@@ -267,6 +267,9 @@ func withoutServerFields(a, b *unstructured.Unstructured) string {
 		c.SetManagedFields(nil)
 		c.SetResourceVersion("")
 		delete(c.Object, "status")
+		// Written by the Deployment controller, at a moment of its own between the two reads.
+		unstructured.RemoveNestedField(c.Object, "metadata", "annotations", "deployment.kubernetes.io/revision")
+		unstructured.RemoveNestedField(c.Object, "metadata", "generation")
 		return c.Object
 	}
 	x, y := strip(a), strip(b)
