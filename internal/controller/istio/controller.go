@@ -29,7 +29,7 @@ import (
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/apply"
 	"github.com/bosun-mesh/bosun/internal/catalog"
-	"github.com/bosun-mesh/bosun/internal/controller/revision"
+	"github.com/bosun-mesh/bosun/internal/controller"
 	"github.com/bosun-mesh/bosun/internal/controller/status"
 	"github.com/bosun-mesh/bosun/internal/desired"
 )
@@ -176,7 +176,7 @@ func (r *Reconciler) createRevision(ctx context.Context, istio *v1.Istio, rev *v
 	if err := controllerutil.SetControllerReference(istio, rev, r.Client.Scheme()); err != nil {
 		return nil, err
 	}
-	controllerutil.AddFinalizer(rev, revision.Finalizer)
+	controllerutil.AddFinalizer(rev, controller.Finalizer)
 	if err := r.Client.Create(ctx, rev, client.FieldOwner(apply.FieldManager)); err != nil {
 		return nil, fmt.Errorf("creating IstioRevision %s: %w", rev.Name, err)
 	}

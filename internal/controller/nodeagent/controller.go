@@ -24,7 +24,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -32,6 +31,7 @@ import (
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/apply"
+	"github.com/bosun-mesh/bosun/internal/controller"
 	"github.com/bosun-mesh/bosun/internal/controller/revision"
 	"github.com/bosun-mesh/bosun/internal/controller/status"
 	"github.com/bosun-mesh/bosun/internal/desired"
@@ -96,6 +96,11 @@ func (r *Reconciler) inNamespace(ctx context.Context, ns client.Object) []reconc
 	return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: v1.SingletonName}}}
 }
 
+// installer is what the controller installs with.
+func (r *Reconciler) installer() controller.Installer {
+	return controller.Installer{Client: r.Client, Applier: r.Applier, Charts: r.Charts, Status: r.Status, Recorder: r.Recorder}
+}
+
 // Reconcile reads the agent, applies its chart or, when it is being deleted, removes it, and writes
 // its status once.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -105,9 +110,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	obj.GetObjectKind().SetGroupVersionKind(v1.GroupVersion.WithKind(r.Agent.Kind))
 	if !obj.GetDeletionTimestamp().IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, obj)
+		return ctrl.Result{}, r.installer().Finalize(ctx, obj, r.Agent.DaemonSet)
 	}
-	if err := r.ensureFinalizer(ctx, obj); err != nil {
+	if err := controller.EnsureFinalizer(ctx, r.Client, obj); err != nil {
 		return ctrl.Result{}, err
 	}
 	spec := r.Agent.Read(obj)
@@ -129,16 +134,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, reconcile.TerminalError(applyErr)
 	}
 	return ctrl.Result{}, applyErr
-}
-
-// ensureFinalizer adds the finalizer, so that bosun removes what it applied when the agent is deleted.
-func (r *Reconciler) ensureFinalizer(ctx context.Context, obj client.Object) error {
-	if controllerutil.ContainsFinalizer(obj, revision.Finalizer) {
-		return nil
-	}
-	patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
-	controllerutil.AddFinalizer(obj, revision.Finalizer)
-	return r.Client.Patch(ctx, obj, patch)
 }
 
 // applyChart checks the agent's namespace and version, renders its chart (or takes it from the render
@@ -225,27 +220,6 @@ func (r *Reconciler) readiness(ctx context.Context, spec Spec, applied apply.Res
 		return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionUnknown, Reason: v1.ReasonReadinessCheckFailed, Message: err.Error()}
 	}
 	return DaemonSetReady(ds, name)
-}
-
-// finalize removes everything in the agent's inventory (in whichever namespaces it is), then the
-// finalizer.
-func (r *Reconciler) finalize(ctx context.Context, obj client.Object) error {
-	if !controllerutil.ContainsFinalizer(obj, revision.Finalizer) {
-		return nil
-	}
-	deleted, err := r.Applier.Delete(ctx, obj)
-	if err != nil {
-		return err
-	}
-	r.Charts.Forget(obj.GetUID())
-	r.Status.Forget(obj.GetUID())
-	if len(deleted) > 0 {
-		logr.FromContextOrDiscard(ctx).Info("removed "+r.Agent.DaemonSet, "objects", len(deleted))
-		r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "Removed", "Delete", "removed %d objects", len(deleted))
-	}
-	patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
-	controllerutil.RemoveFinalizer(obj, revision.Finalizer)
-	return r.Client.Patch(ctx, obj, patch)
 }
 
 // agentStatus is the status the controller computes for one reconcile.

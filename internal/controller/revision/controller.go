@@ -22,7 +22,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -30,14 +29,11 @@ import (
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/apply"
+	"github.com/bosun-mesh/bosun/internal/controller"
 	"github.com/bosun-mesh/bosun/internal/controller/status"
 	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/render"
 )
-
-// Finalizer keeps a revision until bosun has removed what it applied for it. It is the finalizer
-// OpenShift Service Mesh 3 uses, so that resources move between the two operators unchanged.
-const Finalizer = "sailoperator.io/sail-operator"
 
 // Reconciler reconciles IstioRevisions.
 type Reconciler struct {
@@ -110,6 +106,11 @@ func (r *Reconciler) revisionsWhere(ctx context.Context, match func(*v1.IstioRev
 	return out
 }
 
+// installer is what the controller installs with.
+func (r *Reconciler) installer() controller.Installer {
+	return controller.Installer{Client: r.Client, Applier: r.Applier, Charts: r.Charts, Status: r.Status, Recorder: r.Recorder}
+}
+
 // Reconcile reads a revision, applies its charts or, when it is being deleted, removes them, and writes
 // its status once.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -119,9 +120,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	rev.SetGroupVersionKind(v1.GroupVersion.WithKind(v1.KindIstioRevision))
 	if !rev.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, rev)
+		return ctrl.Result{}, r.installer().Finalize(ctx, rev, "istiod")
 	}
-	if err := r.ensureFinalizer(ctx, rev); err != nil {
+	if err := controller.EnsureFinalizer(ctx, r.Client, rev); err != nil {
 		return ctrl.Result{}, err
 	}
 	st := newStatus(rev, metav1.NewTime(r.Clock.Now()))
@@ -139,17 +140,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, reconcile.TerminalError(applyErr)
 	}
 	return ctrl.Result{}, applyErr
-}
-
-// ensureFinalizer adds the finalizer to a revision created without it (the Istio controller creates
-// revisions with it already set).
-func (r *Reconciler) ensureFinalizer(ctx context.Context, rev *v1.IstioRevision) error {
-	if controllerutil.ContainsFinalizer(rev, Finalizer) {
-		return nil
-	}
-	patch := client.MergeFrom(rev.DeepCopy())
-	controllerutil.AddFinalizer(rev, Finalizer)
-	return r.Client.Patch(ctx, rev, patch)
 }
 
 // applyCharts renders the revision's charts (or takes them from the render cache when the inputs did
@@ -226,26 +216,6 @@ func (r *Reconciler) readiness(ctx context.Context, rev *v1.IstioRevision, appli
 		return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionUnknown, Reason: v1.ReasonReadinessCheckFailed, Message: err.Error()}
 	}
 	return istiodReady(rev, deploy)
-}
-
-// finalize removes everything the revision's inventory holds, then the finalizer.
-func (r *Reconciler) finalize(ctx context.Context, rev *v1.IstioRevision) error {
-	if !controllerutil.ContainsFinalizer(rev, Finalizer) {
-		return nil
-	}
-	deleted, err := r.Applier.Delete(ctx, rev)
-	if err != nil {
-		return err
-	}
-	r.Charts.Forget(rev.UID)
-	r.Status.Forget(rev.UID)
-	if len(deleted) > 0 {
-		logr.FromContextOrDiscard(ctx).Info("removed istiod", "objects", len(deleted))
-		r.Recorder.Eventf(rev, nil, corev1.EventTypeNormal, "Removed", "Delete", "removed %d objects", len(deleted))
-	}
-	patch := client.MergeFrom(rev.DeepCopy())
-	controllerutil.RemoveFinalizer(rev, Finalizer)
-	return r.Client.Patch(ctx, rev, patch)
 }
 
 // writeStatus writes the status if it changed, with server-side apply under bosun's field manager:

@@ -23,7 +23,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -31,6 +30,7 @@ import (
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/apply"
+	"github.com/bosun-mesh/bosun/internal/controller"
 	"github.com/bosun-mesh/bosun/internal/controller/revision"
 	"github.com/bosun-mesh/bosun/internal/controller/status"
 	"github.com/bosun-mesh/bosun/internal/desired"
@@ -153,6 +153,11 @@ func (r *Reconciler) tagsIndexed(ctx context.Context, key string) []reconcile.Re
 	return out
 }
 
+// installer is what the controller installs with.
+func (r *Reconciler) installer() controller.Installer {
+	return controller.Installer{Client: r.Client, Applier: r.Applier, Charts: r.Charts, Status: r.Status, Recorder: r.Recorder}
+}
+
 // Reconcile reads a tag, resolves its target, applies its charts or, when it is being deleted, removes
 // them, and writes its status once.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -162,9 +167,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	tag.SetGroupVersionKind(v1.GroupVersion.WithKind(v1.KindIstioRevisionTag))
 	if !tag.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, tag)
+		return ctrl.Result{}, r.installer().Finalize(ctx, tag, "revision tag")
 	}
-	if err := r.ensureFinalizer(ctx, tag); err != nil {
+	if err := controller.EnsureFinalizer(ctx, r.Client, tag); err != nil {
 		return ctrl.Result{}, err
 	}
 	st := newStatus(tag, metav1.NewTime(r.Clock.Now()))
@@ -277,35 +282,4 @@ func (r *Reconciler) applyCharts(ctx context.Context, tag *v1.IstioRevisionTag, 
 	}
 	apply.CountApplied(v1.KindIstioRevisionTag, res)
 	return err
-}
-
-// ensureFinalizer adds the finalizer, so that the tag's objects are removed before it goes.
-func (r *Reconciler) ensureFinalizer(ctx context.Context, tag *v1.IstioRevisionTag) error {
-	if controllerutil.ContainsFinalizer(tag, revision.Finalizer) {
-		return nil
-	}
-	patch := client.MergeFrom(tag.DeepCopy())
-	controllerutil.AddFinalizer(tag, revision.Finalizer)
-	return r.Client.Patch(ctx, tag, patch)
-}
-
-// finalize removes everything the tag's inventory holds, then the finalizer. The revision the tag
-// pointed at is left alone.
-func (r *Reconciler) finalize(ctx context.Context, tag *v1.IstioRevisionTag) error {
-	if !controllerutil.ContainsFinalizer(tag, revision.Finalizer) {
-		return nil
-	}
-	deleted, err := r.Applier.Delete(ctx, tag)
-	if err != nil {
-		return err
-	}
-	r.Charts.Forget(tag.UID)
-	r.Status.Forget(tag.UID)
-	if len(deleted) > 0 {
-		logr.FromContextOrDiscard(ctx).Info("removed revision tag", "objects", len(deleted))
-		r.Recorder.Eventf(tag, nil, corev1.EventTypeNormal, "Removed", "Delete", "removed %d objects", len(deleted))
-	}
-	patch := client.MergeFrom(tag.DeepCopy())
-	controllerutil.RemoveFinalizer(tag, revision.Finalizer)
-	return r.Client.Patch(ctx, tag, patch)
 }
