@@ -36,8 +36,13 @@ build: charts ## Build the bosun binary into bin/bosun.
 	go build -trimpath -o bin/bosun ./cmd/bosun
 
 .PHONY: cluster-bins
-cluster-bins: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok into bin/cluster/ (first time: about 8 minutes).
+cluster-bins: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok into bin/cluster/, then istiod-bins (first time: about 8 + 15 minutes).
 	go run ./hack/clusterbins
+	go run ./hack/istiodbins
+
+.PHONY: istiod-bins
+istiod-bins: ## Build pilot-discovery of each catalog version whose module builds into bin/istiod/<version>/; the box's istiod pods run it (docs/istiod-in-the-box.md).
+	go run ./hack/istiodbins
 
 .PHONY: test
 test: verify charts cluster-bins ## Run every test: unit, integration and end-to-end against the cluster in a box.
