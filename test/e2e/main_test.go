@@ -36,8 +36,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := clustertest.Main(m, testcluster.Options{Full: true, Nodes: 1}, func(c *rest.Config) error {
-		cfg = c
+	code := clustertest.MainWith(m, testcluster.Options{Full: true, Nodes: 1}, func(cluster *testcluster.Cluster) error {
+		box, cfg = cluster, cluster.Config()
+		c := cfg
 		resources = filepath.Join(dir, "resources")
 		if err := prepareResources(resources); err != nil {
 			return err
