@@ -28,8 +28,10 @@ it stops every process and removes its files.
 istiod is real: every istiod pod kwok runs is played by a pilot-discovery process on
 this machine, reachable at the pod's IP, so once a mesh is installed Istio's own webhook
 injects pods ('kubectl run' in a namespace labelled istio-injection=enabled prints a pod
-with an istio-proxy container) and Istio's own validation refuses invalid config. No
-Envoy runs and no traffic flows: see docs/istiod-in-the-box.md.
+with an istio-proxy container) and Istio's own validation refuses invalid config. That
+needs a version whose pilot-discovery builds (v1.31-latest, v1.25-latest); an istiod of
+another version stays fake and its webhooks cannot be reached. No Envoy runs and no
+traffic flows: see docs/istiod-in-the-box.md.
 
 The cluster's programs, and pilot-discovery for each catalog version that builds, are
 built by 'make cluster-bins' (make dev-cluster does that first).`,

@@ -158,6 +158,11 @@ func (n *podNetwork) serve() {
 	}
 }
 
+// logf writes one timestamped line to the box's log.
+func (n *podNetwork) logf(format string, args ...any) {
+	_, _ = fmt.Fprintf(n.log, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
+}
+
 // connectTimeout bounds reading the CONNECT request and dialling the local
 // process; both are local and take microseconds.
 const connectTimeout = 5 * time.Second
@@ -169,23 +174,23 @@ func (n *podNetwork) tunnel(c net.Conn) {
 	br := bufio.NewReader(c)
 	req, err := http.ReadRequest(br)
 	if err != nil {
-		fmt.Fprintf(n.log, "pod network: reading a CONNECT request: %v\n", err)
+		n.logf("pod network: reading a CONNECT request: %v", err)
 		return
 	}
 	if req.Method != http.MethodConnect {
-		fmt.Fprintf(n.log, "pod network: %s %s: only CONNECT is served\n", req.Method, req.Host)
+		n.logf("pod network: %s %s: only CONNECT is served", req.Method, req.Host)
 		_, _ = io.WriteString(c, "HTTP/1.1 405 Method Not Allowed\r\n\r\n")
 		return
 	}
 	local, ok := n.lookup(req.Host)
 	if !ok {
-		fmt.Fprintf(n.log, "pod network: CONNECT %s: no process plays this pod address\n", req.Host)
+		n.logf("pod network: CONNECT %s: no process plays this pod address", req.Host)
 		_, _ = io.WriteString(c, "HTTP/1.1 503 Service Unavailable\r\n\r\nno process plays "+req.Host+"\n")
 		return
 	}
 	upstream, err := net.DialTimeout("tcp", local, connectTimeout)
 	if err != nil {
-		fmt.Fprintf(n.log, "pod network: CONNECT %s (played at %s): %v\n", req.Host, local, err)
+		n.logf("pod network: CONNECT %s (played at %s): %v", req.Host, local, err)
 		_, _ = io.WriteString(c, "HTTP/1.1 503 Service Unavailable\r\n\r\n"+err.Error()+"\n")
 		return
 	}
