@@ -59,8 +59,13 @@ bundle: charts manifests ## Write the OLM bundle into bin/bundle/ and check it w
 	cd hack/tools && go run ./bundlecheck -dir ../../bin/bundle
 
 .PHONY: cluster-bins
-cluster-bins: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok into bin/cluster/ (first time: about 8 minutes).
+cluster-bins: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok into bin/cluster/, then istiod-bins (first time: about 8 + 15 minutes).
 	go run ./hack/clusterbins
+	go run ./hack/istiodbins
+
+.PHONY: istiod-bins
+istiod-bins: ## Build pilot-discovery of each catalog version whose module builds into bin/istiod/<version>/; the box's istiod pods run it (docs/istiod-in-the-box.md).
+	go run ./hack/istiodbins
 
 .PHONY: test
 test: verify charts bundle cluster-bins ## Run every test: unit, integration and end-to-end against the cluster in a box.

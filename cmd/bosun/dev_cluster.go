@@ -25,7 +25,16 @@ Deployments roll out and DaemonSets get a pod per node without running any conta
 It installs bosun's CRDs, prints the KUBECONFIG to use, and runs until Ctrl-C, when
 it stops every process and removes its files.
 
-The cluster's programs are built by 'make cluster-bins' (make dev-cluster does that first).`,
+istiod is real: every istiod pod kwok runs is played by a pilot-discovery process on
+this machine, reachable at the pod's IP, so once a mesh is installed Istio's own webhook
+injects pods ('kubectl run' in a namespace labelled istio-injection=enabled prints a pod
+with an istio-proxy container) and Istio's own validation refuses invalid config. That
+needs a version whose pilot-discovery builds (v1.31-latest, v1.25-latest); an istiod of
+another version stays fake and its webhooks cannot be reached. No Envoy runs and no
+traffic flows: see docs/istiod-in-the-box.md.
+
+The cluster's programs, and pilot-discovery for each catalog version that builds, are
+built by 'make cluster-bins' (make dev-cluster does that first).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -66,7 +75,8 @@ The cluster is ready. In another shell:
   kubectl get nodes
   kubectl get istio-io
 
-Component logs are in %s. Press Ctrl-C to stop the cluster.
+Component logs are in %s (istiod's under istiod/, what the box's
+network and istiod player did in box.log). Press Ctrl-C to stop the cluster.
 `, cluster.KubeconfigPath(), cluster.BinDir(), cluster.Dir())
 	<-ctx.Done()
 	return nil

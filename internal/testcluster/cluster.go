@@ -14,7 +14,9 @@
 //
 // Where the cluster differs from a production one, it is on purpose: the
 // ServiceAccount and TaintNodesByCondition admission plugins are off (pods
-// get no token volumes, new nodes no not-ready taint), the kubernetes Service
+// get no token volumes, new nodes no not-ready taint; in a full cluster a
+// mutating admission policy names the "default" ServiceAccount in pods that
+// name none), the kubernetes Service
 // has no endpoints, and no address in it routes anywhere. Authorization is
 // Node,RBAC, so RBAC rules are enforced for every identity but the admin.
 package testcluster
@@ -27,6 +29,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -47,6 +50,11 @@ type Options struct {
 	// BinDir is the directory holding the programs. Empty means
 	// $BOSUN_CLUSTER_BIN, else bin/cluster/<KubeVersion> in the repository.
 	BinDir string
+	// IstiodBinDir is the directory holding <catalog version>/pilot-discovery,
+	// the programs that play istiod pods in a Full cluster. Empty means
+	// $BOSUN_ISTIOD_BIN, else bin/istiod in the repository. A version without
+	// a build leaves its istiod pods fake.
+	IstiodBinDir string
 	// Log receives one line per startup step. Nil discards them. Component
 	// output never goes here; it is in log files in Dir.
 	Log io.Writer
@@ -66,6 +74,13 @@ type Cluster struct {
 	kubeconfig string
 	// processes in start order; Stop stops them in reverse.
 	processes []*process
+	// network and player exist in Full clusters: the API server reaches
+	// pods through network, and player runs pilot-discovery for istiod pods.
+	network *podNetwork
+	player  *istiodPlayer
+	// boxLog receives what the network and the player do, one line per
+	// event; it is boxLogName in Dir.
+	boxLog *lockedFile
 
 	stopOnce sync.Once
 	stopErr  error
@@ -151,14 +166,23 @@ func (c *Cluster) start(ctx context.Context) error {
 		return err
 	}
 
+	var egressConfig string
+	if c.opts.Full {
+		if egressConfig, err = c.startPodNetwork(); err != nil {
+			return err
+		}
+	}
 	if err := c.startEtcd(ctx, etcdClient, etcdPeer); err != nil {
 		return err
 	}
-	if err := c.startAPIServer(ctx, apiPort, etcdClient, files); err != nil {
+	if err := c.startAPIServer(ctx, apiPort, etcdClient, files, egressConfig); err != nil {
 		return err
 	}
 	if !c.opts.Full {
 		return nil
+	}
+	if err := c.installServiceAccountDefault(ctx); err != nil {
+		return err
 	}
 	if err := c.startControllerManager(ctx, kcmPort, files); err != nil {
 		return err
@@ -169,7 +193,26 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err := c.startKwok(); err != nil {
 		return err
 	}
-	return c.addNodes(ctx, c.opts.Nodes)
+	if err := c.addNodes(ctx, c.opts.Nodes); err != nil {
+		return err
+	}
+	return c.startIstiodPlayer()
+}
+
+// startPodNetwork opens the box's pod network (see network.go) and returns
+// the API server's egress configuration file that sends webhook calls
+// through it.
+func (c *Cluster) startPodNetwork() (string, error) {
+	f, err := os.OpenFile(filepath.Join(c.dir, boxLogName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return "", err
+	}
+	c.boxLog = &lockedFile{f: f}
+	socket := filepath.Join(c.dir, egressSocketName)
+	if c.network, err = startPodNetwork(socket, c.boxLog); err != nil {
+		return "", err
+	}
+	return writeEgressConfig(c.dir, socket)
 }
 
 // Config returns a copy of the admin's client configuration. The admin is in
@@ -193,8 +236,18 @@ func (c *Cluster) Dir() string { return c.dir }
 func (c *Cluster) Stop() error {
 	c.stopOnce.Do(func() {
 		var errs []error
+		// Played pods first, while the API server they talk to still runs.
+		if c.player != nil {
+			c.player.stop()
+		}
 		for i := len(c.processes) - 1; i >= 0; i-- {
 			errs = append(errs, c.processes[i].stop())
+		}
+		if c.network != nil {
+			errs = append(errs, c.network.close())
+		}
+		if c.boxLog != nil {
+			errs = append(errs, c.boxLog.close())
 		}
 		errs = append(errs, os.RemoveAll(c.dir))
 		c.stopErr = errors.Join(errs...)
@@ -206,11 +259,34 @@ func (c *Cluster) Stop() error {
 // header naming the component. Call it before Stop, which removes the logs.
 func (c *Cluster) Logs(lines int) string {
 	var b strings.Builder
-	for _, p := range c.processes {
+	for _, p := range c.allProcesses() {
 		fmt.Fprintf(&b, "==> %s (pid %d), last %d lines of %s <==\n", p.name, p.pid(), lines, p.logPath)
 		b.WriteString(p.tail(lines))
 	}
+	if c.boxLog != nil {
+		path := filepath.Join(c.dir, boxLogName)
+		fmt.Fprintf(&b, "==> pod network and istiod player, last %d lines of %s <==\n", lines, path)
+		b.WriteString(tailFile(path, lines))
+	}
 	return b.String()
+}
+
+// allProcesses lists the components, then every process that played a pod.
+func (c *Cluster) allProcesses() []*process {
+	all := slices.Clone(c.processes)
+	if c.player != nil {
+		all = append(all, c.player.processes()...)
+	}
+	return all
+}
+
+// PlayedProcesses returns the process ids of the pilot-discovery processes
+// that play istiod pods, by pod (namespace/name), for the pods played now.
+func (c *Cluster) PlayedProcesses() map[string]int {
+	if c.player == nil {
+		return nil
+	}
+	return c.player.running()
 }
 
 // logf writes one line to Options.Log, in a single Write so that a writer

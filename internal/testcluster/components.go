@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -74,8 +73,11 @@ func (c *Cluster) startEtcd(ctx context.Context, clientPort, peerPort int) error
 // startAPIServer starts kube-apiserver on the loopback address and waits for
 // /readyz and for the default namespace, which the API server creates
 // shortly after it is ready and which most tests use at once.
-func (c *Cluster) startAPIServer(ctx context.Context, port, etcdPort int, files pkiFiles) error {
-	err := c.run(apiServerBin, []string{
+//
+// With an egress configuration (Full clusters), webhooks are called at the
+// pod IPs behind their Service, through the box's pod network.
+func (c *Cluster) startAPIServer(ctx context.Context, port, etcdPort int, files pkiFiles, egressConfig string) error {
+	args := []string{
 		fmt.Sprintf("--etcd-servers=http://127.0.0.1:%d", etcdPort),
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
@@ -103,8 +105,14 @@ func (c *Cluster) startAPIServer(ctx context.Context, port, etcdPort int, files 
 		// refuses, and then log the failure forever.
 		"--endpoint-reconciler-type=none",
 		"--profiling=false",
-	})
-	if err != nil {
+	}
+	if egressConfig != "" {
+		args = append(args,
+			"--enable-aggregator-routing=true",
+			"--egress-selector-config-file="+egressConfig,
+		)
+	}
+	if err := c.run(apiServerBin, args); err != nil {
 		return err
 	}
 	client, err := kubernetes.NewForConfig(c.config)
@@ -178,20 +186,13 @@ func (c *Cluster) startScheduler(ctx context.Context, port int) error {
 // stage files copied by `make cluster-bins`. kwok has no health endpoint
 // unless it serves one on yet another port; the nodes becoming Ready (see
 // addNodes) is the proof that it works.
+//
+// istiod pods get a stage of their own (see stages.go): kwok starts them but
+// leaves their readiness to the istiod player.
 func (c *Cluster) startKwok() error {
-	stagesDir := filepath.Join(c.bin, kwokStagesDir)
-	entries, err := os.ReadDir(stagesDir)
+	stages, err := writePlayedStages(filepath.Join(c.bin, kwokStagesDir), filepath.Join(c.dir, kwokStagesDir))
 	if err != nil {
 		return err
-	}
-	var stages []string
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".yaml") {
-			stages = append(stages, filepath.Join(stagesDir, e.Name()))
-		}
-	}
-	if len(stages) == 0 {
-		return fmt.Errorf("no kwok stage files in %s: run `make cluster-bins`", stagesDir)
 	}
 	return c.run(kwokBin, []string{
 		"--kubeconfig=" + c.kubeconfig,

@@ -30,6 +30,12 @@ type process struct {
 // startProcess starts binary with args, sending its stdout and stderr to
 // logPath. The process is tied to this one: see sysProcAttr.
 func startProcess(name, binary, logPath string, args, env []string) (*process, error) {
+	return startProcessIn("", name, binary, logPath, args, env)
+}
+
+// startProcessIn is startProcess with dir as the working directory ("" for
+// this process's).
+func startProcessIn(dir, name, binary, logPath string, args, env []string) (*process, error) {
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -37,6 +43,7 @@ func startProcess(name, binary, logPath string, args, env []string) (*process, e
 	cmd := exec.Command(binary, args...)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
@@ -101,10 +108,13 @@ func (p *process) stop() error {
 const tailBytes = 256 << 10
 
 // tail returns the last n lines of the process's log file.
-func (p *process) tail(n int) string {
-	data, err := readEnd(p.logPath, tailBytes)
+func (p *process) tail(n int) string { return tailFile(p.logPath, n) }
+
+// tailFile returns the last n lines of the file at path.
+func tailFile(path string, n int) string {
+	data, err := readEnd(path, tailBytes)
 	if err != nil {
-		return fmt.Sprintf("(cannot read %s: %v)\n", p.logPath, err)
+		return fmt.Sprintf("(cannot read %s: %v)\n", path, err)
 	}
 	data = bytes.TrimRight(data, "\n")
 	if len(data) == 0 {

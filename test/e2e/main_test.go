@@ -2,11 +2,12 @@
 // the cluster in a box (kube-apiserver, etcd, controller-manager, scheduler, and kwok playing kubelet)
 // with the operator running in the test process, exactly as `bosun operator` builds it.
 //
-// The box's istiod pods have no process behind them, so Istio's injection webhook cannot answer: a pod
-// that the webhook would intercept cannot be created. Workload pods here therefore play injected pods:
-// they carry the istio.io/rev annotation Istio's injector writes, and the label
-// sidecar.istio.io/inject=false that keeps the webhook away from them. What bosun reads of a pod (its
-// labels, that annotation, its phase) is the same as for a pod Istio injected.
+// The box's istiod pods are played by real pilot-discovery processes (docs/istiod-in-the-box.md), so
+// Istio injects and validates for real; istiod_test.go relies on it. Most workload pods here still
+// play injected pods, which is quicker and independent of the istiod version: they carry the
+// istio.io/rev annotation Istio's injector writes, and the label sidecar.istio.io/inject=false that
+// keeps the webhook away from them. What bosun reads of a pod (its labels, that annotation, its phase)
+// is the same as for a pod Istio injected.
 package e2e
 
 import (
@@ -36,8 +37,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := clustertest.Main(m, testcluster.Options{Full: true, Nodes: 1}, func(c *rest.Config) error {
-		cfg = c
+	code := clustertest.MainWith(m, testcluster.Options{Full: true, Nodes: 1}, func(cluster *testcluster.Cluster) error {
+		box, cfg = cluster, cluster.Config()
+		c := cfg
 		resources = filepath.Join(dir, "resources")
 		if err := prepareResources(resources); err != nil {
 			return err

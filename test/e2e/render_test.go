@@ -91,6 +91,15 @@ func TestRenderPrintsWhatTheOperatorApplies(t *testing.T) {
 				return nil
 			})
 			compareRevision(t, c, printedRevision(t, printed))
+			// The box's istiod is real: it patches its webhooks once it serves. Compare the steady
+			// state, after that.
+			waitFor(t, "istiod to patch its webhooks", func(ctx context.Context) error {
+				mwcs, vwcs, err := istiodWebhooks(ctx, c, client.MatchingLabels{render.LabelOwner: owner})
+				if err != nil {
+					return err
+				}
+				return patchedByIstiod(mwcs, vwcs)
+			})
 			var want []*unstructured.Unstructured
 			for _, obj := range printed {
 				if obj.GetKind() != v1.KindIstioRevision && obj.GetKind() != "CustomResourceDefinition" {
@@ -130,8 +139,9 @@ func compareApplied(t *testing.T, c client.Client, printed []*unstructured.Unstr
 		if drift := apply.Drift(l, render.ForUpdate(obj)); len(drift) > 0 {
 			t.Errorf("%s: fields render prints that bosun's apply does not own: %v", k, drift)
 		}
-		// Values too: applying what render prints, as bosun would (a dry run), changes nothing.
-		printedApply := obj.DeepCopy()
+		// Values too: applying what render prints, as bosun would to the existing object (a dry run,
+		// in its update form: istiod owns the validator's failurePolicy by now), changes nothing.
+		printedApply := render.ForUpdate(obj).DeepCopy()
 		printedApply.SetOwnerReferences(l.GetOwnerReferences())
 		if err := c.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(printedApply), client.FieldOwner(apply.FieldManager), client.ForceOwnership, client.DryRunAll); err != nil {
 			t.Fatalf("%s: dry-run apply of what render prints: %v", k, err)
@@ -259,17 +269,17 @@ func key(obj *unstructured.Unstructured) string {
 	return obj.GetKind() + " " + obj.GetNamespace() + "/" + obj.GetName()
 }
 
-// withoutServerFields compares two versions of an object, managedFields, resourceVersion and status
+// withoutServerFields compares two versions of an object, managedFields, resourceVersion, generation and status
 // aside (status moves on its own between two reads), and describes the first difference, or returns "".
 func withoutServerFields(a, b *unstructured.Unstructured) string {
 	strip := func(o *unstructured.Unstructured) map[string]any {
 		c := o.DeepCopy()
 		c.SetManagedFields(nil)
 		c.SetResourceVersion("")
+		c.SetGeneration(0)
 		delete(c.Object, "status")
 		// Written by the Deployment controller, at a moment of its own between the two reads.
 		unstructured.RemoveNestedField(c.Object, "metadata", "annotations", "deployment.kubernetes.io/revision")
-		unstructured.RemoveNestedField(c.Object, "metadata", "generation")
 		return c.Object
 	}
 	x, y := strip(a), strip(b)

@@ -128,33 +128,21 @@ func TestDriftIsCorrectedAndOthersFieldsKept(t *testing.T) {
 	})
 	istioHealthy(t, c, "drift")
 
-	// istiod's own writes: caBundle on both webhook kinds, failurePolicy Fail on the validator.
-	mwc := &admissionregistrationv1.MutatingWebhookConfigurationList{}
-	vwc := &admissionregistrationv1.ValidatingWebhookConfigurationList{}
+	// istiod's own writes: caBundle on both webhook kinds, failurePolicy Fail on the validator. The
+	// box's istiod is a real pilot-discovery (docs/istiod-in-the-box.md), which makes them itself.
 	owned := client.MatchingLabels{"bosun.dev/owner": "IstioRevision.drift"}
-	if err := c.List(ctx, mwc, owned); err != nil || len(mwc.Items) == 0 {
-		t.Fatalf("injector webhook configuration: %d, %v", len(mwc.Items), err)
-	}
-	if err := c.List(ctx, vwc, owned); err != nil || len(vwc.Items) == 0 {
-		t.Fatalf("validator webhook configuration: %d, %v", len(vwc.Items), err)
-	}
-	ca := []byte("istiod's CA")
-	m := &mwc.Items[0]
-	for i := range m.Webhooks {
-		m.Webhooks[i].ClientConfig.CABundle = ca
-	}
-	if err := c.Update(ctx, m, client.FieldOwner("pilot-discovery")); err != nil {
-		t.Fatal(err)
-	}
-	v := &vwc.Items[0]
+	var mwcs []admissionregistrationv1.MutatingWebhookConfiguration
+	var vwcs []admissionregistrationv1.ValidatingWebhookConfiguration
+	waitFor(t, "istiod to patch its webhooks", func(ctx context.Context) error {
+		var err error
+		if mwcs, vwcs, err = istiodWebhooks(ctx, c, owned); err != nil {
+			return err
+		}
+		return patchedByIstiod(mwcs, vwcs)
+	})
+	m, v := &mwcs[0], &vwcs[0]
+	ca := m.Webhooks[0].ClientConfig.CABundle
 	fail := admissionregistrationv1.Fail
-	for i := range v.Webhooks {
-		v.Webhooks[i].ClientConfig.CABundle = ca
-		v.Webhooks[i].FailurePolicy = &fail
-	}
-	if err := c.Update(ctx, v, client.FieldOwner("pilot-discovery")); err != nil {
-		t.Fatal(err)
-	}
 
 	// A deleted object is recreated, which also proves the operator reconciled after istiod's writes.
 	cm := &corev1.ConfigMapList{}

@@ -59,6 +59,12 @@ func (w testWriter) Write(p []byte) (int, error) {
 // config; then the tests run, and the cluster is stopped. If the cluster cannot start or setup fails,
 // no test runs; if setup or a test fails, the components' logs are printed before they are removed.
 func Main(m *testing.M, opts testcluster.Options, setup func(*rest.Config) error) int {
+	return MainWith(m, opts, func(c *testcluster.Cluster) error { return setup(c.Config()) })
+}
+
+// MainWith is Main for tests that need the cluster itself, not only its admin config: to see the
+// processes that play its istiod pods, say.
+func MainWith(m *testing.M, opts testcluster.Options, setup func(*testcluster.Cluster) error) int {
 	ctx, cancel := context.WithTimeout(context.Background(), testcluster.DefaultStartTimeout)
 	defer cancel()
 	c, err := testcluster.Start(ctx, opts)
@@ -67,7 +73,7 @@ func Main(m *testing.M, opts testcluster.Options, setup func(*rest.Config) error
 		return 1
 	}
 	defer c.Stop()
-	if err := setup(c.Config()); err != nil {
+	if err := setup(c); err != nil {
 		fmt.Fprintf(os.Stderr, "setting up the test cluster: %v\ncluster logs:\n%s\n", err, c.Logs(failureLogLines))
 		return 1
 	}
