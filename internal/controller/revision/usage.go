@@ -291,8 +291,11 @@ func (r *UsageReconciler) target(ctx context.Context, rev *v1.IstioRevision) (in
 	for _, tag := range tags.Items {
 		// The tag counts for the revision its spec points at, and for the one its status still names:
 		// until the tag's webhook has moved, workloads that use the tag are injected by that one.
+		// Only a failed lookup makes the answer Unknown (field lesson #27). A tag whose target cannot
+		// be decided (missing, or an Istio bosun refuses) points nowhere new; it still counts for the
+		// revision its status names, and it must not stop every other revision from being pruned.
 		target, err := r.Env.Target(ctx, lookup, tag.Spec.TargetRef)
-		if err != nil && !errors.Is(err, desired.ErrTargetNotFound) {
+		if errors.Is(err, desired.ErrLookup) {
 			return t, err
 		}
 		if (target != nil && target.Name == rev.Name) || tag.Status.IstioRevision == rev.Name {

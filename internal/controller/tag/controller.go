@@ -95,7 +95,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // revisionChange passes the events of a revision that can change what its tags do: its coming and
-// going, a change of its spec, and a change of whether it is Ready or its installation was refused. A
+// going, a change of its spec, the revision catching up with its spec (observedGeneration: Ready
+// counts only for the current spec), and a change of whether it is Ready or its installation was
+// refused. A
 // change of its InUse condition, which the tag itself causes, does not wake the tag.
 type revisionChange struct{ predicate.Funcs }
 
@@ -115,6 +117,7 @@ func (revisionChange) Update(e event.UpdateEvent) bool {
 		return ""
 	}
 	return old.Generation != rev.Generation || !old.DeletionTimestamp.Equal(rev.DeletionTimestamp) ||
+		old.Status.ObservedGeneration != rev.Status.ObservedGeneration || Ready(old) != Ready(rev) ||
 		status(old, v1.ConditionReady) != status(rev, v1.ConditionReady) ||
 		status(old, v1.ConditionReconciled) != status(rev, v1.ConditionReconciled)
 }

@@ -6,6 +6,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/controller/status"
@@ -163,5 +164,33 @@ func TestRevisionReady(t *testing.T) {
 				t.Errorf("Ready %s/%s (%s), want %s/%s", c.Status, c.Reason, c.Message, tc.status, tc.reason)
 			}
 		})
+	}
+}
+
+// TestRevisionChangeWakesTags: a revision catching up with a new spec while its Ready condition stays
+// True (a meshConfig change, say) makes it Ready for that spec; its tags must hear of it. Its InUse
+// changing, which tags cause, must not wake them.
+func TestRevisionChangeWakesTags(t *testing.T) {
+	rev := func(generation, observed int64, ready, inUse metav1.ConditionStatus) *v1.IstioRevision {
+		r := &v1.IstioRevision{}
+		r.Generation = generation
+		r.Status.ObservedGeneration = observed
+		r.Status.Conditions = []metav1.Condition{{Type: v1.ConditionReady, Status: ready}, {Type: v1.ConditionInUse, Status: inUse}}
+		return r
+	}
+	cases := []struct {
+		name     string
+		old, new *v1.IstioRevision
+		wake     bool
+	}{
+		{"caught up with its spec, Ready True throughout", rev(2, 1, metav1.ConditionTrue, metav1.ConditionTrue), rev(2, 2, metav1.ConditionTrue, metav1.ConditionTrue), true},
+		{"became ready", rev(2, 2, metav1.ConditionFalse, metav1.ConditionTrue), rev(2, 2, metav1.ConditionTrue, metav1.ConditionTrue), true},
+		{"spec changed", rev(1, 1, metav1.ConditionTrue, metav1.ConditionTrue), rev(2, 1, metav1.ConditionTrue, metav1.ConditionTrue), true},
+		{"only InUse changed", rev(2, 2, metav1.ConditionTrue, metav1.ConditionFalse), rev(2, 2, metav1.ConditionTrue, metav1.ConditionTrue), false},
+	}
+	for _, tc := range cases {
+		if got := (revisionChange{}).Update(event.UpdateEvent{ObjectOld: tc.old, ObjectNew: tc.new}); got != tc.wake {
+			t.Errorf("%s: wakes tags %t, want %t", tc.name, got, tc.wake)
+		}
 	}
 }
