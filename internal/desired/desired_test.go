@@ -504,11 +504,14 @@ func TestNamePrecedence(t *testing.T) {
 
 // fakeLookup is a Lookup over fixed resources.
 type fakeLookup struct {
-	revs map[string]*v1.IstioRevision
-	tags map[string]*v1.IstioRevisionTag
+	istios map[string]*v1.Istio
+	revs   map[string]*v1.IstioRevision
+	tags   map[string]*v1.IstioRevisionTag
 }
 
-func (f fakeLookup) Istio(context.Context, string) (*v1.Istio, error) { return nil, nil }
+func (f fakeLookup) Istio(_ context.Context, name string) (*v1.Istio, error) {
+	return f.istios[name], nil
+}
 func (f fakeLookup) Revision(_ context.Context, name string) (*v1.IstioRevision, error) {
 	return f.revs[name], nil
 }
@@ -548,5 +551,34 @@ func TestNameConflictBothWays(t *testing.T) {
 				t.Errorf("revision refused: %t (%v), want %t", got, err, tc.revRefused)
 			}
 		})
+	}
+}
+
+// TestRetiring: only an older revision of an Istio whose spec asks for another is retiring; the active
+// revision, a revision of an Istio bosun cannot decide, and a revision no Istio owns are not.
+func TestRetiring(t *testing.T) {
+	istio := &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "prod", UID: "u1"}, Spec: v1.IstioSpec{
+		Version: "v1.27.0-snapshot.b9159ca3", Namespace: "istio-system",
+		UpdateStrategy: &v1.IstioUpdateStrategy{Type: v1.UpdateStrategyRevisionBased},
+	}}
+	owned := func(name string, uid types.UID) *v1.IstioRevision {
+		rev := &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		yes := true
+		rev.OwnerReferences = []metav1.OwnerReference{{Kind: v1.KindIstio, Name: "prod", UID: uid, Controller: &yes}}
+		return rev
+	}
+	l := fakeLookup{istios: map[string]*v1.Istio{"prod": istio}}
+	for _, tc := range []struct {
+		rev  *v1.IstioRevision
+		want bool
+	}{
+		{owned("prod-v1-25-0-snapshot-be4b14ad", "u1"), true},
+		{owned("prod-v1-27-0-snapshot-b9159ca3", "u1"), false},
+		{owned("prod-v1-25-0-snapshot-be4b14ad", "another-istio-of-that-name"), false},
+		{&v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: "standalone"}}, false},
+	} {
+		if got := testEnv().Retiring(context.Background(), l, tc.rev); got != tc.want {
+			t.Errorf("revision %s (owner UID %v): retiring %t, want %t", tc.rev.Name, tc.rev.OwnerReferences, got, tc.want)
+		}
 	}
 }

@@ -175,3 +175,21 @@ func (e Env) CRDChartInUse(ctx context.Context, l Lookup) (req render.Request, o
 	req, ok = e.CRDChart(versions)
 	return req, ok, nil
 }
+
+// Retiring reports whether a revision is one an Istio keeps only until its workloads move: an older
+// revision of a RevisionBased Istio, whose spec now asks for another. Node components follow the
+// control plane being moved to, so the version rule leaves retiring revisions out (updating §4.1.1:
+// create the new control plane revision, then update the CNI). A revision no Istio owns, or whose
+// Istio cannot be read or decided, is not retiring.
+func (e Env) Retiring(ctx context.Context, l Lookup, rev *v1.IstioRevision) bool {
+	ref := metav1.GetControllerOf(rev)
+	if ref == nil || ref.Kind != v1.KindIstio {
+		return false
+	}
+	istio, err := l.Istio(ctx, ref.Name)
+	if err != nil || istio == nil || istio.UID != ref.UID {
+		return false
+	}
+	want, err := e.Revision(istio)
+	return err == nil && want.Name != rev.Name
+}

@@ -177,7 +177,13 @@ func (r *Reconciler) checkVersion(ctx context.Context, lookup desired.Lookup, sp
 	if err != nil {
 		return fmt.Errorf("%w: IstioRevisions: %w", desired.ErrLookup, err)
 	}
-	dependents := revision.Dependents(revs, r.Env.Platform, r.External, r.Agent.Needs)
+	var current []*v1.IstioRevision
+	for _, rev := range revs {
+		if !r.Env.Retiring(ctx, lookup, rev) {
+			current = append(current, rev)
+		}
+	}
+	dependents := revision.Dependents(current, r.Env.Platform, r.External, r.Agent.Needs)
 	if err := r.Env.SkewWith(r.Agent.Kind+" "+v1.SingletonName, spec.Version, dependents); err != nil {
 		return refuseInput(err)
 	}

@@ -105,12 +105,15 @@ func (r *Reconciler) dependencies(ctx context.Context, rev *v1.IstioRevision) me
 		case err != nil:
 			return cond(metav1.ConditionUnknown, v1.ReasonDependencyCheckFailed, err.Error())
 		}
-		if err := r.Env.SkewWith(c.kind+" default", version(), []*v1.IstioRevision{rev}); err != nil {
-			var skew *desired.SkewError
-			if errors.As(err, &skew) {
-				return cond(metav1.ConditionFalse, c.skewed, err.Error())
+		// A revision on its way out does not hold the node components back (desired.Retiring).
+		if !r.Env.Retiring(ctx, desired.Cluster{Reader: r.Client}, rev) {
+			if err := r.Env.SkewWith(c.kind+" default", version(), []*v1.IstioRevision{rev}); err != nil {
+				var skew *desired.SkewError
+				if errors.As(err, &skew) {
+					return cond(metav1.ConditionFalse, c.skewed, err.Error())
+				}
+				return cond(metav1.ConditionFalse, c.notHealthy, fmt.Sprintf("%s default: %v", c.kind, err))
 			}
-			return cond(metav1.ConditionFalse, c.notHealthy, fmt.Sprintf("%s default: %v", c.kind, err))
 		}
 		if !meta.IsStatusConditionTrue(conditions(), v1.ConditionReady) {
 			return cond(metav1.ConditionFalse, c.notHealthy, fmt.Sprintf("%s default is not ready", c.kind))
