@@ -108,6 +108,11 @@ spec:
       cni:
         enabled: true`)
 	t.Cleanup(func() { deleteIstio(t, c, "skew") })
+	// The version rule is checked against the control planes that exist: wait for the revision, or a
+	// node agent created in the same breath is installed before there is anything to be skewed from.
+	waitFor(t, "revision skew to exist", func(ctx context.Context) error {
+		return c.Get(ctx, client.ObjectKey{Name: "skew"}, &v1.IstioRevision{})
+	})
 	for _, agent := range []struct {
 		obj        client.Object
 		manifest   string

@@ -10,7 +10,6 @@ import (
 
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -70,11 +69,20 @@ func asOperatorAccount(t *testing.T, c client.Client) *rest.Config {
 // namespace.
 func TestTheOperatorNeedsOnlyItsRBAC(t *testing.T) {
 	c := newClient(t)
+	// Istio's CRDs are the operator's to apply: take one away, so it must create it again.
+	missing := "wasmplugins.extensions.istio.io"
+	deleteCRD(t, c, missing)
 	startOperatorAs(t, asOperatorAccount(t, c), v1243, func(o *operator.Options) {
 		o.LeaderElection = true
 		o.LeaderElectionNamespace = operatorNamespace
 	})
 	installIstio(t, c, "rbac", "istio-rbac", v1243)
+	waitFor(t, "the operator to create "+missing, func(ctx context.Context) error {
+		if v := crdVersions(ctx, c, []string{missing})[missing]; v == "missing" || v == "" {
+			return fmt.Errorf("%s is %q", missing, v)
+		}
+		return nil
+	})
 	createNamespace(t, c, "istio-cni-rbac", nil)
 	createNamespace(t, c, "ztunnel-rbac", nil)
 	applyYAML(t, c, `apiVersion: sailoperator.io/v1
@@ -115,9 +123,7 @@ spec:
 	})
 	agentHealthy(t, c, &v1.IstioCNI{})
 	agentHealthy(t, c, &v1.ZTunnel{})
-	if err := c.Delete(t.Context(), &v1.IstioRevisionTag{ObjectMeta: metav1.ObjectMeta{Name: "rbac-tag"}}); err != nil {
-		t.Fatal(err)
-	}
+	deleteTag(t, c, "rbac-tag")
 	deleteNodeAgent(t, c, &v1.ZTunnel{})
 	deleteNodeAgent(t, c, &v1.IstioCNI{})
 	deleteIstio(t, c, "rbac")
