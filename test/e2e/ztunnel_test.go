@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -183,4 +185,66 @@ func seconds(s *int64) string {
 		return "unset"
 	}
 	return fmt.Sprint(*s)
+}
+
+// TestZTunnelFollowsARevisionBasedUpdate: a ZTunnel whose targetRef names a RevisionBased Istio moves to
+// the new revision when its istiod is ready, and is never refused on the way: while the Istio's new
+// revision is being created, ztunnel stays with the one it follows.
+func TestZTunnelFollowsARevisionBasedUpdate(t *testing.T) {
+	c := newClient(t)
+	startOperator(t, v1244)
+	createNamespace(t, c, "istio-zrb", nil)
+	createNamespace(t, c, "ztunnel", nil)
+	applyYAML(t, c, `apiVersion: sailoperator.io/v1
+kind: Istio
+metadata:
+  name: zrb
+spec:
+  namespace: istio-zrb
+  version: v1.24.3
+  updateStrategy:
+    type: RevisionBased
+    inactiveRevisionDeletionGracePeriodSeconds: 600`)
+	t.Cleanup(func() { deleteIstio(t, c, "zrb") })
+	istioHealthy(t, c, "zrb")
+	applyYAML(t, c, `apiVersion: sailoperator.io/v1
+kind: ZTunnel
+metadata:
+  name: default
+spec:
+  namespace: ztunnel
+  version: v1.24.3
+  targetRef:
+    kind: Istio
+    name: zrb`)
+	t.Cleanup(func() { deleteNodeAgent(t, c, &v1.ZTunnel{}) })
+	agentHealthy(t, c, &v1.ZTunnel{})
+	follows := func(rev string) {
+		t.Helper()
+		waitFor(t, "ztunnel to follow "+rev, func(ctx context.Context) error {
+			zt := &v1.ZTunnel{}
+			if err := c.Get(ctx, client.ObjectKey{Name: "default"}, zt); err != nil {
+				return err
+			}
+			if zt.Status.IstioRevision != rev {
+				return fmt.Errorf("it follows %q", zt.Status.IstioRevision)
+			}
+			return nil
+		})
+	}
+	follows("zrb-v1-24-3")
+
+	since := time.Now().Add(-time.Second)
+	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "zrb"}}, `{"spec":{"version":"v1.24.4"}}`)
+	istioHealthy(t, c, "zrb")
+	follows("zrb-v1-24-4")
+	var events eventsv1.EventList
+	if err := c.List(t.Context(), &events); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events.Items {
+		if e.Regarding.Kind == v1.KindZTunnel && e.Type == corev1.EventTypeWarning && e.CreationTimestamp.After(since) {
+			t.Errorf("the ZTunnel was refused during a routine update: %s %s", e.Reason, e.Note)
+		}
+	}
 }

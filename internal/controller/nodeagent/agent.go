@@ -3,6 +3,7 @@ package nodeagent
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -79,12 +80,7 @@ var ZTunnel = Agent{
 		var target *v1.IstioRevision
 		if zt.Spec.TargetRef != nil {
 			var err error
-			target, err = env.Target(ctx, l, *zt.Spec.TargetRef)
-			if errors.Is(err, desired.ErrTargetNotFound) {
-				// The Istio and IstioRevision watches bring the ZTunnel back when it appears.
-				return nil, "", status.Refuse(v1.ReasonRefNotFound, err)
-			}
-			if err != nil {
+			if target, err = ztunnelTarget(ctx, env, l, zt); err != nil {
 				return nil, "", err
 			}
 		}
@@ -98,6 +94,37 @@ var ZTunnel = Agent{
 		return reqs, target.Name, nil
 	},
 	Needs: revision.NeedsZTunnel,
+}
+
+// ztunnelTarget is the revision ztunnel follows: where its targetRef points, once that revision's istiod
+// is ready. During a RevisionBased update of the Istio it names, ztunnel stays with the revision it
+// follows (its status) while the new revision is being created and until the new istiod is ready
+// (desired.Choose), as a tag's webhook does: ztunnel's certificates and configuration come from that
+// istiod. A target that does not exist at all is refused; the Istio and IstioRevision watches bring
+// the ZTunnel back when it appears.
+func ztunnelTarget(ctx context.Context, env desired.Env, l desired.Lookup, zt *v1.ZTunnel) (*v1.IstioRevision, error) {
+	var current *v1.IstioRevision
+	if name := zt.Status.IstioRevision; name != "" {
+		rev, err := l.Revision(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("%w: IstioRevision %s: %w", desired.ErrLookup, name, err)
+		}
+		current = rev
+	}
+	want, err := env.Target(ctx, l, *zt.Spec.TargetRef)
+	switch {
+	case errors.Is(err, desired.ErrTargetNotFound) && current != nil && zt.Spec.TargetRef.Kind == v1.KindIstio:
+		if istio, lerr := l.Istio(ctx, zt.Spec.TargetRef.Name); lerr == nil && istio != nil {
+			// The Istio is there; its new revision is not yet.
+			return current, nil
+		}
+		return nil, status.Refuse(v1.ReasonRefNotFound, err)
+	case errors.Is(err, desired.ErrTargetNotFound):
+		return nil, status.Refuse(v1.ReasonRefNotFound, err)
+	case err != nil:
+		return nil, err
+	}
+	return desired.Choose(want, current).Revision, nil
 }
 
 // refuseInput turns an error deciding the charts (an unknown version, a profile the version lacks, a

@@ -77,7 +77,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named(r.Agent.Name).
 		For(r.Agent.New(), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.inNamespace), builder.OnlyMetadata, builder.WithPredicates(createDelete)).
-		Watches(&v1.IstioRevision{}, singleton, builder.WithPredicates(predicate.GenerationChangedPredicate{}))
+		Watches(&v1.IstioRevision{}, singleton, builder.WithPredicates(controller.RevisionChange{}))
 	if r.Agent.Kind == v1.KindZTunnel {
 		b = b.Watches(&v1.Istio{}, singleton, builder.WithPredicates(predicate.GenerationChangedPredicate{}))
 	}

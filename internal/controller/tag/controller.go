@@ -14,7 +14,6 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -23,7 +22,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -90,37 +88,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("istiorevisiontag").
 		For(&v1.IstioRevisionTag{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1.Istio{}, handler.EnqueueRequestsFromMapFunc(r.tagsOfIstio), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&v1.IstioRevision{}, handler.EnqueueRequestsFromMapFunc(r.tagsOfRevision), builder.WithPredicates(revisionChange{}))
+		Watches(&v1.IstioRevision{}, handler.EnqueueRequestsFromMapFunc(r.tagsOfRevision), builder.WithPredicates(controller.RevisionChange{}))
 	return apply.WatchOwned(b, r.Served).Complete(r)
 }
 
-// revisionChange passes the events of a revision that can change what its tags do: its coming and
-// going, a change of its spec, the revision catching up with its spec (observedGeneration: Ready
-// counts only for the current spec), and a change of whether it is Ready or its installation was
-// refused. A
-// change of its InUse condition, which the tag itself causes, does not wake the tag.
-type revisionChange struct{ predicate.Funcs }
-
-func (revisionChange) Create(event.CreateEvent) bool   { return true }
-func (revisionChange) Delete(event.DeleteEvent) bool   { return true }
-func (revisionChange) Generic(event.GenericEvent) bool { return false }
-func (revisionChange) Update(e event.UpdateEvent) bool {
-	old, okOld := e.ObjectOld.(*v1.IstioRevision)
-	rev, okNew := e.ObjectNew.(*v1.IstioRevision)
-	if !okOld || !okNew {
-		return true
-	}
-	status := func(r *v1.IstioRevision, t string) metav1.ConditionStatus {
-		if c := meta.FindStatusCondition(r.Status.Conditions, t); c != nil {
-			return c.Status
-		}
-		return ""
-	}
-	return old.Generation != rev.Generation || !old.DeletionTimestamp.Equal(rev.DeletionTimestamp) ||
-		old.Status.ObservedGeneration != rev.Status.ObservedGeneration || Ready(old) != Ready(rev) ||
-		status(old, v1.ConditionReady) != status(rev, v1.ConditionReady) ||
-		status(old, v1.ConditionReconciled) != status(rev, v1.ConditionReconciled)
-}
 
 // tagsOfIstio maps an Istio to the tags whose spec points at it.
 func (r *Reconciler) tagsOfIstio(ctx context.Context, obj client.Object) []reconcile.Request {
@@ -210,61 +181,61 @@ func (e *waitingError) Error() string {
 // resolve decides which revision the tag's webhook points at (Choose). It returns a refusal when the
 // tag cannot act as written: an IstioRevision of its name holds the name (NameAlreadyExists), its
 // target does not exist (RefNotFound), or the target is a remote revision.
-func (r *Reconciler) resolve(ctx context.Context, tag *v1.IstioRevisionTag) (Choice, error) {
+func (r *Reconciler) resolve(ctx context.Context, tag *v1.IstioRevisionTag) (desired.Choice, error) {
 	lookup := desired.Cluster{Reader: r.Client}
 	if err := r.Env.CheckTagName(ctx, lookup, tag); err != nil {
 		if errors.Is(err, desired.ErrLookup) {
-			return Choice{}, err
+			return desired.Choice{}, err
 		}
-		return Choice{}, status.Refuse(v1.ReasonNameAlreadyExists, err)
+		return desired.Choice{}, status.Refuse(v1.ReasonNameAlreadyExists, err)
 	}
 	ref := tag.Spec.TargetRef
 	var istio *v1.Istio
 	if ref.Kind == v1.KindIstio {
 		var err error
 		if istio, err = lookup.Istio(ctx, ref.Name); err != nil {
-			return Choice{}, err
+			return desired.Choice{}, err
 		}
 		if istio == nil {
-			return Choice{}, status.Refuse(v1.ReasonRefNotFound, fmt.Errorf("the targetRef names Istio %s, which does not exist: create it, or point the tag at an existing Istio or IstioRevision", ref.Name))
+			return desired.Choice{}, status.Refuse(v1.ReasonRefNotFound, fmt.Errorf("the targetRef names Istio %s, which does not exist: create it, or point the tag at an existing Istio or IstioRevision", ref.Name))
 		}
 	}
 	var current *v1.IstioRevision
 	if name := tag.Status.IstioRevision; name != "" {
 		var err error
 		if current, err = lookup.Revision(ctx, name); err != nil {
-			return Choice{}, err
+			return desired.Choice{}, err
 		}
 	}
 	want, err := r.Env.Target(ctx, lookup, ref)
 	switch {
 	case errors.Is(err, desired.ErrLookup):
-		return Choice{}, err
+		return desired.Choice{}, err
 	case errors.Is(err, desired.ErrTargetNotFound) && istio != nil:
 		// The Istio's new revision is about to be created: meanwhile the tag stays where it is.
 		next, nerr := r.Env.Revision(istio)
 		if nerr != nil {
-			return Choice{}, status.Refuse(v1.ReasonReconcileError, nerr)
+			return desired.Choice{}, status.Refuse(v1.ReasonReconcileError, nerr)
 		}
 		if current != nil && current.DeletionTimestamp.IsZero() {
-			return Choice{Revision: current, Waiting: next}, nil
+			return desired.Choice{Revision: current, Waiting: next}, nil
 		}
-		return Choice{}, status.Refuse(v1.ReasonRefNotFound, &waitingError{istio: istio.Name, revision: next.Name})
+		return desired.Choice{}, status.Refuse(v1.ReasonRefNotFound, &waitingError{istio: istio.Name, revision: next.Name})
 	case errors.Is(err, desired.ErrTargetNotFound):
-		return Choice{}, status.Refuse(v1.ReasonRefNotFound, fmt.Errorf("the targetRef names IstioRevision %s, which does not exist: create it, or point the tag at an existing Istio or IstioRevision", ref.Name))
+		return desired.Choice{}, status.Refuse(v1.ReasonRefNotFound, fmt.Errorf("the targetRef names IstioRevision %s, which does not exist: create it, or point the tag at an existing Istio or IstioRevision", ref.Name))
 	case err != nil:
-		return Choice{}, status.Refuse(v1.ReasonReconcileError, err)
+		return desired.Choice{}, status.Refuse(v1.ReasonReconcileError, err)
 	}
 	if revision.IsRemote(want) {
-		return Choice{}, status.Refuse(v1.ReasonReconcileError, fmt.Errorf("IstioRevision %s is a remote revision (its istiod runs in another cluster): a tag cannot point at a remote revision, because bosun does not support revision tags across clusters; point the tag at a local revision", want.Name))
+		return desired.Choice{}, status.Refuse(v1.ReasonReconcileError, fmt.Errorf("IstioRevision %s is a remote revision (its istiod runs in another cluster): a tag cannot point at a remote revision, because bosun does not support revision tags across clusters; point the tag at a local revision", want.Name))
 	}
-	return Choose(want, current), nil
+	return desired.Choose(want, current), nil
 }
 
 // applyCharts renders the tag's charts for the chosen revision (or takes them from the render cache
 // when the inputs did not change) and applies them: the new objects first, then the pruning of those
 // no longer rendered, so that a tag moving to another namespace always has a webhook.
-func (r *Reconciler) applyCharts(ctx context.Context, tag *v1.IstioRevisionTag, choice Choice) error {
+func (r *Reconciler) applyCharts(ctx context.Context, tag *v1.IstioRevisionTag, choice desired.Choice) error {
 	rev := choice.Revision
 	reqs, err := r.Env.TagCharts(tag, rev)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/controller/status"
 )
 
@@ -43,7 +44,7 @@ func (s *tagStatus) set(c metav1.Condition) {
 
 // reconciled sets Reconciled, and the revision the tag points at, from the outcome of applying the
 // tag's charts for choice. When they could not be applied, readiness cannot be told.
-func (s *tagStatus) reconciled(choice Choice, err error) {
+func (s *tagStatus) reconciled(choice desired.Choice, err error) {
 	if err == nil {
 		rev := choice.Revision
 		s.new.IstioRevision, s.new.IstiodNamespace = rev.Name, rev.Spec.Namespace
@@ -66,7 +67,7 @@ func (s *tagStatus) reconciled(choice Choice, err error) {
 // revisionReady is a tag's Ready condition: whether the istiod of the revision its webhook points at
 // is ready, so that injection through the tag works.
 func revisionReady(rev *v1.IstioRevision) metav1.Condition {
-	if Ready(rev) {
+	if desired.Ready(rev) {
 		return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1.ReasonReady,
 			Message: "the istiod of IstioRevision " + rev.Name + " is ready"}
 	}

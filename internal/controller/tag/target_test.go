@@ -9,6 +9,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/controller"
+	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/controller/status"
 )
 
@@ -47,7 +49,7 @@ func TestChoose(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := Choose(tc.want, tc.current)
+			got := desired.Choose(tc.want, tc.current)
 			if got.Revision.Name != tc.points {
 				t.Errorf("points at %s, want %s", got.Revision.Name, tc.points)
 			}
@@ -189,7 +191,7 @@ func TestRevisionChangeWakesTags(t *testing.T) {
 		{"only InUse changed", rev(2, 2, metav1.ConditionTrue, metav1.ConditionFalse), rev(2, 2, metav1.ConditionTrue, metav1.ConditionTrue), false},
 	}
 	for _, tc := range cases {
-		if got := (revisionChange{}).Update(event.UpdateEvent{ObjectOld: tc.old, ObjectNew: tc.new}); got != tc.wake {
+		if got := (controller.RevisionChange{}).Update(event.UpdateEvent{ObjectOld: tc.old, ObjectNew: tc.new}); got != tc.wake {
 			t.Errorf("%s: wakes tags %t, want %t", tc.name, got, tc.wake)
 		}
 	}

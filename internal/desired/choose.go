@@ -1,4 +1,4 @@
-package tag
+package desired
 
 import (
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -7,20 +7,20 @@ import (
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 )
 
-// Choice is the revision a tag's webhook points at, and the one it is waiting to move to.
+// Choice is the revision a tag's webhook (or ztunnel) points at, and the one it is waiting to move to.
 type Choice struct {
-	// Revision is the revision the webhook points at.
+	// Revision is the revision pointed at.
 	Revision *v1.IstioRevision
-	// Waiting is the revision the targetRef resolves to when the webhook stays on Revision until its
-	// istiod is ready; nil when the webhook points where the targetRef says.
+	// Waiting is the revision the targetRef resolves to while Revision is kept until its istiod is
+	// ready; nil when Revision is where the targetRef points.
 	Waiting *v1.IstioRevision
 }
 
-// Choose decides which revision a tag's webhook points at. want is the revision the tag's targetRef
-// resolves to now (from the spec, field lesson #26), current the one the webhook points at (named by
-// the tag's status), nil when there is none. The webhook moves to want at once, unless current's
-// istiod is ready and want's is not yet: then it stays on current until want is ready, so that the
-// workloads that use the tag always have a control plane that answers their injection requests.
+// Choose decides which revision a tag's webhook, or a ZTunnel, points at. want is the revision the
+// targetRef resolves to now (from the spec, field lesson #26), current the one pointed at so far (named
+// by the status), nil when there is none. It moves to want at once, unless current's istiod is ready
+// and want's is not yet: then it stays on current until want is ready, so that the workloads that use
+// it always have a control plane that answers them.
 func Choose(want, current *v1.IstioRevision) Choice {
 	if current == nil || current.Name == want.Name || !current.DeletionTimestamp.IsZero() ||
 		Ready(want) || !Ready(current) {
