@@ -92,7 +92,6 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return apply.WatchOwned(b, r.Served).Complete(r)
 }
 
-
 // tagsOfIstio maps an Istio to the tags whose spec points at it.
 func (r *Reconciler) tagsOfIstio(ctx context.Context, obj client.Object) []reconcile.Request {
 	return r.tagsIndexed(ctx, SpecKey(v1.KindIstio, obj.GetName()))
