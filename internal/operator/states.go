@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -27,53 +28,31 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	// The cache answers from memory once synced; before that, report nothing rather than block a scrape.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	count := func(kind string, list client.ObjectList, states func() []string) {
-		if err := c.reader.List(ctx, list); err != nil {
-			return
-		}
-		n := map[string]float64{}
-		for _, s := range states() {
-			n[s]++
-		}
-		for state, v := range n {
-			ch <- prometheus.MustNewConstMetric(resourcesDesc, prometheus.GaugeValue, v, kind, state)
+	collectStates(ctx, c.reader, ch, v1.KindIstio, &v1.IstioList{}, func(o *v1.Istio) string { return o.Status.State })
+	collectStates(ctx, c.reader, ch, v1.KindIstioRevision, &v1.IstioRevisionList{}, func(o *v1.IstioRevision) string { return o.Status.State })
+	collectStates(ctx, c.reader, ch, v1.KindIstioRevisionTag, &v1.IstioRevisionTagList{}, func(o *v1.IstioRevisionTag) string { return o.Status.State })
+	collectStates(ctx, c.reader, ch, v1.KindIstioCNI, &v1.IstioCNIList{}, func(o *v1.IstioCNI) string { return o.Status.State })
+	collectStates(ctx, c.reader, ch, v1.KindZTunnel, &v1.ZTunnelList{}, func(o *v1.ZTunnel) string { return o.Status.State })
+}
+
+// collectStates lists one kind and sends how many of its objects are in each state.
+func collectStates[T any](ctx context.Context, reader client.Reader, ch chan<- prometheus.Metric, kind string, list client.ObjectList, state func(*T) string) {
+	if err := reader.List(ctx, list); err != nil {
+		return
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return
+	}
+	n := map[string]float64{}
+	for _, item := range items {
+		if o, ok := any(item).(*T); ok {
+			n[state(o)]++
 		}
 	}
-	var istios v1.IstioList
-	count(v1.KindIstio, &istios, func() (out []string) {
-		for _, o := range istios.Items {
-			out = append(out, o.Status.State)
-		}
-		return out
-	})
-	var revisions v1.IstioRevisionList
-	count(v1.KindIstioRevision, &revisions, func() (out []string) {
-		for _, o := range revisions.Items {
-			out = append(out, o.Status.State)
-		}
-		return out
-	})
-	var tags v1.IstioRevisionTagList
-	count("IstioRevisionTag", &tags, func() (out []string) {
-		for _, o := range tags.Items {
-			out = append(out, o.Status.State)
-		}
-		return out
-	})
-	var cnis v1.IstioCNIList
-	count(v1.KindIstioCNI, &cnis, func() (out []string) {
-		for _, o := range cnis.Items {
-			out = append(out, o.Status.State)
-		}
-		return out
-	})
-	var ztunnels v1.ZTunnelList
-	count(v1.KindZTunnel, &ztunnels, func() (out []string) {
-		for _, o := range ztunnels.Items {
-			out = append(out, o.Status.State)
-		}
-		return out
-	})
+	for s, v := range n {
+		ch <- prometheus.MustNewConstMetric(resourcesDesc, prometheus.GaugeValue, v, kind, s)
+	}
 }
 
 // registerStates registers the collector, replacing one an earlier manager in this process registered.

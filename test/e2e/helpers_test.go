@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -283,6 +284,12 @@ func row(rows [][]string, name string) []string {
 // include the given ones.
 func counter(t *testing.T, name string, labels map[string]string) float64 {
 	t.Helper()
+	return metricSum(t, name, labels, func(m *dto.Metric) float64 { return m.GetCounter().GetValue() })
+}
+
+// metricSum sums value over the series of a metric of the operator whose labels include the given ones.
+func metricSum(t *testing.T, name string, labels map[string]string, value func(*dto.Metric) float64) float64 {
+	t.Helper()
 	families, err := crmetrics.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -303,7 +310,7 @@ func counter(t *testing.T, name string, labels map[string]string) float64 {
 					continue series
 				}
 			}
-			sum += m.GetCounter().GetValue()
+			sum += value(m)
 		}
 	}
 	return sum

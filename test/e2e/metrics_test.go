@@ -5,39 +5,16 @@ import (
 	"fmt"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
 // gauge reads a gauge of the operator's metrics, summed over the series whose labels include the given
 // ones.
 func gauge(t *testing.T, name string, labels map[string]string) float64 {
 	t.Helper()
-	families, err := crmetrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range f.GetMetric() {
-			have := map[string]string{}
-			for _, l := range m.GetLabel() {
-				have[l.GetName()] = l.GetValue()
-			}
-			for k, v := range labels {
-				if have[k] != v {
-					continue series
-				}
-			}
-			sum += m.GetGauge().GetValue()
-		}
-	}
-	return sum
+	return metricSum(t, name, labels, func(m *dto.Metric) float64 { return m.GetGauge().GetValue() })
 }
 
 // TestOperatorMetrics checks the figures a platform engineer watches: resources by state, the Events
