@@ -241,7 +241,7 @@ func (a *Applier) Apply(ctx context.Context, c Component) (Result, error) {
 		var sent *unstructured.Unstructured
 		l, update := live[i], d
 		if l != nil {
-			update = forUpdate(d, l)
+			update = ForUpdate(d, l)
 		}
 		switch {
 		case l == nil:
@@ -288,11 +288,11 @@ func (a *Applier) live(ctx context.Context, obj *unstructured.Unstructured) (*un
 	return nil, nil
 }
 
-// forUpdate is what bosun sends to update an existing object: render.ForUpdate, which leaves out the
+// ForUpdate is what bosun sends to update an existing object: render.ForUpdate, which leaves out the
 // fields istiod takes over once it runs (a validating webhook's failurePolicy), unless no one else
 // owns them yet: then istiod has not taken them, and leaving them out would drop them, so that the API
 // server would default failurePolicy to Fail before istiod serves.
-func forUpdate(desired, live *unstructured.Unstructured) *unstructured.Unstructured {
+func ForUpdate(desired, live *unstructured.Unstructured) *unstructured.Unstructured {
 	if render.HasCreateOnlyFields(desired) && !othersOwn(live, "f:failurePolicy") {
 		return desired
 	}

@@ -136,12 +136,14 @@ func compareApplied(t *testing.T, c client.Client, printed []*unstructured.Unstr
 		if l.GetAnnotations()[render.AnnotationHash] != obj.GetAnnotations()[render.AnnotationHash] {
 			t.Errorf("%s: the operator applied another rendering than bosun render prints", k)
 		}
-		if drift := apply.Drift(l, render.ForUpdate(obj)); len(drift) > 0 {
+		update := apply.ForUpdate(obj, l)
+		if drift := apply.Drift(l, update); len(drift) > 0 {
 			t.Errorf("%s: fields render prints that bosun's apply does not own: %v", k, drift)
 		}
-		// Values too: applying what render prints, as bosun would to the existing object (a dry run,
-		// in its update form: istiod owns the validator's failurePolicy by now), changes nothing.
-		printedApply := render.ForUpdate(obj).DeepCopy()
+		// Values too: applying what render prints, as bosun would to the existing object (a dry run, in
+		// the form bosun sends an update: without the validator's failurePolicy once istiod owns it),
+		// changes nothing.
+		printedApply := update.DeepCopy()
 		printedApply.SetOwnerReferences(l.GetOwnerReferences())
 		if err := c.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(printedApply), client.FieldOwner(apply.FieldManager), client.ForceOwnership, client.DryRunAll); err != nil {
 			t.Fatalf("%s: dry-run apply of what render prints: %v", k, err)
