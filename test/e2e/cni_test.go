@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -402,15 +401,7 @@ func TestConvergedNodeAgentsWriteNothing(t *testing.T) {
 	t.Cleanup(func() { deleteNodeAgent(t, c, &v1.ZTunnel{}) })
 	agentHealthy(t, c, &v1.IstioCNI{})
 	agentHealthy(t, c, &v1.ZTunnel{})
-	var writes float64
-	waitFor(t, "the operator to go quiet", func(ctx context.Context) error {
-		writes = counter(t, "bosun_api_writes_total", nil)
-		time.Sleep(3 * time.Second)
-		if now := counter(t, "bosun_api_writes_total", nil); now != writes {
-			return fmt.Errorf("%v writes in the last seconds", now-writes)
-		}
-		return nil
-	})
+	writes := waitQuiet(t)
 	before := series(t, "bosun_api_writes_total")
 	renders := counter(t, "bosun_renders_total", nil)
 	reconciles := map[string]float64{}

@@ -280,6 +280,23 @@ func row(rows [][]string, name string) []string {
 	return nil
 }
 
+// waitQuiet waits until the operator has sent no API write for three seconds (the status writes that
+// follow readiness, the HPA's first look at istiod) and returns its write count then. A converged
+// operator writes nothing, so what the test does next is measured from there.
+func waitQuiet(t *testing.T) float64 {
+	t.Helper()
+	var writes float64
+	waitFor(t, "the operator to go quiet", func(ctx context.Context) error {
+		writes = counter(t, "bosun_api_writes_total", nil)
+		time.Sleep(3 * time.Second)
+		if now := counter(t, "bosun_api_writes_total", nil); now != writes {
+			return fmt.Errorf("%v writes in the last seconds", now-writes)
+		}
+		return nil
+	})
+	return writes
+}
+
 // counter reads the value of a counter of the operator's metrics, summed over the series whose labels
 // include the given ones.
 func counter(t *testing.T, name string, labels map[string]string) float64 {

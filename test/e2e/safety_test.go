@@ -443,17 +443,7 @@ func TestConvergedOperatorWritesNothing(t *testing.T) {
 	waitFor(t, "the revision's InUse to be known", func(ctx context.Context) error {
 		return inUseMessage(ctx, c, "quiet", "Not referenced")
 	})
-	// Let the status writes that follow readiness settle (the HPA's first scale of istiod is one more
-	// short rollout): the counter must stay still for three seconds.
-	var writes float64
-	waitFor(t, "the operator to go quiet", func(ctx context.Context) error {
-		writes = counter(t, "bosun_api_writes_total", nil)
-		time.Sleep(3 * time.Second)
-		if now := counter(t, "bosun_api_writes_total", nil); now != writes {
-			return fmt.Errorf("%v writes in the last second", now-writes)
-		}
-		return nil
-	})
+	writes := waitQuiet(t)
 	before := series(t, "bosun_api_writes_total")
 	reconciles := counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istiorevision"})
 	istioReconciles := counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istio"})

@@ -673,15 +673,7 @@ func TestConvergedTagWritesNothing(t *testing.T) {
 	applyTag(t, c, "stable", v1.KindIstio, "quiet-tag")
 	tagReconciled(t, c, "stable", "quiet-tag")
 	tagRow(t, "stable", v1.ReasonNotReferencedByAnything, "False", "quiet-tag")
-	var writes float64
-	waitFor(t, "the operator to go quiet", func(ctx context.Context) error {
-		writes = counter(t, "bosun_api_writes_total", nil)
-		time.Sleep(3 * time.Second)
-		if now := counter(t, "bosun_api_writes_total", nil); now != writes {
-			return fmt.Errorf("%v writes in the last seconds", now-writes)
-		}
-		return nil
-	})
+	writes := waitQuiet(t)
 	before := series(t, "bosun_api_writes_total")
 	renders := counter(t, "bosun_renders_total", nil)
 	reconciles := counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istiorevisiontag"})
