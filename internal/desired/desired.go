@@ -294,7 +294,7 @@ func (e Env) CNICharts(cni *v1.IstioCNI) ([]render.Request, error) {
 		return nil, err
 	}
 	return []render.Request{{
-		Version: version.Name, Chart: render.ChartCNI, Namespace: orDefault(cni.Spec.Namespace, DefaultCNINamespace),
+		Version: version.Name, Chart: render.ChartCNI, Namespace: CNINamespace(cni),
 		ReleaseName: "istio-cni", Values: vals, Owner: render.Owner{Kind: "IstioCNI", Name: cni.Name},
 	}}, nil
 }
@@ -324,7 +324,7 @@ func (e Env) ZTunnelCharts(zt *v1.ZTunnel, target *v1.IstioRevision) ([]render.R
 		return nil, err
 	}
 	return []render.Request{{
-		Version: version.Name, Chart: render.ChartZTunnel, Namespace: orDefault(zt.Spec.Namespace, DefaultZTunnelNamespace),
+		Version: version.Name, Chart: render.ChartZTunnel, Namespace: ZTunnelNamespace(zt),
 		ReleaseName: "ztunnel", Values: vals, Owner: render.Owner{Kind: "ZTunnel", Name: zt.Name},
 	}}, nil
 }
@@ -384,6 +384,14 @@ func CheckSkew(component string, v, controlPlane catalog.Version) error {
 		}
 	}
 	return &SkewError{Component: component, Version: v, ControlPlane: controlPlane}
+}
+
+// CNINamespace is the namespace an IstioCNI installs into.
+func CNINamespace(cni *v1.IstioCNI) string { return orDefault(cni.Spec.Namespace, DefaultCNINamespace) }
+
+// ZTunnelNamespace is the namespace a ZTunnel installs into.
+func ZTunnelNamespace(zt *v1.ZTunnel) string {
+	return orDefault(zt.Spec.Namespace, DefaultZTunnelNamespace)
 }
 
 func orDefault(s, def string) string {

@@ -54,7 +54,7 @@ var CNI = Agent{
 	New: func() client.Object { return &v1.IstioCNI{} },
 	Read: func(obj client.Object) Spec {
 		cni := obj.(*v1.IstioCNI)
-		return Spec{Version: string(cni.Spec.Version), Namespace: orDefault(cni.Spec.Namespace, desired.DefaultCNINamespace),
+		return Spec{Version: string(cni.Spec.Version), Namespace: desired.CNINamespace(cni),
 			Status: Status{ObservedGeneration: cni.Status.ObservedGeneration, Conditions: cni.Status.Conditions, State: cni.Status.State}}
 	},
 	Charts: func(_ context.Context, env desired.Env, _ desired.Lookup, obj client.Object) ([]render.Request, string, error) {
@@ -72,7 +72,7 @@ var ZTunnel = Agent{
 	New: func() client.Object { return &v1.ZTunnel{} },
 	Read: func(obj client.Object) Spec {
 		zt := obj.(*v1.ZTunnel)
-		return Spec{Version: string(zt.Spec.Version), Namespace: orDefault(zt.Spec.Namespace, desired.DefaultZTunnelNamespace),
+		return Spec{Version: string(zt.Spec.Version), Namespace: desired.ZTunnelNamespace(zt),
 			Status: Status{ObservedGeneration: zt.Status.ObservedGeneration, Conditions: zt.Status.Conditions, State: zt.Status.State, IstioRevision: zt.Status.IstioRevision}}
 	},
 	Charts: func(ctx context.Context, env desired.Env, l desired.Lookup, obj client.Object) ([]render.Request, string, error) {
@@ -138,11 +138,4 @@ func refuseInput(err error) error {
 		return status.Refuse(v1.ReasonVersionSkew, err)
 	}
 	return status.Refuse(v1.ReasonReconcileError, err)
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

@@ -1,8 +1,6 @@
 package revision
 
 import (
-	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
@@ -72,11 +70,5 @@ func (s *revisionStatus) unchanged() bool {
 	if s.old.ObservedGeneration != want.ObservedGeneration || s.old.State != want.State || s.old.Type != want.Type {
 		return false
 	}
-	for _, c := range want.Conditions {
-		old := meta.FindStatusCondition(s.old.Conditions, c.Type)
-		if old == nil || !equality.Semantic.DeepEqual(*old, c) {
-			return false
-		}
-	}
-	return true
+	return status.Held(s.old.Conditions, want.Conditions)
 }

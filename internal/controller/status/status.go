@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -148,4 +149,16 @@ func RefusalReason(err error) (string, bool) {
 		return r.Reason, true
 	}
 	return "", false
+}
+
+// Held reports whether old already holds every condition of want, exactly: then a controller that
+// owns want's conditions has nothing of them to write.
+func Held(old, want []metav1.Condition) bool {
+	for _, c := range want {
+		o := meta.FindStatusCondition(old, c.Type)
+		if o == nil || !equality.Semantic.DeepEqual(*o, c) {
+			return false
+		}
+	}
+	return true
 }

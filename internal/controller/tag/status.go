@@ -3,7 +3,6 @@ package tag
 import (
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -94,11 +93,5 @@ func (s *tagStatus) unchanged() bool {
 	if s.old.ObservedGeneration != want.ObservedGeneration || s.old.IstioRevision != want.IstioRevision || s.old.IstiodNamespace != want.IstiodNamespace {
 		return false
 	}
-	for _, c := range want.Conditions {
-		old := meta.FindStatusCondition(s.old.Conditions, c.Type)
-		if old == nil || !equality.Semantic.DeepEqual(*old, c) {
-			return false
-		}
-	}
-	return true
+	return status.Held(s.old.Conditions, want.Conditions)
 }
