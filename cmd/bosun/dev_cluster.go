@@ -16,6 +16,7 @@ import (
 
 func newDevClusterCommand() *cobra.Command {
 	var nodes int
+	var demoRun bool
 	cmd := &cobra.Command{
 		Use:   "dev-cluster",
 		Short: "Run a local cluster in a box with bosun's CRDs until interrupted",
@@ -34,15 +35,27 @@ another version stays fake and its webhooks cannot be reached. No Envoy runs and
 traffic flows: see docs/istiod-in-the-box.md.
 
 The cluster's programs, and pilot-discovery for each catalog version that builds, are
-built by 'make cluster-bins' (make dev-cluster does that first).`,
+built by 'make cluster-bins' (make dev-cluster does that first).
+
+With --demo (what 'make demo' runs) it installs bosun as a user does instead of its CRDs
+alone: the CRDs and deploy/bosun.yaml with kubectl apply --server-side, the operator
+running in its pod as its ServiceAccount; then an IstioCNI and an Istio, and the bookinfo
+sample in a namespace labelled istio-injection=enabled, printing every kubectl command
+and its output (docs/demo.md). The Istio version is the catalog's default if its
+pilot-discovery builds, else the newest that does; it builds only that one, with
+'go run ./hack/istiodbins -version <version>' from the repository.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if demoRun {
+				return runDemo(ctx, cmd, nodes)
+			}
 			return runDevCluster(ctx, cmd, nodes)
 		},
 	}
 	cmd.Flags().IntVar(&nodes, "nodes", 3, "number of fake nodes")
+	cmd.Flags().BoolVar(&demoRun, "demo", false, "install bosun from deploy/bosun.yaml, a mesh and the bookinfo sample, and show them (make demo)")
 	return cmd
 }
 
