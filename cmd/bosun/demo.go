@@ -60,7 +60,10 @@ func runDemo(ctx context.Context, cmd *cobra.Command, nodes int) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		fmt.Fprintf(out, "\ndemo: failed; the last lines of the cluster's logs:\n%s\n", cluster.Logs(15))
+		// The cluster is what explains the failure: keep it for the user to look at.
+		fmt.Fprintf(out, "\ndemo: %v\nThe cluster stays up so you can look (export KUBECONFIG=%s PATH=%s:$PATH; logs in %s).\nPress Ctrl-C to stop it.\n",
+			err, cluster.KubeconfigPath(), cluster.BinDir(), cluster.Dir())
+		<-ctx.Done()
 		return err
 	}
 	demo.Next{
