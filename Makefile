@@ -85,6 +85,20 @@ bench: charts cluster-bins ## Run the Go benchmarks, then measure the operator o
 	@echo "bench: the operator on the cluster in a box (test/bench): install, version changes, writes, 300 idle seconds, 10,000 pods; progress follows"
 	go test ./test/bench -run '^$$' -bench . -benchtime 1x -timeout 60m $(BENCH_FLAGS)
 
+# BOSUN is the bosun binary make demo builds and runs.
+BOSUN ?= bin/bosun
+
+.PHONY: demo
+demo: ## Start here: build what is missing, start the cluster in a box with real istiod, install bosun as a user does, a mesh and bookinfo, and show them; runs until Ctrl-C (docs/demo.md).
+	@echo "demo: [1/4] Istio's charts into resources/ (first time: one module download per catalog version)"
+	@go run ./hack/charts
+	@echo "demo: [2/4] bosun into $(BOSUN)"
+	go build -trimpath -o $(BOSUN) ./cmd/bosun
+	@echo "demo: [3/4] the cluster's programs into bin/cluster/ (first time: about 8 minutes)"
+	@go run ./hack/clusterbins
+	@echo "demo: [4/4] istiod of the demo's Istio version, the cluster, bosun, a mesh and bookinfo"
+	$(BOSUN) dev-cluster --demo
+
 .PHONY: dev-cluster
 dev-cluster: cluster-bins build ## Start the cluster in a box with 3 nodes and bosun's CRDs; runs until Ctrl-C.
 	bin/bosun dev-cluster --nodes 3

@@ -102,13 +102,14 @@ Inject another namespace, and watch IN USE follow it:
 		fmt.Fprintf(&b, "  kubectl patch istiocni %s --type merge -p '{\"spec\":{\"version\":\"%s\"}}'\n", MeshName, u.Version)
 		fmt.Fprintf(&b, "  kubectl get istio,istiorevision,istiocni\n")
 		fmt.Fprintf(&b, "  kubectl rollout restart deployment -n %s   # the new pods carry the new version's sidecar\n", AppNamespace)
+		fmt.Fprintf(&b, "  kubectl rollout status deployment -n %s\n", AppNamespace)
 		if !u.Istiod {
 			fmt.Fprintf(&b, "  (%s has no pilot-discovery build here, so its istiod stays fake and cannot inject the restarted pods:\n   `make istiod-bins` builds every version that builds; docs/istiod-in-the-box.md)\n", u.Version)
 		}
 	}
 	fmt.Fprintf(&b, `
-Logs are in %s: one file per component,
-istiod's under istiod/, the operator's pod and the box's network in box.log and the played pods' files.
+Logs are in %s, one file per component: istiod's under istiod/,
+what the box's network and pod players did in box.log (no kubelet runs, so kubectl logs cannot reach them).
 docs/demo.md explains what runs and what to try. Press Ctrl-C to stop everything and remove the files.
 `, n.LogDir)
 	io.WriteString(out, b.String())
