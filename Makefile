@@ -67,8 +67,17 @@ cluster-bins: ## Build etcd, kube-apiserver, kube-controller-manager, kube-sched
 istiod-bins: ## Build pilot-discovery of each catalog version whose module builds into bin/istiod/<version>/; the box's istiod pods run it (docs/istiod-in-the-box.md).
 	go run ./hack/istiodbins
 
+# The catalog versions whose istiod the tests run for real: the 1.25 snapshot, which also plays the
+# documents' 1.24 versions, and the 1.27 snapshot (test/e2e/main_test.go). make test builds only these.
+ISTIOD_TEST_VERSIONS := v1.25.0-snapshot.be4b14ad,v1.27.0-snapshot.b9159ca3
+
+.PHONY: test-bins
+test-bins: ## Build the cluster's programs and the istiods the tests run (ISTIOD_TEST_VERSIONS), as make test does.
+	go run ./hack/clusterbins
+	go run ./hack/istiodbins -version $(ISTIOD_TEST_VERSIONS)
+
 .PHONY: test
-test: verify charts bundle cluster-bins ## Run every test: unit, integration and end-to-end against the cluster in a box.
+test: verify charts bundle test-bins ## Run every test: unit, integration and end-to-end against the cluster in a box.
 	@echo "test: go test ./... (integration tests start a real kube-apiserver and etcd)"
 	go test $(GO_TEST_FLAGS) -count=1 ./...
 	@echo "test: the tools module (the image builder)"
