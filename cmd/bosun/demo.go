@@ -96,8 +96,8 @@ func buildIstiod(ctx context.Context, out io.Writer, root, dir, version string) 
 	return build.Run()
 }
 
-// demoClusterOptions is the demo's cluster: full, with the operator's pod played by this executable.
+// demoClusterOptions is the demo's cluster: full, with the operator's pods played by this executable,
+// so that bosun installed from deploy/bosun.yaml runs as its ServiceAccount.
 func demoClusterOptions(nodes int, log io.Writer, self string) testcluster.Options {
-	_ = self // TODO(lead's testcluster.Options.OperatorBinary): OperatorBinary: self
-	return testcluster.Options{Full: true, Nodes: nodes, Log: log}
+	return testcluster.Options{Full: true, Nodes: nodes, Log: log, OperatorBinary: self}
 }

@@ -108,8 +108,9 @@ Inject another namespace, and watch IN USE follow it:
 		}
 	}
 	fmt.Fprintf(&b, `
-Logs are in %s, one file per component: istiod's under istiod/,
-what the box's network and pod players did in box.log (no kubelet runs, so kubectl logs cannot reach them).
+Logs are in %s, one file per component: the operator's under operator/,
+istiod's under istiod/, and what the box's network and pod players did in box.log (no kubelet runs, so
+kubectl logs cannot reach a pod).
 docs/demo.md explains what runs and what to try. Press Ctrl-C to stop everything and remove the files.
 `, n.LogDir)
 	io.WriteString(out, b.String())
