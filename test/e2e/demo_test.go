@@ -26,7 +26,8 @@ import (
 
 // TestDemo runs `make demo`'s steps (internal/demo) on the suite's cluster and checks what they print,
 // as a newcomer reads it: bosun installed from chart/crds and deploy/bosun.yaml with kubectl, its
-// operator running in its pod as its ServiceAccount (the leader's Lease is in bosun-system), the Istio
+// operator running in its pod as its ServiceAccount (the box plays the pod with a bosun process, and
+// the leader's Lease is in bosun-system), the Istio
 // Healthy with one revision in use, the IstioCNI Ready, and each of bookinfo's six Deployments with a
 // running pod that Istio's injector gave an istio-proxy container.
 func TestDemo(t *testing.T) {
@@ -53,6 +54,9 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	if pod, pid := operatorProcess(t, c); pid == 0 {
+		t.Errorf("the operator's pod %s is not played by a bosun process", pod)
+	}
 	lease := &coordinationv1.Lease{}
 	if err := c.Get(t.Context(), client.ObjectKey{Namespace: demo.OperatorNamespace, Name: operator.LeaderElectionID}, lease); err != nil {
 		t.Errorf("no leader Lease in %s, so the operator did not run from deploy/bosun.yaml: %v", demo.OperatorNamespace, err)
@@ -153,6 +157,14 @@ func undoDemo(t *testing.T, c client.Client, kubectl, root string) {
 		t.Errorf("kubectl delete -f deploy/bosun.yaml: %v\n%s", err, out)
 	}
 	deleteNamespace(t, c, demo.OperatorNamespace)
+	waitFor(t, "the operator's processes to stop", func(context.Context) error {
+		for key := range box.PlayedProcesses() {
+			if strings.HasPrefix(key, demo.OperatorNamespace+"/") {
+				return fmt.Errorf("%s still runs", key)
+			}
+		}
+		return nil
+	})
 }
 
 // deleteNamespace deletes a namespace and waits until it is gone.
