@@ -54,7 +54,7 @@ func runDemo(ctx context.Context, cmd *cobra.Command, nodes int) error {
 
 	err = demo.Run(ctx, demo.Config{
 		Kubectl: filepath.Join(cluster.BinDir(), "kubectl"), Kubeconfig: cluster.KubeconfigPath(),
-		Root: root, Version: version, Out: out,
+		Root: root, Version: version, Out: out, LogDir: cluster.Dir(),
 	})
 	if err != nil {
 		if ctx.Err() != nil {

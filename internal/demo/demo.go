@@ -14,7 +14,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -30,6 +32,10 @@ type Config struct {
 	Root string
 	// Version is the Istio version of the mesh (ChooseVersion).
 	Version Version
+	// LogDir, when set, is the cluster in a box's directory: a failed step also shows the end of the
+	// operator's log there (operator/<namespace>_<pod>.log), since kubectl logs cannot reach a pod in
+	// the box.
+	LogDir string
 	// Wait bounds each wait for the cluster; zero means DefaultWait.
 	Wait time.Duration
 	// Out receives each step, its command and the command's output.
@@ -183,6 +189,9 @@ func Run(ctx context.Context, cfg Config) error {
 				fmt.Fprintf(cfg.Out, "\n--- to see why:\n$ kubectl %s\n", shellJoin(d))
 				_ = cfg.kubectl(ctx, d, "", cfg.Out)
 			}
+			if ctx.Err() == nil {
+				cfg.showOperatorLog()
+			}
 			return fmt.Errorf("demo step %d (%s): %w", i+1, s.title, err)
 		}
 	}
@@ -213,6 +222,26 @@ func (cfg Config) kubectl(ctx context.Context, args []string, stdin string, out 
 		return fmt.Errorf("kubectl %s: %w: %s", args[0], err, lastLine(msg))
 	}
 	return fmt.Errorf("kubectl %s: %w", args[0], err)
+}
+
+// operatorLogLines is how much of the operator's log a failed step shows.
+const operatorLogLines = 10
+
+// showOperatorLog prints the end of each played operator pod's log in LogDir.
+func (cfg Config) showOperatorLog() {
+	if cfg.LogDir == "" {
+		return
+	}
+	logs, _ := filepath.Glob(filepath.Join(cfg.LogDir, "operator", "*.log"))
+	for _, path := range logs {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		fmt.Fprintf(cfg.Out, "\n--- the operator's log, last %d lines of %s:\n%s\n", operatorLogLines, path,
+			strings.Join(lines[max(0, len(lines)-operatorLogLines):], "\n"))
+	}
 }
 
 func (cfg Config) wait() time.Duration {

@@ -261,7 +261,9 @@ func TestRun(t *testing.T) {
 func TestRunStopsAtAFailedWait(t *testing.T) {
 	kubectl, log := fakeKubectl(t, "--for=condition=Ready")
 	var out bytes.Buffer
-	err := Run(context.Background(), Config{Kubectl: kubectl, Kubeconfig: "k", Root: t.TempDir(), Out: &out,
+	logDir := t.TempDir()
+	writeFile(t, filepath.Join(logDir, "operator", "bosun-system_bosun-operator-1.log"), "started\ndeployments.apps is forbidden\n")
+	err := Run(context.Background(), Config{Kubectl: kubectl, Kubeconfig: "k", Root: t.TempDir(), Out: &out, LogDir: logDir,
 		Version: Version{Name: "v1.27-latest", Resolved: v127}})
 	if err == nil || !strings.Contains(err.Error(), "step 6") || !strings.Contains(err.Error(), "timed out waiting") {
 		t.Fatalf("error %v, want step 6's timed-out wait", err)
@@ -274,6 +276,9 @@ func TestRunStopsAtAFailedWait(t *testing.T) {
 		if !strings.Contains(out.String(), "$ kubectl "+s) {
 			t.Errorf("the failure does not show kubectl %s:\n%s", s, out.String())
 		}
+	}
+	if !strings.Contains(out.String(), "deployments.apps is forbidden") {
+		t.Errorf("the failure does not show the operator's log:\n%s", out.String())
 	}
 }
 

@@ -46,7 +46,7 @@ func TestDemo(t *testing.T) {
 	var out bytes.Buffer
 	err = demo.Run(t.Context(), demo.Config{
 		Kubectl: kubectl, Kubeconfig: box.KubeconfigPath(), Root: root, Version: version, Out: &out,
-		Wait: waitTimeout,
+		LogDir: box.Dir(), Wait: waitTimeout,
 	})
 	shown := out.String()
 	t.Logf("the demo printed:\n%s", shown)
