@@ -117,12 +117,12 @@ func steps(cfg Config) []step {
 		{title: "The mesh, as bosun reports it",
 			args: []string{"get", "istio,istiorevision,istiocni"}},
 		{title: "bookinfo's pods, with the istio-proxy sidecar Istio's injector added",
-			args: PodsArgs()},
+			args: podsArgs()},
 	}
 }
 
-// PodsArgs lists bookinfo's pods with their containers and the revision that injected them.
-func PodsArgs() []string {
+// podsArgs lists bookinfo's pods with their containers and the revision that injected them.
+func podsArgs() []string {
 	return []string{"get", "pods", "-n", AppNamespace, "-o",
 		`custom-columns=NAME:.metadata.name,STATUS:.status.phase,INIT:.spec.initContainers[*].name,CONTAINERS:.spec.containers[*].name,REVISION:.metadata.annotations.istio\.io/rev`}
 }
