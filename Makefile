@@ -99,13 +99,11 @@ BOSUN ?= bin/bosun
 
 .PHONY: demo
 demo: ## Start here: build what is missing, start the cluster in a box with real istiod, install bosun as a user does, a mesh and bookinfo, and show them; runs until Ctrl-C (docs/demo.md).
-	@echo "demo: [1/4] Istio's charts into resources/ (first time: one module download per catalog version)"
+	@echo "demo: [1/3] Istio's charts into resources/ (first time: one module download per catalog version)"
 	@go run ./hack/charts
-	@echo "demo: [2/4] bosun into $(BOSUN)"
+	@echo "demo: [2/3] bosun into $(BOSUN) (first time: a few minutes)"
 	go build -trimpath -o $(BOSUN) ./cmd/bosun
-	@echo "demo: [3/4] the cluster's programs into bin/cluster/ (first time: about 8 minutes)"
-	@go run ./hack/clusterbins
-	@echo "demo: [4/4] istiod of the demo's Istio version, the cluster, bosun, a mesh and bookinfo"
+	@echo "demo: [3/3] the cluster's programs and istiod of the demo's Istio version, side by side (first time: 10 to 20 minutes), then the cluster, bosun, a mesh and bookinfo"
 	$(BOSUN) dev-cluster --demo
 
 .PHONY: dev-cluster

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -30,8 +33,7 @@ func runDemo(ctx context.Context, cmd *cobra.Command, nodes int) error {
 	}
 	cat := catalog.Embedded()
 	istiodDir := istiodBinDir(root)
-	fmt.Fprintf(out, "demo: choosing the Istio version: the catalog's default %s if its istiod (pilot-discovery) builds, else the newest that does\n", cat.Default())
-	version, err := demo.ChooseVersion(cat, istiodDir, func(v string) error { return buildIstiod(ctx, out, root, istiodDir, v) })
+	version, err := prepare(ctx, out, root, cat, istiodDir)
 	if err != nil {
 		return err
 	}
@@ -77,23 +79,75 @@ func runDemo(ctx context.Context, cmd *cobra.Command, nodes int) error {
 	return nil
 }
 
+// prepare builds what the demo runs and is missing, the cluster's programs beside istiod: on a fresh
+// machine both take minutes, and while one downloads modules or links, the other compiles. It
+// returns the Istio version to install. Their output lines are kept whole.
+func prepare(ctx context.Context, out io.Writer, root string, cat *catalog.Catalog, istiodDir string) (demo.Version, error) {
+	shared := &lineMux{out: out}
+	programs := make(chan error, 1)
+	if os.Getenv(testcluster.BinDirEnv) != "" {
+		programs <- nil // the user gives the cluster's programs
+	} else {
+		go func() { programs <- goRun(ctx, shared.writer(), root, "./hack/clusterbins") }()
+	}
+	w := shared.writer()
+	fmt.Fprintf(w, "demo: choosing the Istio version: the catalog's default %s if its istiod (pilot-discovery) builds, else the newest that does\n", cat.Default())
+	version, chooseErr := demo.ChooseVersion(cat, istiodDir, func(v string) error {
+		fmt.Fprintf(w, "demo: building istiod %s (first time: about 10 minutes)\n", v)
+		return goRun(ctx, w, root, "./hack/istiodbins", "-version", v, "-out", istiodDir)
+	})
+	if err := <-programs; err != nil {
+		return demo.Version{}, fmt.Errorf("building the cluster's programs (go run ./hack/clusterbins): %w", err)
+	}
+	return version, chooseErr
+}
+
+// goRun runs `go run <args>` in the repository, its output to out.
+func goRun(ctx context.Context, out io.Writer, root string, args ...string) error {
+	fmt.Fprintf(out, "demo: go run %s\n", strings.Join(args, " "))
+	build := exec.CommandContext(ctx, "go", append([]string{"run"}, args...)...)
+	build.Dir = root
+	build.Stdout, build.Stderr = out, out
+	return build.Run()
+}
+
+// lineMux writes the lines of several writers to out, each line whole.
+type lineMux struct {
+	mu  sync.Mutex
+	out io.Writer
+}
+
+func (m *lineMux) writer() io.Writer { return &lineWriter{mux: m} }
+
+// lineWriter holds a partial line until its end arrives.
+type lineWriter struct {
+	mux     *lineMux
+	partial []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		w.mux.mu.Lock()
+		_, err := w.mux.out.Write(w.partial[:i+1])
+		w.mux.mu.Unlock()
+		w.partial = w.partial[i+1:]
+		if err != nil {
+			return len(p), err
+		}
+	}
+}
+
 // istiodBinDir is where the box finds pilot-discovery: $BOSUN_ISTIOD_BIN, else bin/istiod.
 func istiodBinDir(root string) string {
 	if dir := os.Getenv(testcluster.IstiodBinDirEnv); dir != "" {
 		return dir
 	}
 	return filepath.Join(root, "bin", "istiod")
-}
-
-// buildIstiod builds pilot-discovery of one catalog version with hack/istiodbins, showing its
-// progress. hack/istiodbins records a version that cannot be built rather than failing, so the
-// caller looks at what it left.
-func buildIstiod(ctx context.Context, out io.Writer, root, dir, version string) error {
-	fmt.Fprintf(out, "demo: building istiod %s: go run ./hack/istiodbins -version %s (first time: about 10 minutes)\n", version, version)
-	build := exec.CommandContext(ctx, "go", "run", "./hack/istiodbins", "-version", version, "-out", dir)
-	build.Dir = root
-	build.Stdout, build.Stderr = out, out
-	return build.Run()
 }
 
 // demoClusterOptions is the demo's cluster: full, with the operator's pods played by this executable,

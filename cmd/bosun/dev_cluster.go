@@ -46,8 +46,9 @@ alone: the CRDs and deploy/bosun.yaml with kubectl apply --server-side, the oper
 running in its pod as its ServiceAccount; then an IstioCNI and an Istio, and the bookinfo
 sample in a namespace labelled istio-injection=enabled, printing every kubectl command
 and its output (docs/demo.md). The Istio version is the catalog's default if its
-pilot-discovery builds, else the newest that does; it builds only that one, with
-'go run ./hack/istiodbins -version <version>' from the repository.`,
+pilot-discovery builds, else the newest that does. What is missing is built from the
+repository first: the cluster's programs (go run ./hack/clusterbins) beside that one
+version's pilot-discovery (go run ./hack/istiodbins -version <version>).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
