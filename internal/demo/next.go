@@ -88,7 +88,7 @@ Inject another namespace, and watch IN USE follow it:
   kubectl create namespace shop
   kubectl label namespace shop istio-injection=enabled
   kubectl create deployment web -n shop --image=registry.example.com/web:1
-  kubectl get pods -n shop -o custom-columns=NAME:.metadata.name,CONTAINERS:.spec.containers[*].name
+  kubectl get pods -n shop -o 'custom-columns=NAME:.metadata.name,CONTAINERS:.spec.containers[*].name'
 `, n.Kubeconfig, n.BinDir)
 	if u := n.Update; u.Version != "" {
 		fmt.Fprintf(&b, "\nUpdate the mesh from %s to %s (InPlace: the revision %s is updated, pods keep their sidecar until restarted):\n", n.Version.Name, u.Version, MeshName)
