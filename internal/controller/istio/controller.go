@@ -63,7 +63,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			DeleteFunc:  func(event.DeleteEvent) bool { return true },
 			GenericFunc: func(event.GenericEvent) bool { return false },
 		})).
-		Complete(r)
+		Complete(controller.CountErrors(v1.KindIstio, r))
 }
 
 // refusedIstios maps an event to the Istios refused for a name conflict, which may now go on.

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/controller"
 	"github.com/bosun-mesh/bosun/internal/controller/status"
 	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/inuse"
@@ -146,7 +147,7 @@ func (r *UsageReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.referenced), builder.WithPredicates(MetadataChanged{})).
 		WatchesMetadata(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.referenced), builder.WithPredicates(MetadataChanged{})).
 		Watches(&v1.IstioRevisionTag{}, handler.EnqueueRequestsFromMapFunc(r.tagTarget)).
-		Complete(r)
+		Complete(controller.CountErrors(v1.KindIstioRevision, r))
 }
 
 // referenced maps a namespace or pod to the revisions the names it references resolve to. Old and new
