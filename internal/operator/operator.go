@@ -206,7 +206,7 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	env := desired.Env{Catalog: o.Catalog, Resources: o.Resources, Platform: o.Platform}
 	c := mgr.GetClient()
 	recorder := metrics.CountEvents(mgr.GetEventRecorder("bosun"))
-	if err := registerStates(c); err != nil {
+	if err := register(stateCollector{reader: c}); err != nil {
 		return nil, err
 	}
 	revisionCharts := render.NewCache(renderer, cluster, o.BosunVersion, v1.KindIstioRevision)
@@ -217,6 +217,9 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 			Recorder: recorder, Served: served, Clock: o.Clock, External: external, Status: &status.Writer{Client: c, Manager: apply.FieldManager}}
 	}
 	inUse := &revision.InUseWriter{Status: &status.Writer{Client: c, Manager: revision.UsageFieldManager}}
+	if err := register(usageCollector{reader: c, usage: inUse}); err != nil {
+		return nil, err
+	}
 	usage := &revision.UsageReconciler{Client: c, Env: env, Clock: o.Clock, InUse: inUse}
 	tagCharts := render.NewCache(renderer, cluster, o.BosunVersion, v1.KindIstioRevisionTag)
 	controllers := []interface{ SetupWithManager(ctrl.Manager) error }{
