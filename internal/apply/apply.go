@@ -150,6 +150,14 @@ func CountApplied(kind string, res Result) {
 	}
 }
 
+// CountRemoved adds the objects removed with a bosun resource that is being deleted (Applier.Delete)
+// to bosun_applied_objects_total, as action removed.
+func CountRemoved(kind string, removed []Ref) {
+	if len(removed) > 0 {
+		metrics.Applies.WithLabelValues(kind, "removed").Add(float64(len(removed)))
+	}
+}
+
 // Ref names one object, for results and messages.
 type Ref struct {
 	GVK             schema.GroupVersionKind

@@ -30,10 +30,10 @@ var (
 	}, []string{"kind", "type", "reason"})
 
 	// Applies counts objects written by internal/apply, by resource kind and action (created, updated,
-	// corrected, adopted, pruned).
+	// corrected, adopted, pruned; removed with a resource that is deleted).
 	Applies = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bosun_applied_objects_total",
-		Help: "Objects bosun wrote, by the kind of bosun resource that owns them and the action: created, updated, corrected (drift), adopted or pruned.",
+		Help: "Objects bosun wrote, by the kind of bosun resource that owns them and the action: created, updated, corrected (drift), adopted, pruned (left the chart) or removed (with the resource).",
 	}, []string{"kind", "action"})
 
 	// ReconcileErrors counts reconciles that ended in an error, by the kind reconciled, the reason

@@ -82,7 +82,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	rendered, err := r.Renderer.Render(chart)
 	metrics.Renders.WithLabelValues(crdKind).Inc()
 	if err != nil {
-		return reconcile.Result{}, reconcile.TerminalError(fmt.Errorf("rendering Istio's CRDs: %w", err))
+		// Not retried: the same chart renders the same way. The revisions of that version say so.
+		err = fmt.Errorf("rendering Istio's CRDs of %s: %w", chart.Version, err)
+		if rev := r.revisionOf(ctx, chart.Version); rev != nil {
+			r.Recorder.Eventf(rev, nil, corev1.EventTypeWarning, v1.ReasonReconcileError, "Apply", err.Error())
+		}
+		return reconcile.Result{}, reconcile.TerminalError(err)
 	}
 	res, err := r.Applier.ApplyCRDs(ctx, rendered.CRDs)
 	apply.CountApplied(crdKind, res.Result)
