@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -30,7 +32,12 @@ func seriesCount(t *testing.T, name string, labels map[string]string) int {
 // gaugeIs waits until a gauge's series with the given labels exists and has the value want.
 func gaugeIs(t *testing.T, name string, labels map[string]string, want float64) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%s%v to be %v", name, labels, want), func(context.Context) error {
+	var pairs []string
+	for k, v := range labels {
+		pairs = append(pairs, k+"="+v)
+	}
+	slices.Sort(pairs)
+	waitFor(t, fmt.Sprintf("%s{%s} to be %v", name, strings.Join(pairs, ","), want), func(context.Context) error {
 		if n := seriesCount(t, name, labels); n != 1 {
 			return fmt.Errorf("%d series", n)
 		}
@@ -109,7 +116,7 @@ func TestOperatorMetrics(t *testing.T) {
 		return eventOn(ctx, c, v1.KindIstioRevisionTag, "metrics-nowhere", corev1.EventTypeWarning, v1.ReasonRefNotFound)
 	})
 	if got := counter(t, "bosun_reconcile_errors_total", refused) - refusals; got < 1 {
-		t.Errorf("bosun_reconcile_errors_total%v grew by %v after a refusal, want at least 1", refused, got)
+		t.Errorf("bosun_reconcile_errors_total{kind=IstioRevisionTag,reason=RefNotFound,terminal=true} grew by %v after a refusal, want at least 1", got)
 	}
 	if got := counter(t, "bosun_events_total", map[string]string{"kind": v1.KindIstioRevisionTag, "type": "Warning", "reason": v1.ReasonRefNotFound}) - warnings; got != 1 {
 		t.Errorf("bosun_events_total{kind=IstioRevisionTag,type=Warning,reason=RefNotFound} grew by %v, want 1", got)

@@ -202,8 +202,11 @@ func (r *Reconciler) updateRevision(ctx context.Context, istio *v1.Istio, existi
 		return nil, fmt.Errorf("updating IstioRevision %s: %w", rev.Name, err)
 	}
 	what := "values"
-	if rev.Spec.Version != existing.Spec.Version {
+	switch {
+	case rev.Spec.Version != existing.Spec.Version:
 		what = fmt.Sprintf("version %s → %s", existing.Spec.Version, rev.Spec.Version)
+	case equality.Semantic.DeepEqual(rev.Spec, existing.Spec):
+		what = "took it back as this Istio's revision (it had no owner reference)"
 	}
 	logr.FromContextOrDiscard(ctx).Info("updated revision", "revision", rev.Name, "change", what)
 	r.Recorder.Eventf(istio, rev, corev1.EventTypeNormal, "RevisionUpdated", "Update", "updated IstioRevision %s: %s", rev.Name, what)
