@@ -57,14 +57,18 @@ func TestDevClusterDemo(t *testing.T) {
 		}
 	}
 	shown := out.String()
+	var missing []string
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`played by bosun operator \(pid \d+`),
 		regexp.MustCompile(`(?m)^istio\.sailoperator\.io/default +1 +1 +1 +default +Healthy `),
 		regexp.MustCompile(`(?m)^productpage-v1-\S+ +Running +\S+ +productpage,istio-proxy +default$`),
 	} {
 		if !want.MatchString(shown) {
-			t.Errorf("the demo printed nothing like %s:\n%s", want, shown)
+			missing = append(missing, want.String())
 		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("the demo printed nothing like:\n  %s\nIt printed:\n%s", strings.Join(missing, "\n  "), shown)
 	}
 	m := regexp.MustCompile(`export KUBECONFIG=(\S+)`).FindStringSubmatch(shown)
 	if m == nil {
