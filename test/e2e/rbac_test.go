@@ -3,11 +3,16 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
@@ -25,6 +30,7 @@ func TestTheOperatorNeedsOnlyItsRBAC(t *testing.T) {
 	missing := "wasmplugins.extensions.istio.io"
 	deleteCRD(t, c, missing)
 	bosun := installBosun(t, c)
+	operatorIdentity(t, c)
 	installIstio(t, c, "rbac", "istio-rbac", v1243)
 	waitFor(t, "the operator to create "+missing, func(ctx context.Context) error {
 		if v := crdVersions(ctx, c, []string{missing})[missing]; v == "missing" || v == "" {
@@ -104,5 +110,43 @@ spec:
 			}
 			return fmt.Errorf("none among %d events", len(events.Items))
 		})
+	}
+}
+
+// operatorIdentity checks that the process playing the operator's pod talks to the API server as the
+// pod's ServiceAccount, not as the box's administrator: otherwise the RBAC test above proves nothing.
+// It reads the kubeconfig the process was started with (its --kubeconfig argument) and asks the API
+// server who that is.
+func operatorIdentity(t *testing.T, c client.Client) {
+	t.Helper()
+	pod, pid := operatorProcess(t, c)
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		t.Fatalf("the arguments of process %d playing pod %s: %v", pid, pod, err)
+	}
+	var kubeconfig string
+	for _, a := range strings.Split(string(cmdline), "\x00") {
+		if path, ok := strings.CutPrefix(a, "--kubeconfig="); ok {
+			kubeconfig = path
+		}
+	}
+	if kubeconfig == "" {
+		t.Fatalf("process %d playing pod %s has no --kubeconfig argument: %q", pid, pod, cmdline)
+	}
+	config, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	review, err := cs.AuthenticationV1().SelfSubjectReviews().Create(t.Context(), &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("who the operator of pod %s is: %v", pod, err)
+	}
+	want := "system:serviceaccount:" + operatorNamespace + ":" + operatorDeployment
+	if got := review.Status.UserInfo.Username; got != want {
+		t.Errorf("the operator of pod %s acts as %q, want its ServiceAccount %q", pod, got, want)
 	}
 }
