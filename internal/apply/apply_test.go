@@ -204,6 +204,43 @@ func TestApplyConvergesAndThenWritesNothing(t *testing.T) {
 	}
 }
 
+// TestApplyReportsOnlyTheUpdatesItWrote: when an update fails midway, the result names the objects
+// updated before it and not the one that failed, as for creations (TestApplyReportsOnlyWhatItWrote).
+func TestApplyReportsOnlyTheUpdatesItWrote(t *testing.T) {
+	e := newEnv(t)
+	failing := errors.New("the API server is unavailable")
+	c, err := client.NewWithWatch(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	applies, failAt := 0, 0
+	writer := interceptor.NewClient(c, interceptor.Funcs{
+		Apply: func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+			if applies++; applies == failAt {
+				return failing
+			}
+			return c.Apply(ctx, obj, opts...)
+		},
+	})
+	served, err := apply.ServedKinds(e.c.RESTMapper())
+	if err != nil {
+		t.Fatal(err)
+	}
+	applier := apply.New(writer, e.c, e.c, served)
+	if _, err := applier.Apply(t.Context(), apply.Component{Owner: e.owner, Objects: e.objects(1, "a")}); err != nil {
+		t.Fatal(err)
+	}
+	// A new value and a new replica count: the ConfigMap is updated, then the Deployment's update fails.
+	failAt = applies + 2
+	res, err := applier.Apply(t.Context(), apply.Component{Owner: e.owner, Objects: e.objects(2, "b")})
+	if !errors.Is(err, failing) {
+		t.Fatalf("Apply returned %v, want the failed write's error", err)
+	}
+	if len(res.Updated) != 1 || res.Updated[0].GVK.Kind != "ConfigMap" {
+		t.Errorf("Apply reports %s, want the ConfigMap updated and not the Deployment that failed", res)
+	}
+}
+
 // TestApplyUpdatesOnlyWhatChanged: a changed value re-applies that object only.
 func TestApplyUpdatesOnlyWhatChanged(t *testing.T) {
 	e := newEnv(t)
