@@ -129,6 +129,19 @@ func TestIstiodPlayer(t *testing.T) {
 	if ready(broken) {
 		t.Errorf("pod %s of an istiod that exited is Ready", broken.Name)
 	}
+	// As a kubelet restarts a container that exits, the player starts the process again.
+	waitUntil(t, "the broken istiod to be started again", func(context.Context) error {
+		started := 0
+		for _, proc := range c.allProcesses() {
+			if strings.HasSuffix(proc.name, ns+"/"+broken.Name) {
+				started++
+			}
+		}
+		if started < 2 {
+			return fmt.Errorf("started %d times", started)
+		}
+		return nil
+	})
 
 	pids := c.PlayedProcesses()
 	if len(pids) == 0 {
