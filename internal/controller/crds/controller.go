@@ -85,7 +85,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		// Not retried: the same chart renders the same way. The revisions of that version say so.
 		err = fmt.Errorf("rendering Istio's CRDs of %s: %w", chart.Version, err)
 		if rev := r.revisionOf(ctx, chart.Version); rev != nil {
-			r.Recorder.Eventf(rev, nil, corev1.EventTypeWarning, v1.ReasonReconcileError, "Apply", err.Error())
+			r.Recorder.Eventf(rev, nil, corev1.EventTypeWarning, v1.ReasonReconcileError, "Apply", "%s", err)
 		}
 		return reconcile.Result{}, reconcile.TerminalError(err)
 	}

@@ -129,7 +129,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if reason, refused := status.RefusalReason(applyErr); refused {
 		// One Warning per refusal, when the status first says so, not one per reconcile.
 		if wrote {
-			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, "Reconcile", applyErr.Error())
+			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", applyErr)
 		}
 		return ctrl.Result{}, reconcile.TerminalError(applyErr)
 	}

@@ -136,7 +136,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, errors.Join(applyErr, err)
 	}
 	if reason, refused := status.RefusalReason(applyErr); refused {
-		r.Recorder.Eventf(rev, nil, corev1.EventTypeWarning, reason, "Reconcile", applyErr.Error())
+		r.Recorder.Eventf(rev, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", applyErr)
 		return ctrl.Result{}, reconcile.TerminalError(applyErr)
 	}
 	return ctrl.Result{}, applyErr

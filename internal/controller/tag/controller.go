@@ -162,7 +162,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if reason, refused := status.RefusalReason(err); refused {
 		// One Warning per refusal, when the status first says so, not one per reconcile.
 		if wrote {
-			r.Recorder.Eventf(tag, nil, corev1.EventTypeWarning, reason, "Reconcile", err.Error())
+			r.Recorder.Eventf(tag, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", err)
 		}
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	}
