@@ -34,6 +34,8 @@ type operatorRole struct {
 	config    *rest.Config
 	binary    string
 	resources string
+	// fake, when set, says why operator pods stay fake.
+	fake string
 }
 
 // imageResourcesDir is where bosun's image keeps the charts of its catalog
@@ -47,22 +49,28 @@ const operatorTokenSeconds = 7 * 24 * 3600
 
 var operatorLabel = labelPair{"app.kubernetes.io/name", "bosun"}
 
-// newOperatorRole plays operator pods with Options.OperatorBinary; without one
-// they stay fake.
+// newOperatorRole plays operator pods with Options.OperatorBinary; without one,
+// or without the charts it reads, they stay fake.
 func (c *Cluster) newOperatorRole() (*operatorRole, error) {
 	cs, err := kubernetes.NewForConfig(c.config)
 	if err != nil {
 		return nil, err
 	}
 	r := &operatorRole{client: cs, config: c.config, binary: c.opts.OperatorBinary, resources: c.opts.OperatorResources}
-	if r.binary != "" && r.resources == "" {
+	switch {
+	case r.binary == "":
+		r.fake = "no bosun executable given (testcluster.Options.OperatorBinary)"
+	case r.resources == "":
+		// Outside the repository (bosun dev-cluster with the cluster's programs named by
+		// environment variables) the box still starts; only the operator's pods stay fake.
 		root, err := RepoRoot()
 		if err != nil {
-			return nil, fmt.Errorf("locating the charts for played operators: %w (set Options.OperatorResources)", err)
+			r.fake = fmt.Sprintf("no charts for played operators: %v (set Options.OperatorResources)", err)
+			break
 		}
 		r.resources = filepath.Join(root, "resources")
 	}
-	if r.binary != "" {
+	if r.fake == "" {
 		c.boxLogf("operator: bosun's operator pods are played by %s", r.binary)
 	}
 	return r, nil
@@ -73,8 +81,8 @@ func (r *operatorRole) name() string { return "operator" }
 func (r *operatorRole) label() labelPair { return operatorLabel }
 
 func (r *operatorRole) program(context.Context, *corev1.Pod) (*program, string) {
-	if r.binary == "" {
-		return nil, "no bosun executable given (testcluster.Options.OperatorBinary)"
+	if r.fake != "" {
+		return nil, r.fake
 	}
 	return &program{binary: r.binary, what: "bosun operator"}, ""
 }

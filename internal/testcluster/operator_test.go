@@ -2,7 +2,11 @@ package testcluster
 
 import (
 	"slices"
+	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/rest"
 )
 
 // TestOperatorArgs: a played operator keeps its container's arguments, with address flags naming a
@@ -24,5 +28,21 @@ func TestOperatorArgs(t *testing.T) {
 	}
 	if !slices.Equal(out, want) {
 		t.Errorf("arguments\n got %q\nwant %q", out, want)
+	}
+}
+
+// TestOperatorRoleOutsideTheRepository: without the repository's charts (bosun dev-cluster run
+// elsewhere, its programs named by environment variables) the box still starts, and the operator's
+// pods stay fake, saying why.
+func TestOperatorRoleOutsideTheRepository(t *testing.T) {
+	t.Chdir(t.TempDir())
+	c := &Cluster{config: &rest.Config{Host: "https://127.0.0.1:1"}, opts: Options{OperatorBinary: "/usr/local/bin/bosun"}}
+	r, err := c.newOperatorRole()
+	if err != nil {
+		t.Fatalf("newOperatorRole: %v; want the operator's pods fake, not a cluster that cannot start", err)
+	}
+	prog, why := r.program(t.Context(), &corev1.Pod{})
+	if prog != nil || !strings.Contains(why, "OperatorResources") {
+		t.Errorf("program = %v, %q; want none, and why naming Options.OperatorResources", prog, why)
 	}
 }
