@@ -99,8 +99,8 @@ The cluster is ready. In another shell:
   kubectl get nodes
   kubectl get istio-io
 
-Component logs are in %s (istiod's under istiod/, what the box's
-network and istiod player did in box.log). Press Ctrl-C to stop the cluster.
+Component logs are in %s (istiod's under istiod/, bosun's operator's
+under operator/, what the box's network and pod players did in box.log). Press Ctrl-C to stop the cluster.
 `, cluster.KubeconfigPath(), cluster.BinDir(), cluster.Dir())
 	<-ctx.Done()
 	return nil

@@ -19,6 +19,11 @@
 // name none), the kubernetes Service
 // has no endpoints, and no address in it routes anywhere. Authorization is
 // Node,RBAC, so RBAC rules are enforced for every identity but the admin.
+//
+// A full cluster plays some pods with real processes on this machine
+// (player.go): istiod's with pilot-discovery, and bosun's operator's with a
+// bosun executable acting as the pod's ServiceAccount
+// (docs/istiod-in-the-box.md).
 package testcluster
 
 import (

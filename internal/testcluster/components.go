@@ -187,8 +187,8 @@ func (c *Cluster) startScheduler(ctx context.Context, port int) error {
 // unless it serves one on yet another port; the nodes becoming Ready (see
 // addNodes) is the proof that it works.
 //
-// istiod pods get a stage of their own (see stages.go): kwok starts them but
-// leaves their readiness to the istiod player.
+// istiod's and bosun's operator pods get a stage of their own (see
+// stages.go): kwok starts them but leaves their readiness to their player.
 func (c *Cluster) startKwok() error {
 	stages, err := writePlayedStages(filepath.Join(c.bin, kwokStagesDir), filepath.Join(c.dir, kwokStagesDir))
 	if err != nil {

@@ -233,7 +233,7 @@ func closeWrite(c net.Conn) {
 }
 
 // boxLogName is the log, in the cluster directory, of the pod network and the
-// istiod player.
+// players of istiod's and bosun's pods.
 const boxLogName = "box.log"
 
 // lockedFile is a log file written from several goroutines, one line per
