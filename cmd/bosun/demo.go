@@ -32,7 +32,10 @@ func runDemo(ctx context.Context, cmd *cobra.Command, nodes int) error {
 		return err
 	}
 	cat := catalog.Embedded()
-	istiodDir := istiodBinDir(root)
+	istiodDir, err := testcluster.IstiodBinDir(testcluster.Options{})
+	if err != nil {
+		return err
+	}
 	version, err := prepare(ctx, out, root, cat, istiodDir)
 	if err != nil {
 		return err
@@ -71,8 +74,8 @@ func runDemo(ctx context.Context, cmd *cobra.Command, nodes int) error {
 	demo.Next{
 		Kubeconfig: cluster.KubeconfigPath(), BinDir: cluster.BinDir(), LogDir: cluster.Dir(), Version: version,
 		Update: demo.UpdateTarget(cat, version.Resolved, func(v string) bool {
-			_, err := os.Stat(filepath.Join(istiodDir, v, "pilot-discovery"))
-			return err == nil
+			ok, _ := demo.IstiodReady(istiodDir, v, nil)
+			return ok
 		}),
 	}.Write(out)
 	<-ctx.Done()
@@ -102,12 +105,15 @@ func prepare(ctx context.Context, out io.Writer, root string, cat *catalog.Catal
 	return version, chooseErr
 }
 
-// goRun runs `go run <args>` in the repository, its output to out.
+// goRun runs `go run <args>` in the repository, its output to out. The go command and what it runs
+// (a builder, which runs go build in turn) share a process group of their own, and all of it is
+// killed when ctx ends: killing the go command alone would leave the builder writing into bin/.
 func goRun(ctx context.Context, out io.Writer, root string, args ...string) error {
 	fmt.Fprintf(out, "demo: go run %s\n", strings.Join(args, " "))
 	build := exec.CommandContext(ctx, "go", append([]string{"run"}, args...)...)
 	build.Dir = root
 	build.Stdout, build.Stderr = out, out
+	ownProcessGroup(build)
 	return build.Run()
 }
 
@@ -140,14 +146,6 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 			return len(p), err
 		}
 	}
-}
-
-// istiodBinDir is where the box finds pilot-discovery: $BOSUN_ISTIOD_BIN, else bin/istiod.
-func istiodBinDir(root string) string {
-	if dir := os.Getenv(testcluster.IstiodBinDirEnv); dir != "" {
-		return dir
-	}
-	return filepath.Join(root, "bin", "istiod")
 }
 
 // demoClusterOptions is the demo's cluster: full, with the operator's pods played by this executable,

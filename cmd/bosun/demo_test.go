@@ -11,6 +11,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/demo"
+	"github.com/bosun-mesh/bosun/internal/testcluster"
 )
 
 // TestLineMux: the builds running side by side in `bosun dev-cluster --demo` write to one output, and
@@ -35,6 +39,20 @@ func TestLineMux(t *testing.T) {
 // with Istio Healthy and bookinfo's pods injected, the hints give a KUBECONFIG, and Ctrl-C removes
 // the cluster's files.
 func TestDevClusterDemo(t *testing.T) {
+	// The demo builds the default version's istiod when it is missing, which takes minutes: the
+	// test expects it built, as make test builds it (make test-bins).
+	istiodDir, err := testcluster.IstiodBinDir(testcluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := catalog.Embedded()
+	def, err := cat.Resolve(cat.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, why := demo.IstiodReady(istiodDir, def.Name, nil); !ok {
+		t.Fatalf("the catalog's default %s has no istiod in %s (%s): run make test-bins first", def.Name, istiodDir, why)
+	}
 	t.Setenv(runMainEnv, "1")
 	ctx, interrupt := context.WithCancel(context.Background())
 	defer interrupt()

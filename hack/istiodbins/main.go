@@ -90,8 +90,7 @@ func run(out, only string, force bool) error {
 		if v.Module == "" || (only != "" && !slices.Contains(strings.Split(only, ","), v.Name)) {
 			continue
 		}
-		dir := filepath.Join(out, v.Name)
-		if err := build(dir, v.Name, v.Module, v.ModuleVersion, force); err != nil {
+		if err := build(out, v.Name, v.Module, v.ModuleVersion, force); err != nil {
 			failed++
 			fmt.Printf("istiod-bins: %s cannot be built; its istiod stays fake in the box: %v\n", v.Name, err)
 			continue
@@ -111,10 +110,12 @@ func stamp(module, version string) string {
 // ldflags leave out debug information, as the cluster's other programs do.
 func ldflags() string { return "-s -w" }
 
-// build builds pilot-discovery of module@version into dir, unless the stamp
-// there says it is up to date or that it failed before.
-func build(dir, name, module, version string, force bool) error {
-	binary := filepath.Join(dir, "pilot-discovery")
+// build builds pilot-discovery of module@version for catalog version name
+// into out, unless the stamp there says it is up to date or that it failed
+// before.
+func build(out, name, module, version string, force bool) error {
+	binary := testcluster.PilotDiscovery(out, name)
+	dir := filepath.Dir(binary)
 	want := stamp(module, version)
 	if !force {
 		if got, err := os.ReadFile(binary + ".version"); err == nil && string(got) == want {

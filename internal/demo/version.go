@@ -3,15 +3,11 @@ package demo
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/testcluster"
 )
-
-// pilotDiscovery is the program the box's istiod pods run, as hack/istiodbins names it in
-// <istiod bin dir>/<catalog version>/.
-const pilotDiscovery = "pilot-discovery"
 
 // Version is the Istio version the demo installs.
 type Version struct {
@@ -47,7 +43,7 @@ func ChooseVersion(cat *catalog.Catalog, istiodDir string, build Builder) (Versi
 	}
 	var skipped []string
 	for _, v := range candidates {
-		ok, why := istiodReady(istiodDir, v.Name, build)
+		ok, why := IstiodReady(istiodDir, v.Name, build)
 		if !ok {
 			skipped = append(skipped, fmt.Sprintf("%s: %s", v.Name, why))
 			continue
@@ -64,8 +60,8 @@ func ChooseVersion(cat *catalog.Catalog, istiodDir string, build Builder) (Versi
 
 // istiodReady reports whether <dir>/<version>/pilot-discovery exists, building it first when it was
 // never tried; otherwise it says why not.
-func istiodReady(dir, version string, build Builder) (bool, string) {
-	binary := filepath.Join(dir, version, pilotDiscovery)
+func IstiodReady(dir, version string, build Builder) (bool, string) {
+	binary := testcluster.PilotDiscovery(dir, version)
 	if regular(binary) {
 		return true, ""
 	}
@@ -84,7 +80,7 @@ func istiodReady(dir, version string, build Builder) (bool, string) {
 	if reason, err := os.ReadFile(binary + ".failed"); err == nil {
 		return false, "its build failed: " + failure(reason)
 	}
-	return false, "the build left no " + pilotDiscovery
+	return false, "the build left no " + binary
 }
 
 // failure is the reason hack/istiodbins records in pilot-discovery.failed: after the stamp and a

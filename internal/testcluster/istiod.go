@@ -34,8 +34,12 @@ type istiodRole struct {
 // repository's bin/istiod.
 const IstiodBinDirEnv = "BOSUN_ISTIOD_BIN"
 
-// pilotDiscoveryBin is the program's name under bin/istiod/<version>/.
-const pilotDiscoveryBin = "pilot-discovery"
+// PilotDiscovery is the path of the pilot-discovery built for a catalog
+// version in dir (IstiodBinDir): <dir>/<version>/pilot-discovery, as
+// hack/istiodbins writes it.
+func PilotDiscovery(dir, version string) string {
+	return filepath.Join(dir, version, "pilot-discovery")
+}
 
 // pilotListeners maps istiod's container ports to the pilot-discovery flags
 // that move their listener. Any other container port is routed to nothing.
@@ -147,10 +151,10 @@ func unstructuredString(obj map[string]any, fields ...string) (string, bool, err
 // istiodBinaries maps catalog versions to their pilot-discovery.
 type istiodBinaries map[string]string
 
-// istiodBinDir is the directory of the pilot-discovery builds:
+// IstiodBinDir is the directory of the pilot-discovery builds:
 // Options.IstiodBinDir, else $BOSUN_ISTIOD_BIN, else bin/istiod in the
 // repository.
-func istiodBinDir(opts Options) (string, error) {
+func IstiodBinDir(opts Options) (string, error) {
 	if opts.IstiodBinDir != "" {
 		return opts.IstiodBinDir, nil
 	}
@@ -167,7 +171,7 @@ func istiodBinDir(opts Options) (string, error) {
 // findIstiodBinaries lists <dir>/<version>/pilot-discovery. A missing
 // directory means none were built.
 func findIstiodBinaries(opts Options) (istiodBinaries, error) {
-	dir, err := istiodBinDir(opts)
+	dir, err := IstiodBinDir(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +184,7 @@ func findIstiodBinaries(opts Options) (istiodBinaries, error) {
 	}
 	bins := istiodBinaries{}
 	for _, e := range entries {
-		path := filepath.Join(dir, e.Name(), pilotDiscoveryBin)
+		path := PilotDiscovery(dir, e.Name())
 		if info, err := os.Stat(path); err == nil && info.Mode().IsRegular() {
 			bins[e.Name()] = path
 		}

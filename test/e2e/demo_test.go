@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -36,7 +35,11 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	version, err := demo.ChooseVersion(catalog.Embedded(), istiodBuilds(t, root), nil)
+	istiodDir, err := testcluster.IstiodBinDir(testcluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	version, err := demo.ChooseVersion(catalog.Embedded(), istiodDir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,15 +93,6 @@ func TestDemo(t *testing.T) {
 			t.Errorf("pod %s is printed as %v, want Running with an istio-proxy container injected by revision default", row[0], row)
 		}
 	}
-}
-
-// istiodBuilds is where the box finds pilot-discovery, as TestMain's cluster does.
-func istiodBuilds(t *testing.T, root string) string {
-	t.Helper()
-	if dir := os.Getenv(testcluster.IstiodBinDirEnv); dir != "" {
-		return dir
-	}
-	return filepath.Join(root, "bin", "istiod")
 }
 
 // section returns the lines a demo step printed after the command that starts with prefix.

@@ -19,14 +19,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/bosun-mesh/bosun/internal/demo"
 	"github.com/bosun-mesh/bosun/internal/testcluster"
 )
 
 // operatorNamespace and operatorDeployment are the operator's namespace and Deployment (named as its
 // ServiceAccount) in the plain manifests (deploy/bosun.yaml, the chart rendered by make manifests).
 const (
-	operatorNamespace  = "bosun-system"
-	operatorDeployment = "bosun-operator"
+	operatorNamespace  = demo.OperatorNamespace
+	operatorDeployment = demo.OperatorDeployment
 )
 
 // operatorPodLabels select the operator's pods, which the box plays with the bosun binary TestMain
