@@ -203,24 +203,33 @@ func podNames(pods []corev1.Pod) []string {
 	return out
 }
 
-// rows waits until `kubectl get <resource>` prints exactly the wanted rows (in any order; the
-// columns of priority 0 without AGE).
+// rows waits until `kubectl get <resource>` prints exactly the wanted rows, in any order (the columns
+// of priority 0 without AGE; a wanted cell "*" matches any value).
 func rows(t *testing.T, resource string, want ...[]string) {
 	t.Helper()
-	key := func(r []string) string { return strings.Join(r, " ") }
-	var wantKeys []string
+	var wantText []string
 	for _, r := range want {
-		wantKeys = append(wantKeys, key(r))
+		wantText = append(wantText, strings.Join(r, " "))
 	}
-	slices.Sort(wantKeys)
-	waitFor(t, "kubectl get "+resource+" to print "+strings.Join(wantKeys, " | "), func(context.Context) error {
-		var got []string
-		for _, r := range table(t, resource) {
-			got = append(got, key(r))
+	waitSaying(t, "kubectl get "+resource+" to print "+strings.Join(wantText, " | "), func(context.Context) error {
+		got := table(t, resource)
+		var gotText []string
+		for _, r := range got {
+			gotText = append(gotText, strings.Join(r, " "))
 		}
-		slices.Sort(got)
-		if !slices.Equal(got, wantKeys) {
-			return fmt.Errorf("rows %q, want %q", got, wantKeys)
+		if len(got) != len(want) {
+			return fmt.Errorf("rows %q, want %q", gotText, wantText)
+		}
+		for _, w := range want {
+			r := row(got, w[0])
+			if len(r) != len(w) {
+				return fmt.Errorf("rows %q, want %q", gotText, wantText)
+			}
+			for i := range w {
+				if w[i] != "*" && w[i] != r[i] {
+					return fmt.Errorf("rows %q, want %q", gotText, wantText)
+				}
+			}
 		}
 		return nil
 	})
@@ -231,7 +240,7 @@ func rows(t *testing.T, resource string, want ...[]string) {
 // other.
 func istiodPods(t *testing.T, c client.Client, namespace string, revisions ...string) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("one Ready istiod pod for each of %v in %s", revisions, namespace), func(ctx context.Context) error {
+	waitSaying(t, fmt.Sprintf("one Ready istiod pod for each of %v in %s", revisions, namespace), func(ctx context.Context) error {
 		var list corev1.PodList
 		if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabels{"app": "istiod"}); err != nil {
 			return err
@@ -267,4 +276,22 @@ func applyExample(t *testing.T, c client.Client, name string) {
 		t.Fatal(err)
 	}
 	applyYAML(t, c, string(data))
+}
+
+// waitSaying is waitFor that, when the wait fails, also logs the last error cond returned (waitFor
+// reports only the deadline when it passes while cond runs).
+func waitSaying(t *testing.T, what string, cond func(ctx context.Context) error) {
+	t.Helper()
+	var last error
+	done := false
+	defer func() {
+		if !done && last != nil {
+			t.Logf("last error waiting for %s: %v", what, last)
+		}
+	}()
+	waitFor(t, what, func(ctx context.Context) error {
+		last = cond(ctx)
+		return last
+	})
+	done = true
 }
