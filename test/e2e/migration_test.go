@@ -62,9 +62,9 @@ spec:
 	tagReconciled(t, c, "default", "basic")
 	istiodPods(t, c, "istio-system", "basic", "ossm3")
 
+	appNamespaces(t, c, map[string]string{"istio-injection": "enabled"}, planets...)
 	pods := map[string][]corev1.Pod{}
 	for _, ns := range planets {
-		appNamespace(t, c, ns, map[string]string{"istio-injection": "enabled"})
 		pods[ns] = deployBookinfo(t, c, ns)
 		assertSidecars(t, pods[ns], "basic", "proxyv2:1.24.3")
 	}
@@ -118,7 +118,8 @@ func migrationStep(t *testing.T, c client.Client, pods map[string][]corev1.Pod, 
 		[]string{"ossm3", "Local", "True", "Healthy", ossm3Used, "v1.24.4"})
 
 	// Which namespaces and how many pods each revision serves: the data plane nodes of Kiali's mesh
-	// page.
+	// page. bosun rewrites these counts at most every 30 s (revision.CountRefreshInterval), so each
+	// step waits up to that long for them.
 	wantOld := "Referenced by IstioRevisionTag default"
 	if len(staying) > 0 {
 		wantOld = fmt.Sprintf("Referenced by %s (%s), %d pods and IstioRevisionTag default", namespaces(len(staying)), strings.Join(slices.Sorted(slices.Values(staying)), ", "), len(staying)*perNamespace)

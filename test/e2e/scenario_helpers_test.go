@@ -35,18 +35,29 @@ const restartedAt = "kubectl.kubernetes.io/restartedAt"
 // Register it after the Istio the application uses, so that the pods go first.
 func appNamespace(t *testing.T, c client.Client, name string, labels map[string]string) {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
-	if err := c.Create(t.Context(), ns); err != nil {
-		t.Fatalf("creating namespace %s: %v", name, err)
+	appNamespaces(t, c, labels, name)
+}
+
+// appNamespaces is appNamespace for several namespaces with the same labels, deleted together.
+func appNamespaces(t *testing.T, c client.Client, labels map[string]string, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+		if err := c.Create(t.Context(), ns); err != nil {
+			t.Fatalf("creating namespace %s: %v", name, err)
+		}
 	}
 	t.Cleanup(func() {
-		if err := c.Delete(context.Background(), ns); client.IgnoreNotFound(err) != nil {
-			t.Errorf("deleting namespace %s: %v", name, err)
-			return
+		for _, name := range names {
+			if err := c.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); client.IgnoreNotFound(err) != nil {
+				t.Errorf("deleting namespace %s: %v", name, err)
+			}
 		}
-		waitFor(t, "namespace "+name+" to be gone", func(ctx context.Context) error {
-			if err := c.Get(ctx, client.ObjectKey{Name: name}, &corev1.Namespace{}); !apierrors.IsNotFound(err) {
-				return fmt.Errorf("still there: %v", err)
+		waitFor(t, fmt.Sprintf("namespaces %v to be gone", names), func(ctx context.Context) error {
+			for _, name := range names {
+				if err := c.Get(ctx, client.ObjectKey{Name: name}, &corev1.Namespace{}); !apierrors.IsNotFound(err) {
+					return fmt.Errorf("namespace %s is still there: %v", name, err)
+				}
 			}
 			return nil
 		})
