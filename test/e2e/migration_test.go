@@ -135,7 +135,7 @@ func migrationStep(t *testing.T, c client.Client, pods map[string][]corev1.Pod, 
 		return inUseIs(ctx, c, "ossm3", wantNew)
 	})
 	// kubectl get istiorevisiontag: the old control plane's tag is in use until the last namespace
-	// labelled istio-injection=enabled has left it.
+	// labelled istio-injection=enabled has left it (field lessons #22, #23), then says so.
 	if len(staying) > 0 {
 		tagRow(t, "default", "Healthy", "True", "basic")
 	} else {

@@ -30,7 +30,8 @@ import (
 // IstioRevisionTag" and "Updating Istio control plane with RevisionBased strategy and
 // IstioRevisionTag" (updating chapter, §2.3.4–2.3.5), from the documents' own manifest, with Bookinfo
 // in the namespace bookinfo labelled istio-injection=enabled:
-//   - the tag named default makes the namespace use the active revision: Bookinfo's pods are injected
+//   - the tag named default makes the namespace use the active revision (field lessons #21, #22:
+//     istio-injection=enabled works with RevisionBased through it): Bookinfo's pods are injected
 //     by istiod-default-v1-24-3 through the tag's webhook, with the 1.24.3 proxy; what the operator
 //     applies for the tag is what bosun render prints; `oc get istiorevisiontag` shows "default
 //     Healthy True default-v1-24-3";
