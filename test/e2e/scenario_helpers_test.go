@@ -170,16 +170,44 @@ func rolledOut(ctx context.Context, c client.Client, d *appsv1.Deployment) error
 	return fmt.Errorf("%s", msg)
 }
 
-// assertSidecars checks, as `istioctl proxy-status` shows a user, that every pod was injected by
-// revision rev with a proxy of the given image (proxyv2:<version>): see assertInjected.
+// assertSidecars checks what `istioctl proxy-status` shows a user, from what istiod's injector wrote:
+// every pod was injected by revision rev with a proxy of the given image (proxyv2:<version>, the
+// VERSION column; see assertInjected), and its proxy is set to talk to that revision's istiod in
+// istio-system (the ISTIOD column).
 func assertSidecars(t *testing.T, pods []corev1.Pod, rev, image string) {
 	t.Helper()
 	if len(pods) == 0 {
 		t.Fatalf("no pods to check for sidecars of %s", rev)
 	}
-	for i := range pods {
-		assertInjected(t, &pods[i], rev, image)
+	service := "istiod-" + rev
+	if rev == "default" {
+		service = "istiod"
 	}
+	want := service + ".istio-system.svc:15012"
+	for i := range pods {
+		p := &pods[i]
+		assertInjected(t, p, rev, image)
+		if got, err := istiodAddress(p); err != nil || got != want {
+			t.Errorf("pod %s/%s: the proxy talks to istiod at %q (%v), want %s", p.Namespace, p.Name, got, err, want)
+		}
+	}
+}
+
+// istiodAddress is the istiod address the injector gave a pod's istio-proxy container: its CA_ADDR,
+// where the proxy gets its certificates (and, by default, its configuration) from.
+func istiodAddress(pod *corev1.Pod) (string, error) {
+	for _, c := range append(slices.Clone(pod.Spec.InitContainers), pod.Spec.Containers...) {
+		if c.Name != "istio-proxy" {
+			continue
+		}
+		for _, e := range c.Env {
+			if e.Name == "CA_ADDR" {
+				return e.Value, nil
+			}
+		}
+		return "", fmt.Errorf("istio-proxy has no CA_ADDR")
+	}
+	return "", fmt.Errorf("no istio-proxy container")
 }
 
 // assertSamePods checks that the pods running in a namespace are still the given ones: nothing
