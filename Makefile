@@ -67,8 +67,17 @@ cluster-bins: ## Build etcd, kube-apiserver, kube-controller-manager, kube-sched
 istiod-bins: ## Build pilot-discovery of each catalog version whose module builds into bin/istiod/<version>/; the box's istiod pods run it (docs/istiod-in-the-box.md).
 	go run ./hack/istiodbins
 
+# The catalog versions whose istiod the tests run for real: the 1.25 snapshot, which also plays the
+# documents' 1.24 versions, and the 1.27 snapshot (test/e2e/main_test.go). make test builds only these.
+ISTIOD_TEST_VERSIONS := v1.25.0-snapshot.be4b14ad,v1.27.0-snapshot.b9159ca3
+
+.PHONY: test-bins
+test-bins: ## Build the cluster's programs and the istiods the tests run (ISTIOD_TEST_VERSIONS), as make test does.
+	go run ./hack/clusterbins
+	go run ./hack/istiodbins -version $(ISTIOD_TEST_VERSIONS)
+
 .PHONY: test
-test: verify charts bundle cluster-bins ## Run every test: unit, integration and end-to-end against the cluster in a box.
+test: verify charts bundle test-bins ## Run every test: unit, integration and end-to-end against the cluster in a box.
 	@echo "test: go test ./... (integration tests start a real kube-apiserver and etcd)"
 	go test $(GO_TEST_FLAGS) -count=1 ./...
 	@echo "test: the tools module (the image builder)"
@@ -84,6 +93,18 @@ bench: charts cluster-bins ## Run the Go benchmarks, then measure the operator o
 	go test -run '^$$' -bench . -benchmem $$(go list ./... | grep -v '/test/bench$$')
 	@echo "bench: the operator on the cluster in a box (test/bench): install, version changes, writes, 300 idle seconds, 10,000 pods; progress follows"
 	go test ./test/bench -run '^$$' -bench . -benchtime 1x -timeout 60m $(BENCH_FLAGS)
+
+# BOSUN is the bosun binary make demo builds and runs.
+BOSUN ?= bin/bosun
+
+.PHONY: demo
+demo: ## Start here: build what is missing, start the cluster in a box with real istiod, install bosun as a user does, a mesh and bookinfo, and show them; runs until Ctrl-C (docs/demo.md).
+	@echo "demo: [1/3] Istio's charts into resources/ (first time: one module download per catalog version)"
+	@go run ./hack/charts
+	@echo "demo: [2/3] bosun into $(BOSUN) (first time: a few minutes)"
+	go build -trimpath -o $(BOSUN) ./cmd/bosun
+	@echo "demo: [3/3] the cluster's programs and istiod of the demo's Istio version, side by side (first time: 10 to 20 minutes), then the cluster, bosun, a mesh and bookinfo"
+	$(BOSUN) dev-cluster --demo
 
 .PHONY: dev-cluster
 dev-cluster: cluster-bins build ## Start the cluster in a box with 3 nodes and bosun's CRDs; runs until Ctrl-C.

@@ -16,6 +16,7 @@ import (
 
 func newDevClusterCommand() *cobra.Command {
 	var nodes int
+	var demoRun bool
 	cmd := &cobra.Command{
 		Use:   "dev-cluster",
 		Short: "Run a local cluster in a box with bosun's CRDs until interrupted",
@@ -29,20 +30,37 @@ istiod is real: every istiod pod kwok runs is played by a pilot-discovery proces
 this machine, reachable at the pod's IP, so once a mesh is installed Istio's own webhook
 injects pods ('kubectl run' in a namespace labelled istio-injection=enabled prints a pod
 with an istio-proxy container) and Istio's own validation refuses invalid config. That
-needs a version whose pilot-discovery builds (v1.31-latest, v1.25-latest); an istiod of
-another version stays fake and its webhooks cannot be reached. No Envoy runs and no
-traffic flows: see docs/istiod-in-the-box.md.
+needs a version whose pilot-discovery is built (every version of the built-in catalog
+builds); an istiod of another version stays fake and its webhooks cannot be reached. No
+Envoy runs and no traffic flows: see docs/istiod-in-the-box.md.
+
+bosun's operator is real too: install it from its manifests (kubectl apply --server-side
+-f chart/crds -f deploy/bosun.yaml) and the box runs its pod with this bosun executable,
+as the chart's ServiceAccount, with the Deployment's arguments.
 
 The cluster's programs, and pilot-discovery for each catalog version that builds, are
-built by 'make cluster-bins' (make dev-cluster does that first).`,
+built by 'make cluster-bins' (make dev-cluster does that first).
+
+With --demo (what 'make demo' runs) it installs bosun as a user does instead of its CRDs
+alone: the CRDs and deploy/bosun.yaml with kubectl apply --server-side, the operator
+running in its pod as its ServiceAccount; then an IstioCNI and an Istio, and the bookinfo
+sample in a namespace labelled istio-injection=enabled, printing every kubectl command
+and its output (docs/demo.md). The Istio version is the catalog's default if its
+pilot-discovery builds, else the newest that does. What is missing is built from the
+repository first: the cluster's programs (go run ./hack/clusterbins) beside that one
+version's pilot-discovery (go run ./hack/istiodbins -version <version>).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if demoRun {
+				return runDemo(ctx, cmd, nodes)
+			}
 			return runDevCluster(ctx, cmd, nodes)
 		},
 	}
 	cmd.Flags().IntVar(&nodes, "nodes", 3, "number of fake nodes")
+	cmd.Flags().BoolVar(&demoRun, "demo", false, "install bosun from deploy/bosun.yaml, a mesh and the bookinfo sample, and show them (make demo)")
 	return cmd
 }
 
@@ -51,7 +69,13 @@ func runDevCluster(ctx context.Context, cmd *cobra.Command, nodes int) error {
 	fmt.Fprintf(out, "dev-cluster: starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok with %d nodes…\n", nodes)
 	startCtx, cancel := context.WithTimeout(ctx, testcluster.DefaultStartTimeout)
 	defer cancel()
-	cluster, err := testcluster.Start(startCtx, testcluster.Options{Full: true, Nodes: nodes, Log: out})
+	// The box plays bosun's operator pods with this executable, so bosun installed from its
+	// manifests (deploy/bosun.yaml) runs for real, as its ServiceAccount.
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cluster, err := testcluster.Start(startCtx, testcluster.Options{Full: true, Nodes: nodes, Log: out, OperatorBinary: self})
 	if err != nil {
 		return err
 	}

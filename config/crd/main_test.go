@@ -30,6 +30,6 @@ func TestMain(m *testing.M) {
 		}
 		// The API is the CRDs and the version policies the operator installs from its catalog; the
 		// tests here see it as a user does with the built-in catalog.
-		return versionpolicy.Install(context.Background(), cfg, catalog.Embedded(), time.Minute)
+		return versionpolicy.Install(context.Background(), cfg, catalog.Embedded(), time.Minute, nil)
 	}))
 }

@@ -47,6 +47,12 @@ const pkg = "istio.io/istio/pilot/cmd/pilot-discovery"
 // pseudo-versions the module proxy does not serve, replaced by the nearest
 // versions it does.
 var replacements = map[string][]string{
+	// release-1.27, April 2026 (v1.27.0-snapshot.b9159ca3): the proxy
+	// serves istio.io/api's v1.27.8 and no client-go after v1.27.3.
+	"v0.0.0-20260403063052-b9159ca3e5d5": {
+		"istio.io/api=istio.io/api@v1.27.8",
+		"istio.io/client-go=istio.io/client-go@v1.27.3",
+	},
 	// master, August 2026 (v1.31.0-snapshot.eed52ebb).
 	"v0.0.0-20260827124520-eed52ebb66ad": {
 		"istio.io/api=istio.io/api@v1.31.1",
@@ -59,7 +65,7 @@ var replacements = map[string][]string{
 func main() {
 	out := flag.String("out", "bin/istiod", "output directory, relative to the repository root; builds go to <out>/<catalog version>/")
 	force := flag.Bool("force", false, "rebuild every version, and retry those that failed before")
-	only := flag.String("version", "", "build only this catalog version")
+	only := flag.String("version", "", "build only these catalog versions (comma-separated names)")
 	flag.Parse()
 	if err := run(*out, *only, *force); err != nil {
 		fmt.Fprintln(os.Stderr, "istiod-bins:", err)
@@ -81,7 +87,7 @@ func run(out, only string, force bool) error {
 	}
 	built, failed := 0, 0
 	for _, v := range cat.Versions() {
-		if v.Module == "" || (only != "" && v.Name != only) {
+		if v.Module == "" || (only != "" && !slices.Contains(strings.Split(only, ","), v.Name)) {
 			continue
 		}
 		dir := filepath.Join(out, v.Name)

@@ -150,6 +150,14 @@ func CountApplied(kind string, res Result) {
 	}
 }
 
+// CountRemoved adds the objects removed with a bosun resource that is being deleted (Applier.Delete)
+// to bosun_applied_objects_total, as action removed.
+func CountRemoved(kind string, removed []Ref) {
+	if len(removed) > 0 {
+		metrics.Applies.WithLabelValues(kind, "removed").Add(float64(len(removed)))
+	}
+}
+
 // Ref names one object, for results and messages.
 type Ref struct {
 	GVK             schema.GroupVersionKind
@@ -239,6 +247,7 @@ func (a *Applier) Apply(ctx context.Context, c Component) (Result, error) {
 		ref := refOf(d)
 		want[ref] = true
 		var sent *unstructured.Unstructured
+		var action *[]Ref
 		l, update := live[i], d
 		if l != nil {
 			update = ForUpdate(d, l)
@@ -246,23 +255,25 @@ func (a *Applier) Apply(ctx context.Context, c Component) (Result, error) {
 		switch {
 		case l == nil:
 			sent, err = a.send(ctx, d)
-			res.Created = append(res.Created, ref)
+			action = &res.Created
 		case !appliedByBosun(l):
 			sent, err = a.takeOver(ctx, update)
-			res.Adopted = append(res.Adopted, ref)
+			action = &res.Adopted
 		case l.GetAnnotations()[render.AnnotationHash] != d.GetAnnotations()[render.AnnotationHash]:
 			sent, err = a.send(ctx, update)
-			res.Updated = append(res.Updated, ref)
+			action = &res.Updated
 		case len(Drift(l, update)) > 0:
 			sent, err = a.send(ctx, update)
-			res.Corrected = append(res.Corrected, ref)
+			action = &res.Corrected
 		default:
 			res.Unchanged++
 			continue
 		}
 		if err != nil {
+			// The result, and the Event and metrics made from it, name only what was written.
 			return res, err
 		}
+		*action = append(*action, ref)
 		res.Sent[ref] = sent
 	}
 	pruned, err := a.prune(ctx, c, want)

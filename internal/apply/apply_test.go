@@ -2,6 +2,7 @@ package apply_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"slices"
 	"strconv"
@@ -361,3 +362,58 @@ func (e *env) get0(kind, apiVersion string) *unstructured.Unstructured {
 func itoa(i int) string { return strconv.Itoa(i) }
 
 func replaceNS(doc, ns string) string { return strings.ReplaceAll(doc, "NS", ns) }
+
+// TestApplyReportsOnlyWhatItWrote: when a write fails midway, the result names the objects written
+// before it and not the one that failed, and Delete likewise returns what it deleted before failing:
+// the Events and metrics made from them must not claim a change the cluster did not see.
+func TestApplyReportsOnlyWhatItWrote(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	failing := errors.New("the API server is unavailable")
+	c, err := client.NewWithWatch(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	applies, deletes := 0, 0
+	writer := interceptor.NewClient(c, interceptor.Funcs{
+		Apply: func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+			// The third object is the Deployment.
+			if applies++; applies == 3 {
+				return failing
+			}
+			return c.Apply(ctx, obj, opts...)
+		},
+		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
+			if deletes++; deletes == 2 {
+				return failing
+			}
+			return c.Delete(ctx, obj, opts...)
+		},
+	})
+	served, err := apply.ServedKinds(e.c.RESTMapper())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res apply.Result
+	applier := apply.New(writer, e.c, e.c, served)
+
+	res, err = applier.Apply(ctx, apply.Component{Owner: e.owner, Objects: e.objects(1, "a")})
+	if !errors.Is(err, failing) {
+		t.Fatalf("Apply returned %v, want the failed write's error", err)
+	}
+	var created []string
+	for _, ref := range res.Created {
+		created = append(created, ref.GVK.Kind)
+	}
+	if !slices.Equal(created, []string{"ConfigMap", "Service"}) {
+		t.Errorf("Apply reports %s, want the ConfigMap and the Service created and not the Deployment that failed", res)
+	}
+
+	deleted, err := applier.Delete(ctx, e.owner)
+	if !errors.Is(err, failing) {
+		t.Fatalf("Delete returned %v, want the failed delete's error", err)
+	}
+	if len(deleted) != 1 {
+		t.Errorf("Delete reports %v, want the one object it deleted before the second delete failed", deleted)
+	}
+}

@@ -47,16 +47,18 @@ func (in Installer) Finalize(ctx context.Context, obj client.Object, what string
 	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
 		return nil
 	}
+	// What was deleted is recorded even when a later delete failed: the retry will not see it again.
 	deleted, err := in.Applier.Delete(ctx, obj)
+	apply.CountRemoved(obj.GetObjectKind().GroupVersionKind().Kind, deleted)
+	if len(deleted) > 0 {
+		logr.FromContextOrDiscard(ctx).Info("removed "+what, "objects", len(deleted))
+		in.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "Removed", "Delete", "removed %d objects", len(deleted))
+	}
 	if err != nil {
 		return err
 	}
 	in.Charts.Forget(obj.GetUID())
 	in.Status.Forget(obj.GetUID())
-	if len(deleted) > 0 {
-		logr.FromContextOrDiscard(ctx).Info("removed "+what, "objects", len(deleted))
-		in.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "Removed", "Delete", "removed %d objects", len(deleted))
-	}
 	patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
 	controllerutil.RemoveFinalizer(obj, Finalizer)
 	return in.Client.Patch(ctx, obj, patch)

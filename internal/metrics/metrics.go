@@ -30,13 +30,22 @@ var (
 	}, []string{"kind", "type", "reason"})
 
 	// Applies counts objects written by internal/apply, by resource kind and action (created, updated,
-	// corrected, adopted, pruned).
+	// corrected, adopted, pruned; removed with a resource that is deleted).
 	Applies = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bosun_applied_objects_total",
-		Help: "Objects bosun wrote, by the kind of bosun resource that owns them and the action: created, updated, corrected (drift), adopted or pruned.",
+		Help: "Objects bosun wrote, by the kind of bosun resource that owns them and the action: created, updated, corrected (drift), adopted, pruned (left the chart) or removed (with the resource).",
 	}, []string{"kind", "action"})
+
+	// ReconcileErrors counts reconciles that ended in an error, by the kind reconciled, the reason
+	// (internal/controller.ErrorReason: a refusal's reason, or the API server's reason for a failed
+	// request) and whether the error is terminal (a refusal, not retried) or retried with backoff.
+	// Every label takes values from a fixed set, so the number of series stays small.
+	ReconcileErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bosun_reconcile_errors_total",
+		Help: "Reconciles that ended in an error, by kind, reason (a refusal's condition reason, else the API server's status reason, else ReconcileError) and terminal (true: refused, not retried; false: retried with backoff).",
+	}, []string{"kind", "reason", "terminal"})
 )
 
 func init() {
-	crmetrics.Registry.MustRegister(Renders, RenderCacheHits, Events, Applies)
+	crmetrics.Registry.MustRegister(Renders, RenderCacheHits, Events, Applies, ReconcileErrors)
 }

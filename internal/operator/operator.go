@@ -33,6 +33,7 @@ import (
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -199,14 +200,14 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		return nil, err
 	}
 
-	if err := mgr.Add(versionPolicies(cfg, o.Catalog)); err != nil {
+	recorder := metrics.CountEvents(mgr.GetEventRecorder("bosun"))
+	if err := mgr.Add(versionPolicies(cfg, o.Catalog, recorder)); err != nil {
 		return nil, err
 	}
 
 	env := desired.Env{Catalog: o.Catalog, Resources: o.Resources, Platform: o.Platform}
 	c := mgr.GetClient()
-	recorder := metrics.CountEvents(mgr.GetEventRecorder("bosun"))
-	if err := registerStates(c); err != nil {
+	if err := register(stateCollector{reader: c}); err != nil {
 		return nil, err
 	}
 	revisionCharts := render.NewCache(renderer, cluster, o.BosunVersion, v1.KindIstioRevision)
@@ -217,6 +218,9 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 			Recorder: recorder, Served: served, Clock: o.Clock, External: external, Status: &status.Writer{Client: c, Manager: apply.FieldManager}}
 	}
 	inUse := &revision.InUseWriter{Status: &status.Writer{Client: c, Manager: revision.UsageFieldManager}}
+	if err := register(usageCollector{reader: c, usage: inUse}); err != nil {
+		return nil, err
+	}
 	usage := &revision.UsageReconciler{Client: c, Env: env, Clock: o.Clock, InUse: inUse}
 	tagCharts := render.NewCache(renderer, cluster, o.BosunVersion, v1.KindIstioRevisionTag)
 	controllers := []interface{ SetupWithManager(ctrl.Manager) error }{
@@ -248,10 +252,10 @@ func ptr[T any](v T) *T { return &v }
 // default (internal/versionpolicy). Without them (a cluster older than Kubernetes 1.36, say, which
 // lacks MutatingAdmissionPolicy) bosun still works: the controllers refuse unknown versions with the
 // same message, and an empty version means the catalog's default, so the failure is logged and the
-// operator goes on.
-func versionPolicies(cfg *rest.Config, cat *catalog.Catalog) manager.Runnable {
+// operator goes on. Each policy written is recorded as an Event on it.
+func versionPolicies(cfg *rest.Config, cat *catalog.Catalog, recorder events.EventRecorder) manager.Runnable {
 	return manager.RunnableFunc(func(ctx context.Context) error {
-		if err := versionpolicy.Install(ctx, cfg, cat, time.Minute); err != nil {
+		if err := versionpolicy.Install(ctx, cfg, cat, time.Minute, recorder); err != nil {
 			ctrl.Log.WithName("versionpolicy").Error(err, "the API server does not check spec.version against this operator's catalog; bosun refuses unknown versions when it reconciles them instead")
 		}
 		<-ctx.Done()

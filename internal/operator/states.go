@@ -55,9 +55,9 @@ func collectStates[T any](ctx context.Context, reader client.Reader, ch chan<- p
 	}
 }
 
-// registerStates registers the collector, replacing one an earlier manager in this process registered.
-func registerStates(reader client.Reader) error {
-	c := stateCollector{reader: reader}
+// register registers a collector, replacing the one of its type an earlier manager in this process
+// registered.
+func register(c prometheus.Collector) error {
 	err := crmetrics.Registry.Register(c)
 	var already prometheus.AlreadyRegisteredError
 	if errors.As(err, &already) {

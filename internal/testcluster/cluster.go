@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -55,6 +56,15 @@ type Options struct {
 	// $BOSUN_ISTIOD_BIN, else bin/istiod in the repository. A version without
 	// a build leaves its istiod pods fake.
 	IstiodBinDir string
+	// OperatorBinary is the bosun executable that plays bosun's operator
+	// pods in a Full cluster (see operatorRole): installed from its
+	// manifests, the operator then runs for real, as its ServiceAccount.
+	// Empty leaves them fake.
+	OperatorBinary string
+	// OperatorResources is the folder of charts a played operator reads
+	// where its container names the image's (/resources). Empty means
+	// resources/ in the repository.
+	OperatorResources string
 	// Log receives one line per startup step. Nil discards them. Component
 	// output never goes here; it is in log files in Dir.
 	Log io.Writer
@@ -74,11 +84,12 @@ type Cluster struct {
 	kubeconfig string
 	// processes in start order; Stop stops them in reverse.
 	processes []*process
-	// network and player exist in Full clusters: the API server reaches
-	// pods through network, and player runs pilot-discovery for istiod pods.
+	// network and players exist in Full clusters: the API server reaches
+	// pods through network, and players run the programs of istiod's and
+	// bosun's pods (player.go).
 	network *podNetwork
-	player  *istiodPlayer
-	// boxLog receives what the network and the player do, one line per
+	players []*podPlayer
+	// boxLog receives what the network and the players do, one line per
 	// event; it is boxLogName in Dir.
 	boxLog *lockedFile
 
@@ -196,7 +207,35 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err := c.addNodes(ctx, c.opts.Nodes); err != nil {
 		return err
 	}
-	return c.startIstiodPlayer()
+	return c.startPlayers()
+}
+
+// startPlayers starts playing istiod's and bosun's pods.
+func (c *Cluster) startPlayers() error {
+	istiod, err := c.newIstiodRole()
+	if err != nil {
+		return err
+	}
+	operator, err := c.newOperatorRole()
+	if err != nil {
+		return err
+	}
+	for _, r := range []role{istiod, operator} {
+		p, err := c.startPlayer(r)
+		if err != nil {
+			return err
+		}
+		c.players = append(c.players, p)
+	}
+	return nil
+}
+
+// boxLogf writes one line, with the time, to the box's log (boxLogName in
+// Dir) and to Options.Log.
+func (c *Cluster) boxLogf(format string, args ...any) {
+	line := fmt.Sprintf(time.Now().Format("15:04:05.000 ")+format+"\n", args...)
+	_, _ = c.boxLog.Write([]byte(line))
+	c.logf(format, args...)
 }
 
 // startPodNetwork opens the box's pod network (see network.go) and returns
@@ -237,8 +276,8 @@ func (c *Cluster) Stop() error {
 	c.stopOnce.Do(func() {
 		var errs []error
 		// Played pods first, while the API server they talk to still runs.
-		if c.player != nil {
-			c.player.stop()
+		for _, p := range c.players {
+			p.stop()
 		}
 		for i := len(c.processes) - 1; i >= 0; i-- {
 			errs = append(errs, c.processes[i].stop())
@@ -265,7 +304,7 @@ func (c *Cluster) Logs(lines int) string {
 	}
 	if c.boxLog != nil {
 		path := filepath.Join(c.dir, boxLogName)
-		fmt.Fprintf(&b, "==> pod network and istiod player, last %d lines of %s <==\n", lines, path)
+		fmt.Fprintf(&b, "==> pod network and played pods, last %d lines of %s <==\n", lines, path)
 		b.WriteString(tailFile(path, lines))
 	}
 	return b.String()
@@ -274,19 +313,21 @@ func (c *Cluster) Logs(lines int) string {
 // allProcesses lists the components, then every process that played a pod.
 func (c *Cluster) allProcesses() []*process {
 	all := slices.Clone(c.processes)
-	if c.player != nil {
-		all = append(all, c.player.processes()...)
+	for _, p := range c.players {
+		all = append(all, p.processes()...)
 	}
 	return all
 }
 
-// PlayedProcesses returns the process ids of the pilot-discovery processes
-// that play istiod pods, by pod (namespace/name), for the pods played now.
+// PlayedProcesses returns the process ids of the processes that play pods
+// (pilot-discovery for istiod's, bosun for the operator's), by pod
+// (namespace/name), for the pods played now.
 func (c *Cluster) PlayedProcesses() map[string]int {
-	if c.player == nil {
-		return nil
+	pids := map[string]int{}
+	for _, p := range c.players {
+		maps.Copy(pids, p.running())
 	}
-	return c.player.running()
+	return pids
 }
 
 // logf writes one line to Options.Log, in a single Write so that a writer

@@ -290,7 +290,7 @@ func TestIstiodBinariesPick(t *testing.T) {
 }
 
 // TestPlayedStages checks that kwok's pod-ready stage, as `make cluster-bins` copies it, is told to
-// leave istiod pods alone, and that the played-pod stage is added.
+// leave istiod's and bosun's pods alone, and that a played-pod stage is added for each.
 func TestPlayedStages(t *testing.T) {
 	bin, err := binDir(Options{})
 	if err != nil {
@@ -300,23 +300,24 @@ func TestPlayedStages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ready, played string
+	stages := map[string]string{}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		switch filepath.Base(f) {
-		case podReadyStage:
-			ready = string(data)
-		case "pod-played.yaml":
-			played = string(data)
+		stages[filepath.Base(f)] = string(data)
+	}
+	for _, l := range []struct{ query, value string }{
+		{`.metadata.labels["app"]`, "istiod"},
+		{`.metadata.labels["app.kubernetes.io/name"]`, "bosun"},
+	} {
+		if want := "key: " + l.query + "\n      operator: NotIn\n      values:\n      - " + l.value; !strings.Contains(stages[podReadyStage], want) {
+			t.Errorf("kwok's pod-ready stage does not exclude %s pods (no %q):\n%s", l.value, want, stages[podReadyStage])
 		}
-	}
-	if !strings.Contains(ready, "key: .metadata.labels.app\n      operator: NotIn\n      values:\n      - istiod") {
-		t.Errorf("kwok's pod-ready stage does not exclude istiod pods:\n%s", ready)
-	}
-	if !strings.Contains(played, "'.metadata.labels.app'\n      operator: 'In'") {
-		t.Errorf("no played-pod stage selecting istiod pods:\n%s", played)
+		played := stages["pod-played-"+l.value+".yaml"]
+		if want := "'" + l.query + "'\n      operator: 'In'\n      values:\n      - '" + l.value + "'"; !strings.Contains(played, want) {
+			t.Errorf("no played-pod stage selecting %s pods (no %q):\n%s", l.value, want, played)
+		}
 	}
 }

@@ -23,8 +23,8 @@ func adminConfig(host string, p *pki) *rest.Config {
 	}
 }
 
-// writeKubeconfig writes cfg as a kubeconfig file with the credentials
-// embedded, so the file works on its own (kubectl --kubeconfig=...).
+// writeKubeconfig writes cfg as a kubeconfig file with the credentials (a
+// client certificate or a token) embedded, so the file works on its own (kubectl --kubeconfig=...).
 func writeKubeconfig(path string, cfg *rest.Config) error {
 	const name = "bosun-testcluster"
 	kc := clientcmdapi.NewConfig()
@@ -35,6 +35,7 @@ func writeKubeconfig(path string, cfg *rest.Config) error {
 	kc.AuthInfos[name] = &clientcmdapi.AuthInfo{
 		ClientCertificateData: cfg.CertData,
 		ClientKeyData:         cfg.KeyData,
+		Token:                 cfg.BearerToken,
 	}
 	kc.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
 	kc.CurrentContext = name

@@ -9,26 +9,18 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// playedLabel and playedValue select the pods that a local process plays
-// (see istiodPlayer): kwok gives them an address and a running phase but
-// leaves their readiness to the player.
-const (
-	playedLabel = "app"
-	playedValue = "istiod"
-)
-
 // podReadyStage is the name of kwok's stage file that makes a pending pod
 // Running and Ready at once.
 const podReadyStage = "pod-ready.yaml"
 
-// playedPodStage makes a pending played pod Running, with addresses and
-// running containers, but not Ready: its player sets Ready from the probe of
-// the process behind it. It is kwok's pod-ready stage with readiness left
-// out.
+// playedPodStage makes a pending played pod (labelled %[2]s) Running, with
+// addresses and running containers, but not Ready: its player sets Ready
+// from the probe of the process behind it. It is kwok's pod-ready stage with
+// readiness left out, one per played label.
 const playedPodStage = `apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
 metadata:
-  name: pod-played
+  name: pod-played-%[1]s
 spec:
   resourceRef:
     apiGroup: v1
@@ -41,10 +33,10 @@ spec:
       operator: 'In'
       values:
       - 'Pending'
-    - key: '.metadata.labels.` + playedLabel + `'
+    - key: '%[2]s'
       operator: 'In'
       values:
-      - '` + playedValue + `'
+      - '%[3]s'
   next:
     statusTemplate: |
       {{ $now := Now }}
@@ -130,12 +122,18 @@ func writePlayedStages(src, dst string) ([]string, error) {
 	if !foundReady {
 		return nil, fmt.Errorf("no %s in %s: run `make cluster-bins`", podReadyStage, src)
 	}
-	path := filepath.Join(dst, "pod-played.yaml")
-	if err := os.WriteFile(path, []byte(playedPodStage), 0o644); err != nil {
-		return nil, err
+	for _, l := range playedLabels {
+		path := filepath.Join(dst, "pod-played-"+l.value+".yaml")
+		if err := os.WriteFile(path, []byte(fmt.Sprintf(playedPodStage, l.value, labelQuery(l.key), l.value)), 0o644); err != nil {
+			return nil, err
+		}
+		files = append(files, path)
 	}
-	return append(files, path), nil
+	return files, nil
 }
+
+// labelQuery is kwok's query (jq) of a pod's label.
+func labelQuery(key string) string { return `.metadata.labels["` + key + `"]` }
 
 // excludePlayedPods adds to a stage's selector that the pod is not a played
 // one. kwok's NotIn also matches pods without the label.
@@ -150,10 +148,9 @@ func excludePlayedPods(stage []byte) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("the stage has no spec.selector.matchExpressions to extend")
 	}
-	selector["matchExpressions"] = append(exprs, map[string]any{
-		"key":      ".metadata.labels." + playedLabel,
-		"operator": "NotIn",
-		"values":   []any{playedValue},
-	})
+	for _, l := range playedLabels {
+		exprs = append(exprs, map[string]any{"key": labelQuery(l.key), "operator": "NotIn", "values": []any{l.value}})
+	}
+	selector["matchExpressions"] = exprs
 	return yaml.Marshal(doc)
 }

@@ -3,6 +3,7 @@ package versionpolicy_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
@@ -45,7 +47,7 @@ func TestMain(m *testing.M) {
 // install makes c the catalog the API server enforces, as the operator does when it starts.
 func install(t *testing.T, c *catalog.Catalog) {
 	t.Helper()
-	if err := versionpolicy.Install(context.Background(), cfg, c, time.Minute); err != nil {
+	if err := versionpolicy.Install(context.Background(), cfg, c, time.Minute, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -263,11 +265,15 @@ func TestInstallingAgainWritesNothing(t *testing.T) {
 			return rt.RoundTrip(req)
 		})
 	})
-	if err := versionpolicy.Install(context.Background(), counting, catalog.Embedded(), time.Minute); err != nil {
+	recorder := &recorder{}
+	if err := versionpolicy.Install(context.Background(), counting, catalog.Embedded(), time.Minute, recorder); err != nil {
 		t.Fatal(err)
 	}
 	if len(writes) != 0 {
 		t.Errorf("installing the policies again sent %d writes, want none:\n%s", len(writes), strings.Join(writes, "\n"))
+	}
+	if len(recorder.events) != 0 {
+		t.Errorf("installing the policies again recorded Events %q, want none", recorder.events)
 	}
 
 	// A policy someone changed is put back.
@@ -276,7 +282,7 @@ func TestInstallingAgainWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	writes = nil
-	if err := versionpolicy.Install(context.Background(), counting, catalog.Embedded(), time.Minute); err != nil {
+	if err := versionpolicy.Install(context.Background(), counting, catalog.Embedded(), time.Minute, recorder); err != nil {
 		t.Fatal(err)
 	}
 	got, err := client.Get(context.Background(), versionpolicy.IstioPolicy, metav1.GetOptions{})
@@ -287,6 +293,22 @@ func TestInstallingAgainWritesNothing(t *testing.T) {
 	if len(writes) != 1 || policy != versionpolicy.IstioPolicy {
 		t.Errorf("after a change to the binding, installing again sent %q and left policyName %q; want one apply and %s", writes, policy, versionpolicy.IstioPolicy)
 	}
+	// The change bosun made is recorded, on the object it changed.
+	if want := []string{"ValidatingAdmissionPolicyBinding/" + versionpolicy.IstioPolicy + " Normal Applied"}; !slices.Equal(recorder.events, want) {
+		t.Errorf("putting the binding back recorded Events %q, want %q", recorder.events, want)
+	}
+}
+
+// recorder keeps the Events recorded through it as "Kind/name type reason".
+type recorder struct{ events []string }
+
+func (r *recorder) Eventf(regarding, _ runtime.Object, eventtype, reason, _, _ string, _ ...any) {
+	u, ok := regarding.(*unstructured.Unstructured)
+	if !ok {
+		r.events = append(r.events, fmt.Sprintf("%T %s %s", regarding, eventtype, reason))
+		return
+	}
+	r.events = append(r.events, u.GetKind()+"/"+u.GetName()+" "+eventtype+" "+reason)
 }
 
 type roundTripperFunc func(*http.Request) (*http.Response, error)

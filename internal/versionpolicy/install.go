@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
 
 	"github.com/bosun-mesh/bosun/internal/apply"
 	"github.com/bosun-mesh/bosun/internal/catalog"
@@ -34,8 +36,9 @@ var pluralOf = map[string]string{
 // checks with dry-run requests: each kind and version without a version must get c's default, and
 // each kind must be refused a version c does not know, in c's words. bosun's CRDs must be installed
 // first. The caller needs the right to apply the four admissionregistration.k8s.io kinds and to create
-// the sailoperator.io kinds.
-func Install(ctx context.Context, cfg *rest.Config, c *catalog.Catalog, timeout time.Duration) error {
+// the sailoperator.io kinds. Each object written is recorded as a Normal Event (reason Applied) with
+// recorder, unless recorder is nil.
+func Install(ctx context.Context, cfg *rest.Config, c *catalog.Catalog, timeout time.Duration, recorder events.EventRecorder) error {
 	client, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -53,8 +56,13 @@ func Install(ctx context.Context, cfg *rest.Config, c *catalog.Catalog, timeout 
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("reading %s %s: %w", obj.GetKind(), obj.GetName(), err)
 		}
-		if _, err := client.Resource(gvr).Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: apply.FieldManager, Force: true}); err != nil {
+		applied, err := client.Resource(gvr).Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: apply.FieldManager, Force: true})
+		if err != nil {
 			return fmt.Errorf("applying %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		}
+		if recorder != nil {
+			recorder.Eventf(applied, nil, corev1.EventTypeNormal, "Applied", "Apply",
+				"applied %s %s: the API server checks spec.version against this operator's catalog (default %s)", obj.GetKind(), obj.GetName(), c.Default())
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,7 +21,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -48,12 +48,6 @@ func startOperator(t *testing.T, latest124 string, adopt ...string) (stop func()
 
 // startOperatorWith is startOperator with options changed by edit.
 func startOperatorWith(t *testing.T, latest124 string, edit func(*operator.Options)) (stop func()) {
-	t.Helper()
-	return startOperatorAs(t, cfg, latest124, edit)
-}
-
-// startOperatorAs is startOperatorWith with the operator's client configuration (its identity).
-func startOperatorAs(t *testing.T, cfg *rest.Config, latest124 string, edit func(*operator.Options)) (stop func()) {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "versions.yaml")
 	if err := os.WriteFile(file, []byte(catalogYAML(latest124)), 0o644); err != nil {
@@ -182,22 +176,23 @@ func labelNamespace(t *testing.T, c client.Client, name, key, value string) {
 	mergePatch(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, `{"metadata":{"labels":{"`+key+`":`+v+`}}}`)
 }
 
-// workloadPods creates n pods in a namespace that stand for pods Istio's injector injected from
-// revision rev (see the package doc), and returns their names.
+// workloadPods creates n pods in a namespace whose labels select a revision, each passing through
+// Istio's injector, checks that istiod injected every one from revision rev (its istio.io/rev
+// annotation and an istio-proxy container), and returns their names.
 func workloadPods(t *testing.T, c client.Client, namespace, prefix, rev string, n int) []string {
 	t.Helper()
 	var names []string
 	for i := range n {
 		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{
-				Name: fmt.Sprintf("%s-%d", prefix, i), Namespace: namespace,
-				Labels:      map[string]string{"app": prefix, "sidecar.istio.io/inject": "false"},
-				Annotations: map[string]string{"istio.io/rev": rev},
-			},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app:1"}, {Name: "istio-proxy", Image: "proxyv2:" + rev}}},
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", prefix, i), Namespace: namespace, Labels: map[string]string{"app": prefix}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/app:1"}}},
 		}
 		if err := c.Create(t.Context(), pod); err != nil {
 			t.Fatalf("creating pod %s: %v", pod.Name, err)
+		}
+		proxied := slices.ContainsFunc(append(pod.Spec.InitContainers, pod.Spec.Containers...), func(c corev1.Container) bool { return c.Name == "istio-proxy" })
+		if got := pod.Annotations["istio.io/rev"]; got != rev || !proxied {
+			t.Fatalf("pod %s/%s was injected by revision %q (istio-proxy: %t), want %q", namespace, pod.Name, got, proxied, rev)
 		}
 		names = append(names, pod.Name)
 	}

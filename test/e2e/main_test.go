@@ -1,19 +1,19 @@
 // Package e2e runs OpenShift Service Mesh 3's procedures, and what bosun promises beyond them, against
-// the cluster in a box (kube-apiserver, etcd, controller-manager, scheduler, and kwok playing kubelet)
-// with the operator running in the test process, exactly as `bosun operator` builds it.
+// the cluster in a box (kube-apiserver, etcd, controller-manager, scheduler, and kwok playing kubelet).
 //
-// The box's istiod pods are played by real pilot-discovery processes (docs/istiod-in-the-box.md), so
-// Istio injects and validates for real; istiod_test.go relies on it. Most workload pods here still
-// play injected pods, which is quicker and independent of the istiod version: they carry the
-// istio.io/rev annotation Istio's injector writes, and the label sidecar.istio.io/inject=false that
-// keeps the webhook away from them. What bosun reads of a pod (its labels, that annotation, its phase)
-// is the same as for a pod Istio injected.
+// The box plays every istiod pod with a real pilot-discovery process (docs/istiod-in-the-box.md), so
+// every workload pod here is injected by Istio's own webhook and Istio config is validated by istiod.
+// It plays bosun's operator pods too, with bosun built from this tree: tests that install bosun from
+// deploy/bosun.yaml (installBosun) run the operator as it runs in a cluster, a separate process with
+// only the chart's RBAC. Tests that read the operator's metrics and logs closely run it in the test
+// process instead (startOperator), exactly as `bosun operator` builds it.
 package e2e
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -29,6 +29,8 @@ var (
 	cfg *rest.Config
 	// resources holds the charts of the test catalogs' versions.
 	resources string
+	// bosunBinary is bosun built from this tree; the box plays the operator's pods with it.
+	bosunBinary string
 )
 
 func TestMain(m *testing.M) {
@@ -37,7 +39,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := clustertest.MainWith(m, testcluster.Options{Full: true, Nodes: 1}, func(cluster *testcluster.Cluster) error {
+	bosunBinary = filepath.Join(dir, "bosun")
+	if err := build(bosunBinary); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := clustertest.MainWith(m, testcluster.Options{Full: true, Nodes: 1, OperatorBinary: bosunBinary}, func(cluster *testcluster.Cluster) error {
 		box, cfg = cluster, cluster.Config()
 		c := cfg
 		resources = filepath.Join(dir, "resources")
@@ -48,6 +55,20 @@ func TestMain(m *testing.M) {
 	})
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// build builds bosun from this tree into bin.
+func build(bin string) error {
+	root, err := testcluster.RepoRoot()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/bosun")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/bosun: %w\n%s", err, out)
+	}
+	return nil
 }
 
 // The versions of the documents' procedures. The box has no Istio 1.24 release, so these versions are

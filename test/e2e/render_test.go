@@ -154,20 +154,10 @@ func compareApplied(t *testing.T, c client.Client, printed []*unstructured.Unstr
 	}
 }
 
-// buildBosun builds the bosun binary for the test.
+// buildBosun returns the bosun binary TestMain built from this tree.
 func buildBosun(t *testing.T) string {
 	t.Helper()
-	root, err := testcluster.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "bosun")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/bosun")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return bosunBinary
 }
 
 // firstIstio writes the example's Istio manifest to a file of its own, and returns the file and the

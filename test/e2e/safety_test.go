@@ -188,7 +188,7 @@ func TestPodChurnRendersAndAppliesNothing(t *testing.T) {
 	crdReconciles := counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istio-crds"})
 	startOperator(t, v1244)
 	installIstio(t, c, "churn", "istio-churn", v1243)
-	createNamespace(t, c, "churn-apps", nil)
+	createNamespace(t, c, "churn-apps", map[string]string{"istio.io/rev": "churn"})
 	// The new operator's first look at Istio's CRDs renders the base chart once; let it happen first.
 	waitFor(t, "the operator to check Istio's CRDs", func(context.Context) error {
 		if counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istio-crds"}) <= crdReconciles {
@@ -205,8 +205,15 @@ func TestPodChurnRendersAndAppliesNothing(t *testing.T) {
 		return inUseMessage(ctx, c, "churn", "500 pods")
 	})
 	deletePods(t, c, "churn-apps", pods)
-	waitFor(t, "the revision to be unused again", func(ctx context.Context) error {
-		return inUseMessage(ctx, c, "churn", "Not referenced")
+	waitFor(t, "the revision to be used by the namespace alone again", func(ctx context.Context) error {
+		r := &v1.IstioRevision{}
+		if err := c.Get(ctx, client.ObjectKey{Name: "churn"}, r); err != nil {
+			return err
+		}
+		if cond, err := condition(r.Status.Conditions, v1.ConditionInUse); err != nil || cond.Message != "Referenced by 1 namespace (churn-apps)" {
+			return fmt.Errorf("InUse %+v %v", cond, err)
+		}
+		return nil
 	})
 	if got := counter(t, "bosun_renders_total", nil) - renders; got != 0 {
 		t.Errorf("500 pods came and went and bosun rendered %v charts, want 0", got)

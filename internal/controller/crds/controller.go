@@ -28,10 +28,14 @@ import (
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/apply"
+	"github.com/bosun-mesh/bosun/internal/controller"
 	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/metrics"
 	"github.com/bosun-mesh/bosun/internal/render"
 )
+
+// crdKind labels this controller's metrics.
+const crdKind = "CustomResourceDefinition"
 
 // request is the one request every revision event maps to.
 var request = reconcile.Request{NamespacedName: types.NamespacedName{Name: desired.CRDOwner.Name}}
@@ -59,7 +63,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}), builder.WithPredicates(predicate.GenerationChangedPredicate{}, predicate.Funcs{
 			GenericFunc: func(event.GenericEvent) bool { return false },
 		})).
-		Complete(r)
+		Complete(controller.CountErrors(crdKind, r))
 }
 
 // Reconcile brings Istio's CRDs to the newest version in use.
@@ -76,12 +80,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		return reconcile.Result{}, nil
 	}
 	rendered, err := r.Renderer.Render(chart)
-	metrics.Renders.WithLabelValues("CustomResourceDefinition").Inc()
+	metrics.Renders.WithLabelValues(crdKind).Inc()
 	if err != nil {
-		return reconcile.Result{}, reconcile.TerminalError(fmt.Errorf("rendering Istio's CRDs: %w", err))
+		// Not retried: the same chart renders the same way. The revisions of that version say so.
+		err = fmt.Errorf("rendering Istio's CRDs of %s: %w", chart.Version, err)
+		if rev := r.revisionOf(ctx, chart.Version); rev != nil {
+			r.Recorder.Eventf(rev, nil, corev1.EventTypeWarning, v1.ReasonReconcileError, "Apply", err.Error())
+		}
+		return reconcile.Result{}, reconcile.TerminalError(err)
 	}
 	res, err := r.Applier.ApplyCRDs(ctx, rendered.CRDs)
-	apply.CountApplied("CustomResourceDefinition", res.Result)
+	apply.CountApplied(crdKind, res.Result)
 	if res.Changed() {
 		logr.FromContextOrDiscard(ctx).Info("applied Istio's CRDs", "version", chart.Version, "result", res.String())
 		if rev := r.revisionOf(ctx, chart.Version); rev != nil {

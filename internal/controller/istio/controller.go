@@ -63,7 +63,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			DeleteFunc:  func(event.DeleteEvent) bool { return true },
 			GenericFunc: func(event.GenericEvent) bool { return false },
 		})).
-		Complete(r)
+		Complete(controller.CountErrors(v1.KindIstio, r))
 }
 
 // refusedIstios maps an event to the Istios refused for a name conflict, which may now go on.
@@ -202,8 +202,11 @@ func (r *Reconciler) updateRevision(ctx context.Context, istio *v1.Istio, existi
 		return nil, fmt.Errorf("updating IstioRevision %s: %w", rev.Name, err)
 	}
 	what := "values"
-	if rev.Spec.Version != existing.Spec.Version {
+	switch {
+	case rev.Spec.Version != existing.Spec.Version:
 		what = fmt.Sprintf("version %s → %s", existing.Spec.Version, rev.Spec.Version)
+	case equality.Semantic.DeepEqual(rev.Spec, existing.Spec):
+		what = "took it back as this Istio's revision (it had no owner reference)"
 	}
 	logr.FromContextOrDiscard(ctx).Info("updated revision", "revision", rev.Name, "change", what)
 	r.Recorder.Eventf(istio, rev, corev1.EventTypeNormal, "RevisionUpdated", "Update", "updated IstioRevision %s: %s", rev.Name, what)

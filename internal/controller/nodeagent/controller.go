@@ -81,7 +81,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Agent.Kind == v1.KindZTunnel {
 		b = b.Watches(&v1.Istio{}, singleton, builder.WithPredicates(predicate.GenerationChangedPredicate{}))
 	}
-	return apply.WatchOwned(b, r.Served).Complete(r)
+	return apply.WatchOwned(b, r.Served).Complete(controller.CountErrors(r.Agent.Kind, r))
 }
 
 // inNamespace maps a namespace to the agent when the agent installs into it.

@@ -77,7 +77,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	// the revisions that need it, and of no other.
 	b = b.Watches(&v1.IstioCNI{}, handler.EnqueueRequestsFromMapFunc(r.revisionsNeeding(NeedsCNI))).
 		Watches(&v1.ZTunnel{}, handler.EnqueueRequestsFromMapFunc(r.revisionsNeeding(NeedsZTunnel)))
-	return apply.WatchOwned(b, r.Served).Complete(r)
+	return apply.WatchOwned(b, r.Served).Complete(controller.CountErrors(v1.KindIstioRevision, r))
 }
 
 // sameName maps an object to the revision of the same name.

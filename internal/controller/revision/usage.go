@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/controller"
 	"github.com/bosun-mesh/bosun/internal/controller/status"
 	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/inuse"
@@ -56,7 +57,13 @@ type InUseWriter struct {
 	written map[types.UID]writtenUsage
 	// evaluated is when each object's use was last evaluated.
 	evaluated map[types.UID]time.Time
+	// counts are the counts of each revision's last evaluation that succeeded, for the metrics: fresher
+	// than the condition's message, which may hold them back for CountRefreshInterval.
+	counts map[types.UID]Counts
 }
+
+// Counts say how many namespaces and pods use a revision, directly or through its tags.
+type Counts struct{ Namespaces, Pods int }
 
 type writtenUsage struct {
 	condition metav1.Condition
@@ -110,11 +117,36 @@ func (w *InUseWriter) UntilEvaluation(uid types.UID, now time.Time) time.Duratio
 	return 0
 }
 
+// Observe records the outcome of evaluating an object's use. A failed evaluation forgets the counts:
+// they are unknown until an evaluation succeeds again.
+func (w *InUseWriter) Observe(uid types.UID, usage inuse.Usage, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil {
+		delete(w.counts, uid)
+		return
+	}
+	if w.counts == nil {
+		w.counts = map[types.UID]Counts{}
+	}
+	w.counts[uid] = Counts{Namespaces: len(usage.Namespaces), Pods: usage.Pods}
+}
+
+// Counts returns the counts of the object's last successful evaluation since this process started, if
+// there is one and the object was not forgotten since.
+func (w *InUseWriter) Counts(uid types.UID) (Counts, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c, ok := w.counts[uid]
+	return c, ok
+}
+
 // Forget drops what was written for an object that is gone.
 func (w *InUseWriter) Forget(uid types.UID) {
 	w.mu.Lock()
 	delete(w.written, uid)
 	delete(w.evaluated, uid)
+	delete(w.counts, uid)
 	w.mu.Unlock()
 	w.Status.Forget(uid)
 }
@@ -146,7 +178,7 @@ func (r *UsageReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.referenced), builder.WithPredicates(MetadataChanged{})).
 		WatchesMetadata(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.referenced), builder.WithPredicates(MetadataChanged{})).
 		Watches(&v1.IstioRevisionTag{}, handler.EnqueueRequestsFromMapFunc(r.tagTarget)).
-		Complete(r)
+		Complete(controller.CountErrors(v1.KindIstioRevision, r))
 }
 
 // referenced maps a namespace or pod to the revisions the names it references resolve to. Old and new
@@ -227,7 +259,9 @@ func (r *UsageReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	if wait := r.InUse.UntilEvaluation(rev.UID, now); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
-	c := r.Evaluate(ctx, rev)
+	usage, err := r.usage(ctx, rev)
+	r.InUse.Observe(rev.UID, usage, err)
+	c := UsageCondition(usage, err)
 	return r.InUse.Write(ctx, rev, rev.Status.Conditions, c, now, func(written metav1.Condition) (any, bool) {
 		return map[string]any{"conditions": []metav1.Condition{written}}, SameCondition(rev.Status.Conditions, c)
 	})
@@ -258,12 +292,16 @@ func (w *InUseWriter) remember(uid types.UID, u writtenUsage) {
 // Evaluate tells whether workloads use the revision now, from the cache. A failed lookup gives
 // Unknown, which never lets the revision be pruned (field lesson #27).
 func (r *UsageReconciler) Evaluate(ctx context.Context, rev *v1.IstioRevision) metav1.Condition {
+	return UsageCondition(r.usage(ctx, rev))
+}
+
+// usage reads what references the revision, from the cache.
+func (r *UsageReconciler) usage(ctx context.Context, rev *v1.IstioRevision) (inuse.Usage, error) {
 	target, err := r.target(ctx, rev)
-	var usage inuse.Usage
-	if err == nil {
-		usage, err = inuse.Revision(CacheLookup{Ctx: ctx, Reader: r.Client}, target)
+	if err != nil {
+		return inuse.Usage{}, err
 	}
-	return UsageCondition(usage, err)
+	return inuse.Revision(CacheLookup{Ctx: ctx, Reader: r.Client}, target)
 }
 
 // UsageCondition is the InUse condition of a revision's or tag's usage, or of a failed evaluation,

@@ -89,7 +89,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1.IstioRevisionTag{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1.Istio{}, handler.EnqueueRequestsFromMapFunc(r.tagsOfIstio), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1.IstioRevision{}, handler.EnqueueRequestsFromMapFunc(r.tagsOfRevision), builder.WithPredicates(controller.RevisionChange{}))
-	return apply.WatchOwned(b, r.Served).Complete(r)
+	return apply.WatchOwned(b, r.Served).Complete(controller.CountErrors(v1.KindIstioRevisionTag, r))
 }
 
 // tagsOfIstio maps an Istio to the tags whose spec points at it.

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/controller"
 	"github.com/bosun-mesh/bosun/internal/controller/revision"
 	"github.com/bosun-mesh/bosun/internal/controller/status"
 	"github.com/bosun-mesh/bosun/internal/inuse"
@@ -41,7 +42,7 @@ func (r *UsageReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(byLabels), builder.WithPredicates(revision.MetadataChanged{})).
 		WatchesMetadata(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(byLabels), builder.WithPredicates(revision.MetadataChanged{})).
 		Watches(&v1.IstioRevision{}, handler.EnqueueRequestsFromMapFunc(defaultTag), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Complete(r)
+		Complete(controller.CountErrors(v1.KindIstioRevisionTag, r))
 }
 
 // byLabels maps a namespace or pod to the tag its labels name, if there is one of that name. A pod's

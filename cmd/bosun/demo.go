@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/demo"
+	"github.com/bosun-mesh/bosun/internal/testcluster"
+)
+
+// runDemo is `bosun dev-cluster --demo`: it picks the Istio version (building its pilot-discovery
+// when it never was), starts the cluster in a box with bosun's operator pod played by this
+// executable, runs the demo's steps (internal/demo), prints how to keep going and waits for Ctrl-C.
+func runDemo(ctx context.Context, cmd *cobra.Command, nodes int) error {
+	out := cmd.OutOrStdout()
+	root, err := testcluster.RepoRoot()
+	if err != nil {
+		return fmt.Errorf("the demo runs from bosun's repository (it applies chart/crds/ and deploy/bosun.yaml): %w", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cat := catalog.Embedded()
+	istiodDir := istiodBinDir(root)
+	version, err := prepare(ctx, out, root, cat, istiodDir)
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintf(out, "demo: starting the cluster in a box: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok with %d nodes…\n", nodes)
+	startCtx, cancel := context.WithTimeout(ctx, testcluster.DefaultStartTimeout)
+	defer cancel()
+	cluster, err := testcluster.Start(startCtx, demoClusterOptions(nodes, out, self))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Fprintln(out, "demo: stopping every process and removing", cluster.Dir())
+		if err := cluster.Stop(); err != nil {
+			fmt.Fprintln(cmd.ErrOrStderr(), "demo: stopping:", err)
+		}
+	}()
+	fmt.Fprintf(out, "demo: the cluster is up; to watch from another shell: export KUBECONFIG=%s PATH=%s:$PATH\n",
+		cluster.KubeconfigPath(), cluster.BinDir())
+
+	err = demo.Run(ctx, demo.Config{
+		Kubectl: filepath.Join(cluster.BinDir(), "kubectl"), Kubeconfig: cluster.KubeconfigPath(),
+		Root: root, Version: version, Out: out, LogDir: cluster.Dir(),
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		// The cluster is what explains the failure: keep it for the user to look at.
+		fmt.Fprintf(out, "\ndemo: %v\nThe cluster stays up so you can look (export KUBECONFIG=%s PATH=%s:$PATH; logs in %s).\nPress Ctrl-C to stop it.\n",
+			err, cluster.KubeconfigPath(), cluster.BinDir(), cluster.Dir())
+		<-ctx.Done()
+		return err
+	}
+	demo.Next{
+		Kubeconfig: cluster.KubeconfigPath(), BinDir: cluster.BinDir(), LogDir: cluster.Dir(), Version: version,
+		Update: demo.UpdateTarget(cat, version.Resolved, func(v string) bool {
+			_, err := os.Stat(filepath.Join(istiodDir, v, "pilot-discovery"))
+			return err == nil
+		}),
+	}.Write(out)
+	<-ctx.Done()
+	return nil
+}
+
+// prepare builds what the demo runs and is missing, the cluster's programs beside istiod: on a fresh
+// machine both take minutes, and while one downloads modules or links, the other compiles. It
+// returns the Istio version to install. Their output lines are kept whole.
+func prepare(ctx context.Context, out io.Writer, root string, cat *catalog.Catalog, istiodDir string) (demo.Version, error) {
+	shared := &lineMux{out: out}
+	programs := make(chan error, 1)
+	if os.Getenv(testcluster.BinDirEnv) != "" {
+		programs <- nil // the user gives the cluster's programs
+	} else {
+		go func() { programs <- goRun(ctx, shared.writer(), root, "./hack/clusterbins") }()
+	}
+	w := shared.writer()
+	fmt.Fprintf(w, "demo: choosing the Istio version: the catalog's default %s if its istiod (pilot-discovery) builds, else the newest that does\n", cat.Default())
+	version, chooseErr := demo.ChooseVersion(cat, istiodDir, func(v string) error {
+		fmt.Fprintf(w, "demo: building istiod %s (first time: about 10 minutes)\n", v)
+		return goRun(ctx, w, root, "./hack/istiodbins", "-version", v, "-out", istiodDir)
+	})
+	if err := <-programs; err != nil {
+		return demo.Version{}, fmt.Errorf("building the cluster's programs (go run ./hack/clusterbins): %w", err)
+	}
+	return version, chooseErr
+}
+
+// goRun runs `go run <args>` in the repository, its output to out.
+func goRun(ctx context.Context, out io.Writer, root string, args ...string) error {
+	fmt.Fprintf(out, "demo: go run %s\n", strings.Join(args, " "))
+	build := exec.CommandContext(ctx, "go", append([]string{"run"}, args...)...)
+	build.Dir = root
+	build.Stdout, build.Stderr = out, out
+	return build.Run()
+}
+
+// lineMux writes the lines of several writers to out, each line whole.
+type lineMux struct {
+	mu  sync.Mutex
+	out io.Writer
+}
+
+func (m *lineMux) writer() io.Writer { return &lineWriter{mux: m} }
+
+// lineWriter holds a partial line until its end arrives.
+type lineWriter struct {
+	mux     *lineMux
+	partial []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		w.mux.mu.Lock()
+		_, err := w.mux.out.Write(w.partial[:i+1])
+		w.mux.mu.Unlock()
+		w.partial = w.partial[i+1:]
+		if err != nil {
+			return len(p), err
+		}
+	}
+}
+
+// istiodBinDir is where the box finds pilot-discovery: $BOSUN_ISTIOD_BIN, else bin/istiod.
+func istiodBinDir(root string) string {
+	if dir := os.Getenv(testcluster.IstiodBinDirEnv); dir != "" {
+		return dir
+	}
+	return filepath.Join(root, "bin", "istiod")
+}
+
+// demoClusterOptions is the demo's cluster: full, with the operator's pods played by this executable,
+// so that bosun installed from deploy/bosun.yaml runs as its ServiceAccount.
+func demoClusterOptions(nodes int, log io.Writer, self string) testcluster.Options {
+	return testcluster.Options{Full: true, Nodes: nodes, Log: log, OperatorBinary: self}
+}

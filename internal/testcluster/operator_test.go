@@ -1,0 +1,28 @@
+package testcluster
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestOperatorArgs: a played operator keeps its container's arguments, with address flags naming a
+// container port moved to that port's local address, the image's chart folder replaced, and the
+// ServiceAccount's kubeconfig instead of any other.
+func TestOperatorArgs(t *testing.T) {
+	local := map[int32]string{8080: "127.0.0.1:40001", 8081: "127.0.0.1:40002"}
+	in := []string{
+		"operator", "--leader-elect=true", "--metrics-bind-address=:8080", "--health-probe-bind-address=0.0.0.0:8081",
+		"--pprof-bind-address=:6060", "--resources-dir=/resources", "--versions-file=/tmp/v.yaml", "--kubeconfig=/elsewhere", "--log-json=true",
+	}
+	var out []string
+	for _, a := range in {
+		out = append(out, operatorArg(a, local, "/repo/resources")...)
+	}
+	want := []string{
+		"operator", "--leader-elect=true", "--metrics-bind-address=127.0.0.1:40001", "--health-probe-bind-address=127.0.0.1:40002",
+		"--pprof-bind-address=:6060", "--resources-dir=/repo/resources", "--versions-file=/tmp/v.yaml", "--log-json=true",
+	}
+	if !slices.Equal(out, want) {
+		t.Errorf("arguments\n got %q\nwant %q", out, want)
+	}
+}
