@@ -25,7 +25,7 @@ import (
 // them": Bookinfo's pods are the same pods, still without sidecars, once every component runs 1.24.4.
 func TestAmbientMesh(t *testing.T) {
 	c := newClient(t)
-	startOperator(t, v1244)
+	installBosun(t, c)
 	createNamespace(t, c, "istio-ambient", nil)
 	createNamespace(t, c, "istio-cni", nil)
 	createNamespace(t, c, "ztunnel", nil)

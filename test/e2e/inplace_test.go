@@ -32,7 +32,7 @@ import (
 // Deleting the Istio then removes everything bosun applied for it and nothing else.
 func TestInPlaceInstallAndUpdate(t *testing.T) {
 	c := newClient(t)
-	startOperator(t, v1244)
+	installBosun(t, c)
 	ctx := t.Context()
 
 	// oc create ns istio-system

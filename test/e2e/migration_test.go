@@ -41,7 +41,7 @@ var planets = []string{"mercury", "venus", "earth", "mars", "jupiter"}
 // they are.
 func TestCanaryMigrationOneNamespaceAtATime(t *testing.T) {
 	c := newClient(t)
-	startOperator(t, v1244)
+	installBosun(t, c)
 	createNamespace(t, c, "istio-system", nil)
 
 	// The 2.6 control plane basic, which manages the five namespaces.

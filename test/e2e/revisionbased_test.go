@@ -27,7 +27,7 @@ import (
 //     revision, now unused, is deleted with its istiod after the grace period and not before.
 func TestRevisionBasedUpdate(t *testing.T) {
 	c := newClient(t)
-	startOperator(t, v1244)
+	installBosun(t, c)
 	ctx := t.Context()
 	const grace = 8
 

@@ -21,11 +21,12 @@ import (
 	"github.com/bosun-mesh/bosun/samples"
 )
 
-// The scenarios of this package follow the OpenShift Service Mesh 3 documents with the sample
-// application samples/bookinfo, deployed as a user deploys it (kubectl apply -n <namespace>) into
-// a namespace labelled for injection: its pods are injected by the real istiod the box runs for
-// the revision, and `kubectl rollout restart` replaces them with pods injected by whichever revision
-// the namespace selects then.
+// The scenarios of this package follow the OpenShift Service Mesh 3 documents with bosun installed as
+// a user installs it (installBosun: deploy/bosun.yaml, the operator a separate process with only its
+// RBAC) and the sample application samples/bookinfo, deployed as a user deploys it (kubectl apply -n
+// <namespace>) into a namespace labelled for injection: its pods are injected by the real istiod the
+// box runs for the revision, and `kubectl rollout restart` replaces them with pods injected by
+// whichever revision the namespace selects then.
 
 // restartedAt is the pod template annotation `kubectl rollout restart` sets.
 const restartedAt = "kubectl.kubernetes.io/restartedAt"

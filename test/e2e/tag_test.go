@@ -42,7 +42,7 @@ import (
 //     new revision's 1.24.4 proxy, and the old revision is pruned with its istiod.
 func TestRevisionBasedUpdateWithDefaultTag(t *testing.T) {
 	c := newClient(t)
-	startOperator(t, v1244)
+	installBosun(t, c)
 	ctx := t.Context()
 	example := docExample(t, "03-revisionbased-istio-with-tag.yaml")
 	printed := renderExample(t, example)
