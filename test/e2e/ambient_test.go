@@ -3,9 +3,11 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -16,11 +18,14 @@ import (
 // TestAmbientMesh installs an ambient mesh as OpenShift Service Mesh 3 does: an Istio with the ambient
 // profile, an IstioCNI and a ZTunnel. While the ZTunnel is missing, the revision and the Istio (which
 // copies its revision's conditions) say ZTunnelNotFound; once it is created, everything becomes
-// Ready. Then the ambient update order (updating chapter 3): the control plane first, then the CNI,
-// then ztunnel, each a patch version; a node agent set ahead of the control plane is refused.
+// Ready. Bookinfo runs in the namespace bookinfo labelled istio.io/dataplane-mode=ambient, without
+// sidecars. Then the ambient update sequence (updating chapter, §3.1): the control plane first, then
+// the CNI, then ztunnel, each to the same patch version; a node agent set ahead of the control plane
+// is refused. Ambient workloads move to the upgraded ztunnel "without restarting or rescheduling
+// them": Bookinfo's pods are the same pods, still without sidecars, once every component runs 1.24.4.
 func TestAmbientMesh(t *testing.T) {
 	c := newClient(t)
-	startOperator(t, v1244)
+	installBosun(t, c)
 	createNamespace(t, c, "istio-ambient", nil)
 	createNamespace(t, c, "istio-cni", nil)
 	createNamespace(t, c, "ztunnel", nil)
@@ -70,6 +75,12 @@ spec:
 		t.Errorf("ZTunnel status.istioRevision %q, want the Istio's revision ambient", zt.Status.IstioRevision)
 	}
 
+	// oc create ns bookinfo; oc label namespace bookinfo istio.io/dataplane-mode=ambient; oc apply -f
+	// bookinfo.yaml -n bookinfo
+	appNamespace(t, c, "bookinfo", map[string]string{"istio.io/dataplane-mode": "ambient"})
+	pods := deployBookinfo(t, c, "bookinfo")
+	assertNoSidecars(t, pods)
+
 	// A node agent may not run ahead of the control plane: ztunnel first is refused, and what runs
 	// stays as it was.
 	mergePatch(t, c, &v1.ZTunnel{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, `{"spec":{"version":"`+v127+`"}}`)
@@ -87,7 +98,31 @@ spec:
 	agentHealthy(t, c, &v1.ZTunnel{})
 	daemonSetImage(t, c, "istio-cni", "istio-cni-node", ":1.24.4")
 	daemonSetImage(t, c, "ztunnel", "ztunnel", ":1.24.4")
+	waitFor(t, "the node agents' pods to run 1.24.4", func(ctx context.Context) error {
+		if err := podsRun(ctx, c, "istio-cni", ":1.24.4"); err != nil {
+			return err
+		}
+		return podsRun(ctx, c, "ztunnel", ":1.24.4")
+	})
 	istioHealthy(t, c, "ambient")
+	// oc get istio; oc get istiocni; oc get ztunnel. Ambient workloads name no revision (no
+	// istio.io/rev, no istio-injection), so IN USE does not count them.
+	rows(t, "istios", []string{"ambient", "1", "1", "*", "ambient", "Healthy", "v1.24.4"})
+	rows(t, "istiocnis", []string{"default", "True", "Healthy", "v1.24.4"})
+	rows(t, "ztunnels", []string{"default", "True", "Healthy", "v1.24.4"})
+	assertNoSidecars(t, assertSamePods(t, c, "bookinfo", pods))
+}
+
+// assertNoSidecars checks that no pod has an istio-proxy container or Istio's injection annotations:
+// ambient workloads run without sidecars.
+func assertNoSidecars(t *testing.T, pods []corev1.Pod) {
+	t.Helper()
+	for _, p := range pods {
+		all := append(names(p.Spec.InitContainers), names(p.Spec.Containers)...)
+		if slices.Contains(all, "istio-proxy") || p.Annotations["sidecar.istio.io/status"] != "" {
+			t.Errorf("pod %s/%s in an ambient namespace has a sidecar: containers %v, sidecar.istio.io/status %q", p.Namespace, p.Name, all, p.Annotations["sidecar.istio.io/status"])
+		}
+	}
 }
 
 // TestExternalNodeComponents guards field lesson #60: where another tool manages the CNI and ztunnel,

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 
@@ -16,58 +15,23 @@ import (
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 )
 
-// TestIstioCNIInstallAndUpdate follows OpenShift Service Mesh 3's "Updating the Istio CNI" (updating
-// chapter 4): the IstioCNI default becomes Ready once its istio-cni-node pods run; changing its
-// spec.version rolls the DaemonSet in place, Ready is False (DaemonSetRollingOut) while it rolls and
-// True after, and `kubectl get istiocni` prints the documents' row. spec.namespace cannot change; the
-// CNI moves by being recreated in another namespace, which leaves nothing in the old one.
-func TestIstioCNIInstallAndUpdate(t *testing.T) {
+// TestIstioCNIMovesByRecreation: spec.namespace of an IstioCNI cannot change, as in OpenShift Service
+// Mesh 3 (its update procedure, chapter 4, changes spec.version only; TestInPlaceInstallAndUpdate
+// follows it); the CNI moves by being deleted and created again in another namespace, which leaves
+// nothing in the old one.
+func TestIstioCNIMovesByRecreation(t *testing.T) {
 	c := newClient(t)
 	startOperator(t, v1244)
-	ctx := t.Context()
 	createNamespace(t, c, "istio-cni", nil)
-	applyYAML(t, c, `apiVersion: sailoperator.io/v1
-kind: IstioCNI
-metadata:
-  name: default
-spec:
-  namespace: istio-cni
-  version: v1.24.3`)
+	applyExample(t, c, "03-istiocni.yaml")
 	t.Cleanup(func() { deleteNodeAgent(t, c, &v1.IstioCNI{}) })
 	agentHealthy(t, c, &v1.IstioCNI{})
-	ds := daemonSetImage(t, c, "istio-cni", "istio-cni-node", ":1.24.3")
-	oldGeneration := ds.Generation
+	daemonSetImage(t, c, "istio-cni", "istio-cni-node", ":1.24.3")
 
-	// oc patch istiocni default --type='merge' -p '{"spec":{"version":"v1.24.4"}}'
-	sawRolling := watchAgentReady(t, &v1.IstioCNIList{}, v1.ReasonDaemonSetRollingOut)
-	mergePatch(t, c, &v1.IstioCNI{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, `{"spec":{"version":"v1.24.4"}}`)
-	// oc wait --for=condition=Ready istiocnis/default
-	agentHealthy(t, c, &v1.IstioCNI{})
-	ds = daemonSetImage(t, c, "istio-cni", "istio-cni-node", ":1.24.4")
-	if ds.Generation == oldGeneration {
-		t.Error("the istio-cni-node DaemonSet's template did not change")
-	}
-	if s := ds.Status; s.ObservedGeneration != ds.Generation || s.UpdatedNumberScheduled != s.DesiredNumberScheduled || s.NumberReady != s.DesiredNumberScheduled || s.DesiredNumberScheduled == 0 {
-		t.Errorf("IstioCNI Ready while istio-cni-node has not rolled out: generation %d, status %+v", ds.Generation, s)
-	}
-	if !sawRolling() {
-		t.Error("Ready never turned False (DaemonSetRollingOut) while istio-cni-node rolled out")
-	}
-	// oc get istiocni default: NAME READY STATUS VERSION AGE
-	if got, want := row(table(t, "istiocnis"), "default"), []string{"default", "True", "Healthy", "v1.24.4"}; !slices.Equal(got, want) {
-		t.Errorf("kubectl get istiocni: %q, want %q", got, want)
-	}
-	// oc get pods -n istio-cni: every pod runs the new template.
-	waitFor(t, "the istio-cni-node pods to run the new image", func(ctx context.Context) error {
-		return podsRun(ctx, c, "istio-cni", ":1.24.4")
-	})
-
-	// spec.namespace is immutable, as in OpenShift Service Mesh 3.
-	err := c.Patch(ctx, &v1.IstioCNI{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"namespace":"istio-cni-2"}}`)))
+	err := c.Patch(t.Context(), &v1.IstioCNI{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"namespace":"istio-cni-2"}}`)))
 	if err == nil || !strings.Contains(err.Error(), "spec.namespace is immutable") {
 		t.Errorf("changing spec.namespace: %v, want the API server's refusal saying it is immutable", err)
 	}
-	// Moving it is deleting and creating it again: nothing stays in the old namespace.
 	deleteNodeAgent(t, c, &v1.IstioCNI{})
 	createNamespace(t, c, "istio-cni-2", nil)
 	applyYAML(t, c, `apiVersion: sailoperator.io/v1
@@ -78,6 +42,7 @@ spec:
   namespace: istio-cni-2
   version: v1.24.4`)
 	agentHealthy(t, c, &v1.IstioCNI{})
+	daemonSetImage(t, c, "istio-cni-2", "istio-cni-node", ":1.24.4")
 	waitFor(t, "nothing of the IstioCNI to be left in istio-cni", func(ctx context.Context) error {
 		return leftIn(ctx, t, c, "istio-cni", "IstioCNI.default")
 	})

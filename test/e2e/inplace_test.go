@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 
@@ -17,40 +16,51 @@ import (
 )
 
 // TestInPlaceInstallAndUpdate follows OpenShift Service Mesh 3's "Installing with InPlace update
-// strategy" and "Updating Istio control plane with InPlace strategy" (updating chapter, §2.2.2–2.2.3):
-// the same IstioRevision is updated, istiod rolls out, Ready is False until the new istiod serves, and
-// `kubectl get istio` prints the documents' columns and values. Deleting the Istio then removes
-// everything bosun applied and nothing else.
+// strategy" and "Updating Istio control plane with InPlace strategy" (updating chapter, §2.2.2–2.2.3),
+// then "Updating the Istio CNI" (chapter 4, §4.1.1), with the documents' manifests and Bookinfo in the
+// namespace bookinfo labelled istio-injection=enabled:
+//   - Bookinfo's pods are injected by istiod's own webhook, from the revision named default, with the
+//     1.24.3 proxy, and `oc get istio` prints the documents' row (IN USE 1);
+//   - after the version patch the same IstioRevision is updated, Ready is False until the new istiod
+//     serves, `oc get istio` prints v1.24.4, and the running pods are left alone;
+//   - `oc rollout restart deployment -n bookinfo` gives every pod the 1.24.4 proxy (what `istioctl
+//     proxy-status` shows as VERSION);
+//   - the IstioCNI patch rolls istio-cni-node to 1.24.4, Ready is False while it rolls (what `oc wait
+//     --for=condition=Ready` waits for), `oc get istiocni` prints the documents' row, and Bookinfo's
+//     pods are not restarted by it.
+//
+// Deleting the Istio then removes everything bosun applied for it and nothing else.
 func TestInPlaceInstallAndUpdate(t *testing.T) {
 	c := newClient(t)
-	startOperator(t, v1244)
+	installBosun(t, c)
 	ctx := t.Context()
 
+	// oc create ns istio-system
 	createNamespace(t, c, "istio-system", nil)
-	createNamespace(t, c, "bookinfo", map[string]string{"istio-injection": "enabled"})
-	pods := workloadPods(t, c, "bookinfo", "productpage", "default", 2)
 	// A user's object beside istiod, which deleting the mesh must leave alone.
 	userCM := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "team-notes", Namespace: "istio-system"}}
 	if err := c.Create(ctx, userCM); err != nil {
 		t.Fatal(err)
 	}
-	applyYAML(t, c, `apiVersion: sailoperator.io/v1
-kind: Istio
-metadata:
-  name: default
-spec:
-  namespace: istio-system
-  version: v1.24.3
-  updateStrategy:
-    type: InPlace`)
+	t.Cleanup(func() { _ = c.Delete(context.Background(), userCM) })
+	applyExample(t, c, "03-inplace-istio.yaml")
+	t.Cleanup(func() { deleteIstio(t, c, "default") })
+	createNamespace(t, c, "istio-cni", nil)
+	applyExample(t, c, "03-istiocni.yaml")
+	t.Cleanup(func() { deleteNodeAgent(t, c, &v1.IstioCNI{}) })
+	// oc create ns bookinfo; oc label namespace bookinfo istio-injection=enabled
+	appNamespace(t, c, "bookinfo", map[string]string{"istio-injection": "enabled"})
 
 	istioHealthy(t, c, "default")
-	waitFor(t, "kubectl get istio to print the documents' row", func(context.Context) error {
-		want := []string{"default", "1", "1", "1", "default", "Healthy", "v1.24.3"}
-		if got := row(table(t, "istios"), "default"); !slices.Equal(got, want) {
-			return fmt.Errorf("row %q, want %q", got, want)
-		}
-		return nil
+	agentHealthy(t, c, &v1.IstioCNI{})
+	// oc apply -f bookinfo.yaml -n bookinfo
+	pods := deployBookinfo(t, c, "bookinfo")
+	assertSidecars(t, pods, "default", "proxyv2:1.24.3")
+	// oc get istio -n istio-system: IN USE is 1, "because both the namespace label and the injected
+	// proxies reference the IstioRevision resource".
+	rows(t, "istios", []string{"default", "1", "1", "1", "default", "Healthy", "v1.24.3"})
+	waitFor(t, "the revision to count Bookinfo's namespace and pods", func(ctx context.Context) error {
+		return inUseMessage(ctx, c, "default", "Referenced by 1 namespace (bookinfo) and 6 pods")
 	})
 	rev := &v1.IstioRevision{}
 	if err := c.Get(ctx, client.ObjectKey{Name: "default"}, rev); err != nil {
@@ -94,10 +104,40 @@ spec:
 	if rev.UID != revUID || rev.Spec.Version != v1244 {
 		t.Errorf("after the update: revision UID %s (was %s), version %s; want the same revision on %s", rev.UID, revUID, rev.Spec.Version, v1244)
 	}
-	want := []string{"default", "1", "1", "1", "default", "Healthy", "v1.24.4"}
-	if got := row(table(t, "istios"), "default"); !slices.Equal(got, want) {
-		t.Errorf("kubectl get istio after the update: %q, want %q", got, want)
+	// oc get istio
+	rows(t, "istios", []string{"default", "1", "1", "1", "default", "Healthy", "v1.24.4"})
+	istiodPods(t, c, "istio-system", "default")
+	// The workloads keep their proxies until they are restarted.
+	assertSidecars(t, assertSamePods(t, c, "bookinfo", pods), "default", "proxyv2:1.24.3")
+
+	// oc rollout restart deployment -n bookinfo; istioctl proxy-status: VERSION 1.24.4.
+	pods = rolloutRestart(t, c, "bookinfo")
+	assertSidecars(t, pods, "default", "proxyv2:1.24.4")
+
+	// Chapter 4: oc patch istiocni default -n istio-cni --type='merge' -p '{"spec":{"version":"v1.24.4"}}'
+	ds := daemonSetImage(t, c, "istio-cni", "istio-cni-node", ":1.24.3")
+	oldCNIGeneration := ds.Generation
+	sawRolling := watchAgentReady(t, &v1.IstioCNIList{}, v1.ReasonDaemonSetRollingOut)
+	mergePatch(t, c, &v1.IstioCNI{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, `{"spec":{"version":"v1.24.4"}}`)
+	// oc wait --for=condition=Ready istiocnis/default --timeout=5m
+	agentHealthy(t, c, &v1.IstioCNI{})
+	ds = daemonSetImage(t, c, "istio-cni", "istio-cni-node", ":1.24.4")
+	if ds.Generation == oldCNIGeneration {
+		t.Error("the istio-cni-node DaemonSet's template did not change")
 	}
+	if s := ds.Status; s.ObservedGeneration != ds.Generation || s.UpdatedNumberScheduled != s.DesiredNumberScheduled || s.NumberReady != s.DesiredNumberScheduled || s.DesiredNumberScheduled == 0 {
+		t.Errorf("IstioCNI Ready while istio-cni-node has not rolled out: generation %d, status %+v", ds.Generation, s)
+	}
+	if !sawRolling() {
+		t.Error("Ready never turned False (DaemonSetRollingOut) while istio-cni-node rolled out")
+	}
+	// oc get istiocni default: NAME READY STATUS VERSION
+	rows(t, "istiocnis", []string{"default", "True", "Healthy", "v1.24.4"})
+	// oc get pods -n istio-cni: every istio-cni-node pod runs the new image.
+	waitFor(t, "the istio-cni-node pods to run the new image", func(ctx context.Context) error {
+		return podsRun(ctx, c, "istio-cni", ":1.24.4")
+	})
+	assertSidecars(t, assertSamePods(t, c, "bookinfo", pods), "default", "proxyv2:1.24.4")
 
 	// Deleting the Istio removes its revision and every object applied for it; the user's ConfigMap
 	// in the same namespace stays.
@@ -120,7 +160,6 @@ spec:
 	if err := c.Get(ctx, client.ObjectKeyFromObject(userCM), &corev1.ConfigMap{}); err != nil {
 		t.Errorf("the user's ConfigMap in istio-system is gone: %v", err)
 	}
-	deletePods(t, c, "bookinfo", pods)
 }
 
 // watchReady records the Ready condition of an IstioRevision from now on; the returned func reports

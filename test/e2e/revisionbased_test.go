@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -16,79 +15,66 @@ import (
 )
 
 // TestRevisionBasedUpdate follows "Installing Istio with RevisionBased strategy" and "Updating Istio
-// control plane with RevisionBased strategy" (updating chapter, §2.3.2–2.3.3): a version change runs a
-// second revision beside the first, both Ready, the old one in use; once the namespace is relabelled
-// and its pods restarted, the old revision becomes unused and is deleted after the grace period, and
-// not before.
+// control plane with RevisionBased strategy" (updating chapter, §2.3.2–2.3.3) with the documents'
+// manifest and Bookinfo in the namespace bookinfo labelled istio.io/rev=default-v1-24-3:
+//   - `oc get istiorevision` shows default-v1-24-3 not in use, then in use once Bookinfo runs, whose
+//     pods istiod's webhook injected from that revision with the 1.24.3 proxy; `oc get istio` shows
+//     the documents' row;
+//   - after the version patch a second revision runs beside the first (two istiod pods, both revisions
+//     Ready, the old one in use) and the pods keep the old revision's proxies;
+//   - relabelling the namespace alone moves nothing: the old revision stays in use by its pods;
+//   - after `oc rollout restart` every pod carries the new revision's 1.24.4 proxy, and the old
+//     revision, now unused, is deleted with its istiod after the grace period and not before.
 func TestRevisionBasedUpdate(t *testing.T) {
 	c := newClient(t)
-	startOperator(t, v1244)
+	installBosun(t, c)
 	ctx := t.Context()
 	const grace = 8
 
+	// oc create ns istio-system
 	createNamespace(t, c, "istio-system", nil)
-	applyYAML(t, c, fmt.Sprintf(`apiVersion: sailoperator.io/v1
-kind: Istio
-metadata:
-  name: default
-spec:
-  namespace: istio-system
-  version: v1.24.3
-  updateStrategy:
-    type: RevisionBased
-    inactiveRevisionDeletionGracePeriodSeconds: %d`, grace))
+	applyExample(t, c, "03-revisionbased-istio.yaml")
 	t.Cleanup(func() { deleteIstio(t, c, "default") })
-
+	// A grace period shorter than the documented default of 30 s, so that the test sees the old
+	// revision go.
+	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, fmt.Sprintf(`{"spec":{"updateStrategy":{"inactiveRevisionDeletionGracePeriodSeconds":%d}}}`, grace))
 	istioHealthy(t, c, "default")
-	// oc get istiorevision: NAME TYPE READY STATUS IN USE VERSION
-	waitFor(t, "the first revision to be listed as the documents show", func(context.Context) error {
-		want := []string{"default-v1-24-3", "Local", "True", "Healthy", "False", "v1.24.3"}
-		if got := row(table(t, "istiorevisions"), "default-v1-24-3"); !slices.Equal(got, want) {
-			return fmt.Errorf("row %q, want %q", got, want)
-		}
-		return nil
-	})
+	// oc get istiorevision -n istio-system
+	rows(t, "istiorevisions", []string{"default-v1-24-3", "Local", "True", "Healthy", "False", "v1.24.3"})
 
-	createNamespace(t, c, "bookinfo-rb", nil)
-	labelNamespace(t, c, "bookinfo-rb", "istio.io/rev", "default-v1-24-3")
-	oldPods := workloadPods(t, c, "bookinfo-rb", "reviews", "default-v1-24-3", 3)
-	waitFor(t, "the Istio to count its revision in use", func(context.Context) error {
-		want := []string{"default", "1", "1", "1", "default-v1-24-3", "Healthy", "v1.24.3"}
-		if got := row(table(t, "istios"), "default"); !slices.Equal(got, want) {
-			return fmt.Errorf("row %q, want %q", got, want)
-		}
-		return nil
-	})
+	// oc create ns bookinfo; oc label namespace bookinfo istio.io/rev=default-v1-24-3; oc apply -f
+	// bookinfo.yaml -n bookinfo
+	appNamespace(t, c, "bookinfo", map[string]string{"istio.io/rev": "default-v1-24-3"})
+	pods := deployBookinfo(t, c, "bookinfo")
+	assertSidecars(t, pods, "default-v1-24-3", "proxyv2:1.24.3")
+	// oc get istio -n istio-system: IN USE 1 once the application runs.
+	rows(t, "istios", []string{"default", "1", "1", "1", "default-v1-24-3", "Healthy", "v1.24.3"})
+	rows(t, "istiorevisions", []string{"default-v1-24-3", "Local", "True", "Healthy", "True", "v1.24.3"})
 
+	// oc patch istio default --type='merge' -p '{"spec":{"version":"v1.24.4"}}'
 	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, `{"spec":{"version":"v1.24.4"}}`)
 	istioHealthy(t, c, "default")
-	waitFor(t, "two revisions, both ready, the old one in use", func(context.Context) error {
-		rows := table(t, "istiorevisions")
-		wantOld := []string{"default-v1-24-3", "Local", "True", "Healthy", "True", "v1.24.3"}
-		wantNew := []string{"default-v1-24-4", "Local", "True", "Healthy", "False", "v1.24.4"}
-		if got := row(rows, "default-v1-24-3"); !slices.Equal(got, wantOld) {
-			return fmt.Errorf("old revision %q, want %q", got, wantOld)
-		}
-		if got := row(rows, "default-v1-24-4"); !slices.Equal(got, wantNew) {
-			return fmt.Errorf("new revision %q, want %q", got, wantNew)
-		}
-		want := []string{"default", "2", "2", "1", "default-v1-24-4", "Healthy", "v1.24.4"}
-		if got := row(table(t, "istios"), "default"); !slices.Equal(got, want) {
-			return fmt.Errorf("istio %q, want %q", got, want)
-		}
-		return nil
-	})
-	for _, name := range []string{"istiod-default-v1-24-3", "istiod-default-v1-24-4"} {
-		if err := c.Get(ctx, client.ObjectKey{Namespace: "istio-system", Name: name}, &appsv1.Deployment{}); err != nil {
-			t.Errorf("istiod Deployment %s: %v", name, err)
-		}
-	}
+	// oc get istio; oc get istiorevision; oc get pods -n istio-system
+	rows(t, "istios", []string{"default", "2", "2", "1", "default-v1-24-4", "Healthy", "v1.24.4"})
+	rows(t, "istiorevisions",
+		[]string{"default-v1-24-3", "Local", "True", "Healthy", "True", "v1.24.3"},
+		[]string{"default-v1-24-4", "Local", "True", "Healthy", "False", "v1.24.4"})
+	istiodPods(t, c, "istio-system", "default-v1-24-3", "default-v1-24-4")
+	// istioctl proxy-status: the sidecars are still those of the old control plane.
+	assertSidecars(t, assertSamePods(t, c, "bookinfo", pods), "default-v1-24-3", "proxyv2:1.24.3")
 
-	// oc label namespace bookinfo istio.io/rev=default-v1-24-4 --overwrite; oc rollout restart
-	labelNamespace(t, c, "bookinfo-rb", "istio.io/rev", "default-v1-24-4")
-	deletePods(t, c, "bookinfo-rb", oldPods)
-	newPods := workloadPods(t, c, "bookinfo-rb", "reviews-new", "default-v1-24-4", 3)
-	t.Cleanup(func() { deletePods(t, c, "bookinfo-rb", newPods) })
+	// oc label namespace bookinfo istio.io/rev=default-v1-24-4 --overwrite
+	labelNamespace(t, c, "bookinfo", "istio.io/rev", "default-v1-24-4")
+	// The old revision still serves the pods it injected: it stays in use, counted by its pods alone.
+	waitFor(t, "the old revision to be in use by its pods alone", func(ctx context.Context) error {
+		return inUseMessage(ctx, c, "default-v1-24-3", "Referenced by 6 pods")
+	})
+	rows(t, "istiorevisions",
+		[]string{"default-v1-24-3", "Local", "True", "Healthy", "True", "v1.24.3"},
+		[]string{"default-v1-24-4", "Local", "True", "Healthy", "True", "v1.24.4"})
+	// oc rollout restart deployment -n bookinfo; istioctl proxy-status: the new control plane's version.
+	pods = rolloutRestart(t, c, "bookinfo")
+	assertSidecars(t, pods, "default-v1-24-4", "proxyv2:1.24.4")
 
 	// The old revision turns unused, stays for the grace period, and is deleted afterwards.
 	var unusedSince time.Time
@@ -118,20 +104,14 @@ spec:
 	if deletedAfter := time.Since(unusedSince); deletedAfter < grace*time.Second {
 		t.Errorf("the old revision was deleted %s after it became unused, before the %ds grace period", deletedAfter, grace)
 	}
-	waitFor(t, "the old istiod to be removed", func(ctx context.Context) error {
-		err := c.Get(ctx, client.ObjectKey{Namespace: "istio-system", Name: "istiod-default-v1-24-3"}, &appsv1.Deployment{})
-		if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("istiod-default-v1-24-3: %v", err)
-		}
-		return nil
-	})
-	want := []string{"default", "1", "1", "1", "default-v1-24-4", "Healthy", "v1.24.4"}
-	waitFor(t, "the Istio to show one revision", func(context.Context) error {
-		if got := row(table(t, "istios"), "default"); !slices.Equal(got, want) {
-			return fmt.Errorf("row %q, want %q", got, want)
-		}
-		return nil
-	})
+	// Verification: oc get pods -n istio-system; oc get istio; oc get istiorevision.
+	istiodPods(t, c, "istio-system", "default-v1-24-4")
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "istio-system", Name: "istiod-default-v1-24-3"}, &appsv1.Deployment{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the old istiod Deployment: %v, want it removed with its revision", err)
+	}
+	rows(t, "istios", []string{"default", "1", "1", "1", "default-v1-24-4", "Healthy", "v1.24.4"})
+	rows(t, "istiorevisions", []string{"default-v1-24-4", "Local", "True", "Healthy", "True", "v1.24.4"})
+	assertSidecars(t, assertSamePods(t, c, "bookinfo", pods), "default-v1-24-4", "proxyv2:1.24.4")
 }
 
 // TestRevisionBasedAliasNamesTheResolvedVersion: an Istio on an alias gets a revision named after the

@@ -28,19 +28,26 @@ import (
 
 // TestRevisionBasedUpdateWithDefaultTag follows "Installing Istio with RevisionBased strategy and
 // IstioRevisionTag" and "Updating Istio control plane with RevisionBased strategy and
-// IstioRevisionTag" (updating chapter, §2.3.4–2.3.5), from the documents' own manifest: the tag named
-// default makes the istio-injection=enabled namespace use the active revision; what the operator
-// applies for the tag is what bosun render prints; after a version change the tag moves to the new
-// revision (its webhook updated in place, never deleted) while the old one stays in use by the pods
-// it injected; once they restart, the old revision is pruned. kubectl get istiorevisiontag shows
-// "default Healthy True <revision>" as the documents do.
+// IstioRevisionTag" (updating chapter, §2.3.4–2.3.5), from the documents' own manifest, with Bookinfo
+// in the namespace bookinfo labelled istio-injection=enabled:
+//   - the tag named default makes the namespace use the active revision (field lessons #21, #22:
+//     istio-injection=enabled works with RevisionBased through it): Bookinfo's pods are injected
+//     by istiod-default-v1-24-3 through the tag's webhook, with the 1.24.3 proxy; what the operator
+//     applies for the tag is what bosun render prints; `oc get istiorevisiontag` shows "default
+//     Healthy True default-v1-24-3";
+//   - after the version patch the tag moves to the new revision (its webhook updated in place, never
+//     deleted; field lesson #26: without any change of the tag's own), both revisions are Ready and in
+//     use, two istiod pods run, and the pods keep their 1.24.3 proxies;
+//   - after `oc rollout restart` (no relabelling: that is what the tag is for) every pod carries the
+//     new revision's 1.24.4 proxy, and the old revision is pruned with its istiod.
 func TestRevisionBasedUpdateWithDefaultTag(t *testing.T) {
 	c := newClient(t)
-	startOperator(t, v1244)
+	installBosun(t, c)
 	ctx := t.Context()
 	example := docExample(t, "03-revisionbased-istio-with-tag.yaml")
 	printed := renderExample(t, example)
 
+	// oc create ns istio-system
 	createNamespace(t, c, "istio-system", nil)
 	data, err := os.ReadFile(example)
 	if err != nil {
@@ -70,45 +77,49 @@ func TestRevisionBasedUpdateWithDefaultTag(t *testing.T) {
 	webhookPointsAt(t, c, "istio-revision-tag-default", "istio-system", "istiod-default-v1-24-3")
 	validatorPointsAt(t, c, "istiod-default-validator", "istio-system", "istiod-default-v1-24-3")
 
-	// oc label namespace bookinfo istio-injection=enabled; oc apply -f bookinfo.yaml
-	createNamespace(t, c, "bookinfo-tag", map[string]string{"istio-injection": "enabled"})
-	oldPods := workloadPods(t, c, "bookinfo-tag", "details", "default-v1-24-3", 3)
-	// oc get istiorevisiontag: NAME STATUS IN USE REVISION
+	// oc create ns bookinfo; oc label namespace bookinfo istio-injection=enabled; oc apply -f
+	// bookinfo.yaml -n bookinfo
+	appNamespace(t, c, "bookinfo", map[string]string{"istio-injection": "enabled"})
+	pods := deployBookinfo(t, c, "bookinfo")
+	assertSidecars(t, pods, "default-v1-24-3", "proxyv2:1.24.3")
+	// oc get istiorevisiontag: NAME STATUS IN USE REVISION. IN USE is True "because both active
+	// workloads and the bookinfo namespace now reference the tag".
 	tagRow(t, "default", "Healthy", "True", "default-v1-24-3")
+	rows(t, "istiorevisions", []string{"default-v1-24-3", "Local", "True", "Healthy", "True", "v1.24.3"})
 
 	deleted := watchDeletions(t, "istio-revision-tag-default")
 	// oc patch istio default --type='merge' -p '{"spec":{"version":"v1.24.4"}}'
 	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, `{"spec":{"version":"v1.24.4"}}`)
 	istioHealthy(t, c, "default")
-	// Field lesson #26: the tag follows the Istio's new revision without any change of its own.
+	// oc get istio. The document's example row here (IN USE 1, v1.24.3) contradicts its own
+	// istiorevision listing that follows (both revisions in use) and the patch it just made: both
+	// revisions are in use, the old one by its pods and the new one by the tag.
+	rows(t, "istios", []string{"default", "2", "2", "2", "default-v1-24-4", "Healthy", "v1.24.4"})
+	// oc get istiorevision
+	rows(t, "istiorevisions",
+		[]string{"default-v1-24-3", "Local", "True", "Healthy", "True", "v1.24.3"},
+		[]string{"default-v1-24-4", "Local", "True", "Healthy", "True", "v1.24.4"})
+	// oc get istiorevisiontag
 	tagRow(t, "default", "Healthy", "True", "default-v1-24-4")
-	waitFor(t, "both revisions ready and in use, as the documents show", func(context.Context) error {
-		rows := table(t, "istiorevisions")
-		for _, want := range [][]string{
-			{"default-v1-24-3", "Local", "True", "Healthy", "True", "v1.24.3"},
-			{"default-v1-24-4", "Local", "True", "Healthy", "True", "v1.24.4"},
-		} {
-			if got := row(rows, want[0]); !slices.Equal(got, want) {
-				return fmt.Errorf("row %q, want %q", got, want)
-			}
-		}
-		return nil
-	})
+	// oc get pods -n istio-system
+	istiodPods(t, c, "istio-system", "default-v1-24-3", "default-v1-24-4")
 	webhookPointsAt(t, c, "istio-revision-tag-default", "istio-system", "istiod-default-v1-24-4")
 	validatorPointsAt(t, c, "istiod-default-validator", "istio-system", "istiod-default-v1-24-4")
 	if names := deleted(); len(names) > 0 {
 		t.Errorf("the tag's webhook was deleted while it moved to the new revision: %v", names)
 	}
-	// The old revision stays: the pods it injected still use it.
-	rev := &v1.IstioRevision{}
-	if err := c.Get(ctx, client.ObjectKey{Name: "default-v1-24-3"}, rev); err != nil {
-		t.Fatalf("the old revision is gone while its pods run: %v", err)
-	}
+	// istioctl proxy-status: the sidecars are still the old control plane's, and the old revision
+	// stays for them.
+	assertSidecars(t, assertSamePods(t, c, "bookinfo", pods), "default-v1-24-3", "proxyv2:1.24.3")
+	waitFor(t, "the old revision to be in use by its pods", func(ctx context.Context) error {
+		return inUseMessage(ctx, c, "default-v1-24-3", "Referenced by 6 pods")
+	})
 
-	// oc rollout restart deployment -n bookinfo: the new pods are injected by the new revision.
-	deletePods(t, c, "bookinfo-tag", oldPods)
-	newPods := workloadPods(t, c, "bookinfo-tag", "details-new", "default-v1-24-4", 3)
-	t.Cleanup(func() { deletePods(t, c, "bookinfo-tag", newPods) })
+	// oc rollout restart deployment -n bookinfo; istioctl proxy-status: the new control plane's
+	// version.
+	pods = rolloutRestart(t, c, "bookinfo")
+	assertSidecars(t, pods, "default-v1-24-4", "proxyv2:1.24.4")
+	// Verification: the old revision and its istiod are deleted after the grace period.
 	waitFor(t, "the old revision to be pruned", func(ctx context.Context) error {
 		err := c.Get(ctx, client.ObjectKey{Name: "default-v1-24-3"}, &v1.IstioRevision{})
 		if apierrors.IsNotFound(err) {
@@ -116,10 +127,15 @@ func TestRevisionBasedUpdateWithDefaultTag(t *testing.T) {
 		}
 		return fmt.Errorf("still there: %v", err)
 	})
+	istiodPods(t, c, "istio-system", "default-v1-24-4")
+	rows(t, "istios", []string{"default", "1", "1", "1", "default-v1-24-4", "Healthy", "v1.24.4"})
+	rows(t, "istiorevisions", []string{"default-v1-24-4", "Local", "True", "Healthy", "True", "v1.24.4"})
 	tagRow(t, "default", "Healthy", "True", "default-v1-24-4")
-	want1 := []string{"default-v1-24-4", "Local", "True", "Healthy", "True", "v1.24.4"}
-	if got := row(table(t, "istiorevisions"), "default-v1-24-4"); !slices.Equal(got, want1) {
-		t.Errorf("revision row %q, want %q", got, want1)
+	waitFor(t, "the new revision to count Bookinfo's pods", func(ctx context.Context) error {
+		return inUseMessage(ctx, c, "default-v1-24-4", "Referenced by 1 namespace (bookinfo), 6 pods and IstioRevisionTag default")
+	})
+	if err := c.Get(ctx, client.ObjectKey{Name: "default-v1-24-3"}, &v1.IstioRevision{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the old revision: %v", err)
 	}
 }
 
