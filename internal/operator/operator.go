@@ -18,8 +18,10 @@ package operator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -196,12 +198,12 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return nil, err
 	}
-	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+	recorder := metrics.CountEvents(mgr.GetEventRecorder("bosun"))
+	policies := versionPolicies(cfg, o.Catalog, recorder)
+	if err := mgr.AddReadyzCheck("version-policies", policies.ready(mgr.Elected())); err != nil {
 		return nil, err
 	}
-
-	recorder := metrics.CountEvents(mgr.GetEventRecorder("bosun"))
-	if err := mgr.Add(versionPolicies(cfg, o.Catalog, recorder)); err != nil {
+	if err := mgr.Add(policies); err != nil {
 		return nil, err
 	}
 
@@ -247,20 +249,54 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 
 func ptr[T any](v T) *T { return &v }
 
-// versionPolicies installs, once this replica leads, the admission policies that make the API server
+// policyInstaller installs, once this replica leads, the admission policies that make the API server
 // accept exactly the versions of the operator's catalog and default an empty one to the catalog's
 // default (internal/versionpolicy). Without them (a cluster older than Kubernetes 1.36, say, which
 // lacks MutatingAdmissionPolicy) bosun still works: the controllers refuse unknown versions with the
 // same message, and an empty version means the catalog's default, so the failure is logged and the
 // operator goes on. Each policy written is recorded as an Event on it.
-func versionPolicies(cfg *rest.Config, cat *catalog.Catalog, recorder events.EventRecorder) manager.Runnable {
-	return manager.RunnableFunc(func(ctx context.Context) error {
-		if err := versionpolicy.Install(ctx, cfg, cat, time.Minute, recorder); err != nil {
-			ctrl.Log.WithName("versionpolicy").Error(err, "the API server does not check spec.version against this operator's catalog; bosun refuses unknown versions when it reconciles them instead")
+type policyInstaller struct {
+	cfg      *rest.Config
+	cat      *catalog.Catalog
+	recorder events.EventRecorder
+	// done is closed once the policies are in force, or installing them failed.
+	done chan struct{}
+}
+
+func versionPolicies(cfg *rest.Config, cat *catalog.Catalog, recorder events.EventRecorder) *policyInstaller {
+	return &policyInstaller{cfg: cfg, cat: cat, recorder: recorder, done: make(chan struct{})}
+}
+
+// NeedLeaderElection makes only the leader install the policies.
+func (p *policyInstaller) NeedLeaderElection() bool { return true }
+
+func (p *policyInstaller) Start(ctx context.Context) error {
+	if err := versionpolicy.Install(ctx, p.cfg, p.cat, time.Minute, p.recorder); err != nil {
+		ctrl.Log.WithName("versionpolicy").Error(err, "the API server does not check spec.version against this operator's catalog; bosun refuses unknown versions when it reconciles them instead")
+	}
+	close(p.done)
+	<-ctx.Done()
+	return nil
+}
+
+// ready is the operator's readiness check: the leader is ready once its policies are in force (or
+// failed to install), so that an Istio applied after `kubectl wait --for=condition=Available` on
+// the operator's Deployment gets its empty version defaulted; a replica that does not lead is ready
+// at once.
+func (p *policyInstaller) ready(elected <-chan struct{}) healthz.Checker {
+	return func(*http.Request) error {
+		select {
+		case <-p.done:
+			return nil
+		default:
 		}
-		<-ctx.Done()
-		return nil
-	})
+		select {
+		case <-elected:
+			return errors.New("the version admission policies are being installed")
+		default:
+			return nil
+		}
+	}
 }
 
 // metadataOf is an empty metadata-only object of a core kind, as the cache and indexes key them.

@@ -108,11 +108,12 @@ func migrationStep(t *testing.T, c client.Client, pods map[string][]corev1.Pod, 
 	if migrated > 0 {
 		ossm3InUse, ossm3Used = "1", "True"
 	}
-	// ossm3's VERSION column is empty: bosun resolves an empty spec.version to the catalog's default
-	// without writing it into the spec; the revision's row shows the version it runs.
+	// ossm3's manifest names no version: the API server wrote the catalog's default into it (bosun's
+	// version policy, in force before the operator's pod is Ready); the revision's row shows the
+	// version that alias stands for.
 	rows(t, "istios",
 		[]string{"basic", "1", "1", "1", "basic", "Healthy", "v1.24.3"},
-		[]string{"ossm3", "1", "1", ossm3InUse, "ossm3", "Healthy", "*"})
+		[]string{"ossm3", "1", "1", ossm3InUse, "ossm3", "Healthy", "v1.24-latest"})
 	rows(t, "istiorevisions",
 		[]string{"basic", "Local", "True", "Healthy", "True", "v1.24.3"},
 		[]string{"ossm3", "Local", "True", "Healthy", ossm3Used, "v1.24.4"})
