@@ -49,38 +49,6 @@ func TestInjectionByIstiod(t *testing.T) {
 	assertInjected(t, pod, "default", "proxyv2:1.24.4")
 }
 
-// TestRevisionBasedInjection: with two revisions running side by side, each namespace labelled
-// istio.io/rev=<revision> gets its sidecar from its own istiod: the proxy image and the istio.io/rev
-// annotation are those of that revision.
-func TestRevisionBasedInjection(t *testing.T) {
-	c := newClient(t)
-	startOperator(t, v1244)
-	createNamespace(t, c, "istio-system", nil)
-	applyYAML(t, c, `apiVersion: sailoperator.io/v1
-kind: Istio
-metadata:
-  name: rbinject
-spec:
-  namespace: istio-system
-  version: v1.24.3
-  updateStrategy:
-    type: RevisionBased
-    inactiveRevisionDeletionGracePeriodSeconds: 600`)
-	t.Cleanup(func() { deleteIstio(t, c, "rbinject") })
-	istioHealthy(t, c, "rbinject")
-
-	createNamespace(t, c, "rb-old", map[string]string{"istio.io/rev": "rbinject-v1-24-3"})
-	assertInjected(t, injectedPod(t, c, "rb-old", "web"), "rbinject-v1-24-3", "proxyv2:1.24.3")
-
-	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "rbinject"}}, `{"spec":{"version":"v1.24.4"}}`)
-	istioHealthy(t, c, "rbinject")
-	createNamespace(t, c, "rb-new", map[string]string{"istio.io/rev": "rbinject-v1-24-4"})
-	assertInjected(t, injectedPod(t, c, "rb-new", "web"), "rbinject-v1-24-4", "proxyv2:1.24.4")
-
-	// The old revision still injects its own namespace.
-	assertInjected(t, injectedPod(t, c, "rb-old", "api"), "rbinject-v1-24-3", "proxyv2:1.24.3")
-}
-
 // TestIstiodValidatesIstioConfig: istiod's validating webhook refuses an invalid VirtualService
 // with Istio's own message, and accepts a valid one.
 func TestIstiodValidatesIstioConfig(t *testing.T) {
@@ -505,42 +473,3 @@ func podReady(pod *corev1.Pod) bool {
 	return false
 }
 
-// TestDefaultTagInjection: with a RevisionBased Istio and an IstioRevisionTag named default (updating
-// §2.3.4), a namespace labelled istio-injection=enabled is injected by the tag's revision, through the
-// tag's own webhook, and after a version change by the new revision the tag moved to.
-func TestDefaultTagInjection(t *testing.T) {
-	c := newClient(t)
-	startOperator(t, v1244)
-	createNamespace(t, c, "istio-tagged", nil)
-	applyYAML(t, c, `apiVersion: sailoperator.io/v1
-kind: Istio
-metadata:
-  name: tagged
-spec:
-  namespace: istio-tagged
-  version: v1.24.3
-  updateStrategy:
-    type: RevisionBased
-    inactiveRevisionDeletionGracePeriodSeconds: 600
----
-apiVersion: sailoperator.io/v1
-kind: IstioRevisionTag
-metadata:
-  name: default
-spec:
-  targetRef:
-    kind: Istio
-    name: tagged`)
-	t.Cleanup(func() { deleteTag(t, c, "default") })
-	t.Cleanup(func() { deleteIstio(t, c, "tagged") })
-	istioHealthy(t, c, "tagged")
-	tagReconciled(t, c, "default", "tagged-v1-24-3")
-
-	createNamespace(t, c, "tagged-apps", map[string]string{"istio-injection": "enabled"})
-	assertInjected(t, injectedPod(t, c, "tagged-apps", "web"), "tagged-v1-24-3", "proxyv2:1.24.3")
-
-	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "tagged"}}, `{"spec":{"version":"v1.24.4"}}`)
-	istioHealthy(t, c, "tagged")
-	tagReconciled(t, c, "default", "tagged-v1-24-4")
-	assertInjected(t, injectedPod(t, c, "tagged-apps", "api"), "tagged-v1-24-4", "proxyv2:1.24.4")
-}
