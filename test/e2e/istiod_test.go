@@ -472,4 +472,3 @@ func podReady(pod *corev1.Pod) bool {
 	}
 	return false
 }
-
