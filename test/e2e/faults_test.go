@@ -96,6 +96,9 @@ func TestOperatorSurvivesSIGKILL(t *testing.T) {
 		delay := time.Duration(rng.Int64N(int64(maxKillDelay)))
 		k := kill{n: i + 1, mesh: m.name, phase: phase, delay: delay}
 		if err := m.changeVersionKilling(t, c, k, tally); err != nil {
+			if v := guard.violations(); len(v) > 0 {
+				err = fmt.Errorf("%w; and %s", err, strings.Join(v, "; "))
+			}
 			tally.failures = append(tally.failures, fmt.Sprintf("kill %d (%s, %s at %s): %v", k.n, k.mesh, k.phase, k.delay.Round(time.Millisecond), err))
 			t.Fatalf("kill %d of %d (%s, %s, %s after it started; seed %d): %v", k.n, kills, k.mesh, k.phase, k.delay.Round(time.Millisecond), seed, err)
 		}
@@ -380,14 +383,19 @@ func podNames(pods []corev1.Pod) []string {
 func within(timeout time.Duration, cond func(ctx context.Context) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	var last error
 	for {
 		err := cond(ctx)
 		if err == nil {
 			return nil
 		}
+		// An attempt cut short by the deadline says nothing about why the wait failed.
+		if ctx.Err() == nil || last == nil {
+			last = err
+		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("after %s: %w", timeout, err)
+			return fmt.Errorf("after %s: %w", timeout, last)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
