@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -80,6 +81,7 @@ func TestOperatorSurvivesSIGKILL(t *testing.T) {
 		m.install(t, c)
 	}
 	guard := guardRevisions(t, c, inplace, revbased)
+	inplace.guard, revbased.guard = guard, guard
 
 	tally := &killTally{seed: seed}
 	t.Cleanup(func() { t.Log(tally.String()) })
@@ -102,6 +104,8 @@ func TestOperatorSurvivesSIGKILL(t *testing.T) {
 			tally.failures = append(tally.failures, fmt.Sprintf("kill %d (%s, %s at %s): %v", k.n, k.mesh, k.phase, k.delay.Round(time.Millisecond), err))
 			t.Fatalf("kill %d of %d (%s, %s, %s after it started; seed %d): %v", k.n, kills, k.mesh, k.phase, k.delay.Round(time.Millisecond), seed, err)
 		}
+		t.Logf("kill %d/%d: %s, %s, %s after it started; converged %s after the kill", k.n, kills, k.mesh, k.phase,
+			k.delay.Round(time.Millisecond), tally.converge[len(tally.converge)-1].Round(100*time.Millisecond))
 		if v := guard.violations(); len(v) > 0 {
 			tally.failures = append(tally.failures, v...)
 			t.Fatalf("after kill %d (%s, %s, %s after it started; seed %d): %s", k.n, k.mesh, k.phase, k.delay.Round(time.Millisecond), seed, strings.Join(v, "; "))
@@ -150,6 +154,8 @@ type faultMesh struct {
 	pods  []string
 	// generation counts pod generations, to name new pods.
 	generation int
+	// guard, once set, watches the test's revisions; a violation it found ends a wait at once.
+	guard *revisionGuard
 }
 
 // revision is the name of the revision that runs version.
@@ -252,7 +258,12 @@ func (m *faultMesh) converge(t *testing.T, c client.Client, killed *plannedKill,
 		}
 		from = killed.at
 	}
-	if err := within(convergeTimeout, func(ctx context.Context) error { return m.converged(ctx, c) }); err != nil {
+	if err := within(convergeTimeout, func(ctx context.Context) error {
+		if v := m.guard.violations(); len(v) > 0 {
+			return fmt.Errorf("%w: %s", errFinal, strings.Join(v, "; "))
+		}
+		return m.converged(ctx, c)
+	}); err != nil {
 		return fmt.Errorf("the mesh did not converge: %w", err)
 	}
 	if killed != nil {
@@ -378,8 +389,13 @@ func podNames(pods []corev1.Pod) []string {
 	return names
 }
 
-// within polls cond every 200 ms until it returns nil, and returns its last error after timeout.
-// Unlike waitFor it does not fail the test, so that the kill test can tally a failure first.
+// errFinal marks an error of a condition that no amount of waiting can turn into success (something
+// was deleted that must not be, a counter that only grows has grown): within returns it at once.
+var errFinal = errors.New("final")
+
+// within polls cond every 200 ms until it returns nil, and returns its last error after timeout, or at
+// once an error that wraps errFinal. Unlike waitFor it does not fail the test, so that the kill test
+// can tally a failure first.
 func within(timeout time.Duration, cond func(ctx context.Context) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -388,6 +404,9 @@ func within(timeout time.Duration, cond func(ctx context.Context) error) error {
 		err := cond(ctx)
 		if err == nil {
 			return nil
+		}
+		if errors.Is(err, errFinal) {
+			return err
 		}
 		// An attempt cut short by the deadline says nothing about why the wait failed.
 		if ctx.Err() == nil || last == nil {
@@ -481,6 +500,9 @@ type revisionGuard struct {
 }
 
 func (g *revisionGuard) violations() []string {
+	if g == nil {
+		return nil
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return slices.Clone(g.found)

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -102,8 +101,9 @@ spec:
 	}
 }
 
-// errApplied says the reinstalled operator changed what it adopted.
-var errApplied = errors.New("the reinstalled operator wrote more than status")
+// errApplied says the reinstalled operator changed what it adopted; its counters only grow, so waiting
+// longer cannot help.
+var errApplied = fmt.Errorf("%w: the reinstalled operator wrote more than status", errFinal)
 
 // meshSnapshot is what must survive bosun's uninstall and reinstall: the identities (UIDs) of the
 // Istio, its revisions, the user's VirtualService and istiod's pods, and the process that plays each
