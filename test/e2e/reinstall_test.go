@@ -25,7 +25,7 @@ import (
 // process), and the Istio, its revision and the VirtualService stay. Installing bosun again adopts
 // everything: the Istio is Healthy, istiod is not restarted, and the new operator applies nothing (no
 // object created, updated, corrected or adopted; its only writes are status, events and its Lease),
-// because what it finds carries its own inventory and digests (field lessons #28, #18; DESIGN.md
+// because what it finds carries its own inventory and digests (field lessons #2, #28; DESIGN.md
 // decision 4).
 func TestUninstallLeavesTheMeshAndReinstallAdoptsIt(t *testing.T) {
 	c := newClient(t)
