@@ -27,6 +27,7 @@ import (
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/apply"
 	"github.com/bosun-mesh/bosun/internal/operator"
+	"github.com/bosun-mesh/bosun/internal/render"
 )
 
 // Environment variables of the kill test. make chaos sets BOSUN_CHAOS_KILLS=50; a failure is replayed
@@ -43,6 +44,8 @@ const (
 	// faultGrace is the RevisionBased Istio's inactiveRevisionDeletionGracePeriodSeconds: short, so
 	// each relabel's pruning happens within the test, yet long enough to be killed in.
 	faultGrace = 2
+	// faultsPrefix starts the names of the kill test's Istios.
+	faultsPrefix = "faults-"
 )
 
 // TestOperatorSurvivesSIGKILL kills the operator (SIGKILL to the process that plays its pod, as the
@@ -321,7 +324,7 @@ func (m *faultMesh) converged(ctx context.Context, c client.Client) error {
 	}); !slices.Equal(have, wantNames) {
 		return fmt.Errorf("Istio %s owns revisions %v, want %v", m.name, have, wantNames)
 	}
-	if orphans, err := orphaned(ctx, c); err != nil || len(orphans) > 0 {
+	if orphans, err := orphaned(ctx, c, faultsPrefix); err != nil || len(orphans) > 0 {
 		return fmt.Errorf("orphaned: %v %v", orphans, err)
 	}
 	return nil
@@ -420,11 +423,13 @@ func within(timeout time.Duration, cond func(ctx context.Context) error) error {
 	}
 }
 
-// orphaned lists what bosun applied (every managed kind, labelled managed-by=bosun) whose bosun owner
-// is gone or is another object of the same name (another UID), and the IstioRevisions whose Istio is.
-// The garbage collector removes the dependents of a deleted owner within seconds, so a caller waits
-// for this to be empty.
-func orphaned(ctx context.Context, c client.Client) ([]string, error) {
+// orphaned lists, among what belongs to the bosun resources whose names start with prefix, what bosun
+// applied (every managed kind, labelled managed-by=bosun) that has no owner reference to a bosun
+// resource (the garbage collector would never remove it) or whose owner is gone or is another object
+// of the same name (another UID), and the IstioRevisions whose Istio is. The garbage collector removes
+// the dependents of a deleted owner within seconds, so a caller waits for this to be empty. The prefix
+// keeps other tests' leftovers out of the kill test's verdict.
+func orphaned(ctx context.Context, c client.Client, prefix string) ([]string, error) {
 	var out []string
 	owners := map[types.UID]bool{}
 	ownerExists := func(ref metav1.OwnerReference) (bool, error) {
@@ -445,6 +450,11 @@ func orphaned(ctx context.Context, c client.Client) ([]string, error) {
 		return owners[ref.UID], nil
 	}
 	check := func(what string, obj client.Object) error {
+		if !slices.ContainsFunc(obj.GetOwnerReferences(), func(r metav1.OwnerReference) bool {
+			return strings.HasPrefix(r.APIVersion, v1.GroupVersion.Group+"/")
+		}) {
+			out = append(out, fmt.Sprintf("%s %s/%s has no bosun owner", what, obj.GetNamespace(), obj.GetName()))
+		}
 		for _, ref := range obj.GetOwnerReferences() {
 			if !strings.HasPrefix(ref.APIVersion, v1.GroupVersion.Group+"/") {
 				continue
@@ -465,8 +475,8 @@ func orphaned(ctx context.Context, c client.Client) ([]string, error) {
 	}
 	for i := range revs.Items {
 		rev := &revs.Items[i]
-		if !slices.ContainsFunc(rev.OwnerReferences, func(r metav1.OwnerReference) bool { return r.Kind == v1.KindIstio }) {
-			out = append(out, "IstioRevision "+rev.Name+" has no Istio")
+		if !strings.HasPrefix(rev.Name, prefix) {
+			continue
 		}
 		if err := check("IstioRevision", rev); err != nil {
 			return nil, err
@@ -483,6 +493,10 @@ func orphaned(ctx context.Context, c client.Client) ([]string, error) {
 			return nil, err
 		}
 		for i := range list.Items {
+			_, name, _ := strings.Cut(list.Items[i].GetLabels()[render.LabelOwner], ".")
+			if !strings.HasPrefix(name, prefix) {
+				continue
+			}
 			if err := check(gvk.Kind, &list.Items[i]); err != nil {
 				return nil, err
 			}
