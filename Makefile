@@ -106,6 +106,15 @@ demo: ## Start here: build what is missing, start the cluster in a box with real
 	@echo "demo: [3/3] the cluster's programs and istiod of the demo's Istio version, side by side (first time: 10 to 20 minutes), then the cluster, bosun, a mesh and bookinfo"
 	$(BOSUN) dev-cluster --demo
 
+# CHAOS_KILLS is how many times make chaos kills the operator; CHAOS_SEED, when set, replays a run.
+CHAOS_KILLS ?= 50
+CHAOS_SEED ?=
+
+.PHONY: chaos
+chaos: charts test-bins ## Kill the operator (SIGKILL) CHAOS_KILLS times (50) at seeded random moments of version changes and print the tally (about 10 minutes).
+	BOSUN_CHAOS_KILLS=$(CHAOS_KILLS) BOSUN_CHAOS_SEED=$(CHAOS_SEED) go test ./test/e2e -run '^TestOperatorSurvivesSIGKILL$$' -count=1 -v -timeout 60m \
+		| grep -E '^(=== RUN|--- |PASS|FAIL|ok )|faults_test.go|^ +(kills|moments|converged|failure)'
+
 .PHONY: dev-cluster
 dev-cluster: cluster-bins build ## Start the cluster in a box with 3 nodes and bosun's CRDs; runs until Ctrl-C.
 	bin/bosun dev-cluster --nodes 3

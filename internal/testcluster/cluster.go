@@ -87,8 +87,12 @@ type Cluster struct {
 	dir        string
 	config     *rest.Config
 	kubeconfig string
-	// processes in start order; Stop stops them in reverse.
+	// processes in start order; Stop stops them in reverse. procMu guards the
+	// slice, whose API server entry RestartAPIServer replaces.
+	procMu    sync.Mutex
 	processes []*process
+	// apiServerArgs are kube-apiserver's flags, for RestartAPIServer.
+	apiServerArgs []string
 	// network and players exist in Full clusters: the API server reaches
 	// pods through network, and players run the programs of istiod's and
 	// bosun's pods (player.go).
@@ -284,8 +288,11 @@ func (c *Cluster) Stop() error {
 		for _, p := range c.players {
 			p.stop()
 		}
-		for i := len(c.processes) - 1; i >= 0; i-- {
-			errs = append(errs, c.processes[i].stop())
+		c.procMu.Lock()
+		processes := slices.Clone(c.processes)
+		c.procMu.Unlock()
+		for i := len(processes) - 1; i >= 0; i-- {
+			errs = append(errs, processes[i].stop())
 		}
 		if c.network != nil {
 			errs = append(errs, c.network.close())
@@ -317,7 +324,9 @@ func (c *Cluster) Logs(lines int) string {
 
 // allProcesses lists the components, then every process that played a pod.
 func (c *Cluster) allProcesses() []*process {
+	c.procMu.Lock()
 	all := slices.Clone(c.processes)
+	c.procMu.Unlock()
 	for _, p := range c.players {
 		all = append(all, p.processes()...)
 	}

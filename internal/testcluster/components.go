@@ -3,11 +3,13 @@ package testcluster
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,7 +40,9 @@ func (c *Cluster) run(name string, args []string, env ...string) error {
 	if err != nil {
 		return err
 	}
+	c.procMu.Lock()
 	c.processes = append(c.processes, p)
+	c.procMu.Unlock()
 	c.logf("started %s (pid %d)", name, p.pid())
 	return nil
 }
@@ -112,23 +116,72 @@ func (c *Cluster) startAPIServer(ctx context.Context, port, etcdPort int, files 
 			"--egress-selector-config-file="+egressConfig,
 		)
 	}
+	c.apiServerArgs = args
 	if err := c.run(apiServerBin, args); err != nil {
+		return err
+	}
+	if err := c.waitAPIServerReady(ctx); err != nil {
 		return err
 	}
 	client, err := kubernetes.NewForConfig(c.config)
 	if err != nil {
 		return err
 	}
-	if err := c.waitFor(ctx, "kube-apiserver to be ready", func(ctx context.Context) error {
-		_, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
-		return err
-	}); err != nil {
-		return err
-	}
 	return c.waitFor(ctx, "the default namespace", func(ctx context.Context) error {
 		_, err := client.CoreV1().Namespaces().Get(ctx, metav1.NamespaceDefault, metav1.GetOptions{})
 		return err
 	})
+}
+
+// waitAPIServerReady waits until the API server answers /readyz.
+func (c *Cluster) waitAPIServerReady(ctx context.Context) error {
+	client, err := kubernetes.NewForConfig(c.config)
+	if err != nil {
+		return err
+	}
+	return c.waitFor(ctx, "kube-apiserver to be ready", func(ctx context.Context) error {
+		_, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return err
+	})
+}
+
+// RestartAPIServer stops kube-apiserver as a rolling restart of a control plane node does (SIGTERM,
+// then SIGKILL after a grace period) and starts it again with the same flags, port, certificates and
+// etcd, so that every client keeps its configuration; it returns once the new one is ready. Clients
+// see their connections and watches end and must reconnect, as they must in a real cluster. If ctx has
+// no deadline, DefaultStartTimeout applies.
+func (c *Cluster) RestartAPIServer(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultStartTimeout)
+		defer cancel()
+	}
+	c.procMu.Lock()
+	i := slices.IndexFunc(c.processes, func(p *process) bool { return p.name == apiServerBin })
+	var old *process
+	if i >= 0 {
+		old = c.processes[i]
+	}
+	c.procMu.Unlock()
+	if old == nil {
+		return errors.New("testcluster: the cluster runs no kube-apiserver")
+	}
+	if err := old.stop(); err != nil {
+		return fmt.Errorf("testcluster: stopping kube-apiserver: %w", err)
+	}
+	c.logf("stopped %s (pid %d) to restart it", apiServerBin, old.pid())
+	p, err := startProcess(apiServerBin, filepath.Join(c.bin, apiServerBin), old.logPath, c.apiServerArgs, nil)
+	if err != nil {
+		return fmt.Errorf("testcluster: %w", err)
+	}
+	c.procMu.Lock()
+	c.processes[i] = p
+	c.procMu.Unlock()
+	c.logf("restarted %s (pid %d)", apiServerBin, p.pid())
+	if err := c.waitAPIServerReady(ctx); err != nil {
+		return fmt.Errorf("testcluster: %w", err)
+	}
+	return nil
 }
 
 // startControllerManager starts kube-controller-manager with the admin

@@ -235,6 +235,7 @@ func assertSamePods(t *testing.T, c client.Client, namespace string, before []co
 	return list.Items
 }
 
+// podNames are the names of pods.
 func podNames(pods []corev1.Pod) []string {
 	var out []string
 	for _, p := range pods {
