@@ -299,31 +299,32 @@ func counter(t *testing.T, name string, labels map[string]string) float64 {
 	return metricSum(t, name, labels, func(m *dto.Metric) float64 { return m.GetCounter().GetValue() })
 }
 
-// metricSum sums value over the series of a metric of the operator whose labels include the given ones.
+// metricSum sums value over the series of a metric of the in-process operator whose labels include
+// the given ones.
 func metricSum(t *testing.T, name string, labels map[string]string, value func(*dto.Metric) float64) float64 {
 	t.Helper()
 	families, err := crmetrics.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sum float64
+	byName := map[string]*dto.MetricFamily{}
 	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range f.GetMetric() {
-			have := map[string]string{}
-			for _, l := range m.GetLabel() {
-				have[l.GetName()] = l.GetValue()
+		byName[f.GetName()] = f
+	}
+	return seriesSum(byName, name, labels, value)
+}
+
+// seriesSum sums value over the series of a metric family whose labels include the given ones.
+func seriesSum(families map[string]*dto.MetricFamily, name string, labels map[string]string, value func(*dto.Metric) float64) float64 {
+	var sum float64
+series:
+	for _, m := range families[name].GetMetric() {
+		for k, v := range labels {
+			if !slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool { return l.GetName() == k && l.GetValue() == v }) {
+				continue series
 			}
-			for k, v := range labels {
-				if have[k] != v {
-					continue series
-				}
-			}
-			sum += value(m)
 		}
+		sum += value(m)
 	}
 	return sum
 }

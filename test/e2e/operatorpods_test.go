@@ -34,25 +34,7 @@ func parseMetrics(text string) (map[string]*dto.MetricFamily, error) {
 
 // familySum sums a counter or gauge over the series whose labels include the given ones.
 func familySum(families map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
-	f := families[name]
-	if f == nil {
-		return 0
-	}
-	var sum float64
-series:
-	for _, m := range f.GetMetric() {
-		have := map[string]string{}
-		for _, l := range m.GetLabel() {
-			have[l.GetName()] = l.GetValue()
-		}
-		for k, v := range labels {
-			if have[k] != v {
-				continue series
-			}
-		}
-		sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-	}
-	return sum
+	return seriesSum(families, name, labels, func(m *dto.Metric) float64 { return m.GetCounter().GetValue() + m.GetGauge().GetValue() })
 }
 
 // familySeries lists a metric's non-zero series as label=value lists with their values, sorted.
