@@ -79,7 +79,7 @@ test-bins: ## Build the cluster's programs and the istiods the tests run (ISTIOD
 .PHONY: test
 test: verify charts bundle test-bins ## Run every test: unit, integration and end-to-end against the cluster in a box.
 	@echo "test: go test ./... (integration tests start a real kube-apiserver and etcd)"
-	go test $(GO_TEST_FLAGS) -count=1 ./...
+	go test $(GO_TEST_FLAGS) -count=1 -timeout 40m ./...
 	@echo "test: the tools module (the image builder)"
 	cd hack/tools && go test -count=1 ./image
 
