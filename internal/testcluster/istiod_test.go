@@ -264,16 +264,6 @@ func waitGone(t *testing.T, pid int) {
 	})
 }
 
-// ready reports whether the pod's Ready condition is True.
-func ready(pod *corev1.Pod) bool {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
 func TestIstiodBinariesPick(t *testing.T) {
 	bins := istiodBinaries{
 		"v1.25.0-snapshot.be4b14ad": "/bin/125",

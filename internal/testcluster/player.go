@@ -213,6 +213,9 @@ func (p *podPlayer) startPod(ctx context.Context, pod *corev1.Pod) error {
 		if first {
 			p.logf("%s: %s: its pods stay fake (Ready without a process)", p.role.name(), why)
 		}
+		if ready(pod) {
+			return nil // every later event of the pod would otherwise rewrite its status
+		}
 		return p.setReady(ctx, pod, true)
 	}
 	podCtx, cancel := context.WithCancel(ctx)
@@ -227,6 +230,16 @@ func (p *podPlayer) startPod(ctx context.Context, pod *corev1.Pod) error {
 		p.play(podCtx, pp, pod, prog)
 	}()
 	return nil
+}
+
+// ready reports whether the pod's Ready condition is True.
+func ready(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // stopPod stops a pod's process and waits for it to exit.

@@ -44,7 +44,7 @@ func TestInjectionByIstiod(t *testing.T) {
 	startOperator(t, v1244)
 	installIstio(t, c, "default", "istio-system", v1244)
 
-	createNamespace(t, c, "inject-demo", map[string]string{"istio-injection": "enabled"})
+	appNamespace(t, c, "inject-demo", map[string]string{"istio-injection": "enabled"})
 	pod := injectedPod(t, c, "inject-demo", "web")
 	assertInjected(t, pod, "default", "proxyv2:1.24.4")
 }
