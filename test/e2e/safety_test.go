@@ -206,14 +206,7 @@ func TestPodChurnRendersAndAppliesNothing(t *testing.T) {
 	})
 	deletePods(t, c, "churn-apps", pods)
 	waitFor(t, "the revision to be used by the namespace alone again", func(ctx context.Context) error {
-		r := &v1.IstioRevision{}
-		if err := c.Get(ctx, client.ObjectKey{Name: "churn"}, r); err != nil {
-			return err
-		}
-		if cond, err := condition(r.Status.Conditions, v1.ConditionInUse); err != nil || cond.Message != "Referenced by 1 namespace (churn-apps)" {
-			return fmt.Errorf("InUse %+v %v", cond, err)
-		}
-		return nil
+		return inUseIs(ctx, c, "churn", "Referenced by 1 namespace (churn-apps)")
 	})
 	if got := counter(t, "bosun_renders_total", nil) - renders; got != 0 {
 		t.Errorf("500 pods came and went and bosun rendered %v charts, want 0", got)
