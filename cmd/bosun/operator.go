@@ -27,6 +27,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/controller/revision"
 	"github.com/bosun-mesh/bosun/internal/operator"
 	"github.com/bosun-mesh/bosun/internal/platform"
 )
@@ -47,6 +48,8 @@ type operatorOptions struct {
 	externalNodeComponents  []string
 	memoryLimit             string
 	pprofAddr               string
+	lease                   operator.LeaseTimings
+	inUseRefreshInterval    time.Duration
 }
 
 func newOperatorCommand() *cobra.Command {
@@ -67,6 +70,11 @@ Several replicas may run: one leads (a Lease in --leader-election-namespace) and
 	f.StringVar(&o.healthAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	f.BoolVar(&o.leaderElect, "leader-elect", true, "elect a leader among replicas, so that one reconciles at a time")
 	f.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", defaultNamespace(), "namespace of the leader election Lease (default: $POD_NAMESPACE, else kube-system)")
+	f.DurationVar(&o.lease.Duration, "leader-election-lease-duration", operator.DefaultLease.Duration, "how long after the leader's last renewal another replica may take the Lease: the longest a dead leader's replicas wait")
+	f.DurationVar(&o.lease.RenewDeadline, "leader-election-renew-deadline", operator.DefaultLease.RenewDeadline, "how long the leader keeps trying to renew the Lease (through an API server outage, say) before it stops leading and exits")
+	f.DurationVar(&o.lease.RetryPeriod, "leader-election-retry-period", operator.DefaultLease.RetryPeriod, "how often the leader renews the Lease and the other replicas try to take it")
+	f.DurationVar(&o.inUseRefreshInterval, "in-use-refresh-interval", revision.CountRefreshInterval, "how often, at most, a revision's or tag's InUse condition is rewritten when only its namespace and pod counts changed; "+
+		"shorter shows the counts sooner during a migration, at the cost of more status writes while pods roll")
 	f.StringVar(&o.versionsFile, "versions-file", "", "version catalog to use instead of the built-in one (also $"+catalog.EnvFile+")")
 	f.StringVar(&o.resources, "resources-dir", "", "folder of fetched charts (default: $BOSUN_RESOURCES, else ./resources)")
 	f.StringVar(&o.platform, "platform", "auto", "platform to render for: auto (detect), kubernetes or openshift")
@@ -96,6 +104,12 @@ func runOperator(o *operatorOptions) error {
 	ctrl.SetLogger(log)
 	klog.SetLogger(log)
 
+	if err := o.lease.Validate(); err != nil {
+		return err
+	}
+	if o.inUseRefreshInterval <= 0 {
+		return fmt.Errorf("--in-use-refresh-interval %s: must be positive", o.inUseRefreshInterval)
+	}
 	memoryLimit, err := setMemoryLimit(o.memoryLimit)
 	if err != nil {
 		return err
@@ -122,6 +136,7 @@ func runOperator(o *operatorOptions) error {
 		MetricsAddr: o.metricsAddr, HealthAddr: o.healthAddr,
 		LeaderElection: o.leaderElect, LeaderElectionNamespace: o.leaderElectionNamespace,
 		Adopt: o.adopt, LeaveIstioCRDs: !o.manageIstioCRDs, ExternalNodeComponents: o.externalNodeComponents,
+		Lease: o.lease, InUseRefreshInterval: o.inUseRefreshInterval,
 	})
 	if err != nil {
 		return err

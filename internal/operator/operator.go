@@ -36,6 +36,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -64,12 +65,37 @@ import (
 	"github.com/bosun-mesh/bosun/internal/versionpolicy"
 )
 
-// Leader election timings. An idle leader renews its lease once per RetryPeriod: 15 renewals in five
-// minutes. A new leader takes over at most LeaseDuration after the old one stopped renewing.
+// DefaultLease are the leader election timings unless told otherwise: an idle leader renews its lease
+// once per retry period, 15 renewals in five minutes, and a new leader takes over at most a lease
+// duration after the old one stopped renewing.
+var DefaultLease = LeaseTimings{Duration: 60 * time.Second, RenewDeadline: 45 * time.Second, RetryPeriod: 20 * time.Second}
+
+// LeaseTimings are the timings of leader election, as client-go's leader election takes them.
+type LeaseTimings struct {
+	// Duration is how long after its last renewal a lease may be taken by another replica.
+	Duration time.Duration
+	// RenewDeadline is how long the leader keeps trying to renew before it gives up leading.
+	RenewDeadline time.Duration
+	// RetryPeriod is how often the leader renews, and how often the others try to acquire.
+	RetryPeriod time.Duration
+}
+
+// Validate says what to change when the timings cannot work: each must be longer than the next, with
+// room for the jitter client-go adds to the retry period.
+func (l LeaseTimings) Validate() error {
+	switch {
+	case l.Duration <= 0 || l.RenewDeadline <= 0 || l.RetryPeriod <= 0:
+		return fmt.Errorf("leader election: the lease duration (%s), renew deadline (%s) and retry period (%s) must all be positive", l.Duration, l.RenewDeadline, l.RetryPeriod)
+	case l.RenewDeadline >= l.Duration:
+		return fmt.Errorf("leader election: the renew deadline (%s) must be shorter than the lease duration (%s), or a leader could lose its lease while still leading", l.RenewDeadline, l.Duration)
+	case float64(l.RenewDeadline) <= leaderelection.JitterFactor*float64(l.RetryPeriod):
+		return fmt.Errorf("leader election: the renew deadline (%s) must be longer than %.1f times the retry period (%s), so that the leader gets to retry a renewal before giving up",
+			l.RenewDeadline, leaderelection.JitterFactor, l.RetryPeriod)
+	}
+	return nil
+}
+
 const (
-	LeaseDuration = 60 * time.Second
-	RenewDeadline = 45 * time.Second
-	RetryPeriod   = 20 * time.Second
 	// LeaderElectionID names the lease.
 	LeaderElectionID = "bosun-operator-leader"
 )
@@ -98,6 +124,11 @@ type Options struct {
 	// ExternalNodeComponents are the node components ("cni", "ztunnel") that another tool manages:
 	// control planes do not require an IstioCNI or ZTunnel for them (field lesson #60).
 	ExternalNodeComponents []string
+	// Lease are the leader election timings; zero means DefaultLease.
+	Lease LeaseTimings
+	// InUseRefreshInterval is how often, at most, a revision's or tag's InUse message is rewritten when
+	// only its counts changed; zero means revision.CountRefreshInterval.
+	InUseRefreshInterval time.Duration
 }
 
 // NodeComponents are the names ExternalNodeComponents takes.
@@ -143,6 +174,15 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Lease == (LeaseTimings{}) {
+		o.Lease = DefaultLease
+	}
+	if err := o.Lease.Validate(); err != nil {
+		return nil, err
+	}
+	if o.InUseRefreshInterval < 0 {
+		return nil, fmt.Errorf("the InUse refresh interval (%s) must not be negative", o.InUseRefreshInterval)
+	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.Wrap(metrics.CountWrites)
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
@@ -182,9 +222,9 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		LeaderElectionID:              LeaderElectionID,
 		LeaderElectionNamespace:       o.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
-		LeaseDuration:                 ptr(LeaseDuration),
-		RenewDeadline:                 ptr(RenewDeadline),
-		RetryPeriod:                   ptr(RetryPeriod),
+		LeaseDuration:                 ptr(o.Lease.Duration),
+		RenewDeadline:                 ptr(o.Lease.RenewDeadline),
+		RetryPeriod:                   ptr(o.Lease.RetryPeriod),
 		// The controllers' names are fixed in code and unique; a second manager in one process (the
 		// end-to-end tests restart the operator) must not be refused for reusing them.
 		Controller: config.Controller{SkipNameValidation: ptr(true)},
@@ -219,7 +259,7 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		return &nodeagent.Reconciler{Agent: a, Client: c, Env: env, Charts: charts, Applier: applier,
 			Recorder: recorder, Served: served, Clock: o.Clock, External: external, Status: &status.Writer{Client: c, Manager: apply.FieldManager}}
 	}
-	inUse := &revision.InUseWriter{Status: &status.Writer{Client: c, Manager: revision.UsageFieldManager}}
+	inUse := &revision.InUseWriter{Status: &status.Writer{Client: c, Manager: revision.UsageFieldManager}, RefreshInterval: o.InUseRefreshInterval}
 	if err := register(usageCollector{reader: c, usage: inUse}); err != nil {
 		return nil, err
 	}

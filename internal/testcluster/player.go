@@ -106,9 +106,25 @@ type podPlayer struct {
 // probeInterval is how often a played pod's readiness is probed.
 const probeInterval = time.Second
 
-// restartDelay is how long the player waits before restarting a process that
-// exited while its pod lives, as a kubelet's back-off does.
-const restartDelay = 5 * time.Second
+// Restarts of a process that exited while its pod lives wait, as a kubelet's
+// back-off does, but shorter: firstRestartDelay after a process that had been
+// up for startupWindow (a crash or a kill), doubling up to maxRestartDelay while
+// it keeps exiting sooner than that (it cannot start), so a broken program does
+// not take the box's CPU.
+const (
+	firstRestartDelay = time.Second
+	maxRestartDelay   = 20 * time.Second
+	startupWindow     = 2 * time.Second
+)
+
+// nextRestartDelay is the wait before the next start of a process whose last
+// wait was last (zero before the first restart) and which then ran for ran.
+func nextRestartDelay(last, ran time.Duration) time.Duration {
+	if last == 0 || ran >= startupWindow {
+		return firstRestartDelay
+	}
+	return min(2*last, maxRestartDelay)
+}
 
 // playedPod is the player of one pod.
 type playedPod struct {
@@ -314,17 +330,20 @@ func (p *podPlayer) play(ctx context.Context, pp *playedPod, pod *corev1.Pod, pr
 		ready = r
 		p.logf("%s: %s is Ready=%t", role, key, r)
 	}
-	for attempt := 0; ctx.Err() == nil; attempt++ {
-		if attempt > 0 {
+	var delay time.Duration
+	for ctx.Err() == nil {
+		if delay > 0 {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(restartDelay):
+			case <-time.After(delay):
 			}
 		}
+		started := time.Now()
 		run, err := p.launch(ctx, pod, prog, workDir)
 		if err != nil {
-			p.logf("%s: %s: %v", role, key, err)
+			delay = nextRestartDelay(delay, 0)
+			p.logf("%s: %s: %v; retrying in %s", role, key, err, delay)
 			continue
 		}
 		p.logf("%s: %s played by %s (pid %d, ports %s, log %s)", role, key, prog.what, run.proc.pid(), run.ports(), run.proc.logPath)
@@ -341,7 +360,8 @@ func (p *podPlayer) play(ctx context.Context, pp *playedPod, pod *corev1.Pod, pr
 		}
 		p.setProcess(pp, nil)
 		setReady(false)
-		p.logf("%s: %s: %v; restarting in %s", role, key, run.proc.exitError(), restartDelay)
+		delay = nextRestartDelay(delay, time.Since(started))
+		p.logf("%s: %s: %v; restarting in %s", role, key, run.proc.exitError(), delay)
 	}
 }
 

@@ -26,9 +26,9 @@ import (
 func TestAmbientMesh(t *testing.T) {
 	c := newClient(t)
 	installBosun(t, c)
-	createNamespace(t, c, "istio-ambient", nil)
-	createNamespace(t, c, "istio-cni", nil)
-	createNamespace(t, c, "ztunnel", nil)
+	ensureNamespace(t, c, "istio-ambient")
+	ensureNamespace(t, c, "istio-cni")
+	ensureNamespace(t, c, "ztunnel")
 	applyYAML(t, c, `apiVersion: sailoperator.io/v1
 kind: Istio
 metadata:
@@ -131,7 +131,7 @@ func assertNoSidecars(t *testing.T, pods []corev1.Pod) {
 func TestExternalNodeComponents(t *testing.T) {
 	c := newClient(t)
 	startOperatorWith(t, v1244, func(o *operator.Options) { o.ExternalNodeComponents = []string{"cni", "ztunnel"} })
-	createNamespace(t, c, "istio-external", nil)
+	ensureNamespace(t, c, "istio-external")
 	applyYAML(t, c, `apiVersion: sailoperator.io/v1
 kind: Istio
 metadata:

@@ -22,7 +22,7 @@ import (
 func TestIstioCNIMovesByRecreation(t *testing.T) {
 	c := newClient(t)
 	startOperator(t, v1244)
-	createNamespace(t, c, "istio-cni", nil)
+	ensureNamespace(t, c, "istio-cni")
 	applyExample(t, c, "03-istiocni.yaml")
 	t.Cleanup(func() { deleteNodeAgent(t, c, &v1.IstioCNI{}) })
 	agentHealthy(t, c, &v1.IstioCNI{})
@@ -33,7 +33,7 @@ func TestIstioCNIMovesByRecreation(t *testing.T) {
 		t.Errorf("changing spec.namespace: %v, want the API server's refusal saying it is immutable", err)
 	}
 	deleteNodeAgent(t, c, &v1.IstioCNI{})
-	createNamespace(t, c, "istio-cni-2", nil)
+	ensureNamespace(t, c, "istio-cni-2")
 	applyYAML(t, c, `apiVersion: sailoperator.io/v1
 kind: IstioCNI
 metadata:
@@ -56,9 +56,9 @@ spec:
 func TestNodeAgentVersionSkew(t *testing.T) {
 	c := newClient(t)
 	startOperator(t, v1244)
-	createNamespace(t, c, "istio-skew", nil)
-	createNamespace(t, c, "istio-cni", nil)
-	createNamespace(t, c, "ztunnel", nil)
+	ensureNamespace(t, c, "istio-skew")
+	ensureNamespace(t, c, "istio-cni")
+	ensureNamespace(t, c, "ztunnel")
 	applyYAML(t, c, `apiVersion: sailoperator.io/v1
 kind: Istio
 metadata:
@@ -348,7 +348,7 @@ spec:
 	noRetryStorm(t, "istiocni")
 	noRetryStorm(t, "ztunnel")
 
-	createNamespace(t, c, "istio-cni-late", nil)
+	ensureNamespace(t, c, "istio-cni-late")
 	agentHealthy(t, c, &v1.IstioCNI{})
 }
 
@@ -358,8 +358,8 @@ spec:
 func TestConvergedNodeAgentsWriteNothing(t *testing.T) {
 	c := newClient(t)
 	startOperator(t, v1244)
-	createNamespace(t, c, "istio-cni", nil)
-	createNamespace(t, c, "ztunnel", nil)
+	ensureNamespace(t, c, "istio-cni")
+	ensureNamespace(t, c, "ztunnel")
 	applyYAML(t, c, "apiVersion: sailoperator.io/v1\nkind: IstioCNI\nmetadata:\n  name: default\nspec:\n  namespace: istio-cni\n  version: v1.24.3\n---\n"+
 		"apiVersion: sailoperator.io/v1\nkind: ZTunnel\nmetadata:\n  name: default\nspec:\n  namespace: ztunnel\n  version: v1.24.3")
 	t.Cleanup(func() { deleteNodeAgent(t, c, &v1.IstioCNI{}) })

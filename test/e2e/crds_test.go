@@ -131,7 +131,7 @@ func TestIstioCRDsMoveForwardOnly(t *testing.T) {
 	if err := c.Create(ctx, helmCRD, client.FieldOwner("helm")); err != nil {
 		t.Fatal(err)
 	}
-	createNamespace(t, c, "reviews", nil)
+	ensureNamespace(t, c, "reviews")
 	vs := &unstructured.Unstructured{}
 	vs.SetAPIVersion("networking.istio.io/v1")
 	vs.SetKind("VirtualService")

@@ -51,7 +51,7 @@ const (
 // TestOperatorSurvivesSIGKILL kills the operator (SIGKILL to the process that plays its pod, as the
 // OOM killer does, field lesson #14) at seeded random moments of InPlace and RevisionBased version
 // changes (v1.24.3 ↔ v1.24.4) and of the relabelling that retires a RevisionBased revision; the box
-// restarts it after 5 s, as a kubelet does. After every kill the mesh converges — the Istio Healthy on
+// restarts it a second later, as a kubelet does. After every kill the mesh converges — the Istio Healthy on
 // the right active revision, exactly the revisions it should have — and all along nothing is orphaned
 // (no object bosun applied outlives its owner, no IstioRevision its Istio, field lesson #28), no
 // revision that a namespace with injected pods uses is deleted (#27) and no revision appears twice.
@@ -180,7 +180,7 @@ func (m *faultMesh) otherVersion() string {
 // install creates the Istio and a namespace of injected pods that uses its revision.
 func (m *faultMesh) install(t *testing.T, c client.Client) {
 	t.Helper()
-	createNamespace(t, c, m.namespace, nil)
+	ensureNamespace(t, c, m.namespace)
 	strategy := "InPlace"
 	if m.revisionBased {
 		strategy = "RevisionBased"
@@ -198,7 +198,7 @@ spec:
 	t.Cleanup(func() { deleteIstio(t, c, m.name) })
 	istioHealthy(t, c, m.name)
 	m.inUse = m.revision(m.version)
-	createNamespace(t, c, m.app, map[string]string{"istio.io/rev": m.inUse})
+	appNamespace(t, c, m.app, map[string]string{"istio.io/rev": m.inUse})
 	m.replacePods(t, c)
 	t.Cleanup(func() { deletePods(t, c, m.app, m.pods) })
 }
@@ -275,7 +275,7 @@ func (m *faultMesh) converge(t *testing.T, c client.Client, killed *plannedKill,
 	return nil
 }
 
-// convergeTimeout bounds the convergence after a kill: the box's 5 s restart delay, the operator's
+// convergeTimeout bounds the convergence after a kill: the box's restart delay, the operator's
 // start and cache sync, istiod's rollout and the grace period, with a loaded machine's margin.
 const convergeTimeout = 90 * time.Second
 

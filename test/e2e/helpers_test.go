@@ -156,10 +156,13 @@ func mergePatch(t *testing.T, c client.Client, obj client.Object, patch string) 
 	}
 }
 
-// createNamespace creates a namespace with labels and deletes it when the test ends.
-func createNamespace(t *testing.T, c client.Client, name string, labels map[string]string) {
+// ensureNamespace creates an unlabelled namespace unless it exists, and leaves it when the test ends:
+// tests share the control planes' namespaces (istio-system, istio-cni, ztunnel), and a namespace
+// without labels selects no revision, so one left behind changes no count another test checks. A
+// namespace with labels, for workloads, is appNamespace's: it goes when its test ends.
+func ensureNamespace(t *testing.T, c client.Client, name string) {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	if err := c.Create(t.Context(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
@@ -416,7 +419,7 @@ func series(t *testing.T, name string) []string {
 // test ends (while the test's operator still runs), and waits until it is Healthy.
 func installIstio(t *testing.T, c client.Client, name, namespace, version string) *v1.Istio {
 	t.Helper()
-	createNamespace(t, c, namespace, nil)
+	ensureNamespace(t, c, namespace)
 	applyYAML(t, c, fmt.Sprintf(`apiVersion: sailoperator.io/v1
 kind: Istio
 metadata:

@@ -36,7 +36,7 @@ func TestInPlaceInstallAndUpdate(t *testing.T) {
 	ctx := t.Context()
 
 	// oc create ns istio-system
-	createNamespace(t, c, "istio-system", nil)
+	ensureNamespace(t, c, "istio-system")
 	// A user's object beside istiod, which deleting the mesh must leave alone.
 	userCM := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "team-notes", Namespace: "istio-system"}}
 	if err := c.Create(ctx, userCM); err != nil {
@@ -45,7 +45,7 @@ func TestInPlaceInstallAndUpdate(t *testing.T) {
 	t.Cleanup(func() { _ = c.Delete(context.Background(), userCM) })
 	applyExample(t, c, "03-inplace-istio.yaml")
 	t.Cleanup(func() { deleteIstio(t, c, "default") })
-	createNamespace(t, c, "istio-cni", nil)
+	ensureNamespace(t, c, "istio-cni")
 	applyExample(t, c, "03-istiocni.yaml")
 	t.Cleanup(func() { deleteNodeAgent(t, c, &v1.IstioCNI{}) })
 	// oc create ns bookinfo; oc label namespace bookinfo istio-injection=enabled

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -40,11 +41,15 @@ type installed struct {
 	objects []*unstructured.Unstructured
 }
 
+// inUseRefresh is the --in-use-refresh-interval of the operator installBosun installs.
+const inUseRefresh = 2 * time.Second
+
 // installBosun applies deploy/bosun.yaml as a user applies it (the CRDs are installed already, by
 // TestMain), with the operator container's arguments changed as a user changes them with kustomize:
-// the test catalog and its charts instead of the image's, and the kubernetes platform. extra adds
-// arguments. It waits for the operator's pod to be Ready, and removes the installation when the test
-// ends.
+// the test catalog and its charts instead of the image's, the kubernetes platform, and InUse counts
+// refreshed every inUseRefresh rather than every 30 s, since the tests check exact counts after each
+// step. extra adds arguments. It waits for the operator's pod to be Ready, and removes the
+// installation when the test ends.
 func installBosun(t *testing.T, c client.Client, extra ...string) *installed {
 	t.Helper()
 	root, err := testcluster.RepoRoot()
@@ -73,7 +78,8 @@ func installBosun(t *testing.T, c client.Client, extra ...string) *installed {
 				args = slices.DeleteFunc(args, func(a string) bool {
 					return strings.HasPrefix(a, "--resources-dir=") || strings.HasPrefix(a, "--platform=")
 				})
-				return append(args, append([]string{"--versions-file=" + catalogFile, "--resources-dir=" + resources, "--platform=kubernetes"}, extra...)...)
+				return append(args, append([]string{"--versions-file=" + catalogFile, "--resources-dir=" + resources, "--platform=kubernetes",
+					"--in-use-refresh-interval=" + inUseRefresh.String()}, extra...)...)
 			})
 		}
 		in.objects = append(in.objects, obj)

@@ -23,14 +23,16 @@ import (
 // installed, one pod's process has sent writes and the other's none at all (each pod's
 // bosun_api_writes_total, read through the API server's pod proxy). SIGKILL to the leader (no chance
 // to release its Lease) hands the Lease over once it expires and not before: the new holder acquires
-// it between the dead leader's last renewal plus LeaseDuration and that plus one jittered retry
-// (RetryPeriod × (1 + JitterFactor)). bosun's own timings apply (internal/operator: a 60 s lease
-// renewed every 20 s), not controller-runtime's defaults, so the hand-over takes 40 s to 104 s here.
-// The new leader then reconciles a version change made while there was none, and is again the only
-// writer.
+// it between the dead leader's last renewal plus the lease duration and that plus one jittered retry
+// (retry period × (1 + JitterFactor)). The operator runs with the timings of its flags, shorter than
+// its defaults (a 60 s lease renewed every 20 s, internal/operator.DefaultLease) so that the test
+// waits 15 s rather than a minute; the hand-over takes 13 s to 17.4 s. The new leader then reconciles a
+// version change made while there was none, and is again the only writer.
 func TestOnlyTheLeaderWrites(t *testing.T) {
 	c := newClient(t)
-	in := installBosun(t, c)
+	lease := operator.LeaseTimings{Duration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}
+	in := installBosun(t, c, "--leader-election-lease-duration="+lease.Duration.String(),
+		"--leader-election-renew-deadline="+lease.RenewDeadline.String(), "--leader-election-retry-period="+lease.RetryPeriod.String())
 	mergePatch(t, c, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: operatorDeployment}}, `{"spec":{"replicas":2}}`)
 	waitFor(t, "two operator pods", func(ctx context.Context) error {
 		pods, err := operatorPods(ctx, c)
@@ -46,23 +48,23 @@ func TestOnlyTheLeaderWrites(t *testing.T) {
 	installIstio(t, c, "leader", "istio-leader", v1243)
 
 	leader := onlyWriter(t, c)
-	lease := leaderLease(t, c)
+	held := leaderLease(t, c)
 	pid := box.PlayedProcesses()[operatorNamespace+"/"+leader]
-	t.Logf("pod %s (pid %d) leads as %s, last renewal %s", leader, pid, *lease.Spec.HolderIdentity, lease.Spec.RenewTime.Format(time.RFC3339Nano))
+	t.Logf("pod %s (pid %d) leads as %s, last renewal %s", leader, pid, *held.Spec.HolderIdentity, held.Spec.RenewTime.Format(time.RFC3339Nano))
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	killed := time.Now()
 	// Read the Lease again: the leader may have renewed it between the read and the kill.
-	lease = leaderLease(t, c)
+	held = leaderLease(t, c)
 	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "leader"}}, `{"spec":{"version":"v1.24.4"}}`)
 
-	expires := lease.Spec.RenewTime.Add(operator.LeaseDuration)
-	latest := expires.Add(time.Duration((1 + leaderelection.JitterFactor) * float64(operator.RetryPeriod)))
+	expires := held.Spec.RenewTime.Add(lease.Duration)
+	latest := expires.Add(time.Duration((1 + leaderelection.JitterFactor) * float64(lease.RetryPeriod)))
 	var next *coordinationv1.Lease
 	if err := within(time.Until(latest)+10*time.Second, func(ctx context.Context) error {
 		next = leaderLease(t, c)
-		if *next.Spec.HolderIdentity == *lease.Spec.HolderIdentity {
+		if *next.Spec.HolderIdentity == *held.Spec.HolderIdentity {
 			return errors.New("the killed leader still holds the Lease")
 		}
 		return nil

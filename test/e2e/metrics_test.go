@@ -98,7 +98,7 @@ func TestOperatorMetrics(t *testing.T) {
 	rev := map[string]string{"revision": "metrics"}
 	gaugeIs(t, "bosun_revision_namespaces_in_use", rev, 0)
 	gaugeIs(t, "bosun_revision_pods_in_use", rev, 0)
-	createNamespace(t, c, "metrics-app", map[string]string{"istio.io/rev": "metrics"})
+	appNamespace(t, c, "metrics-app", map[string]string{"istio.io/rev": "metrics"})
 	pods := workloadPods(t, c, "metrics-app", "app", "metrics", 3)
 	t.Cleanup(func() { deletePods(t, c, "metrics-app", pods) })
 	gaugeIs(t, "bosun_revision_namespaces_in_use", rev, 1)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -42,7 +43,7 @@ var planets = []string{"mercury", "venus", "earth", "mars", "jupiter"}
 func TestCanaryMigrationOneNamespaceAtATime(t *testing.T) {
 	c := newClient(t)
 	installBosun(t, c)
-	createNamespace(t, c, "istio-system", nil)
+	ensureNamespace(t, c, "istio-system")
 
 	// The 2.6 control plane basic, which manages the five namespaces.
 	applyYAML(t, c, `apiVersion: sailoperator.io/v1
@@ -94,6 +95,10 @@ spec:
 	}
 }
 
+// countsWithin bounds the wait for each step's InUse counts: the pods are in place already, so the
+// counts come with the next evaluation (at most a second apart) and the next refresh (inUseRefresh).
+const countsWithin = 15 * time.Second
+
 // migrationStep checks the mesh once the first migrated of the planets have been moved to ossm3 and
 // the rest are still on basic (see TestCanaryMigrationOneNamespaceAtATime).
 func migrationStep(t *testing.T, c client.Client, pods map[string][]corev1.Pod, migrated int) {
@@ -119,8 +124,9 @@ func migrationStep(t *testing.T, c client.Client, pods map[string][]corev1.Pod, 
 		[]string{"ossm3", "Local", "True", "Healthy", ossm3Used, "v1.24.4"})
 
 	// Which namespaces and how many pods each revision serves: the data plane nodes of Kiali's mesh
-	// page. bosun rewrites these counts at most every 30 s (revision.CountRefreshInterval), so each
-	// step waits up to that long for them.
+	// page. bosun rewrites these counts at most every --in-use-refresh-interval (installBosun's
+	// inUseRefresh, where the default is 30 s): each step's counts must be there within countsWithin,
+	// which they would often miss at the default.
 	wantOld := "Referenced by IstioRevisionTag default"
 	if len(staying) > 0 {
 		wantOld = fmt.Sprintf("Referenced by %s (%s), %d pods and IstioRevisionTag default", namespaces(len(staying)), strings.Join(slices.Sorted(slices.Values(staying)), ", "), len(staying)*perNamespace)
@@ -129,12 +135,14 @@ func migrationStep(t *testing.T, c client.Client, pods map[string][]corev1.Pod, 
 	if len(moved) > 0 {
 		wantNew = fmt.Sprintf("Referenced by %s (%s) and %d pods", namespaces(len(moved)), strings.Join(slices.Sorted(slices.Values(moved)), ", "), len(moved)*perNamespace)
 	}
-	waitSaying(t, "each revision to count its namespaces and pods", func(ctx context.Context) error {
+	if err := within(countsWithin, func(ctx context.Context) error {
 		if err := inUseIs(ctx, c, "basic", wantOld); err != nil {
 			return err
 		}
 		return inUseIs(ctx, c, "ossm3", wantNew)
-	})
+	}); err != nil {
+		t.Fatalf("each revision's counts of its namespaces and pods: %v", err)
+	}
 	// kubectl get istiorevisiontag: the old control plane's tag is in use until the last namespace
 	// labelled istio-injection=enabled has left it (field lessons #22, #23), then says so.
 	if len(staying) > 0 {

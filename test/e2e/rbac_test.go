@@ -38,8 +38,8 @@ func TestTheOperatorNeedsOnlyItsRBAC(t *testing.T) {
 		}
 		return nil
 	})
-	createNamespace(t, c, "istio-cni-rbac", nil)
-	createNamespace(t, c, "ztunnel-rbac", nil)
+	ensureNamespace(t, c, "istio-cni-rbac")
+	ensureNamespace(t, c, "ztunnel-rbac")
 	applyYAML(t, c, `apiVersion: sailoperator.io/v1
 kind: IstioCNI
 metadata:

@@ -31,7 +31,7 @@ func TestUninstallLeavesTheMeshAndReinstallAdoptsIt(t *testing.T) {
 	c := newClient(t)
 	first := installBosun(t, c)
 	installIstio(t, c, "reinstall", "istio-reinstall", v1243)
-	createNamespace(t, c, "reinstall-app", map[string]string{"istio.io/rev": "reinstall"})
+	appNamespace(t, c, "reinstall-app", map[string]string{"istio.io/rev": "reinstall"})
 	applyYAML(t, c, `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata:

@@ -56,7 +56,7 @@ func TestRenderPrintsWhatTheOperatorApplies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	createNamespace(t, c, "istio-system", nil)
+	ensureNamespace(t, c, "istio-system")
 	for _, example := range examples {
 		istio, istioName := firstIstio(t, example)
 		if istio == "" {

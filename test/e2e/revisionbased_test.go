@@ -32,7 +32,7 @@ func TestRevisionBasedUpdate(t *testing.T) {
 	const grace = 8
 
 	// oc create ns istio-system
-	createNamespace(t, c, "istio-system", nil)
+	ensureNamespace(t, c, "istio-system")
 	applyExample(t, c, "03-revisionbased-istio.yaml")
 	t.Cleanup(func() { deleteIstio(t, c, "default") })
 	// A grace period shorter than the documented default of 30 s, so that the test sees the old
@@ -119,7 +119,7 @@ func TestRevisionBasedUpdate(t *testing.T) {
 func TestRevisionBasedAliasNamesTheResolvedVersion(t *testing.T) {
 	c := newClient(t)
 	startOperator(t, v1244)
-	createNamespace(t, c, "istio-alias", nil)
+	ensureNamespace(t, c, "istio-alias")
 	applyYAML(t, c, `apiVersion: sailoperator.io/v1
 kind: Istio
 metadata:

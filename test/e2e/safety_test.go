@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/operator"
 )
 
 // TestInPlaceRefusesSkippingMinorVersions: an InPlace Istio on 1.24 asked for 1.27 is refused with a
@@ -182,13 +183,14 @@ func TestDriftIsCorrectedAndOthersFieldsKept(t *testing.T) {
 }
 
 // TestPodChurnRendersAndAppliesNothing: once converged, 500 pods coming and going update InUse and
-// cause no render and no apply (field lesson #31).
+// cause no render and no apply (field lesson #31). The counts are refreshed every 2 s rather than
+// every 30 s (--in-use-refresh-interval), so the test does not wait for the default's refreshes.
 func TestPodChurnRendersAndAppliesNothing(t *testing.T) {
 	c := newClient(t)
 	crdReconciles := counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istio-crds"})
-	startOperator(t, v1244)
+	startOperatorWith(t, v1244, func(o *operator.Options) { o.InUseRefreshInterval = 2 * time.Second })
 	installIstio(t, c, "churn", "istio-churn", v1243)
-	createNamespace(t, c, "churn-apps", map[string]string{"istio.io/rev": "churn"})
+	appNamespace(t, c, "churn-apps", map[string]string{"istio.io/rev": "churn"})
 	// The new operator's first look at Istio's CRDs renders the base chart once; let it happen first.
 	waitFor(t, "the operator to check Istio's CRDs", func(context.Context) error {
 		if counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istio-crds"}) <= crdReconciles {
@@ -245,7 +247,7 @@ func TestRestartWithAMovedAlias(t *testing.T) {
 	c := newClient(t)
 	stop := startOperator(t, v1243)
 	ctx := t.Context()
-	createNamespace(t, c, "istio-moved", nil)
+	ensureNamespace(t, c, "istio-moved")
 	for _, m := range []struct{ name, version, strategy string }{
 		{"moved-inplace", "v1.24-latest", "InPlace"},
 		{"moved-rb", "v1.24-latest", "RevisionBased"},
@@ -310,7 +312,7 @@ spec:
 func TestBadInputIsRefusedClearly(t *testing.T) {
 	c := newClient(t)
 	startOperator(t, v1244)
-	createNamespace(t, c, "istio-bad", nil)
+	ensureNamespace(t, c, "istio-bad")
 
 	waitFor(t, "an unknown version to be refused by kubectl apply", func(ctx context.Context) error {
 		err := applyErr(ctx, c, "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata:\n  name: unknown-version\nspec:\n  version: v1.26.0\n  namespace: istio-bad")
@@ -489,7 +491,7 @@ spec:
 		return nil
 	})
 	noRetryStorm(t, "istiorevision")
-	createNamespace(t, c, "istio-late", nil)
+	ensureNamespace(t, c, "istio-late")
 	istioHealthy(t, c, "late")
 }
 
@@ -498,7 +500,7 @@ spec:
 // applied; an operator told it may take Helm's objects over does, and Helm's leftovers go.
 func TestObjectsOfAnotherInstaller(t *testing.T) {
 	c := newClient(t)
-	createNamespace(t, c, "istio-helm", nil)
+	ensureNamespace(t, c, "istio-helm")
 	helmSA := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{
 		Name: "istiod-helm", Namespace: "istio-helm",
 		Annotations: map[string]string{"meta.helm.sh/release-name": "istiod"},

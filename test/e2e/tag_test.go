@@ -48,7 +48,7 @@ func TestRevisionBasedUpdateWithDefaultTag(t *testing.T) {
 	printed := renderExample(t, example)
 
 	// oc create ns istio-system
-	createNamespace(t, c, "istio-system", nil)
+	ensureNamespace(t, c, "istio-system")
 	data, err := os.ReadFile(example)
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +148,7 @@ func TestTagWaitsForTheNewRevision(t *testing.T) {
 	c := newClient(t)
 	startOperator(t, v1244)
 	ctx := t.Context()
-	createNamespace(t, c, "tag-h", nil)
+	ensureNamespace(t, c, "tag-h")
 	applyYAML(t, c, `apiVersion: sailoperator.io/v1
 kind: Istio
 metadata:
@@ -711,7 +711,7 @@ func TestConvergedTagWritesNothing(t *testing.T) {
 	// A namespace that selects the tag makes it in use; the pods in it, annotated with the revision
 	// that injected them, count for the revision, not for the tag. None of it renders or applies.
 	applied := counter(t, "bosun_applied_objects_total", nil)
-	createNamespace(t, c, "tag-q-apps", map[string]string{"istio.io/rev": "stable"})
+	appNamespace(t, c, "tag-q-apps", map[string]string{"istio.io/rev": "stable"})
 	pods := workloadPods(t, c, "tag-q-apps", "app", "quiet-tag", 20)
 	t.Cleanup(func() { deletePods(t, c, "tag-q-apps", pods) })
 	waitFor(t, "the revision to count the pods", func(ctx context.Context) error {

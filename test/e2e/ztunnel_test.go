@@ -31,7 +31,7 @@ func TestZTunnelGracePeriodAndOnDelete(t *testing.T) {
 	c := newClient(t)
 	startOperator(t, v1244)
 	ctx := t.Context()
-	createNamespace(t, c, "ztunnel", nil)
+	ensureNamespace(t, c, "ztunnel")
 	applyYAML(t, c, `apiVersion: sailoperator.io/v1
 kind: ZTunnel
 metadata:
@@ -133,8 +133,8 @@ spec:
 func TestZTunnelNamespaceChange(t *testing.T) {
 	c := newClient(t)
 	startOperator(t, v1244)
-	createNamespace(t, c, "ztunnel", nil)
-	createNamespace(t, c, "ztunnel-moved", nil)
+	ensureNamespace(t, c, "ztunnel")
+	ensureNamespace(t, c, "ztunnel-moved")
 	applyYAML(t, c, `apiVersion: sailoperator.io/v1
 kind: ZTunnel
 metadata:
@@ -157,7 +157,7 @@ spec:
 func TestZTunnelV1alpha1(t *testing.T) {
 	c := newClient(t)
 	startOperator(t, v1244)
-	createNamespace(t, c, "ztunnel", nil)
+	ensureNamespace(t, c, "ztunnel")
 	applyYAML(t, c, `apiVersion: sailoperator.io/v1alpha1
 kind: ZTunnel
 metadata:
@@ -193,8 +193,8 @@ func seconds(s *int64) string {
 func TestZTunnelFollowsARevisionBasedUpdate(t *testing.T) {
 	c := newClient(t)
 	startOperator(t, v1244)
-	createNamespace(t, c, "istio-zrb", nil)
-	createNamespace(t, c, "ztunnel", nil)
+	ensureNamespace(t, c, "istio-zrb")
+	ensureNamespace(t, c, "ztunnel")
 	applyYAML(t, c, `apiVersion: sailoperator.io/v1
 kind: Istio
 metadata:

@@ -47,9 +47,12 @@ type UsageReconciler struct {
 
 // InUseWriter writes the InUse condition of revisions and tags (field manager bosun-inuse), with the
 // fields that go with it: a change of the condition's status at once, since pruning depends on it, and
-// a change of its counts alone at most once per CountRefreshInterval.
+// a change of its counts alone at most once per RefreshInterval.
 type InUseWriter struct {
 	Status *status.Writer
+	// RefreshInterval is how often, at most, the condition is rewritten when only its counts changed;
+	// zero means CountRefreshInterval.
+	RefreshInterval time.Duration
 
 	mu sync.Mutex
 	// written is what was last written for each object, and when. The cache may not have seen it yet,
@@ -58,7 +61,7 @@ type InUseWriter struct {
 	// evaluated is when each object's use was last evaluated.
 	evaluated map[types.UID]time.Time
 	// counts are the counts of each revision's last evaluation that succeeded, for the metrics: fresher
-	// than the condition's message, which may hold them back for CountRefreshInterval.
+	// than the condition's message, which may hold them back for RefreshInterval.
 	counts map[types.UID]Counts
 }
 
@@ -74,7 +77,7 @@ type writtenUsage struct {
 
 // Write writes c as obj's InUse condition. cached are the conditions the cache holds. fields makes the
 // status to write from the condition as it will be written, and says whether the cache already holds
-// that status. A change of the condition's message alone (its counts) within CountRefreshInterval of
+// that status. A change of the condition's message alone (its counts) within RefreshInterval of
 // the last write is held back, unless the other fields changed too: the result then says when to try
 // again.
 func (w *InUseWriter) Write(ctx context.Context, obj client.Object, cached []metav1.Condition, c metav1.Condition, now time.Time,
@@ -83,7 +86,7 @@ func (w *InUseWriter) Write(ctx context.Context, obj client.Object, cached []met
 	if last, ok := w.last(obj.GetUID()); ok {
 		base = []metav1.Condition{last.condition}
 		if last.condition.Status == c.Status && last.condition.Reason == c.Reason && last.condition.Message != c.Message {
-			if wait := last.at.Add(CountRefreshInterval).Sub(now); wait > 0 {
+			if wait := last.at.Add(w.refreshInterval()).Sub(now); wait > 0 {
 				if before, _ := fields(last.condition); bytes.Equal(mustJSON(before), last.fields) {
 					return ctrl.Result{RequeueAfter: wait}, nil
 				}
@@ -151,6 +154,13 @@ func (w *InUseWriter) Forget(uid types.UID) {
 	w.Status.Forget(uid)
 }
 
+func (w *InUseWriter) refreshInterval() time.Duration {
+	if w.RefreshInterval > 0 {
+		return w.RefreshInterval
+	}
+	return CountRefreshInterval
+}
+
 // mustJSON encodes a status made of plain fields, which cannot fail.
 func mustJSON(v any) []byte {
 	data, _ := json.Marshal(v)
@@ -158,7 +168,7 @@ func mustJSON(v any) []byte {
 }
 
 // CountRefreshInterval is how often, at most, the InUse message is rewritten when only its counts
-// changed. A rollout of thousands of pods would otherwise rewrite it hundreds of times; a change of the
+// changed, unless the operator is told otherwise (--in-use-refresh-interval). A rollout of thousands of pods would otherwise rewrite it hundreds of times; a change of the
 // condition's status (in use or not) is written at once, since pruning depends on it.
 const CountRefreshInterval = 30 * time.Second
 
