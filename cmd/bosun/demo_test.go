@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -54,27 +53,9 @@ func TestDevClusterDemo(t *testing.T) {
 		t.Fatalf("the catalog's default %s has no istiod in %s (%s): run make test-bins first", def.Name, istiodDir, why)
 	}
 	t.Setenv(runMainEnv, "1")
-	ctx, interrupt := context.WithCancel(context.Background())
-	defer interrupt()
-	out := &syncBuffer{}
-	cmd := newDevClusterCommand()
-	cmd.SetOut(out)
-	cmd.SetErr(out)
-	cmd.SetArgs([]string{"--demo", "--nodes", "1"})
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
-
-	deadline := time.After(5 * time.Minute)
-	for !strings.Contains(out.String(), "Press Ctrl-C") {
-		select {
-		case err := <-done:
-			t.Fatalf("the demo ended before it was done: %v\n%s", err, out.String())
-		case <-deadline:
-			t.Fatalf("the demo did not finish within 5 minutes:\n%s", out.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	shown := out.String()
+	dc := startDevCluster(t, "--demo", "--nodes", "1")
+	dc.waitFor(regexp.MustCompile(`Press Ctrl-C`), 5*time.Minute)
+	shown := dc.out.String()
 	var missing []string
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`played by bosun operator \(pid \d+`),
@@ -88,21 +69,13 @@ func TestDevClusterDemo(t *testing.T) {
 	if len(missing) > 0 {
 		t.Errorf("the demo printed nothing like:\n  %s\nIt printed:\n%s", strings.Join(missing, "\n  "), shown)
 	}
-	m := regexp.MustCompile(`export KUBECONFIG=(\S+)`).FindStringSubmatch(shown)
+	m := kubeconfigLine.FindStringSubmatch(shown)
 	if m == nil {
 		t.Fatalf("the demo printed no KUBECONFIG:\n%s", shown)
 	}
 	kubeconfig := m[1]
 
-	interrupt()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("the demo ended with %v after Ctrl-C", err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("the demo did not stop within a minute of Ctrl-C")
-	}
+	dc.interrupt()
 	if _, err := os.Stat(filepath.Dir(kubeconfig)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the cluster's directory is still there after Ctrl-C: %v", err)
 	}

@@ -20,31 +20,8 @@ import (
 // KUBECONFIG that reaches a cluster with 3 Ready nodes and bosun's CRDs, and remove everything when
 // interrupted.
 func TestDevCluster(t *testing.T) {
-	ctx, interrupt := context.WithCancel(context.Background())
-	defer interrupt()
-	out := &syncBuffer{}
-	cmd := newDevClusterCommand()
-	cmd.SetOut(out)
-	cmd.SetErr(out)
-	cmd.SetArgs([]string{"--nodes", "3"})
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
-
-	kubeconfigLine := regexp.MustCompile(`export KUBECONFIG=(\S+)`)
-	var kubeconfig string
-	deadline := time.After(3 * time.Minute)
-	for kubeconfig == "" {
-		select {
-		case err := <-done:
-			t.Fatalf("dev-cluster ended before it was ready: %v\n%s", err, out.String())
-		case <-deadline:
-			t.Fatalf("dev-cluster printed no KUBECONFIG within 3 minutes:\n%s", out.String())
-		case <-time.After(100 * time.Millisecond):
-			if m := kubeconfigLine.FindStringSubmatch(out.String()); m != nil {
-				kubeconfig = m[1]
-			}
-		}
-	}
+	dc := startDevCluster(t, "--nodes", "3")
+	kubeconfig := dc.waitFor(kubeconfigLine, 3*time.Minute)[1]
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
@@ -71,17 +48,70 @@ func TestDevCluster(t *testing.T) {
 		t.Errorf("bosun's API is not served: %v", err)
 	}
 
-	interrupt()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("dev-cluster ended with %v", err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("dev-cluster did not stop within a minute of the interrupt")
-	}
+	dc.interrupt()
 	if _, err := os.Stat(kubeconfig); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the kubeconfig %s is still there after the interrupt: %v", kubeconfig, err)
+	}
+}
+
+// kubeconfigLine is what dev-cluster prints for the user's other shell once the cluster is up.
+var kubeconfigLine = regexp.MustCompile(`export KUBECONFIG=(\S+)`)
+
+// devCluster is `bosun dev-cluster` running in the background, as in a user's terminal.
+type devCluster struct {
+	t         *testing.T
+	out       *syncBuffer
+	done      chan error
+	interrupt func()
+}
+
+// startDevCluster runs `bosun dev-cluster` with args until the test calls interrupt or ends.
+func startDevCluster(t *testing.T, args ...string) *devCluster {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	dc := &devCluster{t: t, out: &syncBuffer{}, done: make(chan error, 1)}
+	cmd := newDevClusterCommand()
+	cmd.SetOut(dc.out)
+	cmd.SetErr(dc.out)
+	cmd.SetArgs(args)
+	go func() { dc.done <- cmd.ExecuteContext(ctx) }()
+	interrupted := false
+	dc.interrupt = func() {
+		t.Helper()
+		if interrupted {
+			return
+		}
+		interrupted = true
+		cancel()
+		select {
+		case err := <-dc.done:
+			if err != nil {
+				t.Errorf("dev-cluster %v ended with %v after Ctrl-C", args, err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("dev-cluster %v did not stop within a minute of Ctrl-C", args)
+		}
+	}
+	t.Cleanup(dc.interrupt)
+	return dc
+}
+
+// waitFor waits until the output matches re and returns the match and its groups. It fails the test
+// if the command ends first or nothing matches within timeout.
+func (dc *devCluster) waitFor(re *regexp.Regexp, timeout time.Duration) []string {
+	dc.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		if m := re.FindStringSubmatch(dc.out.String()); m != nil {
+			return m
+		}
+		select {
+		case err := <-dc.done:
+			dc.t.Fatalf("dev-cluster ended before it printed %q: %v\n%s", re, err, dc.out.String())
+		case <-deadline:
+			dc.t.Fatalf("dev-cluster printed nothing like %q within %s:\n%s", re, timeout, dc.out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 
