@@ -184,9 +184,9 @@ func run(out string, force bool) error {
 }
 
 // stamp is the content of a program's .version file. It names the module
-// version and the linker flags, so that a change of either rebuilds.
+// version and the compiler and linker flags, so that a change of any rebuilds.
 func stamp(m module, info gomod.Module) string {
-	return info.Path + " " + info.Version + "\nldflags: " + m.ldflags(info.Version) + "\n"
+	return info.Path + " " + info.Version + "\ngcflags: " + testcluster.ProgramGCFlags + "\nldflags: " + m.ldflags(info.Version) + "\n"
 }
 
 // upToDate reports whether path exists and its stamp file says it was built
@@ -224,7 +224,7 @@ func buildModule(moduleDir, dir string, m module, info gomod.Module, force bool)
 	}
 	defer os.RemoveAll(tmp)
 
-	args := []string{"build", "-trimpath", "-ldflags", m.ldflags(info.Version)}
+	args := []string{"build", "-trimpath", "-gcflags", testcluster.ProgramGCFlags, "-ldflags", m.ldflags(info.Version)}
 	if len(stale) == 1 {
 		args = append(args, "-o", filepath.Join(tmp, stale[0].name), stale[0].pkg)
 	} else {

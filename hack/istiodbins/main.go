@@ -104,7 +104,7 @@ func run(out, only string, force bool) error {
 // stamp names what a build is made of, so that a change of any part
 // rebuilds.
 func stamp(module, version string) string {
-	return fmt.Sprintf("%s %s\nreplace: %s\nldflags: %s\n", module, version, strings.Join(replacements[version], " "), ldflags())
+	return fmt.Sprintf("%s %s\nreplace: %s\ngcflags: %s\nldflags: %s\n", module, version, strings.Join(replacements[version], " "), testcluster.ProgramGCFlags, ldflags())
 }
 
 // ldflags leave out debug information, as the cluster's other programs do.
@@ -199,7 +199,7 @@ func compile(dir, binary, module, version string) error {
 	}
 	tmp := binary + ".tmp"
 	defer os.Remove(tmp)
-	if err := goRun(work, "build", "-trimpath", "-ldflags", ldflags(), "-o", tmp, pkg); err != nil {
+	if err := goRun(work, "build", "-trimpath", "-gcflags", testcluster.ProgramGCFlags, "-ldflags", ldflags(), "-o", tmp, pkg); err != nil {
 		return err
 	}
 	return os.Rename(tmp, binary)

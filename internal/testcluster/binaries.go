@@ -13,6 +13,13 @@ import (
 // `make cluster-bins` puts the programs in bin/cluster/<KubeVersion>/.
 const KubeVersion = "v1.36.3"
 
+// ProgramGCFlags are the compiler flags of the programs the box runs, built
+// from other projects' modules (hack/clusterbins, hack/istiodbins): no DWARF
+// debug information, which their linker flags (-s -w) throw away anyway.
+// Not generating it costs about 15% less CPU time, a minute or two of a fresh
+// machine's make demo and make test on two cores.
+const ProgramGCFlags = "all=-dwarf=false"
+
 // BinDirEnv names the environment variable that, when set, is the directory
 // holding the cluster programs, used instead of the repository's
 // bin/cluster/<KubeVersion>.
