@@ -24,6 +24,8 @@ generate: ## Regenerate the values types (from Istio's definitions), deepcopy, C
 manifests: generate ## Render the operator's chart (chart/) into deploy/bosun.yaml, the plain-YAML install (CRDs aside: chart/crds), and lint the chart.
 	@echo "manifests: helm lint and helm template of chart/ (Helm's CLI builds once, a few minutes)"
 	$(HELM) lint chart --strict
+	@if $(HELM) template bosun chart --set leaderElection.leaseDuration=60 >/dev/null 2>&1; then \
+		echo "manifests: the chart accepted a duration without its unit (values.schema.json)"; exit 1; fi
 	$(HELM) template bosun chart --namespace bosun-system --set createNamespace=true > deploy/bosun.yaml
 
 .PHONY: verify

@@ -61,7 +61,9 @@ var kubeconfigLine = regexp.MustCompile(`export KUBECONFIG=(\S+)`)
 type devCluster struct {
 	t         *testing.T
 	out       *syncBuffer
-	done      chan error
+	done      chan struct{} // closed when the command has ended, with err
+	err       error
+	reported  bool // waitFor has reported the end
 	interrupt func()
 }
 
@@ -69,12 +71,15 @@ type devCluster struct {
 func startDevCluster(t *testing.T, args ...string) *devCluster {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	dc := &devCluster{t: t, out: &syncBuffer{}, done: make(chan error, 1)}
+	dc := &devCluster{t: t, out: &syncBuffer{}, done: make(chan struct{})}
 	cmd := newDevClusterCommand()
 	cmd.SetOut(dc.out)
 	cmd.SetErr(dc.out)
 	cmd.SetArgs(args)
-	go func() { dc.done <- cmd.ExecuteContext(ctx) }()
+	go func() {
+		dc.err = cmd.ExecuteContext(ctx)
+		close(dc.done)
+	}()
 	interrupted := false
 	dc.interrupt = func() {
 		t.Helper()
@@ -82,11 +87,19 @@ func startDevCluster(t *testing.T, args ...string) *devCluster {
 			return
 		}
 		interrupted = true
+		select {
+		case <-dc.done:
+			if !dc.reported {
+				t.Errorf("dev-cluster %v ended before Ctrl-C: %v\n%s", args, dc.err, dc.out.String())
+			}
+			return
+		default:
+		}
 		cancel()
 		select {
-		case err := <-dc.done:
-			if err != nil {
-				t.Errorf("dev-cluster %v ended with %v after Ctrl-C", args, err)
+		case <-dc.done:
+			if dc.err != nil {
+				t.Errorf("dev-cluster %v ended with %v after Ctrl-C", args, dc.err)
 			}
 		case <-time.After(time.Minute):
 			t.Fatalf("dev-cluster %v did not stop within a minute of Ctrl-C", args)
@@ -106,8 +119,9 @@ func (dc *devCluster) waitFor(re *regexp.Regexp, timeout time.Duration) []string
 			return m
 		}
 		select {
-		case err := <-dc.done:
-			dc.t.Fatalf("dev-cluster ended before it printed %q: %v\n%s", re, err, dc.out.String())
+		case <-dc.done:
+			dc.reported = true
+			dc.t.Fatalf("dev-cluster ended before it printed %q: %v\n%s", re, dc.err, dc.out.String())
 		case <-deadline:
 			dc.t.Fatalf("dev-cluster printed nothing like %q within %s:\n%s", re, timeout, dc.out.String())
 		case <-time.After(100 * time.Millisecond):

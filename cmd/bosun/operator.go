@@ -70,10 +70,10 @@ Several replicas may run: one leads (a Lease in --leader-election-namespace) and
 	f.StringVar(&o.healthAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
 	f.BoolVar(&o.leaderElect, "leader-elect", true, "elect a leader among replicas, so that one reconciles at a time")
 	f.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", defaultNamespace(), "namespace of the leader election Lease (default: $POD_NAMESPACE, else kube-system)")
-	f.DurationVar(&o.lease.Duration, "leader-election-lease-duration", operator.DefaultLease.Duration, "how long after the leader's last renewal another replica may take the Lease: the longest a dead leader's replicas wait")
+	f.DurationVar(&o.lease.Duration, "leader-election-lease-duration", operator.DefaultLease.Duration, "how long after it saw the leader's last renewal another replica may take the Lease (whole seconds); longer than the renew deadline plus the retry period")
 	f.DurationVar(&o.lease.RenewDeadline, "leader-election-renew-deadline", operator.DefaultLease.RenewDeadline, "how long the leader keeps trying to renew the Lease (through an API server outage, say) before it stops leading and exits")
 	f.DurationVar(&o.lease.RetryPeriod, "leader-election-retry-period", operator.DefaultLease.RetryPeriod, "how often the leader renews the Lease and the other replicas try to take it")
-	f.DurationVar(&o.inUseRefreshInterval, "in-use-refresh-interval", revision.CountRefreshInterval, "how often, at most, a revision's or tag's InUse condition is rewritten when only its namespace and pod counts changed; "+
+	f.DurationVar(&o.inUseRefreshInterval, "in-use-refresh-interval", revision.CountRefreshInterval, "how often, at most, a revision's or tag's InUse condition is rewritten when only its namespace and pod counts changed (at least 1s; 0 means the default); "+
 		"shorter shows the counts sooner during a migration, at the cost of more status writes while pods roll")
 	f.StringVar(&o.versionsFile, "versions-file", "", "version catalog to use instead of the built-in one (also $"+catalog.EnvFile+")")
 	f.StringVar(&o.resources, "resources-dir", "", "folder of fetched charts (default: $BOSUN_RESOURCES, else ./resources)")
@@ -104,12 +104,6 @@ func runOperator(o *operatorOptions) error {
 	ctrl.SetLogger(log)
 	klog.SetLogger(log)
 
-	if err := o.lease.Validate(); err != nil {
-		return err
-	}
-	if o.inUseRefreshInterval <= 0 {
-		return fmt.Errorf("--in-use-refresh-interval %s: must be positive", o.inUseRefreshInterval)
-	}
 	memoryLimit, err := setMemoryLimit(o.memoryLimit)
 	if err != nil {
 		return err

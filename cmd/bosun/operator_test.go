@@ -1,8 +1,6 @@
 package main
 
 import (
-	"io"
-	"strings"
 	"testing"
 	"testing/fstest"
 )
@@ -89,30 +87,6 @@ func TestSoftLimitLeavesRoomForTheBinary(t *testing.T) {
 	} {
 		if got := softLimit(limit); got != want {
 			t.Errorf("softLimit(%dMi) = %.1fMi, want %.1fMi", limit/mi, float64(got)/mi, float64(want)/mi)
-		}
-	}
-}
-
-// TestOperatorRefusesTimingsThatCannotWork: leader election timings client-go would reject, or that
-// would let a leader lose its Lease while still leading, and a refresh interval of zero are refused
-// before the operator connects to anything, with what to change.
-func TestOperatorRefusesTimingsThatCannotWork(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--leader-election-renew-deadline=90s"}, "the renew deadline (1m30s) must be shorter than the lease duration (1m0s)"},
-		{[]string{"--leader-election-retry-period=40s"}, "the renew deadline (45s) must be longer than 1.2 times the retry period (40s)"},
-		{[]string{"--leader-election-lease-duration=0s"}, "must all be positive"},
-		{[]string{"--in-use-refresh-interval=0s"}, "--in-use-refresh-interval 0s: must be positive"},
-	} {
-		cmd := newOperatorCommand()
-		cmd.SetArgs(append(tc.args, "--kubeconfig=/nonexistent"))
-		cmd.SetOut(io.Discard)
-		cmd.SetErr(io.Discard)
-		err := cmd.Execute()
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("bosun operator %v: error %v, want one saying %q", tc.args, err, tc.want)
 		}
 	}
 }

@@ -65,10 +65,11 @@ import (
 	"github.com/bosun-mesh/bosun/internal/versionpolicy"
 )
 
-// DefaultLease are the leader election timings unless told otherwise: an idle leader renews its lease
-// once per retry period, 15 renewals in five minutes, and a new leader takes over at most a lease
-// duration after the old one stopped renewing.
-var DefaultLease = LeaseTimings{Duration: 60 * time.Second, RenewDeadline: 45 * time.Second, RetryPeriod: 20 * time.Second}
+// DefaultLease are the leader election timings unless told otherwise. An idle leader renews its lease
+// every 20 s, 15 renewals in five minutes. One that cannot renew stops leading within 55 s of its last
+// renewal (a retry period, then the renew deadline), before its 60 s lease lets another replica take
+// over.
+var DefaultLease = LeaseTimings{Duration: 60 * time.Second, RenewDeadline: 35 * time.Second, RetryPeriod: 20 * time.Second}
 
 // LeaseTimings are the timings of leader election, as client-go's leader election takes them.
 type LeaseTimings struct {
@@ -80,17 +81,24 @@ type LeaseTimings struct {
 	RetryPeriod time.Duration
 }
 
-// Validate says what to change when the timings cannot work: each must be longer than the next, with
-// room for the jitter client-go adds to the retry period.
+// Validate says what to change when the timings could let two replicas lead at once, or cannot work
+// at all. client-go's leader renews once per retry period and, when a renewal fails, keeps trying for
+// the renew deadline before it stops leading: up to a retry period plus the renew deadline after its
+// last renewal. The others may take the Lease a lease duration after they saw that renewal, and the
+// Lease stores the duration in whole seconds.
 func (l LeaseTimings) Validate() error {
 	switch {
-	case l.Duration <= 0 || l.RenewDeadline <= 0 || l.RetryPeriod <= 0:
-		return fmt.Errorf("leader election: the lease duration (%s), renew deadline (%s) and retry period (%s) must all be positive", l.Duration, l.RenewDeadline, l.RetryPeriod)
-	case l.RenewDeadline >= l.Duration:
-		return fmt.Errorf("leader election: the renew deadline (%s) must be shorter than the lease duration (%s), or a leader could lose its lease while still leading", l.RenewDeadline, l.Duration)
+	case l.Duration < time.Second || l.RenewDeadline < time.Second || l.RetryPeriod < time.Second:
+		return fmt.Errorf("leader election: the lease duration (%s), renew deadline (%s) and retry period (%s) must each be at least 1s", l.Duration, l.RenewDeadline, l.RetryPeriod)
+	case l.Duration%time.Second != 0:
+		return fmt.Errorf("leader election: the lease duration (%s) must be a whole number of seconds, as the Lease stores it", l.Duration)
 	case float64(l.RenewDeadline) <= leaderelection.JitterFactor*float64(l.RetryPeriod):
 		return fmt.Errorf("leader election: the renew deadline (%s) must be longer than %.1f times the retry period (%s), so that the leader gets to retry a renewal before giving up",
 			l.RenewDeadline, leaderelection.JitterFactor, l.RetryPeriod)
+	case l.RenewDeadline+l.RetryPeriod >= l.Duration:
+		return fmt.Errorf("leader election: the renew deadline (%s) plus the retry period (%s) must be shorter than the lease duration (%s): "+
+			"a leader that cannot renew keeps leading that long after its last renewal, and another replica may take the Lease once it expires",
+			l.RenewDeadline, l.RetryPeriod, l.Duration)
 	}
 	return nil
 }
@@ -127,7 +135,7 @@ type Options struct {
 	// Lease are the leader election timings; zero means DefaultLease.
 	Lease LeaseTimings
 	// InUseRefreshInterval is how often, at most, a revision's or tag's InUse message is rewritten when
-	// only its counts changed; zero means revision.CountRefreshInterval.
+	// only its counts changed: at least a second; zero means revision.CountRefreshInterval.
 	InUseRefreshInterval time.Duration
 }
 
@@ -180,8 +188,11 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err := o.Lease.Validate(); err != nil {
 		return nil, err
 	}
-	if o.InUseRefreshInterval < 0 {
-		return nil, fmt.Errorf("the InUse refresh interval (%s) must not be negative", o.InUseRefreshInterval)
+	if o.InUseRefreshInterval == 0 {
+		o.InUseRefreshInterval = revision.CountRefreshInterval
+	}
+	if o.InUseRefreshInterval < time.Second {
+		return nil, fmt.Errorf("the InUse refresh interval (%s) must be at least 1s", o.InUseRefreshInterval)
 	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.Wrap(metrics.CountWrites)

@@ -107,20 +107,19 @@ type podPlayer struct {
 const probeInterval = time.Second
 
 // Restarts of a process that exited while its pod lives wait, as a kubelet's
-// back-off does, but shorter: firstRestartDelay after a process that had been
-// up for startupWindow (a crash or a kill), doubling up to maxRestartDelay while
-// it keeps exiting sooner than that (it cannot start), so a broken program does
+// back-off does, but shorter: firstRestartDelay after a process that had got
+// Ready (then crashed or was killed), doubling up to maxRestartDelay while it
+// keeps exiting before it is Ready (it cannot start), so a broken program does
 // not take the box's CPU.
 const (
 	firstRestartDelay = time.Second
 	maxRestartDelay   = 20 * time.Second
-	startupWindow     = 2 * time.Second
 )
 
 // nextRestartDelay is the wait before the next start of a process whose last
-// wait was last (zero before the first restart) and which then ran for ran.
-func nextRestartDelay(last, ran time.Duration) time.Duration {
-	if last == 0 || ran >= startupWindow {
+// wait was last (zero before the first restart) and which got Ready or not.
+func nextRestartDelay(last time.Duration, wasReady bool) time.Duration {
+	if last == 0 || wasReady {
 		return firstRestartDelay
 	}
 	return min(2*last, maxRestartDelay)
@@ -339,16 +338,19 @@ func (p *podPlayer) play(ctx context.Context, pp *playedPod, pod *corev1.Pod, pr
 			case <-time.After(delay):
 			}
 		}
-		started := time.Now()
 		run, err := p.launch(ctx, pod, prog, workDir)
 		if err != nil {
-			delay = nextRestartDelay(delay, 0)
+			delay = nextRestartDelay(delay, false)
 			p.logf("%s: %s: %v; retrying in %s", role, key, err, delay)
 			continue
 		}
 		p.logf("%s: %s played by %s (pid %d, ports %s, log %s)", role, key, prog.what, run.proc.pid(), run.ports(), run.proc.logPath)
 		p.setProcess(pp, run.proc)
-		p.watchProcess(ctx, run, setReady)
+		wasReady := false
+		p.watchProcess(ctx, run, func(r bool) {
+			wasReady = wasReady || r
+			setReady(r)
+		})
 		p.network.unroute(run.podAddrs...)
 		if ctx.Err() != nil {
 			if err := run.proc.stop(); err != nil {
@@ -360,7 +362,7 @@ func (p *podPlayer) play(ctx context.Context, pp *playedPod, pod *corev1.Pod, pr
 		}
 		p.setProcess(pp, nil)
 		setReady(false)
-		delay = nextRestartDelay(delay, time.Since(started))
+		delay = nextRestartDelay(delay, wasReady)
 		p.logf("%s: %s: %v; restarting in %s", role, key, run.proc.exitError(), delay)
 	}
 }

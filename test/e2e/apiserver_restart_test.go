@@ -16,7 +16,7 @@ import (
 // revision has been updated and istiod is rolling out. The operator's watches and its Lease break
 // and come back; it converges (Istio Healthy on the new version) without a restart of its own: the
 // same process plays its pod throughout, so the box never restarted it, and it did not exit. The
-// restart is shorter than the operator's RenewDeadline (45 s), so it keeps its leadership.
+// restart is shorter than the operator's renew deadline (35 s by default), so it keeps its leadership.
 func TestOperatorRidesOutAnAPIServerRestart(t *testing.T) {
 	c := newClient(t)
 	installBosun(t, c)

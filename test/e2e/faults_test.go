@@ -57,7 +57,7 @@ const (
 // revision that a namespace with injected pods uses is deleted (#27) and no revision appears twice.
 //
 // The operator runs with --leader-elect=false: a restarted process would otherwise wait for the killed
-// one's Lease to expire (LeaseDuration, a minute) before reconciling, which is what
+// one's Lease to expire (a minute by default) before reconciling, which is what
 // TestOnlyTheLeaderWrites measures; here the point is what a restart in the middle of a reconcile
 // leaves behind, and one replica without election is how that reconciles soonest.
 //

@@ -75,11 +75,20 @@ func installBosun(t *testing.T, c client.Client, extra ...string) *installed {
 		}
 		if obj.GetKind() == "Deployment" {
 			editOperatorArgs(t, obj, func(args []string) []string {
-				args = slices.DeleteFunc(args, func(a string) bool {
-					return strings.HasPrefix(a, "--resources-dir=") || strings.HasPrefix(a, "--platform=")
-				})
-				return append(args, append([]string{"--versions-file=" + catalogFile, "--resources-dir=" + resources, "--platform=kubernetes",
+				// A flag given here replaces the chart's (and extra replaces these), so that the pod's
+				// arguments say each flag once.
+				all := append(args, append([]string{"--versions-file=" + catalogFile, "--resources-dir=" + resources, "--platform=kubernetes",
 					"--in-use-refresh-interval=" + inUseRefresh.String()}, extra...)...)
+				var out []string
+				for i, a := range all {
+					name, _, _ := strings.Cut(a, "=")
+					if !slices.ContainsFunc(all[i+1:], func(b string) bool {
+						return strings.HasPrefix(b, "--") && (b == name || strings.HasPrefix(b, name+"="))
+					}) {
+						out = append(out, a)
+					}
+				}
+				return out
 			})
 		}
 		in.objects = append(in.objects, obj)

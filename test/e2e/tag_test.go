@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/operator"
 	"github.com/bosun-mesh/bosun/internal/render"
 	"github.com/bosun-mesh/bosun/internal/testcluster"
 )
@@ -684,7 +685,8 @@ func renderExample(t *testing.T, file string) []*unstructured.Unstructured {
 // decision 4, field lesson #31).
 func TestConvergedTagWritesNothing(t *testing.T) {
 	c := newClient(t)
-	startOperator(t, v1244)
+	// The counts the test waits for are refreshed every 2 s rather than 30 s.
+	startOperatorWith(t, v1244, func(o *operator.Options) { o.InUseRefreshInterval = 2 * time.Second })
 	installIstio(t, c, "quiet-tag", "tag-q", v1243)
 	applyTag(t, c, "stable", v1.KindIstio, "quiet-tag")
 	tagReconciled(t, c, "stable", "quiet-tag")
