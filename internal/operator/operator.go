@@ -188,10 +188,7 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err := o.Lease.Validate(); err != nil {
 		return nil, err
 	}
-	if o.InUseRefreshInterval == 0 {
-		o.InUseRefreshInterval = revision.CountRefreshInterval
-	}
-	if o.InUseRefreshInterval < time.Second {
+	if o.InUseRefreshInterval != 0 && o.InUseRefreshInterval < time.Second {
 		return nil, fmt.Errorf("the InUse refresh interval (%s) must be at least 1s", o.InUseRefreshInterval)
 	}
 	cfg = rest.CopyConfig(cfg)

@@ -168,8 +168,9 @@ func mustJSON(v any) []byte {
 }
 
 // CountRefreshInterval is how often, at most, the InUse message is rewritten when only its counts
-// changed, unless the operator is told otherwise (--in-use-refresh-interval). A rollout of thousands of pods would otherwise rewrite it hundreds of times; a change of the
-// condition's status (in use or not) is written at once, since pruning depends on it.
+// changed, unless the operator is told otherwise (--in-use-refresh-interval). A rollout of thousands
+// of pods would otherwise rewrite it hundreds of times; a change of the condition's status (in use or
+// not) is written at once, since pruning depends on it.
 const CountRefreshInterval = 30 * time.Second
 
 // EvaluateInterval is how often, at most, a revision's or tag's use is evaluated. Evaluating reads every
