@@ -101,12 +101,23 @@ BOSUN ?= bin/bosun
 
 .PHONY: demo
 demo: ## Start here: build what is missing, start the cluster in a box with real istiod, install bosun as a user does, a mesh and bookinfo, and show them; runs until Ctrl-C (docs/demo.md).
-	@echo "demo: [1/3] Istio's charts into resources/ (first time: one module download per catalog version)"
-	@go run ./hack/charts
-	@echo "demo: [2/3] bosun into $(BOSUN) (first time: a few minutes)"
-	go build -trimpath -o $(BOSUN) ./cmd/bosun
-	@echo "demo: [3/3] the cluster's programs and istiod of the demo's Istio version, side by side (first time: 10 to 20 minutes), then the cluster, bosun, a mesh and bookinfo"
+	@echo "demo: [1/2] bosun into $(BOSUN); meanwhile Istio's charts into resources/, and the modules of the cluster's programs and of istiod download (first time: a few minutes)"
+	@$(MAKE) --no-print-directory -j4 demo-bosun demo-charts demo-cluster-modules demo-istiod-modules
+	@echo "demo: [2/2] the cluster's programs and istiod of the demo's Istio version, side by side (first time: about 10 minutes), then the cluster, bosun, a mesh and bookinfo"
 	$(BOSUN) dev-cluster --demo
+
+# The parts of make demo's first step, which run side by side: bosun's compile keeps the cores busy
+# while the rest waits on the network. A download that fails here is retried, and reported, by the
+# build that needs it.
+.PHONY: demo-bosun demo-charts demo-cluster-modules demo-istiod-modules
+demo-bosun:
+	go build -trimpath -o $(BOSUN) ./cmd/bosun
+demo-charts:
+	@go run ./hack/charts
+demo-cluster-modules:
+	-@go run ./hack/clusterbins -download
+demo-istiod-modules:
+	-@go run ./hack/istiodbins -download -version default
 
 # CHAOS_KILLS is how many times make chaos kills the operator; CHAOS_SEED, when set, replays a run.
 CHAOS_KILLS ?= 50

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bosun-mesh/bosun/internal/catalog"
 	"github.com/bosun-mesh/bosun/internal/demo"
+	"github.com/bosun-mesh/bosun/internal/repo"
 	"github.com/bosun-mesh/bosun/internal/testcluster"
 )
 
@@ -23,7 +24,7 @@ import (
 // executable, runs the demo's steps (internal/demo), prints how to keep going and waits for Ctrl-C.
 func runDemo(ctx context.Context, cmd *cobra.Command, nodes int) error {
 	out := cmd.OutOrStdout()
-	root, err := testcluster.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return fmt.Errorf("the demo runs from bosun's repository (it applies chart/crds/ and deploy/bosun.yaml): %w", err)
 	}

@@ -21,6 +21,10 @@
 // reason is kept in pilot-discovery.failed, so later runs report it again
 // without retrying (remove that file, or pass -force, to retry). Its istiod
 // pods stay fake in the box. Builds reuse Go's build cache.
+//
+// With -download, nothing is built: the modules pilot-discovery needs are
+// downloaded into the module cache, which make demo does for the catalog's
+// default version (-version default) while it compiles bosun.
 package main
 
 import (
@@ -36,7 +40,7 @@ import (
 
 	"github.com/bosun-mesh/bosun/internal/catalog"
 	"github.com/bosun-mesh/bosun/internal/gomod"
-	"github.com/bosun-mesh/bosun/internal/testcluster"
+	"github.com/bosun-mesh/bosun/internal/repo"
 )
 
 // pkg is the main package of pilot-discovery.
@@ -65,16 +69,17 @@ var replacements = map[string][]string{
 func main() {
 	out := flag.String("out", "bin/istiod", "output directory, relative to the repository root; builds go to <out>/<catalog version>/")
 	force := flag.Bool("force", false, "rebuild every version, and retry those that failed before")
-	only := flag.String("version", "", "build only these catalog versions (comma-separated names)")
+	only := flag.String("version", "", "build only these catalog versions (comma-separated names or aliases; \"default\" is the catalog's default)")
+	download := flag.Bool("download", false, "only download the modules the versions' pilot-discovery needs, build nothing")
 	flag.Parse()
-	if err := run(*out, *only, *force); err != nil {
+	if err := run(*out, *only, *force, *download); err != nil {
 		fmt.Fprintln(os.Stderr, "istiod-bins:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out, only string, force bool) error {
-	root, err := testcluster.RepoRoot()
+func run(out, only string, force, download bool) error {
+	root, err := repo.Root()
 	if err != nil {
 		return err
 	}
@@ -82,14 +87,25 @@ func run(out, only string, force bool) error {
 	if err != nil {
 		return err
 	}
+	versions, err := selected(cat, only)
+	if err != nil {
+		return err
+	}
+	if download {
+		for _, v := range versions {
+			work, err := prepare(v.Module, v.ModuleVersion)
+			os.RemoveAll(work)
+			if err != nil {
+				return fmt.Errorf("%s: %w", v.Name, err)
+			}
+		}
+		return nil
+	}
 	if !filepath.IsAbs(out) {
 		out = filepath.Join(root, out)
 	}
 	built, failed := 0, 0
-	for _, v := range cat.Versions() {
-		if v.Module == "" || (only != "" && !slices.Contains(strings.Split(only, ","), v.Name)) {
-			continue
-		}
+	for _, v := range versions {
 		if err := build(out, v.Name, v.Module, v.ModuleVersion, force); err != nil {
 			failed++
 			fmt.Printf("istiod-bins: %s cannot be built; its istiod stays fake in the box: %v\n", v.Name, err)
@@ -101,10 +117,32 @@ func run(out, only string, force bool) error {
 	return nil
 }
 
+// selected are the catalog versions only names (all when it is empty) that
+// come from a Go module; the others have no pilot-discovery to build.
+func selected(cat *catalog.Catalog, only string) ([]catalog.Version, error) {
+	if only == "" {
+		return slices.DeleteFunc(cat.Versions(), func(v catalog.Version) bool { return v.Module == "" }), nil
+	}
+	var versions []catalog.Version
+	for _, name := range strings.Split(only, ",") {
+		if name == "default" {
+			name = cat.Default()
+		}
+		v, err := cat.Resolve(name)
+		if err != nil {
+			return nil, err
+		}
+		if v.Module != "" && !slices.ContainsFunc(versions, func(w catalog.Version) bool { return w.Name == v.Name }) {
+			versions = append(versions, v)
+		}
+	}
+	return versions, nil
+}
+
 // stamp names what a build is made of, so that a change of any part
 // rebuilds.
 func stamp(module, version string) string {
-	return fmt.Sprintf("%s %s\nreplace: %s\ngcflags: %s\nldflags: %s\n", module, version, strings.Join(replacements[version], " "), testcluster.ProgramGCFlags, ldflags())
+	return fmt.Sprintf("%s %s\nreplace: %s\ngcflags: %s\nldflags: %s\n", module, version, strings.Join(replacements[version], " "), repo.ProgramGCFlags, ldflags())
 }
 
 // ldflags leave out debug information, as the cluster's other programs do.
@@ -114,7 +152,7 @@ func ldflags() string { return "-s -w" }
 // into out, unless the stamp there says it is up to date or that it failed
 // before.
 func build(out, name, module, version string, force bool) error {
-	binary := testcluster.PilotDiscovery(out, name)
+	binary := repo.PilotDiscovery(out, name)
 	dir := filepath.Dir(binary)
 	want := stamp(module, version)
 	if !force {
@@ -136,7 +174,7 @@ func build(out, name, module, version string, force bool) error {
 	}
 	fmt.Printf("istiod-bins: building pilot-discovery %s from %s@%s (first time: several minutes)…\n", name, module, version)
 	start := time.Now()
-	err := compile(dir, binary, module, version)
+	err := compile(binary, module, version)
 	if err != nil {
 		record := want + "\n---\n" + err.Error() + "\n"
 		_ = os.WriteFile(binary+".failed", []byte(record), 0o644)
@@ -150,16 +188,35 @@ func build(out, name, module, version string, force bool) error {
 	return nil
 }
 
-// compile lays out the throw-away module and builds into binary. Its error
-// is one line: the go command's first error, not its whole output.
-func compile(dir, binary, module, version string) error {
-	istio, err := gomod.Download("", module+"@"+version)
+// compile builds pilot-discovery of module@version into binary, in the
+// throw-away module prepare lays out. Its error is one line: the go
+// command's first error, not its whole output.
+func compile(binary, module, version string) error {
+	work, err := prepare(module, version)
+	defer os.RemoveAll(work)
 	if err != nil {
 		return err
 	}
+	tmp := binary + ".tmp"
+	defer os.Remove(tmp)
+	if err := goRun(work, "build", "-trimpath", "-gcflags", repo.ProgramGCFlags, "-ldflags", ldflags(), "-o", tmp, pkg); err != nil {
+		return err
+	}
+	return os.Rename(tmp, binary)
+}
+
+// prepare lays out the throw-away module that builds pilot-discovery of
+// module@version in a new temporary directory, which it returns for the
+// caller to remove ("" if it made none), and downloads every module the
+// build needs.
+func prepare(module, version string) (string, error) {
+	istio, err := gomod.Download("", module+"@"+version)
+	if err != nil {
+		return "", err
+	}
 	istioMod, err := os.ReadFile(filepath.Join(istio.Dir, "go.mod"))
 	if err != nil {
-		return err
+		return "", err
 	}
 	goVersion := "1.24"
 	for line := range strings.Lines(string(istioMod)) {
@@ -169,40 +226,31 @@ func compile(dir, binary, module, version string) error {
 	}
 	work, err := os.MkdirTemp("", "bosun-istiod-build-")
 	if err != nil {
-		return err
+		return "", err
 	}
-	defer os.RemoveAll(work)
 	goMod := fmt.Sprintf("module bosun.local/istiod-build\n\ngo %s\n\nrequire %s %s\n", goVersion, module, version)
 	if err := os.WriteFile(filepath.Join(work, "go.mod"), []byte(goMod), 0o644); err != nil {
-		return err
+		return work, err
 	}
 	sums, err := os.ReadFile(filepath.Join(istio.Dir, "go.sum"))
 	if err != nil {
-		return err
+		return work, err
 	}
 	if err := os.WriteFile(filepath.Join(work, "go.sum"), sums, 0o644); err != nil {
-		return err
+		return work, err
 	}
 	// A blank import makes `go mod tidy` resolve exactly pilot-discovery's
 	// dependencies.
 	tools := "//go:build tools\n\npackage tools\n\nimport _ \"" + pkg + "\"\n"
 	if err := os.WriteFile(filepath.Join(work, "tools.go"), []byte(tools), 0o644); err != nil {
-		return err
+		return work, err
 	}
 	for _, r := range replacements[version] {
 		if err := goRun(work, "mod", "edit", "-replace", r); err != nil {
-			return err
+			return work, err
 		}
 	}
-	if err := goRun(work, "mod", "tidy"); err != nil {
-		return err
-	}
-	tmp := binary + ".tmp"
-	defer os.Remove(tmp)
-	if err := goRun(work, "build", "-trimpath", "-gcflags", testcluster.ProgramGCFlags, "-ldflags", ldflags(), "-o", tmp, pkg); err != nil {
-		return err
-	}
-	return os.Rename(tmp, binary)
+	return work, goRun(work, "mod", "tidy")
 }
 
 // goRun runs the go command in the throw-away module, outside any workspace,

@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/bosun-mesh/bosun/internal/catalog"
-	"github.com/bosun-mesh/bosun/internal/testcluster"
+	"github.com/bosun-mesh/bosun/internal/repo"
 )
 
 // testCatalog has a default (1.27) that is not the newest, as the built-in catalog has.
@@ -49,10 +49,10 @@ func istiodDir(t *testing.T, built, failed []string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, v := range built {
-		writeFile(t, testcluster.PilotDiscovery(dir, v), "binary")
+		writeFile(t, repo.PilotDiscovery(dir, v), "binary")
 	}
 	for _, v := range failed {
-		writeFile(t, testcluster.PilotDiscovery(dir, v)+".failed", "istio.io/istio x\n---\ngo mod: 403 Forbidden\n")
+		writeFile(t, repo.PilotDiscovery(dir, v)+".failed", "istio.io/istio x\n---\ngo mod: 403 Forbidden\n")
 	}
 	return dir
 }
@@ -102,9 +102,9 @@ func TestChooseVersion(t *testing.T) {
 			build := func(v string) error {
 				tried = append(tried, v)
 				if slices.Contains(tt.builds, v) {
-					writeFile(t, testcluster.PilotDiscovery(dir, v), "binary")
+					writeFile(t, repo.PilotDiscovery(dir, v), "binary")
 				} else {
-					writeFile(t, testcluster.PilotDiscovery(dir, v)+".failed", "stamp\n---\nits build failed here\n")
+					writeFile(t, repo.PilotDiscovery(dir, v)+".failed", "stamp\n---\nits build failed here\n")
 				}
 				return nil
 			}

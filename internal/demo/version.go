@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/bosun-mesh/bosun/internal/catalog"
-	"github.com/bosun-mesh/bosun/internal/testcluster"
+	"github.com/bosun-mesh/bosun/internal/repo"
 )
 
 // Version is the Istio version the demo installs.
@@ -61,7 +61,7 @@ func ChooseVersion(cat *catalog.Catalog, istiodDir string, build Builder) (Versi
 // istiodReady reports whether <dir>/<version>/pilot-discovery exists, building it first when it was
 // never tried; otherwise it says why not.
 func IstiodReady(dir, version string, build Builder) (bool, string) {
-	binary := testcluster.PilotDiscovery(dir, version)
+	binary := repo.PilotDiscovery(dir, version)
 	if regular(binary) {
 		return true, ""
 	}

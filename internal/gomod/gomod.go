@@ -47,3 +47,19 @@ func Download(dir, query string) (Module, error) {
 	}
 	return info.Module, nil
 }
+
+// Prefetch downloads into the module cache every module that building pkgs in dir's module needs,
+// and builds nothing: `go list -deps` loads the packages as go build would, with env added to the
+// go command's environment (build tags and CGO_ENABLED decide which files, so which imports, count).
+// A build started later finds them there; make demo downloads this way while it compiles bosun.
+func Prefetch(dir string, env []string, pkgs ...string) error {
+	cmd := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "GOWORK=off"), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("downloading what %s needs: %w: %s", strings.Join(pkgs, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}

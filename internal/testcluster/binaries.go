@@ -1,24 +1,17 @@
 package testcluster
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/bosun-mesh/bosun/internal/repo"
 )
 
 // KubeVersion is the Kubernetes version of the cluster's components. It must
-// match the k8s.io/kubernetes version in hack/clusterbins/kube/go.mod, because
+// match the k8s.io/kubernetes version in hack/clusterbins/programs/go.mod, because
 // `make cluster-bins` puts the programs in bin/cluster/<KubeVersion>/.
 const KubeVersion = "v1.36.3"
-
-// ProgramGCFlags are the compiler flags of the programs the box runs, built
-// from other projects' modules (hack/clusterbins, hack/istiodbins): no DWARF
-// debug information, which their linker flags (-s -w) throw away anyway.
-// Not generating it costs about 15% less CPU time, a minute or two of a fresh
-// machine's make demo and make test on two cores.
-const ProgramGCFlags = "all=-dwarf=false"
 
 // BinDirEnv names the environment variable that, when set, is the directory
 // holding the cluster programs, used instead of the repository's
@@ -48,31 +41,11 @@ func binDir(opts Options) (string, error) {
 	if dir := os.Getenv(BinDirEnv); dir != "" {
 		return dir, nil
 	}
-	root, err := RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return "", fmt.Errorf("locating the cluster programs: %w (set %s or Options.BinDir)", err, BinDirEnv)
 	}
 	return filepath.Join(root, "bin", "cluster", KubeVersion), nil
-}
-
-// RepoRoot walks up from the working directory to the directory whose go.mod
-// declares bosun's module. Nested modules (hack/clusterbins/*) are passed by.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.HasPrefix(bytes.TrimSpace(data), []byte("module github.com/bosun-mesh/bosun\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("bosun's go.mod not found above the working directory; run from the repository")
-		}
-		dir = parent
-	}
 }
 
 // checkBinaries reports, in one error that says how to fix it, every program

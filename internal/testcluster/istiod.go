@@ -15,6 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+
+	"github.com/bosun-mesh/bosun/internal/repo"
 )
 
 // istiodRole plays istiod's pods (label app=istiod, any revision, any
@@ -33,13 +35,6 @@ type istiodRole struct {
 // directory holding <catalog version>/pilot-discovery, used instead of the
 // repository's bin/istiod.
 const IstiodBinDirEnv = "BOSUN_ISTIOD_BIN"
-
-// PilotDiscovery is the path of the pilot-discovery built for a catalog
-// version in dir (IstiodBinDir): <dir>/<version>/pilot-discovery, as
-// hack/istiodbins writes it.
-func PilotDiscovery(dir, version string) string {
-	return filepath.Join(dir, version, "pilot-discovery")
-}
 
 // pilotListeners maps istiod's container ports to the pilot-discovery flags
 // that move their listener. Any other container port is routed to nothing.
@@ -161,7 +156,7 @@ func IstiodBinDir(opts Options) (string, error) {
 	if dir := os.Getenv(IstiodBinDirEnv); dir != "" {
 		return dir, nil
 	}
-	root, err := RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return "", fmt.Errorf("locating pilot-discovery: %w (set %s or Options.IstiodBinDir)", err, IstiodBinDirEnv)
 	}
@@ -184,7 +179,7 @@ func findIstiodBinaries(opts Options) (istiodBinaries, error) {
 	}
 	bins := istiodBinaries{}
 	for _, e := range entries {
-		path := PilotDiscovery(dir, e.Name())
+		path := repo.PilotDiscovery(dir, e.Name())
 		if info, err := os.Stat(path); err == nil && info.Mode().IsRegular() {
 			bins[e.Name()] = path
 		}

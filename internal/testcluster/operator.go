@@ -14,6 +14,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
+
+	"github.com/bosun-mesh/bosun/internal/repo"
 )
 
 // operatorRole plays bosun's operator pods (label app.kubernetes.io/name=bosun,
@@ -63,7 +65,7 @@ func (c *Cluster) newOperatorRole() (*operatorRole, error) {
 	case r.resources == "":
 		// Outside the repository (bosun dev-cluster with the cluster's programs named by
 		// environment variables) the box still starts; only the operator's pods stay fake.
-		root, err := RepoRoot()
+		root, err := repo.Root()
 		if err != nil {
 			r.fake = fmt.Sprintf("no charts for played operators: %v (set Options.OperatorResources)", err)
 			break

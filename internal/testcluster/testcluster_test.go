@@ -33,7 +33,7 @@ const waitTimeout = 2 * time.Minute
 // hack/clusterbins without bumping KubeVersion: the programs would then be
 // built into a directory this package does not look in.
 func TestKubeVersionMatchesClusterBins(t *testing.T) {
-	f, err := os.Open(filepath.Join("..", "..", "hack", "clusterbins", "kube", "go.mod"))
+	f, err := os.Open(filepath.Join("..", "..", "hack", "clusterbins", "programs", "go.mod"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestKubeVersionMatchesClusterBins(t *testing.T) {
 		}
 	}
 	if required != KubeVersion {
-		t.Errorf("hack/clusterbins/kube/go.mod requires k8s.io/kubernetes %q, KubeVersion is %q", required, KubeVersion)
+		t.Errorf("hack/clusterbins/programs/go.mod requires k8s.io/kubernetes %q, KubeVersion is %q", required, KubeVersion)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/bosun-mesh/bosun/config/crd"
 	"github.com/bosun-mesh/bosun/internal/operator"
+	"github.com/bosun-mesh/bosun/internal/repo"
 	"github.com/bosun-mesh/bosun/internal/testcluster"
 	"github.com/bosun-mesh/bosun/internal/testcluster/clustertest"
 )
@@ -87,7 +88,7 @@ func prepare(b *testing.B) {
 				return err
 			}
 			env.dir = dir
-			root, err := testcluster.RepoRoot()
+			root, err := repo.Root()
 			if err != nil {
 				return err
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/bosun-mesh/bosun/internal/catalog"
 	"github.com/bosun-mesh/bosun/internal/demo"
 	"github.com/bosun-mesh/bosun/internal/operator"
+	"github.com/bosun-mesh/bosun/internal/repo"
 	"github.com/bosun-mesh/bosun/internal/testcluster"
 	"github.com/bosun-mesh/bosun/samples"
 )
@@ -31,7 +32,7 @@ import (
 // running pod that Istio's injector gave an istio-proxy container.
 func TestDemo(t *testing.T) {
 	c := newClient(t)
-	root, err := testcluster.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/bosun-mesh/bosun/internal/demo"
-	"github.com/bosun-mesh/bosun/internal/testcluster"
+	"github.com/bosun-mesh/bosun/internal/repo"
 )
 
 // operatorNamespace and operatorDeployment are the operator's namespace and Deployment (named as its
@@ -52,7 +52,7 @@ const inUseRefresh = 2 * time.Second
 // installation when the test ends.
 func installBosun(t *testing.T, c client.Client, extra ...string) *installed {
 	t.Helper()
-	root, err := testcluster.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}

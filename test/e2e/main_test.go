@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/bosun-mesh/bosun/config/crd"
+	"github.com/bosun-mesh/bosun/internal/repo"
 	"github.com/bosun-mesh/bosun/internal/testcluster"
 	"github.com/bosun-mesh/bosun/internal/testcluster/clustertest"
 )
@@ -59,7 +60,7 @@ func TestMain(m *testing.M) {
 
 // build builds bosun from this tree into bin.
 func build(bin string) error {
-	root, err := testcluster.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return err
 	}
@@ -87,7 +88,7 @@ const (
 // prepareResources lays out the test catalogs' charts: the snapshots the repository fetched (make
 // charts) and the two played versions.
 func prepareResources(dir string) error {
-	root, err := testcluster.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ import (
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/apply"
 	"github.com/bosun-mesh/bosun/internal/render"
-	"github.com/bosun-mesh/bosun/internal/testcluster"
+	"github.com/bosun-mesh/bosun/internal/repo"
 )
 
 // TestRenderPrintsWhatTheOperatorApplies: for each Istio of the documents' examples, the objects the
@@ -48,7 +48,7 @@ func TestRenderPrintsWhatTheOperatorApplies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, err := testcluster.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ import (
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/operator"
 	"github.com/bosun-mesh/bosun/internal/render"
-	"github.com/bosun-mesh/bosun/internal/testcluster"
+	"github.com/bosun-mesh/bosun/internal/repo"
 )
 
 // TestRevisionBasedUpdateWithDefaultTag follows "Installing Istio with RevisionBased strategy and
@@ -647,7 +647,7 @@ func collect(t *testing.T, w watch.Interface, keep func(watch.Event) bool) func(
 // docExample is the path of an example of the documents in config/crd/testdata/ossm-docs.
 func docExample(t *testing.T, name string) string {
 	t.Helper()
-	root, err := testcluster.RepoRoot()
+	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
