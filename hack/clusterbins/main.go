@@ -21,9 +21,9 @@
 //
 // The output goes to bin/cluster/<kubernetes version>/. Next to every
 // program a <name>.version stamp records the module version it was built
-// from and the flags; a program whose stamp matches is skipped, so a second
-// run takes a second and a version bump rebuilds only what changed. Later
-// builds reuse Go's build cache.
+// from, the flags and the digest of the module's go.sum; a program whose
+// stamp matches is skipped, so a second run takes a second, and any change of
+// a version in go.mod rebuilds. Later builds reuse Go's build cache.
 //
 // With -download, nothing is built: the modules the programs need are
 // downloaded into the module cache, which make demo does while it compiles
@@ -31,6 +31,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -176,9 +177,11 @@ func run(root, out string, force bool) error {
 }
 
 // stamp is the content of a program's .version file. It names the module
-// version and the compiler and linker flags, so that a change of any rebuilds.
-func stamp(info gomod.Module, kubeVersion string) string {
-	return info.Path + " " + info.Version + "\ngcflags: " + repo.ProgramGCFlags + "\nldflags: " + ldflags(kubeVersion) + "\n"
+// version, the compiler and linker flags, and the digest of the programs'
+// go.sum, which changes with any dependency's version, so that a change of
+// any rebuilds.
+func stamp(info gomod.Module, kubeVersion, sums string) string {
+	return info.Path + " " + info.Version + "\ngcflags: " + repo.ProgramGCFlags + "\nldflags: " + ldflags(kubeVersion) + "\ngo.sum: " + sums + "\n"
 }
 
 // upToDate reports whether path exists and its stamp file says it was built
@@ -197,10 +200,15 @@ func upToDate(path, want string) bool {
 // that looks finished.
 func build(moduleDir, bin string, versions map[string]gomod.Module, force bool) error {
 	kubeVersion := versions[kubeModule].Version
+	sum, err := os.ReadFile(filepath.Join(moduleDir, "go.sum"))
+	if err != nil {
+		return err
+	}
+	sums := fmt.Sprintf("sha256:%x", sha256.Sum256(sum))
 	var stale []program
 	for _, p := range programs {
 		info := versions[p.module]
-		if !force && upToDate(filepath.Join(bin, p.name), stamp(info, kubeVersion)) {
+		if !force && upToDate(filepath.Join(bin, p.name), stamp(info, kubeVersion, sums)) {
 			fmt.Printf("cluster-bins: %s %s is up to date\n", p.name, info.Version)
 			continue
 		}
@@ -237,7 +245,7 @@ func build(moduleDir, bin string, versions map[string]gomod.Module, force bool) 
 		if err := os.Rename(filepath.Join(tmp, goBinaryName(p.pkg)), target); err != nil {
 			return err
 		}
-		if err := os.WriteFile(target+".version", []byte(stamp(versions[p.module], kubeVersion)), 0o644); err != nil {
+		if err := os.WriteFile(target+".version", []byte(stamp(versions[p.module], kubeVersion, sums)), 0o644); err != nil {
 			return err
 		}
 	}
