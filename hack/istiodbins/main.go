@@ -125,12 +125,16 @@ func selected(cat *catalog.Catalog, only string) ([]catalog.Version, error) {
 	}
 	var versions []catalog.Version
 	for _, name := range strings.Split(only, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
 		if name == "default" {
 			name = cat.Default()
 		}
 		v, err := cat.Resolve(name)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("-version %s: not in the catalog; give names or aliases of %s, or default", name, strings.Join(cat.Names(), ", "))
 		}
 		if v.Module != "" && !slices.ContainsFunc(versions, func(w catalog.Version) bool { return w.Name == v.Name }) {
 			versions = append(versions, v)
@@ -199,7 +203,8 @@ func compile(binary, module, version string) error {
 	}
 	tmp := binary + ".tmp"
 	defer os.Remove(tmp)
-	if err := goRun(work, "build", "-trimpath", "-gcflags", repo.ProgramGCFlags, "-ldflags", ldflags(), "-o", tmp, pkg); err != nil {
+	args := append([]string{"build"}, repo.ProgramBuildFlags...)
+	if err := goRun(work, append(args, "-ldflags", ldflags(), "-o", tmp, pkg)...); err != nil {
 		return err
 	}
 	return os.Rename(tmp, binary)
@@ -259,34 +264,12 @@ func prepare(module, version string) (string, error) {
 func goRun(dir string, args ...string) error {
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOWORK=off", "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
+	cmd.Env = append(append(os.Environ(), repo.ProgramEnv...), "GOWORK=off", "GOFLAGS=-mod=mod")
 	var output bytes.Buffer
 	cmd.Stdout = &output
 	cmd.Stderr = &output
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go %s: %w: %s", args[0], err, reason(output.String()))
+		return fmt.Errorf("go %s: %w: %s", args[0], err, gomod.Reason(output.String()))
 	}
 	return nil
-}
-
-// reason picks, from the go command's output, the distinct lines that carry
-// an error, so a failed build is reported in a line or two.
-func reason(output string) string {
-	var lines []string
-	for line := range strings.Lines(output) {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "go: downloading") || strings.HasSuffix(line, " imports") || strings.HasPrefix(line, "go: finding") {
-			continue
-		}
-		if i := strings.LastIndex(line, ": "); strings.Contains(line, "reading https://") && i > 0 {
-			line = line[strings.Index(line, "reading https://"):]
-		}
-		if !slices.Contains(lines, line) {
-			lines = append(lines, line)
-		}
-	}
-	if len(lines) > 3 {
-		lines = append(lines[:3], fmt.Sprintf("(%d more)", len(lines)-3))
-	}
-	return strings.Join(lines, "; ")
 }

@@ -36,7 +36,10 @@ func TestSelectedVersions(t *testing.T) {
 	if got, want := len(strings.Split(names(""), ",")), len(cat.Versions()); got != want {
 		t.Errorf("no -version selects %d versions, want all %d (every catalog version comes from a module)", got, want)
 	}
-	if _, err := selected(cat, "v0.1.0"); err == nil {
-		t.Error("-version v0.1.0, not in the catalog, was accepted")
+	if got := names("default,"); got != def.Name {
+		t.Errorf("-version default, (a trailing comma) selects %q, want %q", got, def.Name)
+	}
+	if _, err := selected(cat, "v0.1.0"); err == nil || !strings.Contains(err.Error(), "-version v0.1.0") || !strings.Contains(err.Error(), "default") {
+		t.Errorf("-version v0.1.0, not in the catalog: got %v, want an error that names the flag and the choices", err)
 	}
 }

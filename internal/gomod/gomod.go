@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 )
 
@@ -49,8 +50,9 @@ func Download(dir, query string) (Module, error) {
 }
 
 // Prefetch downloads into the module cache every module that building pkgs in dir's module needs,
-// and builds nothing: `go list -deps` loads the packages as go build would, with env added to the
-// go command's environment (build tags and CGO_ENABLED decide which files, so which imports, count).
+// and builds nothing: `go list -deps` loads the packages as go build would, outside any workspace
+// (GOWORK=off), with env added to the go command's environment (build tags and CGO_ENABLED decide
+// which files, so which imports, count).
 // A build started later finds them there; make demo downloads this way while it compiles bosun.
 func Prefetch(dir string, env []string, pkgs ...string) error {
 	cmd := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...)
@@ -59,7 +61,29 @@ func Prefetch(dir string, env []string, pkgs ...string) error {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("downloading what %s needs: %w: %s", strings.Join(pkgs, " "), err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("downloading what %s needs: %w: %s", strings.Join(pkgs, " "), err, Reason(stderr.String()))
 	}
 	return nil
+}
+
+// Reason picks, from the go command's output, the distinct lines that carry an error, so that a
+// failed download or build is reported in a line or two.
+func Reason(output string) string {
+	var lines []string
+	for line := range strings.Lines(output) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "go: downloading") || strings.HasSuffix(line, " imports") || strings.HasPrefix(line, "go: finding") {
+			continue
+		}
+		if i := strings.LastIndex(line, ": "); strings.Contains(line, "reading https://") && i > 0 {
+			line = line[strings.Index(line, "reading https://"):]
+		}
+		if !slices.Contains(lines, line) {
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) > 3 {
+		lines = append(lines[:3], fmt.Sprintf("(%d more)", len(lines)-3))
+	}
+	return strings.Join(lines, "; ")
 }
