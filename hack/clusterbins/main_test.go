@@ -131,7 +131,7 @@ func TestProgramsShareBosunsPackages(t *testing.T) {
 			t.Errorf("the cluster's programs need %s, bosun requires the older %s: raise bosun's (go get %s in the repository root), so it compiles once",
 				pair[0], bosunVersion, pair[0])
 		case programsPath == bosunPath:
-			t.Errorf("the cluster's programs build %s, bosun %s: require bosun's in %s/go.mod (go get %s there; never lower the programs' versions), so it compiles once",
+			t.Errorf("the cluster's programs build %s, bosun %s: require bosun's in %s/go.mod (go get %s there, or in its replace line; never lower the programs' versions), so it compiles once",
 				pair[0], bosunVersion, filepath.ToSlash(programsDir), pair[1])
 		default:
 			t.Errorf("the cluster's programs build from %s what bosun builds from %s: make them the same module version, so it compiles once", pair[0], pair[1])
