@@ -110,7 +110,7 @@ BOSUN ?= bin/bosun
 demo: ## Start here: build what is missing, start the cluster in a box with real istiod, install bosun as a user does, a mesh and bookinfo, and show them; runs until Ctrl-C (docs/demo.md).
 	@echo "demo: [1/2] bosun into $(BOSUN); meanwhile Istio's charts into resources/, and the modules of the cluster's programs and of istiod download (first time: a few minutes)"
 	@$(MAKE) --no-print-directory -j4 demo-bosun demo-charts demo-cluster-modules demo-istiod-modules
-	@echo "demo: [2/2] the cluster's programs and istiod of the demo's Istio version, side by side (first time: about 10 minutes), then the cluster, bosun, a mesh and bookinfo"
+	@echo "demo: [2/2] the cluster's programs and istiod of the demo's Istio version, side by side (first time: about 9 minutes), then the cluster, bosun, a mesh and bookinfo"
 	$(BOSUN) dev-cluster --demo
 
 # The parts of make demo's first step, which run side by side: bosun's compile keeps the cores busy
