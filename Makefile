@@ -131,7 +131,7 @@ CHAOS_KILLS ?= 50
 CHAOS_SEED ?=
 
 .PHONY: chaos
-chaos: charts test-bins ## Kill the operator (SIGKILL) CHAOS_KILLS times (50) at seeded random moments of version changes and print the tally (about 10 minutes).
+chaos: charts test-bins ## Kill the operator (SIGKILL) CHAOS_KILLS times (50) at seeded random moments of version changes and print the tally (about 6 minutes).
 	BOSUN_CHAOS_KILLS=$(CHAOS_KILLS) BOSUN_CHAOS_SEED=$(CHAOS_SEED) go test ./test/e2e -run '^TestOperatorSurvivesSIGKILL$$' -count=1 -v -timeout 60m \
 		| grep -E '^(=== RUN|--- |PASS|FAIL|ok )|faults_test.go|^ +(kills|moments|converged|failure)'
 

@@ -27,7 +27,7 @@
 //
 // The output goes to bin/cluster/<kubernetes version>/. Next to every
 // program a <name>.version stamp records the module version it was built
-// from, the flags and the digest of the module's go.sum; a program whose
+// from, the flags and the digest of the module's go.mod and go.sum; a program whose
 // stamp matches is skipped, so a second run takes a second, and any change of
 // a version in go.mod rebuilds. Later builds reuse Go's build cache.
 //
