@@ -94,9 +94,11 @@ func prepare(b *testing.B) {
 			}
 			env.bosun = filepath.Join(dir, "bosun")
 			progress("building bosun into %s", env.bosun)
-			// -trimpath as `make build` does: the binary is the one users run.
-			build := exec.Command("go", "build", "-trimpath", "-o", env.bosun, "./cmd/bosun")
+			// As `make build` does (BOSUN_BUILD): the binary is the one users run.
+			args := append([]string{"build"}, repo.ProgramBuildFlags...)
+			build := exec.Command("go", append(args, "-o", env.bosun, "./cmd/bosun")...)
 			build.Dir = root
+			build.Env = append(os.Environ(), repo.ProgramEnv...)
 			if out, err := build.CombinedOutput(); err != nil {
 				return fmt.Errorf("building bosun: %v\n%s", err, out)
 			}
