@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
@@ -181,93 +182,115 @@ type planned struct {
 }
 
 // planner turns sailoperator.io resources into what bosun would apply: the decisions of
-// internal/desired, over the input as the cluster it would make (desired.Memory), and the charts
-// rendered by internal/render. The operator makes the same decisions over the cluster.
+// internal/desired, over the facts the input makes (desired.FromManifests), and the charts rendered by
+// internal/render. The operator makes the same decisions over the facts it reads from the cluster.
 type planner struct {
 	env      desired.Env
 	renderer *render.Renderer
 	// checker checks the input against bosun's CRDs as the API server would.
 	checker *schemacheck.Checker
 	inputs  []*unstructured.Unstructured
-	// memory is the cluster the input makes.
-	memory *desired.Memory
 }
 
 // kindOrder renders control planes first: tags and ZTunnels refer to them.
-var kindOrder = []string{"Istio", "IstioRevision", "IstioRevisionTag", "IstioCNI", "ZTunnel"}
+var kindOrder = []string{v1.KindIstio, v1.KindIstioRevision, v1.KindIstioRevisionTag, v1.KindIstioCNI, v1.KindZTunnel}
+
+// input is one checked input resource, decoded.
+type input struct {
+	obj   *unstructured.Unstructured
+	typed client.Object
+	// note is printed under the resource's objects.
+	note string
+}
 
 func (p *planner) plan() ([]planned, error) {
 	if len(p.inputs) == 0 {
 		return nil, errors.New("the input has no manifests")
 	}
-	// Check every input as the API server would, and go on with what it would store: render must not
-	// print objects for a manifest that kubectl apply refuses. The CRDs check the shape of spec.version;
-	// the catalog's admission policies, which the operator installs, what it may name.
-	var istios []*v1.Istio
-	var revisions []*v1.IstioRevision
-	for i, obj := range p.inputs {
-		if !slices.Contains(kindOrder, obj.GetKind()) || !strings.HasPrefix(obj.GetAPIVersion(), "sailoperator.io/") {
-			return nil, fmt.Errorf("%s %s: render takes sailoperator.io Istio, IstioRevision, IstioRevisionTag, IstioCNI and ZTunnel manifests", obj.GetKind(), obj.GetName())
-		}
-		valid, err := p.checker.Check(context.Background(), obj)
-		if err != nil {
-			return nil, err
-		}
-		if err := versionpolicy.Admit(p.env.Catalog, valid); err != nil {
-			return nil, err
-		}
-		p.inputs[i] = valid
-		switch valid.GetKind() {
-		case v1.KindIstio:
-			istio := &v1.Istio{}
-			if err := fromUnstructured(valid, istio); err != nil {
-				return nil, err
-			}
-			istios = append(istios, istio)
-		case v1.KindIstioRevision:
-			rev := &v1.IstioRevision{}
-			if err := fromUnstructured(valid, rev); err != nil {
-				return nil, err
-			}
-			revisions = append(revisions, rev)
-		}
-	}
-	memory, err := p.env.NewMemory(istios, revisions)
+	inputs, manifests, err := p.decode()
 	if err != nil {
 		return nil, err
 	}
-	p.memory = memory
+	facts, err := p.env.FromManifests(manifests)
+	if err != nil {
+		return nil, err
+	}
 	var out []planned
 	for _, kind := range kindOrder {
-		for _, obj := range p.inputs {
-			if obj.GetKind() != kind {
+		for _, in := range inputs {
+			if in.obj.GetKind() != kind {
 				continue
 			}
-			pl, err := p.planOne(obj)
-			if errors.Is(err, desired.ErrTargetNotFound) {
-				err = fmt.Errorf("%w; render reads it from the input: add its manifest with -f", err)
-			}
+			pl, err := p.planOne(in, facts)
 			if err != nil {
-				return nil, fmt.Errorf("%s %s: %w", kind, obj.GetName(), err)
+				return nil, fmt.Errorf("%s %s: %w", kind, in.obj.GetName(), err)
 			}
 			out = append(out, pl)
 		}
 	}
-	return p.withCRDs(out)
+	return p.withCRDs(out, facts)
+}
+
+// decode checks every input as the API server would, and goes on with what it would store: render
+// must not print objects for a manifest that kubectl apply refuses. The CRDs check the shape of
+// spec.version; the catalog's admission policies, which the operator installs, what it may name.
+func (p *planner) decode() ([]input, desired.Manifests, error) {
+	var inputs []input
+	var m desired.Manifests
+	for _, obj := range p.inputs {
+		if !slices.Contains(kindOrder, obj.GetKind()) || !strings.HasPrefix(obj.GetAPIVersion(), "sailoperator.io/") {
+			return nil, m, fmt.Errorf("%s %s: render takes sailoperator.io Istio, IstioRevision, IstioRevisionTag, IstioCNI and ZTunnel manifests", obj.GetKind(), obj.GetName())
+		}
+		valid, err := p.checker.Check(context.Background(), obj)
+		if err != nil {
+			return nil, m, err
+		}
+		if err := versionpolicy.Admit(p.env.Catalog, valid); err != nil {
+			return nil, m, err
+		}
+		in := input{obj: valid}
+		switch valid.GetKind() {
+		case v1.KindIstio:
+			istio := &v1.Istio{}
+			err = fromUnstructured(valid, istio)
+			in.typed, m.Istios = istio, append(m.Istios, istio)
+		case v1.KindIstioRevision:
+			rev := &v1.IstioRevision{}
+			err = fromUnstructured(valid, rev)
+			in.typed, m.Revisions = rev, append(m.Revisions, rev)
+		case v1.KindIstioRevisionTag:
+			tag := &v1.IstioRevisionTag{}
+			err = fromUnstructured(valid, tag)
+			in.typed, m.Tags = tag, append(m.Tags, tag)
+		case v1.KindIstioCNI:
+			cni := &v1.IstioCNI{}
+			err = fromUnstructured(valid, cni)
+			in.typed, m.CNIs = cni, append(m.CNIs, cni)
+		default:
+			var zt *v1.ZTunnel
+			zt, in.note, err = decodeZTunnel(valid)
+			in.typed, m.ZTunnels = zt, append(m.ZTunnels, zt)
+		}
+		if err != nil {
+			return nil, m, err
+		}
+		inputs = append(inputs, in)
+	}
+	return inputs, m, nil
 }
 
 // withCRDs moves Istio's CRDs into a group of their own, from the base chart of the newest version
-// the input's revisions use: bosun applies them once for all control planes, whichever revision is
-// named default.
-func (p *planner) withCRDs(plans []planned) ([]planned, error) {
+// the input's revisions use (desired.ForCRDs): bosun applies them once for all control planes,
+// whichever revision is named default.
+func (p *planner) withCRDs(plans []planned, facts *desired.Facts) ([]planned, error) {
 	for i := range plans {
 		for j := range plans[i].results {
 			plans[i].results[j].CRDs = nil
 		}
 	}
-	req, ok, err := p.env.CRDChartInUse(context.Background(), p.memory)
-	if err != nil || !ok {
-		return plans, err
+	req, ok := p.env.ForCRDs(facts)
+	if !ok {
+		return plans, nil
 	}
 	res, err := p.renderer.Render(req)
 	if err != nil {
@@ -278,81 +301,44 @@ func (p *planner) withCRDs(plans []planned) ([]planned, error) {
 	return append([]planned{crds}, plans...), nil
 }
 
-func (p *planner) planOne(obj *unstructured.Unstructured) (planned, error) {
-	ctx := context.Background()
-	pl := planned{source: obj.GetKind() + " " + obj.GetName()}
-	var reqs []render.Request
-	var err error
-	switch obj.GetKind() {
-	case "Istio":
-		istio := &v1.Istio{}
-		if err := fromUnstructured(obj, istio); err != nil {
-			return pl, err
+// planOne decides one input with internal/desired and renders its charts. A refusal is returned as the
+// error, with a hint where render's answer depends on the input being complete.
+func (p *planner) planOne(in input, facts *desired.Facts) (planned, error) {
+	pl := planned{source: in.obj.GetKind() + " " + in.obj.GetName()}
+	if in.note != "" {
+		pl.notes = append(pl.notes, in.note)
+	}
+	var plan desired.Plan
+	switch obj := in.typed.(type) {
+	case *v1.Istio:
+		ip := p.env.ForIstio(obj, facts)
+		if ip.Refusal != nil {
+			return pl, ip.Refusal
 		}
-		rev, _, err := p.env.ActiveRevision(ctx, p.memory, istio)
-		if err != nil {
-			return pl, err
-		}
+		rev := ip.Revision.DeepCopy()
 		rev.OwnerReferences = nil // set by the cluster, with the Istio's UID
 		revObj, err := toUnstructured(rev)
 		if err != nil {
 			return pl, err
 		}
 		pl.generated = append(pl.generated, revObj)
-		reqs, err = p.env.RevisionCharts(rev)
-		if err != nil {
-			return pl, err
-		}
-	case "IstioRevision":
-		rev := &v1.IstioRevision{}
-		if err := fromUnstructured(obj, rev); err != nil {
-			return pl, err
-		}
-		if reqs, err = p.env.RevisionCharts(rev); err != nil {
-			return pl, err
-		}
-	case "IstioRevisionTag":
-		tag := &v1.IstioRevisionTag{}
-		if err := fromUnstructured(obj, tag); err != nil {
-			return pl, err
-		}
-		if err := p.env.CheckTagName(ctx, p.memory, tag); err != nil {
-			return pl, err
-		}
-		rev, err := p.env.Target(ctx, p.memory, tag.Spec.TargetRef)
-		if err != nil {
-			return pl, err
-		}
-		if reqs, err = p.env.TagCharts(tag, rev); err != nil {
-			return pl, err
-		}
-	case "IstioCNI":
-		cni := &v1.IstioCNI{}
-		if err := fromUnstructured(obj, cni); err != nil {
-			return pl, err
-		}
-		if reqs, err = p.env.CNICharts(cni); err != nil {
-			return pl, err
-		}
-	default:
-		zt, note, err := decodeZTunnel(obj)
-		if err != nil {
-			return pl, err
-		}
-		if note != "" {
-			pl.notes = append(pl.notes, note)
-		}
-		var target *v1.IstioRevision
-		if zt.Spec.TargetRef != nil {
-			if target, err = p.env.Target(ctx, p.memory, *zt.Spec.TargetRef); err != nil {
-				return pl, err
-			}
-		}
-		if reqs, err = p.env.ZTunnelCharts(zt, target); err != nil {
-			return pl, err
-		}
+		plan = p.env.ForRevision(ip.Revision, facts)
+	case *v1.IstioRevision:
+		plan = p.env.ForRevision(obj, facts)
+	case *v1.IstioRevisionTag:
+		plan = p.env.ForTag(obj, facts)
+	case *v1.IstioCNI:
+		plan = p.env.ForCNI(obj, facts)
+	case *v1.ZTunnel:
+		plan = p.env.ForZTunnel(obj, facts)
 	}
-	for _, req := range reqs {
+	if r := plan.Refusal; r != nil {
+		if r.Reason == v1.ReasonRefNotFound {
+			return pl, fmt.Errorf("%w; render reads it from the input: add its manifest with -f", r)
+		}
+		return pl, r
+	}
+	for _, req := range plan.Charts {
 		res, err := p.renderer.Render(req)
 		if err != nil {
 			return pl, err

@@ -77,7 +77,7 @@ func TestRenderRefusesWhatItCannotRender(t *testing.T) {
 		{
 			name:     "a tag whose Istio is not in the input",
 			manifest: "apiVersion: sailoperator.io/v1\nkind: IstioRevisionTag\nmetadata:\n  name: default\nspec:\n  targetRef:\n    kind: Istio\n    name: default\n",
-			want:     "IstioRevisionTag default: target not found: targetRef names Istio default, which does not exist; render reads it from the input: add its manifest with -f",
+			want:     "IstioRevisionTag default: the targetRef names Istio default, which does not exist: create it, or point the targetRef at an existing Istio or IstioRevision; render reads it from the input: add its manifest with -f",
 		},
 		{
 			name:     "an unknown version",

@@ -185,12 +185,13 @@ func readManifests(path string) (map[string]*unstructured.Unstructured, error) {
 // operator applies them.
 func renderIstioCRDs(resources string) ([]*unstructured.Unstructured, string, error) {
 	cat := catalog.Embedded()
-	var names []string
+	// The facts of a cluster that runs every version of the catalog.
+	facts := &desired.Facts{Revisions: map[string]*v1.IstioRevision{}}
 	for _, v := range cat.Versions() {
-		names = append(names, v.Name)
+		facts.Revisions[v.Name] = &v1.IstioRevision{Spec: v1.IstioRevisionSpec{Version: v1.ConcreteVersion(v.Name)}}
 	}
 	env := desired.Env{Catalog: cat, Resources: os.DirFS(resources)}
-	req, ok := env.CRDChart(names)
+	req, ok := env.ForCRDs(facts)
 	if !ok {
 		return nil, "", errors.New("the catalog has no version")
 	}
@@ -240,9 +241,9 @@ func almExamples(resources string) (string, error) {
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, istio); err != nil {
 			return "", err
 		}
-		rev, err := desired.Env{Catalog: catalog.Embedded(), Resources: os.DirFS(resources), Platform: values.Kubernetes}.Revision(istio)
-		if err != nil {
-			return "", err
+		rev, refusal := desired.Env{Catalog: catalog.Embedded(), Resources: os.DirFS(resources), Platform: values.Kubernetes}.RevisionOf(istio)
+		if refusal != nil {
+			return "", refusal
 		}
 		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(rev)
 		if err != nil {

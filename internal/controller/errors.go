@@ -2,50 +2,38 @@ package controller
 
 import (
 	"context"
-	"errors"
-	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
-	"github.com/bosun-mesh/bosun/internal/controller/status"
 	"github.com/bosun-mesh/bosun/internal/metrics"
 )
 
 // CountErrors wraps a controller's reconciler so that every reconcile that ends in an error is
 // counted in bosun_reconcile_errors_total, under the kind it reconciles and the error's reason
 // (ErrorReason). controller-runtime's controller_runtime_reconcile_errors_total counts the same
-// reconciles by controller only.
+// reconciles by controller only. Refusals are not errors (they are bosun_refusals_total): every error
+// here is retried with backoff.
 func CountErrors(kind string, r reconcile.Reconciler) reconcile.Reconciler {
 	return reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 		res, err := r.Reconcile(ctx, req)
 		if err != nil {
-			reason, terminal := ErrorReason(err)
-			metrics.ReconcileErrors.WithLabelValues(kind, reason, strconv.FormatBool(terminal)).Inc()
+			metrics.ReconcileErrors.WithLabelValues(kind, ErrorReason(err)).Inc()
 		}
 		return res, err
 	})
 }
 
-// ErrorReason is the reason a reconcile failed, from a fixed set of values, and whether the error is
-// terminal. A terminal error is a refusal of the spec as written, not retried: its reason is the
-// refusal's, the reason of the Reconciled condition the controller set (NamespaceNotFound,
-// VersionChangeNotAllowed, …), or ReconcileError. An error controller-runtime retries is named by the
-// API server's reason for the request that failed (Conflict, Forbidden, Timeout, …), or ReconcileError
-// when it did not come from the API server or gave a reason Kubernetes does not define.
-func ErrorReason(err error) (reason string, terminal bool) {
-	if errors.Is(err, reconcile.TerminalError(nil)) {
-		if r, ok := status.RefusalReason(err); ok {
-			return r, true
-		}
-		return v1.ReasonReconcileError, true
-	}
+// ErrorReason is the reason a reconcile failed, from a fixed set of values: the API server's reason
+// for the request that failed (Conflict, Forbidden, Timeout, …), or ReconcileError when the error did
+// not come from the API server or gave a reason Kubernetes does not define.
+func ErrorReason(err error) string {
 	if r := apierrors.ReasonForError(err); apiReasons[r] {
-		return string(r), false
+		return string(r)
 	}
-	return v1.ReasonReconcileError, false
+	return v1.ReasonReconcileError
 }
 
 // apiReasons are the reasons Kubernetes defines for a failed request. A reason outside them (an

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/apply"
@@ -66,10 +67,13 @@ func TestFinalizeRecordsWhatItRemovedBeforeAFailure(t *testing.T) {
 	removed := metrics.Applies.WithLabelValues(v1.KindIstioRevision, "removed")
 	before := value(t, removed)
 	recorder := &recorder{}
-	in := controller.Installer{Client: c, Applier: apply.New(c, c, c, served), Charts: &render.Cache{}, Status: &status.Writer{}, Recorder: recorder}
+	in := controller.Installer[*v1.IstioRevision]{Kind: revisionKind{}, Client: c, Applier: apply.New(c, c, c, served), Charts: &render.Cache{}, Status: &status.Writer{}, Recorder: recorder}
 
-	if err := in.Finalize(t.Context(), rev, "istiod"); err == nil {
-		t.Fatal("Finalize succeeded though a delete failed")
+	if err := built.Delete(t.Context(), rev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Reconcile(t.Context(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(rev)}); err == nil {
+		t.Fatal("the reconcile of a deleted revision succeeded though a delete failed")
 	}
 	if want := []string{"Normal Removed"}; len(recorder.events) != 1 || recorder.events[0] != want[0] {
 		t.Errorf("Events %q, want %q", recorder.events, want)
@@ -82,6 +86,16 @@ func TestFinalizeRecordsWhatItRemovedBeforeAFailure(t *testing.T) {
 		t.Errorf("the revision's finalizers are %v (%v), want the finalizer kept for the retry", left.Finalizers, err)
 	}
 }
+
+// revisionKind is the part of an IstioRevision kind that removing one reads.
+type revisionKind struct {
+	controller.Kind[*v1.IstioRevision]
+}
+
+func (revisionKind) Name() string             { return v1.KindIstioRevision }
+func (revisionKind) Installs() string         { return "istiod" }
+func (revisionKind) New() *v1.IstioRevision   { return &v1.IstioRevision{} }
+func (revisionKind) Forget(*v1.IstioRevision) {}
 
 // recorder keeps the Events recorded through it as "type reason".
 type recorder struct{ events []string }

@@ -1,7 +1,6 @@
 package desired
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -61,7 +60,7 @@ func TestRevisionName(t *testing.T) {
 // a revision named after the concrete version, so a new build behind the alias is a new revision.
 func TestAliasNeverNamesARevision(t *testing.T) {
 	for _, alias := range []string{"v1.27-latest", "latest", "v1.31-latest"} {
-		rev, err := testEnv().Revision(istio("prod", v1.UpdateStrategyRevisionBased, alias))
+		rev, err := testEnv().RevisionOf(istio("prod", v1.UpdateStrategyRevisionBased, alias))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +76,7 @@ func TestRevision(t *testing.T) {
 	in.Spec.Namespace = "mesh"
 	revision := "canary"
 	in.Spec.Values = &v1.Values{Revision: &revision, DefaultRevision: &revision}
-	rev, err := testEnv().Revision(in)
+	rev, err := testEnv().RevisionOf(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,10 +96,10 @@ func TestRevision(t *testing.T) {
 }
 
 func TestRevisionRefusesEndOfLife(t *testing.T) {
-	_, err := testEnv().Revision(istio("default", "", "v1.24.3"))
+	_, refusal := testEnv().RevisionOf(istio("default", "", "v1.24.3"))
 	var eol *catalog.EndOfLifeError
-	if !errors.As(err, &eol) {
-		t.Fatalf("error = %v, want end of life", err)
+	if !errors.As(errOf(refusal), &eol) {
+		t.Fatalf("error = %v, want end of life", refusal)
 	}
 }
 
@@ -114,12 +113,12 @@ func TestRevisionCharts(t *testing.T) {
 	} {
 		rev := &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: tc.name},
 			Spec: v1.IstioRevisionSpec{Version: "v1.27.0-snapshot.b9159ca3", Namespace: "istio-system"}}
-		reqs, err := testEnv().RevisionCharts(rev)
-		if err != nil {
-			t.Fatal(err)
+		plan := testEnv().ForRevision(rev, &Facts{})
+		if plan.Refusal != nil {
+			t.Fatal(plan.Refusal)
 		}
 		var charts []string
-		for _, r := range reqs {
+		for _, r := range plan.Charts {
 			charts = append(charts, r.Chart)
 			if r.Owner != (render.Owner{Kind: "IstioRevision", Name: tc.name}) || r.Namespace != "istio-system" {
 				t.Errorf("%s: request %+v", tc.name, r)
@@ -134,11 +133,13 @@ func TestRevisionCharts(t *testing.T) {
 func TestTagCharts(t *testing.T) {
 	rev := &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: "default-v1-27-0"},
 		Spec: v1.IstioRevisionSpec{Version: "v1.27.0-snapshot.b9159ca3", Namespace: "istio-system"}}
-	tag := &v1.IstioRevisionTag{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
-	reqs, err := testEnv().TagCharts(tag, rev)
-	if err != nil {
-		t.Fatal(err)
+	tag := &v1.IstioRevisionTag{ObjectMeta: metav1.ObjectMeta{Name: "default"},
+		Spec: v1.IstioRevisionTagSpec{TargetRef: v1.TargetReference{Kind: v1.KindIstioRevision, Name: rev.Name}}}
+	plan := testEnv().ForTag(tag, &Facts{Revisions: map[string]*v1.IstioRevision{rev.Name: rev}})
+	if plan.Refusal != nil {
+		t.Fatal(plan.Refusal)
 	}
+	reqs := plan.Charts
 	if len(reqs) != 2 {
 		t.Fatalf("the default tag renders %d charts, want the tag webhook and base", len(reqs))
 	}
@@ -180,7 +181,8 @@ func TestRevisionNameLimit(t *testing.T) {
 			strategy = "no strategy"
 		}
 		t.Run(fmt.Sprintf("%s/%d", strategy, len(tc.name)), func(t *testing.T) {
-			rev, err := testEnv().Revision(istio(tc.name, tc.strategy, "v1.27-latest"))
+			rev, refusal := testEnv().RevisionOf(istio(tc.name, tc.strategy, "v1.27-latest"))
+			err := errOf(refusal)
 			if tc.maxIstioName == 0 {
 				if err != nil {
 					t.Fatalf("a %d-character name is refused: %v", len(tc.name), err)
@@ -208,7 +210,8 @@ func TestRevisionNameLimit(t *testing.T) {
 
 // TestRevisionNameMustMakeValidNames: a dot is allowed in an Istio's name but not in a Service's.
 func TestRevisionNameMustMakeValidNames(t *testing.T) {
-	_, err := testEnv().Revision(istio("prod.east", v1.UpdateStrategyInPlace, "v1.27-latest"))
+	_, refusal := testEnv().RevisionOf(istio("prod.east", v1.UpdateStrategyInPlace, "v1.27-latest"))
+	err := errOf(refusal)
 	var invalid *InvalidRevisionNameError
 	if !errors.As(err, &invalid) {
 		t.Fatalf("error = %v, want InvalidRevisionNameError", err)
@@ -253,12 +256,12 @@ func TestRevisionNameLimitFitsTheCharts(t *testing.T) {
 				if err := values.ToObject(vals, rev.Spec.Values); err != nil {
 					t.Fatal(err)
 				}
-				reqs, err := env.RevisionCharts(rev)
-				if err != nil {
-					t.Fatal(err)
+				plan := env.ForRevision(rev, &Facts{})
+				if plan.Refusal != nil {
+					t.Fatal(plan.Refusal)
 				}
-				_, renderErr := renderer.Render(reqs[0])
-				_, revisionErr := env.Revision(in)
+				_, renderErr := renderer.Render(plan.Charts[0])
+				_, revisionErr := env.RevisionOf(in)
 				if n <= maxRevisionName {
 					if renderErr != nil || revisionErr != nil {
 						t.Fatalf("a %d-character revision name: Revision gave %v, and rendering gave %v", n, revisionErr, renderErr)
@@ -278,7 +281,7 @@ func TestRevisionNameLimitFitsTheCharts(t *testing.T) {
 }
 
 func TestCRDChartIsTheNewestVersionInUse(t *testing.T) {
-	req, ok := testEnv().CRDChart([]string{"v1.25.0-snapshot.be4b14ad", "v1.31.0-snapshot.eed52ebb", "v1.99.0", "v1.27.0-snapshot.b9159ca3"})
+	req, ok := testEnv().ForCRDs(running("v1.25.0-snapshot.be4b14ad", "v1.31.0-snapshot.eed52ebb", "v1.99.0", "v1.27.0-snapshot.b9159ca3"))
 	if !ok {
 		t.Fatal("no CRD chart for three known versions")
 	}
@@ -286,7 +289,7 @@ func TestCRDChartIsTheNewestVersionInUse(t *testing.T) {
 		t.Errorf("CRDs come from %s's %s chart, want the newest version's base chart", req.Version, req.Chart)
 	}
 	for _, versions := range [][]string{nil, {"v1.99.0"}} {
-		if req, ok := testEnv().CRDChart(versions); ok {
+		if req, ok := testEnv().ForCRDs(running(versions...)); ok {
 			t.Errorf("versions %q gave the CRDs of %s, want none", versions, req.Version)
 		}
 	}
@@ -320,10 +323,12 @@ func TestCheckSkew(t *testing.T) {
 func TestZTunnelFollowsItsTarget(t *testing.T) {
 	target := &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: "default"},
 		Spec: v1.IstioRevisionSpec{Version: "v1.31.0-snapshot.eed52ebb", Namespace: "istio-system"}}
-	zt := &v1.ZTunnel{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v1.ZTunnelSpec{Version: "v1.25-latest"}}
+	zt := &v1.ZTunnel{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v1.ZTunnelSpec{Version: "v1.25-latest",
+		TargetRef: &v1.TargetReference{Kind: v1.KindIstioRevision, Name: "default"}}}
 	var skew *SkewError
-	if _, err := testEnv().ZTunnelCharts(zt, target); !errors.As(err, &skew) {
-		t.Errorf("a 1.25 ZTunnel on a 1.31 control plane gave %v, want a SkewError", err)
+	plan := testEnv().ForZTunnel(zt, &Facts{Revisions: map[string]*v1.IstioRevision{"default": target}})
+	if !errors.As(errOf(plan.Refusal), &skew) || plan.Refusal.Reason != v1.ReasonVersionSkew {
+		t.Errorf("a 1.25 ZTunnel on a 1.31 control plane gave %v, want a VersionSkew refusal", plan.Refusal)
 	}
 }
 
@@ -365,21 +370,19 @@ func TestEmptyVersionIsTheCatalogsDefault(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rev, err := env.Revision(istio("default", "", ""))
-		if err != nil {
-			t.Fatal(err)
+		rev, refusal := env.RevisionOf(istio("default", "", ""))
+		if refusal != nil {
+			t.Fatal(refusal)
 		}
 		if string(rev.Spec.Version) != want.Name {
 			t.Errorf("an Istio without a version gets revision version %s, want %s", rev.Spec.Version, want.Name)
 		}
-		cni, err := env.CNICharts(&v1.IstioCNI{ObjectMeta: metav1.ObjectMeta{Name: "default"}})
-		if err != nil {
-			t.Fatal(err)
+		cniPlan := env.ForCNI(&v1.IstioCNI{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, &Facts{})
+		ztPlan := env.ForZTunnel(&v1.ZTunnel{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, &Facts{})
+		if cniPlan.Refusal != nil || ztPlan.Refusal != nil {
+			t.Fatal(cniPlan.Refusal, ztPlan.Refusal)
 		}
-		zt, err := env.ZTunnelCharts(&v1.ZTunnel{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cni, zt := cniPlan.Charts, ztPlan.Charts
 		if cni[0].Version != want.Name || zt[0].Version != want.Name {
 			t.Errorf("IstioCNI renders %s and ZTunnel %s, want %s", cni[0].Version, zt[0].Version, want.Name)
 		}
@@ -391,9 +394,9 @@ func TestEmptyVersionIsTheCatalogsDefault(t *testing.T) {
 // them without the catalog.
 func TestPinnedImagesReachEveryChart(t *testing.T) {
 	env := pinnedEnv(t)
-	rev, err := env.Revision(istio("default", "", "v1.29-latest"))
-	if err != nil {
-		t.Fatal(err)
+	rev, refusal := env.RevisionOf(istio("default", "", "v1.29-latest"))
+	if refusal != nil {
+		t.Fatal(refusal)
 	}
 	if p := rev.Spec.Values.Pilot; p == nil || p.Image == nil || *p.Image != "registry.example.com/istio/pilot:1.29.6" {
 		t.Errorf("the revision's pilot.image = %+v, want the pin", p)
@@ -402,27 +405,29 @@ func TestPinnedImagesReachEveryChart(t *testing.T) {
 		g.ProxyInit == nil || g.ProxyInit.Image == nil || *g.ProxyInit.Image != "registry.example.com/istio/proxyv2:1.29.6" {
 		t.Errorf("the revision's global.proxy and proxy_init images are not the pin: %+v", g)
 	}
-	cni, err := env.CNICharts(&v1.IstioCNI{ObjectMeta: metav1.ObjectMeta{Name: "default"}})
-	if err != nil {
-		t.Fatal(err)
+	cni := env.ForCNI(&v1.IstioCNI{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, &Facts{})
+	if cni.Refusal != nil {
+		t.Fatal(cni.Refusal)
 	}
-	if got, _ := values.Get(cni[0].Values, "cni", "image"); got != "registry.example.com/istio/install-cni:1.29.6" {
+	if got, _ := values.Get(cni.Charts[0].Values, "cni", "image"); got != "registry.example.com/istio/install-cni:1.29.6" {
 		t.Errorf("IstioCNI cni.image = %v, want the pin", got)
 	}
-	zt, err := env.ZTunnelCharts(&v1.ZTunnel{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, rev)
-	if err != nil {
-		t.Fatal(err)
+	rev.Name = "default"
+	zt := env.ForZTunnel(&v1.ZTunnel{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v1.ZTunnelSpec{
+		TargetRef: &v1.TargetReference{Kind: v1.KindIstioRevision, Name: "default"}}}, &Facts{Revisions: map[string]*v1.IstioRevision{"default": rev}})
+	if zt.Refusal != nil {
+		t.Fatal(zt.Refusal)
 	}
-	if got, _ := values.Get(zt[0].Values, "image"); got != "registry.example.com/istio/ztunnel:1.29.6" {
+	if got, _ := values.Get(zt.Charts[0].Values, "image"); got != "registry.example.com/istio/ztunnel:1.29.6" {
 		t.Errorf("ZTunnel image = %v, want the pin", got)
 	}
 
 	hub := "mirror.example.com/istio"
 	in := istio("default", "", "v1.29-latest")
 	in.Spec.Values = &v1.Values{Global: &v1.GlobalConfig{Hub: &hub}}
-	mirrored, err := env.Revision(in)
-	if err != nil {
-		t.Fatal(err)
+	mirrored, refusal := env.RevisionOf(in)
+	if refusal != nil {
+		t.Fatal(refusal)
 	}
 	if p := mirrored.Spec.Values.Pilot; p != nil && p.Image != nil {
 		t.Errorf("with the user's global.hub, pilot.image = %s; the pin must give way", *p.Image)
@@ -450,7 +455,7 @@ func TestSkewWith(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := testEnv().SkewWith("IstioCNI default", tc.version, tc.revs)
+			err := testEnv().skewWith("IstioCNI default", tc.version, tc.revs)
 			var skew *SkewError
 			switch {
 			case tc.skewedWith == "" && err != nil:
@@ -463,7 +468,7 @@ func TestSkewWith(t *testing.T) {
 		})
 	}
 	var skew *SkewError
-	if err := testEnv().SkewWith("IstioCNI default", "v1.19.0", []*v1.IstioRevision{mid}); err == nil || errors.As(err, &skew) {
+	if err := testEnv().skewWith("IstioCNI default", "v1.19.0", []*v1.IstioRevision{mid}); err == nil || errors.As(err, &skew) {
 		t.Errorf("an unknown version gave %v, want an error that is not a SkewError", err)
 	}
 }
@@ -502,83 +507,20 @@ func TestNamePrecedence(t *testing.T) {
 	}
 }
 
-// fakeLookup is a Lookup over fixed resources.
-type fakeLookup struct {
-	istios map[string]*v1.Istio
-	revs   map[string]*v1.IstioRevision
-	tags   map[string]*v1.IstioRevisionTag
+// errOf turns a refusal into an error for errors.As: nil stays nil.
+func errOf(r *Refusal) error {
+	if r == nil {
+		return nil
+	}
+	return r
 }
 
-func (f fakeLookup) Istio(_ context.Context, name string) (*v1.Istio, error) {
-	return f.istios[name], nil
-}
-func (f fakeLookup) Revision(_ context.Context, name string) (*v1.IstioRevision, error) {
-	return f.revs[name], nil
-}
-func (f fakeLookup) Revisions(context.Context) ([]*v1.IstioRevision, error) { return nil, nil }
-func (f fakeLookup) Tag(_ context.Context, name string) (*v1.IstioRevisionTag, error) {
-	return f.tags[name], nil
-}
-
-// TestNameConflictBothWays: whichever of a revision and a tag named alike was created first keeps
-// the name; the other is refused with a *NameConflictError naming the holder.
-func TestNameConflictBothWays(t *testing.T) {
-	mk := func(sec int64, uid string) metav1.ObjectMeta {
-		return metav1.ObjectMeta{Name: "default", CreationTimestamp: metav1.Unix(sec, 0), UID: types.UID(uid)}
+// running are the facts of a cluster whose revisions run the given versions.
+func running(versions ...string) *Facts {
+	f := &Facts{Revisions: map[string]*v1.IstioRevision{}}
+	for i, v := range versions {
+		name := fmt.Sprintf("rev-%d", i)
+		f.Revisions[name] = &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1.IstioRevisionSpec{Version: v1.ConcreteVersion(v)}}
 	}
-	for _, tc := range []struct {
-		name                   string
-		revAt, tagAt           int64
-		revUID, tagUID         string
-		tagRefused, revRefused bool
-	}{
-		{"revision first", 10, 20, "r", "t", true, false},
-		{"tag first", 20, 10, "r", "t", false, true},
-		{"same second, revision's UID smaller", 10, 10, "a", "b", true, false},
-		{"same second, tag's UID smaller", 10, 10, "b", "a", false, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rev := &v1.IstioRevision{ObjectMeta: mk(tc.revAt, tc.revUID)}
-			tag := &v1.IstioRevisionTag{ObjectMeta: mk(tc.tagAt, tc.tagUID)}
-			l := fakeLookup{revs: map[string]*v1.IstioRevision{"default": rev}, tags: map[string]*v1.IstioRevisionTag{"default": tag}}
-			var conflict *NameConflictError
-			err := Env{}.CheckTagName(context.Background(), l, tag)
-			if got := errors.As(err, &conflict); got != tc.tagRefused {
-				t.Errorf("tag refused: %t (%v), want %t", got, err, tc.tagRefused)
-			}
-			err = Env{}.CheckRevisionName(context.Background(), l, rev)
-			if got := errors.As(err, &conflict); got != tc.revRefused {
-				t.Errorf("revision refused: %t (%v), want %t", got, err, tc.revRefused)
-			}
-		})
-	}
-}
-
-// TestRetiring: only an older revision of an Istio whose spec asks for another is retiring; the active
-// revision, a revision of an Istio bosun cannot decide, and a revision no Istio owns are not.
-func TestRetiring(t *testing.T) {
-	istio := &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "prod", UID: "u1"}, Spec: v1.IstioSpec{
-		Version: "v1.27.0-snapshot.b9159ca3", Namespace: "istio-system",
-		UpdateStrategy: &v1.IstioUpdateStrategy{Type: v1.UpdateStrategyRevisionBased},
-	}}
-	owned := func(name string, uid types.UID) *v1.IstioRevision {
-		rev := &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: name}}
-		yes := true
-		rev.OwnerReferences = []metav1.OwnerReference{{Kind: v1.KindIstio, Name: "prod", UID: uid, Controller: &yes}}
-		return rev
-	}
-	l := fakeLookup{istios: map[string]*v1.Istio{"prod": istio}}
-	for _, tc := range []struct {
-		rev  *v1.IstioRevision
-		want bool
-	}{
-		{owned("prod-v1-25-0-snapshot-be4b14ad", "u1"), true},
-		{owned("prod-v1-27-0-snapshot-b9159ca3", "u1"), false},
-		{owned("prod-v1-25-0-snapshot-be4b14ad", "another-istio-of-that-name"), false},
-		{&v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: "standalone"}}, false},
-	} {
-		if got := testEnv().Retiring(context.Background(), l, tc.rev); got != tc.want {
-			t.Errorf("revision %s (owner UID %v): retiring %t, want %t", tc.rev.Name, tc.rev.OwnerReferences, got, tc.want)
-		}
-	}
+	return f
 }

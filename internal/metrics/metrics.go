@@ -36,16 +36,25 @@ var (
 		Help: "Objects bosun wrote, by the kind of bosun resource that owns them and the action: created, updated, corrected (drift), adopted, pruned (left the chart) or removed (with the resource).",
 	}, []string{"kind", "action"})
 
-	// ReconcileErrors counts reconciles that ended in an error, by the kind reconciled, the reason
-	// (internal/controller.ErrorReason: a refusal's reason, or the API server's reason for a failed
-	// request) and whether the error is terminal (a refusal, not retried) or retried with backoff.
-	// Every label takes values from a fixed set, so the number of series stays small.
+	// ReconcileErrors counts reconciles that ended in an error, by the kind reconciled and the reason
+	// (internal/controller.ErrorReason: the API server's reason for a failed request, else
+	// ReconcileError). Every such reconcile is retried with backoff. Both labels take values from fixed
+	// sets, so the number of series stays small.
 	ReconcileErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bosun_reconcile_errors_total",
-		Help: "Reconciles that ended in an error, by kind, reason (a refusal's condition reason, else the API server's status reason, else ReconcileError) and terminal (true: refused, not retried; false: retried with backoff).",
-	}, []string{"kind", "reason", "terminal"})
+		Help: "Reconciles that ended in an error and are retried with backoff, by kind and reason (the API server's status reason, else ReconcileError).",
+	}, []string{"kind", "reason"})
+
+	// Refusals counts specs bosun refused, by kind and the reason of the Reconciled condition that says
+	// why (NamespaceNotFound, VersionSkew, …): once each time a resource becomes refused, or refused
+	// for another reason or message, as the Warning Event is recorded. A refusal is not an error: bosun
+	// waits for the resource (or what it names) to change.
+	Refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bosun_refusals_total",
+		Help: "Resources refused as written, by kind and reason, counted when the refusal first appears.",
+	}, []string{"kind", "reason"})
 )
 
 func init() {
-	crmetrics.Registry.MustRegister(Renders, RenderCacheHits, Events, Applies, ReconcileErrors)
+	crmetrics.Registry.MustRegister(Renders, RenderCacheHits, Events, Applies, ReconcileErrors, Refusals)
 }

@@ -50,6 +50,7 @@ import (
 	"github.com/bosun-mesh/bosun/api/v1alpha1"
 	"github.com/bosun-mesh/bosun/internal/apply"
 	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/controller"
 	"github.com/bosun-mesh/bosun/internal/controller/crds"
 	"github.com/bosun-mesh/bosun/internal/controller/istio"
 	"github.com/bosun-mesh/bosun/internal/controller/nodeagent"
@@ -135,7 +136,7 @@ type Options struct {
 	// Lease are the leader election timings; zero means DefaultLease.
 	Lease LeaseTimings
 	// InUseRefreshInterval is how often, at most, a revision's or tag's InUse message is rewritten when
-	// only its counts changed: at least a second; zero means revision.CountRefreshInterval.
+	// only its counts changed: at least a second; zero means controller.CountRefreshInterval.
 	InUseRefreshInterval time.Duration
 }
 
@@ -143,8 +144,8 @@ type Options struct {
 var NodeComponents = []string{"cni", "ztunnel"}
 
 // externalNeeds reads ExternalNodeComponents.
-func externalNeeds(names []string) (revision.Needs, error) {
-	var n revision.Needs
+func externalNeeds(names []string) (inuse.Needs, error) {
+	var n inuse.Needs
 	for _, name := range names {
 		switch name {
 		case "cni":
@@ -255,34 +256,23 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		return nil, err
 	}
 
-	env := desired.Env{Catalog: o.Catalog, Resources: o.Resources, Platform: o.Platform}
+	env := desired.Env{Catalog: o.Catalog, Resources: o.Resources, Platform: o.Platform, External: external}
 	c := mgr.GetClient()
 	if err := register(stateCollector{reader: c}); err != nil {
 		return nil, err
 	}
-	revisionCharts := render.NewCache(renderer, cluster, o.BosunVersion, v1.KindIstioRevision)
 	applier := apply.New(c, c, mgr.GetAPIReader(), served, o.Adopt...)
-	nodeAgent := func(a nodeagent.Agent) *nodeagent.Reconciler {
-		charts := render.NewCache(renderer, cluster, o.BosunVersion, a.Kind)
-		return &nodeagent.Reconciler{Agent: a, Client: c, Env: env, Charts: charts, Applier: applier,
-			Recorder: recorder, Served: served, Clock: o.Clock, External: external, Status: &status.Writer{Client: c, Manager: apply.FieldManager}}
-	}
-	inUse := &revision.InUseWriter{Status: &status.Writer{Client: c, Manager: revision.UsageFieldManager}, RefreshInterval: o.InUseRefreshInterval}
-	if err := register(usageCollector{reader: c, usage: inUse}); err != nil {
+	usage := &controller.Usage{Clock: o.Clock, RefreshInterval: o.InUseRefreshInterval}
+	if err := register(usageCollector{reader: c, usage: usage}); err != nil {
 		return nil, err
 	}
-	usage := &revision.UsageReconciler{Client: c, Env: env, Clock: o.Clock, InUse: inUse}
-	tagCharts := render.NewCache(renderer, cluster, o.BosunVersion, v1.KindIstioRevisionTag)
+	p := parts{client: c, env: env, renderer: renderer, cluster: cluster, bosun: o.BosunVersion, applier: applier, recorder: recorder, clock: o.Clock}
 	controllers := []interface{ SetupWithManager(ctrl.Manager) error }{
-		&istio.Reconciler{Client: c, Env: env, Recorder: recorder, Clock: o.Clock, Usage: usage, Status: &status.Writer{Client: c, Manager: apply.FieldManager}},
-		&revision.Reconciler{Client: c, Env: env, Charts: revisionCharts, Applier: applier,
-			Recorder: recorder, Served: served, Clock: o.Clock, External: external, Status: &status.Writer{Client: c, Manager: apply.FieldManager}},
-		usage,
-		&tag.Reconciler{Client: c, Env: env, Charts: tagCharts, Applier: applier,
-			Recorder: recorder, Served: served, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: apply.FieldManager}},
-		&tag.UsageReconciler{Client: c, Clock: o.Clock, InUse: inUse},
-		nodeAgent(nodeagent.CNI),
-		nodeAgent(nodeagent.ZTunnel),
+		&istio.Reconciler{Client: c, Env: env, Recorder: recorder, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: apply.FieldManager}},
+		&revision.Controller{Served: served, Installer: installer(revision.Kind{Reader: c, Env: env, Usage: usage}, p)},
+		&tag.Controller{Served: served, Installer: installer(tag.Kind{Reader: c, Usage: usage}, p)},
+		&nodeagent.Controller[*v1.IstioCNI]{Served: served, Installer: installer(nodeagent.CNI(c), p)},
+		&nodeagent.Controller[*v1.ZTunnel]{Served: served, Installer: installer(nodeagent.ZTunnel(c), p)},
 	}
 	if !o.LeaveIstioCRDs {
 		controllers = append(controllers, &crds.Reconciler{Client: c, Env: env, Renderer: renderer, Applier: applier, Recorder: recorder})
@@ -293,6 +283,25 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		}
 	}
 	return mgr, nil
+}
+
+// parts are what the Installers of every kind share.
+type parts struct {
+	client   client.Client
+	env      desired.Env
+	renderer *render.Renderer
+	cluster  render.Cluster
+	bosun    string
+	applier  *apply.Applier
+	recorder events.EventRecorder
+	clock    clock.PassiveClock
+}
+
+// installer makes the Installer of one kind, with a render cache and a status writer of its own.
+func installer[T client.Object](kind controller.Kind[T], p parts) *controller.Installer[T] {
+	return &controller.Installer[T]{Kind: kind, Client: p.client, Env: p.env, Applier: p.applier, Recorder: p.recorder, Clock: p.clock,
+		Charts: render.NewCache(p.renderer, p.cluster, p.bosun, kind.Name()),
+		Status: &status.Writer{Client: p.client, Manager: apply.FieldManager}}
 }
 
 func ptr[T any](v T) *T { return &v }

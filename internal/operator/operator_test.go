@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bosun-mesh/bosun/internal/controller/revision"
+	"github.com/bosun-mesh/bosun/internal/inuse"
 )
 
 // TestExternalNeeds: --external-node-components takes cni and ztunnel, and refuses anything else
@@ -12,14 +12,14 @@ import (
 func TestExternalNeeds(t *testing.T) {
 	cases := []struct {
 		names []string
-		want  revision.Needs
+		want  inuse.Needs
 		ok    bool
 	}{
-		{nil, revision.Needs{}, true},
-		{[]string{"cni"}, revision.Needs{CNI: true}, true},
-		{[]string{"ztunnel"}, revision.Needs{ZTunnel: true}, true},
-		{[]string{"cni", "ztunnel"}, revision.Needs{CNI: true, ZTunnel: true}, true},
-		{[]string{"istio-cni"}, revision.Needs{}, false},
+		{nil, inuse.Needs{}, true},
+		{[]string{"cni"}, inuse.Needs{CNI: true}, true},
+		{[]string{"ztunnel"}, inuse.Needs{ZTunnel: true}, true},
+		{[]string{"cni", "ztunnel"}, inuse.Needs{CNI: true, ZTunnel: true}, true},
+		{[]string{"istio-cni"}, inuse.Needs{}, false},
 	}
 	for _, tc := range cases {
 		got, err := externalNeeds(tc.names)

@@ -8,7 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
-	"github.com/bosun-mesh/bosun/internal/controller/revision"
+	"github.com/bosun-mesh/bosun/internal/controller"
 )
 
 // The gauges of how much each revision is used. Their only label is the revision's name: revisions
@@ -23,12 +23,12 @@ var (
 )
 
 // usageCollector reports, when Prometheus scrapes, the counts of each revision's last evaluation by
-// the usage controller (revision.InUseWriter), for the revisions the cache holds. It reads no pod or
+// the usage controller (controller.Usage), for the revisions the cache holds. It reads no pod or
 // namespace: the counts are what the controller found through the cache's indexes anyway, so a scrape
 // costs one list of revisions from memory however many pods the cluster runs.
 type usageCollector struct {
 	reader client.Reader
-	usage  *revision.InUseWriter
+	usage  *controller.Usage
 }
 
 func (usageCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -50,7 +50,7 @@ func (c usageCollector) Collect(ch chan<- prometheus.Metric) {
 // collectUsage sends the counts of the revisions that exist and are not being deleted, and whose use
 // was evaluated. A revision without counts (being deleted, evaluated only on another replica, or whose
 // evaluation failed) has no series: its use is not known here.
-func collectUsage(revs []v1.IstioRevision, usage *revision.InUseWriter, ch chan<- prometheus.Metric) {
+func collectUsage(revs []v1.IstioRevision, usage *controller.Usage, ch chan<- prometheus.Metric) {
 	for _, rev := range revs {
 		if !rev.DeletionTimestamp.IsZero() {
 			continue

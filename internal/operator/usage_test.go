@@ -9,10 +9,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
-	"github.com/bosun-mesh/bosun/internal/controller/revision"
-	"github.com/bosun-mesh/bosun/internal/controller/status"
+	"github.com/bosun-mesh/bosun/internal/controller"
 	"github.com/bosun-mesh/bosun/internal/inuse"
 )
 
@@ -28,15 +28,20 @@ func TestCollectUsage(t *testing.T) {
 		}
 		return r
 	}
-	w := &revision.InUseWriter{Status: &status.Writer{}}
-	w.Observe("uid-old", inuse.Usage{Namespaces: []string{"bookinfo", "shop"}, Pods: 12}, nil)
-	w.Observe("uid-new", inuse.Usage{}, nil)
-	w.Observe("uid-gone", inuse.Usage{Namespaces: []string{"mercury"}, Pods: 3}, nil)
-	w.Observe("uid-failing", inuse.Usage{Pods: 4}, nil)
-	w.Observe("uid-failing", inuse.Usage{}, errors.New("the cache is not synced"))
-	w.Observe("uid-forgotten", inuse.Usage{Pods: 5}, nil)
-	w.Forget("uid-forgotten")
-	w.Observe("uid-deleting", inuse.Usage{Pods: 6}, nil)
+	w := &controller.Usage{Clock: clock.RealClock{}}
+	observe := func(name string, usage inuse.Usage, err error) {
+		obj := rev(name, false)
+		w.Evaluate(v1.KindIstioRevision, &obj, func() (inuse.Usage, error) { return usage, err })
+	}
+	observe("old", inuse.Usage{Namespaces: []string{"bookinfo", "shop"}, Pods: 12}, nil)
+	observe("new", inuse.Usage{}, nil)
+	observe("gone", inuse.Usage{Namespaces: []string{"mercury"}, Pods: 3}, nil)
+	observe("failing", inuse.Usage{Pods: 4}, nil)
+	observe("failing", inuse.Usage{}, errors.New("the cache is not synced"))
+	observe("forgotten", inuse.Usage{Pods: 5}, nil)
+	forgotten := rev("forgotten", false)
+	w.Forget(v1.KindIstioRevision, &forgotten)
+	observe("deleting", inuse.Usage{Pods: 6}, nil)
 	revs := []v1.IstioRevision{rev("old", false), rev("new", false), rev("failing", false), rev("forgotten", false),
 		rev("deleting", true), rev("unevaluated", false)}
 

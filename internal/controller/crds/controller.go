@@ -1,6 +1,6 @@
 // Package crds keeps Istio's CRDs (VirtualService, DestinationRule, AuthorizationPolicy, …) installed:
 // those of the base chart of the newest Istio version any IstioRevision uses (internal/desired,
-// CRDChartInUse), applied with internal/apply's ApplyCRDs, which never deletes a CRD and never replaces
+// ForCRDs), applied with internal/apply's ApplyCRDs, which never deletes a CRD and never replaces
 // one with an older version's. The operator runs this controller unless told that another tool owns
 // the CRDs (--manage-istio-crds=false, field lesson #38).
 //
@@ -66,12 +66,18 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(controller.CountErrors(crdKind, r))
 }
 
-// Reconcile brings Istio's CRDs to the newest version in use.
+// Reconcile brings Istio's CRDs to the newest version in use (desired.ForCRDs). CRDs that do not
+// render are not retried: the same chart renders the same way. The revisions of that version get a
+// Warning Event saying so.
 func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
-	chart, ok, err := r.Env.CRDChartInUse(ctx, desired.Cluster{Reader: r.Client})
-	if err != nil || !ok {
-		// No revision: whatever CRDs exist stay, as they would after the last one is deleted.
+	facts, err := desired.Read(ctx, r.Client)
+	if err != nil {
 		return reconcile.Result{}, err
+	}
+	chart, ok := r.Env.ForCRDs(facts)
+	if !ok {
+		// No revision: whatever CRDs exist stay, as they would after the last one is deleted.
+		return reconcile.Result{}, nil
 	}
 	r.mu.Lock()
 	done := r.done == chart.Version
@@ -82,20 +88,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	rendered, err := r.Renderer.Render(chart)
 	metrics.Renders.WithLabelValues(crdKind).Inc()
 	if err != nil {
-		// Not retried: the same chart renders the same way. The revisions of that version say so.
 		err = fmt.Errorf("rendering Istio's CRDs of %s: %w", chart.Version, err)
-		if rev := r.revisionOf(ctx, chart.Version); rev != nil {
-			r.Recorder.Eventf(rev, nil, corev1.EventTypeWarning, v1.ReasonReconcileError, "Apply", "%s", err)
-		}
-		return reconcile.Result{}, reconcile.TerminalError(err)
+		logr.FromContextOrDiscard(ctx).Error(err, "Istio's CRDs are left as they are")
+		r.event(facts, chart.Version, corev1.EventTypeWarning, v1.ReasonReconcileError, err.Error())
+		r.mu.Lock()
+		r.done = chart.Version
+		r.mu.Unlock()
+		return reconcile.Result{}, nil
 	}
 	res, err := r.Applier.ApplyCRDs(ctx, rendered.CRDs)
 	apply.CountApplied(crdKind, res.Result)
 	if res.Changed() {
 		logr.FromContextOrDiscard(ctx).Info("applied Istio's CRDs", "version", chart.Version, "result", res.String())
-		if rev := r.revisionOf(ctx, chart.Version); rev != nil {
-			r.Recorder.Eventf(rev, nil, corev1.EventTypeNormal, "AppliedCRDs", "Apply", "Istio's CRDs of %s: %s", chart.Version, res.String())
-		}
+		r.event(facts, chart.Version, corev1.EventTypeNormal, "AppliedCRDs", fmt.Sprintf("Istio's CRDs of %s: %s", chart.Version, res.String()))
 	}
 	if len(res.Newer) > 0 {
 		logr.FromContextOrDiscard(ctx).Info("kept Istio CRDs of a newer version", "crds", len(res.Newer), "version in use", chart.Version)
@@ -109,17 +114,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	return reconcile.Result{}, nil
 }
 
-// revisionOf is a revision that runs version, which events about its CRDs are recorded on.
-func (r *Reconciler) revisionOf(ctx context.Context, version string) *v1.IstioRevision {
-	revs, err := desired.Cluster{Reader: r.Client}.Revisions(ctx)
-	if err != nil {
-		return nil
+// event records an Event about Istio's CRDs of version on a revision that runs it.
+func (r *Reconciler) event(f *desired.Facts, version, eventType, reason, note string) {
+	rev := desired.CRDRevisionOf(version, f)
+	if rev == nil {
+		return
 	}
-	for _, rev := range revs {
-		if string(rev.Spec.Version) == version {
-			rev.SetGroupVersionKind(v1.GroupVersion.WithKind(v1.KindIstioRevision))
-			return rev
-		}
-	}
-	return nil
+	rev = rev.DeepCopy()
+	rev.SetGroupVersionKind(v1.GroupVersion.WithKind(v1.KindIstioRevision))
+	r.Recorder.Eventf(rev, nil, eventType, reason, "Apply", "%s", note)
 }

@@ -28,10 +28,10 @@ import (
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/apply"
-	"github.com/bosun-mesh/bosun/internal/catalog"
 	"github.com/bosun-mesh/bosun/internal/controller"
 	"github.com/bosun-mesh/bosun/internal/controller/status"
 	"github.com/bosun-mesh/bosun/internal/desired"
+	"github.com/bosun-mesh/bosun/internal/inuse"
 )
 
 // Reconciler reconciles Istios.
@@ -42,11 +42,6 @@ type Reconciler struct {
 	Clock    clock.PassiveClock
 	// Status writes the Istios' status (with field manager bosun).
 	Status *status.Writer
-	// Usage tells, at the moment of pruning, whether workloads use a revision: the InUse condition
-	// the pruning decision started from may be older than the cache.
-	Usage interface {
-		Evaluate(context.Context, *v1.IstioRevision) metav1.Condition
-	}
 }
 
 // SetupWithManager registers the controller: Istios when their spec or annotations change, the
@@ -82,8 +77,9 @@ func (r *Reconciler) refusedIstios(ctx context.Context, _ client.Object) []recon
 	return out
 }
 
-// Reconcile makes the Istio's active revision what its spec asks for, deletes revisions no longer
-// used, and writes the Istio's status once.
+// Reconcile makes the Istio's active revision what its spec asks for (desired.ForIstio), deletes the
+// revisions no longer used (desired.Prune), and writes the Istio's status once. A refused spec changes
+// nothing; it is a condition, not an error.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	istio := &v1.Istio{}
 	if err := r.Client.Get(ctx, req.NamespacedName, istio); err != nil {
@@ -94,80 +90,44 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 	istio.SetGroupVersionKind(v1.GroupVersion.WithKind(v1.KindIstio))
-	revs, err := r.ownedRevisions(ctx, istio)
+	facts, err := desired.Read(ctx, r.Client)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	active, err := r.activeRevision(ctx, istio, revs)
+	plan := r.Env.ForIstio(istio, facts)
+	var active *v1.IstioRevision
 	var requeue time.Duration
-	if err == nil {
-		revs, requeue, err = r.prune(ctx, istio, active.Name, revs)
+	revs := ownedRevisions(istio, facts)
+	if plan.Refusal == nil {
+		if active, err = r.activeRevision(ctx, istio, plan); err == nil {
+			revs, requeue, err = r.prune(ctx, istio, active.Name, revs, facts)
+		}
 	}
-	wrote, serr := r.writeStatus(ctx, istio, active, revs, err)
+	wrote, serr := r.writeStatus(ctx, istio, active, revs, plan.Refusal, err)
 	if serr != nil {
 		return ctrl.Result{}, errors.Join(err, serr)
 	}
-	if reason, refused := status.RefusalReason(err); refused {
-		// One Warning per refusal, when the status first says so, not one per reconcile.
-		if wrote {
-			r.Recorder.Eventf(istio, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", err)
-		}
-		return ctrl.Result{}, reconcile.TerminalError(err)
-	}
+	controller.ReportRefusal(r.Recorder, istio, v1.KindIstio, istio.Status.Conditions, plan.Refusal, wrote)
 	return ctrl.Result{RequeueAfter: requeue}, err
 }
 
-// ownedRevisions lists the revisions whose controller is this Istio.
-func (r *Reconciler) ownedRevisions(ctx context.Context, istio *v1.Istio) ([]v1.IstioRevision, error) {
-	var list v1.IstioRevisionList
-	if err := r.Client.List(ctx, &list); err != nil {
-		return nil, err
-	}
-	var out []v1.IstioRevision
-	for _, rev := range list.Items {
-		if ref := metav1.GetControllerOf(&rev); ref != nil && ref.UID == istio.UID {
+// ownedRevisions are the revisions whose controller is this Istio, by name.
+func ownedRevisions(istio *v1.Istio, f *desired.Facts) []*v1.IstioRevision {
+	var out []*v1.IstioRevision
+	for _, rev := range f.SortedRevisions() {
+		if ref := metav1.GetControllerOf(rev); ref != nil && ref.UID == istio.UID {
 			out = append(out, rev)
 		}
 	}
-	return out, nil
+	return out
 }
 
-// activeRevision computes the revision the spec asks for and creates or updates it. It returns a
-// refusal when the spec cannot be installed (an unknown or end-of-life version, a profile the version
-// lacks, a name too long, a minor version skipped under InPlace, a revision of that name owned by
-// someone else), and changes nothing then.
-func (r *Reconciler) activeRevision(ctx context.Context, istio *v1.Istio, owned []v1.IstioRevision) (*v1.IstioRevision, error) {
-	want, existing, err := r.Env.ActiveRevision(ctx, desired.Cluster{Reader: r.Client}, istio)
-	if errors.Is(err, desired.ErrLookup) {
-		return nil, err
+// activeRevision creates the revision the plan asks for, or updates the one that exists.
+func (r *Reconciler) activeRevision(ctx context.Context, istio *v1.Istio, plan desired.IstioPlan) (*v1.IstioRevision, error) {
+	if plan.Existing == nil {
+		return r.createRevision(ctx, istio, plan.Revision)
 	}
-	var conflict *desired.NameConflictError
-	if errors.As(err, &conflict) {
-		return nil, status.Refuse(v1.ReasonNameAlreadyExists, err)
-	}
-	if err != nil {
-		return nil, status.Refuse(v1.ReasonReconcileError, err)
-	}
-	if existing == nil {
-		return r.createRevision(ctx, istio, want)
-	}
-	if existing.Spec.Version != want.Spec.Version {
-		// The running version may have left the catalog (end of life after an operator upgrade, when
-		// big jumps are likeliest): its minor version comes from its name, and a name that says none
-		// refuses the change rather than allowing it.
-		from, err := catalog.ParseVersion(string(existing.Spec.Version))
-		if err != nil {
-			return nil, status.Refuse(v1.ReasonVersionChangeNotAllowed, fmt.Errorf("IstioRevision %s runs %q, whose minor version bosun cannot tell, so it cannot check the change to %s: %w", existing.Name, existing.Spec.Version, want.Spec.Version, err))
-		}
-		to, err := catalog.ParseVersion(string(want.Spec.Version))
-		if err != nil {
-			return nil, err
-		}
-		if err := CheckInPlaceStep(istio, from, to, r.Env.Catalog); err != nil {
-			return nil, status.Refuse(v1.ReasonVersionChangeNotAllowed, err)
-		}
-	}
-	return r.updateRevision(ctx, istio, existing, want)
+	return r.updateRevision(ctx, istio, plan.Existing, plan.Revision)
 }
 
 // createRevision creates the revision with its owner reference and the revision controller's
@@ -186,7 +146,8 @@ func (r *Reconciler) createRevision(ctx context.Context, istio *v1.Istio, rev *v
 }
 
 // updateRevision writes the computed spec into an existing revision when it differs, and takes the
-// revision back as this Istio's when it lost its owner reference (after a restore, field lesson #28).
+// revision back as this Istio's when it lost its owner reference (after a restore,
+// docs/architecture.md#lesson-restored-revisions).
 func (r *Reconciler) updateRevision(ctx context.Context, istio *v1.Istio, existing, want *v1.IstioRevision) (*v1.IstioRevision, error) {
 	rev := existing.DeepCopy()
 	rev.Spec = want.Spec
@@ -213,28 +174,25 @@ func (r *Reconciler) updateRevision(ctx context.Context, istio *v1.Istio, existi
 	return rev, nil
 }
 
-// prune deletes the inactive revisions that Prune allows, and returns the revisions left and when to
-// look again for one still within its grace period.
-func (r *Reconciler) prune(ctx context.Context, istio *v1.Istio, active string, revs []v1.IstioRevision) ([]v1.IstioRevision, time.Duration, error) {
-	if ServesRemoteClusters(istio) {
-		return revs, 0, nil
-	}
-	grace := GracePeriod(istio)
+// prune deletes the inactive revisions desired.Prune allows, and returns the revisions left and when
+// to look again for one still within its grace period. Before it deletes a revision it evaluates the
+// revision's use once more, from the cache as it is now: a workload may have come back since the InUse
+// condition was written (while the operator was down, say).
+func (r *Reconciler) prune(ctx context.Context, istio *v1.Istio, active string, revs []*v1.IstioRevision, f *desired.Facts) ([]*v1.IstioRevision, time.Duration, error) {
 	now := r.Clock.Now()
-	var kept []v1.IstioRevision
+	var kept []*v1.IstioRevision
 	var requeue time.Duration
 	for _, rev := range revs {
 		if rev.Name == active || !rev.DeletionTimestamp.IsZero() {
 			kept = append(kept, rev)
 			continue
 		}
-		d := Prune(&rev, grace, now)
+		d := desired.Prune(istio, rev, now)
 		if d.Delete {
-			// Look once more, from the cache as it is now: a workload may have come back since the
-			// InUse condition was written (while the operator was down, say).
-			if c := r.Usage.Evaluate(ctx, &rev); c.Status != metav1.ConditionFalse {
+			c := inuse.Condition(inuse.Revision(inuse.Cache{Ctx: ctx, Reader: r.Client}, r.Env.UsageTarget(rev, f)))
+			if c.Status != metav1.ConditionFalse {
 				logr.FromContextOrDiscard(ctx).Info("kept a revision due for deletion: it is in use again, or its use cannot be told", "revision", rev.Name, "inUse", c.Message)
-				d = PruneDecision{Why: c.Message}
+				d = desired.PruneDecision{Why: c.Message}
 			}
 		}
 		if !d.Delete {
@@ -245,61 +203,73 @@ func (r *Reconciler) prune(ctx context.Context, istio *v1.Istio, active string, 
 			continue
 		}
 		uid := rev.UID
-		if err := r.Client.Delete(ctx, &rev, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
+		if err := r.Client.Delete(ctx, rev, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
 			return kept, 0, fmt.Errorf("deleting unused IstioRevision %s: %w", rev.Name, err)
 		}
+		grace := desired.GracePeriod(istio)
 		logr.FromContextOrDiscard(ctx).Info("deleted unused revision", "revision", rev.Name, "grace", grace)
-		r.Recorder.Eventf(istio, &rev, corev1.EventTypeNormal, "RevisionDeleted", "Delete", "deleted IstioRevision %s: no workload used it for %s", rev.Name, grace)
+		r.Recorder.Eventf(istio, rev, corev1.EventTypeNormal, "RevisionDeleted", "Delete", "deleted IstioRevision %s: no workload used it for %s", rev.Name, grace)
 	}
 	return kept, requeue, nil
 }
 
 // writeStatus computes the Istio's status and writes it if it changed; it reports whether it wrote.
-func (r *Reconciler) writeStatus(ctx context.Context, istio *v1.Istio, active *v1.IstioRevision, revs []v1.IstioRevision, reconcileErr error) (bool, error) {
-	if reconcileErr == nil && active.Status.ObservedGeneration == 0 && istio.Status.ObservedGeneration == 0 {
+func (r *Reconciler) writeStatus(ctx context.Context, istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevision, refusal *desired.Refusal, err error) (bool, error) {
+	if refusal == nil && err == nil && active.Status.ObservedGeneration == 0 && istio.Status.ObservedGeneration == 0 {
 		// A new Istio whose new revision has not reported yet: its status would say only that, and be
 		// rewritten a moment later. The revision's first report wakes this controller again.
 		return false, nil
 	}
-	st := istioStatus(istio, active, revs, reconcileErr, metav1.NewTime(r.Clock.Now()))
+	st := IstioStatus(istio, active, revs, refusal, err, metav1.NewTime(r.Clock.Now()))
 	return r.Status.Write(ctx, istio, st, equality.Semantic.DeepEqual(st, istio.Status))
 }
 
-// istioStatus is the Istio's status: the active revision's conditions and state, or, when the spec
-// could not be acted on, Reconciled False with the reason.
-func istioStatus(istio *v1.Istio, active *v1.IstioRevision, revs []v1.IstioRevision, reconcileErr error, now metav1.Time) v1.IstioStatus {
-	st := v1.IstioStatus{ObservedGeneration: istio.Generation, ActiveRevisionName: istio.Status.ActiveRevisionName, Conditions: istio.Status.Conditions}
-	set := func(c metav1.Condition) {
-		c.ObservedGeneration = istio.Generation
-		st.Conditions = status.Set(st.Conditions, c, now)
-	}
-	st.Revisions = revisionCounts(revs)
-	if reconcileErr != nil {
-		reason := v1.ReasonReconcileError
-		if r, ok := status.RefusalReason(reconcileErr); ok {
-			reason = r
-		}
-		set(metav1.Condition{Type: v1.ConditionReconciled, Status: metav1.ConditionFalse, Reason: reason, Message: reconcileErr.Error()})
-		set(metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionUnknown, Reason: reason, Message: "readiness cannot be told until the Istio is reconciled"})
-		st.Conditions = status.Only(st.Conditions, v1.ConditionReconciled, v1.ConditionReady, v1.ConditionDependenciesHealthy)
-		st.State = reason
+// copiedConditions are the active revision's conditions an Istio reports as its own, in the order its
+// state summarises them.
+var copiedConditions = []string{v1.ConditionReconciled, v1.ConditionReady, v1.ConditionDependenciesHealthy}
+
+// IstioStatus is an Istio's status: its revisions counted, and the active revision's conditions and
+// state; or, when the spec was refused or the revision could not be written, Reconciled False with
+// the reason and Ready Unknown. Ready is never True while the active revision has not acted on its
+// latest spec: whatever it reported is about the spec before, so an update in progress is never shown
+// as ready.
+func IstioStatus(istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevision, refusal *desired.Refusal, err error, now metav1.Time) v1.IstioStatus {
+	st := v1.IstioStatus{ObservedGeneration: istio.Generation, ActiveRevisionName: istio.Status.ActiveRevisionName, Revisions: revisionCounts(revs)}
+	c := status.NewConditions(istio.Status.Conditions, istio.Generation, now)
+	if !c.Reconciled(refusal, err, "") {
+		c.Untold(v1.ConditionReady, "Istio")
+		st.Conditions = c.Of(v1.ConditionReconciled, v1.ConditionReady, v1.ConditionDependenciesHealthy)
+		st.State = c.Get(v1.ConditionReconciled).Reason
 		return st
 	}
 	st.ActiveRevisionName = active.Name
 	for _, t := range copiedConditions {
-		c := meta.FindStatusCondition(active.Status.Conditions, t)
+		cond := meta.FindStatusCondition(active.Status.Conditions, t)
 		switch {
 		case active.Status.ObservedGeneration != active.Generation && t == v1.ConditionReady:
-			// The revision has not acted on its latest spec yet: whatever it reported is about the
-			// spec before, so Ready must not stay True through an update.
-			c = &metav1.Condition{Type: t, Status: metav1.ConditionFalse, Reason: v1.ReasonIstiodNotReady,
+			cond = &metav1.Condition{Type: t, Status: metav1.ConditionFalse, Reason: v1.ReasonIstiodNotReady,
 				Message: fmt.Sprintf("IstioRevision %s is being updated to Istio %s", active.Name, active.Spec.Version)}
-		case c == nil:
-			c = &metav1.Condition{Type: t, Status: metav1.ConditionUnknown, Reason: v1.ReasonPending, Message: "IstioRevision " + active.Name + " has not reported yet"}
+		case cond == nil:
+			cond = &metav1.Condition{Type: t, Status: metav1.ConditionUnknown, Reason: v1.ReasonPending, Message: "IstioRevision " + active.Name + " has not reported yet"}
 		}
-		set(*c)
+		c.Set(*cond)
 	}
-	st.Conditions = status.Only(st.Conditions, copiedConditions...)
+	st.Conditions = c.Of(copiedConditions...)
 	st.State = status.State(st.Conditions, copiedConditions...)
 	return st
+}
+
+// revisionCounts counts an Istio's revisions: all, Ready, and InUse.
+func revisionCounts(revs []*v1.IstioRevision) v1.RevisionSummary {
+	var s v1.RevisionSummary
+	for _, rev := range revs {
+		s.Total++
+		if meta.IsStatusConditionTrue(rev.Status.Conditions, v1.ConditionReady) {
+			s.Ready++
+		}
+		if meta.IsStatusConditionTrue(rev.Status.Conditions, v1.ConditionInUse) {
+			s.InUse++
+		}
+	}
+	return s
 }

@@ -9,23 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/desired"
 )
-
-// IstiodName is the name of a revision's istiod Deployment and Service: istiod for the revision whose
-// values.revision is empty (the one named default), istiod-<revision> otherwise.
-func IstiodName(rev *v1.IstioRevision) string {
-	if r := revisionValue(rev); r != "" {
-		return "istiod-" + r
-	}
-	return "istiod"
-}
-
-func revisionValue(rev *v1.IstioRevision) string {
-	if rev.Spec.Values == nil || rev.Spec.Values.Revision == nil {
-		return ""
-	}
-	return *rev.Spec.Values.Revision
-}
 
 // istiodReady is the Ready condition of a local revision from its istiod Deployment (nil when it does
 // not exist). It is True only when the Deployment serves the current template with every replica
@@ -37,7 +22,7 @@ func istiodReady(rev *v1.IstioRevision, deploy *unstructured.Unstructured) metav
 	notReady := func(format string, args ...any) metav1.Condition {
 		return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionFalse, Reason: v1.ReasonIstiodNotReady, Message: fmt.Sprintf(format, args...)}
 	}
-	name := rev.Spec.Namespace + "/" + IstiodName(rev)
+	name := rev.Spec.Namespace + "/" + desired.IstiodName(rev)
 	if deploy == nil {
 		return notReady("istiod Deployment %s not found", name)
 	}

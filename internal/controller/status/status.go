@@ -1,31 +1,32 @@
-// Package status writes the status of bosun's resources. Each controller writes only the fields it
-// computes, with server-side apply on the status subresource under its own field manager: conditions
-// are a list keyed by type, so two controllers can each own some conditions of one resource (the
-// revision controller owns Reconciled and Ready, the usage controller InUse) without overwriting each
-// other from a stale cache.
+// Package status computes and writes the status of bosun's resources. Every resource has one writer:
+// the reconciler of its kind computes state, conditions and counts together (Conditions) and writes
+// them in one server-side apply on the status subresource (Writer), so that `kubectl get` never shows
+// columns that contradict each other.
 package status
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/desired"
 )
 
-// Writer writes the status fields one controller owns, and remembers what it last wrote for each
-// object. A reconcile often runs before the cache has seen the status its previous reconcile wrote;
-// compared with that stale copy, a status that changed back would look unchanged and never be written
-// (Ready stuck False after a short not-ready spell, say). The Writer compares with its own last write
-// instead, and with the cache only for objects it has not written since it started.
+// Writer writes statuses, and remembers what it last wrote for each object. A reconcile often runs
+// before the cache has seen the status its previous reconcile wrote; compared with that stale copy, a
+// status that changed back would look unchanged and never be written (Ready stuck False after a short
+// not-ready spell, say). The Writer compares with its own last write instead, and with the cache only
+// for objects it has not written since it started. A status is written only when it changed
+// (docs/architecture.md#lesson-write-status-only-on-change).
 type Writer struct {
 	Client  client.Client
 	Manager string
@@ -34,11 +35,11 @@ type Writer struct {
 	last map[types.UID][]byte
 }
 
-// Write writes fields (the status as a typed struct or map) unless they are what was last written,
-// or, when nothing was written yet, unless cachedUnchanged says the cache already holds them. It
-// reports whether it wrote.
-func (w *Writer) Write(ctx context.Context, obj client.Object, fields any, cachedUnchanged bool) (bool, error) {
-	data, err := json.Marshal(fields)
+// Write writes st (the whole status, as a typed struct) unless it is what was last written, or, when
+// nothing was written yet, unless cachedUnchanged says the cache already holds it. It reports whether
+// it wrote.
+func (w *Writer) Write(ctx context.Context, obj client.Object, st any, cachedUnchanged bool) (bool, error) {
+	data, err := json.Marshal(st)
 	if err != nil {
 		return false, fmt.Errorf("encoding the status of %s: %w", obj.GetName(), err)
 	}
@@ -48,7 +49,7 @@ func (w *Writer) Write(ctx context.Context, obj client.Object, fields any, cache
 	if (ok && bytes.Equal(last, data)) || (!ok && cachedUnchanged) {
 		return false, nil
 	}
-	if err := Apply(ctx, w.Client, obj, w.Manager, fields); err != nil {
+	if err := w.apply(ctx, obj, data); err != nil {
 		return false, err
 	}
 	w.mu.Lock()
@@ -67,13 +68,9 @@ func (w *Writer) Forget(uid types.UID) {
 	w.mu.Unlock()
 }
 
-// Apply writes fields of obj's status with server-side apply under manager. fields is the status as a
-// typed struct or map: only the fields it sets are sent, and the manager owns exactly those.
-func Apply(ctx context.Context, c client.Client, obj client.Object, manager string, fields any) error {
-	data, err := json.Marshal(fields)
-	if err != nil {
-		return fmt.Errorf("encoding the status of %s: %w", obj.GetName(), err)
-	}
+// apply writes obj's status, encoded as data, with server-side apply under the Writer's manager: the
+// manager owns exactly the fields it sends, and takes over any another manager of bosun owned before.
+func (w *Writer) apply(ctx context.Context, obj client.Object, data []byte) error {
 	var m map[string]any
 	if err := json.Unmarshal(data, &m); err != nil {
 		return fmt.Errorf("encoding the status of %s: %w", obj.GetName(), err)
@@ -83,32 +80,81 @@ func Apply(ctx context.Context, c client.Client, obj client.Object, manager stri
 	u.SetGroupVersionKind(gvk)
 	u.SetName(obj.GetName())
 	u.SetNamespace(obj.GetNamespace())
-	if err := c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(manager), client.ForceOwnership); err != nil {
+	if err := w.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(w.Manager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("writing the status of %s %s: %w", gvk.Kind, obj.GetName(), err)
 	}
 	return nil
 }
 
-// Set returns conditions with c set as meta.SetStatusCondition sets it: the transition time moves only
-// when the status changes, so a condition whose status stays the same does not rewrite the object.
-// now is the time of a transition.
-func Set(conditions []metav1.Condition, c metav1.Condition, now metav1.Time) []metav1.Condition {
-	out := append([]metav1.Condition(nil), conditions...)
-	if old := meta.FindStatusCondition(out, c.Type); old != nil && old.Status == c.Status {
-		c.LastTransitionTime = old.LastTransitionTime
-	} else {
-		c.LastTransitionTime = now
-	}
-	meta.SetStatusCondition(&out, c)
-	return out
+// Conditions builds the conditions of one status. It starts from the conditions the object has, so
+// that a condition whose status stays the same keeps its transition time and an unchanged status is
+// not rewritten; each condition it sets describes the generation the reconcile acted on, and one whose
+// status changes gets the reconcile's time.
+type Conditions struct {
+	list       []metav1.Condition
+	generation int64
+	now        metav1.Time
 }
 
-// Only returns the conditions of the given types, in that order: the ones a controller owns.
-func Only(conditions []metav1.Condition, types ...string) []metav1.Condition {
+// NewConditions starts from old, for an object's generation, at now.
+func NewConditions(old []metav1.Condition, generation int64, now metav1.Time) *Conditions {
+	return &Conditions{list: append([]metav1.Condition(nil), old...), generation: generation, now: now}
+}
+
+// Set sets c, keeping the transition time of the condition of its type unless the status changes.
+func (c *Conditions) Set(cond metav1.Condition) {
+	cond.ObservedGeneration = c.generation
+	if old := meta.FindStatusCondition(c.list, cond.Type); old != nil && old.Status == cond.Status {
+		cond.LastTransitionTime = old.LastTransitionTime
+	} else {
+		cond.LastTransitionTime = c.now
+	}
+	meta.SetStatusCondition(&c.list, cond)
+}
+
+// Reconciled sets the Reconciled condition from a reconcile's outcome: False with the refusal's reason
+// and message, or ReconcileError with an error's; True with done, the message of success. It reports
+// whether the resource is reconciled.
+func (c *Conditions) Reconciled(refusal *desired.Refusal, err error, done string) bool {
+	switch {
+	case refusal != nil:
+		c.Set(metav1.Condition{Type: v1.ConditionReconciled, Status: metav1.ConditionFalse, Reason: refusal.Reason, Message: refusal.Error()})
+	case err != nil:
+		c.Set(metav1.Condition{Type: v1.ConditionReconciled, Status: metav1.ConditionFalse, Reason: v1.ReasonReconcileError, Message: err.Error()})
+	default:
+		c.Set(metav1.Condition{Type: v1.ConditionReconciled, Status: metav1.ConditionTrue, Reason: v1.ReasonReconciled, Message: done})
+		return true
+	}
+	return false
+}
+
+// Untold sets the condition of type t Unknown, for a resource that is not reconciled: what it would
+// say cannot be told until it is. what names the resource ("revision", "tag", "Istio").
+func (c *Conditions) Untold(t, what string) {
+	reason := v1.ReasonReconcileError
+	if r := meta.FindStatusCondition(c.list, v1.ConditionReconciled); r != nil {
+		reason = r.Reason
+	}
+	msg := fmt.Sprintf("%s cannot be told until the %s is reconciled", untoldWhat[t], what)
+	c.Set(metav1.Condition{Type: t, Status: metav1.ConditionUnknown, Reason: reason, Message: msg})
+}
+
+// untoldWhat says what a condition type tells, for Untold's message.
+var untoldWhat = map[string]string{
+	v1.ConditionReady:               "readiness",
+	v1.ConditionDependenciesHealthy: "dependencies",
+	v1.ConditionInUse:               "usage",
+}
+
+// Get returns the condition of type t, or nil.
+func (c *Conditions) Get(t string) *metav1.Condition { return meta.FindStatusCondition(c.list, t) }
+
+// Of returns the conditions of the given types, in that order: the ones a status holds.
+func (c *Conditions) Of(types ...string) []metav1.Condition {
 	var out []metav1.Condition
 	for _, t := range types {
-		if c := meta.FindStatusCondition(conditions, t); c != nil {
-			out = append(out, *c)
+		if cond := meta.FindStatusCondition(c.list, t); cond != nil {
+			out = append(out, *cond)
 		}
 	}
 	return out
@@ -127,38 +173,4 @@ func State(conditions []metav1.Condition, types ...string) string {
 		}
 	}
 	return "Healthy"
-}
-
-// Refusal is a spec bosun will not act on as written: retrying cannot help, the resource must change.
-// Reason is the reason of the Reconciled condition it sets.
-type Refusal struct {
-	Reason string
-	Err    error
-}
-
-func (r *Refusal) Error() string { return r.Err.Error() }
-func (r *Refusal) Unwrap() error { return r.Err }
-
-// Refuse wraps err as a Refusal with reason.
-func Refuse(reason string, err error) error { return &Refusal{Reason: reason, Err: err} }
-
-// RefusalReason returns the reason of a Refusal in err's chain, and whether there is one.
-func RefusalReason(err error) (string, bool) {
-	var r *Refusal
-	if errors.As(err, &r) {
-		return r.Reason, true
-	}
-	return "", false
-}
-
-// Held reports whether old already holds every condition of want, exactly: then a controller that
-// owns want's conditions has nothing of them to write.
-func Held(old, want []metav1.Condition) bool {
-	for _, c := range want {
-		o := meta.FindStatusCondition(old, c.Type)
-		if o == nil || !equality.Semantic.DeepEqual(*o, c) {
-			return false
-		}
-	}
-	return true
 }

@@ -14,12 +14,15 @@ func TestSetKeepsTransitionTimeUnlessStatusChanges(t *testing.T) {
 	then := metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	now := metav1.NewTime(then.Add(time.Hour))
 	old := []metav1.Condition{{Type: "Ready", Status: metav1.ConditionFalse, Reason: "A", LastTransitionTime: then}}
-	same := Set(old, metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: "B", Message: "m"}, now)
-	if !same[0].LastTransitionTime.Equal(&then) || same[0].Reason != "B" {
-		t.Errorf("same status: %+v, want the old time and the new reason", same[0])
+	c := NewConditions(old, 3, now)
+	c.Set(metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: "B", Message: "m"})
+	same := c.Of("Ready")
+	if !same[0].LastTransitionTime.Equal(&then) || same[0].Reason != "B" || same[0].ObservedGeneration != 3 {
+		t.Errorf("same status: %+v, want the old time, the new reason and generation 3", same[0])
 	}
-	changed := Set(old, metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Ready"}, now)
-	if !changed[0].LastTransitionTime.Equal(&now) {
+	c = NewConditions(old, 3, now)
+	c.Set(metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Ready"})
+	if changed := c.Of("Ready"); !changed[0].LastTransitionTime.Equal(&now) {
 		t.Errorf("changed status: %+v, want the new time", changed[0])
 	}
 	if old[0].Reason != "A" {

@@ -1,24 +1,22 @@
-// Package tag reconciles IstioRevisionTags: it resolves a tag's targetRef to a revision (an Istio
-// stands for the revision its spec asks for; an IstioRevision for itself), renders the revision-tag
-// webhook from that revision's istiod chart (and, for the tag named default, the base chart's default
-// validator) and applies it through internal/apply in the revision's namespace. A tag that moves to a
-// revision in another namespace gets its new objects applied before the old ones are pruned. Whether
-// workloads use the tag (InUse, and status.state) is kept by UsageReconciler, beside it, so that pod
-// and namespace events never render or apply anything.
+// Package tag reconciles IstioRevisionTags with internal/controller's Installer: the tag's webhook
+// (and, for the tag named default, the default validator) for the revision internal/desired resolves
+// its targetRef to, applied through internal/apply and removed when the tag is deleted. Its status
+// names the revision the webhook points at, whether that revision's istiod is ready, and whether
+// namespaces or pods select the tag (InUse), all written together by this controller.
 package tag
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/events"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,24 +27,88 @@ import (
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/apply"
 	"github.com/bosun-mesh/bosun/internal/controller"
-	"github.com/bosun-mesh/bosun/internal/controller/revision"
 	"github.com/bosun-mesh/bosun/internal/controller/status"
 	"github.com/bosun-mesh/bosun/internal/desired"
-	"github.com/bosun-mesh/bosun/internal/render"
+	"github.com/bosun-mesh/bosun/internal/inuse"
 )
 
-// Reconciler reconciles IstioRevisionTags.
-type Reconciler struct {
-	Client   client.Client
-	Env      desired.Env
-	Charts   *render.Cache
-	Applier  *apply.Applier
-	Recorder events.EventRecorder
-	// Served are the managed kinds the cluster serves; the controller watches each for drift.
-	Served []schema.GroupVersionKind
-	// Status writes the tags' Reconciled, Ready, istioRevision and istiodNamespace (field manager bosun).
-	Status *status.Writer
-	Clock  clock.PassiveClock
+// Kind is the IstioRevisionTag kind for controller.Installer.
+type Kind struct {
+	// Reader reads the cache: the namespaces and pods that select the tag.
+	Reader client.Reader
+	Usage  *controller.Usage
+}
+
+// Conditions are the conditions of a tag's status, in the order its state summarises them: a tag
+// nothing uses shows NotReferencedByAnything, as OpenShift Service Mesh 3 documents.
+var Conditions = []string{v1.ConditionReconciled, v1.ConditionReady, v1.ConditionInUse}
+
+func (Kind) Name() string                                           { return v1.KindIstioRevisionTag }
+func (Kind) Installs() string                                       { return "revision tag" }
+func (Kind) New() *v1.IstioRevisionTag                              { return &v1.IstioRevisionTag{} }
+func (Kind) Namespaces(*v1.IstioRevisionTag) []string               { return nil }
+func (Kind) Conditions(tag *v1.IstioRevisionTag) []metav1.Condition { return tag.Status.Conditions }
+
+// Forget drops what was kept of a tag's usage.
+func (k Kind) Forget(obj *v1.IstioRevisionTag) { k.Usage.Forget(v1.KindIstioRevisionTag, obj) }
+
+func (Kind) Decide(env desired.Env, tag *v1.IstioRevisionTag, f *desired.Facts) desired.Plan {
+	return env.ForTag(tag, f)
+}
+
+func (Kind) Applied(_ *v1.IstioRevisionTag, plan desired.Plan) string {
+	return fmt.Sprintf("IstioRevision %s in %s", plan.Target.Name, plan.Target.Spec.Namespace)
+}
+
+// Status computes a tag's status: Reconciled, and the revision its webhook points at, from the
+// outcome (kept as they were while the tag is not reconciled: the objects stay where they are); Ready
+// from that revision's readiness; InUse from the namespaces and pods that select the tag by label.
+func (k Kind) Status(ctx context.Context, tag *v1.IstioRevisionTag, o controller.Outcome) (any, bool, time.Duration, error) {
+	c := status.NewConditions(tag.Status.Conditions, tag.Generation, o.Now)
+	st := v1.IstioRevisionTagStatus{ObservedGeneration: tag.Generation, IstioRevision: tag.Status.IstioRevision, IstiodNamespace: tag.Status.IstiodNamespace}
+	if c.Reconciled(o.Refusal, o.Err, reconciledMessage(o.Plan)) {
+		st.IstioRevision, st.IstiodNamespace = o.Plan.Target.Name, o.Plan.Target.Spec.Namespace
+		c.Set(revisionReady(o.Plan.Target))
+	} else {
+		c.Untold(v1.ConditionReady, "tag")
+	}
+	pointsAt := o.Facts.Revisions[st.IstioRevision]
+	inUse := k.Usage.Evaluate(v1.KindIstioRevisionTag, tag, func() (inuse.Usage, error) {
+		return inuse.Tag(inuse.Cache{Ctx: ctx, Reader: k.Reader}, tag.Name, pointsAt != nil && desired.EnablesNamespacesByDefault(pointsAt))
+	})
+	inUse, recheck := k.Usage.Hold(tag.UID, inUse)
+	c.Set(inUse)
+	st.Conditions = c.Of(Conditions...)
+	st.State = status.State(st.Conditions, Conditions...)
+	return st, equality.Semantic.DeepEqual(tag.Status, st), recheck, nil
+}
+
+// reconciledMessage says where a reconciled tag's webhook points, and where it moves next.
+func reconciledMessage(plan desired.Plan) string {
+	if plan.Target == nil {
+		return ""
+	}
+	msg := fmt.Sprintf("the tag's webhook points at IstioRevision %s in namespace %s", plan.Target.Name, plan.Target.Spec.Namespace)
+	if plan.Next != nil {
+		msg += fmt.Sprintf("; it moves to IstioRevision %s once that revision's istiod is ready", plan.Next.Name)
+	}
+	return msg
+}
+
+// revisionReady is a tag's Ready condition: whether the istiod of the revision its webhook points at
+// is ready, so that injection through the tag works.
+func revisionReady(rev *v1.IstioRevision) metav1.Condition {
+	if desired.Ready(rev) {
+		return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1.ReasonReady,
+			Message: "the istiod of IstioRevision " + rev.Name + " is ready"}
+	}
+	c := meta.FindStatusCondition(rev.Status.Conditions, v1.ConditionReady)
+	if c == nil || rev.Status.ObservedGeneration != rev.Generation {
+		return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionUnknown, Reason: v1.ReasonPending,
+			Message: "IstioRevision " + rev.Name + " has not reported its readiness for its latest spec yet"}
+	}
+	return metav1.Condition{Type: v1.ConditionReady, Status: c.Status, Reason: c.Reason,
+		Message: "IstioRevision " + rev.Name + ": " + c.Message}
 }
 
 // IndexField is the field index on IstioRevisionTags that maps the resources a tag depends on to the
@@ -79,43 +141,65 @@ func AddIndex(ctx context.Context, mgr ctrl.Manager) error {
 	})
 }
 
+// Controller registers the tag controller.
+type Controller struct {
+	Installer *controller.Installer[*v1.IstioRevisionTag]
+	// Served are the managed kinds the cluster serves; the controller watches each for drift.
+	Served []schema.GroupVersionKind
+}
+
 // SetupWithManager registers the controller: tags by generation and deletion; the Istios and
-// IstioRevisions they point at, mapped through their spec (field lesson #26), so that a tag follows a
-// new active revision as soon as it exists and moves when it is ready; and the objects they own, for
-// drift.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+// IstioRevisions they point at, mapped through their spec (docs/architecture.md#lesson-follow-the-spec),
+// so that a tag follows a new active revision as soon as it exists and moves when it is ready; the
+// objects they own, for drift; and the namespaces and pods that select tags, paced (controller.Usage).
+func (c *Controller) SetupWithManager(mgr ctrl.Manager) error {
+	kind := c.Installer.Kind.(Kind)
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("istiorevisiontag").
 		For(&v1.IstioRevisionTag{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&v1.Istio{}, handler.EnqueueRequestsFromMapFunc(r.tagsOfIstio), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&v1.IstioRevision{}, handler.EnqueueRequestsFromMapFunc(r.tagsOfRevision), builder.WithPredicates(controller.RevisionChange{}))
-	return apply.WatchOwned(b, r.Served).Complete(controller.CountErrors(v1.KindIstioRevisionTag, r))
+		Watches(&v1.Istio{}, handler.EnqueueRequestsFromMapFunc(kind.tagsOfIstio), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&v1.IstioRevision{}, handler.EnqueueRequestsFromMapFunc(kind.tagsOfRevision), builder.WithPredicates(controller.RevisionChange{})).
+		WatchesMetadata(&corev1.Namespace{}, kind.Usage.Events(v1.KindIstioRevisionTag, SelectedTags), builder.WithPredicates(controller.MetadataChanged{})).
+		WatchesMetadata(&corev1.Pod{}, kind.Usage.Events(v1.KindIstioRevisionTag, SelectedTags), builder.WithPredicates(controller.MetadataChanged{}))
+	return apply.WatchOwned(b, c.Served).Complete(controller.CountErrors(v1.KindIstioRevisionTag, c.Installer))
+}
+
+// SelectedTags maps a namespace or pod to the tag its labels name, if any. A pod's istio.io/rev
+// annotation names the revision that injected it, never a tag, so it is not read.
+func SelectedTags(_ context.Context, obj client.Object) []string {
+	var name string
+	if obj.GetNamespace() == "" {
+		name, _ = inuse.NamespaceReference(obj.GetLabels())
+	} else {
+		_, name = inuse.PodReferences(obj.GetLabels(), nil, "")
+	}
+	return []string{name}
 }
 
 // tagsOfIstio maps an Istio to the tags whose spec points at it.
-func (r *Reconciler) tagsOfIstio(ctx context.Context, obj client.Object) []reconcile.Request {
-	return r.tagsIndexed(ctx, SpecKey(v1.KindIstio, obj.GetName()))
+func (k Kind) tagsOfIstio(ctx context.Context, obj client.Object) []reconcile.Request {
+	return k.tagsIndexed(ctx, SpecKey(v1.KindIstio, obj.GetName()))
 }
 
 // tagsOfRevision maps a revision to the tags that depend on it: those whose spec points at it or at
 // the Istio that owns it, those whose webhook points at it now (status), and the tag of the same name,
 // which a revision's coming or going may let in or keep out.
-func (r *Reconciler) tagsOfRevision(ctx context.Context, obj client.Object) []reconcile.Request {
+func (k Kind) tagsOfRevision(ctx context.Context, obj client.Object) []reconcile.Request {
 	keys := []string{SpecKey(v1.KindIstioRevision, obj.GetName()), StatusKey(obj.GetName())}
 	if owner := metav1.GetControllerOf(obj); owner != nil && owner.Kind == v1.KindIstio {
 		keys = append(keys, SpecKey(v1.KindIstio, owner.Name))
 	}
 	out := []reconcile.Request{{NamespacedName: types.NamespacedName{Name: obj.GetName()}}}
 	for _, key := range keys {
-		out = append(out, r.tagsIndexed(ctx, key)...)
+		out = append(out, k.tagsIndexed(ctx, key)...)
 	}
 	return out
 }
 
 // tagsIndexed lists the tags indexed under key.
-func (r *Reconciler) tagsIndexed(ctx context.Context, key string) []reconcile.Request {
+func (k Kind) tagsIndexed(ctx context.Context, key string) []reconcile.Request {
 	var list v1.IstioRevisionTagList
-	if err := r.Client.List(ctx, &list, client.MatchingFields{IndexField: key}); err != nil {
+	if err := k.Reader.List(ctx, &list, client.MatchingFields{IndexField: key}); err != nil {
 		logr.FromContextOrDiscard(ctx).Error(err, "listing IstioRevisionTags to map an event", "key", key)
 		return nil
 	}
@@ -124,135 +208,4 @@ func (r *Reconciler) tagsIndexed(ctx context.Context, key string) []reconcile.Re
 		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Name: tag.Name}})
 	}
 	return out
-}
-
-// installer is what the controller installs with.
-func (r *Reconciler) installer() controller.Installer {
-	return controller.Installer{Client: r.Client, Applier: r.Applier, Charts: r.Charts, Status: r.Status, Recorder: r.Recorder}
-}
-
-// Reconcile reads a tag, resolves its target, applies its charts or, when it is being deleted, removes
-// them, and writes its status once.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	tag := &v1.IstioRevisionTag{}
-	if err := r.Client.Get(ctx, req.NamespacedName, tag); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	tag.SetGroupVersionKind(v1.GroupVersion.WithKind(v1.KindIstioRevisionTag))
-	if !tag.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.installer().Finalize(ctx, tag, "revision tag")
-	}
-	if err := controller.EnsureFinalizer(ctx, r.Client, tag); err != nil {
-		return ctrl.Result{}, err
-	}
-	st := newStatus(tag, metav1.NewTime(r.Clock.Now()))
-	choice, err := r.resolve(ctx, tag)
-	if err == nil {
-		err = r.applyCharts(ctx, tag, choice)
-	}
-	st.reconciled(choice, err)
-	wrote, serr := r.Status.Write(ctx, tag, st.result(), st.unchanged())
-	if serr != nil {
-		return ctrl.Result{}, errors.Join(err, serr)
-	}
-	if _, waiting := errors.AsType[*waitingError](err); waiting {
-		// Not the user's to fix: the Istio creates its revision, whose creation wakes the tag.
-		return ctrl.Result{}, nil
-	}
-	if reason, refused := status.RefusalReason(err); refused {
-		// One Warning per refusal, when the status first says so, not one per reconcile.
-		if wrote {
-			r.Recorder.Eventf(tag, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", err)
-		}
-		return ctrl.Result{}, reconcile.TerminalError(err)
-	}
-	return ctrl.Result{}, err
-}
-
-// waitingError means the tag's Istio has not created the revision its spec asks for yet, and the tag
-// points at no revision that could stand in meanwhile. The revision's creation wakes the tag again.
-type waitingError struct{ istio, revision string }
-
-func (e *waitingError) Error() string {
-	return fmt.Sprintf("Istio %s has not created IstioRevision %s, which its spec asks for, yet", e.istio, e.revision)
-}
-
-// resolve decides which revision the tag's webhook points at (Choose). It returns a refusal when the
-// tag cannot act as written: an IstioRevision of its name holds the name (NameAlreadyExists), its
-// target does not exist (RefNotFound), or the target is a remote revision.
-func (r *Reconciler) resolve(ctx context.Context, tag *v1.IstioRevisionTag) (desired.Choice, error) {
-	lookup := desired.Cluster{Reader: r.Client}
-	if err := r.Env.CheckTagName(ctx, lookup, tag); err != nil {
-		if errors.Is(err, desired.ErrLookup) {
-			return desired.Choice{}, err
-		}
-		return desired.Choice{}, status.Refuse(v1.ReasonNameAlreadyExists, err)
-	}
-	ref := tag.Spec.TargetRef
-	var istio *v1.Istio
-	if ref.Kind == v1.KindIstio {
-		var err error
-		if istio, err = lookup.Istio(ctx, ref.Name); err != nil {
-			return desired.Choice{}, err
-		}
-		if istio == nil {
-			return desired.Choice{}, status.Refuse(v1.ReasonRefNotFound, fmt.Errorf("the targetRef names Istio %s, which does not exist: create it, or point the tag at an existing Istio or IstioRevision", ref.Name))
-		}
-	}
-	var current *v1.IstioRevision
-	if name := tag.Status.IstioRevision; name != "" {
-		var err error
-		if current, err = lookup.Revision(ctx, name); err != nil {
-			return desired.Choice{}, err
-		}
-	}
-	want, err := r.Env.Target(ctx, lookup, ref)
-	switch {
-	case errors.Is(err, desired.ErrLookup):
-		return desired.Choice{}, err
-	case errors.Is(err, desired.ErrTargetNotFound) && istio != nil:
-		// The Istio's new revision is about to be created: meanwhile the tag stays where it is.
-		next, nerr := r.Env.Revision(istio)
-		if nerr != nil {
-			return desired.Choice{}, status.Refuse(v1.ReasonReconcileError, nerr)
-		}
-		if current != nil && current.DeletionTimestamp.IsZero() {
-			return desired.Choice{Revision: current, Waiting: next}, nil
-		}
-		return desired.Choice{}, status.Refuse(v1.ReasonRefNotFound, &waitingError{istio: istio.Name, revision: next.Name})
-	case errors.Is(err, desired.ErrTargetNotFound):
-		return desired.Choice{}, status.Refuse(v1.ReasonRefNotFound, fmt.Errorf("the targetRef names IstioRevision %s, which does not exist: create it, or point the tag at an existing Istio or IstioRevision", ref.Name))
-	case err != nil:
-		return desired.Choice{}, status.Refuse(v1.ReasonReconcileError, err)
-	}
-	if revision.IsRemote(want) {
-		return desired.Choice{}, status.Refuse(v1.ReasonReconcileError, fmt.Errorf("IstioRevision %s is a remote revision (its istiod runs in another cluster): a tag cannot point at a remote revision, because bosun does not support revision tags across clusters; point the tag at a local revision", want.Name))
-	}
-	return desired.Choose(want, current), nil
-}
-
-// applyCharts renders the tag's charts for the chosen revision (or takes them from the render cache
-// when the inputs did not change) and applies them: the new objects first, then the pruning of those
-// no longer rendered, so that a tag moving to another namespace always has a webhook.
-func (r *Reconciler) applyCharts(ctx context.Context, tag *v1.IstioRevisionTag, choice desired.Choice) error {
-	rev := choice.Revision
-	reqs, err := r.Env.TagCharts(tag, rev)
-	if err != nil {
-		return status.Refuse(v1.ReasonReconcileError, err)
-	}
-	objs, err := r.Charts.Render(tag.UID, reqs)
-	if err != nil {
-		return status.Refuse(v1.ReasonReconcileError, err)
-	}
-	res, err := r.Applier.Apply(ctx, apply.Component{Owner: tag, Objects: objs})
-	var notOurs *apply.NotOursError
-	if errors.As(err, &notOurs) {
-		err = status.Refuse(v1.ReasonReconcileError, err)
-	}
-	if res.Changed() {
-		logr.FromContextOrDiscard(ctx).Info("applied revision tag", "revision", rev.Name, "namespace", rev.Spec.Namespace, "result", res.String())
-		r.Recorder.Eventf(tag, rev, corev1.EventTypeNormal, "Applied", "Apply", "IstioRevision %s: %s", rev.Name, res.String())
-	}
-	apply.CountApplied(v1.KindIstioRevisionTag, res)
-	return err
 }

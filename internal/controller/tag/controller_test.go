@@ -11,7 +11,6 @@ import (
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/controller"
 	"github.com/bosun-mesh/bosun/internal/controller/status"
-	"github.com/bosun-mesh/bosun/internal/desired"
 )
 
 func rev(name string, ready bool) *v1.IstioRevision {
@@ -23,45 +22,6 @@ func rev(name string, ready bool) *v1.IstioRevision {
 	}
 	r.Status.Conditions = []metav1.Condition{{Type: v1.ConditionReady, Status: s, Reason: "x"}}
 	return r
-}
-
-// TestChoose: a tag's webhook moves to the revision its spec resolves to, except while that one's
-// istiod is not ready and the one it points at is: injection through the tag never lacks a control
-// plane that answers.
-func TestChoose(t *testing.T) {
-	deleting := rev("old", true)
-	now := metav1.Now()
-	deleting.DeletionTimestamp = &now
-	stale := rev("new", true)
-	stale.Generation = 3 // Ready describes the spec before
-	cases := []struct {
-		name              string
-		want, current     *v1.IstioRevision
-		points, waitingOn string
-	}{
-		{"first reconcile", rev("new", false), nil, "new", ""},
-		{"same revision", rev("new", false), rev("new", false), "new", ""},
-		{"new revision ready", rev("new", true), rev("old", true), "new", ""},
-		{"new revision not ready yet: stay on the ready one", rev("new", false), rev("old", true), "old", "new"},
-		{"new revision ready for an older spec only", stale, rev("old", true), "old", "new"},
-		{"neither ready: nothing to keep", rev("new", false), rev("old", false), "new", ""},
-		{"the old one is being deleted", rev("new", false), deleting, "new", ""},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got := desired.Choose(tc.want, tc.current)
-			if got.Revision.Name != tc.points {
-				t.Errorf("points at %s, want %s", got.Revision.Name, tc.points)
-			}
-			waiting := ""
-			if got.Waiting != nil {
-				waiting = got.Waiting.Name
-			}
-			if waiting != tc.waitingOn {
-				t.Errorf("waiting on %q, want %q", waiting, tc.waitingOn)
-			}
-		})
-	}
 }
 
 // TestState: state is Healthy only when the tag is reconciled, its revision ready and the tag in use
@@ -86,16 +46,16 @@ func TestState(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := status.State(tc.conditions, StateConditions...); got != tc.want {
+			if got := status.State(tc.conditions, Conditions...); got != tc.want {
 				t.Errorf("state %q, want %q", got, tc.want)
 			}
 		})
 	}
 }
 
-// TestByLabels: namespaces and pods wake the tag their labels select; a pod's istio.io/rev annotation,
+// TestSelectedTags: namespaces and pods wake the tag their labels select; a pod's istio.io/rev annotation,
 // which names the revision that injected it, never wakes a tag (#23 for the default tag's labels).
-func TestByLabels(t *testing.T) {
+func TestSelectedTags(t *testing.T) {
 	nsObj := func(labels map[string]string) client.Object {
 		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: labels}}
 	}
@@ -116,12 +76,11 @@ func TestByLabels(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := ""
-			if reqs := byLabels(context.Background(), tc.obj); len(reqs) == 1 {
-				got = reqs[0].Name
-			} else if len(reqs) > 1 {
-				t.Fatalf("%d requests", len(reqs))
+			names := SelectedTags(context.Background(), tc.obj)
+			if len(names) != 1 {
+				t.Fatalf("%d names", len(names))
 			}
+			got := names[0]
 			if got != tc.want {
 				t.Errorf("wakes tag %q, want %q", got, tc.want)
 			}
