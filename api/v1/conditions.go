@@ -44,10 +44,6 @@ const (
 	// ReasonPending means the IstioRevision an Istio reports has not reported this condition yet; it is
 	// Unknown until it does.
 	ReasonPending = "Pending"
-	// ReasonActiveRevisionNotFound means the Istio's active IstioRevision does not exist.
-	ReasonActiveRevisionNotFound = "ActiveRevisionNotFound"
-	// ReasonFailedToGetActiveRevision means the Istio's active IstioRevision could not be read.
-	ReasonFailedToGetActiveRevision = "FailedToGetActiveRevision"
 
 	// ReasonReady is the reason of a True Ready condition.
 	ReasonReady = "Ready"
@@ -84,8 +80,6 @@ const (
 	// ReasonZTunnelVersionSkew means the ZTunnel's version is neither the control plane's minor version
 	// nor one behind it; the message names the version to set.
 	ReasonZTunnelVersionSkew = "ZTunnelVersionSkew"
-	// ReasonDependencyCheckFailed means the dependencies could not be checked; the condition is Unknown.
-	ReasonDependencyCheckFailed = "DependencyCheckFailed"
 
 	// ReasonReferencedByWorkloads is the reason of a True InUse condition.
 	ReasonReferencedByWorkloads = "ReferencedByWorkloads"

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
 
+	"github.com/bosun-mesh/bosun/internal/charts/chartstest"
 	"github.com/bosun-mesh/bosun/internal/catalog"
 )
 
@@ -178,7 +179,7 @@ func TestRenderRefusesNamesTheAPIServerWould(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			stdout, stderr, code := runBosun(t, tc.manifest, "render", "-f", "-", "--resources-dir", filepath.Join("..", "..", "resources"))
+			stdout, stderr, code := runBosun(t, tc.manifest, "render", "-f", "-", "--resources-dir", chartstest.Dir(t))
 			if code == 0 {
 				t.Fatalf("bosun render exited 0; want an error containing %q", tc.want)
 			}
@@ -244,7 +245,7 @@ func renderWith(t *testing.T, manifest string, crds bool) (string, error) {
 	var out bytes.Buffer
 	err := runRender(strings.NewReader(manifest), &out, &renderOptions{
 		files: []string{"-"}, platform: "kubernetes", kubeVersion: "v1.36.3",
-		resources: filepath.Join("..", "..", "resources"), crds: crds,
+		resources: chartstest.Dir(t), crds: crds,
 	})
 	return out.String(), err
 }
@@ -365,7 +366,7 @@ func TestRenderDeprecatedZTunnel(t *testing.T) {
 func TestRenderWithAVendorCatalog(t *testing.T) {
 	// The vendor's versions use the charts of the release-1.27 snapshot, under their own names.
 	resources := t.TempDir()
-	charts, err := filepath.Abs(filepath.Join("..", "..", "resources", "v1.27.0-snapshot.b9159ca3"))
+	charts, err := filepath.Abs(filepath.Join(chartstest.Dir(t), "v1.27.0-snapshot.b9159ca3"))
 	if err != nil {
 		t.Fatal(err)
 	}

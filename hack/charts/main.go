@@ -3,10 +3,7 @@
 //
 //	go run ./hack/charts [-versions-file FILE] [-out resources]
 //
-// A version whose charts come from a Go module is fetched with `go mod download`, so it goes through
-// the module proxy and checksum database like any dependency; its manifests/charts and
-// manifests/profiles folders are copied. A version with release chart URLs has each .tgz downloaded and
-// unpacked. A version already fetched from the same source (the module's sum, or the URLs) is skipped.
+// internal/charts says how each version is fetched.
 package main
 
 import (
@@ -15,6 +12,7 @@ import (
 	"os"
 
 	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/charts"
 )
 
 func main() {
@@ -27,9 +25,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "charts:", err)
 		os.Exit(1)
 	}
-	f := &fetcher{out: *out, log: os.Stdout}
+	f := &charts.Fetcher{Out: *out, Log: os.Stdout}
 	for _, v := range cat.Versions() {
-		if err := f.fetch(v); err != nil {
+		if err := f.Fetch(v); err != nil {
 			fmt.Fprintf(os.Stderr, "charts: %s: %v\n", v.Name, err)
 			os.Exit(1)
 		}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -14,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/charts/chartstest"
 	"github.com/bosun-mesh/bosun/internal/catalog"
 	"github.com/bosun-mesh/bosun/internal/render"
 	"github.com/bosun-mesh/bosun/internal/values"
@@ -225,13 +225,7 @@ func TestRevisionNameMustMakeValidNames(t *testing.T) {
 // name of the longest length allowed, which every object must pass, and one longer, which must be
 // refused: if a chart derives a longer name from the revision, the limit must follow it.
 func TestRevisionNameLimitFitsTheCharts(t *testing.T) {
-	resources, err := filepath.Abs(filepath.Join("..", "..", "resources"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(resources); err != nil {
-		t.Fatalf("no charts in %s: run make charts", resources)
-	}
+	resources := chartstest.Dir(t)
 	env := Env{Catalog: catalog.Embedded(), Platform: values.Kubernetes, Resources: os.DirFS(resources)}
 	renderer, err := render.New(env.Resources, render.Cluster{KubeVersion: "v1.36.3"})
 	if err != nil {

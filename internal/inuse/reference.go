@@ -37,8 +37,7 @@
 // kinds, with NamespaceIndexKeys and PodIndexKeys as the index functions. Its Lookup then answers "who
 // references name N" with one indexed list per question (LabelKey and AnnotationKey build the values to
 // match), so the cost of an evaluation grows with the objects that reference the revision, not with
-// the cluster. Memory is a Lookup over the same keys held in maps, for tests and for callers without a
-// cache.
+// the cluster. Cache is that Lookup; the tests use one over the same keys held in maps.
 //
 // Pod metadata carries no phase. The operator's pod cache should therefore list and watch with
 // PodFieldSelector: the API server then leaves Succeeded and Failed pods out of the cache, and deletes

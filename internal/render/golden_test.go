@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/bosun-mesh/bosun/internal/charts/chartstest"
 	"github.com/bosun-mesh/bosun/internal/catalog"
 	"github.com/bosun-mesh/bosun/internal/values"
 )
@@ -157,14 +158,7 @@ func firstDifference(want, got string) string {
 
 func resourcesDir(t testing.TB) string {
 	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "resources"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Fatalf("no charts in %s: run make charts", dir)
-	}
-	return dir
+	return chartstest.Dir(t)
 }
 
 func newTestRenderer(t testing.TB) *Renderer {

@@ -98,19 +98,6 @@ func Set(m Map, v any, path ...string) {
 	cur[path[len(path)-1]] = v
 }
 
-// Delete removes the value at a path of keys, if it is there.
-func Delete(m Map, path ...string) {
-	cur := m
-	for _, k := range path[:len(path)-1] {
-		next, ok := cur[k].(Map)
-		if !ok {
-			return
-		}
-		cur = next
-	}
-	delete(cur, path[len(path)-1])
-}
-
 // FromObject turns a typed value (such as an API object's spec.values) into a Map by way of its JSON
 // form, so that exactly what the API server stores is what gets merged.
 func FromObject(v any) (Map, error) {

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/charts/chartstest"
 	"github.com/bosun-mesh/bosun/internal/catalog"
 )
 
@@ -32,7 +33,7 @@ var notTyped = map[string]string{
 // catalog version, into the typed values of the kind that passes them, encodes them again, and
 // requires every key back.
 func TestTypedValuesRoundTrip(t *testing.T) {
-	resources := filepath.Join("..", "..", "resources")
+	resources := chartstest.Dir(t)
 	for _, v := range catalog.Embedded().Versions() {
 		dir := filepath.Join(resources, v.Name)
 		if _, err := os.Stat(dir); err != nil {

@@ -106,17 +106,21 @@ func TestOperatorMetrics(t *testing.T) {
 	deletePods(t, c, "metrics-app", pods[:1])
 	gaugeIs(t, "bosun_revision_pods_in_use", rev, 2)
 
-	// A refusal: a tag whose target does not exist. It is counted by reason as a terminal error, and
-	// recorded as a Warning Event on the tag.
-	refused := map[string]string{"kind": v1.KindIstioRevisionTag, "reason": v1.ReasonRefNotFound, "terminal": "true"}
-	refusals := counter(t, "bosun_reconcile_errors_total", refused)
+	// A refusal: a tag whose target does not exist. It is counted once by kind and reason, recorded as
+	// a Warning Event on the tag, and is no error.
+	refused := map[string]string{"kind": v1.KindIstioRevisionTag, "reason": v1.ReasonRefNotFound}
+	refusals := counter(t, "bosun_refusals_total", refused)
+	tagErrors := counter(t, "bosun_reconcile_errors_total", map[string]string{"kind": v1.KindIstioRevisionTag})
 	warnings := counter(t, "bosun_events_total", map[string]string{"kind": v1.KindIstioRevisionTag, "type": "Warning", "reason": v1.ReasonRefNotFound})
 	applyTag(t, c, "metrics-nowhere", v1.KindIstioRevision, "no-such-revision")
 	waitFor(t, "a Warning Event RefNotFound on the tag", func(ctx context.Context) error {
 		return eventOn(ctx, c, v1.KindIstioRevisionTag, "metrics-nowhere", corev1.EventTypeWarning, v1.ReasonRefNotFound)
 	})
-	if got := counter(t, "bosun_reconcile_errors_total", refused) - refusals; got < 1 {
-		t.Errorf("bosun_reconcile_errors_total{kind=IstioRevisionTag,reason=RefNotFound,terminal=true} grew by %v after a refusal, want at least 1", got)
+	if got := counter(t, "bosun_refusals_total", refused) - refusals; got != 1 {
+		t.Errorf("bosun_refusals_total{kind=IstioRevisionTag,reason=RefNotFound} grew by %v after a refusal, want 1", got)
+	}
+	if got := counter(t, "bosun_reconcile_errors_total", map[string]string{"kind": v1.KindIstioRevisionTag}) - tagErrors; got != 0 {
+		t.Errorf("bosun_reconcile_errors_total{kind=IstioRevisionTag} grew by %v after a refusal, want 0: a refusal is not an error", got)
 	}
 	if got := counter(t, "bosun_events_total", map[string]string{"kind": v1.KindIstioRevisionTag, "type": "Warning", "reason": v1.ReasonRefNotFound}) - warnings; got != 1 {
 		t.Errorf("bosun_events_total{kind=IstioRevisionTag,type=Warning,reason=RefNotFound} grew by %v, want 1", got)

@@ -230,7 +230,7 @@ var copiedConditions = []string{v1.ConditionReconciled, v1.ConditionReady, v1.Co
 
 // IstioStatus is an Istio's status: its revisions counted, and the active revision's conditions and
 // state; or, when the spec was refused or the revision could not be written, Reconciled False with
-// the reason and Ready Unknown. Ready is never True while the active revision has not acted on its
+// the reason, and Ready and DependenciesHealthy Unknown. Ready is never True while the active revision has not acted on its
 // latest spec: whatever it reported is about the spec before, so an update in progress is never shown
 // as ready.
 func IstioStatus(istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevision, refusal *desired.Refusal, err error, now metav1.Time) v1.IstioStatus {
@@ -238,6 +238,7 @@ func IstioStatus(istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevi
 	c := status.NewConditions(istio.Status.Conditions, istio.Generation, now)
 	if !c.Reconciled(refusal, err, "") {
 		c.Untold(v1.ConditionReady, "Istio")
+		c.Untold(v1.ConditionDependenciesHealthy, "Istio")
 		st.Conditions = c.Of(v1.ConditionReconciled, v1.ConditionReady, v1.ConditionDependenciesHealthy)
 		st.State = c.Get(v1.ConditionReconciled).Reason
 		return st

@@ -1,4 +1,4 @@
-package main
+package charts
 
 import (
 	"archive/tar"
@@ -21,6 +21,16 @@ import (
 	"github.com/bosun-mesh/bosun/internal/gomod"
 )
 
+// Fetcher brings the charts and profiles of catalog versions into a folder, out/<version>/.
+type Fetcher struct {
+	// Out is the folder, Log where progress goes.
+	Out string
+	Log io.Writer
+	// download fetches a module; tests replace it.
+	download func(module string) (gomod.Module, error)
+	client   *http.Client
+}
+
 // moduleCharts maps the chart folders of istio.io/istio's manifests/charts to the names bosun uses.
 var moduleCharts = map[string]string{
 	"base":                          "base",
@@ -33,25 +43,17 @@ var moduleCharts = map[string]string{
 // stampFile records, in resources/<version>/, the source the version was fetched from.
 const stampFile = ".source"
 
-type fetcher struct {
-	out string
-	log io.Writer
-	// download fetches a module; tests replace it.
-	download func(module string) (gomod.Module, error)
-	client   *http.Client
-}
-
-// fetch brings one version's charts and profiles into out/<name>, unless they are there already from
+// Fetch brings one version's charts and profiles into out/<name>, unless they are there already from
 // the same source. It writes into a temporary folder and renames it into place, so an interrupted run
 // never leaves a half-written version that a later run would take as complete.
-func (f *fetcher) fetch(v catalog.Version) error {
-	dest := filepath.Join(f.out, v.Name)
+func (f *Fetcher) Fetch(v catalog.Version) error {
+	dest := filepath.Join(f.Out, v.Name)
 	var source string
 	var fill func(tmp string) error
 	switch {
 	case v.Module != "":
 		mod := v.Module + "@" + v.ModuleVersion
-		fmt.Fprintf(f.log, "charts: %s: go mod download %s (the first download of a module takes a while)\n", v.Name, mod)
+		fmt.Fprintf(f.Log, "charts: %s: go mod download %s (the first download of a module takes a while)\n", v.Name, mod)
 		download := f.download
 		if download == nil {
 			download = func(mod string) (gomod.Module, error) { return gomod.Download("", mod) }
@@ -67,14 +69,14 @@ func (f *fetcher) fetch(v catalog.Version) error {
 		fill = func(tmp string) error { return f.downloadArchives(v, tmp) }
 	}
 	if have, err := os.ReadFile(filepath.Join(dest, stampFile)); err == nil && string(have) == source {
-		fmt.Fprintf(f.log, "charts: %s: up to date\n", v.Name)
+		fmt.Fprintf(f.Log, "charts: %s: up to date\n", v.Name)
 		return nil
 	}
 
-	if err := os.MkdirAll(f.out, 0o755); err != nil {
+	if err := os.MkdirAll(f.Out, 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(f.out, ".fetch-"+v.Name+"-")
+	tmp, err := os.MkdirTemp(f.Out, ".fetch-"+v.Name+"-")
 	if err != nil {
 		return err
 	}
@@ -91,7 +93,7 @@ func (f *fetcher) fetch(v catalog.Version) error {
 	if err := os.Rename(tmp, dest); err != nil {
 		return err
 	}
-	fmt.Fprintf(f.log, "charts: %s: wrote %s\n", v.Name, dest)
+	fmt.Fprintf(f.Log, "charts: %s: wrote %s\n", v.Name, dest)
 	return nil
 }
 
@@ -146,7 +148,7 @@ func archivesSource(v catalog.Version) string {
 // downloadArchives fetches a version's chart archives into dest/charts/<name> and its profiles
 // archive into dest/profiles. Each archive must match its SHA-256 before anything is unpacked; each
 // holds one top folder (the chart's, or the profiles'), whose contents land in the folder bosun names.
-func (f *fetcher) downloadArchives(v catalog.Version, dest string) error {
+func (f *Fetcher) downloadArchives(v catalog.Version, dest string) error {
 	for name, a := range v.Charts {
 		if err := f.downloadArchive(a, filepath.Join(dest, "charts", name), untarChart); err != nil {
 			return err
@@ -158,12 +160,12 @@ func (f *fetcher) downloadArchives(v catalog.Version, dest string) error {
 	return f.downloadArchive(*v.Profiles, filepath.Join(dest, "profiles"), untarProfiles)
 }
 
-func (f *fetcher) downloadArchive(a catalog.Archive, dest string, unpack func(io.Reader, string) error) error {
+func (f *Fetcher) downloadArchive(a catalog.Archive, dest string, unpack func(io.Reader, string) error) error {
 	client := f.client
 	if client == nil {
 		client = http.DefaultClient
 	}
-	fmt.Fprintf(f.log, "charts: downloading %s\n", a.URL)
+	fmt.Fprintf(f.Log, "charts: downloading %s\n", a.URL)
 	resp, err := client.Get(a.URL)
 	if err != nil {
 		return err

@@ -1,9 +1,9 @@
 package inuse
 
-// Memory is a Lookup over namespaces and pods held in memory. It indexes them in maps under the same
-// keys the operator's cache indexes (NamespaceIndexKeys, PodIndexKeys), so an evaluation over it reads
-// only the objects that reference the names it asks about. It is for tests and for callers without a
-// cache; it never returns an error.
+// Memory is a Lookup over namespaces and pods held in memory, for the tests. It indexes them in maps
+// under the same keys the operator's cache indexes (NamespaceIndexKeys, PodIndexKeys), so an
+// evaluation over it reads only the objects that reference the names it asks about. It never returns
+// an error.
 type Memory struct {
 	namespaces map[string]Namespace
 	// namespacesByKey and podsByKey hold each object under each of its index keys.

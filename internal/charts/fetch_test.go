@@ -1,4 +1,4 @@
-package main
+package charts
 
 import (
 	"archive/tar"
@@ -47,10 +47,10 @@ func TestFetchFromModuleSkipsWhatIsUpToDate(t *testing.T) {
 	out := t.TempDir()
 	sum := "h1:first"
 	var log bytes.Buffer
-	f := &fetcher{out: out, log: &log, download: func(string) (gomod.Module, error) { return gomod.Module{Dir: module, Sum: sum}, nil }}
+	f := &Fetcher{Out: out, Log: &log, download: func(string) (gomod.Module, error) { return gomod.Module{Dir: module, Sum: sum}, nil }}
 	v := catalog.Version{Name: "v1.27.0-snapshot.b9159ca3", Module: "istio.io/istio", ModuleVersion: "v0.0.0-x"}
 
-	if err := f.fetch(v); err != nil {
+	if err := f.Fetch(v); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"charts/base/Chart.yaml", "charts/istiod/Chart.yaml", "charts/cni/Chart.yaml", "charts/ztunnel/Chart.yaml", "charts/gateway/Chart.yaml", "profiles/default.yaml"} {
@@ -60,7 +60,7 @@ func TestFetchFromModuleSkipsWhatIsUpToDate(t *testing.T) {
 	}
 
 	log.Reset()
-	if err := f.fetch(v); err != nil {
+	if err := f.Fetch(v); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(log.String(), "up to date") {
@@ -69,7 +69,7 @@ func TestFetchFromModuleSkipsWhatIsUpToDate(t *testing.T) {
 
 	sum = "h1:second"
 	log.Reset()
-	if err := f.fetch(v); err != nil {
+	if err := f.Fetch(v); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(log.String(), "wrote") {
@@ -123,7 +123,7 @@ func TestFetchFromReleaseURLs(t *testing.T) {
 	}))
 	defer srv.Close()
 	out := t.TempDir()
-	f := &fetcher{out: out, log: io.Discard, client: srv.Client()}
+	f := &Fetcher{Out: out, Log: io.Discard, client: srv.Client()}
 	version := func(name, chartPath, chartSum string) catalog.Version {
 		return catalog.Version{Name: name,
 			Charts:   map[string]catalog.Archive{"istiod": {URL: srv.URL + chartPath, SHA256: chartSum}},
@@ -131,7 +131,7 @@ func TestFetchFromReleaseURLs(t *testing.T) {
 		}
 	}
 
-	if err := f.fetch(version("v1.27.3", "/istiod.tgz", digest(istiod))); err != nil {
+	if err := f.Fetch(version("v1.27.3", "/istiod.tgz", digest(istiod))); err != nil {
 		t.Fatal(err)
 	}
 	if data, err := os.ReadFile(filepath.Join(out, "v1.27.3", "charts", "istiod", "templates", "deployment.yaml")); err != nil || string(data) != "kind: Deployment" {
@@ -149,7 +149,7 @@ func TestFetchFromReleaseURLs(t *testing.T) {
 		{"an archive that is not what the catalog says", "v1.27.6", "/istiod.tgz", digest(evil), "refusing to use it"},
 	}
 	for _, tc := range failures {
-		err := f.fetch(version(tc.version, tc.path, tc.sum))
+		err := f.Fetch(version(tc.version, tc.path, tc.sum))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error = %v, want %q", tc.name, err, tc.want)
 		}
