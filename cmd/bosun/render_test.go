@@ -21,8 +21,8 @@ import (
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
 
-	"github.com/bosun-mesh/bosun/internal/charts/chartstest"
 	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/charts/chartstest"
 )
 
 const docExamples = "../../config/crd/testdata/ossm-docs"

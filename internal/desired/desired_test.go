@@ -13,8 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
-	"github.com/bosun-mesh/bosun/internal/charts/chartstest"
 	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/charts/chartstest"
 	"github.com/bosun-mesh/bosun/internal/render"
 	"github.com/bosun-mesh/bosun/internal/values"
 )

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 )
 
@@ -19,7 +18,9 @@ func TestResolve(t *testing.T) {
 		cur = "prod-v1-27-0-snapshot-b9159ca3"
 	)
 	toIstio := v1.TargetReference{Kind: v1.KindIstio, Name: "prod"}
-	toRevision := func(name string) v1.TargetReference { return v1.TargetReference{Kind: v1.KindIstioRevision, Name: name} }
+	toRevision := func(name string) v1.TargetReference {
+		return v1.TargetReference{Kind: v1.KindIstioRevision, Name: name}
+	}
 	cases := []struct {
 		name    string
 		ref     v1.TargetReference
@@ -136,4 +137,3 @@ func TestTargetName(t *testing.T) {
 		t.Errorf("TargetName of an IstioRevision = %q, %v; want its name, whether it exists or not", name, refusal)
 	}
 }
-

@@ -12,8 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
-	"github.com/bosun-mesh/bosun/internal/charts/chartstest"
 	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/charts/chartstest"
 	"github.com/bosun-mesh/bosun/internal/values"
 )
 

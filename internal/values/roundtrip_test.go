@@ -13,8 +13,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
-	"github.com/bosun-mesh/bosun/internal/charts/chartstest"
 	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/charts/chartstest"
 )
 
 // notTyped lists the keys Istio's charts and profiles use that bosun's typed values leave out on
