@@ -51,6 +51,8 @@ type Kind[T client.Object] interface {
 	// Applied describes, for the Event of an apply that changed something, what was applied for obj
 	// ("Istio v1.27.0", "IstioRevision default-v1-27-0").
 	Applied(obj T, plan desired.Plan) string
+	// Reconciling is told that a reconcile of obj starts, before anything is read.
+	Reconciling(obj T)
 	// Forget drops what the kind kept in memory of an object that is gone.
 	Forget(obj T)
 }
@@ -101,6 +103,7 @@ func (in *Installer[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if err := EnsureFinalizer(ctx, in.Client, obj); err != nil {
 		return ctrl.Result{}, err
 	}
+	in.Kind.Reconciling(obj)
 	facts, err := desired.Read(ctx, in.Client, in.Kind.Namespaces(obj)...)
 	if err != nil {
 		return ctrl.Result{}, err

@@ -43,7 +43,8 @@ type Usage struct {
 	RefreshInterval time.Duration
 
 	mu sync.Mutex
-	// evaluated is when each object was last evaluated, by kind and name: events know names.
+	// evaluated is when a reconcile of each object, which evaluates its use, last started, by kind and
+	// name: events know names.
 	evaluated map[string]time.Time
 	// written is the InUse condition last written for each object, and when.
 	written map[types.UID]writtenUsage
@@ -62,17 +63,27 @@ type writtenUsage struct {
 
 func usageKey(kind, name string) string { return kind + "/" + name }
 
-// Evaluate evaluates an object's use with evaluate and records the evaluation: its time, for the
-// pacing of events, and its counts. It returns the InUse condition of the result; a failed evaluation
-// is Unknown, and forgets the counts.
-func (u *Usage) Evaluate(kind string, obj client.Object, evaluate func() (inuse.Usage, error)) metav1.Condition {
-	usage, err := evaluate()
+// Reconciling records that a reconcile of the object, which evaluates its use, starts now: the events
+// that come from here on wait for the rest of EvaluateInterval. Were the time taken after the
+// evaluation, the events that arrive while the reconcile runs would queue the object again at once.
+func (u *Usage) Reconciling(kind string, obj client.Object) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.evaluated == nil {
-		u.evaluated, u.counts = map[string]time.Time{}, map[types.UID]Counts{}
+		u.evaluated = map[string]time.Time{}
 	}
 	u.evaluated[usageKey(kind, obj.GetName())] = u.Clock.Now()
+}
+
+// Evaluate evaluates an object's use with evaluate and records its counts. It returns the InUse
+// condition of the result; a failed evaluation is Unknown, and forgets the counts.
+func (u *Usage) Evaluate(obj client.Object, evaluate func() (inuse.Usage, error)) metav1.Condition {
+	usage, err := evaluate()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.counts == nil {
+		u.counts = map[types.UID]Counts{}
+	}
 	if err != nil {
 		delete(u.counts, obj.GetUID())
 	} else {
@@ -132,7 +143,7 @@ func (u *Usage) refreshInterval() time.Duration {
 }
 
 // delay is how long an event that asks to evaluate the object kind/name waits: the rest of
-// EvaluateInterval since its last evaluation.
+// EvaluateInterval since its last reconcile started.
 func (u *Usage) delay(kind, name string) time.Duration {
 	u.mu.Lock()
 	defer u.mu.Unlock()

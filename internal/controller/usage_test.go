@@ -63,7 +63,7 @@ func TestHoldKeepsCountsForTheRefreshInterval(t *testing.T) {
 func TestEvaluateKeepsCountsForTheMetrics(t *testing.T) {
 	u := &controller.Usage{Clock: clocktesting.NewFakePassiveClock(time.Now())}
 	rev := &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: "r", UID: "uid-r"}}
-	c := u.Evaluate(v1.KindIstioRevision, rev, func() (inuse.Usage, error) {
+	c := u.Evaluate(rev, func() (inuse.Usage, error) {
 		return inuse.Usage{Namespaces: []string{"a", "b"}, Pods: 7}, nil
 	})
 	if c.Status != metav1.ConditionTrue {
@@ -72,7 +72,7 @@ func TestEvaluateKeepsCountsForTheMetrics(t *testing.T) {
 	if got, ok := u.Counts("uid-r"); !ok || got != (controller.Counts{Namespaces: 2, Pods: 7}) {
 		t.Errorf("counts %+v %t", got, ok)
 	}
-	c = u.Evaluate(v1.KindIstioRevision, rev, func() (inuse.Usage, error) { return inuse.Usage{}, errors.New("cache not synced") })
+	c = u.Evaluate(rev, func() (inuse.Usage, error) { return inuse.Usage{}, errors.New("cache not synced") })
 	if c.Status != metav1.ConditionUnknown || c.Reason != v1.ReasonUsageCheckFailed {
 		t.Errorf("a failed evaluation gave %s/%s, want Unknown", c.Status, c.Reason)
 	}
@@ -108,7 +108,7 @@ func TestUsageEventsArePaced(t *testing.T) {
 	if d, ok := q.added["one"]; !ok || d != 0 {
 		t.Errorf("an object never evaluated was queued after %s (%t), want at once", d, ok)
 	}
-	u.Evaluate(v1.KindIstioRevision, &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: "one"}}, func() (inuse.Usage, error) { return inuse.Usage{}, nil })
+	u.Reconciling(v1.KindIstioRevision, &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: "one"}})
 	clock.SetTime(clock.Now().Add(300 * time.Millisecond))
 	q = &queue{added: map[string]time.Duration{}}
 	h.Update(context.Background(), event.UpdateEvent{ObjectOld: pod("one"), ObjectNew: pod("two")}, q)

@@ -31,7 +31,7 @@ func TestCollectUsage(t *testing.T) {
 	w := &controller.Usage{Clock: clock.RealClock{}}
 	observe := func(name string, usage inuse.Usage, err error) {
 		obj := rev(name, false)
-		w.Evaluate(v1.KindIstioRevision, &obj, func() (inuse.Usage, error) { return usage, err })
+		w.Evaluate(&obj, func() (inuse.Usage, error) { return usage, err })
 	}
 	observe("old", inuse.Usage{Namespaces: []string{"bookinfo", "shop"}, Pods: 12}, nil)
 	observe("new", inuse.Usage{}, nil)

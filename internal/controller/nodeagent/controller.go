@@ -99,6 +99,9 @@ func (k Kind[T]) Conditions(obj T) []metav1.Condition { return k.read(obj).statu
 // Forget implements controller.Kind: a node agent keeps nothing in memory.
 func (k Kind[T]) Forget(T) {}
 
+// Reconciling implements controller.Kind: nothing paces a node agent's reconciles.
+func (k Kind[T]) Reconciling(T) {}
+
 func (k Kind[T]) Decide(env desired.Env, obj T, f *desired.Facts) desired.Plan {
 	return k.decide(env, obj, f)
 }

@@ -56,6 +56,9 @@ func (Kind) Conditions(rev *v1.IstioRevision) []metav1.Condition { return rev.St
 // Forget drops what was kept of a revision's usage.
 func (k Kind) Forget(obj *v1.IstioRevision) { k.Usage.Forget(v1.KindIstioRevision, obj) }
 
+// Reconciling records that the reconcile, which evaluates the use, starts (controller.Usage).
+func (k Kind) Reconciling(obj *v1.IstioRevision) { k.Usage.Reconciling(v1.KindIstioRevision, obj) }
+
 func (Kind) Decide(env desired.Env, rev *v1.IstioRevision, f *desired.Facts) desired.Plan {
 	return env.ForRevision(rev, f)
 }
@@ -80,7 +83,7 @@ func (k Kind) Status(ctx context.Context, rev *v1.IstioRevision, o controller.Ou
 		c.Untold(v1.ConditionReady, "revision")
 		c.Untold(v1.ConditionDependenciesHealthy, "revision")
 	}
-	inUse := k.Usage.Evaluate(v1.KindIstioRevision, rev, func() (inuse.Usage, error) {
+	inUse := k.Usage.Evaluate(rev, func() (inuse.Usage, error) {
 		return inuse.Revision(inuse.Cache{Ctx: ctx, Reader: k.Reader}, k.Env.UsageTarget(rev, o.Facts))
 	})
 	inUse, recheck := k.Usage.Hold(rev.UID, inUse)

@@ -198,6 +198,7 @@ func TestRevisionAndOlderTagOfItsName(t *testing.T) {
 	tag := &v1.IstioRevisionTag{ObjectMeta: metav1.ObjectMeta{Name: "held"},
 		Spec: v1.IstioRevisionTagSpec{TargetRef: v1.TargetReference{Kind: v1.KindIstioRevision, Name: "nowhere"}}}
 	operatortest.Create(t, c, tag)
+	operatortest.NextSecond(t, c, tag)
 	operatortest.Create(t, c, newRevision(t, "held", "held-system", nil))
 	revisionStatus(t, c, "held", "refused for its name", func(r *v1.IstioRevision) error {
 		return operatortest.HasCondition(r.Status.Conditions, v1.ConditionReconciled, metav1.ConditionFalse, v1.ReasonNameAlreadyExists)

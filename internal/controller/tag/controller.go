@@ -52,6 +52,11 @@ func (Kind) Conditions(tag *v1.IstioRevisionTag) []metav1.Condition { return tag
 // Forget drops what was kept of a tag's usage.
 func (k Kind) Forget(obj *v1.IstioRevisionTag) { k.Usage.Forget(v1.KindIstioRevisionTag, obj) }
 
+// Reconciling records that the reconcile, which evaluates the use, starts (controller.Usage).
+func (k Kind) Reconciling(obj *v1.IstioRevisionTag) {
+	k.Usage.Reconciling(v1.KindIstioRevisionTag, obj)
+}
+
 func (Kind) Decide(env desired.Env, tag *v1.IstioRevisionTag, f *desired.Facts) desired.Plan {
 	return env.ForTag(tag, f)
 }
@@ -73,7 +78,7 @@ func (k Kind) Status(ctx context.Context, tag *v1.IstioRevisionTag, o controller
 		c.Untold(v1.ConditionReady, "tag")
 	}
 	pointsAt := o.Facts.Revisions[st.IstioRevision]
-	inUse := k.Usage.Evaluate(v1.KindIstioRevisionTag, tag, func() (inuse.Usage, error) {
+	inUse := k.Usage.Evaluate(tag, func() (inuse.Usage, error) {
 		return inuse.Tag(inuse.Cache{Ctx: ctx, Reader: k.Reader}, tag.Name, pointsAt != nil && desired.EnablesNamespacesByDefault(pointsAt))
 	})
 	inUse, recheck := k.Usage.Hold(tag.UID, inUse)

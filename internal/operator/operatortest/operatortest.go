@@ -283,3 +283,20 @@ func (b *syncBuffer) tail(n int) string {
 	defer b.mu.Unlock()
 	return strings.Join(b.lines[max(len(b.lines)-n, 0):], "\n")
 }
+
+// NextSecond waits until the clock (the API server's: they share the machine) is in a later second
+// than obj's creation, so that what is created next is younger by its creation time, which the API
+// server keeps in whole seconds.
+func NextSecond(t testing.TB, c client.Client, obj client.Object) {
+	t.Helper()
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+		t.Fatal(err)
+	}
+	created := obj.GetCreationTimestamp().Time
+	WaitFor(t, "a second after "+obj.GetName()+"'s creation", func(context.Context) error {
+		if time.Now().Truncate(time.Second).After(created) {
+			return nil
+		}
+		return fmt.Errorf("still the second of %s", created)
+	})
+}
