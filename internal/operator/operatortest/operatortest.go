@@ -203,14 +203,17 @@ func HasCondition(conditions []metav1.Condition, t string, status metav1.Conditi
 }
 
 // RollOut makes a Deployment look rolled out, as its controller and kubelets would report it: the
-// latest generation observed, every replica updated, ready and available. It waits for the
-// Deployment to exist first.
+// latest generation observed, every replica updated, ready and available. It waits for a change to
+// roll out first: the Deployment to exist with a generation its status has not observed.
 func RollOut(t testing.TB, c client.Client, namespace, name string) {
 	t.Helper()
 	WaitFor(t, "Deployment "+namespace+"/"+name+" to roll out", func(ctx context.Context) error {
 		d := &appsv1.Deployment{}
 		if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, d); err != nil {
 			return err
+		}
+		if d.Status.ObservedGeneration >= d.Generation {
+			return fmt.Errorf("nothing to roll out: generation %d observed", d.Generation)
 		}
 		replicas := int32(1)
 		if d.Spec.Replicas != nil {
@@ -227,13 +230,16 @@ func RollOut(t testing.TB, c client.Client, namespace, name string) {
 	})
 }
 
-// RollOutDaemonSet makes a DaemonSet look rolled out on nodes nodes.
+// RollOutDaemonSet makes a DaemonSet look rolled out on nodes nodes, once it has a change to roll out.
 func RollOutDaemonSet(t testing.TB, c client.Client, namespace, name string, nodes int32) {
 	t.Helper()
 	WaitFor(t, "DaemonSet "+namespace+"/"+name+" to roll out", func(ctx context.Context) error {
 		ds := &appsv1.DaemonSet{}
 		if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, ds); err != nil {
 			return err
+		}
+		if ds.Status.ObservedGeneration >= ds.Generation {
+			return fmt.Errorf("nothing to roll out: generation %d observed", ds.Generation)
 		}
 		ds.Status = appsv1.DaemonSetStatus{
 			ObservedGeneration: ds.Generation, DesiredNumberScheduled: nodes, CurrentNumberScheduled: nodes,

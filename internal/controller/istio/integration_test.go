@@ -1,0 +1,200 @@
+//go:build integration
+
+package istio_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/desired"
+	"github.com/bosun-mesh/bosun/internal/operator/operatortest"
+)
+
+func TestMain(m *testing.M) { os.Exit(operatortest.Main(m, nil)) }
+
+const (
+	v125 = "v1.25.0-snapshot.be4b14ad"
+	v127 = "v1.27.0-snapshot.b9159ca3"
+	v131 = "v1.31.0-snapshot.eed52ebb"
+)
+
+// newIstio is an Istio in namespace with updateStrategy strategy and a grace period of zero seconds.
+func newIstio(name, namespace, strategy, version string) *v1.Istio {
+	grace := int64(0)
+	return &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1.IstioSpec{Version: v1.IstioVersion(version), Namespace: namespace,
+		UpdateStrategy: &v1.IstioUpdateStrategy{Type: strategy, InactiveRevisionDeletionGracePeriodSeconds: &grace}}}
+}
+
+// istioStatus waits until the Istio's status describes its latest spec and check passes.
+func istioStatus(t *testing.T, c client.Client, name, what string, check func(*v1.Istio) error) {
+	t.Helper()
+	operatortest.WaitFor(t, "Istio "+name+": "+what, func(ctx context.Context) error {
+		istio := &v1.Istio{}
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, istio); err != nil {
+			return err
+		}
+		if istio.Status.ObservedGeneration != istio.Generation {
+			return fmt.Errorf("status of generation %d, spec %d", istio.Status.ObservedGeneration, istio.Generation)
+		}
+		return check(istio)
+	})
+}
+
+// state checks an Istio's active revision and state.
+func state(active, state string) func(*v1.Istio) error {
+	return func(istio *v1.Istio) error {
+		if istio.Status.ActiveRevisionName != active || istio.Status.State != state {
+			return fmt.Errorf("active %q, state %q (%v)", istio.Status.ActiveRevisionName, istio.Status.State, istio.Status.Conditions)
+		}
+		return nil
+	}
+}
+
+func gone(ctx context.Context, c client.Client, rev string) error {
+	err := c.Get(ctx, client.ObjectKey{Name: rev}, &v1.IstioRevision{})
+	if err == nil {
+		return fmt.Errorf("IstioRevision %s is still there", rev)
+	}
+	return client.IgnoreNotFound(err)
+}
+
+// TestInPlace: an InPlace Istio runs one revision named after it, updated in place one minor at a
+// time; a change that skips a minor is refused, changes nothing, and says what to do.
+func TestInPlace(t *testing.T) {
+	c := operatortest.Client(t)
+	operatortest.Columns(t, "istios")
+	operatortest.Namespace(t, c, "inplace-system", nil)
+	istio := newIstio("inplace", "inplace-system", v1.UpdateStrategyInPlace, v125)
+	operatortest.Create(t, c, istio)
+	istioStatus(t, c, "inplace", "its revision not ready", state("inplace", v1.ReasonIstiodNotReady))
+	operatortest.RollOut(t, c, "inplace-system", "istiod-inplace")
+	istioStatus(t, c, "inplace", "Healthy", state("inplace", v1.StateHealthy))
+
+	operatortest.Update(t, c, istio, func(i *v1.Istio) { i.Spec.Version = v131 })
+	istioStatus(t, c, "inplace", "a change that skips minors refused", func(i *v1.Istio) error {
+		cond, err := operatortest.Condition(i.Status.Conditions, v1.ConditionReconciled)
+		if err != nil {
+			return err
+		}
+		if cond.Reason != v1.ReasonVersionChangeNotAllowed || !strings.Contains(cond.Message, desired.AnnotationAllowMinorSkip) {
+			return fmt.Errorf("Reconciled %s/%s %q", cond.Status, cond.Reason, cond.Message)
+		}
+		return operatortest.HasCondition(i.Status.Conditions, v1.ConditionReady, metav1.ConditionUnknown, v1.ReasonVersionChangeNotAllowed)
+	})
+	rev := &v1.IstioRevision{}
+	if err := c.Get(t.Context(), client.ObjectKey{Name: "inplace"}, rev); err != nil || rev.Spec.Version != v125 {
+		t.Fatalf("after a refused change the revision runs %s (%v), want %s unchanged", rev.Spec.Version, err, v125)
+	}
+
+	operatortest.Update(t, c, istio, func(i *v1.Istio) { i.Spec.Version = v127; i.Annotations = map[string]string{desired.AnnotationAllowMinorSkip: "true"} })
+	istioStatus(t, c, "inplace", "not ready while the new version rolls out", state("inplace", v1.ReasonIstiodNotReady))
+	operatortest.RollOut(t, c, "inplace-system", "istiod-inplace")
+	istioStatus(t, c, "inplace", "Healthy on the new version", state("inplace", v1.StateHealthy))
+	if err := c.Get(t.Context(), client.ObjectKey{Name: "inplace"}, rev); err != nil || rev.Spec.Version != v127 {
+		t.Fatalf("the revision runs %s (%v), want %s", rev.Spec.Version, err, v127)
+	}
+}
+
+// TestRevisionBased: a RevisionBased Istio gets a revision per version; the old one goes once no
+// workload uses it.
+func TestRevisionBased(t *testing.T) {
+	c := operatortest.Client(t)
+	operatortest.Columns(t, "istios")
+	operatortest.Namespace(t, c, "rb-system", nil)
+	istio := newIstio("rb", "rb-system", v1.UpdateStrategyRevisionBased, v125)
+	operatortest.Create(t, c, istio)
+	const old, next = "rb-v1-25-0-snapshot-be4b14ad", "rb-v1-27-0-snapshot-b9159ca3"
+	operatortest.RollOut(t, c, "rb-system", "istiod-"+old)
+	istioStatus(t, c, "rb", "Healthy", state(old, v1.StateHealthy))
+	operatortest.Namespace(t, c, "rb-app", map[string]string{"istio.io/rev": old})
+
+	operatortest.Update(t, c, istio, func(i *v1.Istio) { i.Spec.Version = v127 })
+	operatortest.RollOut(t, c, "rb-system", "istiod-"+next)
+	istioStatus(t, c, "rb", "the new revision active and Healthy, the old one kept while in use", func(i *v1.Istio) error {
+		if err := state(next, v1.StateHealthy)(i); err != nil {
+			return err
+		}
+		if i.Status.Revisions != (v1.RevisionSummary{Total: 2, Ready: 2, InUse: 1}) {
+			return fmt.Errorf("revisions %+v", i.Status.Revisions)
+		}
+		return nil
+	})
+	if err := gone(t.Context(), c, old); err == nil {
+		t.Fatalf("the old revision was removed while a namespace used it")
+	}
+	operatortest.Update(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "rb-app"}}, func(ns *corev1.Namespace) { ns.Labels["istio.io/rev"] = next })
+	operatortest.WaitFor(t, "the unused old revision to go", func(ctx context.Context) error { return gone(ctx, c, old) })
+	istioStatus(t, c, "rb", "one revision left", func(i *v1.Istio) error {
+		if i.Status.Revisions != (v1.RevisionSummary{Total: 1, Ready: 1, InUse: 1}) {
+			return fmt.Errorf("revisions %+v", i.Status.Revisions)
+		}
+		return nil
+	})
+}
+
+// TestRemoteClusterRevisionsAreKept: the old revision of a control plane that serves other clusters
+// stays however long it looks unused here, since bosun cannot see those clusters' workloads
+// (docs/architecture.md#lesson-remote-revisions); the same update of a local control plane removes it.
+func TestRemoteClusterRevisionsAreKept(t *testing.T) {
+	c := operatortest.Client(t)
+	operatortest.Namespace(t, c, "ext-system", nil)
+	yes := true
+	for _, external := range []bool{true, false} {
+		name := map[bool]string{true: "ext", false: "local"}[external]
+		istio := newIstio(name, "ext-system", v1.UpdateStrategyRevisionBased, v125)
+		if external {
+			istio.Spec.Values = &v1.Values{Global: &v1.GlobalConfig{ExternalIstiod: &yes}}
+		}
+		operatortest.Create(t, c, istio)
+		old, next := name+"-v1-25-0-snapshot-be4b14ad", name+"-v1-27-0-snapshot-b9159ca3"
+		operatortest.RollOut(t, c, "ext-system", "istiod-"+old)
+		istioStatus(t, c, name, "Healthy", state(old, v1.StateHealthy))
+		operatortest.Update(t, c, istio, func(i *v1.Istio) { i.Spec.Version = v127 })
+		operatortest.RollOut(t, c, "ext-system", "istiod-"+next)
+		istioStatus(t, c, name, "the new revision active", state(next, v1.StateHealthy))
+		if !external {
+			operatortest.WaitFor(t, "the local control plane's unused old revision to go", func(ctx context.Context) error { return gone(ctx, c, old) })
+			continue
+		}
+		// The grace period is zero: once the old revision has been unused for more than a second, a
+		// reconcile of a local Istio deletes it. Make the Istio reconcile after that, and look.
+		var since metav1.Time
+		operatortest.WaitFor(t, "the old revision to be unused", func(ctx context.Context) error {
+			rev := &v1.IstioRevision{}
+			if err := c.Get(ctx, client.ObjectKey{Name: old}, rev); err != nil {
+				return err
+			}
+			cond, err := operatortest.Condition(rev.Status.Conditions, v1.ConditionInUse)
+			if err != nil || cond.Status != metav1.ConditionFalse {
+				return fmt.Errorf("InUse %+v %v", cond, err)
+			}
+			since = cond.LastTransitionTime
+			return nil
+		})
+		operatortest.WaitFor(t, "two seconds of the old revision unused", func(context.Context) error {
+			if time.Since(since.Time) < 2*time.Second {
+				return fmt.Errorf("unused since %s", since)
+			}
+			return nil
+		})
+		operatortest.Update(t, c, istio, func(i *v1.Istio) { i.Annotations = map[string]string{"example.com/poke": "1"} })
+		istioStatus(t, c, name, "reconciled after the grace period", func(i *v1.Istio) error {
+			if i.Status.Revisions.Total != 2 {
+				return fmt.Errorf("revisions %+v: the old revision of a control plane that serves other clusters was removed", i.Status.Revisions)
+			}
+			return nil
+		})
+		if err := c.Get(t.Context(), client.ObjectKey{Name: old}, &v1.IstioRevision{}); err != nil {
+			t.Errorf("the old revision of a control plane that serves other clusters: %v, want it kept", err)
+		}
+	}
+}
