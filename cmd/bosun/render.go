@@ -2,31 +2,25 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/config/crd"
 	"github.com/bosun-mesh/bosun/internal/catalog"
 	"github.com/bosun-mesh/bosun/internal/desired"
+	"github.com/bosun-mesh/bosun/internal/plan"
 	"github.com/bosun-mesh/bosun/internal/platform"
 	"github.com/bosun-mesh/bosun/internal/render"
 	"github.com/bosun-mesh/bosun/internal/schemacheck"
 	"github.com/bosun-mesh/bosun/internal/values"
-	"github.com/bosun-mesh/bosun/internal/versionpolicy"
 )
 
 // renderOptions are the flags of `bosun render`.
@@ -105,13 +99,8 @@ func runRender(stdin io.Reader, out io.Writer, o *renderOptions) error {
 	if err != nil {
 		return err
 	}
-	p := &planner{
-		env:      desired.Env{Catalog: cat, Resources: charts, Platform: plat},
-		renderer: renderer,
-		checker:  checker,
-		inputs:   objs,
-	}
-	results, err := p.plan()
+	p := &plan.Planner{Env: desired.Env{Catalog: cat, Resources: charts, Platform: plat}, Renderer: renderer, Checker: checker}
+	results, err := p.Plan(objs)
 	if err != nil {
 		return err
 	}
@@ -170,205 +159,9 @@ func readManifests(stdin io.Reader, name string) ([]*unstructured.Unstructured, 
 	}
 }
 
-// planned is what bosun applies for one input resource.
-type planned struct {
-	// source names the input, for the comment printed above its objects.
-	source string
-	// notes are printed as comments under source.
-	notes []string
-	// generated are the sailoperator.io objects bosun creates (an Istio's IstioRevision).
-	generated []*unstructured.Unstructured
-	results   []render.Result
-}
-
-// planner turns sailoperator.io resources into what bosun would apply: the decisions of
-// internal/desired, over the facts the input makes (desired.FromManifests), and the charts rendered by
-// internal/render. The operator makes the same decisions over the facts it reads from the cluster.
-type planner struct {
-	env      desired.Env
-	renderer *render.Renderer
-	// checker checks the input against bosun's CRDs as the API server would.
-	checker *schemacheck.Checker
-	inputs  []*unstructured.Unstructured
-}
-
-// kindOrder renders control planes first: tags and ZTunnels refer to them.
-var kindOrder = []string{v1.KindIstio, v1.KindIstioRevision, v1.KindIstioRevisionTag, v1.KindIstioCNI, v1.KindZTunnel}
-
-// input is one checked input resource, decoded.
-type input struct {
-	obj   *unstructured.Unstructured
-	typed client.Object
-	// note is printed under the resource's objects.
-	note string
-}
-
-func (p *planner) plan() ([]planned, error) {
-	if len(p.inputs) == 0 {
-		return nil, errors.New("the input has no manifests")
-	}
-	inputs, manifests, err := p.decode()
-	if err != nil {
-		return nil, err
-	}
-	facts, err := p.env.FromManifests(manifests)
-	if err != nil {
-		return nil, err
-	}
-	var out []planned
-	for _, kind := range kindOrder {
-		for _, in := range inputs {
-			if in.obj.GetKind() != kind {
-				continue
-			}
-			pl, err := p.planOne(in, facts)
-			if err != nil {
-				return nil, fmt.Errorf("%s %s: %w", kind, in.obj.GetName(), err)
-			}
-			out = append(out, pl)
-		}
-	}
-	return p.withCRDs(out, facts)
-}
-
-// decode checks every input as the API server would, and goes on with what it would store: render
-// must not print objects for a manifest that kubectl apply refuses. The CRDs check the shape of
-// spec.version; the catalog's admission policies, which the operator installs, what it may name.
-func (p *planner) decode() ([]input, desired.Manifests, error) {
-	var inputs []input
-	var m desired.Manifests
-	for _, obj := range p.inputs {
-		if !slices.Contains(kindOrder, obj.GetKind()) || !strings.HasPrefix(obj.GetAPIVersion(), "sailoperator.io/") {
-			return nil, m, fmt.Errorf("%s %s: render takes sailoperator.io Istio, IstioRevision, IstioRevisionTag, IstioCNI and ZTunnel manifests", obj.GetKind(), obj.GetName())
-		}
-		valid, err := p.checker.Check(context.Background(), obj)
-		if err != nil {
-			return nil, m, err
-		}
-		if err := versionpolicy.Admit(p.env.Catalog, valid); err != nil {
-			return nil, m, err
-		}
-		in := input{obj: valid}
-		switch valid.GetKind() {
-		case v1.KindIstio:
-			istio := &v1.Istio{}
-			err = fromUnstructured(valid, istio)
-			in.typed, m.Istios = istio, append(m.Istios, istio)
-		case v1.KindIstioRevision:
-			rev := &v1.IstioRevision{}
-			err = fromUnstructured(valid, rev)
-			in.typed, m.Revisions = rev, append(m.Revisions, rev)
-		case v1.KindIstioRevisionTag:
-			tag := &v1.IstioRevisionTag{}
-			err = fromUnstructured(valid, tag)
-			in.typed, m.Tags = tag, append(m.Tags, tag)
-		case v1.KindIstioCNI:
-			cni := &v1.IstioCNI{}
-			err = fromUnstructured(valid, cni)
-			in.typed, m.CNIs = cni, append(m.CNIs, cni)
-		default:
-			var zt *v1.ZTunnel
-			zt, in.note, err = decodeZTunnel(valid)
-			in.typed, m.ZTunnels = zt, append(m.ZTunnels, zt)
-		}
-		if err != nil {
-			return nil, m, err
-		}
-		inputs = append(inputs, in)
-	}
-	return inputs, m, nil
-}
-
-// withCRDs moves Istio's CRDs into a group of their own, from the base chart of the newest version
-// the input's revisions use (desired.ForCRDs): bosun applies them once for all control planes,
-// whichever revision is named default.
-func (p *planner) withCRDs(plans []planned, facts *desired.Facts) ([]planned, error) {
-	for i := range plans {
-		for j := range plans[i].results {
-			plans[i].results[j].CRDs = nil
-		}
-	}
-	req, ok := p.env.ForCRDs(facts)
-	if !ok {
-		return plans, nil
-	}
-	res, err := p.renderer.Render(req)
-	if err != nil {
-		return nil, err
-	}
-	crds := planned{source: "Istio's CRDs, from the base chart of " + req.Version + ", the newest version in use",
-		results: []render.Result{{CRDs: res.CRDs}}}
-	return append([]planned{crds}, plans...), nil
-}
-
-// planOne decides one input with internal/desired and renders its charts. A refusal is returned as the
-// error, with a hint where render's answer depends on the input being complete.
-func (p *planner) planOne(in input, facts *desired.Facts) (planned, error) {
-	pl := planned{source: in.obj.GetKind() + " " + in.obj.GetName()}
-	if in.note != "" {
-		pl.notes = append(pl.notes, in.note)
-	}
-	var plan desired.Plan
-	switch obj := in.typed.(type) {
-	case *v1.Istio:
-		ip := p.env.ForIstio(obj, facts)
-		if ip.Refusal != nil {
-			return pl, ip.Refusal
-		}
-		rev := ip.Revision.DeepCopy()
-		rev.OwnerReferences = nil // set by the cluster, with the Istio's UID
-		revObj, err := toUnstructured(rev)
-		if err != nil {
-			return pl, err
-		}
-		pl.generated = append(pl.generated, revObj)
-		plan = p.env.ForRevision(ip.Revision, facts)
-	case *v1.IstioRevision:
-		plan = p.env.ForRevision(obj, facts)
-	case *v1.IstioRevisionTag:
-		plan = p.env.ForTag(obj, facts)
-	case *v1.IstioCNI:
-		plan = p.env.ForCNI(obj, facts)
-	case *v1.ZTunnel:
-		plan = p.env.ForZTunnel(obj, facts)
-	}
-	if r := plan.Refusal; r != nil {
-		if r.Reason == v1.ReasonRefNotFound {
-			return pl, fmt.Errorf("%w; render reads it from the input: add its manifest with -f", r)
-		}
-		return pl, r
-	}
-	for _, req := range plan.Charts {
-		res, err := p.renderer.Render(req)
-		if err != nil {
-			return pl, err
-		}
-		pl.results = append(pl.results, res)
-	}
-	return pl, nil
-}
-
-// decodeZTunnel reads a v1 ZTunnel, or a deprecated v1alpha1 one as the API server serves it as v1:
-// without spec.profile, which has no effect. The note says so.
-func decodeZTunnel(obj *unstructured.Unstructured) (*v1.ZTunnel, string, error) {
-	zt := &v1.ZTunnel{}
-	if obj.GetAPIVersion() != "sailoperator.io/v1alpha1" {
-		return zt, "", fromUnstructured(obj, zt)
-	}
-	// The input was checked against the v1alpha1 schema already (schemacheck); as the API server
-	// serves it as v1, it only loses spec.profile.
-	converted := obj.DeepCopy()
-	converted.SetAPIVersion(v1.GroupVersion.String())
-	unstructured.RemoveNestedField(converted.Object, "spec", "profile")
-	if err := fromUnstructured(converted, zt); err != nil {
-		return nil, "", err
-	}
-	return zt, "sailoperator.io/v1alpha1 ZTunnel is deprecated: use sailoperator.io/v1 and remove spec.profile (ztunnel always uses the ambient profile)", nil
-}
-
 // printResults writes the planned objects as YAML documents, each group under a comment naming the
 // input it comes from.
-func printResults(out io.Writer, all []planned, withCRDs bool) error {
+func printResults(out io.Writer, all []plan.Planned, withCRDs bool) error {
 	write := func(obj map[string]any) error {
 		data, err := yaml.Marshal(obj)
 		if err != nil {
@@ -378,16 +171,16 @@ func printResults(out io.Writer, all []planned, withCRDs bool) error {
 		return err
 	}
 	for _, pl := range all {
-		fmt.Fprintf(out, "# %s\n", pl.source)
-		for _, n := range pl.notes {
+		fmt.Fprintf(out, "# %s\n", pl.Source)
+		for _, n := range pl.Notes {
 			fmt.Fprintf(out, "# Note: %s\n", n)
 		}
-		for _, g := range pl.generated {
+		for _, g := range pl.Generated {
 			if err := write(g.Object); err != nil {
 				return err
 			}
 		}
-		for _, res := range pl.results {
+		for _, res := range pl.Results {
 			for _, crd := range res.CRDs {
 				if withCRDs {
 					if err := write(crd.Object); err != nil {
@@ -408,20 +201,4 @@ func printResults(out io.Writer, all []planned, withCRDs bool) error {
 		}
 	}
 	return nil
-}
-
-func fromUnstructured(obj *unstructured.Unstructured, into any) error {
-	return runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(obj.Object, into, true)
-}
-
-func toUnstructured(obj any) (*unstructured.Unstructured, error) {
-	m, err := values.FromObject(obj)
-	if err != nil {
-		return nil, err
-	}
-	delete(m, "status")
-	if md, ok := m["metadata"].(map[string]any); ok {
-		delete(md, "creationTimestamp")
-	}
-	return &unstructured.Unstructured{Object: m}, nil
 }

@@ -31,6 +31,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/config/crd"
 	"github.com/bosun-mesh/bosun/internal/catalog"
 	"github.com/bosun-mesh/bosun/internal/charts"
@@ -150,12 +151,28 @@ func Create(t testing.TB, c client.Client, obj client.Object) {
 	t.Cleanup(func() { Delete(t, c, obj) })
 }
 
-// Delete deletes obj and waits until it is gone.
+// Delete deletes obj and waits until it is gone. The cluster here runs no garbage collector, so
+// Delete removes what the collector would: the IstioRevisions an Istio owns, and waits for them too.
 func Delete(t testing.TB, c client.Client, obj client.Object) {
 	t.Helper()
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); client.IgnoreNotFound(err) != nil {
+		t.Errorf("reading %s: %v", obj.GetName(), err)
+		return
+	}
 	if err := c.Delete(context.Background(), obj); client.IgnoreNotFound(err) != nil {
 		t.Errorf("deleting %s: %v", obj.GetName(), err)
 		return
+	}
+	if obj.GetObjectKind().GroupVersionKind().Kind == v1.KindIstio || isIstio(obj) {
+		var revs v1.IstioRevisionList
+		if err := c.List(context.Background(), &revs); err != nil {
+			t.Errorf("listing the revisions of %s: %v", obj.GetName(), err)
+		}
+		for i := range revs.Items {
+			if ref := metav1.GetControllerOf(&revs.Items[i]); ref != nil && ref.UID == obj.GetUID() {
+				Delete(t, c, &revs.Items[i])
+			}
+		}
 	}
 	key := client.ObjectKeyFromObject(obj)
 	WaitFor(t, fmt.Sprintf("%T %s to be gone", obj, key.Name), func(ctx context.Context) error {
@@ -167,6 +184,11 @@ func Delete(t testing.TB, c client.Client, obj client.Object) {
 		}
 		return fmt.Errorf("still there, finalizers %v", fresh.GetFinalizers())
 	})
+}
+
+func isIstio(obj client.Object) bool {
+	_, ok := obj.(*v1.Istio)
+	return ok
 }
 
 // Update reads obj, changes it with edit and writes it back, retrying on a conflict.
