@@ -292,4 +292,3 @@ spec: {targetRef: {kind: Istio, name: held}}
 		})
 	}
 }
-

@@ -95,7 +95,10 @@ func TestInPlace(t *testing.T) {
 		t.Fatalf("after a refused change the revision runs %s (%v), want %s unchanged", rev.Spec.Version, err, v125)
 	}
 
-	operatortest.Update(t, c, istio, func(i *v1.Istio) { i.Spec.Version = v127; i.Annotations = map[string]string{desired.AnnotationAllowMinorSkip: "true"} })
+	operatortest.Update(t, c, istio, func(i *v1.Istio) {
+		i.Spec.Version = v127
+		i.Annotations = map[string]string{desired.AnnotationAllowMinorSkip: "true"}
+	})
 	istioStatus(t, c, "inplace", "not ready while the new version rolls out", state("inplace", v1.ReasonIstiodNotReady))
 	operatortest.RollOut(t, c, "inplace-system", "istiod-inplace")
 	istioStatus(t, c, "inplace", "Healthy on the new version", state("inplace", v1.StateHealthy))
