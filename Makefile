@@ -45,12 +45,12 @@ charts: ## Fetch the Istio charts and profiles of every catalog version into res
 # BOSUN_BUILD builds bosun as the cluster's programs and istiod are built (internal/repo): static, without
 # cgo, -trimpath, without DWARF. make demo builds bosun before the cluster's programs, whose go.mod requires
 # bosun's versions of the modules both use, so the 600 packages they share (k8s.io/api, client-go, …) compile
-# once: two minutes less on two cores (hack/clusterbins). For a binary to step through in a debugger:
-# go build -o bin/bosun ./cmd/bosun.
+# once: two minutes less on two cores (hack/clusterbins). For binaries to step through in a debugger:
+# go build -o bin/ ./cmd/...
 BOSUN_BUILD := CGO_ENABLED=0 go build -trimpath -gcflags=all=-dwarf=false
 
-build: charts ## Build the bosun binary into bin/bosun.
-	$(BOSUN_BUILD) -o bin/bosun ./cmd/bosun
+build: charts ## Build bosun's three binaries into bin/: bosun-operator (the operator, the image's program), bosun (the users' CLI: render) and bosun-dev (the cluster in a box and the demo).
+	$(BOSUN_BUILD) -o bin/ ./cmd/bosun-operator ./cmd/bosun ./cmd/bosun-dev
 
 # The operator image's name; the chart's default image names the same (chart/values.yaml).
 IMAGE_REPO ?= ghcr.io/bosun-mesh/bosun
@@ -58,9 +58,9 @@ VERSION ?= $(shell sed -n 's/^appVersion: "\(.*\)"/\1/p' chart/Chart.yaml)
 
 .PHONY: image
 image: charts ## Build the operator image without Docker: an OCI layout in bin/image/ (push it with crane or skopeo).
-	@echo "image: static bosun binary, then the OCI layout"
-	GOOS=linux $(BOSUN_BUILD) -ldflags "-s -w -X main.version=v$(VERSION)" -o bin/image-build/bosun ./cmd/bosun
-	cd hack/tools && go run ./image -binary ../../bin/image-build/bosun -resources ../../resources -out ../../bin/image -ref $(IMAGE_REPO):$(VERSION)
+	@echo "image: static bosun-operator binary, then the OCI layout"
+	GOOS=linux $(BOSUN_BUILD) -ldflags "-s -w -X github.com/bosun-mesh/bosun/internal/buildinfo.release=v$(VERSION)" -o bin/image-build/bosun-operator ./cmd/bosun-operator
+	cd hack/tools && go run ./image -binary ../../bin/image-build/bosun-operator -resources ../../resources -out ../../bin/image -ref $(IMAGE_REPO):$(VERSION)
 
 .PHONY: bundle
 bundle: charts manifests ## Write the OLM bundle into bin/bundle/ and check it with operator-framework's validators.
@@ -103,22 +103,21 @@ bench: charts cluster-bins ## Run the Go benchmarks, then measure the operator o
 	@echo "bench: the operator on the cluster in a box (test/bench): install, version changes, writes, 300 idle seconds, 10,000 pods; progress follows"
 	go test ./test/bench -run '^$$' -bench . -benchtime 1x -timeout 60m $(BENCH_FLAGS)
 
-# BOSUN is the bosun binary make demo builds and runs.
-BOSUN ?= bin/bosun
-
 .PHONY: demo
 demo: ## Start here: build what is missing, start the cluster in a box with real istiod, install bosun as a user does, a mesh and bookinfo, and show them; runs until Ctrl-C (docs/demo.md).
-	@echo "demo: [1/2] bosun into $(BOSUN); meanwhile Istio's charts into resources/, and the modules of the cluster's programs and of istiod download (first time: a few minutes)"
+	@echo "demo: [1/2] bosun's binaries into bin/; meanwhile Istio's charts into resources/, and the modules of the cluster's programs and of istiod download (first time: a few minutes)"
 	@$(MAKE) --no-print-directory -j4 demo-bosun demo-charts demo-cluster-modules demo-istiod-modules
 	@echo "demo: [2/2] the cluster's programs and istiod of the demo's Istio version, side by side (first time: about 9 minutes), then the cluster, bosun, a mesh and bookinfo"
-	$(BOSUN) dev-cluster --demo
+	bin/bosun-dev demo
 
 # The parts of make demo's first step, which run side by side: bosun's compile keeps the cores busy
 # while the rest waits on the network. A download that fails here is retried, and reported, by the
-# build that needs it.
+# build that needs it. All three binaries build, not only the demo's bosun-dev and bosun-operator:
+# bosun's render shares the API server's packages with the cluster's programs, which then link them
+# from the build cache.
 .PHONY: demo-bosun demo-charts demo-cluster-modules demo-istiod-modules
 demo-bosun:
-	$(BOSUN_BUILD) -o $(BOSUN) ./cmd/bosun
+	$(BOSUN_BUILD) -o bin/ ./cmd/bosun-operator ./cmd/bosun ./cmd/bosun-dev
 demo-charts:
 	@go run ./hack/charts
 demo-cluster-modules:
@@ -136,5 +135,5 @@ chaos: charts test-bins ## Kill the operator (SIGKILL) CHAOS_KILLS times (50) at
 		| grep -E '^(=== RUN|--- |PASS|FAIL|ok )|faults_test.go|^ +(kills|moments|converged|failure)'
 
 .PHONY: dev-cluster
-dev-cluster: cluster-bins build ## Start the cluster in a box with 3 nodes and bosun's CRDs; runs until Ctrl-C.
-	bin/bosun dev-cluster --nodes 3
+dev-cluster: cluster-bins build ## Start the cluster in a box with 3 nodes and bosun's CRDs, bosun's operator pods played by bin/bosun-operator; runs until Ctrl-C.
+	bin/bosun-dev cluster --nodes 3

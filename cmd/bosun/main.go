@@ -1,5 +1,7 @@
-// Command bosun installs, upgrades and retires Istio service meshes. It is both the operator
-// (`bosun operator`) and the tools around it; `bosun --help` lists the commands.
+// Command bosun is bosun's command-line tool for users: `bosun render` prints offline what the
+// operator would apply for a manifest; `bosun --help` lists the commands. The operator is another
+// binary (cmd/bosun-operator), and so are the developers' cluster in a box and demo (cmd/bosun-dev):
+// a test of cmd/bosun-operator fails if bosun or the operator links them.
 package main
 
 import (
@@ -19,10 +21,10 @@ func main() {
 func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "bosun",
-		Short:         "Install, upgrade and retire Istio service meshes",
+		Short:         "The command-line tool of bosun, the operator that installs, upgrades and retires Istio service meshes",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newOperatorCommand(), newRenderCommand(), newDevClusterCommand())
+	root.AddCommand(newVersionCommand(), newRenderCommand())
 	return root
 }

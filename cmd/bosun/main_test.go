@@ -38,27 +38,6 @@ func TestMain(m *testing.M) {
 	}))
 }
 
-// TestBinaryLinksNoTestHelpers guards the split of the cluster in a box: the bosun binary uses
-// internal/testcluster, and the test helpers that import the testing package live in
-// internal/testcluster/clustertest, which no package of the binary may import.
-func TestBinaryLinksNoTestHelpers(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "-f", `{{.ImportPath}} {{join .Imports " "}}`, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		pkg, imports, _ := strings.Cut(line, " ")
-		if !strings.HasPrefix(pkg, "github.com/bosun-mesh/bosun/") {
-			continue
-		}
-		for _, imp := range strings.Fields(imports) {
-			if imp == "testing" || strings.HasSuffix(imp, "/clustertest") {
-				t.Errorf("%s imports %s, so the bosun binary links test code", pkg, imp)
-			}
-		}
-	}
-}
-
 // runBosun runs bosun with args and stdin in a process of its own, as a user does, and returns what it
 // wrote to standard output and standard error, and its exit code.
 func runBosun(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {

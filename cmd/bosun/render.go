@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -58,9 +57,9 @@ by name; --crds prints them whole.`,
 	f.StringArrayVarP(&o.files, "filename", "f", nil, "manifest file to render, - for standard input (repeatable)")
 	f.StringVar(&o.platform, "platform", string(values.Kubernetes), "platform to render for: kubernetes or openshift")
 	f.StringVar(&o.kubeVersion, "kube-version", "v1.36.3", "Kubernetes version the charts see")
-	f.StringVar(&o.resources, "resources-dir", "", "folder of fetched charts (default: $BOSUN_RESOURCES, else ./resources)")
+	f.StringVar(&o.resources, "resources-dir", "", "folder of fetched charts (default: $"+catalog.EnvResources+", else ./resources)")
 	f.StringVar(&o.resources, "resources", "", "")
-	_ = f.MarkDeprecated("resources", "use --resources-dir, as bosun operator does")
+	_ = f.MarkDeprecated("resources", "use --resources-dir, as bosun-operator does")
 	f.StringVar(&o.versionsFile, "versions-file", "", "version catalog to use instead of the built-in one (also $"+catalog.EnvFile+")")
 	f.BoolVar(&o.crds, "crds", false, "print Istio's CRDs whole instead of listing their names")
 	_ = cmd.MarkFlagRequired("filename")
@@ -75,7 +74,11 @@ func runRender(stdin io.Reader, out io.Writer, o *renderOptions) error {
 	if auto {
 		return errors.New("render works without a cluster: set --platform to kubernetes or openshift")
 	}
-	cat, charts, err := catalogAndCharts(o.versionsFile, o.resources)
+	cat, err := catalog.Load(o.versionsFile)
+	if err != nil {
+		return err
+	}
+	charts, err := catalog.Charts(o.resources)
 	if err != nil {
 		return err
 	}
@@ -105,31 +108,6 @@ func runRender(stdin io.Reader, out io.Writer, o *renderOptions) error {
 		return err
 	}
 	return printResults(out, results, o.crds)
-}
-
-// catalogAndCharts loads the version catalog (the file, else the built-in one) and opens the folder of
-// its fetched charts (resourcesDir).
-func catalogAndCharts(versionsFile, resourcesFlag string) (*catalog.Catalog, fs.FS, error) {
-	cat, err := catalog.Load(versionsFile)
-	if err != nil {
-		return nil, nil, err
-	}
-	resources := resourcesDir(resourcesFlag)
-	if _, err := os.Stat(resources); err != nil {
-		return nil, nil, fmt.Errorf("no fetched charts at %s: run make charts, or point --resources-dir (or $BOSUN_RESOURCES) at them", resources)
-	}
-	return cat, os.DirFS(resources), nil
-}
-
-// resourcesDir is where fetched charts are: the flag, else $BOSUN_RESOURCES, else ./resources.
-func resourcesDir(flag string) string {
-	if flag != "" {
-		return flag
-	}
-	if env := os.Getenv("BOSUN_RESOURCES"); env != "" {
-		return env
-	}
-	return "resources"
 }
 
 // readManifests reads every YAML document of a file (or standard input for "-").

@@ -11,6 +11,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"regexp"
 	"slices"
@@ -402,4 +403,22 @@ func (e *UnknownVersionError) Error() string {
 	// an object that reached bosun without it.
 	return fmt.Sprintf("spec.version %q is not a version bosun knows; set it to one of: %s",
 		e.Name, strings.Join(e.Supported, ", "))
+}
+
+// EnvResources names the environment variable that points bosun at the folder of fetched charts.
+const EnvResources = "BOSUN_RESOURCES"
+
+// Charts opens the folder of fetched charts and profiles (<version>/charts, <version>/profiles, as make
+// charts writes them): dir, else $BOSUN_RESOURCES, else ./resources.
+func Charts(dir string) (fs.FS, error) {
+	if dir == "" {
+		dir = os.Getenv(EnvResources)
+	}
+	if dir == "" {
+		dir = "resources"
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("no fetched charts at %s: run make charts, or point --resources-dir (or $%s) at them", dir, EnvResources)
+	}
+	return os.DirFS(dir), nil
 }

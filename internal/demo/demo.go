@@ -1,4 +1,4 @@
-// Package demo is bosun's demo (`make demo`, `bosun dev-cluster --demo`): on a running cluster it
+// Package demo is bosun's demo (`make demo`, `bosun-dev demo`): on a running cluster it
 // installs bosun from its plain-YAML manifests as docs/install.md tells a user to, then a mesh as the
 // OpenShift Service Mesh 3 documents do (an IstioCNI and an InPlace Istio), then the bookinfo sample in
 // a namespace labelled istio-injection=enabled, and shows what came of it.

@@ -1,7 +1,7 @@
 // Package operator assembles bosun's operator: one controller-runtime manager with the controllers of
 // internal/controller, a cache shaped to stay small on large clusters, leader election, metrics and
-// health endpoints. `bosun operator` runs it; the end-to-end tests run it in-process against the
-// cluster in a box.
+// health endpoints. bosun-operator (cmd/bosun-operator) runs it; the end-to-end tests run it
+// in-process against the cluster in a box.
 //
 // The cache holds:
 //   - bosun's own resources, whole;

@@ -1,5 +1,5 @@
 // Package testcluster runs a real Kubernetes cluster on one machine, for
-// integration and end-to-end tests and for `bosun dev-cluster`.
+// integration and end-to-end tests and for `bosun-dev cluster`.
 //
 // The components are real programs built from Go modules by
 // `make cluster-bins` (see hack/clusterbins): etcd and kube-apiserver always;
@@ -22,7 +22,7 @@
 //
 // A full cluster plays some pods with real processes on this machine
 // (player.go): istiod's with pilot-discovery, and bosun's operator's with a
-// bosun executable acting as the pod's ServiceAccount
+// bosun-operator executable acting as the pod's ServiceAccount
 // (docs/istiod-in-the-box.md).
 package testcluster
 
@@ -61,7 +61,7 @@ type Options struct {
 	// $BOSUN_ISTIOD_BIN, else bin/istiod in the repository. A version without
 	// a build leaves its istiod pods fake.
 	IstiodBinDir string
-	// OperatorBinary is the bosun executable that plays bosun's operator
+	// OperatorBinary is the bosun-operator executable that plays bosun's operator
 	// pods in a Full cluster (see operatorRole): installed from its
 	// manifests, the operator then runs for real, as its ServiceAccount.
 	// Empty leaves them fake.

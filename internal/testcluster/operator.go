@@ -61,9 +61,9 @@ func (c *Cluster) newOperatorRole() (*operatorRole, error) {
 	r := &operatorRole{client: cs, config: c.config, binary: c.opts.OperatorBinary, resources: c.opts.OperatorResources}
 	switch {
 	case r.binary == "":
-		r.fake = "no bosun executable given (testcluster.Options.OperatorBinary)"
+		r.fake = "no bosun-operator executable given (testcluster.Options.OperatorBinary)"
 	case r.resources == "":
-		// Outside the repository (bosun dev-cluster with the cluster's programs named by
+		// Outside the repository (bosun-dev cluster with the cluster's programs named by
 		// environment variables) the box still starts; only the operator's pods stay fake.
 		root, err := repo.Root()
 		if err != nil {
@@ -86,7 +86,7 @@ func (r *operatorRole) program(context.Context, *corev1.Pod) (*program, string) 
 	if r.fake != "" {
 		return nil, r.fake
 	}
-	return &program{binary: r.binary, what: "bosun operator"}, ""
+	return &program{binary: r.binary, what: "bosun-operator"}, ""
 }
 
 func (r *operatorRole) args(ctx context.Context, pod *corev1.Pod, args []string, local map[int32]string, workDir string) ([]string, string, error) {

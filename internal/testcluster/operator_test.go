@@ -15,7 +15,7 @@ import (
 func TestOperatorArgs(t *testing.T) {
 	local := map[int32]string{8080: "127.0.0.1:40001", 8081: "127.0.0.1:40002"}
 	in := []string{
-		"operator", "--leader-elect=true", "--metrics-bind-address=:8080", "--health-probe-bind-address=0.0.0.0:8081",
+		"--leader-elect=true", "--metrics-bind-address=:8080", "--health-probe-bind-address=0.0.0.0:8081",
 		"--pprof-bind-address=:6060", "--resources-dir=/resources", "--versions-file=/tmp/v.yaml", "--kubeconfig=/elsewhere", "--log-json=true",
 	}
 	var out []string
@@ -23,7 +23,7 @@ func TestOperatorArgs(t *testing.T) {
 		out = append(out, operatorArg(a, local, "/repo/resources")...)
 	}
 	want := []string{
-		"operator", "--leader-elect=true", "--metrics-bind-address=127.0.0.1:40001", "--health-probe-bind-address=127.0.0.1:40002",
+		"--leader-elect=true", "--metrics-bind-address=127.0.0.1:40001", "--health-probe-bind-address=127.0.0.1:40002",
 		"--pprof-bind-address=:6060", "--resources-dir=/repo/resources", "--versions-file=/tmp/v.yaml", "--log-json=true",
 	}
 	if !slices.Equal(out, want) {
@@ -31,12 +31,12 @@ func TestOperatorArgs(t *testing.T) {
 	}
 }
 
-// TestOperatorRoleOutsideTheRepository: without the repository's charts (bosun dev-cluster run
+// TestOperatorRoleOutsideTheRepository: without the repository's charts (bosun-dev cluster run
 // elsewhere, its programs named by environment variables) the box still starts, and the operator's
 // pods stay fake, saying why.
 func TestOperatorRoleOutsideTheRepository(t *testing.T) {
 	t.Chdir(t.TempDir())
-	c := &Cluster{config: &rest.Config{Host: "https://127.0.0.1:1"}, opts: Options{OperatorBinary: "/usr/local/bin/bosun"}}
+	c := &Cluster{config: &rest.Config{Host: "https://127.0.0.1:1"}, opts: Options{OperatorBinary: "/usr/local/bin/bosun-operator"}}
 	r, err := c.newOperatorRole()
 	if err != nil {
 		t.Fatalf("newOperatorRole: %v; want the operator's pods fake, not a cluster that cannot start", err)

@@ -39,7 +39,7 @@ type pkiFiles struct {
 // before the RBAC bootstrap policy is in place.
 const adminGroup = "system:masters"
 
-// certValidity is long enough for a `bosun dev-cluster` left running, and
+// certValidity is long enough for a `bosun-dev cluster` left running, and
 // the one-hour backdating tolerates a skewed clock.
 const certValidity = 365 * 24 * time.Hour
 

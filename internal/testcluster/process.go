@@ -103,7 +103,7 @@ func (p *process) stop() error {
 }
 
 // tailBytes bounds how much of a log tail reads: a long-running
-// `bosun dev-cluster` accumulates large logs, and the last lines are at the
+// `bosun-dev cluster` accumulates large logs, and the last lines are at the
 // end.
 const tailBytes = 256 << 10
 

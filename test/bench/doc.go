@@ -1,4 +1,4 @@
-// Package bench measures bosun's operator as users run it. `bosun operator`, built from this tree, runs
+// Package bench measures bosun's operator as users run it. bosun-operator, built from this tree, runs
 // as a process of its own against the cluster in a box (internal/testcluster), with leader election on
 // as in production, so that its memory (VmRSS and VmHWM of /proc/<pid>/status) and CPU time
 // (/proc/<pid>/stat) are the operator's alone, and its API writes are read from its own metrics

@@ -24,9 +24,9 @@ import (
 	"github.com/bosun-mesh/bosun/internal/testcluster/clustertest"
 )
 
-// operatorArgs are extra flags for every `bosun operator` the benchmarks start, to compare settings:
+// operatorArgs are extra flags for every bosun-operator the benchmarks start, to compare settings:
 // go test ./test/bench -run '^$' -bench . -benchtime 1x -args -operator-args='--memory-limit=75Mi'.
-var operatorArgs = flag.String("operator-args", "", "extra flags for `bosun operator`, separated by spaces")
+var operatorArgs = flag.String("operator-args", "", "extra flags for bosun-operator, separated by spaces")
 
 // keep leaves the benchmarks' directory, with the operators' logs, in place.
 var keep = flag.Bool("keep", false, "keep the directory of the operator binary and logs, and print its path")
@@ -51,7 +51,7 @@ var env struct {
 	setupErr error
 	// dir holds the binary, charts, catalog and operator logs; TestMain removes it.
 	dir          string
-	bosun        string
+	operator     string
 	resources    string
 	versionsFile string
 
@@ -92,15 +92,15 @@ func prepare(b *testing.B) {
 			if err != nil {
 				return err
 			}
-			env.bosun = filepath.Join(dir, "bosun")
-			progress("building bosun into %s", env.bosun)
-			// As `make build` does (BOSUN_BUILD): the binary is the one users run.
+			env.operator = filepath.Join(dir, "bosun-operator")
+			progress("building bosun-operator into %s", env.operator)
+			// As `make build` does (BOSUN_BUILD): the binary is the one the image runs.
 			args := append([]string{"build"}, repo.ProgramBuildFlags...)
-			build := exec.Command("go", append(args, "-o", env.bosun, "./cmd/bosun")...)
+			build := exec.Command("go", append(args, "-o", env.operator, "./cmd/bosun-operator")...)
 			build.Dir = root
 			build.Env = append(os.Environ(), repo.ProgramEnv...)
 			if out, err := build.CombinedOutput(); err != nil {
-				return fmt.Errorf("building bosun: %v\n%s", err, out)
+				return fmt.Errorf("building bosun-operator: %v\n%s", err, out)
 			}
 			env.resources = filepath.Join(dir, "resources")
 			if err := clustertest.PlayVersions(filepath.Join(root, "resources"), env.resources, fromVersion, toVersion); err != nil {

@@ -24,7 +24,7 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// operatorProcess is a running `bosun operator`.
+// operatorProcess is a running bosun-operator.
 type operatorProcess struct {
 	cmd        *exec.Cmd
 	metricsURL string
@@ -39,7 +39,7 @@ type operatorProcess struct {
 // killed.
 const stopGrace = 30 * time.Second
 
-// startOperator starts `bosun operator` against the cluster, as production runs it but on loopback
+// startOperator starts bosun-operator against the cluster, as production runs it but on loopback
 // ports, and returns once it leads. It is stopped when the benchmark ends, if not before.
 func startOperator(b *testing.B, c *cluster) *operatorProcess {
 	b.Helper()
@@ -52,7 +52,7 @@ func startOperator(b *testing.B, c *cluster) *operatorProcess {
 		b.Fatal(err)
 	}
 	defer logFile.Close()
-	args := []string{"operator",
+	args := []string{
 		"--kubeconfig", c.KubeconfigPath(),
 		"--resources-dir", env.resources,
 		"--versions-file", env.versionsFile,
@@ -62,17 +62,17 @@ func startOperator(b *testing.B, c *cluster) *operatorProcess {
 		"--leader-election-namespace", "kube-system",
 	}
 	args = append(args, strings.Fields(*operatorArgs)...)
-	cmd := exec.Command(env.bosun, args...)
+	cmd := exec.Command(env.operator, args...)
 	var cg *memoryCgroup
 	if *containerMemory != "" {
 		if cg, err = newMemoryCgroup(*containerMemory); err != nil {
 			b.Fatal(err)
 		}
-		if err := evictFromPageCache(env.bosun); err != nil {
+		if err := evictFromPageCache(env.operator); err != nil {
 			b.Fatal(err)
 		}
 		// The shell moves itself into the group and becomes the operator, which starts there.
-		cmd = exec.Command("/bin/sh", append([]string{"-c", `echo $$ > "$0" && exec "$@"`, cg.procs(), env.bosun}, args...)...)
+		cmd = exec.Command("/bin/sh", append([]string{"-c", `echo $$ > "$0" && exec "$@"`, cg.procs(), env.operator}, args...)...)
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// The kernel kills the operator if the benchmark process dies without stopping it.

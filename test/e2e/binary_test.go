@@ -18,12 +18,11 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
-// TestOperatorBinary runs `bosun operator` as a user runs it, against the box: with leader election,
+// TestOperatorBinary runs bosun-operator as a cluster runs it, against the box: with leader election,
 // it answers /healthz and /readyz, serves its metrics, installs a control plane, and exits 0 soon
 // after SIGTERM, releasing its lease.
 func TestOperatorBinary(t *testing.T) {
 	c := newClient(t)
-	bosun := buildBosun(t)
 	dir := t.TempDir()
 	kubeconfig := writeKubeconfig(t, dir)
 	catalogFile := filepath.Join(dir, "versions.yaml")
@@ -32,7 +31,7 @@ func TestOperatorBinary(t *testing.T) {
 	}
 	health, metricsAddr := freeAddr(t), freeAddr(t)
 	var logs bytes.Buffer
-	cmd := exec.Command(bosun, "operator", "--kubeconfig", kubeconfig, "--versions-file", catalogFile,
+	cmd := exec.Command(operatorBinary, "--kubeconfig", kubeconfig, "--versions-file", catalogFile,
 		"--resources-dir", resources, "--platform", "kubernetes", "--leader-election-namespace", "kube-system",
 		"--health-probe-bind-address", health, "--metrics-bind-address", metricsAddr)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -48,12 +47,12 @@ func TestOperatorBinary(t *testing.T) {
 			<-exited
 		}
 		if t.Failed() {
-			t.Logf("bosun operator's output:\n%s", logs.String())
+			t.Logf("bosun-operator's output:\n%s", logs.String())
 		}
 	})
 
 	for _, path := range []string{"/healthz", "/readyz"} {
-		waitFor(t, "bosun operator to answer "+path, func(ctx context.Context) error { return httpOK(ctx, "http://"+health+path) })
+		waitFor(t, "bosun-operator to answer "+path, func(ctx context.Context) error { return httpOK(ctx, "http://"+health+path) })
 	}
 	installIstio(t, c, "binary", "istio-binary", v1243)
 	deleteIstio(t, c, "binary")
@@ -75,10 +74,10 @@ func TestOperatorBinary(t *testing.T) {
 	select {
 	case err := <-exited:
 		if err != nil {
-			t.Errorf("bosun operator exited with %v after SIGTERM, want 0", err)
+			t.Errorf("bosun-operator exited with %v after SIGTERM, want 0", err)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("bosun operator did not exit within 30 s of SIGTERM")
+		t.Fatal("bosun-operator did not exit within 30 s of SIGTERM")
 	}
 }
 

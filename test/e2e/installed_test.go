@@ -31,12 +31,12 @@ const (
 	operatorDeployment = demo.OperatorDeployment
 )
 
-// operatorPodLabels select the operator's pods, which the box plays with the bosun binary TestMain
-// built (testcluster.Options.OperatorBinary).
+// operatorPodLabels select the operator's pods, which the box plays with the bosun-operator binary
+// TestMain built (testcluster.Options.OperatorBinary).
 var operatorPodLabels = client.MatchingLabels{"app.kubernetes.io/name": "bosun"}
 
 // installed is bosun installed from deploy/bosun.yaml, its operator running as the box plays its pod:
-// a real `bosun operator` process with the Deployment's arguments, as the chart's ServiceAccount.
+// a real bosun-operator process with the Deployment's arguments, as the chart's ServiceAccount.
 type installed struct {
 	objects []*unstructured.Unstructured
 }

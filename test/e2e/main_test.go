@@ -3,10 +3,10 @@
 //
 // The box plays every istiod pod with a real pilot-discovery process (docs/istiod-in-the-box.md), so
 // every workload pod here is injected by Istio's own webhook and Istio config is validated by istiod.
-// It plays bosun's operator pods too, with bosun built from this tree: tests that install bosun from
-// deploy/bosun.yaml (installBosun) run the operator as it runs in a cluster, a separate process with
-// only the chart's RBAC. Tests that read the operator's metrics and logs closely run it in the test
-// process instead (startOperator), exactly as `bosun operator` builds it.
+// It plays bosun's operator pods too, with bosun-operator built from this tree: tests that install
+// bosun from deploy/bosun.yaml (installBosun) run the operator as it runs in a cluster, a separate
+// process with only the chart's RBAC. Tests that read the operator's metrics and logs closely run it
+// in the test process instead (startOperator), exactly as bosun-operator builds it.
 package e2e
 
 import (
@@ -30,7 +30,9 @@ var (
 	cfg *rest.Config
 	// resources holds the charts of the test catalogs' versions.
 	resources string
-	// bosunBinary is bosun built from this tree; the box plays the operator's pods with it.
+	// operatorBinary is bosun-operator built from this tree; the box plays the operator's pods with it.
+	operatorBinary string
+	// bosunBinary is bosun, the users' command-line tool, built from this tree (bosun render).
 	bosunBinary string
 )
 
@@ -40,12 +42,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	bosunBinary = filepath.Join(dir, "bosun")
-	if err := build(bosunBinary); err != nil {
+	operatorBinary, bosunBinary = filepath.Join(dir, "bosun-operator"), filepath.Join(dir, "bosun")
+	if err := build(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := clustertest.MainWith(m, testcluster.Options{Full: true, Nodes: 1, OperatorBinary: bosunBinary}, func(cluster *testcluster.Cluster) error {
+	code := clustertest.MainWith(m, testcluster.Options{Full: true, Nodes: 1, OperatorBinary: operatorBinary}, func(cluster *testcluster.Cluster) error {
 		box, cfg = cluster, cluster.Config()
 		c := cfg
 		resources = filepath.Join(dir, "resources")
@@ -58,16 +60,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// build builds bosun from this tree into bin.
-func build(bin string) error {
+// build builds bosun-operator and bosun from this tree into dir.
+func build(dir string) error {
 	root, err := repo.Root()
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/bosun")
+	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/bosun-operator", "./cmd/bosun")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/bosun: %w\n%s", err, out)
+		return fmt.Errorf("go build ./cmd/bosun-operator ./cmd/bosun: %w\n%s", err, out)
 	}
 	return nil
 }

@@ -1,6 +1,6 @@
 // Command image builds bosun's operator image without a container engine: an OCI image layout (a
 // directory any registry client can push, e.g. `crane push bin/image <ref>` or `skopeo copy
-// oci:bin/image docker://<ref>`) holding the static bosun binary, Istio's charts and profiles of every
+// oci:bin/image docker://<ref>`) holding the static bosun-operator binary, Istio's charts and profiles of every
 // fetched catalog version, and a non-root user. Its layers are reproducible: files carry no time and
 // the image no creation date, so the same inputs give the same digest.
 //
@@ -30,11 +30,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
+// operatorBinary is the image's program, bosun's operator (cmd/bosun-operator), at the root of the
+// file system.
+const operatorBinary = "bosun-operator"
+
 // The user the operator runs as: not root, and the same number the chart's securityContext names.
 const uid = 65532
 
 func main() {
-	binary := flag.String("binary", "", "the static bosun binary (linux)")
+	binary := flag.String("binary", "", "the static bosun-operator binary (linux)")
 	resources := flag.String("resources", "", "the fetched charts: <version>/charts and <version>/profiles")
 	out := flag.String("out", "", "the OCI layout directory to write (replaced)")
 	ref := flag.String("ref", "", "the image's name, such as ghcr.io/bosun-mesh/bosun:0.1.0")
@@ -66,7 +70,7 @@ func build(binary, resources, out, ref, arch string) error {
 	if err != nil {
 		return err
 	}
-	program, err := filesLayer(map[string]file{"bosun": {data: exe, mode: 0o755}})
+	program, err := filesLayer(map[string]file{operatorBinary: {data: exe, mode: 0o755}})
 	if err != nil {
 		return err
 	}
@@ -83,8 +87,9 @@ func build(binary, resources, out, ref, arch string) error {
 	}
 	cfg = cfg.DeepCopy()
 	cfg.OS, cfg.Architecture = "linux", arch
-	cfg.Config.Entrypoint = []string{"/bosun"}
-	cfg.Config.Cmd = []string{"operator"}
+	// The operator is the program: the chart's Deployment gives it only flags.
+	cfg.Config.Entrypoint = []string{"/" + operatorBinary}
+	cfg.Config.Cmd = nil
 	cfg.Config.User = fmt.Sprintf("%d:%d", uid, uid)
 	cfg.Config.WorkingDir = "/"
 	cfg.Config.Env = []string{"BOSUN_RESOURCES=/resources"}

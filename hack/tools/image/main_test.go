@@ -12,11 +12,11 @@ import (
 )
 
 // TestImage builds an image from a stand-in binary and charts twice and reads it back as a registry
-// client would: one image named by ref, running /bosun operator as the non-root user, with the charts
+// client would: one image named by ref, running /bosun-operator as the non-root user, with the charts
 // under /resources, and the same digest both times.
 func TestImage(t *testing.T) {
 	dir := t.TempDir()
-	binary := filepath.Join(dir, "bosun")
+	binary := filepath.Join(dir, "bosun-operator")
 	resources := filepath.Join(dir, "resources")
 	must(t, os.WriteFile(binary, []byte("#!/bin/false\n"), 0o755))
 	must(t, os.MkdirAll(filepath.Join(resources, "v1.27.0", "charts", "istiod"), 0o755))
@@ -40,8 +40,8 @@ func TestImage(t *testing.T) {
 		must(t, err)
 		cfg, err := img.ConfigFile()
 		must(t, err)
-		if cfg.Config.User != "65532:65532" || len(cfg.Config.Entrypoint) != 1 || cfg.Config.Entrypoint[0] != "/bosun" || cfg.Config.Cmd[0] != "operator" {
-			t.Errorf("config: user %q, entrypoint %q, cmd %q; want 65532:65532 running /bosun operator", cfg.Config.User, cfg.Config.Entrypoint, cfg.Config.Cmd)
+		if cfg.Config.User != "65532:65532" || len(cfg.Config.Entrypoint) != 1 || cfg.Config.Entrypoint[0] != "/bosun-operator" || len(cfg.Config.Cmd) != 0 {
+			t.Errorf("config: user %q, entrypoint %q, cmd %q; want 65532:65532 running /bosun-operator with the Deployment's flags alone", cfg.Config.User, cfg.Config.Entrypoint, cfg.Config.Cmd)
 		}
 		files := map[string]int64{}
 		tr := tar.NewReader(mutate.Extract(img))
@@ -53,7 +53,7 @@ func TestImage(t *testing.T) {
 			must(t, err)
 			files[hdr.Name] = hdr.Mode
 		}
-		for name, mode := range map[string]int64{"bosun": 0o755, "resources/v1.27.0/charts/istiod/Chart.yaml": 0o644, "etc/passwd": 0o644} {
+		for name, mode := range map[string]int64{"bosun-operator": 0o755, "resources/v1.27.0/charts/istiod/Chart.yaml": 0o644, "etc/passwd": 0o644} {
 			if got, ok := files[name]; !ok || got != mode {
 				t.Errorf("%s: present %v, mode %o; want mode %o", name, ok, got, mode)
 			}

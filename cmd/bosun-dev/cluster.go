@@ -14,13 +14,12 @@ import (
 	"github.com/bosun-mesh/bosun/internal/testcluster"
 )
 
-func newDevClusterCommand() *cobra.Command {
-	var nodes int
-	var demoRun bool
+func newClusterCommand() *cobra.Command {
+	var f boxFlags
 	cmd := &cobra.Command{
-		Use:   "dev-cluster",
+		Use:   "cluster",
 		Short: "Run a local cluster in a box with bosun's CRDs until interrupted",
-		Long: `dev-cluster starts a real Kubernetes cluster on this machine: etcd, kube-apiserver,
+		Long: `cluster starts a real Kubernetes cluster on this machine: etcd, kube-apiserver,
 kube-controller-manager, kube-scheduler and kwok, which plays kubelet for fake nodes, so
 Deployments roll out and DaemonSets get a pod per node without running any container.
 It installs bosun's CRDs, prints the KUBECONFIG to use, and runs until Ctrl-C, when
@@ -35,58 +34,48 @@ builds); an istiod of another version stays fake and its webhooks cannot be reac
 Envoy runs and no traffic flows: see docs/istiod-in-the-box.md.
 
 bosun's operator is real too: install it from its manifests (kubectl apply --server-side
--f chart/crds -f deploy/bosun.yaml) and the box runs its pod with this bosun executable,
-as the chart's ServiceAccount, with the Deployment's arguments.
+-f chart/crds -f deploy/bosun.yaml) and the box runs its pod with the bosun-operator
+executable (--operator-binary), as the chart's ServiceAccount, with the Deployment's
+arguments.
 
 The cluster's programs, and pilot-discovery for each catalog version that builds, are
-built by 'make cluster-bins' (make dev-cluster does that first).
-
-With --demo (what 'make demo' runs) it installs bosun as a user does instead of its CRDs
-alone: the CRDs and deploy/bosun.yaml with kubectl apply --server-side, the operator
-running in its pod as its ServiceAccount; then an IstioCNI and an Istio, and the bookinfo
-sample in a namespace labelled istio-injection=enabled, printing every kubectl command
-and its output (docs/demo.md). The Istio version is the catalog's default if its
-pilot-discovery builds, else the newest that does. What is missing is built from the
-repository first: the cluster's programs (go run ./hack/clusterbins) beside that one
-version's pilot-discovery (go run ./hack/istiodbins -version <version>).`,
+built by 'make cluster-bins' (make dev-cluster does that first, and builds bosun-operator).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			operator, err := f.operator()
+			if err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			if demoRun {
-				return runDemo(ctx, cmd, nodes)
-			}
-			return runDevCluster(ctx, cmd, nodes)
+			return runCluster(ctx, cmd, f.nodes, operator)
 		},
 	}
-	cmd.Flags().IntVar(&nodes, "nodes", 3, "number of fake nodes")
-	cmd.Flags().BoolVar(&demoRun, "demo", false, "install bosun from deploy/bosun.yaml, a mesh and the bookinfo sample, and show them (make demo)")
+	f.add(cmd, 3)
 	return cmd
 }
 
-func runDevCluster(ctx context.Context, cmd *cobra.Command, nodes int) error {
+// runCluster is bosun-dev cluster: the box with bosun's operator pods played by operator, and bosun's
+// CRDs, until ctx ends.
+func runCluster(ctx context.Context, cmd *cobra.Command, nodes int, operator string) error {
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "dev-cluster: starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok with %d nodes…\n", nodes)
+	fmt.Fprintf(out, "cluster: starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok with %d nodes…\n", nodes)
 	startCtx, cancel := context.WithTimeout(ctx, testcluster.DefaultStartTimeout)
 	defer cancel()
-	// The box plays bosun's operator pods with this executable, so bosun installed from its
+	// The box plays bosun's operator pods with the operator's executable, so bosun installed from its
 	// manifests (deploy/bosun.yaml) runs for real, as its ServiceAccount.
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	cluster, err := testcluster.Start(startCtx, testcluster.Options{Full: true, Nodes: nodes, Log: out, OperatorBinary: self})
+	cluster, err := testcluster.Start(startCtx, testcluster.Options{Full: true, Nodes: nodes, Log: out, OperatorBinary: operator})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		fmt.Fprintln(out, "dev-cluster: stopping")
+		fmt.Fprintln(out, "cluster: stopping")
 		if err := cluster.Stop(); err != nil {
-			fmt.Fprintln(cmd.ErrOrStderr(), "dev-cluster: stopping:", err)
+			fmt.Fprintln(cmd.ErrOrStderr(), "cluster: stopping:", err)
 		}
 	}()
 
-	fmt.Fprintln(out, "dev-cluster: installing bosun's CRDs")
+	fmt.Fprintln(out, "cluster: installing bosun's CRDs")
 	if err := crd.Install(startCtx, cluster.Config(), time.Minute); err != nil {
 		return err
 	}

@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -19,18 +21,45 @@ import (
 	"github.com/bosun-mesh/bosun/internal/testcluster"
 )
 
-// runDemo is `bosun dev-cluster --demo`: it picks the Istio version (building its pilot-discovery
-// when it never was), starts the cluster in a box with bosun's operator pod played by this
-// executable, runs the demo's steps (internal/demo), prints how to keep going and waits for Ctrl-C.
-func runDemo(ctx context.Context, cmd *cobra.Command, nodes int) error {
+func newDemoCommand() *cobra.Command {
+	var f boxFlags
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Install bosun as a user does on the cluster in a box, then a mesh and bookinfo, and show them (make demo)",
+		Long: `demo starts the cluster in a box (see bosun-dev cluster --help) and installs bosun as a
+user does: the CRDs and deploy/bosun.yaml with kubectl apply --server-side, the operator
+running in its pod as its ServiceAccount, played by the bosun-operator executable
+(--operator-binary); then an IstioCNI and an Istio, and the bookinfo sample in a namespace
+labelled istio-injection=enabled, printing every kubectl command and its output
+(docs/demo.md). It runs until Ctrl-C, which stops every process and removes its files.
+
+The Istio version is the catalog's default if its pilot-discovery builds, else the newest
+that does. What is missing is built from the repository first: the cluster's programs
+(go run ./hack/clusterbins) beside that one version's pilot-discovery
+(go run ./hack/istiodbins -version <version>).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			operator, err := f.operator()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runDemo(ctx, cmd, f.nodes, operator)
+		},
+	}
+	f.add(cmd, 3)
+	return cmd
+}
+
+// runDemo is bosun-dev demo: it picks the Istio version (building its pilot-discovery when it never
+// was), starts the cluster in a box with bosun's operator pod played by operator, runs the demo's
+// steps (internal/demo), prints how to keep going and waits for Ctrl-C.
+func runDemo(ctx context.Context, cmd *cobra.Command, nodes int, operator string) error {
 	out := cmd.OutOrStdout()
 	root, err := repo.Root()
 	if err != nil {
 		return fmt.Errorf("the demo runs from bosun's repository (it applies chart/crds/ and deploy/bosun.yaml): %w", err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
 	}
 	cat := catalog.Embedded()
 	istiodDir, err := testcluster.IstiodBinDir(testcluster.Options{})
@@ -45,7 +74,7 @@ func runDemo(ctx context.Context, cmd *cobra.Command, nodes int) error {
 	fmt.Fprintf(out, "demo: starting the cluster in a box: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok with %d nodes…\n", nodes)
 	startCtx, cancel := context.WithTimeout(ctx, testcluster.DefaultStartTimeout)
 	defer cancel()
-	cluster, err := testcluster.Start(startCtx, demoClusterOptions(nodes, out, self))
+	cluster, err := testcluster.Start(startCtx, demoClusterOptions(nodes, out, operator))
 	if err != nil {
 		return err
 	}
@@ -149,8 +178,8 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	}
 }
 
-// demoClusterOptions is the demo's cluster: full, with the operator's pods played by this executable,
-// so that bosun installed from deploy/bosun.yaml runs as its ServiceAccount.
-func demoClusterOptions(nodes int, log io.Writer, self string) testcluster.Options {
-	return testcluster.Options{Full: true, Nodes: nodes, Log: log, OperatorBinary: self}
+// demoClusterOptions is the demo's cluster: full, with the operator's pods played by operator, so that
+// bosun installed from deploy/bosun.yaml runs as its ServiceAccount.
+func demoClusterOptions(nodes int, log io.Writer, operator string) testcluster.Options {
+	return testcluster.Options{Full: true, Nodes: nodes, Log: log, OperatorBinary: operator}
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/bosun-mesh/bosun/internal/testcluster"
 )
 
-// TestLineMux: the builds running side by side in `bosun dev-cluster --demo` write to one output, and
+// TestLineMux: the builds running side by side in `bosun-dev demo` write to one output, and
 // each of their lines comes out whole, however their writes are split and interleaved.
 func TestLineMux(t *testing.T) {
 	var out bytes.Buffer
@@ -33,12 +33,10 @@ func TestLineMux(t *testing.T) {
 	}
 }
 
-// TestDevClusterDemo runs `bosun dev-cluster --demo` as make demo does: the operator's pod is played
-// by this executable (the test binary, which runs bosun's main when runMainEnv is set), the demo ends
-// with Istio Healthy and bookinfo's pods injected, the hints give a KUBECONFIG, and Ctrl-C removes
-// the cluster's files.
-func TestDevClusterDemo(t *testing.T) {
-	// The demo builds the default version's istiod when it is missing, which takes minutes: the
+// TestDemo runs `bosun-dev demo` as make demo does: the operator's pod is played by bosun-operator
+// built from this tree, the demo ends with Istio Healthy and bookinfo's pods injected, the hints give
+// a KUBECONFIG, and Ctrl-C removes the cluster's files.
+func TestDemo(t *testing.T) { // The demo builds the default version's istiod when it is missing, which takes minutes: the
 	// test expects it built, as make test builds it (make test-bins).
 	istiodDir, err := testcluster.IstiodBinDir(testcluster.Options{})
 	if err != nil {
@@ -52,13 +50,12 @@ func TestDevClusterDemo(t *testing.T) {
 	if ok, why := demo.IstiodReady(istiodDir, def.Name, nil); !ok {
 		t.Fatalf("the catalog's default %s has no istiod in %s (%s): run make test-bins first", def.Name, istiodDir, why)
 	}
-	t.Setenv(runMainEnv, "1")
-	dc := startDevCluster(t, "--demo", "--nodes", "1")
+	dc := startDevCluster(t, "demo", "--nodes", "1", "--operator-binary", operatorBinary(t))
 	dc.waitFor(regexp.MustCompile(`Press Ctrl-C`), 5*time.Minute)
 	shown := dc.out.String()
 	var missing []string
 	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`played by bosun operator \(pid \d+`),
+		regexp.MustCompile(`played by bosun-operator \(pid \d+`),
 		regexp.MustCompile(`(?m)^istio\.sailoperator\.io/default +1 +1 +1 +default +Healthy `),
 		regexp.MustCompile(`(?m)^productpage-v1-\S+ +Running +\S+ +productpage,istio-proxy +default$`),
 	} {

@@ -1,38 +1,49 @@
+// Command bosun-operator is bosun's operator: it reconciles Istio, IstioRevision, IstioRevisionTag,
+// IstioCNI and ZTunnel until it receives SIGTERM or SIGINT. It is the program of bosun's image, which
+// the chart's Deployment runs; it has no subcommands, only the flags below.
+//
+// It links only what the operator runs. The commands for users (bosun render) are the bosun binary
+// (cmd/bosun), and the cluster in a box and the demo are bosun-dev's (cmd/bosun-dev); a test of this
+// package fails if the operator links the box, the demo or test helpers.
 package main
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"os/signal"
-	pathpkg "path"
-	"runtime/debug"
-	"slices"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/bosun-mesh/bosun/internal/buildinfo"
 	"github.com/bosun-mesh/bosun/internal/catalog"
 	"github.com/bosun-mesh/bosun/internal/controller"
 	"github.com/bosun-mesh/bosun/internal/operator"
 	"github.com/bosun-mesh/bosun/internal/platform"
 )
 
-// operatorOptions are the flags of `bosun operator`.
+// program is the binary's name, as the image and the chart name it.
+const program = "bosun-operator"
+
+func main() {
+	if err := newCommand().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		os.Exit(1)
+	}
+}
+
+// operatorOptions are the flags of bosun-operator.
 type operatorOptions struct {
 	kubeconfig              string
 	metricsAddr, healthAddr string
@@ -52,18 +63,22 @@ type operatorOptions struct {
 	inUseRefreshInterval    time.Duration
 }
 
-func newOperatorCommand() *cobra.Command {
+func newCommand() *cobra.Command {
 	o := &operatorOptions{}
 	cmd := &cobra.Command{
-		Use:   "operator",
-		Short: "Run the operator: reconcile Istio, IstioRevision and the other sailoperator.io resources",
-		Long: `operator runs bosun's controllers against a cluster until it receives SIGTERM or SIGINT.
+		Use:   program + " [flags]",
+		Short: "bosun's operator: reconcile Istio, IstioRevision and the other sailoperator.io resources",
+		Long: `bosun-operator runs bosun's controllers against a cluster until it receives SIGTERM or SIGINT.
 In a cluster it uses the pod's service account; elsewhere --kubeconfig or $KUBECONFIG.
 
 Several replicas may run: one leads (a Lease in --leader-election-namespace) and the others wait.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runOperator(o) },
+		Args:          cobra.NoArgs,
+		Version:       buildinfo.Version(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE:          func(cmd *cobra.Command, _ []string) error { return runOperator(o) },
 	}
+	cmd.SetVersionTemplate(buildinfo.String(program) + "\n")
 	f := cmd.Flags()
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, else $KUBECONFIG, else ~/.kube/config)")
 	f.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 turns it off")
@@ -76,7 +91,7 @@ Several replicas may run: one leads (a Lease in --leader-election-namespace) and
 	f.DurationVar(&o.inUseRefreshInterval, "in-use-refresh-interval", controller.CountRefreshInterval, "how often, at most, a revision's or tag's InUse condition is rewritten when only its namespace and pod counts changed (at least 1s; 0 means the default); "+
 		"shorter shows the counts sooner during a migration, at the cost of more status writes while pods roll")
 	f.StringVar(&o.versionsFile, "versions-file", "", "version catalog to use instead of the built-in one (also $"+catalog.EnvFile+")")
-	f.StringVar(&o.resources, "resources-dir", "", "folder of fetched charts (default: $BOSUN_RESOURCES, else ./resources)")
+	f.StringVar(&o.resources, "resources-dir", "", "folder of fetched charts (default: $"+catalog.EnvResources+", else ./resources)")
 	f.StringVar(&o.platform, "platform", "auto", "platform to render for: auto (detect), kubernetes or openshift")
 	f.StringSliceVar(&o.adopt, "adopt-from", nil, "field managers (such as helm or sail-operator) whose objects bosun may take over when its charts render an object that already exists; without it, such an object is refused with a condition naming its managers")
 	f.BoolVar(&o.manageIstioCRDs, "manage-istio-crds", true, "keep Istio's CRDs (VirtualService, AuthorizationPolicy, …) at the newest Istio version in use; false when another tool installs them, and bosun then touches no CRD")
@@ -115,7 +130,11 @@ func runOperator(o *operatorOptions) error {
 	if auto {
 		plat = ""
 	}
-	cat, charts, err := catalogAndCharts(o.versionsFile, o.resources)
+	cat, err := catalog.Load(o.versionsFile)
+	if err != nil {
+		return err
+	}
+	charts, err := catalog.Charts(o.resources)
 	if err != nil {
 		return err
 	}
@@ -126,7 +145,7 @@ func runOperator(o *operatorOptions) error {
 		return fmt.Errorf("loading the cluster's client configuration: %w", err)
 	}
 	mgr, err := operator.New(cfg, operator.Options{
-		Catalog: cat, Resources: charts, Platform: plat, BosunVersion: buildVersion(),
+		Catalog: cat, Resources: charts, Platform: plat, BosunVersion: buildinfo.Version(),
 		MetricsAddr: o.metricsAddr, HealthAddr: o.healthAddr,
 		LeaderElection: o.leaderElect, LeaderElectionNamespace: o.leaderElectionNamespace,
 		Adopt: o.adopt, LeaveIstioCRDs: !o.manageIstioCRDs, ExternalNodeComponents: o.externalNodeComponents,
@@ -142,7 +161,7 @@ func runOperator(o *operatorOptions) error {
 			return err
 		}
 	}
-	log.Info("starting bosun operator", "version", buildVersion(), "catalog default", cat.Default(), "go memory limit", memoryLimit)
+	log.Info("starting bosun-operator", "version", buildinfo.Version(), "catalog default", cat.Default(), "go memory limit", memoryLimit)
 	return mgr.Start(ctx)
 }
 
@@ -155,93 +174,6 @@ func newLogger(level int, json bool) logr.Logger {
 		h = slog.NewJSONHandler(os.Stderr, opts)
 	}
 	return logr.FromSlogHandler(h)
-}
-
-// binaryReserve is the part of the operator's memory limit kept for the pages of its own executable:
-// the kernel charges a container for the pages of its binary that it reads. The operator maps about
-// 40 MiB of its 77 MB executable when nothing presses it, and works with under 20 MiB of them when a
-// limit does; with only a few MiB left it reads its code from disk again and again
-// (docs/performance.md), which costs far more than collecting garbage more often.
-const binaryReserve = 32 << 20
-
-// softLimit is the Go runtime's soft memory limit for an operator limited to limit bytes: the limit
-// less room for the binary's pages (binaryReserve, or a tenth of a large limit) and for the moment a
-// burst of work outgrows the soft limit before the collector catches up, but never less than half
-// the limit: below what is live, the collector would run without end.
-func softLimit(limit int64) int64 {
-	return max(limit/2, limit-max(limit/10, binaryReserve))
-}
-
-// setMemoryLimit gives the Go runtime a soft memory limit (softLimit) from the operator's memory
-// limit: the --memory-limit value, or with "auto" the container's limit. Without one the runtime lets
-// the heap grow to twice what is live between collections (GOGC=100), which on a large cluster is
-// tens of megabytes of garbage. $GOMEMLIMIT, which the runtime has already applied, wins. It returns
-// the runtime's limit as the start-up log shows it.
-func setMemoryLimit(value string) (string, error) {
-	if env := os.Getenv("GOMEMLIMIT"); env != "" {
-		return env + " ($GOMEMLIMIT)", nil
-	}
-	var limit int64
-	switch value {
-	case "none":
-	case "auto":
-		limit = cgroupMemoryLimit(os.DirFS("/"))
-	default:
-		q, err := resource.ParseQuantity(value)
-		if err != nil || q.Sign() <= 0 {
-			return "", fmt.Errorf("--memory-limit %q: want a quantity such as 128Mi, auto or none", value)
-		}
-		limit = q.Value()
-	}
-	if limit == 0 {
-		return "none", nil
-	}
-	soft := softLimit(limit)
-	debug.SetMemoryLimit(soft)
-	return fmt.Sprintf("%dMi of %dMi", soft>>20, limit>>20), nil
-}
-
-// noCgroupLimit is what cgroup v1 reports for an unlimited group (the largest page-aligned int64);
-// anything at least this large means no limit.
-const noCgroupLimit = 1 << 62
-
-// cgroupMemoryLimit returns the memory limit of this process's cgroup in bytes, or 0 when it has none
-// or it cannot be read. It reads cgroup v2's memory.max, else cgroup v1's memory.limit_in_bytes, of the
-// group /proc/self/cgroup names, under /sys/fs/cgroup as a container mounts it; the group's own path
-// may not be visible inside the container, so the mount's root is tried too.
-func cgroupMemoryLimit(root fs.FS) int64 {
-	groups, err := fs.ReadFile(root, "proc/self/cgroup")
-	if err != nil {
-		return 0
-	}
-	var candidates []string
-	for line := range strings.Lines(string(groups)) {
-		// hierarchy-ID:controllers:path; cgroup v2's line is 0::path.
-		parts := strings.SplitN(strings.TrimSpace(line), ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		path := strings.Trim(parts[2], "/")
-		switch {
-		case parts[0] == "0" && parts[1] == "":
-			candidates = append(candidates, pathpkg.Join("sys/fs/cgroup", path, "memory.max"), "sys/fs/cgroup/memory.max")
-		case slices.Contains(strings.Split(parts[1], ","), "memory"):
-			candidates = append(candidates, pathpkg.Join("sys/fs/cgroup/memory", path, "memory.limit_in_bytes"), "sys/fs/cgroup/memory/memory.limit_in_bytes")
-		}
-	}
-	for _, name := range candidates {
-		data, err := fs.ReadFile(root, name)
-		if err != nil {
-			continue
-		}
-		v, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
-		if err != nil || v <= 0 || v >= noCgroupLimit {
-			// "max", or v1's unlimited value.
-			return 0
-		}
-		return v
-	}
-	return 0
 }
 
 // servePprof serves Go's profiling endpoints on addr until ctx ends. They are off unless asked for:

@@ -16,11 +16,10 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// TestDevCluster runs `bosun dev-cluster` as the README's first command does: it must print a
-// KUBECONFIG that reaches a cluster with 3 Ready nodes and bosun's CRDs, and remove everything when
-// interrupted.
-func TestDevCluster(t *testing.T) {
-	dc := startDevCluster(t, "--nodes", "3")
+// TestCluster runs `bosun-dev cluster` as make dev-cluster does: it must print a KUBECONFIG that
+// reaches a cluster with 3 Ready nodes and bosun's CRDs, and remove everything when interrupted.
+func TestCluster(t *testing.T) {
+	dc := startDevCluster(t, "cluster", "--nodes", "3", "--operator-binary", operatorBinary(t))
 	kubeconfig := dc.waitFor(kubeconfigLine, 3*time.Minute)[1]
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
@@ -54,10 +53,10 @@ func TestDevCluster(t *testing.T) {
 	}
 }
 
-// kubeconfigLine is what dev-cluster prints for the user's other shell once the cluster is up.
+// kubeconfigLine is what bosun-dev prints for the user's other shell once the cluster is up.
 var kubeconfigLine = regexp.MustCompile(`export KUBECONFIG=(\S+)`)
 
-// devCluster is `bosun dev-cluster` running in the background, as in a user's terminal.
+// devCluster is a command of bosun-dev running in the background, as in a user's terminal.
 type devCluster struct {
 	t         *testing.T
 	out       *syncBuffer
@@ -67,12 +66,12 @@ type devCluster struct {
 	interrupt func()
 }
 
-// startDevCluster runs `bosun dev-cluster` with args until the test calls interrupt or ends.
+// startDevCluster runs bosun-dev with args (its command first) until the test calls interrupt or ends.
 func startDevCluster(t *testing.T, args ...string) *devCluster {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dc := &devCluster{t: t, out: &syncBuffer{}, done: make(chan struct{})}
-	cmd := newDevClusterCommand()
+	cmd := newRootCommand()
 	cmd.SetOut(dc.out)
 	cmd.SetErr(dc.out)
 	cmd.SetArgs(args)
@@ -90,7 +89,7 @@ func startDevCluster(t *testing.T, args ...string) *devCluster {
 		select {
 		case <-dc.done:
 			if !dc.reported {
-				t.Errorf("dev-cluster %v ended before Ctrl-C: %v\n%s", args, dc.err, dc.out.String())
+				t.Errorf("bosun-dev %v ended before Ctrl-C: %v\n%s", args, dc.err, dc.out.String())
 			}
 			return
 		default:
@@ -99,10 +98,10 @@ func startDevCluster(t *testing.T, args ...string) *devCluster {
 		select {
 		case <-dc.done:
 			if dc.err != nil {
-				t.Errorf("dev-cluster %v ended with %v after Ctrl-C", args, dc.err)
+				t.Errorf("bosun-dev %v ended with %v after Ctrl-C", args, dc.err)
 			}
 		case <-time.After(time.Minute):
-			t.Fatalf("dev-cluster %v did not stop within a minute of Ctrl-C", args)
+			t.Fatalf("bosun-dev %v did not stop within a minute of Ctrl-C", args)
 		}
 	}
 	t.Cleanup(dc.interrupt)
@@ -121,9 +120,9 @@ func (dc *devCluster) waitFor(re *regexp.Regexp, timeout time.Duration) []string
 		select {
 		case <-dc.done:
 			dc.reported = true
-			dc.t.Fatalf("dev-cluster ended before it printed %q: %v\n%s", re, dc.err, dc.out.String())
+			dc.t.Fatalf("bosun-dev ended before it printed %q: %v\n%s", re, dc.err, dc.out.String())
 		case <-deadline:
-			dc.t.Fatalf("dev-cluster printed nothing like %q within %s:\n%s", re, timeout, dc.out.String())
+			dc.t.Fatalf("bosun-dev printed nothing like %q within %s:\n%s", re, timeout, dc.out.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
