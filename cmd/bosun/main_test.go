@@ -2,23 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
-
-	"k8s.io/client-go/rest"
-
-	"github.com/bosun-mesh/bosun/config/crd"
-	"github.com/bosun-mesh/bosun/internal/testcluster"
-	"github.com/bosun-mesh/bosun/internal/testcluster/clustertest"
 )
-
-// cfg reaches the real kube-apiserver (with etcd) that TestMain starts once for every test here.
-var cfg *rest.Config
 
 // runMainEnv, set to 1, makes the test binary run bosun's main instead of the tests, so that a test can
 // run bosun as a user does and see its exit code and output (see runBosun).
@@ -29,14 +18,12 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(clustertest.Main(m, testcluster.Options{}, func(c *rest.Config) error {
-		cfg = c
-		// The deprecation warning of v1alpha1 ZTunnel is asserted where it matters, not logged for
-		// every call.
-		cfg.WarningHandler = rest.NoWarnings{}
-		return crd.Install(context.Background(), cfg, time.Minute)
-	}))
+	os.Exit(runTests(m))
 }
+
+// runTests runs the tests. The integration tests (render_apply_test.go) replace it to start the API
+// server they check render's output against.
+var runTests = func(m *testing.M) int { return m.Run() }
 
 // runBosun runs bosun with args and stdin in a process of its own, as a user does, and returns what it
 // wrote to standard output and standard error, and its exit code.

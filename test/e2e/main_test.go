@@ -1,3 +1,5 @@
+//go:build e2e
+
 // Package e2e runs OpenShift Service Mesh 3's procedures, and what bosun promises beyond them, against
 // the cluster in a box (kube-apiserver, etcd, controller-manager, scheduler, and kwok playing kubelet).
 //
