@@ -17,8 +17,12 @@ import (
 	"github.com/bosun-mesh/bosun/internal/testcluster/clustertest"
 )
 
-// cfg reaches the real kube-apiserver (with etcd) that TestMain starts once for every test here.
-var cfg *rest.Config
+// cfg reaches the real kube-apiserver (with etcd) that TestMain starts once for every test here, and
+// kubeconfig is the file that names it, for bosun run as a process.
+var (
+	cfg        *rest.Config
+	kubeconfig string
+)
 
 // runMainEnv, set to 1, makes the test binary run bosun's main instead of the tests, so that a test can
 // run bosun as a user does and see its exit code and output (see runBosun).
@@ -29,8 +33,8 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(clustertest.Main(m, testcluster.Options{}, func(c *rest.Config) error {
-		cfg = c
+	os.Exit(clustertest.MainWith(m, testcluster.Options{}, func(c *testcluster.Cluster) error {
+		cfg, kubeconfig = c.Config(), c.KubeconfigPath()
 		// The deprecation warning of v1alpha1 ZTunnel is asserted where it matters, not logged for
 		// every call.
 		cfg.WarningHandler = rest.NoWarnings{}

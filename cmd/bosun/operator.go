@@ -57,10 +57,12 @@ func newOperatorCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "operator",
 		Short: "Run the operator: reconcile Istio, IstioRevision and the other sailoperator.io resources",
-		Long: `operator runs bosun's controllers against a cluster until it receives SIGTERM or SIGINT.
+		Long: fmt.Sprintf(`operator runs bosun's controllers against a cluster until it receives SIGTERM or SIGINT.
 In a cluster it uses the pod's service account; elsewhere --kubeconfig or $KUBECONFIG.
 
-Several replicas may run: one leads (a Lease in --leader-election-namespace) and the others wait.`,
+Several replicas may run: one leads (a Lease in --leader-election-namespace) and the others wait.
+On SIGTERM the leader stops its controllers (reconciles under way are cancelled; it waits up to %s
+for them to return), releases the Lease and exits; another replica takes over at once.`, operator.ShutdownGrace),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runOperator(o) },
 	}
@@ -135,6 +137,8 @@ func runOperator(o *operatorOptions) error {
 	if err != nil {
 		return err
 	}
+	// SIGTERM (the kubelet stopping the pod) cancels the manager's context: it cancels the
+	// reconciles, waits for them (internal/operator.ShutdownGrace), then releases the Lease.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if o.pprofAddr != "" {
