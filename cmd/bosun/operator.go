@@ -74,7 +74,7 @@ for them to return), releases the Lease and exits; another replica takes over at
 	f.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", defaultNamespace(), "namespace of the leader election Lease (default: $POD_NAMESPACE, else kube-system)")
 	f.DurationVar(&o.lease.Duration, "leader-election-lease-duration", operator.DefaultLease.Duration, "how long after it saw the leader's last renewal another replica may take the Lease (whole seconds); longer than the renew deadline plus the retry period")
 	f.DurationVar(&o.lease.RenewDeadline, "leader-election-renew-deadline", operator.DefaultLease.RenewDeadline, "how long the leader keeps trying to renew the Lease (through an API server outage, say) before it stops leading and exits")
-	f.DurationVar(&o.lease.RetryPeriod, "leader-election-retry-period", operator.DefaultLease.RetryPeriod, "how often the leader renews the Lease and the other replicas try to take it")
+	f.DurationVar(&o.lease.RetryPeriod, "leader-election-retry-period", operator.DefaultLease.RetryPeriod, "how often the leader renews the Lease; the other replicas watch it and take it once it is released or expires, and try this often only when they cannot watch it")
 	f.DurationVar(&o.inUseRefreshInterval, "in-use-refresh-interval", revision.CountRefreshInterval, "how often, at most, a revision's or tag's InUse condition is rewritten when only its namespace and pod counts changed (at least 1s; 0 means the default); "+
 		"shorter shows the counts sooner during a migration, at the cost of more status writes while pods roll")
 	f.StringVar(&o.versionsFile, "versions-file", "", "version catalog to use instead of the built-in one (also $"+catalog.EnvFile+")")
