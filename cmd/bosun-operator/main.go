@@ -68,10 +68,12 @@ func newCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   program + " [flags]",
 		Short: "bosun's operator: reconcile Istio, IstioRevision and the other sailoperator.io resources",
-		Long: `bosun-operator runs bosun's controllers against a cluster until it receives SIGTERM or SIGINT.
+		Long: fmt.Sprintf(`bosun-operator runs bosun's controllers against a cluster until it receives SIGTERM or SIGINT.
 In a cluster it uses the pod's service account; elsewhere --kubeconfig or $KUBECONFIG.
 
-Several replicas may run: one leads (a Lease in --leader-election-namespace) and the others wait.`,
+Several replicas may run: one leads (a Lease in --leader-election-namespace) and the others wait.
+On SIGTERM the leader stops its controllers (reconciles under way are cancelled; it waits up to %s
+for them to return), releases the Lease and exits; another replica takes over at once.`, operator.ShutdownGrace),
 		Args:          cobra.NoArgs,
 		Version:       buildinfo.Version(),
 		SilenceUsage:  true,
@@ -87,7 +89,7 @@ Several replicas may run: one leads (a Lease in --leader-election-namespace) and
 	f.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", defaultNamespace(), "namespace of the leader election Lease (default: $POD_NAMESPACE, else kube-system)")
 	f.DurationVar(&o.lease.Duration, "leader-election-lease-duration", operator.DefaultLease.Duration, "how long after it saw the leader's last renewal another replica may take the Lease (whole seconds); longer than the renew deadline plus the retry period")
 	f.DurationVar(&o.lease.RenewDeadline, "leader-election-renew-deadline", operator.DefaultLease.RenewDeadline, "how long the leader keeps trying to renew the Lease (through an API server outage, say) before it stops leading and exits")
-	f.DurationVar(&o.lease.RetryPeriod, "leader-election-retry-period", operator.DefaultLease.RetryPeriod, "how often the leader renews the Lease and the other replicas try to take it")
+	f.DurationVar(&o.lease.RetryPeriod, "leader-election-retry-period", operator.DefaultLease.RetryPeriod, "how often the leader renews the Lease; the other replicas watch it and take it once it is released or expires, and try this often only when they cannot watch it")
 	f.DurationVar(&o.inUseRefreshInterval, "in-use-refresh-interval", controller.CountRefreshInterval, "how often, at most, a revision's or tag's InUse condition is rewritten when only its namespace and pod counts changed (at least 1s; 0 means the default); "+
 		"shorter shows the counts sooner during a migration, at the cost of more status writes while pods roll")
 	f.StringVar(&o.versionsFile, "versions-file", "", "version catalog to use instead of the built-in one (also $"+catalog.EnvFile+")")
@@ -154,6 +156,8 @@ func runOperator(o *operatorOptions) error {
 	if err != nil {
 		return err
 	}
+	// SIGTERM (the kubelet stopping the pod) cancels the manager's context: it cancels the
+	// reconciles, waits for them (internal/operator.ShutdownGrace), then releases the Lease.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if o.pprofAddr != "" {

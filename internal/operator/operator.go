@@ -37,6 +37,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -107,6 +108,12 @@ func (l LeaseTimings) Validate() error {
 const (
 	// LeaderElectionID names the lease.
 	LeaderElectionID = "bosun-operator-leader"
+	// ShutdownGrace is how long a stopping operator waits for its reconciles to return before it
+	// releases its Lease and exits anyway. Their contexts are cancelled when the stop begins, so an
+	// apply under way ends at its next request, and the next leader applies what is left; a
+	// reconcile still running after the grace can send nothing, its context being cancelled. The
+	// chart's terminationGracePeriodSeconds leaves room for this and for the release.
+	ShutdownGrace = 15 * time.Second
 )
 
 // Options configure the operator.
@@ -221,16 +228,31 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		return nil, err
 	}
 
+	// The Lease lock is bosun's own (handover.go), so that another replica takes a released Lease
+	// at once; controller-runtime's elector runs it with the timings below.
+	var lock resourcelock.Interface
+	var handover *handoverLock
+	if o.LeaderElection {
+		if handover, err = newHandoverLock(cfg, o.LeaderElectionNamespace, o.Lease); err != nil {
+			return nil, err
+		}
+		handover.log = ctrl.Log.WithName("leader-election")
+		lock = handover
+	}
 	mgr, err := ctrl.NewManager(cfg, manager.Options{
-		Scheme:                        scheme,
-		Cache:                         cacheOptions(served),
-		Client:                        client.Options{Cache: &client.CacheOptions{Unstructured: true}},
-		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
-		HealthProbeBindAddress:        o.HealthAddr,
-		LeaderElection:                o.LeaderElection,
-		LeaderElectionID:              LeaderElectionID,
-		LeaderElectionNamespace:       o.LeaderElectionNamespace,
+		Scheme:                 scheme,
+		Cache:                  cacheOptions(served),
+		Client:                 client.Options{Cache: &client.CacheOptions{Unstructured: true}},
+		Metrics:                metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress: o.HealthAddr,
+		LeaderElection:         o.LeaderElection,
+		// The elector's name: the name label of its metrics (leader_election_master_status).
+		LeaderElectionID:                    LeaderElectionID,
+		LeaderElectionResourceLockInterface: lock,
+		// On stop the manager cancels the controllers' contexts, waits for their reconciles to return
+		// (at most ShutdownGrace), and only then releases the Lease.
 		LeaderElectionReleaseOnCancel: true,
+		GracefulShutdownTimeout:       ptr(ShutdownGrace),
 		LeaseDuration:                 ptr(o.Lease.Duration),
 		RenewDeadline:                 ptr(o.Lease.RenewDeadline),
 		RetryPeriod:                   ptr(o.Lease.RetryPeriod),
@@ -240,6 +262,11 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if handover != nil {
+		// The leader election's own Events ("became leader"), in the core API as controller-runtime's
+		// lock records them.
+		handover.inner.LockConfig.EventRecorder = mgr.GetEventRecorderFor(handover.Identity()) //nolint:staticcheck
 	}
 	if err := addIndexes(mgr); err != nil {
 		return nil, err

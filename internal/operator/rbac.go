@@ -1,7 +1,7 @@
 package operator
 
 // The operator's permissions: every request its code sends, and nothing else (field lesson #35: no
-// wildcard). `make generate` turns these markers into config/rbac/role.yaml, which the chart and the
+// wildcard). `make generate` turns these markers into chart/files/role.yaml, which the chart and the
 // plain manifests install; a test there checks them against the kinds the code uses.
 //
 // bosun's own kinds: read and watched; IstioRevisions written by the Istio controller; every status
@@ -50,6 +50,8 @@ package operator
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 //
-// The leader election Lease, in the operator's own namespace (the chart sets the namespace).
+// The leader election Lease, in the operator's own namespace (the chart sets the namespace): read,
+// created and updated by the elector, and watched by a replica that does not lead, so that it takes the
+// Lease as soon as the leader releases it (handover.go).
 //
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update,namespace=bosun-system
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;watch;create;update,namespace=bosun-system

@@ -25,12 +25,12 @@ import (
 // installed, one pod's process has sent writes and the other's none at all (each pod's
 // bosun_api_writes_total, read through the API server's pod proxy). SIGKILL to the leader (no chance
 // to release its Lease) hands the Lease over once it expires and not before. The other replica counts
-// the lease duration from when it saw the last renewal, which it checks once per jittered retry
-// (retry period × (1 + JitterFactor)), and acquires at its next check after that: between the dead
-// leader's last renewal plus the lease duration and that plus two jittered retries. The operator runs
-// with the timings of its flags, shorter than its defaults (a 60 s lease renewed every 20 s,
-// internal/operator.DefaultLease) so that the test waits 15 s rather than a minute; the hand-over
-// takes 13 s to 19.8 s after the kill. The new leader then reconciles a version change made while
+// the lease duration from when it saw the last renewal, which its watch of the Lease shows at once, and
+// takes the Lease as soon as it expires (internal/operator's handover lock; client-go's polling alone
+// took it up to two jittered retries, retry period × (1 + JitterFactor) each, later, which the test
+// still allows). The operator runs with the timings of its flags, shorter than its defaults (a 60 s
+// lease renewed every 20 s, internal/operator.DefaultLease) so that the test waits 15 s rather than a
+// minute; the hand-over comes 13 s to 15 s after the kill. The new leader then reconciles a version change made while
 // there was none, and is again the only writer.
 func TestOnlyTheLeaderWrites(t *testing.T) {
 	c := newClient(t)
