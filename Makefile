@@ -31,7 +31,7 @@ manifests: generate ## Render the operator's chart (chart/) into deploy/bosun.ya
 .PHONY: verify
 verify: manifests ## Regenerate everything and fail if the tree changed (run by make test).
 	@gofmt_out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$gofmt_out" ]; then echo "verify: not gofmt-formatted:"; echo "$$gofmt_out"; exit 1; fi
-	go vet ./...
+	go vet -tags integration,e2e ./...
 	@changed=$$(git diff --name-only -- api config chart deploy; git ls-files --others --exclude-standard -- api config chart deploy); \
 	if [ -n "$$changed" ]; then \
 		echo "verify: 'make generate' or 'make manifests' changed these files; commit the regenerated files:"; echo "$$changed"; exit 1; fi
@@ -80,15 +80,33 @@ istiod-bins: ## Build pilot-discovery of each catalog version whose module build
 # documents' 1.24 versions, and the 1.27 snapshot (test/e2e/main_test.go). make test builds only these.
 ISTIOD_TEST_VERSIONS := v1.25.0-snapshot.be4b14ad,v1.27.0-snapshot.b9159ca3
 
-.PHONY: test-bins
-test-bins: ## Build the cluster's programs and the istiods the tests run (ISTIOD_TEST_VERSIONS), as make test does.
+.PHONY: cluster-programs
+cluster-programs: ## Build only the cluster's programs (etcd, Kubernetes, kwok) into bin/cluster/, as make integration needs them.
 	go run ./hack/clusterbins
+
+.PHONY: test-bins
+test-bins: cluster-programs ## Build the cluster's programs and the istiods the tests run (ISTIOD_TEST_VERSIONS), as make test does.
 	go run ./hack/istiodbins -version $(ISTIOD_TEST_VERSIONS)
+
+# The tests come in three kinds, by build tag (docs/architecture.md, "Tests"): untagged unit tests need
+# no cluster; integration tests start a real kube-apiserver and etcd (one per package); e2e tests run
+# the whole cluster in a box, with kwok and real istiods.
+
+.PHONY: unit
+unit: ## Run the unit tests: no cluster, no network once the charts are fetched (which the tests do themselves on a fresh clone); well under two minutes.
+	@echo "unit: go test ./... (tests that need a cluster are tagged integration or e2e and are not built)"
+	go test $(GO_TEST_FLAGS) -count=1 ./...
+	cd hack/tools && go test -count=1 ./image
+
+.PHONY: integration
+integration: cluster-programs ## Run the unit tests and the integration suites (a real kube-apiserver and etcd per package; each controller's suite in under a minute).
+	@echo "integration: go test -tags integration ./..."
+	go test $(GO_TEST_FLAGS) -tags integration -count=1 -timeout 20m ./...
 
 .PHONY: test
 test: verify charts bundle test-bins ## Run every test: unit, integration and end-to-end against the cluster in a box.
-	@echo "test: go test ./... (integration tests start a real kube-apiserver and etcd)"
-	go test $(GO_TEST_FLAGS) -count=1 -timeout 40m ./...
+	@echo "test: go test -tags integration,e2e ./... (integration tests start a real kube-apiserver and etcd; e2e tests the whole cluster in a box)"
+	go test $(GO_TEST_FLAGS) -tags integration,e2e -count=1 -timeout 40m ./...
 	@echo "test: the tools module (the image builder)"
 	cd hack/tools && go test -count=1 ./image
 
@@ -99,7 +117,7 @@ BENCH_FLAGS ?=
 .PHONY: bench
 bench: charts cluster-bins ## Run the Go benchmarks, then measure the operator on the cluster in a box (about 15 minutes; results and method: docs/performance.md).
 	@echo "bench: package benchmarks"
-	go test -run '^$$' -bench . -benchmem $$(go list ./... | grep -v '/test/bench$$')
+	go test -tags integration -run '^$$' -bench . -benchmem $$(go list ./... | grep -v '/test/bench$$')
 	@echo "bench: the operator on the cluster in a box (test/bench): install, version changes, writes, 300 idle seconds, 10,000 pods; progress follows"
 	go test ./test/bench -run '^$$' -bench . -benchtime 1x -timeout 60m $(BENCH_FLAGS)
 
@@ -131,7 +149,7 @@ CHAOS_SEED ?=
 
 .PHONY: chaos
 chaos: charts test-bins ## Kill the operator (SIGKILL) CHAOS_KILLS times (50) at seeded random moments of version changes and print the tally (about 6 minutes).
-	BOSUN_CHAOS_KILLS=$(CHAOS_KILLS) BOSUN_CHAOS_SEED=$(CHAOS_SEED) go test ./test/e2e -run '^TestOperatorSurvivesSIGKILL$$' -count=1 -v -timeout 60m \
+	BOSUN_CHAOS_KILLS=$(CHAOS_KILLS) BOSUN_CHAOS_SEED=$(CHAOS_SEED) go test -tags e2e ./test/e2e -run '^TestOperatorSurvivesSIGKILL$$' -count=1 -v -timeout 60m \
 		| grep -E '^(=== RUN|--- |PASS|FAIL|ok )|faults_test.go|^ +(kills|moments|converged|failure)'
 
 .PHONY: dev-cluster
