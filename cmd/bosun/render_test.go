@@ -157,7 +157,7 @@ func TestRenderIstioWithTag(t *testing.T) {
 		t.Fatalf("render printed no %s %s", kind, name)
 		return nil
 	}
-	// Named after the concrete version the alias resolved to, never the alias (field lesson #16).
+	// Named after the concrete version the alias resolved to, never the alias (docs/architecture.md#lesson-alias-names-a-revision).
 	rev := find("IstioRevision", "default-v1-27-0-snapshot-b9159ca3")
 	if v, _, _ := unstructured.NestedString(rev.Object, "spec", "version"); v != "v1.27.0-snapshot.b9159ca3" {
 		t.Errorf("the revision's version = %q, want the alias resolved", v)

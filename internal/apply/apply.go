@@ -35,7 +35,7 @@
 // and were written by bosun's apply (an entry of manager "bosun", operation Apply, in managedFields).
 // It lives in the objects themselves, so it survives an operator restart and a backup and restore;
 // an owner reference that a restore left pointing at an old UID counts as drift and is re-applied
-// (field lesson #28). Pruning deletes inventory objects the component no longer renders. CRDs are
+// (docs/architecture.md#lesson-restored-revisions). Pruning deletes inventory objects the component no longer renders. CRDs are
 // never in an inventory and never deleted: deleting a CRD deletes every object of its kind.
 package apply
 

@@ -301,7 +301,7 @@ func TestApplyCorrectsDriftAndLeavesOthersFieldsAlone(t *testing.T) {
 }
 
 // TestApplyLeavesIstiodsWebhookFields: istiod flips the validating webhook's failurePolicy and writes
-// caBundle; bosun neither reverts them nor sees drift in them (field lessons #1, #4–#6).
+// caBundle; bosun neither reverts them nor sees drift in them (docs/architecture.md#lesson-istiod-webhook-fields).
 func TestApplyLeavesIstiodsWebhookFields(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()

@@ -56,7 +56,7 @@ func TestRevisionName(t *testing.T) {
 	}
 }
 
-// TestAliasNeverNamesARevision guards field lesson #16: under RevisionBased, an Istio on an alias gets
+// TestAliasNeverNamesARevision guards docs/architecture.md#lesson-alias-names-a-revision: under RevisionBased, an Istio on an alias gets
 // a revision named after the concrete version, so a new build behind the alias is a new revision.
 func TestAliasNeverNamesARevision(t *testing.T) {
 	for _, alias := range []string{"v1.27-latest", "latest", "v1.31-latest"} {

@@ -62,7 +62,7 @@ func (c *counting) PodsByLabel(name string) ([]Pod, error) {
 	return pods, err
 }
 
-// TestEvaluationReadsOnlyReferencingObjects guards field lesson #31: in a cluster of 10,000 pods, judging
+// TestEvaluationReadsOnlyReferencingObjects guards docs/architecture.md#lesson-metadata-only-pods: in a cluster of 10,000 pods, judging
 // a revision that five pods use reads those pods and their namespace, not the cluster.
 func TestEvaluationReadsOnlyReferencingObjects(t *testing.T) {
 	namespaces, pods := cluster(2000, 5)

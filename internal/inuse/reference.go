@@ -89,7 +89,7 @@ func AnnotationKey(name string) string { return "annotation:" + name }
 // of its pods do not count either.
 func NamespaceReference(labels map[string]string) (name string, optedOut bool) {
 	// istio-injection wins over istio.io/rev: Istio's revision webhooks select namespaces with
-	// istio.io/rev only where istio-injection does not exist (field lessons #21, #22).
+	// istio.io/rev only where istio-injection does not exist (docs/architecture.md#lesson-default-tag).
 	if v, ok := labels[LabelInjection]; ok {
 		if v == "enabled" {
 			return Default, false
@@ -132,8 +132,8 @@ func labelReference(labels map[string]string, phase corev1.PodPhase) string {
 	return ""
 }
 
-// counts reports whether a pod in this phase depends on its revision. A Succeeded pod (a completed Job,
-// field lesson #24) and a Failed one (field lesson #25) will never run again; Running, Pending,
+// counts reports whether a pod in this phase depends on its revision. A Succeeded pod (a completed Job)
+// and a Failed one will never run again (docs/architecture.md#lesson-finished-pods); Running, Pending,
 // Unknown and an unknown phase ("") count.
 func counts(phase corev1.PodPhase) bool {
 	return phase != corev1.PodSucceeded && phase != corev1.PodFailed

@@ -28,7 +28,7 @@ func TestNamespaceReference(t *testing.T) {
 		{"istio.io/rev names a tag", m(LabelRev, "prod"), "prod", false},
 		{"empty istio.io/rev references nothing", m(LabelRev, ""), "", false},
 		{"istio-injection=enabled references default", m(LabelInjection, "enabled"), Default, false},
-		{"#21 #22 istio-injection=enabled wins over istio.io/rev", m(LabelInjection, "enabled", LabelRev, "prod-1-27"), Default, false},
+		{"istio-injection=enabled wins over istio.io/rev", m(LabelInjection, "enabled", LabelRev, "prod-1-27"), Default, false},
 		{"istio-injection=disabled opts out", m(LabelInjection, "disabled"), "", true},
 		{"istio-injection=disabled opts out despite istio.io/rev", m(LabelInjection, "disabled", LabelRev, "prod-1-27"), "", true},
 		{"any other istio-injection value opts out", m(LabelInjection, "Enabled"), "", true},
@@ -58,8 +58,8 @@ func TestPodReferences(t *testing.T) {
 		{"injected Pending pod counts", nil, injected, corev1.PodPending, "prod-1-27", ""},
 		{"injected pod in phase Unknown counts", nil, injected, corev1.PodUnknown, "prod-1-27", ""},
 		{"pod without a phase (metadata-only cache) counts", nil, injected, "", "prod-1-27", ""},
-		{"#24 Succeeded pod references nothing", m(LabelRev, "prod"), injected, corev1.PodSucceeded, "", ""},
-		{"#25 Failed pod references nothing", m(LabelRev, "prod"), injected, corev1.PodFailed, "", ""},
+		{"Succeeded pod references nothing", m(LabelRev, "prod"), injected, corev1.PodSucceeded, "", ""},
+		{"Failed pod references nothing", m(LabelRev, "prod"), injected, corev1.PodFailed, "", ""},
 		{"istio.io/rev label", m(LabelRev, "prod"), nil, corev1.PodRunning, "", "prod"},
 		{"sidecar.istio.io/inject=true references default", m(LabelInject, "true"), nil, corev1.PodRunning, "", Default},
 		{"istio.io/rev label wins over sidecar.istio.io/inject=true", m(LabelInject, "true", LabelRev, "prod"), nil, corev1.PodRunning, "", "prod"},
@@ -83,7 +83,7 @@ func TestPodReferences(t *testing.T) {
 }
 
 // TestIndexKeys checks the values the operator's field index stores: a pod that stops counting leaves
-// the index, so it stops keeping its revision in use (#24, #25).
+// the index, so it stops keeping its revision in use (docs/architecture.md#lesson-finished-pods).
 func TestIndexKeys(t *testing.T) {
 	cases := []struct {
 		name string
@@ -97,8 +97,8 @@ func TestIndexKeys(t *testing.T) {
 		{"injected pod", PodIndexKeys(nil, m(AnnotationRev, "prod-1-27"), corev1.PodRunning), []string{"annotation:prod-1-27"}},
 		{"pod with annotation and label", PodIndexKeys(m(LabelRev, "prod"), m(AnnotationRev, "prod-1-27"), ""), []string{"annotation:prod-1-27", "label:prod"}},
 		{"same name by annotation and label", PodIndexKeys(m(LabelInject, "true"), m(AnnotationRev, Default), ""), []string{"annotation:default", "label:default"}},
-		{"#24 Succeeded pod is indexed under nothing", PodIndexKeys(m(LabelRev, "prod"), m(AnnotationRev, "prod-1-27"), corev1.PodSucceeded), nil},
-		{"#25 Failed pod is indexed under nothing", PodIndexKeys(m(LabelRev, "prod"), m(AnnotationRev, "prod-1-27"), corev1.PodFailed), nil},
+		{"Succeeded pod is indexed under nothing", PodIndexKeys(m(LabelRev, "prod"), m(AnnotationRev, "prod-1-27"), corev1.PodSucceeded), nil},
+		{"Failed pod is indexed under nothing", PodIndexKeys(m(LabelRev, "prod"), m(AnnotationRev, "prod-1-27"), corev1.PodFailed), nil},
 		{"pod without references", PodIndexKeys(m("app", "shop"), nil, corev1.PodRunning), nil},
 	}
 	for _, tc := range cases {

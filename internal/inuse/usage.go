@@ -144,7 +144,7 @@ func and(parts []string) string {
 // Revision evaluates whether the target revision is in use. It asks the lookup only about the names
 // that resolve to the revision, so its cost grows with the objects that reference it. An error from
 // the lookup is returned, wrapped, instead of a Usage: usage is then unknown, which must never allow
-// pruning (field lesson #27).
+// pruning (docs/architecture.md#lesson-unknown-is-in-use).
 func Revision(l Lookup, t Target) (Usage, error) {
 	names := append([]string{t.Revision}, t.Tags...)
 	if t.isDefault() {

@@ -61,19 +61,19 @@ func TestRevision(t *testing.T) {
 			target:     Target{Revision: rev},
 		},
 		{
-			name:       "#22 istio-injection=enabled uses the revision named default",
+			name:       "istio-injection=enabled uses the revision named default",
 			namespaces: []Namespace{ns("shop", m(LabelInjection, "enabled"))},
 			target:     Target{Revision: Default},
 			want:       Usage{Namespaces: []string{"shop"}},
 		},
 		{
-			name:       "#21 #22 istio-injection=enabled uses the revision the tag named default points at",
+			name:       "istio-injection=enabled uses the revision the tag named default points at",
 			namespaces: []Namespace{ns("shop", m(LabelInjection, "enabled"))},
 			target:     Target{Revision: rev, Tags: []string{Default}},
 			want:       Usage{Namespaces: []string{"shop"}, Tags: []string{Default}},
 		},
 		{
-			name:       "#21 istio-injection=enabled does not use a revision default does not resolve to",
+			name:       "istio-injection=enabled does not use a revision default does not resolve to",
 			namespaces: []Namespace{ns("shop", m(LabelInjection, "enabled"))},
 			target:     Target{Revision: rev, Tags: []string{tag}},
 			want:       Usage{Tags: []string{tag}},
@@ -144,7 +144,7 @@ func TestRevision(t *testing.T) {
 			want:       Usage{Pods: 1},
 		},
 		{
-			name:       "#23 pod label sidecar.istio.io/inject=true uses the revision the tag named default points at",
+			name:       "pod label sidecar.istio.io/inject=true uses the revision the tag named default points at",
 			namespaces: []Namespace{unlabelled},
 			pods:       []Pod{pod("shop", "cart-1", corev1.PodPending, m(LabelInject, "true"), nil)},
 			target:     Target{Revision: rev, Tags: []string{Default}},
@@ -188,13 +188,13 @@ func TestRevision(t *testing.T) {
 			want:   Usage{Pods: 1},
 		},
 		{
-			name:       "#24 Succeeded pod does not count",
+			name:       "Succeeded pod does not count",
 			namespaces: []Namespace{unlabelled},
 			pods:       []Pod{pod("shop", "migrate-1", corev1.PodSucceeded, m(LabelRev, rev), annotated)},
 			target:     Target{Revision: rev},
 		},
 		{
-			name:       "#25 Failed pod does not count",
+			name:       "Failed pod does not count",
 			namespaces: []Namespace{unlabelled},
 			pods:       []Pod{pod("shop", "cart-1", corev1.PodFailed, m(LabelRev, rev), annotated)},
 			target:     Target{Revision: rev},
@@ -310,7 +310,7 @@ func TestTag(t *testing.T) {
 			want:       Usage{Namespaces: []string{"shop"}, tag: true},
 		},
 		{
-			name:       "#21 #22 istio-injection=enabled uses the tag named default",
+			name:       "istio-injection=enabled uses the tag named default",
 			namespaces: []Namespace{ns("shop", m(LabelInjection, "enabled"))},
 			tag:        Default,
 			want:       Usage{Namespaces: []string{"shop"}, tag: true},
@@ -322,7 +322,7 @@ func TestTag(t *testing.T) {
 			want:       Usage{tag: true},
 		},
 		{
-			name:       "#23 pod label sidecar.istio.io/inject=true uses the tag named default",
+			name:       "pod label sidecar.istio.io/inject=true uses the tag named default",
 			namespaces: []Namespace{unlabelled},
 			pods:       []Pod{pod("shop", "cart-1", corev1.PodRunning, m(LabelInject, "true"), annotated)},
 			tag:        Default,
@@ -357,14 +357,14 @@ func TestTag(t *testing.T) {
 			want:       Usage{tag: true},
 		},
 		{
-			name:       "#25 Failed pod does not count for a tag",
+			name:       "Failed pod does not count for a tag",
 			namespaces: []Namespace{unlabelled},
 			pods:       []Pod{pod("shop", "cart-1", corev1.PodFailed, m(LabelRev, tag), nil)},
 			tag:        tag,
 			want:       Usage{tag: true},
 		},
 		{
-			name:       "#24 Succeeded pod does not count for a tag",
+			name:       "Succeeded pod does not count for a tag",
 			namespaces: []Namespace{unlabelled},
 			pods:       []Pod{pod("shop", "migrate-1", corev1.PodSucceeded, m(LabelInject, "true"), nil)},
 			tag:        Default,
@@ -483,7 +483,7 @@ func TestMessageIsStable(t *testing.T) {
 }
 
 // TestPodThatStopsCountingNoLongerKeepsTheRevision follows one pod through its life: while it runs it
-// keeps its revision in use; once it has Succeeded (#24) or Failed (#25) it does not.
+// keeps its revision in use; once it has Succeeded or Failed it does not (docs/architecture.md#lesson-finished-pods).
 func TestPodThatStopsCountingNoLongerKeepsTheRevision(t *testing.T) {
 	for _, phase := range []corev1.PodPhase{corev1.PodPending, corev1.PodRunning, corev1.PodSucceeded, corev1.PodFailed} {
 		p := pod("shop", "migrate-1", phase, m(LabelRev, rev), annotated)
@@ -579,7 +579,7 @@ func (f failing) Namespace(name string) (Namespace, bool, error) {
 	return ns, found, f.fail("Namespace")
 }
 
-// TestLookupErrorsAreNotUnused guards field lesson #27: when bosun cannot tell, the answer is an error
+// TestLookupErrorsAreNotUnused guards docs/architecture.md#lesson-unknown-is-in-use: when bosun cannot tell, the answer is an error
 // (InUse Unknown, never pruned), not a usage that says nothing references the revision.
 func TestLookupErrorsAreNotUnused(t *testing.T) {
 	memory := NewMemory([]Namespace{unlabelled}, []Pod{pod("shop", "cart-1", corev1.PodRunning, m(LabelRev, tag), nil)})

@@ -133,12 +133,12 @@ type Options struct {
 	// charts render an object that already exists (internal/apply, adopt.go).
 	Adopt []string
 	// LeaveIstioCRDs tells the operator that another tool owns Istio's CRDs: bosun neither applies nor
-	// reads them (field lesson #38). Otherwise bosun keeps them at the newest version in use.
+	// reads them (docs/architecture.md#lesson-crds-left-to-another-tool). Otherwise bosun keeps them at the newest version in use.
 	LeaveIstioCRDs bool
 	// Clock is the time controllers see; nil means the real one.
 	Clock clock.PassiveClock
 	// ExternalNodeComponents are the node components ("cni", "ztunnel") that another tool manages:
-	// control planes do not require an IstioCNI or ZTunnel for them (field lesson #60).
+	// control planes do not require an IstioCNI or ZTunnel for them (docs/architecture.md#lesson-external-node-agents).
 	ExternalNodeComponents []string
 	// Lease are the leader election timings; zero means DefaultLease.
 	Lease LeaseTimings

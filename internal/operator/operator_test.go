@@ -8,7 +8,7 @@ import (
 )
 
 // TestExternalNeeds: --external-node-components takes cni and ztunnel, and refuses anything else
-// with the names it takes (field lesson #60).
+// with the names it takes (docs/architecture.md#lesson-external-node-agents).
 func TestExternalNeeds(t *testing.T) {
 	cases := []struct {
 		names []string

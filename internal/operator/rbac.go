@@ -1,6 +1,6 @@
 package operator
 
-// The operator's permissions: every request its code sends, and nothing else (field lesson #35: no
+// The operator's permissions: every request its code sends, and nothing else (docs/architecture.md#lesson-minimal-rbac: no
 // wildcard). `make generate` turns these markers into chart/files/role.yaml, which the chart and the
 // plain manifests install; a test there checks them against the kinds the code uses.
 //

@@ -9,7 +9,7 @@ import (
 )
 
 // Fields that istiod writes into the objects bosun applies. Sending them would start a fight that never
-// ends: istiod patches them, bosun puts its value back, istiod patches again (field lessons #1, #4–#6).
+// ends: istiod patches them, bosun puts its value back, istiod patches again (docs/architecture.md#lesson-istiod-webhook-fields).
 // The decision lives here, where objects are rendered, so `bosun render` and the golden files show
 // exactly what bosun sends.
 //

@@ -23,7 +23,7 @@ import (
 // so bosun installed from its manifests runs as it runs in a cluster: with the
 // container's arguments, and as the pod's ServiceAccount, through a token the
 // API server issues for that account and binds to the pod. The operator has
-// exactly the permissions its manifests grant (field lesson #35), and a
+// exactly the permissions its manifests grant (docs/architecture.md#lesson-minimal-rbac), and a
 // deleted pod's token stops working with it.
 //
 // The container's arguments are kept, except that an address flag

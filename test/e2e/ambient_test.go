@@ -127,7 +127,7 @@ func assertNoSidecars(t *testing.T, pods []corev1.Pod) {
 	}
 }
 
-// TestExternalNodeComponents guards field lesson #60: where another tool manages the CNI and ztunnel,
+// TestExternalNodeComponents guards docs/architecture.md#lesson-external-node-agents: where another tool manages the CNI and ztunnel,
 // `bosun-operator --external-node-components=cni,ztunnel` keeps an ambient control plane that needs
 // them from waiting for IstioCNI and ZTunnel resources that will never exist.
 func TestExternalNodeComponents(t *testing.T) {

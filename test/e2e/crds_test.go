@@ -101,7 +101,7 @@ func allAt(versions map[string]string, version string) error {
 
 // TestIstioCRDsMoveForwardOnly follows DESIGN decision 7: bosun installs Istio's CRDs from the base
 // chart of the newest version in use, takes over CRDs another installer created without losing their
-// objects, never downgrades them (field lesson #39, also across an operator restart), and never deletes
+// objects, never downgrades them (docs/architecture.md#lesson-crds-move-forward, also across an operator restart), and never deletes
 // them: a user's VirtualService survives the removal of every bosun resource.
 func TestIstioCRDsMoveForwardOnly(t *testing.T) {
 	c := newClient(t)
@@ -185,7 +185,7 @@ func TestIstioCRDsMoveForwardOnly(t *testing.T) {
 	}
 }
 
-// TestIstioCRDsLeftToAnotherTool: with --manage-istio-crds=false (field lesson #38), bosun writes no
+// TestIstioCRDsLeftToAnotherTool: with --manage-istio-crds=false (docs/architecture.md#lesson-crds-left-to-another-tool), bosun writes no
 // CRD, even one that is missing.
 func TestIstioCRDsLeftToAnotherTool(t *testing.T) {
 	c := newClient(t)

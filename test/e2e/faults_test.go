@@ -51,12 +51,12 @@ const (
 )
 
 // TestOperatorSurvivesSIGKILL kills the operator (SIGKILL to the process that plays its pod, as the
-// OOM killer does, field lesson #14) at seeded random moments of InPlace and RevisionBased version
+// OOM killer does, docs/architecture.md#lesson-killed-at-any-moment) at seeded random moments of InPlace and RevisionBased version
 // changes (v1.24.3 ↔ v1.24.4) and of the relabelling that retires a RevisionBased revision; the box
 // restarts it a second later, as a kubelet does. After every kill the mesh converges — the Istio Healthy on
 // the right active revision, exactly the revisions it should have — and all along nothing is orphaned
-// (no object bosun applied outlives its owner, no IstioRevision its Istio, field lesson #28), no
-// revision that a namespace with injected pods uses is deleted (#27) and no revision appears twice.
+// (no object bosun applied outlives its owner, no IstioRevision its Istio, docs/architecture.md#lesson-restored-revisions), no
+// revision that a namespace with injected pods uses is deleted (docs/architecture.md#lesson-unknown-is-in-use) and no revision appears twice.
 //
 // The operator runs with --leader-elect=false: a restarted process would otherwise wait for the killed
 // one's Lease to expire (a minute by default) before reconciling, which is what

@@ -99,7 +99,7 @@ func applyDryRun(ctx context.Context, c client.Client, manifest string) error {
 }
 
 // webhookQuietPeriod is how long bosun must leave istiod's webhook fields alone once istiod has set
-// them (field lessons #1, #4–#6: the fights happened within seconds). bosun reconciles on watch
+// them (docs/architecture.md#lesson-istiod-webhook-fields: the fights happened within seconds). bosun reconciles on watch
 // events and has no periodic resync of its own (controller-runtime's default, 10 hours), so a write of
 // istiod's that bosun would undo is answered within seconds, and each answer draws another: half a
 // minute shows a fight many times over.

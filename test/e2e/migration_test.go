@@ -146,7 +146,7 @@ func migrationStep(t *testing.T, c client.Client, pods map[string][]corev1.Pod, 
 		t.Fatalf("each revision's counts of its namespaces and pods: %v", err)
 	}
 	// kubectl get istiorevisiontag: the old control plane's tag is in use until the last namespace
-	// labelled istio-injection=enabled has left it (field lessons #22, #23), then says so.
+	// labelled istio-injection=enabled has left it (docs/architecture.md#lesson-default-tag, #lesson-usage-follows-injection), then says so.
 	if len(staying) > 0 {
 		tagRow(t, "default", "Healthy", "True", "basic")
 	} else {

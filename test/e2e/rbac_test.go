@@ -24,7 +24,7 @@ import (
 // pod as a bosun process with a token of the chart's ServiceAccount and the Deployment's arguments
 // (leader election on). It installs, reconciles and removes a control plane, a revision tag, an
 // IstioCNI and a ZTunnel: the chart's RBAC is enough for all of it, including Istio's CRDs, the Events
-// it records and the Lease in its own namespace (field lesson #35). Its metrics are served through the
+// it records and the Lease in its own namespace (docs/architecture.md#lesson-minimal-rbac). Its metrics are served through the
 // chart's Service.
 func TestTheOperatorNeedsOnlyItsRBAC(t *testing.T) {
 	c := newClient(t)

@@ -27,7 +27,7 @@ import (
 // process), and the Istio, its revision and the VirtualService stay. Installing bosun again adopts
 // everything: the Istio is Healthy, istiod is not restarted, and the new operator applies nothing (no
 // object created, updated, corrected or adopted; its only writes are status, events and its Lease),
-// because what it finds carries its own inventory and digests (field lessons #2, #28; DESIGN.md
+// because what it finds carries its own inventory and digests (docs/architecture.md#lesson-converged-writes-nothing, #lesson-restored-revisions; DESIGN.md
 // decision 4).
 func TestUninstallLeavesTheMeshAndReinstallAdoptsIt(t *testing.T) {
 	c := newClient(t)

@@ -117,7 +117,7 @@ func TestRevisionBasedUpdate(t *testing.T) {
 }
 
 // TestRevisionBasedAliasNamesTheResolvedVersion: an Istio on an alias gets a revision named after the
-// concrete version the alias resolves to, never the alias (field lesson #16).
+// concrete version the alias resolves to, never the alias (docs/architecture.md#lesson-alias-names-a-revision).
 func TestRevisionBasedAliasNamesTheResolvedVersion(t *testing.T) {
 	c := newClient(t)
 	startOperator(t, v1244)

@@ -76,8 +76,8 @@ func TestInPlaceRefusesSkippingMinorVersions(t *testing.T) {
 
 // TestDriftIsCorrectedAndOthersFieldsKept: a field bosun applies to istiod's Deployment and changed by
 // hand is put back; a label someone else added stays; istiod's webhook fields (caBundle, the
-// validating failurePolicy) are never overwritten; a deleted object is recreated (field lessons #1,
-// #4–#6, #9).
+// validating failurePolicy) are never overwritten; a deleted object is recreated
+// (docs/architecture.md#lesson-istiod-webhook-fields, #lesson-drift-put-back).
 func TestDriftIsCorrectedAndOthersFieldsKept(t *testing.T) {
 	c := newClient(t)
 	startOperator(t, v1244)
@@ -187,7 +187,7 @@ func TestDriftIsCorrectedAndOthersFieldsKept(t *testing.T) {
 
 // TestPodChurnRendersAndAppliesNothing: once converged, 500 pods coming and going update InUse and
 // cause no render and no apply, and reconcile the revision at most once a second to count them
-// (field lesson #31). The counts are refreshed every 2 s rather than
+// (docs/architecture.md#lesson-metadata-only-pods). The counts are refreshed every 2 s rather than
 // every 30 s (--in-use-refresh-interval), so the test does not wait for the default's refreshes.
 func TestPodChurnRendersAndAppliesNothing(t *testing.T) {
 	c := newClient(t)
@@ -449,7 +449,7 @@ func noRetryStorm(t *testing.T, controller string) {
 
 // TestConvergedOperatorWritesNothing: once an Istio is installed, reconciles caused by events that
 // change nothing bosun manages (a user's label on a ConfigMap bosun applied, an annotation on the
-// Istio) make no API write at all (DESIGN decision 4, field lessons #1–#3, #8).
+// Istio) make no API write at all (DESIGN decision 4, docs/architecture.md#lesson-istiod-webhook-fields, #lesson-converged-writes-nothing, #lesson-write-status-only-on-change).
 func TestConvergedOperatorWritesNothing(t *testing.T) {
 	c := newClient(t)
 	startOperator(t, v1244)

@@ -33,13 +33,13 @@ import (
 // IstioRevisionTag" and "Updating Istio control plane with RevisionBased strategy and
 // IstioRevisionTag" (updating chapter, §2.3.4–2.3.5), from the documents' own manifest, with Bookinfo
 // in the namespace bookinfo labelled istio-injection=enabled:
-//   - the tag named default makes the namespace use the active revision (field lessons #21, #22:
+//   - the tag named default makes the namespace use the active revision (docs/architecture.md#lesson-default-tag:
 //     istio-injection=enabled works with RevisionBased through it): Bookinfo's pods are injected
 //     by istiod-default-v1-24-3 through the tag's webhook, with the 1.24.3 proxy; what the operator
 //     applies for the tag is what bosun render prints; `oc get istiorevisiontag` shows "default
 //     Healthy True default-v1-24-3";
 //   - after the version patch the tag moves to the new revision (its webhook updated in place, never
-//     deleted; field lesson #26: without any change of the tag's own), both revisions are Ready and in
+//     deleted; docs/architecture.md#lesson-follow-the-spec: without any change of the tag's own), both revisions are Ready and in
 //     use, two istiod pods run, and the pods keep their 1.24.3 proxies;
 //   - after `oc rollout restart` (no relabelling: that is what the tag is for) every pod carries the
 //     new revision's 1.24.4 proxy, and the old revision is pruned with its istiod.
@@ -684,7 +684,7 @@ func renderExample(t *testing.T, file string) []*unstructured.Unstructured {
 // TestConvergedTagWritesNothing: once a tag is applied and its status written, reconciles caused by
 // events that change nothing bosun manages (a user's label on the tag's webhook, an annotation on the
 // tag, a pod that does not select the tag) make no API write, and a pod churn renders nothing (DESIGN
-// decision 4, field lesson #31).
+// decision 4, docs/architecture.md#lesson-metadata-only-pods).
 func TestConvergedTagWritesNothing(t *testing.T) {
 	c := newClient(t)
 	// The counts the test waits for are refreshed every 2 s rather than 30 s.

@@ -2,7 +2,7 @@
 // those of the base chart of the newest Istio version any IstioRevision uses (internal/desired,
 // ForCRDs), applied with internal/apply's ApplyCRDs, which never deletes a CRD and never replaces
 // one with an older version's. The operator runs this controller unless told that another tool owns
-// the CRDs (--manage-istio-crds=false, field lesson #38).
+// the CRDs (--manage-istio-crds=false, docs/architecture.md#lesson-crds-left-to-another-tool).
 //
 // All revisions share one set of CRDs, so every revision event maps to one request. The controller
 // remembers the version it last brought the CRDs to; while the newest version in use stays the same,

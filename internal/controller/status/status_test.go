@@ -8,7 +8,7 @@ import (
 )
 
 // TestSetKeepsTransitionTimeUnlessStatusChanges: a condition whose status stays the same keeps its
-// transition time (so an unchanged status is not rewritten, field lesson #8); one whose status changes
+// transition time (so an unchanged status is not rewritten, docs/architecture.md#lesson-write-status-only-on-change); one whose status changes
 // gets the new time.
 func TestSetKeepsTransitionTimeUnlessStatusChanges(t *testing.T) {
 	then := metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))

@@ -54,7 +54,7 @@ func TestState(t *testing.T) {
 }
 
 // TestSelectedTags: namespaces and pods wake the tag their labels select; a pod's istio.io/rev annotation,
-// which names the revision that injected it, never wakes a tag (#23 for the default tag's labels).
+// which names the revision that injected it, never wakes a tag (docs/architecture.md#lesson-usage-follows-injection).
 func TestSelectedTags(t *testing.T) {
 	nsObj := func(labels map[string]string) client.Object {
 		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: labels}}
@@ -70,7 +70,7 @@ func TestSelectedTags(t *testing.T) {
 		{"istio-injection=enabled selects default", nsObj(map[string]string{"istio-injection": "enabled"}), "default"},
 		{"namespace istio.io/rev", nsObj(map[string]string{"istio.io/rev": "prod"}), "prod"},
 		{"unlabelled namespace", nsObj(nil), ""},
-		{"#23 sidecar.istio.io/inject=true selects default", podObj(map[string]string{"sidecar.istio.io/inject": "true"}, nil), "default"},
+		{"sidecar.istio.io/inject=true selects default", podObj(map[string]string{"sidecar.istio.io/inject": "true"}, nil), "default"},
 		{"pod istio.io/rev label", podObj(map[string]string{"istio.io/rev": "prod"}, nil), "prod"},
 		{"pod annotation alone", podObj(nil, map[string]string{"istio.io/rev": "prod"}), ""},
 	}
@@ -88,7 +88,7 @@ func TestSelectedTags(t *testing.T) {
 	}
 }
 
-// TestIndexKeys: a tag is found by what its spec names (field lesson #26) and by the revision its
+// TestIndexKeys: a tag is found by what its spec names (docs/architecture.md#lesson-follow-the-spec) and by the revision its
 // status names.
 func TestIndexKeys(t *testing.T) {
 	tag := &v1.IstioRevisionTag{Spec: v1.IstioRevisionTagSpec{TargetRef: v1.TargetReference{Kind: v1.KindIstio, Name: "prod"}}}
