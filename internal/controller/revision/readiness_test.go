@@ -5,6 +5,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
@@ -57,5 +58,32 @@ func TestIstiodReady(t *testing.T) {
 				t.Errorf("reason %s, want %s", got.Reason, v1.ReasonIstiodNotReady)
 			}
 		})
+	}
+}
+
+// TestTagMovedWakesRevisions: a revision hears of a tag that comes, goes, changes its target or moves
+// its webhook, and not of the tag's own status changes (its use, its readiness).
+func TestTagMovedWakesRevisions(t *testing.T) {
+	tag := func(generation int64, points string, inUse metav1.ConditionStatus) *v1.IstioRevisionTag {
+		t := &v1.IstioRevisionTag{ObjectMeta: metav1.ObjectMeta{Name: "stable", Generation: generation}}
+		t.Status.IstioRevision = points
+		t.Status.Conditions = []metav1.Condition{{Type: v1.ConditionInUse, Status: inUse}}
+		return t
+	}
+	for _, tc := range []struct {
+		name     string
+		old, new *v1.IstioRevisionTag
+		wake     bool
+	}{
+		{"its targetRef changed", tag(1, "a", metav1.ConditionTrue), tag(2, "a", metav1.ConditionTrue), true},
+		{"its webhook moved", tag(2, "a", metav1.ConditionTrue), tag(2, "b", metav1.ConditionTrue), true},
+		{"only its use changed", tag(2, "a", metav1.ConditionFalse), tag(2, "a", metav1.ConditionTrue), false},
+	} {
+		if got := (tagMoved{}).Update(event.UpdateEvent{ObjectOld: tc.old, ObjectNew: tc.new}); got != tc.wake {
+			t.Errorf("%s: wakes revisions %t, want %t", tc.name, got, tc.wake)
+		}
+	}
+	if !(tagMoved{}).Create(event.CreateEvent{}) || !(tagMoved{}).Delete(event.DeleteEvent{}) {
+		t.Error("a tag that comes or goes must wake the revisions it concerns")
 	}
 }
