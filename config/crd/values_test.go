@@ -33,7 +33,7 @@ func indent(text, prefix string) string {
 }
 
 // TestValuesAreAccepted applies values a platform team writes when it moves a mesh to OpenShift
-// Service Mesh 3 (field-lessons: the 2.6 → 3.0 migration settings), so typing must not refuse them.
+// Service Mesh 3 (the migration settings, docs/architecture.md#lesson-typed-values), so typing must not refuse them.
 func TestValuesAreAccepted(t *testing.T) {
 	ctx := context.Background()
 	cases := map[string]string{
