@@ -30,6 +30,9 @@ func TestSetKeepsTransitionTimeUnlessStatusChanges(t *testing.T) {
 	}
 }
 
+// TestState: status.state is Healthy only when every condition it summarises is True, else the reason
+// of the first (in the given order) that is not, whatever order the status lists them in; a condition
+// not yet written leaves it empty, and conditions it does not summarise (InUse) do not count.
 func TestState(t *testing.T) {
 	c := func(typ string, s metav1.ConditionStatus, reason string) metav1.Condition {
 		return metav1.Condition{Type: typ, Status: s, Reason: reason}
@@ -42,6 +45,10 @@ func TestState(t *testing.T) {
 		{[]metav1.Condition{c("Reconciled", "True", "Reconciled"), c("Ready", "False", "IstiodNotReady")}, "IstiodNotReady"},
 		{[]metav1.Condition{c("Reconciled", "False", "ReconcileError"), c("Ready", "False", "IstiodNotReady")}, "ReconcileError"},
 		{[]metav1.Condition{c("Ready", "True", "Ready")}, ""},
+		{[]metav1.Condition{c("Reconciled", "True", "Reconciled"), c("Ready", "Unknown", "ReadinessCheckFailed")}, "ReadinessCheckFailed"},
+		{[]metav1.Condition{c("Ready", "False", "IstiodNotReady"), c("Reconciled", "True", "Reconciled")}, "IstiodNotReady"},
+		{[]metav1.Condition{c("Reconciled", "True", "Reconciled"), c("Ready", "True", "Ready"), c("InUse", "False", "NotReferencedByAnything")}, "Healthy"},
+		{nil, ""},
 	} {
 		if got := State(tc.conditions, "Reconciled", "Ready"); got != tc.want {
 			t.Errorf("State(%v) = %q, want %q", tc.conditions, got, tc.want)
