@@ -34,12 +34,12 @@ type NotOursError struct {
 }
 
 func (e *NotOursError) Error() string {
-	managers := strings.Join(e.Managers, ", ")
-	if managers == "" {
-		managers = "no field manager on record"
+	if len(e.Managers) == 0 {
+		// --adopt-from names managers, and this object has none: only deleting it helps.
+		return fmt.Sprintf("%s exists and was not created by bosun (no field manager on record, so bosun cannot tell who owns it): delete it, and bosun creates it", e.Ref)
 	}
 	return fmt.Sprintf("%s exists and was not created by bosun (%s): delete it, or let bosun take it over by running the operator with --adopt-from=%s",
-		e.Ref, managers, strings.Join(e.Managers, ","))
+		e.Ref, strings.Join(e.Managers, ", "), strings.Join(e.Managers, ","))
 }
 
 // foreignManagers lists the field managers of an object, status subresource entries aside.

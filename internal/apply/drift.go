@@ -3,6 +3,7 @@ package apply
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -99,57 +100,71 @@ func walkValue(set *fieldpath.Set, v any, path string, missing *[]string) {
 			walkField(set, k, cv, path, missing)
 		}
 	case []any:
+		// Two passes: items match elements on every key field first, then, among the elements left,
+		// on the key fields an item has (the others defaulted by the API server). So a port rendered
+		// without its protocol is never matched with another port of the same number and another
+		// protocol that an item of its own matches.
+		found := make([]*fieldpath.PathElement, len(v))
+		var claimed []fieldpath.PathElement
+		for _, exact := range []bool{true, false} {
+			for i, item := range v {
+				if found[i] == nil {
+					found[i] = matchItem(set, i, item, exact, claimed)
+					if found[i] != nil {
+						claimed = append(claimed, *found[i])
+					}
+				}
+			}
+		}
 		for i, item := range v {
 			p := path + "[" + strconv.Itoa(i) + "]"
-			member, child := matchItem(set, i, item)
 			switch {
-			case member:
-			case child != nil:
-				walkValue(child, item, p, missing)
-			default:
+			case found[i] == nil:
 				*missing = append(*missing, p)
+			default:
+				if child, ok := set.Children.Get(*found[i]); ok {
+					walkValue(child, item, p, missing)
+				}
 			}
 		}
 	}
 }
 
-// matchItem finds list item i in set: as a leaf member (true) or as a child set.
-func matchItem(set *fieldpath.Set, i int, item any) (bool, *fieldpath.Set) {
-	// Two passes: elements that match the item on every key field first, then elements that match on
-	// the key fields the item has (the others defaulted by the API server), so that a port without its
-	// protocol is not matched with another port of the same number and another protocol.
-	for _, exact := range []bool{true, false} {
-		matches := func(pe fieldpath.PathElement) bool {
-			switch {
-			case pe.Index != nil:
-				return *pe.Index == i
-			case pe.Value != nil:
-				return value.Equals(*pe.Value, value.NewValueInterface(item))
-			case pe.Key != nil:
-				return keyMatches(*pe.Key, item, exact)
-			}
+// matchItem finds the element of set (a child or a leaf member) that list item i is, matching key
+// fields exactly or, unless exact, on the key fields the item has; elements already claimed by other
+// items are passed over. It returns nil when there is none.
+func matchItem(set *fieldpath.Set, i int, item any, exact bool, claimed []fieldpath.PathElement) *fieldpath.PathElement {
+	matches := func(pe fieldpath.PathElement) bool {
+		if slices.ContainsFunc(claimed, pe.Equals) {
 			return false
 		}
-		// The sets' Iterate methods are used rather than their All iterators, whose loops may not be
-		// left early.
-		var child *fieldpath.Set
-		set.Children.Iterate(func(pe fieldpath.PathElement) {
-			if child == nil && matches(pe) {
-				child, _ = set.Children.Get(pe)
+		switch {
+		case pe.Index != nil:
+			return *pe.Index == i
+		case pe.Value != nil:
+			return value.Equals(*pe.Value, value.NewValueInterface(item))
+		case pe.Key != nil:
+			return keyMatches(*pe.Key, item, exact)
+		}
+		return false
+	}
+	// A child is preferred to a member of the same element: the item is owned field by field. The
+	// sets' Iterate methods are used rather than their All iterators, whose loops may not be left
+	// early.
+	var found *fieldpath.PathElement
+	set.Children.Iterate(func(pe fieldpath.PathElement) {
+		if found == nil && matches(pe) {
+			found = &pe
+		}
+	})
+	if found == nil {
+		set.Members.Iterate(func(pe fieldpath.PathElement) {
+			if found == nil && matches(pe) {
+				found = &pe
 			}
 		})
-		if child != nil {
-			return false, child
-		}
-		member := false
-		set.Members.Iterate(func(pe fieldpath.PathElement) {
-			member = member || matches(pe)
-		})
-		if member {
-			return true, nil
-		}
 	}
-	return false, nil
+	return found
 }
 
 // keyMatches reports whether a list item has the key's field values. Unless exact, a key field the

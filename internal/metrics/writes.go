@@ -51,7 +51,9 @@ func Resource(path string) string {
 	default:
 		return "other"
 	}
-	if len(parts) >= 3 && parts[0] == "namespaces" {
+	// namespaces/NS/RES… is a namespaced resource, except namespaces/NS/status and /finalize: the
+	// subresources of namespace NS, for which no namespaced resource of those names exists.
+	if len(parts) >= 3 && parts[0] == "namespaces" && !(len(parts) == 3 && (parts[2] == "status" || parts[2] == "finalize")) {
 		parts = parts[2:]
 	}
 	switch len(parts) {
