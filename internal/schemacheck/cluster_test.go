@@ -71,7 +71,6 @@ var agreementCases = map[string]string{
 	"labels and annotations":              strings.Replace(widget(""), "  name: w\n", "  name: w\n  labels: {app: shop}\n  annotations: {note: x}\n", 1),
 	"a CEL rule":                          widget("  min: 5\n  max: 1\n"),
 	"a wrong type and a CEL rule":         widget("  min: 5\n  max: 1\n  size: \"2\"\n"),
-	"an unknown field of metadata":        strings.Replace(widget(""), "  name: w\n", "  name: w\n  colour: red\n", 1),
 	"several problems":                    widget("  size: 0\n  mode: Slow\n  items: [a, b, c]\n"),
 	"a fraction for an integer":           widget("  size: 2.5\n"),
 	"a string for an integer":             widget("  size: \"2\"\n"),
