@@ -1,0 +1,76 @@
+package repo
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestRootIsTheFolderOfBosunsModuleLine: Root stops only at a go.mod whose module is exactly bosun's,
+// passing modules whose path merely starts with it, wherever the walk starts below it.
+func TestRootIsTheFolderOfBosunsModuleLine(t *testing.T) {
+	top := t.TempDir()
+	for path, content := range map[string]string{
+		"go.mod":                       "\n\nmodule github.com/bosun-mesh/bosun\n\ngo 1.24\n",
+		"tools/go.mod":                 "module github.com/bosun-mesh/bosun-tools\n\ngo 1.24\n",
+		"tools/nested/go.mod":          "module github.com/bosun-mesh/bosun/tools/nested\n\ngo 1.24\n",
+		"tools/nested/deeper/.keep":    "",
+		"tools/nested/deeper/go.mod.x": "module github.com/bosun-mesh/bosun\n",
+	} {
+		p := filepath.Join(top, filepath.FromSlash(path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, start := range []string{"", "tools", "tools/nested", "tools/nested/deeper"} {
+		t.Run("from "+start, func(t *testing.T) {
+			t.Chdir(filepath.Join(top, filepath.FromSlash(start)))
+			if got, err := Root(); err != nil || got != top {
+				t.Errorf("Root() = %q, %v; want %s", got, err, top)
+			}
+		})
+	}
+}
+
+// TestBosunIsBuiltAsTheProgramsAre: the Makefile's BOSUN_BUILD uses the environment and flags the
+// cluster's programs and istiod are built with, so that a fresh make demo compiles the packages they
+// share once rather than twice.
+func TestBosunIsBuiltAsTheProgramsAre(t *testing.T) {
+	makefile, err := os.ReadFile(filepath.Join("..", "..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^BOSUN_BUILD\s*:?=\s*(.*)$`).FindSubmatch(makefile)
+	if m == nil {
+		t.Fatal("the Makefile defines no BOSUN_BUILD")
+	}
+	words := strings.Fields(string(m[1]))
+	i := slices.Index(words, "build")
+	if i < 1 || words[i-1] != "go" {
+		t.Fatalf("BOSUN_BUILD = %q, want go build with its environment before it", m[1])
+	}
+	if env := words[:i-1]; !slices.Equal(env, ProgramEnv) {
+		t.Errorf("BOSUN_BUILD's environment is %q, the programs' %q", env, ProgramEnv)
+	}
+	if flags := words[i+1:]; !slices.Equal(flags, ProgramBuildFlags) {
+		t.Errorf("BOSUN_BUILD's flags are %q, the programs' %q", flags, ProgramBuildFlags)
+	}
+	if !slices.Contains(ProgramBuildFlags, "-gcflags="+ProgramGCFlags) {
+		t.Errorf("the programs' flags %q do not pass ProgramGCFlags %q", ProgramBuildFlags, ProgramGCFlags)
+	}
+}
+
+// TestPilotDiscoveryLayout: istiod of a version is bin/istiod/<version>/pilot-discovery, where
+// hack/istiodbins writes it and the demo and the cluster in a box look for it.
+func TestPilotDiscoveryLayout(t *testing.T) {
+	got := PilotDiscovery(filepath.Join("bin", "istiod"), "v1.27.0-snapshot.b9159ca3")
+	if want := filepath.Join("bin", "istiod", "v1.27.0-snapshot.b9159ca3", "pilot-discovery"); got != want {
+		t.Errorf("PilotDiscovery = %s, want %s", got, want)
+	}
+}
