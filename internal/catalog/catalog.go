@@ -362,7 +362,7 @@ func (c *Catalog) ConcreteNames() []string {
 		names = append(names, v.Name)
 	}
 	for _, n := range c.eol {
-		if !strings.HasSuffix(n, "-latest") {
+		if !aliasName.MatchString(n) {
 			names = append(names, n)
 		}
 	}

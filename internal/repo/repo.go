@@ -5,10 +5,11 @@
 package repo
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 )
 
 // Root walks up from the working directory to the directory whose go.mod declares bosun's module.
@@ -20,7 +21,7 @@ func Root() (string, error) {
 	}
 	for {
 		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.HasPrefix(bytes.TrimSpace(data), []byte("module github.com/bosun-mesh/bosun\n")) {
+		if err == nil && modulePath(data) == module {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)
@@ -29,6 +30,28 @@ func Root() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// module is bosun's module path.
+const module = "github.com/bosun-mesh/bosun"
+
+// modulePath is the path a go.mod's module directive declares, as the go command reads it: comments
+// aside, quoted or not; "" when there is none.
+func modulePath(gomod []byte) string {
+	for _, line := range strings.Split(string(gomod), "\n") {
+		if i := strings.Index(line, "//"); i >= 0 {
+			line = line[:i]
+		}
+		fields := strings.Fields(line)
+		if len(fields) != 2 || fields[0] != "module" {
+			continue
+		}
+		if path, err := strconv.Unquote(fields[1]); err == nil {
+			return path
+		}
+		return fields[1]
+	}
+	return ""
 }
 
 // ProgramGCFlags are the compiler flags of the programs built from other projects' modules: no DWARF

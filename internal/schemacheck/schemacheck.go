@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -37,6 +38,7 @@ import (
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -130,16 +132,20 @@ func (c *Checker) Check(ctx context.Context, obj *unstructured.Unstructured) (*u
 	unknown := pruning.PruneWithOptions(out.Object, s.structural, true, opts)
 	sort.Strings(unknown)
 	for _, path := range unknown {
-		if strings.HasPrefix(path, "metadata.") {
+		// The schema says nothing of metadata: its fields are ObjectMeta's, and only others are unknown.
+		if m, ok := strings.CutPrefix(path, "metadata."); ok && objectMetaFields[strings.SplitN(m, ".", 2)[0]] {
 			continue
 		}
 		errs = append(errs, field.Invalid(field.NewPath(path), nil, fmt.Sprintf("unknown field %q", path)))
 	}
 	structuraldefaulting.PruneNonNullableNullsWithoutDefaults(out.Object, s.structural)
 	structuraldefaulting.Default(out.Object, s.structural)
-	errs = append(errs, validation.ValidateCustomResource(nil, out.Object, s.validator)...)
-	// CEL rules assume the schema holds: they run only on an object that passes it.
-	if s.cel != nil && len(errs) == 0 {
+	schemaErrs := validation.ValidateCustomResource(nil, out.Object, s.validator)
+	errs = append(errs, schemaErrs...)
+	// CEL rules run unless the schema found a value of which they could not make sense: a wrong type,
+	// a missing required field, an unsupported enum value, a list or string too long. The API server
+	// skips them then, and only then.
+	if s.cel != nil && !blocksRules(schemaErrs) {
 		celErrs, _ := s.cel.Validate(ctx, nil, s.structural, out.Object, nil, celconfig.RuntimeCELCostBudget)
 		errs = append(errs, celErrs...)
 	}
@@ -151,6 +157,29 @@ func (c *Checker) Check(ctx context.Context, obj *unstructured.Unstructured) (*u
 	}
 	return out, nil
 }
+
+// blocksRules reports whether a schema error keeps the API server from running CEL rules.
+func blocksRules(errs field.ErrorList) bool {
+	for _, err := range errs {
+		switch err.Type {
+		case field.ErrorTypeNotSupported, field.ErrorTypeRequired, field.ErrorTypeTooLong, field.ErrorTypeTooMany, field.ErrorTypeTypeInvalid:
+			return true
+		}
+	}
+	return false
+}
+
+// objectMetaFields are the fields of metadata the API server knows: ObjectMeta's, by their JSON names.
+var objectMetaFields = func() map[string]bool {
+	out := map[string]bool{}
+	t := reflect.TypeOf(metav1.ObjectMeta{})
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			out[name] = true
+		}
+	}
+	return out
+}()
 
 // normaliseNumbers gives numbers the types the API server decodes them to: whole numbers int64, others
 // float64, whichever YAML or JSON decoder read the manifest; so a type error names the same type.
