@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -228,16 +229,25 @@ func TestPoliciesAgreeWithAdmit(t *testing.T) {
 // checker checks manifests offline against bosun's CRDs, as `bosun render` does.
 func checker(t *testing.T) *schemacheck.Checker {
 	t.Helper()
-	crds, err := crd.CRDs()
-	if err != nil {
-		t.Fatal(err)
+	checkerOnce.Do(func() {
+		crds, err := crd.CRDs()
+		if err == nil {
+			sharedChecker, err = schemacheck.New(crds)
+		}
+		checkerErr = err
+	})
+	if checkerErr != nil {
+		t.Fatal(checkerErr)
 	}
-	c, err := schemacheck.New(crds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return sharedChecker
 }
+
+// The Checker compiles the CRDs' schemas and CEL rules, which takes a while: the tests share one.
+var (
+	checkerOnce   sync.Once
+	sharedChecker *schemacheck.Checker
+	checkerErr    error
+)
 
 // sweep is the names of a catalog the agreement test sends: every supported name (each alias and
 // version is a rule of its own in the policies), and every fourth end-of-life name, which all share one
