@@ -42,7 +42,9 @@ func (c cached) Get(_ context.Context, key client.ObjectKey, obj client.Object, 
 	return apierrors.NewNotFound(schema.GroupResource{}, key.Name)
 }
 
-func (c cached) List(context.Context, client.ObjectList, ...client.ListOption) error { return c.listErr }
+func (c cached) List(context.Context, client.ObjectList, ...client.ListOption) error {
+	return c.listErr
+}
 
 // testEnv has the built-in catalog and a default profile for each of its versions.
 func testEnv() desired.Env {
