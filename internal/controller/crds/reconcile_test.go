@@ -6,8 +6,8 @@ import (
 	"testing"
 	"testing/fstest"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	dto "github.com/prometheus/client_model/go"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
