@@ -187,3 +187,25 @@ func TestFromManifestsRefusesWhatCannotBeApplied(t *testing.T) {
 		})
 	}
 }
+
+// TestMissingNamespaceSaysWhatWaits: each kind refused for a namespace that does not exist says how
+// to create it and what bosun installs there once it does.
+func TestMissingNamespaceSaysWhatWaits(t *testing.T) {
+	none := facts([]string{})
+	for _, tc := range []struct {
+		kind    string
+		refusal *Refusal
+		want    string
+	}{
+		{v1.KindIstioRevision, testEnv().ForRevision(revision("prod", v127, 1), none).Refusal,
+			"namespace istio-system does not exist: create it (kubectl create namespace istio-system); bosun installs istiod as soon as it exists"},
+		{v1.KindIstioCNI, testEnv().ForCNI(&v1.IstioCNI{ObjectMeta: metav1.ObjectMeta{Name: v1.SingletonName}}, none).Refusal,
+			"namespace istio-cni does not exist: create it (kubectl create namespace istio-cni); bosun installs istio-cni-node as soon as it exists"},
+		{v1.KindZTunnel, testEnv().ForZTunnel(&v1.ZTunnel{ObjectMeta: metav1.ObjectMeta{Name: v1.SingletonName}}, none).Refusal,
+			"namespace ztunnel does not exist: create it (kubectl create namespace ztunnel); bosun installs ztunnel as soon as it exists"},
+	} {
+		if tc.refusal == nil || tc.refusal.Reason != v1.ReasonNamespaceNotFound || tc.refusal.Error() != tc.want {
+			t.Errorf("%s: refusal %v, want %s %q", tc.kind, tc.refusal, v1.ReasonNamespaceNotFound, tc.want)
+		}
+	}
+}
