@@ -52,6 +52,11 @@ func TestDaemonSetReady(t *testing.T) {
 		{"not every node has its pod yet", "status: {observedGeneration: 2, desiredNumberScheduled: 3, currentNumberScheduled: 2, updatedNumberScheduled: 2, numberReady: 2, numberAvailable: 2}",
 			metav1.ConditionFalse, v1.ReasonDaemonSetNotReady, "not all pods"},
 		{"missing", "", metav1.ConditionFalse, v1.ReasonDaemonSetNotReady, "not found"},
+		{"just created: no status yet", "status: {}", metav1.ConditionFalse, v1.ReasonDaemonSetRollingOut, "rolling out"},
+		{"OnDelete, a template not yet seen by the controller", "spec: {updateStrategy: {type: OnDelete}}\nstatus: {observedGeneration: 1, desiredNumberScheduled: 3, currentNumberScheduled: 3, updatedNumberScheduled: 3, numberReady: 3, numberAvailable: 3}",
+			metav1.ConditionFalse, v1.ReasonDaemonSetRollingOut, "delete the old pods node by node"},
+		{"a status kstatus cannot read", "status: {observedGeneration: 2, desiredNumberScheduled: 3, conditions: not-a-list}",
+			metav1.ConditionUnknown, v1.ReasonReadinessCheckFailed, "reading the status of DaemonSet istio-cni/istio-cni-node"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
