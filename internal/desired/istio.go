@@ -1,6 +1,7 @@
 package desired
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -99,6 +100,10 @@ func (e Env) ForIstio(istio *v1.Istio, f *Facts) IstioPlan {
 		check = existing
 	}
 	if plan.Refusal = revisionNameRefusal(check, f); plan.Refusal != nil {
+		var conflict *NameConflictError
+		if errors.As(plan.Refusal.Err, &conflict) {
+			conflict.Istio = istio.Name
+		}
 		return plan
 	}
 	if existing := plan.Existing; existing != nil && existing.Spec.Version != want.Spec.Version {

@@ -124,9 +124,15 @@ func releaseName(revision, chart string) string {
 type NameConflictError struct {
 	// Kind is the kind of the resource refused, Holder the kind of the older one that keeps Name.
 	Kind, Holder, Name string
+	// Istio, when set, is the Istio whose revision is refused: the resource its user wrote.
+	Istio string
 }
 
 func (e *NameConflictError) Error() string {
+	if e.Istio != "" {
+		return fmt.Sprintf("the revision of Istio %s would be named %s, and an %s of that name already exists and is older: a revision and a tag cannot share a name, since workloads select both with istio.io/rev=%s; rename Istio %s, or delete the %s",
+			e.Istio, e.Name, e.Holder, e.Name, e.Istio, e.Holder)
+	}
 	return fmt.Sprintf("an %s named %s already exists and is older: a revision and a tag cannot share a name, since workloads select both with istio.io/rev=%s; rename this %s, or delete the %s",
 		e.Holder, e.Name, e.Name, e.Kind, e.Holder)
 }
