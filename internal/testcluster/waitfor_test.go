@@ -50,8 +50,12 @@ func TestWaitForFailsAtOnceWhenAComponentExited(t *testing.T) {
 		{name: etcdBin, done: make(chan struct{})},
 		exitedProcess(apiServerBin, errors.New("exit status 1")),
 	}}
+	// Bounded, so that a waitFor that misses the exit fails instead of
+	// hanging the test.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
 	calls := 0
-	err := c.waitFor(t.Context(), "kube-apiserver to be ready", func(context.Context) error {
+	err := c.waitFor(ctx, "kube-apiserver to be ready", func(context.Context) error {
 		calls++
 		return errors.New("connection refused")
 	})
