@@ -119,7 +119,8 @@ func (r *istiodRole) version(ctx context.Context, pod *corev1.Pod) string {
 		}
 	}
 	if len(pod.Spec.Containers) > 0 {
-		image := pod.Spec.Containers[0].Image
+		// The tag of repo[:port]/name:tag[@digest]: a digest is not a version.
+		image, _, _ := strings.Cut(pod.Spec.Containers[0].Image, "@")
 		if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
 			return "v" + strings.TrimPrefix(image[i+1:], "v")
 		}

@@ -595,7 +595,15 @@ func (p *podPlayer) env(ctx context.Context, pod *corev1.Pod, c corev1.Container
 					}
 					return nil, fmt.Errorf("env %s: %w", e.Name, err)
 				}
-				value = cm.Data[from.ConfigMapKeyRef.Key]
+				v, ok := cm.Data[from.ConfigMapKeyRef.Key]
+				if !ok && (from.ConfigMapKeyRef.Optional == nil || !*from.ConfigMapKeyRef.Optional) {
+					// A kubelet would not start the container: the box must not hide the mistake.
+					return nil, fmt.Errorf("env %s: ConfigMap %s/%s has no key %s", e.Name, pod.Namespace, from.ConfigMapKeyRef.Name, from.ConfigMapKeyRef.Key)
+				}
+				if !ok {
+					continue
+				}
+				value = v
 			case from.SecretKeyRef != nil:
 				s, err := p.client.CoreV1().Secrets(pod.Namespace).Get(ctx, from.SecretKeyRef.Name, metav1.GetOptions{})
 				if err != nil {
@@ -604,7 +612,14 @@ func (p *podPlayer) env(ctx context.Context, pod *corev1.Pod, c corev1.Container
 					}
 					return nil, fmt.Errorf("env %s: %w", e.Name, err)
 				}
-				value = string(s.Data[from.SecretKeyRef.Key])
+				v, ok := s.Data[from.SecretKeyRef.Key]
+				if !ok && (from.SecretKeyRef.Optional == nil || !*from.SecretKeyRef.Optional) {
+					return nil, fmt.Errorf("env %s: Secret %s/%s has no key %s", e.Name, pod.Namespace, from.SecretKeyRef.Name, from.SecretKeyRef.Key)
+				}
+				if !ok {
+					continue
+				}
+				value = string(v)
 			default:
 				continue
 			}

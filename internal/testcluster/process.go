@@ -112,6 +112,9 @@ func (p *process) tail(n int) string { return tailFile(p.logPath, n) }
 
 // tailFile returns the last n lines of the file at path.
 func tailFile(path string, n int) string {
+	if n <= 0 {
+		return ""
+	}
 	data, err := readEnd(path, tailBytes)
 	if err != nil {
 		return fmt.Sprintf("(cannot read %s: %v)\n", path, err)
