@@ -59,6 +59,25 @@ func state(active, state string) func(*v1.Istio) error {
 	}
 }
 
+// unusedSince waits until a revision's InUse condition is False, and returns since when.
+func unusedSince(t *testing.T, c client.Client, rev string) metav1.Time {
+	t.Helper()
+	var since metav1.Time
+	operatortest.WaitFor(t, "IstioRevision "+rev+" to be unused", func(ctx context.Context) error {
+		r := &v1.IstioRevision{}
+		if err := c.Get(ctx, client.ObjectKey{Name: rev}, r); err != nil {
+			return err
+		}
+		cond, err := operatortest.Condition(r.Status.Conditions, v1.ConditionInUse)
+		if err != nil || cond.Status != metav1.ConditionFalse {
+			return fmt.Errorf("InUse %+v %v", cond, err)
+		}
+		since = cond.LastTransitionTime
+		return nil
+	})
+	return since
+}
+
 func gone(ctx context.Context, c client.Client, rev string) error {
 	err := c.Get(ctx, client.ObjectKey{Name: rev}, &v1.IstioRevision{})
 	if err == nil {
@@ -170,19 +189,7 @@ func TestRemoteClusterRevisionsAreKept(t *testing.T) {
 		}
 		// The grace period is zero: once the old revision has been unused for more than a second, a
 		// reconcile of a local Istio deletes it. Make the Istio reconcile after that, and look.
-		var since metav1.Time
-		operatortest.WaitFor(t, "the old revision to be unused", func(ctx context.Context) error {
-			rev := &v1.IstioRevision{}
-			if err := c.Get(ctx, client.ObjectKey{Name: old}, rev); err != nil {
-				return err
-			}
-			cond, err := operatortest.Condition(rev.Status.Conditions, v1.ConditionInUse)
-			if err != nil || cond.Status != metav1.ConditionFalse {
-				return fmt.Errorf("InUse %+v %v", cond, err)
-			}
-			since = cond.LastTransitionTime
-			return nil
-		})
+		since := unusedSince(t, c, old)
 		operatortest.WaitFor(t, "two seconds of the old revision unused", func(context.Context) error {
 			if time.Since(since.Time) < 2*time.Second {
 				return fmt.Errorf("unused since %s", since)

@@ -5,8 +5,6 @@ package istio_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -16,11 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
-	"github.com/bosun-mesh/bosun/internal/catalog"
-	"github.com/bosun-mesh/bosun/internal/charts"
 	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/operator/operatortest"
-	"github.com/bosun-mesh/bosun/internal/values"
 )
 
 // reconciled checks an Istio's Reconciled condition.
@@ -52,13 +47,8 @@ func controlledBy(rev *v1.IstioRevision, istio *v1.Istio) error {
 func TestRestoredRevisionIsTakenBack(t *testing.T) {
 	c := operatortest.Client(t)
 	operatortest.Namespace(t, c, "restored-system", nil)
-	dir, err := charts.Ensure(io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
 	istio := newIstio("restored", "restored-system", v1.UpdateStrategyInPlace, v127)
-	env := desired.Env{Catalog: catalog.Embedded(), Resources: os.DirFS(dir), Platform: values.Kubernetes}
-	orphan, refusal := env.RevisionOf(istio)
+	orphan, refusal := operatortest.Env().RevisionOf(istio)
 	if refusal != nil {
 		t.Fatal(refusal)
 	}
@@ -176,19 +166,7 @@ func TestGracePeriodIsHonoured(t *testing.T) {
 
 	operatortest.Update(t, c, istio, func(i *v1.Istio) { i.Spec.Version = v127 })
 	operatortest.RollOut(t, c, "grace-system", "istiod-"+next)
-	var unused metav1.Time
-	operatortest.WaitFor(t, "the old revision unused", func(ctx context.Context) error {
-		rev := &v1.IstioRevision{}
-		if err := c.Get(ctx, client.ObjectKey{Name: old}, rev); err != nil {
-			return err
-		}
-		cond, err := operatortest.Condition(rev.Status.Conditions, v1.ConditionInUse)
-		if err != nil || cond.Status != metav1.ConditionFalse {
-			return fmt.Errorf("InUse %+v %v", cond, err)
-		}
-		unused = cond.LastTransitionTime
-		return nil
-	})
+	unused := unusedSince(t, c, old)
 	operatortest.WaitFor(t, "the old revision to go", func(ctx context.Context) error { return gone(ctx, c, old) })
 	if d := time.Since(unused.Time); d < grace {
 		t.Errorf("the old revision was deleted %s after it became unused, within the grace period of %s", d.Round(time.Millisecond), grace)

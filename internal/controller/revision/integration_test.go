@@ -5,7 +5,6 @@ package revision_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
@@ -17,12 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
-	"github.com/bosun-mesh/bosun/internal/catalog"
-	"github.com/bosun-mesh/bosun/internal/charts"
-	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/operator/operatortest"
 	"github.com/bosun-mesh/bosun/internal/render"
-	"github.com/bosun-mesh/bosun/internal/values"
 )
 
 func TestMain(m *testing.M) { os.Exit(operatortest.Main(m, nil)) }
@@ -33,13 +28,8 @@ const version = "v1.27.0-snapshot.b9159ca3"
 // values changed by edit.
 func newRevision(t *testing.T, name, namespace string, edit func(*v1.Values)) *v1.IstioRevision {
 	t.Helper()
-	dir, err := charts.Ensure(io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := desired.Env{Catalog: catalog.Embedded(), Resources: os.DirFS(dir), Platform: values.Kubernetes}
 	istio := &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1.IstioSpec{Version: version, Namespace: namespace}}
-	rev, refusal := env.RevisionOf(istio)
+	rev, refusal := operatortest.Env().RevisionOf(istio)
 	if refusal != nil {
 		t.Fatal(refusal)
 	}

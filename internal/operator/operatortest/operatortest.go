@@ -35,6 +35,7 @@ import (
 	"github.com/bosun-mesh/bosun/config/crd"
 	"github.com/bosun-mesh/bosun/internal/catalog"
 	"github.com/bosun-mesh/bosun/internal/charts"
+	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/operator"
 	"github.com/bosun-mesh/bosun/internal/testcluster"
 	"github.com/bosun-mesh/bosun/internal/values"
@@ -48,7 +49,13 @@ var (
 	Config *rest.Config
 	// logs holds the operator's log, printed when a suite fails.
 	logs syncBuffer
+	// env is what the operator decides with.
+	env desired.Env
 )
+
+// Env is what the operator Main started decides with: the built-in catalog, the repository's charts
+// and the Kubernetes platform. Tests use it to build what a controller would, an Istio's revision say.
+func Env() desired.Env { return env }
 
 // Main starts the API server and etcd, installs bosun's CRDs, runs the operator in this process with
 // the built-in catalog and the repository's charts (fetched if missing), runs the tests, and stops
@@ -79,6 +86,7 @@ func Main(m *testing.M, edit func(*operator.Options)) int {
 		Catalog: catalog.Embedded(), Resources: os.DirFS(resources), Platform: values.Kubernetes, BosunVersion: "test",
 		MetricsAddr: "0", HealthAddr: "0",
 	}
+	env = desired.Env{Catalog: opts.Catalog, Resources: opts.Resources, Platform: opts.Platform}
 	if edit != nil {
 		edit(&opts)
 	}
