@@ -467,35 +467,36 @@ func TestSkewWith(t *testing.T) {
 	}
 }
 
-// TestNamePrecedence: a revision and a tag of one name cannot both act; the older holds the name, and on
-// a tie of creation times the smaller UID (§2.2 step 2). A resource not created yet comes last.
-func TestNamePrecedence(t *testing.T) {
-	at := func(sec int64, uid string) *v1.IstioRevisionTag {
-		tag := &v1.IstioRevisionTag{}
+// TestTagHoldsName: a revision and a tag of one name cannot both act (§2.2 step 2). The tag keeps the
+// name only when it was created in an earlier second than the revision, or the revision is not created
+// yet; within one second the revision keeps it, whatever the UIDs, so the answer is the one render
+// gives; a tag not created yet (a manifest) holds nothing.
+func TestTagHoldsName(t *testing.T) {
+	at := func(sec int64, uid string) metav1.ObjectMeta {
+		m := metav1.ObjectMeta{UID: types.UID(uid)}
 		if sec > 0 {
-			tag.CreationTimestamp = metav1.Unix(sec, 0)
+			m.CreationTimestamp = metav1.Unix(sec, 0)
 		}
-		tag.UID = types.UID(uid)
-		return tag
+		return m
 	}
 	cases := []struct {
-		name string
-		a, b *v1.IstioRevisionTag
-		want bool
+		name     string
+		tag, rev metav1.ObjectMeta
+		want     bool
 	}{
-		{"older first", at(10, "b"), at(20, "a"), true},
-		{"newer second", at(20, "a"), at(10, "b"), false},
-		{"tie: smaller UID", at(10, "a"), at(10, "b"), true},
-		{"tie: larger UID", at(10, "b"), at(10, "a"), false},
-		{"tie with itself", at(10, "a"), at(10, "a"), false},
-		{"not created yet comes last", at(0, ""), at(10, "a"), false},
-		{"created precedes not created", at(10, "a"), at(0, ""), true},
+		{"the tag is older", at(10, "b"), at(20, "a"), true},
+		{"the revision is older", at(20, "a"), at(10, "b"), false},
+		{"the same second, the tag's UID smaller", at(10, "a"), at(10, "b"), false},
+		{"the same second, the revision's UID smaller", at(10, "b"), at(10, "a"), false},
+		{"the revision not created yet", at(10, "a"), at(0, ""), true},
+		{"the tag not created yet", at(0, ""), at(10, "a"), false},
 		{"neither created", at(0, ""), at(0, ""), false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := Precedes(tc.a, tc.b); got != tc.want {
-				t.Errorf("Precedes = %t, want %t", got, tc.want)
+			tag, rev := &v1.IstioRevisionTag{ObjectMeta: tc.tag}, &v1.IstioRevision{ObjectMeta: tc.rev}
+			if got := TagHoldsName(tag, rev); got != tc.want {
+				t.Errorf("TagHoldsName = %t, want %t", got, tc.want)
 			}
 		})
 	}

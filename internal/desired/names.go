@@ -120,7 +120,7 @@ func releaseName(revision, chart string) string {
 // NameConflictError says that an IstioRevision and an IstioRevisionTag share a name and that the
 // other one keeps it. Workloads select revisions and tags by the same istio.io/rev label, and a revision
 // and a tag named default would both render the default validator, so only one of them may act: the
-// older (Precedes).
+// older (TagHoldsName).
 type NameConflictError struct {
 	// Kind is the kind of the resource refused, Holder the kind of the older one that keeps Name.
 	Kind, Holder, Name string
@@ -137,35 +137,35 @@ func (e *NameConflictError) Error() string {
 		e.Holder, e.Name, e.Name, e.Kind, e.Holder)
 }
 
-// Precedes reports whether resource a holds a name before b: it was created earlier, or in the same
-// second with the smaller UID. A resource not created yet (no creation time: an Istio's revision about
-// to be made, or a manifest given to bosun render) comes after every one that was, and a tie between two
-// such holds for neither.
-func Precedes(a, b metav1.Object) bool {
-	ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
+// TagHoldsName reports whether a tag keeps a name against an IstioRevision of the same name: only when
+// the tag was created in an earlier second than the revision, or the revision is not created yet (an
+// Istio's revision about to be made). The API server keeps creation times in whole seconds; within one
+// second the revision keeps the name, whichever came first, so that the answer never depends on a
+// tie-break nobody can see, and is the one `bosun render` gives for manifests applied together
+// (their control planes first). A tag not created yet (a manifest given to render) holds nothing.
+func TagHoldsName(tag, rev metav1.Object) bool {
+	tt, tr := tag.GetCreationTimestamp(), rev.GetCreationTimestamp()
 	switch {
-	case ta.IsZero():
+	case tt.IsZero():
 		return false
-	case tb.IsZero():
+	case tr.IsZero():
 		return true
-	case !ta.Equal(&tb):
-		return ta.Before(&tb)
 	}
-	return a.GetUID() != "" && a.GetUID() < b.GetUID()
+	return tt.Before(&tr)
 }
 
-// tagNameRefusal refuses a tag when an IstioRevision of the same name precedes it.
+// tagNameRefusal refuses a tag when an IstioRevision of the same name keeps the name (TagHoldsName).
 func tagNameRefusal(tag *v1.IstioRevisionTag, f *Facts) *Refusal {
-	if rev := f.Revisions[tag.Name]; rev != nil && !Precedes(tag, rev) {
+	if rev := f.Revisions[tag.Name]; rev != nil && !TagHoldsName(tag, rev) {
 		return refuse(v1.ReasonNameAlreadyExists, &NameConflictError{Kind: v1.KindIstioRevisionTag, Holder: v1.KindIstioRevision, Name: tag.Name})
 	}
 	return nil
 }
 
-// revisionNameRefusal refuses a revision when an IstioRevisionTag of the same name precedes it: a
-// revision not created yet is preceded by any tag.
+// revisionNameRefusal refuses a revision when an IstioRevisionTag of the same name keeps the name
+// (TagHoldsName): a revision not created yet yields to any tag.
 func revisionNameRefusal(rev *v1.IstioRevision, f *Facts) *Refusal {
-	if tag := f.Tags[rev.Name]; tag != nil && !Precedes(rev, tag) {
+	if tag := f.Tags[rev.Name]; tag != nil && TagHoldsName(tag, rev) {
 		return refuse(v1.ReasonNameAlreadyExists, &NameConflictError{Kind: v1.KindIstioRevision, Holder: v1.KindIstioRevisionTag, Name: rev.Name})
 	}
 	return nil

@@ -43,7 +43,7 @@ func TestOneOfARevisionAndATagOfOneNameActs(t *testing.T) {
 		{"the revision is older", revision("prod", v127, 5), tagOf("prod", v1.KindIstioRevision, "x", 10), v1.KindIstioRevision},
 		{"the tag is older", revision("prod", v127, 10), tagOf("prod", v1.KindIstioRevision, "x", 5), v1.KindIstioRevisionTag},
 		{"same second, the revision's UID smaller", withUID(revision("prod", v127, 5), "a"), tagWithUID(tagOf("prod", v1.KindIstioRevision, "x", 5), "b"), v1.KindIstioRevision},
-		{"same second, the tag's UID smaller", withUID(revision("prod", v127, 5), "b"), tagWithUID(tagOf("prod", v1.KindIstioRevision, "x", 5), "a"), v1.KindIstioRevisionTag},
+		{"same second, the tag's UID smaller: the revision still keeps it", withUID(revision("prod", v127, 5), "b"), tagWithUID(tagOf("prod", v1.KindIstioRevision, "x", 5), "a"), v1.KindIstioRevision},
 		{"a revision not created yet", revision("prod", v127, 0), tagOf("prod", v1.KindIstioRevision, "x", 5), v1.KindIstioRevisionTag},
 	}
 	for _, tc := range cases {

@@ -156,9 +156,6 @@ spec: {version: %s, namespace: %s%s}
 		manifests  string
 		// refused is the kind and name of the resource render refuses, if any.
 		refused string
-		// staggered creates the resources a second apart, in the order given, so that the cluster
-		// settles which of two holds a name as the manifests' order does.
-		staggered bool
 	}{
 		{name: "an InPlace Istio named default", namespaces: []string{"istio-system"},
 			manifests: fmt.Sprintf(istio, "default", "v1.27-latest", "istio-system", "")},
@@ -207,7 +204,7 @@ kind: ZTunnel
 metadata: {name: default}
 spec: {version: v1.27-latest, namespace: lost-ztunnel, targetRef: {kind: IstioRevision, name: nowhere}}
 `, refused: "ZTunnel default"},
-		{name: "a tag named as a revision", namespaces: []string{"held-system"}, staggered: true,
+		{name: "a tag named as a revision, applied together", namespaces: []string{"held-system"},
 			manifests: fmt.Sprintf(istio, "held", "v1.27-latest", "held-system", "") + `---
 apiVersion: sailoperator.io/v1
 kind: IstioRevisionTag
@@ -239,9 +236,6 @@ spec: {targetRef: {kind: Istio, name: held}}
 			}
 			for _, obj := range objs {
 				operatortest.Create(t, c, obj)
-				if tc.staggered {
-					operatortest.NextSecond(t, c, obj)
-				}
 			}
 			// Every input resource, and each Istio's revision, reaches a Reconciled condition for its
 			// spec.
