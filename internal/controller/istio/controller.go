@@ -100,6 +100,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	revs := ownedRevisions(istio, facts)
 	if plan.Refusal == nil {
 		if active, err = r.activeRevision(ctx, istio, plan); err == nil {
+			revs = withActive(revs, active)
 			revs, requeue, err = r.prune(ctx, istio, active.Name, revs, facts)
 		}
 	}
@@ -120,6 +121,18 @@ func ownedRevisions(istio *v1.Istio, f *desired.Facts) []*v1.IstioRevision {
 		}
 	}
 	return out
+}
+
+// withActive is revs with the active revision as it was just created or updated, in place of the copy
+// read before: the counts of the status must describe it as it is now.
+func withActive(revs []*v1.IstioRevision, active *v1.IstioRevision) []*v1.IstioRevision {
+	out := make([]*v1.IstioRevision, 0, len(revs)+1)
+	for _, rev := range revs {
+		if rev.Name != active.Name {
+			out = append(out, rev)
+		}
+	}
+	return append(out, active)
 }
 
 // activeRevision creates the revision the plan asks for, or updates the one that exists.
@@ -260,12 +273,13 @@ func IstioStatus(istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevi
 	return st
 }
 
-// revisionCounts counts an Istio's revisions: all, Ready, and InUse.
+// revisionCounts counts an Istio's revisions: all, Ready for their latest spec (a revision being
+// updated is not ready, as the Istio's own Ready says), and InUse.
 func revisionCounts(revs []*v1.IstioRevision) v1.RevisionSummary {
 	var s v1.RevisionSummary
 	for _, rev := range revs {
 		s.Total++
-		if meta.IsStatusConditionTrue(rev.Status.Conditions, v1.ConditionReady) {
+		if desired.Ready(rev) {
 			s.Ready++
 		}
 		if meta.IsStatusConditionTrue(rev.Status.Conditions, v1.ConditionInUse) {

@@ -158,11 +158,36 @@ func (r *Rows) check(columns []metav1.TableColumnDefinition, row metav1.TableRow
 			r.problem("%s: IN USE %q, but its InUse condition is %q", row1, got, statusOf(v1.ConditionInUse))
 		}
 	}
+	if r.resource == "istios" {
+		r.checkCounts(row1, obj, statusOf)
+	}
 	observed, _, _ := unstructured.NestedInt64(obj.Object, "status", "observedGeneration")
 	for _, c := range conditions {
 		if c.ObservedGeneration != observed {
 			r.problem("%s: condition %s describes generation %d, the status %d", row1, c.Type, c.ObservedGeneration, observed)
 		}
+	}
+}
+
+// checkCounts checks an Istio's REVISIONS, READY and IN USE counts against each other and against its
+// Ready condition: a reconciled Istio that is Ready has a ready revision, its active one; one with a
+// single revision that is not Ready counts no revision ready.
+func (r *Rows) checkCounts(row string, obj *unstructured.Unstructured, statusOf func(string) string) {
+	total, _, _ := unstructured.NestedInt64(obj.Object, "status", "revisions", "total")
+	ready, _, _ := unstructured.NestedInt64(obj.Object, "status", "revisions", "ready")
+	inUse, _, _ := unstructured.NestedInt64(obj.Object, "status", "revisions", "inUse")
+	if ready > total || inUse > total {
+		r.problem("%s: READY %d and IN USE %d of %d revisions", row, ready, inUse, total)
+	}
+	if statusOf(v1.ConditionReconciled) != string(metav1.ConditionTrue) {
+		return
+	}
+	isReady := statusOf(v1.ConditionReady) == string(metav1.ConditionTrue)
+	if isReady && ready == 0 {
+		r.problem("%s: Ready, but READY counts no ready revision", row)
+	}
+	if total == 1 && !isReady && ready != 0 {
+		r.problem("%s: not Ready, but READY counts its one revision ready", row)
 	}
 }
 
