@@ -104,6 +104,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			revs, requeue, err = r.prune(ctx, istio, active.Name, revs, facts)
 		}
 	}
+	if active == nil && plan.Existing != nil && isOwnedBy(plan.Existing, istio) {
+		// Refused, or the update failed: the revision that runs is still the Istio's, and says how it is.
+		active = plan.Existing
+	}
 	wrote, serr := r.writeStatus(ctx, istio, active, revs, plan.Refusal, err)
 	if serr != nil {
 		return ctrl.Result{}, errors.Join(err, serr)
@@ -116,11 +120,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 func ownedRevisions(istio *v1.Istio, f *desired.Facts) []*v1.IstioRevision {
 	var out []*v1.IstioRevision
 	for _, rev := range f.SortedRevisions() {
-		if ref := metav1.GetControllerOf(rev); ref != nil && ref.UID == istio.UID {
+		if isOwnedBy(rev, istio) {
 			out = append(out, rev)
 		}
 	}
 	return out
+}
+
+// isOwnedBy reports whether the Istio is the revision's controller.
+func isOwnedBy(rev *v1.IstioRevision, istio *v1.Istio) bool {
+	ref := metav1.GetControllerOf(rev)
+	return ref != nil && ref.UID == istio.UID
 }
 
 // withActive is revs with the active revision as it was just created or updated, in place of the copy
@@ -242,22 +252,27 @@ func (r *Reconciler) writeStatus(ctx context.Context, istio *v1.Istio, active *v
 var copiedConditions = []string{v1.ConditionReconciled, v1.ConditionReady, v1.ConditionDependenciesHealthy}
 
 // IstioStatus is an Istio's status: its revisions counted, and the active revision's conditions and
-// state; or, when the spec was refused or the revision could not be written, Reconciled False with
-// the reason, and Ready and DependenciesHealthy Unknown. Ready is never True while the active revision has not acted on its
-// latest spec: whatever it reported is about the spec before, so an update in progress is never shown
-// as ready.
+// state. When the spec was refused or the revision could not be written, Reconciled is False with the
+// reason, and Ready and DependenciesHealthy are still the revision's that runs, if it is the Istio's
+// (active): it keeps serving. Without one they are Unknown. Ready is never True while the active
+// revision has not acted on its latest spec: whatever it reported is about the spec before, so an
+// update in progress is never shown as ready.
 func IstioStatus(istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevision, refusal *desired.Refusal, err error, now metav1.Time) v1.IstioStatus {
 	st := v1.IstioStatus{ObservedGeneration: istio.Generation, ActiveRevisionName: istio.Status.ActiveRevisionName, Revisions: revisionCounts(revs)}
 	c := status.NewConditions(istio.Status.Conditions, istio.Generation, now)
+	copied := copiedConditions
 	if !c.Reconciled(refusal, err, "") {
-		c.Untold(v1.ConditionReady, "Istio")
-		c.Untold(v1.ConditionDependenciesHealthy, "Istio")
-		st.Conditions = c.Of(v1.ConditionReconciled, v1.ConditionReady, v1.ConditionDependenciesHealthy)
-		st.State = c.Get(v1.ConditionReconciled).Reason
-		return st
+		copied = copiedConditions[1:]
+		if active == nil {
+			c.Untold(v1.ConditionReady, "Istio")
+			c.Untold(v1.ConditionDependenciesHealthy, "Istio")
+			st.Conditions = c.Of(copiedConditions...)
+			st.State = c.Get(v1.ConditionReconciled).Reason
+			return st
+		}
 	}
 	st.ActiveRevisionName = active.Name
-	for _, t := range copiedConditions {
+	for _, t := range copied {
 		cond := meta.FindStatusCondition(active.Status.Conditions, t)
 		switch {
 		case active.Status.ObservedGeneration != active.Generation && t == v1.ConditionReady:

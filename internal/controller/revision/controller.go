@@ -68,21 +68,20 @@ func (Kind) Applied(rev *v1.IstioRevision, _ desired.Plan) string {
 }
 
 // Status computes a revision's status: Reconciled from the outcome; Ready from istiod's Deployment and
-// DependenciesHealthy from the node agents (desired.Dependencies), both Unknown while the revision is
-// not reconciled; InUse from the workloads that use it, whatever else happened.
+// DependenciesHealthy from the node agents (desired.Dependencies); InUse from the workloads that use
+// it. All but Reconciled describe what runs, so they are told whatever the outcome.
 func (k Kind) Status(ctx context.Context, rev *v1.IstioRevision, o controller.Outcome) (any, bool, time.Duration, error) {
 	c := status.NewConditions(rev.Status.Conditions, rev.Generation, o.Now)
 	st := v1.IstioRevisionStatus{ObservedGeneration: rev.Generation, Type: v1.RevisionTypeLocal}
 	if desired.IsRemote(rev) {
 		st.Type = v1.RevisionTypeRemote
 	}
-	if c.Reconciled(o.Refusal, o.Err, "istiod is applied") {
-		c.Set(k.readiness(ctx, rev, o))
-		c.Set(k.Env.Dependencies(rev, o.Facts))
-	} else {
-		c.Untold(v1.ConditionReady, "revision")
-		c.Untold(v1.ConditionDependenciesHealthy, "revision")
-	}
+	// Ready and DependenciesHealthy say how what runs is doing, refused or not: an istiod that serves
+	// keeps serving while a spec change is refused or an apply is retried, and what points at it
+	// (tags, a ZTunnel, its Istio) must not see it go Unknown for that.
+	c.Reconciled(o.Refusal, o.Err, "istiod is applied")
+	c.Set(k.readiness(ctx, rev, o))
+	c.Set(k.Env.Dependencies(rev, o.Facts))
 	inUse := k.Usage.Evaluate(rev, func() (inuse.Usage, error) {
 		return inuse.Revision(inuse.Cache{Ctx: ctx, Reader: k.Reader}, k.Env.UsageTarget(rev, o.Facts))
 	})
@@ -93,8 +92,8 @@ func (k Kind) Status(ctx context.Context, rev *v1.IstioRevision, o controller.Ou
 	return st, equality.Semantic.DeepEqual(rev.Status, st), recheck, nil
 }
 
-// readiness is the Ready condition of an applied revision: from istiod's Deployment for a local one;
-// a remote revision's istiod runs in another cluster.
+// readiness is the Ready condition of a revision: from istiod's Deployment for a local one; a remote
+// revision's istiod runs in another cluster.
 func (k Kind) readiness(ctx context.Context, rev *v1.IstioRevision, o controller.Outcome) metav1.Condition {
 	if desired.IsRemote(rev) {
 		return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionFalse, Reason: v1.ReasonRemoteIstiodNotReady,

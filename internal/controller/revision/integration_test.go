@@ -154,7 +154,8 @@ func TestRevisionWaitsForItsNamespace(t *testing.T) {
 		if cond.Reason != v1.ReasonNamespaceNotFound || !strings.Contains(cond.Message, "kubectl create namespace later-system") {
 			return fmt.Errorf("Reconciled %s/%s %q", cond.Status, cond.Reason, cond.Message)
 		}
-		return operatortest.HasCondition(r.Status.Conditions, v1.ConditionReady, metav1.ConditionUnknown, v1.ReasonNamespaceNotFound)
+		// Nothing runs: Ready says so.
+		return operatortest.HasCondition(r.Status.Conditions, v1.ConditionReady, metav1.ConditionFalse, v1.ReasonIstiodNotReady)
 	})
 	operatortest.WaitFor(t, "one Warning Event", func(ctx context.Context) error {
 		events, err := operatortest.Events(ctx, c, v1.KindIstioRevision, "later")

@@ -55,10 +55,11 @@ func testEnv() desired.Env {
 	return desired.Env{Catalog: catalog.Embedded(), Resources: resources, Platform: values.Kubernetes}
 }
 
-// TestRevisionStatus: a reconciled local revision's Ready comes from istiod's Deployment; a remote
-// revision is never Ready here; a refused one has Ready and DependenciesHealthy Unknown with the
-// refusal's reason; InUse is evaluated whatever else happened, and a usage that cannot be told is
-// Unknown without making the revision unhealthy.
+// TestRevisionStatus: a local revision's Ready comes from istiod's Deployment, whether its spec was
+// applied, refused or its apply failed (an istiod that serves keeps serving, and what points at it must
+// not see it go Unknown); a remote revision is never Ready here; a refusal or failure shows in
+// Reconciled and the state; InUse is evaluated whatever else happened, and a usage that cannot be told
+// is Unknown without making the revision unhealthy.
 func TestRevisionStatus(t *testing.T) {
 	now := metav1.NewTime(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
 	remote := "remote"
@@ -86,9 +87,15 @@ func TestRevisionStatus(t *testing.T) {
 		{"a remote revision", &v1.Values{Profile: &remote}, cached{}, controller.Outcome{},
 			[4]string{"True/" + v1.ReasonReconciled, "False/" + v1.ReasonRemoteIstiodNotReady, "True/" + v1.ReasonDependenciesHealthy, "False/" + v1.ReasonNotReferencedByAnything},
 			v1.RevisionTypeRemote, v1.ReasonRemoteIstiodNotReady},
-		{"refused", nil, cached{deployment: istiod}, controller.Outcome{Refusal: noNamespace},
-			[4]string{"False/" + v1.ReasonNamespaceNotFound, "Unknown/" + v1.ReasonNamespaceNotFound, "Unknown/" + v1.ReasonNamespaceNotFound, "False/" + v1.ReasonNotReferencedByAnything},
+		{"refused while its istiod serves: Ready says so", nil, cached{deployment: istiod}, controller.Outcome{Refusal: noNamespace},
+			[4]string{"False/" + v1.ReasonNamespaceNotFound, "True/" + v1.ReasonReady, "True/" + v1.ReasonDependenciesHealthy, "False/" + v1.ReasonNotReferencedByAnything},
 			v1.RevisionTypeLocal, v1.ReasonNamespaceNotFound},
+		{"refused with nothing running", nil, cached{}, controller.Outcome{Refusal: noNamespace},
+			[4]string{"False/" + v1.ReasonNamespaceNotFound, "False/" + v1.ReasonIstiodNotReady, "True/" + v1.ReasonDependenciesHealthy, "False/" + v1.ReasonNotReferencedByAnything},
+			v1.RevisionTypeLocal, v1.ReasonNamespaceNotFound},
+		{"an apply that failed, retried: istiod still serves", nil, cached{deployment: istiod}, controller.Outcome{Err: errors.New("the API server is unavailable")},
+			[4]string{"False/" + v1.ReasonReconcileError, "True/" + v1.ReasonReady, "True/" + v1.ReasonDependenciesHealthy, "False/" + v1.ReasonNotReferencedByAnything},
+			v1.RevisionTypeLocal, v1.ReasonReconcileError},
 		{"usage cannot be told", nil, cached{deployment: istiod, listErr: errors.New("the cache is not synced")}, controller.Outcome{},
 			[4]string{"True/" + v1.ReasonReconciled, "True/" + v1.ReasonReady, "True/" + v1.ReasonDependenciesHealthy, "Unknown/" + v1.ReasonUsageCheckFailed},
 			v1.RevisionTypeLocal, v1.StateHealthy},

@@ -67,17 +67,25 @@ func (Kind) Applied(_ *v1.IstioRevisionTag, plan desired.Plan) string {
 
 // Status computes a tag's status: Reconciled, and the revision its webhook points at, from the
 // outcome (kept as they were while the tag is not reconciled: the objects stay where they are); Ready
-// from that revision's readiness; InUse from the namespaces and pods that select the tag by label.
+// from that revision's readiness, refused or not (unknown only while the webhook points nowhere); InUse
+// from the namespaces and pods that select the tag by label.
 func (k Kind) Status(ctx context.Context, tag *v1.IstioRevisionTag, o controller.Outcome) (any, bool, time.Duration, error) {
 	c := status.NewConditions(tag.Status.Conditions, tag.Generation, o.Now)
 	st := v1.IstioRevisionTagStatus{ObservedGeneration: tag.Generation, IstioRevision: tag.Status.IstioRevision, IstiodNamespace: tag.Status.IstiodNamespace}
 	if c.Reconciled(o.Refusal, o.Err, reconciledMessage(o.Plan)) {
 		st.IstioRevision, st.IstiodNamespace = o.Plan.Target.Name, o.Plan.Target.Spec.Namespace
-		c.Set(revisionReady(o.Plan.Target))
+	}
+	// Ready says whether injection through the tag works now: whether the istiod of the revision its
+	// webhook points at serves, refused or not.
+	pointsAt := o.Facts.Revisions[st.IstioRevision]
+	if o.Reconciled() {
+		pointsAt = o.Plan.Target
+	}
+	if pointsAt != nil {
+		c.Set(revisionReady(pointsAt))
 	} else {
 		c.Untold(v1.ConditionReady, "tag")
 	}
-	pointsAt := o.Facts.Revisions[st.IstioRevision]
 	inUse := k.Usage.Evaluate(tag, func() (inuse.Usage, error) {
 		return inuse.Tag(inuse.Cache{Ctx: ctx, Reader: k.Reader}, tag.Name, pointsAt != nil && desired.EnablesNamespacesByDefault(pointsAt))
 	})
