@@ -36,9 +36,9 @@ type NotOursError struct {
 func (e *NotOursError) Error() string {
 	if len(e.Managers) == 0 {
 		// --adopt-from names managers, and this object has none: only deleting it helps.
-		return fmt.Sprintf("%s exists and was not created by bosun (no field manager on record, so bosun cannot tell who owns it): delete it, and bosun creates it", e.Ref)
+		return fmt.Sprintf("%s exists and was not created by bosun (no field manager on record, so bosun cannot tell who owns it): delete it, and bosun creates it within a minute", e.Ref)
 	}
-	return fmt.Sprintf("%s exists and was not created by bosun (%s): delete it, or let bosun take it over by running the operator with --adopt-from=%s",
+	return fmt.Sprintf("%s exists and was not created by bosun (%s): delete it (bosun creates it within a minute), or let bosun take it over by running the operator with --adopt-from=%s",
 		e.Ref, strings.Join(e.Managers, ", "), strings.Join(e.Managers, ","))
 }
 

@@ -245,7 +245,7 @@ func TestNotOursErrorSaysWhatToChange(t *testing.T) {
 		t.Fatalf("foreignManagers = %q, want helm and kubectl-edit once each, without the status writer", managers)
 	}
 	err := &NotOursError{Ref: refOf(live), Managers: managers}
-	want := "Deployment istio-system/istiod exists and was not created by bosun (helm, kubectl-edit): delete it, or let bosun take it over by running the operator with --adopt-from=helm,kubectl-edit"
+	want := "Deployment istio-system/istiod exists and was not created by bosun (helm, kubectl-edit): delete it (bosun creates it within a minute), or let bosun take it over by running the operator with --adopt-from=helm,kubectl-edit"
 	if err.Error() != want {
 		t.Errorf("error:\n%s\nwant:\n%s", err, want)
 	}

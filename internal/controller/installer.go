@@ -123,8 +123,15 @@ func (in *Installer[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		return ctrl.Result{}, errors.Join(out.Err, err)
 	}
 	ReportRefusal(in.Recorder, obj, in.Kind.Name(), in.Kind.Conditions(obj), out.Refusal, wrote)
+	if out.Refusal != nil && out.Refusal.Recheck && (recheck == 0 || recheck > RecheckInterval) {
+		recheck = RecheckInterval
+	}
 	return ctrl.Result{RequeueAfter: recheck}, out.Err
 }
+
+// RecheckInterval is how often a resource refused for something bosun does not watch is looked at
+// again (desired.Refusal.Recheck): an object of another installer, say, which the user may delete.
+const RecheckInterval = 30 * time.Second
 
 // apply renders the plan's charts (or takes them from the render cache when the inputs did not change)
 // and applies them. A chart that does not render, or an object another installer owns, refuses the
@@ -142,7 +149,7 @@ func (in *Installer[T]) apply(ctx context.Context, obj T, plan desired.Plan) (ap
 	}
 	apply.CountApplied(in.Kind.Name(), res)
 	if notOurs, ok := errors.AsType[*apply.NotOursError](err); ok {
-		return res, &desired.Refusal{Reason: v1.ReasonReconcileError, Err: notOurs}, nil
+		return res, &desired.Refusal{Reason: v1.ReasonReconcileError, Err: notOurs, Recheck: true}, nil
 	}
 	return res, nil, err
 }

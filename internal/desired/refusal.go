@@ -15,6 +15,10 @@ type Refusal struct {
 	// itself (an Istio's new revision, say), whose arrival wakes it again. A waiting resource gets no
 	// Warning and is not counted as refused.
 	Waiting bool
+	// Recheck is true when what lifts the refusal is a change bosun does not watch (the deletion of an
+	// object another installer created, which bosun does not cache): the controller looks again after
+	// a while instead of waiting for an event.
+	Recheck bool
 }
 
 // Error is the refusal's message.
