@@ -222,9 +222,11 @@ type PruneDecision struct {
 // Prune decides whether an inactive revision of istio may be deleted: never when the Istio's control
 // plane serves other clusters, whose workloads bosun cannot see from here
 // (docs/architecture.md#lesson-remote-revisions); otherwise only when its InUse condition has been
-// False for the whole grace period. True keeps it; Unknown or a missing condition keeps it too, since
-// bosun cannot tell that no workload uses it (docs/architecture.md#lesson-unknown-is-in-use).
-func Prune(istio *v1.Istio, rev *v1.IstioRevision, now time.Time) PruneDecision {
+// False for the whole grace period, and its use evaluated afresh (inUseNow, asked only then) is False
+// too: a workload may have come back since the condition was written, while the operator was down,
+// say. True keeps it; Unknown or a missing condition keeps it too, since bosun cannot tell that no
+// workload uses it (docs/architecture.md#lesson-unknown-is-in-use).
+func Prune(istio *v1.Istio, rev *v1.IstioRevision, now time.Time, inUseNow func() metav1.Condition) PruneDecision {
 	if ServesRemoteClusters(istio) {
 		return PruneDecision{Why: "the control plane serves other clusters, whose workloads bosun cannot see"}
 	}
@@ -242,6 +244,9 @@ func Prune(istio *v1.Istio, rev *v1.IstioRevision, now time.Time) PruneDecision 
 	deadline := c.LastTransitionTime.Add(GracePeriod(istio) + time.Second)
 	if now.Before(deadline) {
 		return PruneDecision{RecheckAfter: deadline.Sub(now), Why: "unused, within the grace period"}
+	}
+	if fresh := inUseNow(); fresh.Status != metav1.ConditionFalse {
+		return PruneDecision{Why: "in use again, or its use cannot be told: " + fresh.Message}
 	}
 	return PruneDecision{Delete: true}
 }

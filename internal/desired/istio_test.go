@@ -76,9 +76,10 @@ func TestForIstio(t *testing.T) {
 	}
 }
 
-// TestPrune: only a revision unused for the whole grace period is deleted; in use, unknown or missing
-// usage keeps it (docs/architecture.md#lesson-unknown-is-in-use); within the grace period bosun looks
-// again when it ends. A control plane that serves other clusters never loses a revision, however long
+// TestPrune: only a revision unused for the whole grace period, and unused still when its use is
+// evaluated afresh, is deleted; in use, unknown or missing usage keeps it
+// (docs/architecture.md#lesson-unknown-is-in-use); within the grace period bosun looks again when it
+// ends, without evaluating anything. A control plane that serves other clusters never loses a revision, however long
 // it looks unused here (docs/architecture.md#lesson-remote-revisions).
 func TestPrune(t *testing.T) {
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
@@ -100,25 +101,37 @@ func TestPrune(t *testing.T) {
 		return rev
 	}
 	longUnused := withInUse(metav1.ConditionFalse, now.Add(-time.Hour))
+	unused := metav1.Condition{Type: v1.ConditionInUse, Status: metav1.ConditionFalse, Reason: v1.ReasonNotReferencedByAnything}
+	back := metav1.Condition{Type: v1.ConditionInUse, Status: metav1.ConditionTrue, Reason: v1.ReasonReferencedByWorkloads, Message: "Referenced by 1 pod"}
+	unknown := metav1.Condition{Type: v1.ConditionInUse, Status: metav1.ConditionUnknown, Reason: v1.ReasonUsageCheckFailed, Message: "the cache is not synced"}
 	cases := []struct {
 		name        string
 		istio       *v1.Istio
 		rev         *v1.IstioRevision
 		wantDelete  bool
 		wantRecheck time.Duration
+		// now is the use evaluated afresh; the zero Condition means it must not be asked for.
+		now metav1.Condition
 	}{
-		{"in use", local, withInUse(metav1.ConditionTrue, now.Add(-time.Hour)), false, 0},
-		{"usage unknown", local, withInUse(metav1.ConditionUnknown, now.Add(-time.Hour)), false, 0},
-		{"usage not reported yet", local, withInUse("", now), false, 0},
-		{"unused for a moment", local, withInUse(metav1.ConditionFalse, now.Add(-10*time.Second)), false, 21 * time.Second},
-		{"unused for exactly the grace period, which the recorded second may shorten", local, withInUse(metav1.ConditionFalse, now.Add(-30*time.Second)), false, time.Second},
-		{"unused for longer than the grace period", local, withInUse(metav1.ConditionFalse, now.Add(-31*time.Second)), true, 0},
-		{"unused for an hour, but the control plane serves other clusters (global.externalIstiod)", byGlobal, longUnused, false, 0},
-		{"unused for an hour, but the control plane serves other clusters (EXTERNAL_ISTIOD)", byEnv, longUnused, false, 0},
+		{"in use", local, withInUse(metav1.ConditionTrue, now.Add(-time.Hour)), false, 0, metav1.Condition{}},
+		{"usage unknown", local, withInUse(metav1.ConditionUnknown, now.Add(-time.Hour)), false, 0, metav1.Condition{}},
+		{"usage not reported yet", local, withInUse("", now), false, 0, metav1.Condition{}},
+		{"unused for a moment", local, withInUse(metav1.ConditionFalse, now.Add(-10*time.Second)), false, 21 * time.Second, metav1.Condition{}},
+		{"unused for exactly the grace period, which the recorded second may shorten", local, withInUse(metav1.ConditionFalse, now.Add(-30*time.Second)), false, time.Second, metav1.Condition{}},
+		{"unused for longer than the grace period", local, withInUse(metav1.ConditionFalse, now.Add(-31*time.Second)), true, 0, unused},
+		{"unused for longer than the grace period, but a workload came back", local, withInUse(metav1.ConditionFalse, now.Add(-31*time.Second)), false, 0, back},
+		{"unused for longer than the grace period, but its use cannot be told now", local, withInUse(metav1.ConditionFalse, now.Add(-31*time.Second)), false, 0, unknown},
+		{"unused for an hour, but the control plane serves other clusters (global.externalIstiod)", byGlobal, longUnused, false, 0, metav1.Condition{}},
+		{"unused for an hour, but the control plane serves other clusters (EXTERNAL_ISTIOD)", byEnv, longUnused, false, 0, metav1.Condition{}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			d := Prune(tc.istio, tc.rev, now)
+			d := Prune(tc.istio, tc.rev, now, func() metav1.Condition {
+				if tc.now.Type == "" {
+					t.Error("the use was evaluated afresh for a revision that is not to be deleted")
+				}
+				return tc.now
+			})
 			if d.Delete != tc.wantDelete || d.RecheckAfter != tc.wantRecheck {
 				t.Errorf("Prune = %+v, want delete %t, recheck after %s", d, tc.wantDelete, tc.wantRecheck)
 			}

@@ -197,10 +197,9 @@ func (r *Reconciler) updateRevision(ctx context.Context, istio *v1.Istio, existi
 	return rev, nil
 }
 
-// prune deletes the inactive revisions desired.Prune allows, and returns the revisions left and when
-// to look again for one still within its grace period. Before it deletes a revision it evaluates the
-// revision's use once more, from the cache as it is now: a workload may have come back since the InUse
-// condition was written (while the operator was down, say).
+// prune deletes the inactive revisions desired.Prune allows, giving it the revision's use evaluated
+// afresh from the cache, and returns the revisions left and when to look again for one still within
+// its grace period.
 func (r *Reconciler) prune(ctx context.Context, istio *v1.Istio, active string, revs []*v1.IstioRevision, f *desired.Facts) ([]*v1.IstioRevision, time.Duration, error) {
 	now := r.Clock.Now()
 	var kept []*v1.IstioRevision
@@ -210,13 +209,11 @@ func (r *Reconciler) prune(ctx context.Context, istio *v1.Istio, active string, 
 			kept = append(kept, rev)
 			continue
 		}
-		d := desired.Prune(istio, rev, now)
-		if d.Delete {
-			c := inuse.Condition(inuse.Revision(inuse.Cache{Ctx: ctx, Reader: r.Client}, r.Env.UsageTarget(rev, f)))
-			if c.Status != metav1.ConditionFalse {
-				logr.FromContextOrDiscard(ctx).Info("kept a revision due for deletion: it is in use again, or its use cannot be told", "revision", rev.Name, "inUse", c.Message)
-				d = desired.PruneDecision{Why: c.Message}
-			}
+		d := desired.Prune(istio, rev, now, func() metav1.Condition {
+			return inuse.Condition(inuse.Revision(inuse.Cache{Ctx: ctx, Reader: r.Client}, r.Env.UsageTarget(rev, f)))
+		})
+		if !d.Delete && d.RecheckAfter == 0 {
+			logr.FromContextOrDiscard(ctx).V(1).Info("kept an inactive revision", "revision", rev.Name, "why", d.Why)
 		}
 		if !d.Delete {
 			kept = append(kept, rev)
