@@ -205,8 +205,11 @@ func (k Kind) tagRevisions(ctx context.Context, obj client.Object) []reconcile.R
 	return out
 }
 
-// referencedRevisions maps a namespace or pod to the revisions the names it references resolve to:
-// each name, and, when a tag has that name, the revision the tag's webhook points at.
+// referencedRevisions maps a namespace or pod to the revisions the names it references count for: each
+// name, and, when a tag has that name, every revision the tag counts for (desired.UsageTarget): the
+// one its webhook points at (status), and the one its spec resolves to, found without deciding
+// anything per event: an IstioRevision it names, or every revision of the Istio it names, its next one
+// among them.
 func (k Kind) referencedRevisions(ctx context.Context, obj client.Object) []string {
 	var names []string
 	if obj.GetNamespace() == "" {
@@ -226,9 +229,26 @@ func (k Kind) referencedRevisions(ctx context.Context, obj client.Object) []stri
 		switch err := k.Reader.Get(ctx, client.ObjectKey{Name: name}, tag); {
 		case err == nil:
 			out = append(out, tag.Status.IstioRevision)
+			out = append(out, k.revisionsOf(ctx, tag.Spec.TargetRef)...)
 		case client.IgnoreNotFound(err) != nil:
 			logr.FromContextOrDiscard(ctx).Error(err, "reading an IstioRevisionTag to map an event", "tag", name)
 		}
+	}
+	return out
+}
+
+// revisionsOf are the revisions a targetRef may resolve to: the IstioRevision it names, or the
+// revisions the Istio it names owns.
+func (k Kind) revisionsOf(ctx context.Context, ref v1.TargetReference) []string {
+	if ref.Kind != v1.KindIstio {
+		return []string{ref.Name}
+	}
+	var out []string
+	for _, req := range k.revisionsWhere(ctx, func(rev *v1.IstioRevision) bool {
+		owner := metav1.GetControllerOf(rev)
+		return owner != nil && owner.Kind == v1.KindIstio && owner.Name == ref.Name
+	}) {
+		out = append(out, req.Name)
 	}
 	return out
 }

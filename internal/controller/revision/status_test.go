@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -198,12 +199,25 @@ func TestTagEventsWakeTheRevisionsItConcerns(t *testing.T) {
 // istio-injection=enabled references default, and wins over istio.io/rev as Istio's webhooks let it
 // (docs/architecture.md#lesson-default-tag).
 func TestWorkloadEventsWakeTheRevisionsTheyReference(t *testing.T) {
-	tag := func(name, points string) *v1.IstioRevisionTag {
-		tag := &v1.IstioRevisionTag{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	tag := func(name string, target v1.TargetReference, points string) *v1.IstioRevisionTag {
+		tag := &v1.IstioRevisionTag{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1.IstioRevisionTagSpec{TargetRef: target}}
 		tag.Status.IstioRevision = points
 		return tag
 	}
-	reader := registry(t, tag("default", "prod-2"), tag("canary", "prod-3"))
+	revision := func(name, istio string) *v1.IstioRevision {
+		rev := &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if istio != "" {
+			rev.OwnerReferences = []metav1.OwnerReference{{APIVersion: v1.GroupVersion.String(), Kind: v1.KindIstio,
+				Name: istio, UID: "1", Controller: ptr.To(true)}}
+		}
+		return rev
+	}
+	// canary's spec names the Istio prod, whose next revision prod-4 its webhook does not point at yet;
+	// the workloads on canary count for it as soon as the tag's spec says so.
+	reader := registry(t,
+		tag("default", v1.TargetReference{Kind: v1.KindIstioRevision, Name: "prod-2"}, "prod-2"),
+		tag("canary", v1.TargetReference{Kind: v1.KindIstio, Name: "prod"}, "prod-3"),
+		revision("prod-3", "prod"), revision("prod-4", "prod"), revision("other", "staging"), revision("lone", ""))
 	object := func(namespace string, labels, annotations map[string]string) client.Object {
 		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: namespace, Labels: labels, Annotations: annotations}}
 	}
@@ -213,11 +227,11 @@ func TestWorkloadEventsWakeTheRevisionsTheyReference(t *testing.T) {
 		want []string
 	}{
 		{"a namespace on a revision", object("", map[string]string{"istio.io/rev": "prod-1"}, nil), []string{"prod-1"}},
-		{"a namespace on a tag", object("", map[string]string{"istio.io/rev": "canary"}, nil), []string{"canary", "prod-3"}},
+		{"a namespace on a tag", object("", map[string]string{"istio.io/rev": "canary"}, nil), []string{"canary", "prod-3", "prod-4"}},
 		{"istio-injection=enabled wins over istio.io/rev", object("", map[string]string{"istio-injection": "enabled", "istio.io/rev": "prod-1"}, nil), []string{"default", "prod-2"}},
 		{"a namespace that opted out", object("", map[string]string{"istio-injection": "disabled", "istio.io/rev": "prod-1"}, nil), nil},
 		{"a pod injected by one revision, selecting a tag", object("app", map[string]string{"istio.io/rev": "canary"}, map[string]string{"istio.io/rev": "prod-1"}),
-			[]string{"canary", "prod-1", "prod-3"}},
+			[]string{"canary", "prod-1", "prod-3", "prod-4"}},
 		{"a pod asking for injection by default", object("app", map[string]string{"sidecar.istio.io/inject": "true"}, nil), []string{"default", "prod-2"}},
 		{"a pod that references nothing", object("app", map[string]string{"app": "web"}, nil), nil},
 	}
