@@ -20,6 +20,11 @@ import (
 // (docs/performance.md), which costs far more than collecting garbage more often.
 const binaryReserve = 32 << 20
 
+// defaultGCPercent is the collector's pace (GOGC) when the operator has no memory limit and $GOGC is
+// not set: between collections the heap may grow by this percentage of what is live, not Go's default
+// 100, which doubles it.
+const defaultGCPercent = 50
+
 // softLimit is the Go runtime's soft memory limit for an operator limited to limit bytes: the limit
 // less room for the binary's pages (binaryReserve, or a tenth of a large limit) and for the moment a
 // burst of work outgrows the soft limit before the collector catches up, but never less than half
@@ -50,7 +55,11 @@ func setMemoryLimit(value string) (string, error) {
 		limit = q.Value()
 	}
 	if limit == 0 {
-		return "none", nil
+		if os.Getenv("GOGC") != "" {
+			return "none ($GOGC " + os.Getenv("GOGC") + ")", nil
+		}
+		debug.SetGCPercent(defaultGCPercent)
+		return fmt.Sprintf("none (GOGC %d)", defaultGCPercent), nil
 	}
 	soft := softLimit(limit)
 	debug.SetMemoryLimit(soft)
