@@ -12,20 +12,20 @@ import (
 func TestReadOnlyMappingOf(t *testing.T) {
 	const exe = "/bosun-operator"
 	for _, tc := range []struct {
-		line       string
-		start, end uintptr
-		ok         bool
+		line string
+		want mapping
+		ok   bool
 	}{
-		{"00400000-018d5000 r-xp 00000000 00:2a 1234 /bosun-operator", 0x400000, 0x18d5000, true},
-		{"018d5000-02eb5000 r--p 014d5000 00:2a 1234 /bosun-operator", 0x18d5000, 0x2eb5000, true},
-		{"02eb5000-02f52000 rw-p 02ab5000 00:2a 1234 /bosun-operator", 0, 0, false},
-		{"c000000000-c000400000 rw-p 00000000 00:00 0 ", 0, 0, false},
-		{"7f0000000000-7f0000001000 r--p 00000000 00:2a 99 /usr/lib/other", 0, 0, false},
-		{"garbage", 0, 0, false},
+		{"00400000-018d5000 r-xp 00000000 00:2a 1234 /bosun-operator\n", mapping{0x400000, 0x18d5000, 0, true}, true},
+		{"018d5000-02eb5000 r--p 014d5000 00:2a 1234 /bosun-operator", mapping{0x18d5000, 0x2eb5000, 0x14d5000, false}, true},
+		{"02eb5000-02f52000 rw-p 02ab5000 00:2a 1234 /bosun-operator", mapping{}, false},
+		{"c000000000-c000400000 rw-p 00000000 00:00 0 ", mapping{}, false},
+		{"7f0000000000-7f0000001000 r--p 00000000 00:2a 99 /usr/lib/other", mapping{}, false},
+		{"garbage", mapping{}, false},
 	} {
-		start, end, ok := readOnlyMappingOf(tc.line, exe)
-		if start != tc.start || end != tc.end || ok != tc.ok {
-			t.Errorf("readOnlyMappingOf(%q) = %#x, %#x, %v; want %#x, %#x, %v", tc.line, start, end, ok, tc.start, tc.end, tc.ok)
+		got, ok := readOnlyMappingOf(tc.line, exe)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("readOnlyMappingOf(%q) = %+v, %v; want %+v, %v", tc.line, got, ok, tc.want, tc.ok)
 		}
 	}
 }
