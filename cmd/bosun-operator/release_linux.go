@@ -23,8 +23,8 @@ import (
 // tables and the read-only data it also drops the pages no process maps from the page cache
 // (posix_fadvise POSIX_FADV_DONTNEED) and marks the mapping random-access (MADV_RANDOM), so that a
 // page read again is read alone, without its neighbours. The code stays in the page cache: read
-// again one page at a time from disk, it made the first install after an idle period 2 s slower
-// (docs/performance.md).
+// again one page at a time from disk, it made the first install after start-up 1 to 1.5 s slower,
+// for no fewer pages mapped (docs/performance.md).
 func releaseExecutable() error {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
