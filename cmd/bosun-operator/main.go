@@ -33,7 +33,7 @@ import (
 	"github.com/bosun-mesh/bosun/internal/platform"
 )
 
-// program is the binary's name, as the image and the chart name it.
+// program is the binary's name: the image's entrypoint is /bosun-operator.
 const program = "bosun-operator"
 
 func main() {
@@ -166,6 +166,7 @@ func runOperator(o *operatorOptions) error {
 		}
 	}
 	log.Info("starting bosun-operator", "version", buildinfo.Version(), "catalog default", cat.Default(), "go memory limit", memoryLimit)
+	go releaseWhenIdle(ctx, log)
 	return mgr.Start(ctx)
 }
 

@@ -296,7 +296,7 @@ func (r *replica) waitElected(t *testing.T, timeout time.Duration) {
 	}
 }
 
-// stop cancels the replica's context, as SIGTERM does to `bosun operator`, and waits until it stopped.
+// stop cancels the replica's context, as SIGTERM does to `bosun-operator`, and waits until it stopped.
 func (r *replica) stop(t *testing.T) {
 	t.Helper()
 	r.cancel()

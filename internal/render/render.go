@@ -25,7 +25,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
@@ -102,13 +101,13 @@ type Result struct {
 	Objects []*unstructured.Unstructured
 }
 
-// Renderer renders charts from a resources folder: <version>/charts/<chart>.
+// Renderer renders charts from a resources folder: <version>/charts/<chart>. It keeps no chart
+// between renders: reading and parsing the istiod chart again costs a few milliseconds, and a render
+// happens only when a resource's inputs change (Cache), while a parsed chart, its files held in
+// memory, would stay in the operator's heap for as long as it runs (docs/performance.md).
 type Renderer struct {
 	resources fs.FS
 	caps      *common.Capabilities
-
-	mu     sync.Mutex
-	charts map[string]*chart.Chart
 }
 
 // New returns a Renderer over a resources folder for a cluster.
@@ -124,7 +123,7 @@ func New(resources fs.FS, cluster Cluster) (*Renderer, error) {
 	if len(cluster.APIVersions) > 0 {
 		caps.APIVersions = common.VersionSet(cluster.APIVersions)
 	}
-	return &Renderer{resources: resources, caps: caps, charts: map[string]*chart.Chart{}}, nil
+	return &Renderer{resources: resources, caps: caps}, nil
 }
 
 // ErrChartNotFound means the resources folder has no such chart for the version: the version's charts
@@ -183,14 +182,8 @@ func (r *Renderer) Render(req Request) (Result, error) {
 	return res, nil
 }
 
-// chart loads a chart once and keeps it.
+// chart reads and parses a chart of the resources folder.
 func (r *Renderer) chart(version, name string) (*chart.Chart, error) {
-	key := version + "/" + name
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if ch, ok := r.charts[key]; ok {
-		return ch, nil
-	}
 	dir := path.Join(version, "charts", name)
 	var files []*archive.BufferedFile
 	err := fs.WalkDir(r.resources, dir, func(p string, d fs.DirEntry, err error) error {
@@ -217,7 +210,6 @@ func (r *Renderer) chart(version, name string) (*chart.Chart, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading the %s chart of Istio %s: %w", name, version, err)
 	}
-	r.charts[key] = ch
 	return ch, nil
 }
 
