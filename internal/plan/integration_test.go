@@ -139,8 +139,9 @@ func reconciled(ctx context.Context, c client.Client, kind, name string) (metav1
 }
 
 // TestRenderDecidesAsTheOperator runs the same manifests through `bosun render`'s path and through the
-// operator's, and requires the same answer: the same objects (by name and rendered hash) for every
-// resource both accept, and the same refusal (reason and message) for the one render refuses. The
+// operator's, and requires the same answer: for a case render accepts, the same objects (by name and
+// rendered hash); for a case render refuses, the same refusal (reason and message) on the resource it
+// names, the case's other resources being only required to reach a Reconciled condition. The
 // cases are those where a CLI that decides on its own would disagree with the operator: a tag on a
 // remote revision, node agents ahead of or too far behind their control plane, names held by another
 // resource, targets that do not exist.

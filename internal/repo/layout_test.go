@@ -74,3 +74,29 @@ func TestPilotDiscoveryLayout(t *testing.T) {
 		t.Errorf("PilotDiscovery = %s, want %s", got, want)
 	}
 }
+
+// TestReadmeListsEveryMakeTarget: the README's "Make targets" names every target `make help` shows.
+func TestReadmeListsEveryMakeTarget(t *testing.T) {
+	makefile, err := os.ReadFile(filepath.Join("..", "..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, found := strings.Cut(string(readme), "\n## Make targets\n")
+	if !found {
+		t.Fatal(`README.md has no "## Make targets" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	targets := regexp.MustCompile(`(?m)^([a-z][a-z-]*):[^#\n]*##`).FindAllStringSubmatch(string(makefile), -1)
+	if len(targets) < 10 {
+		t.Fatalf("found %d documented targets in the Makefile, want them all", len(targets))
+	}
+	for _, m := range targets {
+		if !strings.Contains(section, "`"+m[1]+"`") && !strings.Contains(section, "`make "+m[1]+"`") {
+			t.Errorf("README.md's Make targets do not mention `%s`", m[1])
+		}
+	}
+}

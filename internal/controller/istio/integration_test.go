@@ -189,7 +189,9 @@ func TestRemoteClusterRevisionsAreKept(t *testing.T) {
 			continue
 		}
 		// The grace period is zero: once the old revision has been unused for more than a second, a
-		// reconcile of a local Istio deletes it. Make the Istio reconcile after that, and look.
+		// reconcile of a local Istio deletes it. Make the Istio reconcile after that, with a change of
+		// its spec (a grace period of one second, long over) whose status the check below waits for,
+		// and look.
 		since := unusedSince(t, c, old)
 		operatortest.WaitFor(t, "two seconds of the old revision unused", func(context.Context) error {
 			if time.Since(since.Time) < 2*time.Second {
@@ -197,7 +199,10 @@ func TestRemoteClusterRevisionsAreKept(t *testing.T) {
 			}
 			return nil
 		})
-		operatortest.Update(t, c, istio, func(i *v1.Istio) { i.Annotations = map[string]string{"example.com/poke": "1"} })
+		operatortest.Update(t, c, istio, func(i *v1.Istio) {
+			second := int64(1)
+			i.Spec.UpdateStrategy.InactiveRevisionDeletionGracePeriodSeconds = &second
+		})
 		istioStatus(t, c, name, "reconciled after the grace period", func(i *v1.Istio) error {
 			if i.Status.Revisions.Total != 2 {
 				return fmt.Errorf("revisions %+v: the old revision of a control plane that serves other clusters was removed", i.Status.Revisions)

@@ -58,9 +58,9 @@ var (
 func Env() desired.Env { return env }
 
 // Main starts the API server and etcd, installs bosun's CRDs, runs the operator in this process with
-// the built-in catalog and the repository's charts (fetched if missing), runs the tests, and stops
-// everything. edit, when not nil, changes the operator's options. It returns the exit code for
-// os.Exit.
+// the built-in catalog, the repository's charts (fetched if missing) and InUse counts refreshed every
+// second, runs the tests, and stops everything. edit, when not nil, changes the operator's options.
+// It returns the exit code for os.Exit.
 func Main(m *testing.M, edit func(*operator.Options)) int {
 	ctx, cancel := context.WithTimeout(context.Background(), testcluster.DefaultStartTimeout)
 	defer cancel()
@@ -85,6 +85,9 @@ func Main(m *testing.M, edit func(*operator.Options)) int {
 	opts := operator.Options{
 		Catalog: catalog.Embedded(), Resources: os.DirFS(resources), Platform: values.Kubernetes, BosunVersion: "test",
 		MetricsAddr: "0", HealthAddr: "0",
+		// A count that changed is told within a second, not the default 30, so that a test waiting for
+		// a count sees it well within its timeout.
+		InUseRefreshInterval: time.Second,
 	}
 	env = desired.Env{Catalog: opts.Catalog, Resources: opts.Resources, Platform: opts.Platform}
 	if edit != nil {
