@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -41,15 +38,7 @@ arguments.
 The cluster's programs, and pilot-discovery for each catalog version that builds, are
 built by 'make cluster-bins' (make dev-cluster does that first, and builds bosun-operator).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			operator, err := f.operator()
-			if err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return runCluster(ctx, cmd, f.nodes, operator)
-		},
+		RunE: f.runUntilInterrupted(runCluster),
 	}
 	f.add(cmd, 3)
 	return cmd

@@ -7,11 +7,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -38,15 +36,7 @@ that does. What is missing is built from the repository first: the cluster's pro
 (go run ./hack/clusterbins) beside that one version's pilot-discovery
 (go run ./hack/istiodbins -version <version>).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			operator, err := f.operator()
-			if err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return runDemo(ctx, cmd, f.nodes, operator)
-		},
+		RunE: f.runUntilInterrupted(runDemo),
 	}
 	f.add(cmd, 3)
 	return cmd

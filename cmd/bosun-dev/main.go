@@ -8,9 +8,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -70,4 +73,18 @@ func (f *boxFlags) operator() (string, error) {
 		return "", fmt.Errorf("the operator's executable, which plays bosun's operator pods: %w (make build builds it into bin/; or name one with --operator-binary)", err)
 	}
 	return abs, nil
+}
+
+// runUntilInterrupted is the RunE of a command that runs the box: run gets the flags and a context that
+// ends at Ctrl-C or SIGTERM.
+func (f *boxFlags) runUntilInterrupted(run func(ctx context.Context, cmd *cobra.Command, nodes int, operator string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		operator, err := f.operator()
+		if err != nil {
+			return err
+		}
+		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return run(ctx, cmd, f.nodes, operator)
+	}
 }

@@ -130,8 +130,8 @@ type NameConflictError struct {
 
 func (e *NameConflictError) Error() string {
 	if e.Istio != "" {
-		return fmt.Sprintf("the revision of Istio %s would be named %s, and an %s of that name already exists and is older: a revision and a tag cannot share a name, since workloads select both with istio.io/rev=%s; rename Istio %s, or delete the %s",
-			e.Istio, e.Name, e.Holder, e.Name, e.Istio, e.Holder)
+		return fmt.Sprintf("the revision of Istio %s would be named %s, and an %s named %s already exists and is older: a revision and a tag cannot share a name, since workloads select both with istio.io/rev=%s; rename Istio %s, or delete the %s",
+			e.Istio, e.Name, e.Holder, e.Name, e.Name, e.Istio, e.Holder)
 	}
 	return fmt.Sprintf("an %s named %s already exists and is older: a revision and a tag cannot share a name, since workloads select both with istio.io/rev=%s; rename this %s, or delete the %s",
 		e.Holder, e.Name, e.Name, e.Kind, e.Holder)

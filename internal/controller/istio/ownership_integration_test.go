@@ -140,7 +140,7 @@ func TestTagHoldingTheNameRefusesUntilItGoes(t *testing.T) {
 	operatortest.Create(t, c, tag)
 	operatortest.Create(t, c, newIstio("tagheld", "tagheld-system", v1.UpdateStrategyInPlace, v127))
 	istioStatus(t, c, "tagheld", "refused for its revision's name", reconciled(metav1.ConditionFalse, v1.ReasonNameAlreadyExists,
-		"the revision of Istio tagheld would be named tagheld, and an IstioRevisionTag of that name already exists and is older"))
+		"the revision of Istio tagheld would be named tagheld, and an IstioRevisionTag named tagheld already exists and is older"))
 	if err := c.Get(t.Context(), client.ObjectKey{Name: "tagheld"}, &v1.IstioRevision{}); err == nil {
 		t.Fatal("a refused Istio created its revision")
 	}
