@@ -32,10 +32,10 @@ type PilotPodDisruptionBudgetConfig struct {
 type CNIAmbientEnablementSelector struct {
 	// Pods to select.
 	// +optional
-	PodSelector *metav1.LabelSelector `json:"podSelector,omitempty"`
+	PodSelector *LabelSelector `json:"podSelector,omitempty"`
 	// Namespaces whose pods are selected.
 	// +optional
-	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+	NamespaceSelector *LabelSelector `json:"namespaceSelector,omitempty"`
 }
 
 // Agentgateway is Istio's istio.operator.v1alpha1.Agentgateway.
@@ -1460,7 +1460,7 @@ type MeshConfig struct {
 	// ```
 	// Refer to the [Kubernetes selector docs](https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors) for additional detail on selector semantics.
 	// +optional
-	DiscoverySelectors []metav1.LabelSelector `json:"discoverySelectors,omitzero"`
+	DiscoverySelectors []LabelSelector `json:"discoverySelectors,omitzero"`
 
 	// ProxyPathNormalization configures how URL paths in incoming and outgoing HTTP requests are normalized by the sidecars and gateways. The normalized paths will be used in all aspects through the requests' lifetime on the sidecars and gateways, which includes routing decisions in outbound direction (client proxy), authorization policy match and enforcement in inbound direction (server proxy), and the URL path proxied to the upstream service. If not set, the NormalizationType.DEFAULT configuration will be used.
 	// +optional
@@ -2494,11 +2494,11 @@ type MeshConfigProxyPathNormalizationNormalizationType string
 type MeshConfigServiceScopeConfigs struct {
 	// Match expression for namespaces.
 	// +optional
-	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+	NamespaceSelector *LabelSelector `json:"namespaceSelector,omitempty"`
 
 	// Match expression for serivces.
 	// +optional
-	ServicesSelector *metav1.LabelSelector `json:"servicesSelector,omitempty"`
+	ServicesSelector *LabelSelector `json:"servicesSelector,omitempty"`
 
 	// Specifics the available scope for matching services.
 	// +optional
@@ -3785,7 +3785,7 @@ type ServiceEntryVisibility struct {
 type ServiceEntryVisibilityMatchRule struct {
 	// Matches when the namespace the ServiceEntry is defined in matches this label selector.
 	// +optional
-	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+	NamespaceSelector *LabelSelector `json:"namespaceSelector,omitempty"`
 }
 
 // Policy assigns a visibility to ServiceEntries that match all of its rules.
@@ -3817,11 +3817,11 @@ type SidecarInjectorConfig struct {
 	//
 	// Annotations in the pods have higher precedence than the label selectors. Order of evaluation: Pod Annotations → NeverInjectSelector → AlwaysInjectSelector → Default Policy. See https://istio.io/docs/setup/kubernetes/additional-setup/sidecar-injection/#more-control-adding-exceptions
 	// +optional
-	NeverInjectSelector []metav1.LabelSelector `json:"neverInjectSelector,omitzero"`
+	NeverInjectSelector []LabelSelector `json:"neverInjectSelector,omitzero"`
 
 	// See NeverInjectSelector.
 	// +optional
-	AlwaysInjectSelector []metav1.LabelSelector `json:"alwaysInjectSelector,omitzero"`
+	AlwaysInjectSelector []LabelSelector `json:"alwaysInjectSelector,omitzero"`
 
 	// If true, webhook or istioctl injector will rewrite PodSpec for liveness health check to redirect request to sidecar. This makes liveness check work even when mTLS is enabled.
 	// +optional

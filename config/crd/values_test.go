@@ -42,6 +42,12 @@ func TestValuesAreAccepted(t *testing.T) {
   - matchExpressions:
     - key: maistra.io/member-of
       operator: Exists
+  - matchLabels:
+      mesh: mesh1
+    matchExpressions:
+    - key: tenant
+      operator: NotIn
+      values: [sandbox, scratch]
   extensionProviders:
   - name: prometheus
     prometheus: {}
@@ -150,6 +156,11 @@ func wrongValueCases() []invalidCase {
 		{name: "an unknown toleration field", manifest: istioWithValues("pilot:\n  tolerations:\n  - key: dedicated\n    effects: NoSchedule"), want: `unknown field "spec.values.pilot.tolerations[0].effects"`},
 		{name: "resources in the wrong shape", manifest: istioWithValues("pilot:\n  resources:\n    cpu: 500m"), want: `unknown field "spec.values.pilot.resources.cpu"`},
 		{name: "a label selector value that is not a string", manifest: istioWithValues("meshConfig:\n  discoverySelectors:\n  - matchLabels:\n      mesh: 1"), want: `spec.values.meshConfig.discoverySelectors[0].matchLabels.mesh: Invalid value: "integer"`},
+		{name: "a discovery selector with an operator Kubernetes does not know", manifest: istioWithValues("meshConfig:\n  discoverySelectors:\n  - matchExpressions:\n    - key: mesh\n      operator: Bogus\n      values: [mesh1]"), want: `spec.values.meshConfig.discoverySelectors[0].matchExpressions[0].operator: Unsupported value: "Bogus": supported values: "In", "NotIn", "Exists", "DoesNotExist"`},
+		{name: "a discovery selector In without values", manifest: istioWithValues("meshConfig:\n  discoverySelectors:\n  - matchLabels:\n      mesh: mesh1\n  - matchExpressions:\n    - key: mesh\n      operator: In"), want: `spec.values.meshConfig.discoverySelectors[1].matchExpressions[0].values: Invalid value: values must be set for In and NotIn, and left out for Exists and DoesNotExist`},
+		{name: "a discovery selector Exists with values", manifest: istioWithValues("meshConfig:\n  discoverySelectors:\n  - matchExpressions:\n    - key: mesh\n      operator: Exists\n      values: [mesh1]"), want: `spec.values.meshConfig.discoverySelectors[0].matchExpressions[0].values: Invalid value: values must be set for In and NotIn`},
+		{name: "a never-inject selector without a key", manifest: istioWithValues("sidecarInjectorWebhook:\n  neverInjectSelector:\n  - matchExpressions:\n    - key: \"\"\n      operator: Exists"), want: `spec.values.sidecarInjectorWebhook.neverInjectSelector[0].matchExpressions[0].key`},
+		{name: "an ambient enablement selector with an unknown operator", manifest: cniWithValues("cni:\n  ambient:\n    enablementSelectors:\n    - podSelector:\n        matchExpressions:\n        - key: app\n          operator: Equals\n          values: [a]"), want: `spec.values.cni.ambient.enablementSelectors[0].podSelector.matchExpressions[0].operator: Unsupported value: "Equals"`},
 		{name: "logging that is not an object", manifest: istioWithValues("global:\n  logging: debug"), want: `spec.values.global.logging: Invalid value: "string": spec.values.global.logging in body must be of type object`},
 		{name: "two tracers of one extension provider", manifest: istioWithValues("meshConfig:\n  extensionProviders:\n  - name: both\n    zipkin:\n      service: zipkin.istio-system.svc\n      port: 9411\n    datadog:\n      service: datadog.agent.svc\n      port: 8126"), want: "at most one of envoyExtAuthzHttp, envoyExtAuthzGrpc, zipkin, lightstep, datadog"},
 		{name: "two tracers of the proxy's tracing", manifest: istioWithValues("meshConfig:\n  defaultConfig:\n    tracing:\n      zipkin:\n        address: zipkin:9411\n      lightstep:\n        address: lightstep:443"), want: "at most one of zipkin, lightstep, datadog, stackdriver, openCensusAgent may be set"},

@@ -62,9 +62,9 @@ type PilotPodDisruptionBudgetConfig struct {
 type CNIAmbientEnablementSelector struct {
 	// Pods to select.
 	// +optional
-	PodSelector *metav1.LabelSelector ` + "`json:\"podSelector,omitempty\"`" + `
+	PodSelector *LabelSelector ` + "`json:\"podSelector,omitempty\"`" + `
 	// Namespaces whose pods are selected.
 	// +optional
-	NamespaceSelector *metav1.LabelSelector ` + "`json:\"namespaceSelector,omitempty\"`" + `
+	NamespaceSelector *LabelSelector ` + "`json:\"namespaceSelector,omitempty\"`" + `
 }
 `

@@ -301,8 +301,9 @@ func (g *generator) singular(parent protoreflect.MessageDescriptor, f protorefle
 		g.needs["intstr"] = true
 		return "*intstr.IntOrString", nil
 	case "istio.mesh.v1alpha1.LabelSelector":
-		g.needs["metav1"] = true
-		return "*metav1.LabelSelector", nil
+		// bosun's own LabelSelector (api/v1/selector_types.go): metav1.LabelSelector's JSON form with a
+		// schema that refuses what istiod could not parse.
+		return "*LabelSelector", nil
 	}
 	if g.visiting[md.FullName()] {
 		// A message that contains itself cannot be a CRD schema; keep the recursion schemaless.
@@ -338,8 +339,8 @@ var structTypes = map[string]string{
 	"envVarFrom":                "[]corev1.EnvVar",
 	"seccompProfile":            "*corev1.SeccompProfile",
 	"lifecycle":                 "*corev1.Lifecycle",
-	"neverInjectSelector":       "[]metav1.LabelSelector",
-	"alwaysInjectSelector":      "[]metav1.LabelSelector",
+	"neverInjectSelector":       "[]LabelSelector",
+	"alwaysInjectSelector":      "[]LabelSelector",
 	"extraContainerArgs":        "[]string",
 	"additionalContainers":      "[]corev1.Container",
 	"configVolumes":             "[]corev1.Volume",
