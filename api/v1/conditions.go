@@ -18,6 +18,12 @@ const (
 	// ConditionDependenciesHealthy is True when the components the control plane needs (IstioCNI on
 	// OpenShift, ZTunnel in ambient mode) exist and are Ready.
 	ConditionDependenciesHealthy = "DependenciesHealthy"
+
+	// ConditionScopeConflict is True on an Istio when a namespace is claimed by it and by another mesh
+	// of the cluster: both meshes' discovery selectors select it, or its injection labels name one
+	// mesh's revision while the other's selectors select it. The message names the namespaces and how
+	// each mesh claims them. bosun changes nothing; the condition is absent when there is no conflict.
+	ConditionScopeConflict = "ScopeConflict"
 )
 
 // Condition reasons. A True condition carries the reason named after its type; the others explain why a
@@ -41,6 +47,8 @@ const (
 	// ReasonVersionChangeNotAllowed means an InPlace Istio was asked to move more than one minor version
 	// at once; the message names the versions it may move to next.
 	ReasonVersionChangeNotAllowed = "VersionChangeNotAllowed"
+	// ReasonNamespacesShared is the reason of a True ScopeConflict condition.
+	ReasonNamespacesShared = "NamespacesShared"
 	// ReasonPending means the IstioRevision an Istio reports has not reported this condition yet; it is
 	// Unknown until it does.
 	ReasonPending = "Pending"

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
@@ -32,6 +33,9 @@ type Facts struct {
 	// exist. Nil means that which namespaces exist is not known (render, offline): every namespace is
 	// taken to exist.
 	Namespaces map[string]Namespace
+	// AllNamespaces are the labels of every namespace not being deleted, by name, when a decision needs
+	// them (the scope of meshes, Scope) and ReadAllNamespaces read them; nil when they were not read.
+	AllNamespaces map[string]labels.Set
 }
 
 // Namespace is what decisions read of a namespace.
@@ -132,6 +136,24 @@ func Read(ctx context.Context, reader client.Reader, namespaces ...string) (*Fac
 		}
 	}
 	return f, nil
+}
+
+// ReadAllNamespaces reads the labels of every namespace not being deleted into AllNamespaces, from the
+// operator's cache of namespace metadata. Only Scope needs them, so only the Istio controller reads
+// them.
+func (f *Facts) ReadAllNamespaces(ctx context.Context, reader client.Reader) error {
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
+	if err := reader.List(ctx, list); err != nil {
+		return fmt.Errorf("listing namespaces: %w", err)
+	}
+	f.AllNamespaces = make(map[string]labels.Set, len(list.Items))
+	for _, ns := range list.Items {
+		if ns.DeletionTimestamp.IsZero() {
+			f.AllNamespaces[ns.Name] = ns.Labels
+		}
+	}
+	return nil
 }
 
 // Manifests are the sailoperator.io resources `bosun render` was given, decoded and checked as the

@@ -55,6 +55,13 @@ var (
 	}, []string{"kind", "reason"})
 )
 
+// ScopeConflicts is the number of namespaces each Istio shares with another mesh of the cluster (its
+// ScopeConflict condition); 0 when it shares none. The series of a deleted Istio is removed.
+var ScopeConflicts = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "bosun_scope_conflicts",
+	Help: "Namespaces an Istio shares with another mesh of the cluster (by discovery selectors or injection labels), by Istio.",
+}, []string{"istio"})
+
 func init() {
-	crmetrics.Registry.MustRegister(Renders, RenderCacheHits, Events, Applies, ReconcileErrors, Refusals)
+	crmetrics.Registry.MustRegister(Renders, RenderCacheHits, Events, Applies, ReconcileErrors, Refusals, ScopeConflicts)
 }

@@ -114,7 +114,8 @@ func TestTrimKeepsWhatUsageReads(t *testing.T) {
 		wantAnnotations map[string]string
 	}{
 		{"Pod", map[string]string{inuse.LabelRev: "canary", inuse.LabelInject: "true"}, map[string]string{inuse.AnnotationRev: "prod-1"}},
-		{"Namespace", map[string]string{inuse.LabelRev: "canary", inuse.LabelInjection: "enabled"}, nil},
+		// Every label of a namespace: discovery selectors may select any of them.
+		{"Namespace", map[string]string{inuse.LabelRev: "canary", inuse.LabelInject: "true", inuse.LabelInjection: "enabled", "app": "web", "pod-template-hash": "5d8f"}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.kind, func(t *testing.T) {

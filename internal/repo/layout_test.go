@@ -100,3 +100,82 @@ func TestReadmeListsEveryMakeTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestDocLinksPointAtSections: every link from the code and docs to a section of a document of docs/
+// (the document's path or name, '#', the section's anchor) names a section that exists there, so that a comment's pointer to
+// the lesson it guards never dangles.
+func TestDocLinksPointAtSections(t *testing.T) {
+	root, err := Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	heading := regexp.MustCompile(`(?m)^#+ (.*?)(?: \{#([a-z0-9-]+)\})?\s*$`)
+	anchors := map[string]map[string]bool{}
+	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range docs {
+		data, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set := map[string]bool{}
+		for _, m := range heading.FindAllStringSubmatch(string(data), -1) {
+			if m[2] != "" {
+				set[m[2]] = true
+			}
+			set[slug(m[1])] = true
+		}
+		anchors[filepath.Base(doc)] = set
+	}
+	link := regexp.MustCompile(`(docs/)?\b([a-z-]+\.md)#([a-z0-9-]+)`)
+	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() {
+			if slices.Contains([]string{".git", "bin", "resources", "node_modules"}, rel) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, ".md") {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		inDocs := filepath.Dir(rel) == "docs"
+		for _, m := range link.FindAllStringSubmatch(string(data), -1) {
+			set, ok := anchors[m[2]]
+			switch {
+			case !ok && (m[1] != "" || inDocs):
+				t.Errorf("%s links to %s#%s, and docs/ has no %s", rel, m[2], m[3], m[2])
+			case ok && !set[m[3]]:
+				t.Errorf("%s links to %s#%s, which has no such section", rel, m[2], m[3])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// slug is the anchor a Markdown renderer gives a heading: lower case, punctuation dropped, spaces as
+// hyphens.
+func slug(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(heading) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		case r == ' ':
+			b.WriteRune('-')
+		}
+	}
+	return b.String()
+}

@@ -8,11 +8,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
@@ -32,6 +36,7 @@ import (
 	"github.com/bosun-mesh/bosun/internal/controller/status"
 	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/inuse"
+	"github.com/bosun-mesh/bosun/internal/metrics"
 )
 
 // Reconciler reconciles Istios.
@@ -46,32 +51,84 @@ type Reconciler struct {
 
 // SetupWithManager registers the controller: Istios when their spec or annotations change, the
 // revisions they own, whose status becomes theirs, and the deletion of tags, which may free the name
-// of the revision an Istio was refused.
+// of the revision an Istio was refused. Where several meshes share the cluster, what changes their
+// scope (desired.Scope) wakes them all: another Istio's spec, a revision or tag created or deleted (or
+// a tag's target changed), a namespace created, deleted or relabelled.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	specOrLife := builder.WithPredicates(predicate.GenerationChangedPredicate{})
+	lifeOnly := builder.WithPredicates(predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return true },
+		UpdateFunc:  func(event.UpdateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return true },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	})
+	namespace := &metav1.PartialObjectMetadata{}
+	namespace.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("istio").
 		For(&v1.Istio{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&v1.IstioRevision{}).
-		Watches(&v1.IstioRevisionTag{}, handler.EnqueueRequestsFromMapFunc(r.refusedIstios), builder.WithPredicates(predicate.Funcs{
-			CreateFunc:  func(event.CreateEvent) bool { return false },
-			UpdateFunc:  func(event.UpdateEvent) bool { return false },
-			DeleteFunc:  func(event.DeleteEvent) bool { return true },
-			GenericFunc: func(event.GenericEvent) bool { return false },
-		})).
+		Watches(&v1.IstioRevisionTag{}, handler.EnqueueRequestsFromMapFunc(r.afterTagChange), specOrLife).
+		Watches(&v1.Istio{}, handler.EnqueueRequestsFromMapFunc(r.meshesInScope), specOrLife).
+		Watches(&v1.IstioRevision{}, handler.EnqueueRequestsFromMapFunc(r.meshesInScope), lifeOnly).
+		Watches(namespace, handler.EnqueueRequestsFromMapFunc(r.meshesInScope), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Complete(controller.CountErrors(v1.KindIstio, r))
+}
+
+// afterTagChange maps a tag's creation, deletion or new target to the Istios refused for a name
+// conflict, which may now go on, and to the meshes whose scope it may change.
+func (r *Reconciler) afterTagChange(ctx context.Context, obj client.Object) []reconcile.Request {
+	out := r.refusedIstios(ctx, obj)
+	for _, req := range r.meshesInScope(ctx, obj) {
+		if !slices.Contains(out, req) {
+			out = append(out, req)
+		}
+	}
+	return out
 }
 
 // refusedIstios maps an event to the Istios refused for a name conflict, which may now go on.
 func (r *Reconciler) refusedIstios(ctx context.Context, _ client.Object) []reconcile.Request {
+	return r.istiosWhere(ctx, func(istio *v1.Istio) bool {
+		c := meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionReconciled)
+		return c != nil && c.Reason == v1.ReasonNameAlreadyExists
+	})
+}
+
+// meshesInScope maps an event that may change which namespaces meshes claim to every Istio when
+// several run an istiod here, and otherwise to those still reporting a conflict, which must clear it.
+// A cluster with one mesh wakes nothing.
+func (r *Reconciler) meshesInScope(ctx context.Context, _ client.Object) []reconcile.Request {
 	var list v1.IstioList
 	if err := r.Client.List(ctx, &list); err != nil {
-		logr.FromContextOrDiscard(ctx).Error(err, "listing Istios to map an IstioRevisionTag's deletion")
+		logr.FromContextOrDiscard(ctx).Error(err, "listing Istios to map an event")
 		return nil
 	}
+	istios := make([]*v1.Istio, len(list.Items))
+	for i := range list.Items {
+		istios[i] = &list.Items[i]
+	}
+	several := severalMeshes(slices.Values(istios))
+	return requestsFor(list.Items, func(istio *v1.Istio) bool {
+		return several || meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionScopeConflict) != nil
+	})
+}
+
+// istiosWhere lists the Istios for which keep is true, as requests.
+func (r *Reconciler) istiosWhere(ctx context.Context, keep func(*v1.Istio) bool) []reconcile.Request {
+	var list v1.IstioList
+	if err := r.Client.List(ctx, &list); err != nil {
+		logr.FromContextOrDiscard(ctx).Error(err, "listing Istios to map an event")
+		return nil
+	}
+	return requestsFor(list.Items, keep)
+}
+
+func requestsFor(istios []v1.Istio, keep func(*v1.Istio) bool) []reconcile.Request {
 	var out []reconcile.Request
-	for _, istio := range list.Items {
-		if c := meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionReconciled); c != nil && c.Reason == v1.ReasonNameAlreadyExists {
-			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&istio)})
+	for i := range istios {
+		if keep(&istios[i]) {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&istios[i])})
 		}
 	}
 	return out
@@ -83,10 +140,14 @@ func (r *Reconciler) refusedIstios(ctx context.Context, _ client.Object) []recon
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	istio := &v1.Istio{}
 	if err := r.Client.Get(ctx, req.NamespacedName, istio); err != nil {
+		if apierrors.IsNotFound(err) {
+			metrics.ScopeConflicts.DeleteLabelValues(req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !istio.DeletionTimestamp.IsZero() {
 		// The garbage collector deletes the owned revisions; their finalizers remove istiod.
+		metrics.ScopeConflicts.DeleteLabelValues(req.Name)
 		return ctrl.Result{}, nil
 	}
 	istio.SetGroupVersionKind(v1.GroupVersion.WithKind(v1.KindIstio))
@@ -94,6 +155,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if severalMeshes(maps.Values(facts.Istios)) {
+		if err := facts.ReadAllNamespaces(ctx, r.Client); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	scope := r.Env.Scope(istio, facts)
 	plan := r.Env.ForIstio(istio, facts)
 	var active *v1.IstioRevision
 	var requeue time.Duration
@@ -108,12 +175,44 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// Refused, or the update failed: the revision that runs is still the Istio's, and says how it is.
 		active = plan.Existing
 	}
-	wrote, serr := r.writeStatus(ctx, istio, active, revs, plan.Refusal, err)
+	old := istio.Status.Conditions
+	wrote, serr := r.writeStatus(ctx, istio, active, revs, plan.Refusal, err, scope)
 	if serr != nil {
 		return ctrl.Result{}, errors.Join(err, serr)
 	}
-	controller.ReportRefusal(r.Recorder, istio, v1.KindIstio, istio.Status.Conditions, plan.Refusal, wrote)
+	controller.ReportRefusal(r.Recorder, istio, v1.KindIstio, old, plan.Refusal, wrote)
+	r.reportScope(istio, old, scope, wrote)
 	return ctrl.Result{RequeueAfter: requeue}, err
+}
+
+// severalMeshes reports whether more than one of the Istios runs an istiod in this cluster: only then
+// can two meshes claim a namespace, and only then are the namespaces read.
+func severalMeshes(istios iter.Seq[*v1.Istio]) bool {
+	n := 0
+	for istio := range istios {
+		if desired.RunsIstiodHere(istio) {
+			n++
+		}
+	}
+	return n > 1
+}
+
+// reportScope records the Istio's scope conflicts: the gauge always, a Warning Event when a conflict
+// appears and a Normal one when it goes away. The condition's message follows the conflicting
+// namespaces as they come and go; the Events do not, so that a busy cluster does not flood them. Events
+// follow a status that was written, as refusals do.
+func (r *Reconciler) reportScope(istio *v1.Istio, old []metav1.Condition, scope []desired.ScopeConflict, wrote bool) {
+	metrics.ScopeConflicts.WithLabelValues(istio.Name).Set(float64(len(scope)))
+	if !wrote {
+		return
+	}
+	before := meta.FindStatusCondition(old, v1.ConditionScopeConflict)
+	switch {
+	case len(scope) > 0 && before == nil:
+		r.Recorder.Eventf(istio, nil, corev1.EventTypeWarning, v1.ConditionScopeConflict, "Reconcile", "%s", desired.ScopeMessage(scope))
+	case len(scope) == 0 && before != nil:
+		r.Recorder.Eventf(istio, nil, corev1.EventTypeNormal, "ScopeConflictResolved", "Reconcile", "no namespace is claimed by this mesh and another any more")
+	}
 }
 
 // ownedRevisions are the revisions whose controller is this Istio, by name.
@@ -234,13 +333,13 @@ func (r *Reconciler) prune(ctx context.Context, istio *v1.Istio, active string, 
 }
 
 // writeStatus computes the Istio's status and writes it if it changed; it reports whether it wrote.
-func (r *Reconciler) writeStatus(ctx context.Context, istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevision, refusal *desired.Refusal, err error) (bool, error) {
-	if refusal == nil && err == nil && active.Status.ObservedGeneration == 0 && istio.Status.ObservedGeneration == 0 {
+func (r *Reconciler) writeStatus(ctx context.Context, istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevision, refusal *desired.Refusal, err error, scope []desired.ScopeConflict) (bool, error) {
+	if refusal == nil && err == nil && len(scope) == 0 && active.Status.ObservedGeneration == 0 && istio.Status.ObservedGeneration == 0 {
 		// A new Istio whose new revision has not reported yet: its status would say only that, and be
 		// rewritten a moment later. The revision's first report wakes this controller again.
 		return false, nil
 	}
-	st := IstioStatus(istio, active, revs, refusal, err, metav1.NewTime(r.Clock.Now()))
+	st := IstioStatus(istio, active, revs, refusal, err, scope, metav1.NewTime(r.Clock.Now()))
 	return r.Status.Write(ctx, istio, st, equality.Semantic.DeepEqual(st, istio.Status))
 }
 
@@ -253,17 +352,24 @@ var copiedConditions = []string{v1.ConditionReconciled, v1.ConditionReady, v1.Co
 // reason, and Ready and DependenciesHealthy are still the revision's that runs, if it is the Istio's
 // (active): it keeps serving. Without one they are Unknown. Ready is never True while the active
 // revision has not acted on its latest spec: whatever it reported is about the spec before, so an
-// update in progress is never shown as ready.
-func IstioStatus(istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevision, refusal *desired.Refusal, err error, now metav1.Time) v1.IstioStatus {
+// update in progress is never shown as ready. ScopeConflict is True, listing the conflicts, when the
+// Istio shares namespaces with another mesh (desired.Scope), and absent otherwise; it changes neither
+// the state nor the other conditions.
+func IstioStatus(istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevision, refusal *desired.Refusal, err error, scope []desired.ScopeConflict, now metav1.Time) v1.IstioStatus {
 	st := v1.IstioStatus{ObservedGeneration: istio.Generation, ActiveRevisionName: istio.Status.ActiveRevisionName, Revisions: revisionCounts(revs)}
 	c := status.NewConditions(istio.Status.Conditions, istio.Generation, now)
+	listed := copiedConditions
+	if len(scope) > 0 {
+		c.Set(metav1.Condition{Type: v1.ConditionScopeConflict, Status: metav1.ConditionTrue, Reason: v1.ReasonNamespacesShared, Message: desired.ScopeMessage(scope)})
+		listed = append(slices.Clone(copiedConditions), v1.ConditionScopeConflict)
+	}
 	copied := copiedConditions
 	if !c.Reconciled(refusal, err, "") {
 		copied = copiedConditions[1:]
 		if active == nil {
 			c.Untold(v1.ConditionReady, "Istio")
 			c.Untold(v1.ConditionDependenciesHealthy, "Istio")
-			st.Conditions = c.Of(copiedConditions...)
+			st.Conditions = c.Of(listed...)
 			st.State = c.Get(v1.ConditionReconciled).Reason
 			return st
 		}
@@ -280,7 +386,7 @@ func IstioStatus(istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevi
 		}
 		c.Set(*cond)
 	}
-	st.Conditions = c.Of(copiedConditions...)
+	st.Conditions = c.Of(listed...)
 	st.State = status.State(st.Conditions, copiedConditions...)
 	return st
 }

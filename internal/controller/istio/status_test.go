@@ -61,7 +61,7 @@ func TestIstioStatus(t *testing.T) {
 			if tc.active != nil {
 				revs = append(revs, tc.active)
 			}
-			st := IstioStatus(istio, tc.active, revs, tc.refusal, tc.err, now)
+			st := IstioStatus(istio, tc.active, revs, tc.refusal, tc.err, nil, now)
 			if c := meta.FindStatusCondition(st.Conditions, v1.ConditionReady); c == nil || c.Status != tc.ready {
 				t.Errorf("Ready %+v, want %s", c, tc.ready)
 			}
@@ -78,8 +78,35 @@ func TestIstioStatus(t *testing.T) {
 			}
 		})
 	}
-	st := IstioStatus(istio, healthyRevision(2, 2), []*v1.IstioRevision{unused, healthyRevision(2, 2)}, nil, nil, now)
+	st := IstioStatus(istio, healthyRevision(2, 2), []*v1.IstioRevision{unused, healthyRevision(2, 2)}, nil, nil, nil, now)
 	if want := (v1.RevisionSummary{Total: 2, Ready: 2, InUse: 1}); st.Revisions != want || st.ActiveRevisionName != "default" {
 		t.Errorf("revisions %+v, active %q; want %+v and default", st.Revisions, st.ActiveRevisionName, want)
+	}
+}
+
+// TestIstioStatusReportsScopeConflicts: an Istio that shares namespaces with another mesh says so in a
+// ScopeConflict condition, refused or not, without changing its state; once the conflict is gone the
+// condition goes too.
+func TestIstioStatusReportsScopeConflicts(t *testing.T) {
+	now := metav1.NewTime(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	istio := &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "mesh1", Generation: 1}}
+	scope := []desired.ScopeConflict{{Namespace: "shop", Other: "mesh2", Why: "both select it"}}
+	refused := &desired.Refusal{Reason: v1.ReasonVersionChangeNotAllowed, Err: errors.New("skips a minor")}
+	for name, st := range map[string]v1.IstioStatus{
+		"healthy": IstioStatus(istio, healthyRevision(1, 1), []*v1.IstioRevision{healthyRevision(1, 1)}, nil, nil, scope, now),
+		"refused": IstioStatus(istio, nil, nil, refused, nil, scope, now),
+	} {
+		c := meta.FindStatusCondition(st.Conditions, v1.ConditionScopeConflict)
+		if c == nil || c.Status != metav1.ConditionTrue || c.Reason != v1.ReasonNamespacesShared || c.Message != desired.ScopeMessage(scope) {
+			t.Errorf("%s: ScopeConflict %+v, want True NamespacesShared with the conflicts' message", name, c)
+		}
+	}
+	healthy := IstioStatus(istio, healthyRevision(1, 1), []*v1.IstioRevision{healthyRevision(1, 1)}, nil, nil, scope, now)
+	if healthy.State != v1.StateHealthy {
+		t.Errorf("state %q: a scope conflict must not change the state", healthy.State)
+	}
+	istio.Status = healthy
+	if c := meta.FindStatusCondition(IstioStatus(istio, healthyRevision(1, 1), nil, nil, nil, nil, now).Conditions, v1.ConditionScopeConflict); c != nil {
+		t.Errorf("ScopeConflict %+v after the conflict went away; want it gone", c)
 	}
 }

@@ -1,0 +1,166 @@
+//go:build integration
+
+package istio_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/metrics"
+	"github.com/bosun-mesh/bosun/internal/operator/operatortest"
+	"github.com/bosun-mesh/bosun/internal/render"
+)
+
+// scopedIstio is an InPlace Istio in namespace whose discovery selectors are the label sets given.
+func scopedIstio(name, namespace string, selectors ...map[string]string) *v1.Istio {
+	istio := newIstio(name, namespace, v1.UpdateStrategyInPlace, v127)
+	istio.Spec.Values = &v1.Values{MeshConfig: &v1.MeshConfig{}}
+	for _, s := range selectors {
+		istio.Spec.Values.MeshConfig.DiscoverySelectors = append(istio.Spec.Values.MeshConfig.DiscoverySelectors, v1.LabelSelector{MatchLabels: s})
+	}
+	return istio
+}
+
+// scopeConflict checks an Istio's ScopeConflict condition: absent when want is "", else True and
+// naming want.
+func scopeConflict(want string) func(*v1.Istio) error {
+	return func(istio *v1.Istio) error {
+		c := operatortest.HasCondition(istio.Status.Conditions, v1.ConditionScopeConflict, metav1.ConditionTrue, v1.ReasonNamespacesShared)
+		switch cond, _ := operatortest.Condition(istio.Status.Conditions, v1.ConditionScopeConflict); {
+		case want == "" && cond.Type != "":
+			return fmt.Errorf("ScopeConflict %+v, want none", cond)
+		case want != "" && c != nil:
+			return c
+		case want != "" && !strings.Contains(cond.Message, want):
+			return fmt.Errorf("ScopeConflict says %q, want it to name %q", cond.Message, want)
+		}
+		return nil
+	}
+}
+
+// TestSeveralMeshesInOneCluster: two meshes, each in its own namespace with its own discovery
+// selectors, install side by side without a cluster-scoped object in common. When a namespace comes to
+// be claimed by both (here: relabelled so that the second mesh's selectors select a namespace the first
+// one injects), both Istios say so in a ScopeConflict condition naming it, with a Warning Event and the
+// bosun_scope_conflicts gauge, and nothing else changes; once the label goes, so does the conflict.
+// Deleting one mesh leaves the other's objects where they are.
+func TestSeveralMeshesInOneCluster(t *testing.T) {
+	c := operatortest.Client(t)
+	ctx := t.Context()
+	operatortest.Namespace(t, c, "istio-scope1", map[string]string{"mesh": "scope1"})
+	operatortest.Namespace(t, c, "istio-scope2", map[string]string{"mesh": "scope2"})
+	operatortest.Namespace(t, c, "shop", map[string]string{"mesh": "scope1", "istio.io/rev": "scope1"})
+	one := scopedIstio("scope1", "istio-scope1", map[string]string{"mesh": "scope1"})
+	two := scopedIstio("scope2", "istio-scope2", map[string]string{"mesh": "scope2"}, map[string]string{"tenant": "scope2"})
+	operatortest.Create(t, c, one)
+	operatortest.Create(t, c, two)
+	for _, name := range []string{"scope1", "scope2"} {
+		istioStatus(t, c, name, "installed, in no conflict", func(istio *v1.Istio) error {
+			if istio.Status.ActiveRevisionName != name {
+				return fmt.Errorf("active revision %q", istio.Status.ActiveRevisionName)
+			}
+			return scopeConflict("")(istio)
+		})
+	}
+	clusterScoped := func(rev string) []string {
+		var names []string
+		owner := client.MatchingLabels{render.LabelOwner: render.OwnerLabelValue(render.Owner{Kind: v1.KindIstioRevision, Name: rev})}
+		for _, list := range []client.ObjectList{&admissionv1.MutatingWebhookConfigurationList{}, &admissionv1.ValidatingWebhookConfigurationList{},
+			&rbacv1.ClusterRoleList{}, &rbacv1.ClusterRoleBindingList{}} {
+			if err := c.List(ctx, list, owner); err != nil {
+				t.Fatal(err)
+			}
+			if err := meta.EachListItem(list, func(o runtime.Object) error {
+				names = append(names, fmt.Sprintf("%T %s", o, o.(client.Object).GetName()))
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return names
+	}
+	first, second := clusterScoped("scope1"), clusterScoped("scope2")
+	if len(first) == 0 || len(second) == 0 {
+		t.Fatalf("cluster-scoped objects: scope1 %v, scope2 %v; want each mesh's own", first, second)
+	}
+	for _, name := range first {
+		if slices.Contains(second, name) {
+			t.Errorf("both meshes render the cluster-scoped %s", name)
+		}
+	}
+
+	// The namespace the first mesh injects gets the label the second mesh's selectors select.
+	shop := &corev1.Namespace{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "shop"}, shop); err != nil {
+		t.Fatal(err)
+	}
+	operatortest.Update(t, c, shop, func(ns *corev1.Namespace) { ns.Labels["tenant"] = "scope2" })
+	istioStatus(t, c, "scope1", "in conflict over shop", scopeConflict("namespace shop (Istio scope1: the namespace's injection labels name scope1; Istio scope2: its discovery selectors select it)"))
+	istioStatus(t, c, "scope2", "in conflict over shop", scopeConflict("namespace shop (Istio scope2: its discovery selectors select it; Istio scope1: the namespace's injection labels name scope1)"))
+	for _, name := range []string{"scope1", "scope2"} {
+		operatortest.WaitFor(t, "a ScopeConflict Warning on Istio "+name, func(ctx context.Context) error {
+			events, err := operatortest.Events(ctx, c, v1.KindIstio, name)
+			if err != nil || !slices.Contains(events, "Warning ScopeConflict") {
+				return fmt.Errorf("events %v (%v)", events, err)
+			}
+			return nil
+		})
+		if got := scopeGauge(t, name); got != 1 {
+			t.Errorf("bosun_scope_conflicts{istio=%q} = %v, want 1", name, got)
+		}
+	}
+	if err := c.Get(ctx, client.ObjectKey{Name: "shop"}, shop); err != nil || !maps.Equal(shop.Labels, map[string]string{
+		"mesh": "scope1", "istio.io/rev": "scope1", "tenant": "scope2", corev1.LabelMetadataName: "shop"}) {
+		t.Errorf("the namespace's labels are now %v (%v): bosun must change nothing", shop.Labels, err)
+	}
+
+	operatortest.Update(t, c, shop, func(ns *corev1.Namespace) { delete(ns.Labels, "tenant") })
+	for _, name := range []string{"scope1", "scope2"} {
+		istioStatus(t, c, name, "out of conflict", scopeConflict(""))
+		operatortest.WaitFor(t, "a ScopeConflictResolved Event on Istio "+name, func(ctx context.Context) error {
+			events, err := operatortest.Events(ctx, c, v1.KindIstio, name)
+			if err != nil || !slices.Contains(events, "Normal ScopeConflictResolved") {
+				return fmt.Errorf("events %v (%v)", events, err)
+			}
+			return nil
+		})
+		if got := scopeGauge(t, name); got != 0 {
+			t.Errorf("bosun_scope_conflicts{istio=%q} = %v, want 0", name, got)
+		}
+	}
+
+	operatortest.Delete(t, c, two)
+	if left := clusterScoped("scope1"); !slices.Equal(left, first) {
+		t.Errorf("after deleting scope2, scope1's cluster-scoped objects are %v, want %v", left, first)
+	}
+	istioStatus(t, c, "scope1", "still installed", func(istio *v1.Istio) error {
+		if istio.Status.ActiveRevisionName != "scope1" {
+			return fmt.Errorf("active revision %q", istio.Status.ActiveRevisionName)
+		}
+		return scopeConflict("")(istio)
+	})
+}
+
+// scopeGauge reads bosun_scope_conflicts for an Istio.
+func scopeGauge(t *testing.T, istio string) float64 {
+	t.Helper()
+	m := &dto.Metric{}
+	if err := metrics.ScopeConflicts.WithLabelValues(istio).Write(m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetGauge().GetValue()
+}
