@@ -25,6 +25,6 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newRenderCommand())
+	root.AddCommand(newVersionCommand(), newRenderCommand(), newCreateRemoteSecretCommand())
 	return root
 }

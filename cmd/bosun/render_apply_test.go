@@ -28,13 +28,16 @@ import (
 )
 
 // cfg reaches the real kube-apiserver (with etcd) that runTests starts once for the tests here, which
-// check render's output against the API server.
-var cfg *rest.Config
+// check render's output against the API server; kubeconfig is the admin's kubeconfig file for it.
+var (
+	cfg        *rest.Config
+	kubeconfig string
+)
 
 func init() {
 	runTests = func(m *testing.M) int {
-		return clustertest.Main(m, testcluster.Options{}, func(c *rest.Config) error {
-			cfg = c
+		return clustertest.MainWith(m, testcluster.Options{}, func(c *testcluster.Cluster) error {
+			cfg, kubeconfig = c.Config(), c.KubeconfigPath()
 			// The deprecation warning of v1alpha1 ZTunnel is asserted where it matters, not logged for
 			// every call.
 			cfg.WarningHandler = rest.NoWarnings{}

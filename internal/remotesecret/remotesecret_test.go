@@ -1,0 +1,90 @@
+package remotesecret
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// TestSecret: the Secret is the one istiod's multicluster controller reads, named and keyed as Istio
+// expects for each type, and its kubeconfig reaches the server with the CA and token given.
+func TestSecret(t *testing.T) {
+	for _, tc := range []struct {
+		typ       Type
+		name, key string
+	}{
+		{Remote, "istio-remote-secret-cluster2", "cluster2"},
+		{Config, "istio-kubeconfig", "config"},
+	} {
+		t.Run(string(tc.typ), func(t *testing.T) {
+			s, err := Secret(Options{Cluster: "cluster2", Type: tc.typ, Namespace: "istio-system"}, "https://10.0.0.2:6443", []byte("CA"), []byte("TOKEN"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Name != tc.name || s.Namespace != "istio-system" || s.Labels[LabelMultiCluster] != "true" || s.Annotations[AnnotationCluster] != "cluster2" {
+				t.Errorf("Secret %s/%s labels %v annotations %v", s.Namespace, s.Name, s.Labels, s.Annotations)
+			}
+			cfg, err := clientcmd.Load(s.Data[tc.key])
+			if err != nil {
+				t.Fatalf("key %s: %v (data keys %v)", tc.key, err, keys(s.Data))
+			}
+			rest, err := clientcmd.NewDefaultClientConfig(*cfg, nil).ClientConfig()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rest.Host != "https://10.0.0.2:6443" || string(rest.CAData) != "CA" || rest.BearerToken != "TOKEN" {
+				t.Errorf("kubeconfig reaches %s with CA %q and token %q", rest.Host, rest.CAData, rest.BearerToken)
+			}
+		})
+	}
+}
+
+func keys(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// TestOptionsAreChecked: a name istiod cannot use, or an unknown type, is refused with what to change.
+func TestOptionsAreChecked(t *testing.T) {
+	for _, tc := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{Cluster: "", Type: Remote, Namespace: "istio-system"}, "--name"},
+		{Options{Cluster: "Cluster_2", Type: Remote, Namespace: "istio-system"}, "DNS-1123 label"},
+		{Options{Cluster: "c2", Type: "reader", Namespace: "istio-system"}, "use remote"},
+		{Options{Cluster: "c2", Type: Remote, Namespace: "Istio"}, "--namespace"},
+	} {
+		if _, err := Secret(tc.o, "https://x", nil, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want one saying %q", tc.o, err, tc.want)
+		}
+	}
+}
+
+// TestReaderRulesOnlyRead: the role bosun creates reads, and creates nothing but token and access
+// reviews; it never reads Secrets.
+func TestReaderRulesOnlyRead(t *testing.T) {
+	for _, r := range ReaderRules {
+		reviews := slices.Equal(r.Verbs, []string{"create"}) && (slices.Equal(r.Resources, []string{"tokenreviews"}) || slices.Equal(r.Resources, []string{"subjectaccessreviews"}))
+		for _, v := range r.Verbs {
+			if !reviews && !slices.Contains([]string{"get", "list", "watch"}, v) {
+				t.Errorf("rule %+v allows %s", r, v)
+			}
+		}
+		if slices.Contains(r.Resources, "secrets") || slices.Contains(r.Resources, "*") || slices.Contains(r.APIGroups, "*") {
+			t.Errorf("rule %+v reaches too far", r)
+		}
+	}
+	a := access(Options{Cluster: "c2", Type: Remote, Namespace: "istio-system"}, false)
+	if a.Binding.Subjects[0].Name != ReaderServiceAccount || a.Binding.RoleRef.Name != a.Role.Name || len(a.Objects()) != 4 {
+		t.Errorf("binding %+v to role %s; objects %d", a.Binding, a.Role.Name, len(a.Objects()))
+	}
+	if existing := access(Options{Cluster: "c2", Type: Remote, Namespace: "istio-system"}, true); len(existing.Objects()) != 1 {
+		t.Errorf("an existing ServiceAccount gets %d objects, want only its token Secret", len(existing.Objects()))
+	}
+}
