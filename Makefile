@@ -128,6 +128,13 @@ demo: ## Start here: build what is missing, start the cluster in a box with real
 	@echo "demo: [2/2] the cluster's programs and istiod of the demo's Istio version, side by side (first time: about 9 minutes), then the cluster, bosun, a mesh and bookinfo"
 	bin/bosun-dev demo
 
+.PHONY: demo-multicluster
+demo-multicluster: ## Two clusters in a box, bosun on each, one multi-primary mesh joined by bosun create-remote-secret, and what each istiod knows of the other's services; runs until Ctrl-C (docs/topologies.md).
+	@echo "demo-multicluster: [1/2] bosun's binaries into bin/; meanwhile Istio's charts, and the modules of the cluster's programs and of istiod (first time: a few minutes)"
+	@$(MAKE) --no-print-directory -j4 demo-bosun demo-charts demo-cluster-modules demo-istiod-modules
+	@echo "demo-multicluster: [2/2] the cluster's programs and istiod (first time: about 9 minutes), then two clusters, bosun on each, the mesh and the view of each istiod"
+	bin/bosun-dev demo-multicluster
+
 # The parts of make demo's first step, which run side by side: bosun's compile keeps the cores busy
 # while the rest waits on the network. A download that fails here is retried, and reported, by the
 # build that needs it. All three binaries build, not only the demo's bosun-dev and bosun-operator:

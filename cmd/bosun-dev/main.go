@@ -36,7 +36,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate(buildinfo.String("bosun-dev") + "\n")
-	root.AddCommand(newClusterCommand(), newDemoCommand())
+	root.AddCommand(newClusterCommand(), newDemoCommand(), newDemoMulticlusterCommand())
 	return root
 }
 

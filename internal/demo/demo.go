@@ -77,10 +77,7 @@ type step struct {
 // steps returns the demo's commands in order.
 func steps(cfg Config) []step {
 	wait := fmt.Sprintf("--timeout=%s", cfg.wait())
-	operatorState := [][]string{
-		{"get", "deployment,pods", "-n", OperatorNamespace, "-o", "wide"},
-		{"get", "events", "-n", OperatorNamespace, "--sort-by=.lastTimestamp"},
-	}
+	operatorState := operatorState()
 	meshState := [][]string{
 		{"get", "istio,istiorevision,istiocni", "-o", "yaml"},
 		{"get", "pods", "-n", IstioNamespace},
@@ -90,16 +87,7 @@ func steps(cfg Config) []step {
 		{"get", "deployments,pods", "-n", AppNamespace},
 		{"get", "events", "-n", AppNamespace, "--field-selector=type=Warning"},
 	}
-	return []step{
-		{title: "Install bosun's CRDs (docs/install.md, plain YAML; server-side, they are large)",
-			args: []string{"apply", "--server-side", "-f", "chart/crds/"}},
-		{title: "Wait until the API server serves them",
-			args: []string{"wait", "--for=condition=Established", wait, "-f", "chart/crds/"}},
-		{title: "Install the operator: namespace, ServiceAccount, RBAC, metrics Service, Deployment",
-			args: []string{"apply", "--server-side", "-f", "deploy/bosun.yaml"}},
-		{title: "Wait for the operator's Deployment; its pod runs bosun as the ServiceAccount bosun-operator, with only the chart's RBAC",
-			args:     []string{"wait", "--for=condition=Available", wait, "-n", OperatorNamespace, "deployment/" + OperatorDeployment},
-			diagnose: operatorState},
+	return append(installSteps(cfg), []step{
 		{title: "Install a mesh: the Istio CNI agent and an InPlace control plane, Istio " + cfg.Version.Name,
 			args: []string{"apply", "--server-side", "-f", "-"}, stdin: MeshManifest(cfg.Version.Name)},
 		{title: "Wait until bosun reports them Ready (istiod is a real pilot-discovery process)",
@@ -118,6 +106,31 @@ func steps(cfg Config) []step {
 			args: []string{"get", "istio,istiorevision,istiocni"}},
 		{title: "bookinfo's pods, with the istio-proxy sidecar Istio's injector added",
 			args: podsArgs()},
+	}...)
+}
+
+// installSteps install bosun as docs/install.md tells a user to: the CRDs, then the operator from
+// deploy/bosun.yaml, waiting for each.
+func installSteps(cfg Config) []step {
+	wait := fmt.Sprintf("--timeout=%s", cfg.wait())
+	return []step{
+		{title: "Install bosun's CRDs (docs/install.md, plain YAML; server-side, they are large)",
+			args: []string{"apply", "--server-side", "-f", "chart/crds/"}},
+		{title: "Wait until the API server serves them",
+			args: []string{"wait", "--for=condition=Established", wait, "-f", "chart/crds/"}},
+		{title: "Install the operator: namespace, ServiceAccount, RBAC, metrics Service, Deployment",
+			args: []string{"apply", "--server-side", "-f", "deploy/bosun.yaml"}},
+		{title: "Wait for the operator's Deployment; its pod runs bosun as the ServiceAccount bosun-operator, with only the chart's RBAC",
+			args:     []string{"wait", "--for=condition=Available", wait, "-n", OperatorNamespace, "deployment/" + OperatorDeployment},
+			diagnose: operatorState()},
+	}
+}
+
+// operatorState are the commands that show why the operator is not running.
+func operatorState() [][]string {
+	return [][]string{
+		{"get", "deployment,pods", "-n", OperatorNamespace, "-o", "wide"},
+		{"get", "events", "-n", OperatorNamespace, "--sort-by=.lastTimestamp"},
 	}
 }
 
@@ -174,29 +187,38 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	all := steps(cfg)
 	for i, s := range all {
-		elapsed := time.Since(start).Round(time.Second)
-		fmt.Fprintf(cfg.Out, "\n==> [%d/%d, %s] %s\n", i+1, len(all), elapsed, s.title)
-		if s.stdin != "" {
-			fmt.Fprintf(cfg.Out, "$ kubectl %s <<EOF\n%sEOF\n", strings.Join(s.args, " "), s.stdin)
-		} else {
-			fmt.Fprintf(cfg.Out, "$ kubectl %s\n", shellJoin(s.args))
-		}
-		if err := cfg.kubectl(ctx, s.args, s.stdin, cfg.Out); err != nil {
-			for _, d := range s.diagnose {
-				if ctx.Err() != nil {
-					break
-				}
-				fmt.Fprintf(cfg.Out, "\n--- to see why:\n$ kubectl %s\n", shellJoin(d))
-				_ = cfg.kubectl(ctx, d, "", cfg.Out)
-			}
-			if ctx.Err() == nil {
-				cfg.showOperatorLog()
-			}
+		if err := cfg.runStep(ctx, s, fmt.Sprintf("%d/%d, %s", i+1, len(all), time.Since(start).Round(time.Second))); err != nil {
 			return fmt.Errorf("demo step %d (%s): %w", i+1, s.title, err)
 		}
 	}
 	fmt.Fprintf(cfg.Out, "\ndemo: a mesh with bookinfo in %s.\n", time.Since(start).Round(100*time.Millisecond))
 	return nil
+}
+
+// runStep prints a step's title (after where, which says how far the demo is) and command, and runs
+// it; when it fails, it prints what explains the failure.
+func (cfg Config) runStep(ctx context.Context, s step, where string) error {
+	fmt.Fprintf(cfg.Out, "\n==> [%s] %s\n", where, s.title)
+	if s.stdin != "" {
+		fmt.Fprintf(cfg.Out, "$ kubectl %s <<EOF\n%sEOF\n", strings.Join(s.args, " "), s.stdin)
+	} else {
+		fmt.Fprintf(cfg.Out, "$ kubectl %s\n", shellJoin(s.args))
+	}
+	err := cfg.kubectl(ctx, s.args, s.stdin, cfg.Out)
+	if err == nil {
+		return nil
+	}
+	for _, d := range s.diagnose {
+		if ctx.Err() != nil {
+			break
+		}
+		fmt.Fprintf(cfg.Out, "\n--- to see why:\n$ kubectl %s\n", shellJoin(d))
+		_ = cfg.kubectl(ctx, d, "", cfg.Out)
+	}
+	if ctx.Err() == nil {
+		cfg.showOperatorLog()
+	}
+	return err
 }
 
 // kubectl runs kubectl with args in the repository against the cluster, writing its output to out.

@@ -3,175 +3,92 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/bosun-mesh/bosun/config/crd"
+	"github.com/bosun-mesh/bosun/internal/catalog"
+	"github.com/bosun-mesh/bosun/internal/demo"
 	"github.com/bosun-mesh/bosun/internal/operator"
+	"github.com/bosun-mesh/bosun/internal/repo"
 	"github.com/bosun-mesh/bosun/internal/testcluster"
 	"github.com/bosun-mesh/bosun/internal/testcluster/clustertest"
 )
 
-// secondBox starts another cluster in a box beside the one TestMain started, with bosun's CRDs and an
-// operator of its own, for the topologies that span clusters.
-func secondBox(t *testing.T) (*testcluster.Cluster, client.Client) {
-	t.Helper()
-	box2 := clustertest.Start(t, testcluster.Options{Full: true, Nodes: 1})
-	if err := crd.Install(t.Context(), box2.Config(), crdTimeout); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(box2.Config(), client.Options{Scheme: operator.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	startOperatorOn(t, box2.Config(), v1244, func(*operator.Options) {})
-	return box2, c
-}
-
-// primaryIstio is the Istio of one cluster of a multi-primary mesh.
-func primaryIstio(name, namespace, cluster, network string) string {
-	return fmt.Sprintf(`apiVersion: sailoperator.io/v1
-kind: Istio
-metadata:
-  name: %s
-spec:
-  namespace: %s
-  version: %s
-  values:
-    global:
-      meshID: mesh1
-      multiCluster:
-        clusterName: %s
-      network: %s`, name, namespace, v1243, cluster, network)
-}
-
-// createRemoteSecret runs bosun create-remote-secret as a user does: the source's kubeconfig, the
-// target's, --apply.
-func createRemoteSecret(t *testing.T, source, target, name, namespace string) {
-	t.Helper()
-	cmd := exec.Command(bosunBinary, "create-remote-secret", "--kubeconfig", source, "--name", name, "--namespace", namespace,
-		"--apply", "--target-kubeconfig", target)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("bosun create-remote-secret --name %s: %v\n%s", name, err, out)
-	}
-	if !strings.Contains(string(out), "secret/istio-remote-secret-"+name+" applied") {
-		t.Errorf("create-remote-secret said %q", out)
-	}
-}
-
-// registryLists waits until the istiod of a revision, asked through its cluster's API server, lists a
-// service of the other cluster in its registry (/debug/registryz) with an endpoint there
-// (/debug/endpointShardz names the cluster).
-func registryLists(t *testing.T, config *rest.Config, namespace, istiodPod, host, cluster string) {
-	t.Helper()
-	cs := kubernetes.NewForConfigOrDie(config)
-	waitFor(t, "istiod "+istiodPod+" to list "+host+" of "+cluster, func(ctx context.Context) error {
-		pod, err := istiodPodName(ctx, cs, namespace, istiodPod)
-		if err != nil {
-			return err
-		}
-		registry, err := cs.CoreV1().Pods(namespace).ProxyGet("http", pod, "8080", "/debug/registryz", nil).DoRaw(ctx)
-		if err != nil {
-			return err
-		}
-		if !strings.Contains(string(registry), host) {
-			return fmt.Errorf("registryz lists no %s", host)
-		}
-		shards, err := cs.CoreV1().Pods(namespace).ProxyGet("http", pod, "8080", "/debug/endpointShardz", nil).DoRaw(ctx)
-		if err != nil {
-			return err
-		}
-		if !strings.Contains(string(shards), `"`+cluster+`"`) {
-			return fmt.Errorf("endpointShardz has no endpoints of cluster %s", cluster)
-		}
-		return nil
-	})
-}
-
-// istiodPodName is the running istiod pod whose name starts with prefix.
-func istiodPodName(ctx context.Context, cs kubernetes.Interface, namespace, prefix string) (string, error) {
-	pods, err := cs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=istiod"})
-	if err != nil {
-		return "", err
-	}
-	for _, p := range pods.Items {
-		if strings.HasPrefix(p.Name, prefix+"-") && p.Status.Phase == corev1.PodRunning {
-			return p.Name, nil
-		}
-	}
-	return "", fmt.Errorf("no running istiod pod %s-… in %s", prefix, namespace)
-}
-
-// TestMultiPrimary: two clusters, each with its own istiod of one mesh (meshID mesh1, one network),
-// each reading the other through a Secret made by bosun create-remote-secret. Each istiod's registry
-// lists the other cluster's service with its endpoints, as a user checks with istiod's debug
-// endpoints.
+// TestMultiPrimary runs `make demo-multicluster`'s steps (internal/demo) on the suite's cluster and a
+// second one: bosun installed on each from its manifests, an istiod of one multi-primary mesh on each
+// (meshID mesh1, the cluster's own name, one network), a service on each, and each cluster's Secret
+// made by bosun create-remote-secret and applied to the other. The demo returns once each istiod's
+// endpoint shards (its debug endpoint) hold the other cluster's service with its endpoint; the test
+// also checks that the cluster's name reached each istiod and that the Secrets are where istiod looks.
 func TestMultiPrimary(t *testing.T) {
 	c1 := newClient(t)
-	startOperator(t, v1244)
-	box2, c2 := secondBox(t)
-	const ns = "istio-mp"
+	root, err := repo.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	istiodDir, err := testcluster.IstiodBinDir(testcluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	version, err := demo.ChooseVersion(catalog.Embedded(), istiodDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	box2 := clustertest.Start(t, testcluster.Options{Full: true, Nodes: 1, OperatorBinary: operatorBinary})
+	c2, err := client.New(box2.Config(), client.Options{Scheme: operator.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubectl := filepath.Join(box.BinDir(), "kubectl")
 	t.Cleanup(func() {
-		deleteIstio(t, c1, "mp")
-		_ = c1.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "mp-sample"}})
+		deleteNamespace(t, c1, demo.SampleNamespace)
+		for _, obj := range []client.Object{
+			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: demo.IstioNamespace, Name: "istio-remote-secret-cluster2"}},
+			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: demo.IstioNamespace, Name: "istio-reader-service-account-istio-remote-secret-token"}},
+			&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: demo.IstioNamespace, Name: "istio-reader-service-account"}},
+			&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "bosun-remote-reader-" + demo.IstioNamespace}},
+			&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "bosun-remote-reader-" + demo.IstioNamespace}},
+		} {
+			if err := c1.Delete(context.Background(), obj); client.IgnoreNotFound(err) != nil {
+				t.Errorf("deleting %s: %v", obj.GetName(), err)
+			}
+		}
+		undoDemo(t, c1, kubectl, root)
 	})
-	for i, c := range []client.Client{c1, c2} {
-		cluster := fmt.Sprintf("cluster%d", i+1)
-		ensureNamespace(t, c, ns)
-		applyYAML(t, c, primaryIstio("mp", ns, cluster, "network1"))
-		istioHealthy(t, c, "mp")
-		ensureNamespace(t, c, "mp-sample")
-		applyYAML(t, c, fmt.Sprintf(`apiVersion: v1
-kind: Service
-metadata:
-  name: hello-%[1]s
-  namespace: mp-sample
-spec:
-  selector:
-    app: hello-%[1]s
-  ports:
-  - name: http
-    port: 5000
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: hello-%[1]s
-  namespace: mp-sample
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: hello-%[1]s
-  template:
-    metadata:
-      labels:
-        app: hello-%[1]s
-    spec:
-      containers:
-      - name: hello
-        image: registry.example/hello:1
-        ports:
-        - containerPort: 5000`, cluster))
+
+	var out bytes.Buffer
+	clusters := []demo.Config{
+		{Kubectl: kubectl, Kubeconfig: box.KubeconfigPath(), Root: root, Version: version, Out: &out, LogDir: box.Dir(), Wait: waitTimeout},
+		{Kubectl: filepath.Join(box2.BinDir(), "kubectl"), Kubeconfig: box2.KubeconfigPath(), Root: root, Version: version, LogDir: box2.Dir(), Wait: waitTimeout},
+	}
+	err = demo.RunMulticluster(t.Context(), demo.MulticlusterConfig{Clusters: clusters, Bosun: bosunBinary})
+	shown := out.String()
+	t.Logf("the demo printed:\n%s", shown)
+	if err != nil {
+		t.Fatal(err)
 	}
 	for i, c := range []client.Client{c1, c2} {
-		clusterIDIs(t, c, ns, "istiod-mp", fmt.Sprintf("cluster%d", i+1))
+		cluster := demo.ClusterName(i)
+		clusterIDIs(t, c, demo.IstioNamespace, "istiod", cluster)
+		secret := &corev1.Secret{}
+		other := demo.ClusterName(1 - i)
+		if err := c.Get(t.Context(), client.ObjectKey{Namespace: demo.IstioNamespace, Name: "istio-remote-secret-" + other}, secret); err != nil || secret.Labels["istio/multiCluster"] != "true" {
+			t.Errorf("%s: the Secret for %s: labels %v (%v)", cluster, other, secret.Labels, err)
+		}
+		if !strings.Contains(shown, fmt.Sprintf("hello-%s.sample%s endpoints in %s: 1", other, strings.Repeat(" ", 50-len("hello-"+other+".sample")), other)) {
+			t.Errorf("the demo does not show %s's service with its endpoint in %s's view", other, cluster)
+		}
 	}
-	createRemoteSecret(t, box2.KubeconfigPath(), box.KubeconfigPath(), "cluster2", ns)
-	createRemoteSecret(t, box.KubeconfigPath(), box2.KubeconfigPath(), "cluster1", ns)
-	registryLists(t, cfg, ns, "istiod-mp", "hello-cluster2.mp-sample.svc.cluster.local", "cluster2")
-	registryLists(t, box2.Config(), ns, "istiod-mp", "hello-cluster1.mp-sample.svc.cluster.local", "cluster1")
 }
 
 // clusterIDIs checks that the cluster's name reached istiod: its Deployment's CLUSTER_ID.
