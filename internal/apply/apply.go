@@ -68,6 +68,10 @@ var Kinds = []schema.GroupVersionKind{
 	{Version: "v1", Kind: "ServiceAccount"},
 	{Version: "v1", Kind: "ConfigMap"},
 	{Version: "v1", Kind: "Service"},
+	// The remote profile's istiod Service has no selector: its Endpoints (up to Istio 1.30) or
+	// EndpointSlice (from 1.31) point at the other cluster's istiod (values.global.remotePilotAddress).
+	{Version: "v1", Kind: "Endpoints"},
+	{Group: "discovery.k8s.io", Version: "v1", Kind: "EndpointSlice"},
 	{Version: "v1", Kind: "ResourceQuota"},
 	{Group: "apps", Version: "v1", Kind: "Deployment"},
 	{Group: "apps", Version: "v1", Kind: "DaemonSet"},

@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -50,6 +51,12 @@ func startOperator(t *testing.T, latest124 string, adopt ...string) (stop func()
 
 // startOperatorWith is startOperator with options changed by edit.
 func startOperatorWith(t *testing.T, latest124 string, edit func(*operator.Options)) (stop func()) {
+	t.Helper()
+	return startOperatorOn(t, cfg, latest124, edit)
+}
+
+// startOperatorOn is startOperatorWith against the cluster config reaches: a second box, say.
+func startOperatorOn(t *testing.T, cfg *rest.Config, latest124 string, edit func(*operator.Options)) (stop func()) {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "versions.yaml")
 	if err := os.WriteFile(file, []byte(catalogYAML(latest124)), 0o644); err != nil {

@@ -11,12 +11,15 @@ package revision
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -33,6 +36,7 @@ import (
 	"github.com/bosun-mesh/bosun/internal/controller/status"
 	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/inuse"
+	"github.com/bosun-mesh/bosun/internal/render"
 )
 
 // Kind is the IstioRevision kind for controller.Installer.
@@ -96,8 +100,11 @@ func (k Kind) Status(ctx context.Context, rev *v1.IstioRevision, o controller.Ou
 // revision's istiod runs in another cluster.
 func (k Kind) readiness(ctx context.Context, rev *v1.IstioRevision, o controller.Outcome) metav1.Condition {
 	if desired.IsRemote(rev) {
-		return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionFalse, Reason: v1.ReasonRemoteIstiodNotReady,
-			Message: "this revision's istiod runs in another cluster, and bosun does not probe remote control planes yet"}
+		injectors, err := k.injectors(ctx, rev, o.Applied)
+		if err != nil {
+			return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionUnknown, Reason: v1.ReasonReadinessCheckFailed, Message: err.Error()}
+		}
+		return remoteReady(rev, injectors)
 	}
 	deploy, err := controller.Workload(ctx, k.Reader, deploymentGVK, rev.Spec.Namespace, desired.IstiodName(rev), o.Applied)
 	if err != nil {
@@ -106,7 +113,35 @@ func (k Kind) readiness(ctx context.Context, rev *v1.IstioRevision, o controller
 	return istiodReady(rev, deploy)
 }
 
-var deploymentGVK = schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
+var (
+	deploymentGVK = schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
+	injectorGVK   = schema.GroupVersionKind{Group: "admissionregistration.k8s.io", Version: "v1", Kind: "MutatingWebhookConfiguration"}
+)
+
+// injectors are the revision's MutatingWebhookConfigurations: as the API server answered the apply when
+// this reconcile wrote them, else from the cache of owned objects.
+func (k Kind) injectors(ctx context.Context, rev *v1.IstioRevision, applied apply.Result) ([]*unstructured.Unstructured, error) {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(injectorGVK.GroupVersion().WithKind(injectorGVK.Kind + "List"))
+	owner := render.OwnerLabelValue(render.Owner{Kind: v1.KindIstioRevision, Name: rev.Name})
+	if err := k.Reader.List(ctx, list, client.MatchingLabels{render.LabelOwner: owner}); err != nil {
+		return nil, fmt.Errorf("reading the injector of revision %s: %w", rev.Name, err)
+	}
+	var out []*unstructured.Unstructured
+	for i := range list.Items {
+		obj := &list.Items[i]
+		if sent, ok := applied.Sent[apply.Ref{GVK: injectorGVK, Name: obj.GetName()}]; ok {
+			obj = sent
+		}
+		out = append(out, obj)
+	}
+	for ref, sent := range applied.Sent {
+		if ref.GVK == injectorGVK && !slices.ContainsFunc(out, func(o *unstructured.Unstructured) bool { return o.GetName() == ref.Name }) {
+			out = append(out, sent)
+		}
+	}
+	return out, nil
+}
 
 // Controller registers the revision controller.
 type Controller struct {

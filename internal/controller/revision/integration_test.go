@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -240,4 +241,51 @@ func TestRevisionNeedsItsCNI(t *testing.T) {
 
 func count(events []string, want string) int {
 	return len(slices.DeleteFunc(slices.Clone(events), func(e string) bool { return e != want }))
+}
+
+// TestRemoteRevisionIsReadyOnceItsIstiodReachesIt: a revision of the remote profile runs no istiod
+// here. It is Remote and not Ready (RemoteIstiodNotReady, saying what the other cluster's istiod needs)
+// until that istiod writes its CA into the injector bosun applied, as it does once it reads this cluster;
+// then it is Ready, and bosun keeps the CA istiod wrote.
+func TestRemoteRevisionIsReadyOnceItsIstiodReachesIt(t *testing.T) {
+	c := operatortest.Client(t)
+	ctx := t.Context()
+	operatortest.Namespace(t, c, "remote-system", nil)
+	address, path := "192.0.2.10", "/inject/cluster/cluster2/net/network1"
+	istio := &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "remote"}, Spec: v1.IstioSpec{Version: version, Namespace: "remote-system", Profile: "remote",
+		Values: &v1.Values{Global: &v1.GlobalConfig{RemotePilotAddress: &address}, IstiodRemote: &v1.IstiodRemoteConfig{InjectionPath: &path}}}}
+	rev, refusal := operatortest.Env().RevisionOf(istio)
+	if refusal != nil {
+		t.Fatal(refusal)
+	}
+	operatortest.Create(t, c, rev)
+	revisionStatus(t, c, "remote", "Remote, waiting for its istiod", func(r *v1.IstioRevision) error {
+		if r.Status.Type != v1.RevisionTypeRemote {
+			return fmt.Errorf("type %q", r.Status.Type)
+		}
+		if err := operatortest.HasCondition(r.Status.Conditions, v1.ConditionReconciled, metav1.ConditionTrue, v1.ReasonReconciled); err != nil {
+			return err
+		}
+		return operatortest.HasCondition(r.Status.Conditions, v1.ConditionReady, metav1.ConditionFalse, v1.ReasonRemoteIstiodNotReady)
+	})
+	var injectors admissionv1.MutatingWebhookConfigurationList
+	if err := owned(ctx, c, &injectors, "remote"); err != nil || len(injectors.Items) != 1 {
+		t.Fatalf("the revision's injectors: %d (%v), want one", len(injectors.Items), err)
+	}
+
+	// The other cluster's istiod writes its CA into every webhook, with its own field manager.
+	mwc := &injectors.Items[0]
+	for i := range mwc.Webhooks {
+		mwc.Webhooks[i].ClientConfig.CABundle = []byte("-----BEGIN CERTIFICATE-----\nistiod\n-----END CERTIFICATE-----\n")
+	}
+	if err := c.Update(ctx, mwc, client.FieldOwner("pilot-discovery")); err != nil {
+		t.Fatal(err)
+	}
+	revisionStatus(t, c, "remote", "Ready", func(r *v1.IstioRevision) error {
+		return operatortest.HasCondition(r.Status.Conditions, v1.ConditionReady, metav1.ConditionTrue, v1.ReasonReady)
+	})
+	got := &admissionv1.MutatingWebhookConfiguration{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(mwc), got); err != nil || len(got.Webhooks[0].ClientConfig.CABundle) == 0 {
+		t.Errorf("the CA istiod wrote is gone (%v)", err)
+	}
 }

@@ -2,6 +2,7 @@ package revision
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
@@ -42,4 +43,39 @@ func istiodReady(rev *v1.IstioRevision, deploy *unstructured.Unstructured) metav
 		// would be one more status write. kubectl rollout status shows the progress.
 		return notReady("istiod Deployment %s is rolling out or has pods that are not ready (%s)", name, strings.ToLower(string(res.Status)))
 	}
+}
+
+// remoteReady is the Ready condition of a remote revision, whose istiod runs in another cluster (the
+// primary, or an external control plane): True once that istiod has reached this cluster, which it
+// shows by writing its CA into the caBundle of every webhook of the injector bosun applied here
+// (injectors, the revision's MutatingWebhookConfigurations). It does so once it reads this cluster
+// through a remote Secret and leads for it; until then the injector cannot be called, and pods created
+// here would start without a proxy.
+func remoteReady(rev *v1.IstioRevision, injectors []*unstructured.Unstructured) metav1.Condition {
+	notReady := func(format string, args ...any) metav1.Condition {
+		return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionFalse, Reason: v1.ReasonRemoteIstiodNotReady, Message: fmt.Sprintf(format, args...)}
+	}
+	if len(injectors) == 0 {
+		return notReady("this revision's injector (a MutatingWebhookConfiguration) is not applied yet")
+	}
+	var names []string
+	for _, mwc := range injectors {
+		names = append(names, mwc.GetName())
+		webhooks, _, _ := unstructured.NestedSlice(mwc.Object, "webhooks")
+		for _, w := range webhooks {
+			ca, _, _ := unstructured.NestedString(asMap(w), "clientConfig", "caBundle")
+			if ca == "" {
+				return notReady("waiting for the control plane's istiod in another cluster to reach this one: it writes its CA into MutatingWebhookConfiguration %s once it reads this cluster through a remote Secret "+
+					"(bosun create-remote-secret, applied in its cluster) and leads for it (the annotation topology.istio.io/controlPlaneClusters on namespace %s names its cluster)", mwc.GetName(), rev.Spec.Namespace)
+			}
+		}
+	}
+	sort.Strings(names)
+	return metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1.ReasonReady,
+		Message: fmt.Sprintf("the control plane's istiod in another cluster reaches this cluster: it wrote its CA into MutatingWebhookConfiguration %s", strings.Join(names, ", "))}
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
 }

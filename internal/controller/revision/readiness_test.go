@@ -1,6 +1,7 @@
 package revision
 
 import (
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -85,5 +86,49 @@ func TestTagMovedWakesRevisions(t *testing.T) {
 	}
 	if !(tagMoved{}).Create(event.CreateEvent{}) || !(tagMoved{}).Delete(event.DeleteEvent{}) {
 		t.Error("a tag that comes or goes must wake the revisions it concerns")
+	}
+}
+
+// injector is a MutatingWebhookConfiguration with one webhook per caBundle given ("" for none).
+func injector(t *testing.T, name string, caBundles ...string) *unstructured.Unstructured {
+	t.Helper()
+	var webhooks []any
+	for _, ca := range caBundles {
+		cc := map[string]any{"url": "https://192.0.2.10:15017/inject"}
+		if ca != "" {
+			cc["caBundle"] = ca
+		}
+		webhooks = append(webhooks, map[string]any{"name": "sidecar-injector.istio.io", "clientConfig": cc})
+	}
+	obj := &unstructured.Unstructured{Object: map[string]any{"webhooks": webhooks}}
+	obj.SetName(name)
+	return obj
+}
+
+// TestRemoteReady: a remote revision is Ready only once the istiod of the other cluster has written its
+// CA into every webhook of its injector here; until then it says what that istiod needs.
+func TestRemoteReady(t *testing.T) {
+	rev := &v1.IstioRevision{Spec: v1.IstioRevisionSpec{Namespace: "istio-system"}}
+	cases := []struct {
+		name      string
+		injectors []*unstructured.Unstructured
+		status    metav1.ConditionStatus
+		says      string
+	}{
+		{"no injector yet", nil, metav1.ConditionFalse, "not applied yet"},
+		{"no CA written", []*unstructured.Unstructured{injector(t, "istio-sidecar-injector", "")}, metav1.ConditionFalse, "topology.istio.io/controlPlaneClusters on namespace istio-system"},
+		{"one webhook of two written", []*unstructured.Unstructured{injector(t, "istio-sidecar-injector", "Q0E=", "")}, metav1.ConditionFalse, "bosun create-remote-secret"},
+		{"every webhook written", []*unstructured.Unstructured{injector(t, "istio-sidecar-injector", "Q0E=", "Q0E=")}, metav1.ConditionTrue, "wrote its CA into MutatingWebhookConfiguration istio-sidecar-injector"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := remoteReady(rev, tc.injectors)
+			if c.Status != tc.status || !strings.Contains(c.Message, tc.says) {
+				t.Errorf("Ready %s %q: want %s saying %q", c.Status, c.Message, tc.status, tc.says)
+			}
+			if c.Status == metav1.ConditionFalse && c.Reason != v1.ReasonRemoteIstiodNotReady {
+				t.Errorf("reason %s, want %s", c.Reason, v1.ReasonRemoteIstiodNotReady)
+			}
+		})
 	}
 }
