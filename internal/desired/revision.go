@@ -60,8 +60,14 @@ func (e Env) ForRevision(rev *v1.IstioRevision, f *Facts) Plan {
 
 // IsRemote reports whether a revision's istiod runs in another cluster: the remote profile, or the
 // istiodRemote values enabled.
-func IsRemote(rev *v1.IstioRevision) bool {
-	vals := rev.Spec.Values
+func IsRemote(rev *v1.IstioRevision) bool { return remote("", rev.Spec.Values) }
+
+// remote reports whether a profile and values make a control plane whose istiod runs in another
+// cluster: the remote profile (spec.profile or values.profile), or the istiodRemote values enabled.
+func remote(profile string, vals *v1.Values) bool {
+	if profile == "remote" {
+		return true
+	}
 	if vals == nil {
 		return false
 	}

@@ -20,44 +20,54 @@ import (
 // configured by a control plane that did not inject them. Scope says where that happens; bosun reports
 // it and changes nothing (docs/architecture.md#lesson-mesh-scope).
 
-// ScopeConflict is one namespace two meshes both claim.
+// ScopeConflict is one namespace that an Istio and at least one other Istio claim.
 type ScopeConflict struct {
 	Namespace string
-	// Other is the other Istio.
-	Other string
-	// Why says how the two claim the namespace.
+	// Others are the other Istios that claim it, by name.
+	Others []string
+	// Why says how each Istio claims the namespace, the Istio's own claim first.
 	Why string
 }
 
-// Scope lists the namespaces that the Istio and another Istio of this cluster both claim, by
-// namespace then by the other Istio's name. An Istio claims a namespace when its discovery selectors
-// select it (any of them; all namespaces when it has none), and when the namespace's injection labels
-// (istio.io/rev, or istio-injection=enabled for default) name one of its revisions or a tag that
-// resolves to one. Only Istios that run an istiod here count: not those being deleted, nor those of the
-// remote profile, whose namespaces a primary cluster's istiod discovers. Without the namespaces' labels
+// Scope lists the namespaces that the Istio and another Istio of this cluster both claim, one entry per
+// namespace, by name. An Istio claims a namespace when its discovery selectors select it (any of them;
+// all namespaces when it has none), and when the namespace's injection labels (istio.io/rev, or
+// istio-injection=enabled for default) name one of its revisions or a tag that resolves to one. Only
+// Istios that run an istiod here count (RunsIstiodHere). Without the namespaces' labels
 // (Facts.AllNamespaces nil: render, offline) nothing is known and Scope is empty.
 func (e Env) Scope(istio *v1.Istio, f *Facts) []ScopeConflict {
 	if f.AllNamespaces == nil || !RunsIstiodHere(istio) {
 		return nil
 	}
-	owners := e.revisionOwners(f)
+	owners := revisionOwners(f)
 	self := meshClaims(istio, owners)
-	var out []ScopeConflict
+	var others []*v1.Istio
+	var theirs []claims
 	for _, other := range sortedIstios(f) {
-		if other.Name == istio.Name || !RunsIstiodHere(other) {
-			continue
-		}
-		theirs := meshClaims(other, owners)
-		for _, ns := range sortedNamespaces(f) {
-			set := f.AllNamespaces[ns]
-			mine, minePath := self.claims(ns, set)
-			their, theirPath := theirs.claims(ns, set)
-			if mine && their {
-				out = append(out, ScopeConflict{Namespace: ns, Other: other.Name, Why: why(istio.Name, minePath, other.Name, theirPath)})
-			}
+		if other.Name != istio.Name && RunsIstiodHere(other) {
+			others, theirs = append(others, other), append(theirs, meshClaims(other, owners))
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Namespace < out[j].Namespace })
+	var out []ScopeConflict
+	for _, ns := range sortedNamespaces(f) {
+		set := f.AllNamespaces[ns]
+		mine, path := self.claims(set)
+		if !mine {
+			continue
+		}
+		c := ScopeConflict{Namespace: ns}
+		whys := []string{"Istio " + istio.Name + ": " + path}
+		for i, other := range others {
+			if claimed, path := theirs[i].claims(set); claimed {
+				c.Others = append(c.Others, other.Name)
+				whys = append(whys, "Istio "+other.Name+": "+path)
+			}
+		}
+		if len(c.Others) > 0 {
+			c.Why = strings.Join(whys, "; ")
+			out = append(out, c)
+		}
+	}
 	return out
 }
 
@@ -76,13 +86,14 @@ func ScopeMessage(conflicts []ScopeConflict) string {
 	if len(conflicts) == 1 {
 		what = "1 namespace is"
 	}
-	return fmt.Sprintf("%s claimed by two meshes: %s. Give each mesh discovery selectors (spec.values.meshConfig.discoverySelectors) that select only its own namespaces, and label each namespace for one mesh only; bosun changes nothing until then",
+	return fmt.Sprintf("%s claimed by more than one mesh: %s. Give each mesh discovery selectors (spec.values.meshConfig.discoverySelectors) that select only its own namespaces, and label each namespace for one mesh only; bosun changes nothing until then",
 		what, strings.Join(parts, "; "))
 }
 
-// RunsIstiodHere reports whether an Istio's istiod discovers this cluster's namespaces.
+// RunsIstiodHere reports whether an Istio's istiod discovers this cluster's namespaces: it is not being
+// deleted, and is not a remote control plane (IsRemote), whose istiod runs in another cluster.
 func RunsIstiodHere(istio *v1.Istio) bool {
-	return istio.DeletionTimestamp.IsZero() && istio.Spec.Profile != "remote"
+	return istio.DeletionTimestamp.IsZero() && !remote(istio.Spec.Profile, istio.Spec.Values)
 }
 
 // claims is how one Istio claims namespaces: its discovery selectors (nil: all namespaces) and the
@@ -122,7 +133,7 @@ const (
 )
 
 // claims reports whether the Istio claims a namespace with these labels, and how.
-func (c claims) claims(ns string, set labels.Set) (bool, string) {
+func (c claims) claims(set labels.Set) (bool, string) {
 	if name, _ := inuse.NamespaceReference(set); name != "" && c.names[name] {
 		return true, "the namespace's injection labels name " + name
 	}
@@ -137,15 +148,11 @@ func (c claims) claims(ns string, set labels.Set) (bool, string) {
 	return false, ""
 }
 
-// why says how two Istios claim one namespace.
-func why(self, selfPath, other, otherPath string) string {
-	return fmt.Sprintf("Istio %s: %s; Istio %s: %s", self, selfPath, other, otherPath)
-}
-
 // revisionOwners maps every revision and tag name a namespace label can hold to the Istio whose
-// revision it injects: a revision to its controlling Istio, a tag to the Istio of the revision its spec
-// resolves to.
-func (e Env) revisionOwners(f *Facts) map[string]string {
+// revision it injects: a revision to its controlling Istio; a tag whose targetRef names an Istio to
+// that Istio, even while the revision its spec asks for is not created yet (during a RevisionBased
+// update, say); a tag that names an IstioRevision to that revision's Istio.
+func revisionOwners(f *Facts) map[string]string {
 	owners := map[string]string{}
 	for name, rev := range f.Revisions {
 		if ref := metav1.GetControllerOf(rev); ref != nil && ref.Kind == v1.KindIstio {
@@ -153,8 +160,12 @@ func (e Env) revisionOwners(f *Facts) map[string]string {
 		}
 	}
 	for _, tag := range f.SortedTags() {
-		if name, refusal := e.TargetName(tag.Spec.TargetRef, f); refusal == nil {
-			if owner, ok := owners[name]; ok {
+		ref := tag.Spec.TargetRef
+		switch {
+		case ref.Kind == v1.KindIstio && f.Istios[ref.Name] != nil:
+			owners[tag.Name] = ref.Name
+		case ref.Kind != v1.KindIstio:
+			if owner, ok := owners[ref.Name]; ok {
 				owners[tag.Name] = owner
 			}
 		}

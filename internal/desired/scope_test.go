@@ -44,6 +44,9 @@ func TestScope(t *testing.T) {
 	alone1, aloneRev1 := mesh("mesh1")
 	remote2, remoteRev2 := mesh("mesh2")
 	remote2.Spec.Profile = "remote"
+	valuesRemote2, valuesRemoteRev2 := mesh("mesh2")
+	yes := true
+	valuesRemote2.Spec.Values = &v1.Values{IstiodRemote: &v1.IstiodRemoteConfig{Enabled: &yes}}
 	gone2, goneRev2 := mesh("mesh2")
 	deleting(gone2)
 	apart := map[string]labels.Set{
@@ -89,6 +92,10 @@ func TestScope(t *testing.T) {
 			want:  []string{"orders/mesh2"}},
 		{name: "istio-injection=disabled claims nothing", facts: withNamespaces(facts(nil, mesh1, rev1, mesh2, rev2), with(map[string]labels.Set{"orders": {"mesh": "mesh2", "istio-injection": "disabled", "istio.io/rev": "mesh1"}}))},
 		{name: "a remote-profile Istio runs no istiod here", facts: withNamespaces(facts(nil, mesh1, rev1, remote2, remoteRev2), apart)},
+		{name: "an Istio remote by its values runs no istiod here", facts: withNamespaces(facts(nil, mesh1, rev1, valuesRemote2, valuesRemoteRev2), apart)},
+		{name: "a tag on an Istio counts for it while the revision its spec asks for is not created yet",
+			facts: withNamespaces(facts(nil, mesh1, mesh2, rev2, tagOf("prod", v1.KindIstio, "mesh1", 2)), with(map[string]labels.Set{"orders": {"mesh": "mesh2", "istio.io/rev": "prod"}})),
+			want:  []string{"orders/mesh2"}, why: "Istio mesh1: the namespace's injection labels name prod; Istio mesh2: its discovery selectors select it"},
 		{name: "an Istio being deleted is leaving", facts: withNamespaces(facts(nil, mesh1, rev1, gone2, goneRev2), apart)},
 	}
 	env := testEnv()
@@ -102,10 +109,7 @@ func TestScope(t *testing.T) {
 				t.Errorf("why %q, want %q", got[0].Why, tc.why)
 			}
 			if other := tc.facts.Istios["mesh2"]; other != nil {
-				var back []string
-				for _, c := range env.Scope(other, tc.facts) {
-					back = append(back, c.Namespace+"/"+c.Other)
-				}
+				back := keys(env.Scope(other, tc.facts))
 				want := strings.ReplaceAll(fmt.Sprint(tc.want), "/mesh2", "/mesh1")
 				if RunsIstiodHere(other) && fmt.Sprint(back) != want {
 					t.Errorf("mesh2's conflicts %v, want %s: both meshes must see a conflict", back, want)
@@ -118,7 +122,7 @@ func TestScope(t *testing.T) {
 func keys(cs []ScopeConflict) []string {
 	var out []string
 	for _, c := range cs {
-		out = append(out, c.Namespace+"/"+c.Other)
+		out = append(out, c.Namespace+"/"+strings.Join(c.Others, "+"))
 	}
 	return out
 }
@@ -126,18 +130,40 @@ func keys(cs []ScopeConflict) []string {
 // TestScopeMessage: the message counts the namespaces, names a few with how each is claimed, and says
 // what to change.
 func TestScopeMessage(t *testing.T) {
-	one := ScopeMessage([]ScopeConflict{{Namespace: "shop", Other: "mesh2", Why: "both select it"}})
-	for _, want := range []string{"1 namespace is claimed by two meshes", "namespace shop (both select it)", "spec.values.meshConfig.discoverySelectors"} {
+	one := ScopeMessage([]ScopeConflict{{Namespace: "shop", Others: []string{"mesh2"}, Why: "both select it"}})
+	for _, want := range []string{"1 namespace is claimed by more than one mesh", "namespace shop (both select it)", "spec.values.meshConfig.discoverySelectors"} {
 		if !strings.Contains(one, want) {
 			t.Errorf("%q lacks %q", one, want)
 		}
 	}
 	var many []ScopeConflict
 	for i := range 8 {
-		many = append(many, ScopeConflict{Namespace: fmt.Sprintf("ns%d", i), Other: "mesh2", Why: "x"})
+		many = append(many, ScopeConflict{Namespace: fmt.Sprintf("ns%d", i), Others: []string{"mesh2"}, Why: "x"})
 	}
 	msg := ScopeMessage(many)
 	if !strings.Contains(msg, "8 namespaces are claimed") || !strings.Contains(msg, "ns4 (x); and 3 more") || strings.Contains(msg, "ns5") {
 		t.Errorf("message %q: want 8 counted, the first five named and 3 more", msg)
+	}
+}
+
+// TestScopeOfThreeMeshes: a namespace three meshes claim is one conflict, naming both others and how
+// each claims it; a remote Istio's own scope is empty.
+func TestScopeOfThreeMeshes(t *testing.T) {
+	a, revA := mesh("a")
+	b, revB := mesh("b")
+	c, revC := mesh("c")
+	f := withNamespaces(facts(nil, a, revA, b, revB, c, revC), map[string]labels.Set{"shop": {}})
+	got := testEnv().Scope(a, f)
+	if len(got) != 1 || got[0].Namespace != "shop" || strings.Join(got[0].Others, ",") != "b,c" ||
+		got[0].Why != "Istio a: "+byAllNamespaces+"; Istio b: "+byAllNamespaces+"; Istio c: "+byAllNamespaces {
+		t.Errorf("conflicts %+v, want one for shop naming b and c", got)
+	}
+	if msg := ScopeMessage(got); !strings.HasPrefix(msg, "1 namespace is claimed") {
+		t.Errorf("message %q counts the namespace more than once", msg)
+	}
+	r, revR := mesh("r")
+	r.Spec.Profile = "remote"
+	if got := testEnv().Scope(r, withNamespaces(facts(nil, a, revA, r, revR), map[string]labels.Set{"shop": {}})); got != nil {
+		t.Errorf("a remote Istio's scope %+v, want none", got)
 	}
 }

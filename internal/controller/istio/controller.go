@@ -151,6 +151,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 	istio.SetGroupVersionKind(v1.GroupVersion.WithKind(v1.KindIstio))
+	// The status this controller last wrote is newer than the cache's until the cache catches up: the
+	// conditions' transitions and the Events on a change are decided against it.
+	r.Status.Last(istio.UID, &istio.Status)
 	facts, err := desired.Read(ctx, r.Client)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -176,6 +179,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		active = plan.Existing
 	}
 	old := istio.Status.Conditions
+	metrics.ScopeConflicts.WithLabelValues(istio.Name).Set(float64(len(scope)))
 	wrote, serr := r.writeStatus(ctx, istio, active, revs, plan.Refusal, err, scope)
 	if serr != nil {
 		return ctrl.Result{}, errors.Join(err, serr)
@@ -197,12 +201,11 @@ func severalMeshes(istios iter.Seq[*v1.Istio]) bool {
 	return n > 1
 }
 
-// reportScope records the Istio's scope conflicts: the gauge always, a Warning Event when a conflict
-// appears and a Normal one when it goes away. The condition's message follows the conflicting
-// namespaces as they come and go; the Events do not, so that a busy cluster does not flood them. Events
-// follow a status that was written, as refusals do.
+// reportScope records the Events of the Istio's scope conflicts (the gauge is set before the status is
+// written): a Warning when a conflict appears and a Normal one when it goes away. The condition's
+// message follows the conflicting namespaces as they come and go; the Events do not, so that a busy
+// cluster does not flood them. Events follow a status that was written, as refusals do.
 func (r *Reconciler) reportScope(istio *v1.Istio, old []metav1.Condition, scope []desired.ScopeConflict, wrote bool) {
-	metrics.ScopeConflicts.WithLabelValues(istio.Name).Set(float64(len(scope)))
 	if !wrote {
 		return
 	}

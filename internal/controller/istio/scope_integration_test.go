@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/metrics"
@@ -93,10 +94,13 @@ func TestSeveralMeshesInOneCluster(t *testing.T) {
 		}
 		return names
 	}
-	first, second := clusterScoped("scope1"), clusterScoped("scope2")
-	if len(first) == 0 || len(second) == 0 {
-		t.Fatalf("cluster-scoped objects: scope1 %v, scope2 %v; want each mesh's own", first, second)
-	}
+	var first, second []string
+	operatortest.WaitFor(t, "each mesh's cluster-scoped objects", func(context.Context) error {
+		if first, second = clusterScoped("scope1"), clusterScoped("scope2"); len(first) == 0 || len(second) == 0 {
+			return fmt.Errorf("scope1 %v, scope2 %v", first, second)
+		}
+		return nil
+	})
 	for _, name := range first {
 		if slices.Contains(second, name) {
 			t.Errorf("both meshes render the cluster-scoped %s", name)
@@ -109,19 +113,22 @@ func TestSeveralMeshesInOneCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	operatortest.Update(t, c, shop, func(ns *corev1.Namespace) { ns.Labels["tenant"] = "scope2" })
-	istioStatus(t, c, "scope1", "in conflict over shop", scopeConflict("namespace shop (Istio scope1: the namespace's injection labels name scope1; Istio scope2: its discovery selectors select it)"))
+	istioStatus(t, c, "scope1", "in conflict over shop", scopeConflict("1 namespace is claimed by more than one mesh: namespace shop (Istio scope1: the namespace's injection labels name scope1; Istio scope2: its discovery selectors select it)"))
 	istioStatus(t, c, "scope2", "in conflict over shop", scopeConflict("namespace shop (Istio scope2: its discovery selectors select it; Istio scope1: the namespace's injection labels name scope1)"))
+	// A second namespace joins the conflict: the condition follows, the Warning is not repeated.
+	operatortest.Namespace(t, c, "shop-two", map[string]string{"mesh": "scope1", "tenant": "scope2"})
 	for _, name := range []string{"scope1", "scope2"} {
+		istioStatus(t, c, name, "in conflict over two namespaces", scopeConflict("2 namespaces are claimed"))
+		if got := scopeGauge(t, name); got != 2 {
+			t.Errorf("bosun_scope_conflicts{istio=%q} = %v, want 2", name, got)
+		}
 		operatortest.WaitFor(t, "a ScopeConflict Warning on Istio "+name, func(ctx context.Context) error {
 			events, err := operatortest.Events(ctx, c, v1.KindIstio, name)
-			if err != nil || !slices.Contains(events, "Warning ScopeConflict") {
-				return fmt.Errorf("events %v (%v)", events, err)
+			if n := count(events, "Warning ScopeConflict"); err != nil || n != 1 {
+				return fmt.Errorf("%d ScopeConflict Warnings in %v (%v), want exactly one", n, events, err)
 			}
 			return nil
 		})
-		if got := scopeGauge(t, name); got != 1 {
-			t.Errorf("bosun_scope_conflicts{istio=%q} = %v, want 1", name, got)
-		}
 	}
 	if err := c.Get(ctx, client.ObjectKey{Name: "shop"}, shop); err != nil || !maps.Equal(shop.Labels, map[string]string{
 		"mesh": "scope1", "istio.io/rev": "scope1", "tenant": "scope2", corev1.LabelMetadataName: "shop"}) {
@@ -129,6 +136,11 @@ func TestSeveralMeshesInOneCluster(t *testing.T) {
 	}
 
 	operatortest.Update(t, c, shop, func(ns *corev1.Namespace) { delete(ns.Labels, "tenant") })
+	shopTwo := &corev1.Namespace{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "shop-two"}, shopTwo); err != nil {
+		t.Fatal(err)
+	}
+	operatortest.Update(t, c, shopTwo, func(ns *corev1.Namespace) { delete(ns.Labels, "tenant") })
 	for _, name := range []string{"scope1", "scope2"} {
 		istioStatus(t, c, name, "out of conflict", scopeConflict(""))
 		operatortest.WaitFor(t, "a ScopeConflictResolved Event on Istio "+name, func(ctx context.Context) error {
@@ -143,7 +155,24 @@ func TestSeveralMeshesInOneCluster(t *testing.T) {
 		}
 	}
 
+	// The second mesh's selectors widen to the first mesh's namespaces: a change of another Istio wakes
+	// the first one too.
+	fresh := &v1.Istio{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "scope2"}, fresh); err != nil {
+		t.Fatal(err)
+	}
+	operatortest.Update(t, c, fresh, func(istio *v1.Istio) {
+		istio.Spec.Values.MeshConfig.DiscoverySelectors = append(istio.Spec.Values.MeshConfig.DiscoverySelectors, v1.LabelSelector{MatchLabels: map[string]string{"mesh": "scope1"}})
+	})
+	istioStatus(t, c, "scope1", "in conflict with the widened mesh", scopeConflict("namespace istio-scope1 (Istio scope1: its discovery selectors select it; Istio scope2: its discovery selectors select it)"))
+
+	// Deleting the second mesh while in conflict clears the first one's conflict, and the deleted
+	// Istio's gauge goes with it; the first mesh's objects stay.
 	operatortest.Delete(t, c, two)
+	istioStatus(t, c, "scope1", "out of conflict once the other mesh is gone", scopeConflict(""))
+	if seriesOf(t, "scope2") {
+		t.Error("bosun_scope_conflicts still has a series for the deleted Istio scope2")
+	}
 	if left := clusterScoped("scope1"); !slices.Equal(left, first) {
 		t.Errorf("after deleting scope2, scope1's cluster-scoped objects are %v, want %v", left, first)
 	}
@@ -151,8 +180,41 @@ func TestSeveralMeshesInOneCluster(t *testing.T) {
 		if istio.Status.ActiveRevisionName != "scope1" {
 			return fmt.Errorf("active revision %q", istio.Status.ActiveRevisionName)
 		}
-		return scopeConflict("")(istio)
+		return nil
 	})
+}
+
+// count counts the occurrences of s.
+func count(list []string, s string) int {
+	n := 0
+	for _, x := range list {
+		if x == s {
+			n++
+		}
+	}
+	return n
+}
+
+// seriesOf reports whether bosun_scope_conflicts has a series for the Istio.
+func seriesOf(t *testing.T, istio string) bool {
+	t.Helper()
+	families, err := crmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "bosun_scope_conflicts" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "istio" && l.GetValue() == istio {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // scopeGauge reads bosun_scope_conflicts for an Istio.

@@ -90,7 +90,7 @@ func TestIstioStatus(t *testing.T) {
 func TestIstioStatusReportsScopeConflicts(t *testing.T) {
 	now := metav1.NewTime(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
 	istio := &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "mesh1", Generation: 1}}
-	scope := []desired.ScopeConflict{{Namespace: "shop", Other: "mesh2", Why: "both select it"}}
+	scope := []desired.ScopeConflict{{Namespace: "shop", Others: []string{"mesh2"}, Why: "both select it"}}
 	refused := &desired.Refusal{Reason: v1.ReasonVersionChangeNotAllowed, Err: errors.New("skips a minor")}
 	for name, st := range map[string]v1.IstioStatus{
 		"healthy": IstioStatus(istio, healthyRevision(1, 1), []*v1.IstioRevision{healthyRevision(1, 1)}, nil, nil, scope, now),

@@ -61,6 +61,16 @@ func (w *Writer) Write(ctx context.Context, obj client.Object, st any, cachedUnc
 	return true, nil
 }
 
+// Last decodes into st the status last written for the object with uid, and reports whether there is
+// one. It is newer than the cache's copy until the cache catches up with the write, so a decision that
+// compares with the status before (an Event on a change, say) reads it here first.
+func (w *Writer) Last(uid types.UID, st any) bool {
+	w.mu.Lock()
+	last, ok := w.last[uid]
+	w.mu.Unlock()
+	return ok && json.Unmarshal(last, st) == nil
+}
+
 // Forget drops what was written for an object that is gone.
 func (w *Writer) Forget(uid types.UID) {
 	w.mu.Lock()
