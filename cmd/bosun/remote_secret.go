@@ -39,8 +39,9 @@ target (--target-kubeconfig, --target-context) instead of printing it.
 
 --type remote (the default) is for multi-primary and primary-remote meshes: the target's istiod
 discovers the source's services and endpoints. The ServiceAccount is istio-reader-service-account,
-which Istio's charts create wherever an Istio is installed; where it does not exist yet, bosun
-creates it with a ClusterRole that only reads what service discovery needs (no Secret, no write).
+to which the istiod chart of the source's Istio binds Istio's reader role; bosun creates the account
+when it is missing, never a role, and refuses, creating nothing, when the account may not list what
+istiod discovers (install the source's Istio first).
 --type config is for an external control plane: the external istiod reads its configuration from
 the source through the ServiceAccount istiod, which the source's Istio (profile remote with
 values.global.configCluster: true) creates.
@@ -89,7 +90,7 @@ func runCreateRemoteSecret(cmd *cobra.Command, o *remoteSecretOptions) error {
 	server := o.Server
 	if server == "" {
 		server = sourceCfg.Host
-		if u, err := url.Parse(server); err == nil && (strings.HasPrefix(u.Hostname(), "127.") || u.Hostname() == "localhost") {
+		if u, err := url.Parse(server); err == nil && (strings.HasPrefix(u.Hostname(), "127.") || u.Hostname() == "localhost" || u.Hostname() == "::1") {
 			fmt.Fprintf(cmd.ErrOrStderr(), "note: the kubeconfig reaches the source at %s, which an istiod elsewhere may not reach; set --server to the address it does\n", server)
 		}
 	}

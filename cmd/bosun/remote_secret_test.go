@@ -8,15 +8,17 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 )
 
-// TestCreateRemoteSecret runs `bosun create-remote-secret` as a user does. --dry-run shows what it
-// would create, with no token, and creates nothing; a run prints the Secret, whose token appears on
-// standard output only, never in what it reports on standard error; --apply needs a target.
+// TestCreateRemoteSecret runs `bosun create-remote-secret` as a user does. Without a role that lets the
+// reader account make istiod's reads it refuses; --dry-run shows what it would create, with no token,
+// and creates nothing; a run prints the Secret, whose token appears on standard output only, never in
+// what it reports on standard error; --apply needs a target.
 func TestCreateRemoteSecret(t *testing.T) {
 	createNamespace(t, "remote-src")
 	cs := kubernetes.NewForConfigOrDie(cfg)
@@ -26,12 +28,29 @@ func TestCreateRemoteSecret(t *testing.T) {
 	if _, stderr, code := runBosun(t, "", append(args, "--apply")...); code == 0 || !strings.Contains(stderr, "--target-context") {
 		t.Errorf("--apply without a target: exit %d, %q", code, stderr)
 	}
+	// No Istio, so no reader role: refused, with what to do.
+	if _, stderr, code := runBosun(t, "", append(args, "--dry-run")...); code == 0 || !strings.Contains(stderr, "may not list services") {
+		t.Errorf("without a reader role: exit %d, %q", code, stderr)
+	}
+	// What an Istio's istiod chart would bind to the reader account.
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "remote-src-reader"}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"services", "pods", "nodes", "namespaces"}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "watch"}}}}
+	if _, err := cs.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "remote-src-reader"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "remote-src-reader"},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "istio-reader-service-account", Namespace: "remote-src"}}}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 
 	stdout, stderr, code := runBosun(t, "", append(args, "--dry-run")...)
 	if code != 0 {
 		t.Fatalf("dry run: exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"# dry run: nothing was created", "kind: ServiceAccount", "kind: ClusterRole\n", "kind: ClusterRoleBinding", "name: istio-remote-secret-cluster1", "istio/multiCluster: \"true\""} {
+	for _, want := range []string{"# dry run: nothing was created", "kind: ServiceAccount", "name: istio-reader-service-account-istio-remote-secret-token", "name: istio-remote-secret-cluster1", "istio/multiCluster: \"true\""} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("the dry run does not show %q:\n%s", want, stdout)
 		}

@@ -6,29 +6,38 @@
 // Two types, as Istio names them:
 //   - remote: istiod discovers the source cluster's services and endpoints through it (multi-primary,
 //     primary-remote). The Secret is istio-remote-secret-<cluster>, its key the cluster's name. The
-//     ServiceAccount is istio-reader-service-account, which Istio's charts create with a reader role
-//     wherever an Istio is installed; where it does not exist, bosun creates it with a ClusterRole that
-//     only reads what service discovery reads (ReaderRules) and may review tokens and access, which
-//     istiod needs to authenticate the source cluster's workloads.
+//     ServiceAccount is istio-reader-service-account, to which the istiod chart of every Istio in the
+//     namespace binds Istio's reader role (reads what discovery needs, and, for a remote profile, the
+//     writes a primary's istiod makes there). bosun creates the account when it is missing, and no role:
+//     the chart binds its own to that name whatever bosun would grant, so a narrower role of bosun's
+//     would be a promise it cannot keep.
 //   - config: an external istiod reads its configuration from the source cluster (external control
 //     plane). The Secret is istio-kubeconfig, key config, for the ServiceAccount istiod that the remote
 //     profile with global.configCluster creates; bosun never creates that one.
+//
+// Before it creates anything, Plan asks the source's API server (SubjectAccessReview) whether the
+// account may read what istiod's discovery lists, and refuses, changing nothing, when it may not: a
+// Secret istiod cannot use would fail silently in the other cluster.
 //
 // The token is a long-lived ServiceAccount token Secret (<account>-istio-remote-secret-token), filled
 // by the source cluster's token controller: an istiod whose remote token expired would lose the other
 // cluster without a word. The token never goes to a log; it is only in the Secret returned.
 //
-// Chosen: client-go's clientcmd to write the kubeconfig and server-side apply (field manager bosun)
-// for everything created, so that running the command again changes nothing.
+// Chosen: client-go's clientcmd to write the kubeconfig and server-side apply, with a field manager and
+// labels of this command's own, so that the operator, which also applies Istio's reader account for a
+// revision named default, never takes over what the command made. Running the command again changes
+// nothing.
 package remotesecret
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -38,8 +47,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/bosun-mesh/bosun/internal/apply"
 )
 
 // Type is the kind of access the Secret gives.
@@ -65,6 +72,9 @@ const (
 	// ConfigSecretName and ConfigSecretKey are the Secret and key of a config Secret.
 	ConfigSecretName = "istio-kubeconfig"
 	ConfigSecretKey  = "config"
+	// FieldManager and ManagedBy mark what the command writes, apart from what the operator applies.
+	FieldManager = "bosun-create-remote-secret"
+	ManagedBy    = "bosun-create-remote-secret"
 )
 
 // Options say what to make.
@@ -120,38 +130,19 @@ func (o *Options) SecretName() string {
 	return "istio-remote-secret-" + o.Cluster
 }
 
-// ReaderRules are what a remote Secret's ServiceAccount may do when bosun creates it: read what
-// istiod's service discovery reads of a cluster (services, their endpoints, the pods and nodes behind
-// them, namespaces, and the workload entries and gateways that join them), and ask the cluster to
-// review a token or an access, with which istiod authenticates and authorizes the cluster's
-// workloads. Nothing else: no Secret, and no write.
-var ReaderRules = []rbacv1.PolicyRule{
-	{APIGroups: []string{""}, Resources: []string{"services", "endpoints", "pods", "nodes", "namespaces"}, Verbs: []string{"get", "list", "watch"}},
-	{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "watch"}},
-	{APIGroups: []string{"apps"}, Resources: []string{"replicasets"}, Verbs: []string{"get", "list", "watch"}},
-	{APIGroups: []string{"networking.istio.io"}, Resources: []string{"workloadentries", "serviceentries"}, Verbs: []string{"get", "list", "watch"}},
-	{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"gateways"}, Verbs: []string{"get", "list", "watch"}},
-	{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, Verbs: []string{"get", "list", "watch"}},
-	{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
-	{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
-}
-
-// Access is what the source cluster needs for the Secret: the ServiceAccount with its role (made by
-// bosun when the account did not exist; an account someone else made keeps the role it has) and the
-// token Secret.
+// Access is what the source cluster needs for the Secret: the ServiceAccount, when it does not exist
+// yet, and its token Secret.
 type Access struct {
+	// ServiceAccount is nil when the account exists.
 	ServiceAccount *corev1.ServiceAccount
-	// Role and Binding are nil when the ServiceAccount exists: its role is whoever made it's.
-	Role    *rbacv1.ClusterRole
-	Binding *rbacv1.ClusterRoleBinding
-	Token   *corev1.Secret
+	Token          *corev1.Secret
 }
 
 // Objects are what a command run creates, in the order to create them.
 func (a Access) Objects() []client.Object {
 	var out []client.Object
-	if a.Role != nil {
-		out = append(out, a.ServiceAccount, a.Role, a.Binding)
+	if a.ServiceAccount != nil {
+		out = append(out, a.ServiceAccount)
 	}
 	return append(out, a.Token)
 }
@@ -159,43 +150,67 @@ func (a Access) Objects() []client.Object {
 // access decides the objects for the options; exists says whether the ServiceAccount is already there.
 func access(o Options, exists bool) Access {
 	account := o.account()
-	a := Access{
-		ServiceAccount: &corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
-			ObjectMeta: metav1.ObjectMeta{Name: account, Namespace: o.Namespace, Labels: labels()}},
-		Token: &corev1.Secret{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-			ObjectMeta: metav1.ObjectMeta{Name: account + "-istio-remote-secret-token", Namespace: o.Namespace, Labels: labels(),
-				Annotations: map[string]string{corev1.ServiceAccountNameKey: account}},
-			Type: corev1.SecretTypeServiceAccountToken},
+	a := Access{Token: &corev1.Secret{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: account + "-istio-remote-secret-token", Namespace: o.Namespace, Labels: labels(),
+			Annotations: map[string]string{corev1.ServiceAccountNameKey: account}},
+		Type: corev1.SecretTypeServiceAccountToken}}
+	if !exists {
+		a.ServiceAccount = &corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+			ObjectMeta: metav1.ObjectMeta{Name: account, Namespace: o.Namespace, Labels: labels()}}
 	}
-	if exists {
-		return a
-	}
-	role := "bosun-remote-reader-" + o.Namespace
-	a.Role = &rbacv1.ClusterRole{TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
-		ObjectMeta: metav1.ObjectMeta{Name: role, Labels: labels()}, Rules: ReaderRules}
-	a.Binding = &rbacv1.ClusterRoleBinding{TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
-		ObjectMeta: metav1.ObjectMeta{Name: role, Labels: labels()},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: account, Namespace: o.Namespace}}}
 	return a
 }
 
 func labels() map[string]string {
-	return map[string]string{"app.kubernetes.io/managed-by": "bosun", "app.kubernetes.io/component": "remote-secret"}
+	return map[string]string{"app.kubernetes.io/managed-by": ManagedBy}
 }
 
-// madeByBosun reports whether an object carries the labels of what this package creates.
-func madeByBosun(obj metav1.Object) bool {
-	for k, v := range labels() {
-		if obj.GetLabels()[k] != v {
-			return false
+// DiscoveryReads are the reads every istiod makes of a cluster it discovers; the account must be
+// allowed all of them, cluster-wide.
+var DiscoveryReads = []authorizationv1.ResourceAttributes{
+	{Verb: "list", Resource: "services"},
+	{Verb: "list", Resource: "pods"},
+	{Verb: "list", Resource: "namespaces"},
+	{Verb: "list", Resource: "nodes"},
+	{Verb: "list", Group: "discovery.k8s.io", Resource: "endpointslices"},
+}
+
+// checkReads asks the source's API server whether the account may make every discovery read, and says
+// which it may not.
+func checkReads(ctx context.Context, source client.Client, o Options) error {
+	user := fmt.Sprintf("system:serviceaccount:%s:%s", o.Namespace, o.account())
+	var denied []string
+	for _, attrs := range DiscoveryReads {
+		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User: user, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + o.Namespace, "system:authenticated"},
+			ResourceAttributes: &attrs}}
+		if err := source.Create(ctx, sar); err != nil {
+			return fmt.Errorf("asking the source cluster what ServiceAccount %s/%s may read: %w", o.Namespace, o.account(), err)
+		}
+		if !sar.Status.Allowed {
+			what := attrs.Resource
+			if attrs.Group != "" {
+				what += "." + attrs.Group
+			}
+			denied = append(denied, what)
 		}
 	}
-	return true
+	if len(denied) > 0 {
+		return fmt.Errorf("ServiceAccount %s/%s may not list %s in the source cluster, so istiod could not discover it: %s", o.Namespace, o.account(), strings.Join(denied, ", "), missingAccessHint(o))
+	}
+	return nil
+}
+
+func missingAccessHint(o Options) string {
+	if o.Type == Config {
+		return "install the source cluster's Istio first (profile remote with values.global.configCluster: true), whose chart grants it"
+	}
+	return "install the source cluster's Istio in namespace " + o.Namespace + " first (its istiod chart binds Istio's reader role to " + ReaderServiceAccount + "), or bind a role that grants these reads"
 }
 
 // Plan reads the source cluster and says what Create would create there, without creating anything:
-// --dry-run. It fails as Create would when the ServiceAccount of a config Secret does not exist.
+// --dry-run. It refuses, as Create does, when the account may not make istiod's discovery reads
+// (DiscoveryReads) or, for a config Secret or a named account, does not exist.
 func Plan(ctx context.Context, source client.Client, o Options) (Access, error) {
 	if err := o.check(); err != nil {
 		return Access{}, err
@@ -206,12 +221,13 @@ func Plan(ctx context.Context, source client.Client, o Options) (Access, error) 
 		}
 		return Access{}, err
 	}
-	sa := &corev1.ServiceAccount{}
-	err := source.Get(ctx, client.ObjectKey{Namespace: o.Namespace, Name: o.account()}, sa)
+	if err := checkReads(ctx, source, o); err != nil {
+		return Access{}, err
+	}
+	err := source.Get(ctx, client.ObjectKey{Namespace: o.Namespace, Name: o.account()}, &corev1.ServiceAccount{})
 	switch {
 	case err == nil:
-		// One bosun made keeps its role: running again applies the same objects, which changes nothing.
-		return access(o, !madeByBosun(sa)), nil
+		return access(o, true), nil
 	case !apierrors.IsNotFound(err):
 		return Access{}, err
 	case o.Type == Config || o.ServiceAccount != "":
@@ -224,7 +240,7 @@ func missingAccountHint(o Options) string {
 	if o.Type == Config {
 		return "install the source cluster's Istio first (profile remote with values.global.configCluster: true creates it)"
 	}
-	return "create it, or leave out --service-account to let bosun create " + ReaderServiceAccount + " with a reader role"
+	return "create it, or leave out --service-account to use " + ReaderServiceAccount
 }
 
 // Create makes the access in the source cluster (Plan's objects, applied server-side), waits for its
@@ -254,7 +270,7 @@ func applyObject(ctx context.Context, c client.Client, obj client.Object) error 
 	if err != nil {
 		return err
 	}
-	return c.Apply(ctx, client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: u}), client.FieldOwner(apply.FieldManager), client.ForceOwnership)
+	return c.Apply(ctx, client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: u}), client.FieldOwner(FieldManager), client.ForceOwnership)
 }
 
 // waitForToken waits until the token controller has filled the token Secret, and returns its token and
@@ -263,18 +279,25 @@ func waitForToken(ctx context.Context, c client.Client, tokenSecret *corev1.Secr
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
-	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	err = wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		s := &corev1.Secret{}
-		if err := c.Get(ctx, client.ObjectKeyFromObject(tokenSecret), s); err != nil {
-			return false, err
+		if last = c.Get(ctx, client.ObjectKeyFromObject(tokenSecret), s); last != nil {
+			return false, nil // retried until the timeout, and reported then
 		}
 		token, ca = s.Data[corev1.ServiceAccountTokenKey], s.Data[corev1.ServiceAccountRootCAKey]
 		return len(token) > 0 && len(ca) > 0, nil
 	})
-	if wait.Interrupted(err) {
-		return nil, nil, fmt.Errorf("the source cluster did not fill the token Secret %s/%s within %s: is its kube-controller-manager running the token controller?", tokenSecret.Namespace, tokenSecret.Name, timeout)
+	if err != nil {
+		msg := fmt.Sprintf("the source cluster did not fill the token Secret %s/%s within %s: is its kube-controller-manager running the token controller?", tokenSecret.Namespace, tokenSecret.Name, timeout)
+		if last != nil {
+			msg += fmt.Sprintf(" (reading it: %v)", last)
+		}
+		return nil, nil, errors.New(msg)
 	}
-	return token, ca, err
+	return token, ca, nil
 }
 
 // Secret is the Secret for the target cluster: a kubeconfig that reaches server, trusting ca, with the
@@ -298,7 +321,7 @@ func Secret(o Options, server string, ca, token []byte) (*corev1.Secret, error) 
 	}
 	return &corev1.Secret{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: metav1.ObjectMeta{Name: o.SecretName(), Namespace: o.Namespace,
-			Labels:      map[string]string{LabelMultiCluster: "true", "app.kubernetes.io/managed-by": "bosun"},
+			Labels:      map[string]string{LabelMultiCluster: "true", "app.kubernetes.io/managed-by": ManagedBy},
 			Annotations: map[string]string{AnnotationCluster: o.Cluster}},
 		Data: map[string][]byte{key: data}}, nil
 }

@@ -1,7 +1,6 @@
 package remotesecret
 
 import (
-	"slices"
 	"strings"
 	"testing"
 
@@ -66,25 +65,20 @@ func TestOptionsAreChecked(t *testing.T) {
 	}
 }
 
-// TestReaderRulesOnlyRead: the role bosun creates reads, and creates nothing but token and access
-// reviews; it never reads Secrets.
-func TestReaderRulesOnlyRead(t *testing.T) {
-	for _, r := range ReaderRules {
-		reviews := slices.Equal(r.Verbs, []string{"create"}) && (slices.Equal(r.Resources, []string{"tokenreviews"}) || slices.Equal(r.Resources, []string{"subjectaccessreviews"}))
-		for _, v := range r.Verbs {
-			if !reviews && !slices.Contains([]string{"get", "list", "watch"}, v) {
-				t.Errorf("rule %+v allows %s", r, v)
-			}
-		}
-		if slices.Contains(r.Resources, "secrets") || slices.Contains(r.Resources, "*") || slices.Contains(r.APIGroups, "*") {
-			t.Errorf("rule %+v reaches too far", r)
-		}
+// TestAccess: bosun creates the reader account only when it is missing, never a role, and its token
+// Secret always, all labelled as the command's own.
+func TestAccess(t *testing.T) {
+	o := Options{Cluster: "c2", Type: Remote, Namespace: "istio-system"}
+	missing := access(o, false)
+	if len(missing.Objects()) != 2 || missing.ServiceAccount.Name != ReaderServiceAccount || missing.Token.Annotations["kubernetes.io/service-account.name"] != ReaderServiceAccount {
+		t.Errorf("for a missing account: %+v", missing)
 	}
-	a := access(Options{Cluster: "c2", Type: Remote, Namespace: "istio-system"}, false)
-	if a.Binding.Subjects[0].Name != ReaderServiceAccount || a.Binding.RoleRef.Name != a.Role.Name || len(a.Objects()) != 4 {
-		t.Errorf("binding %+v to role %s; objects %d", a.Binding, a.Role.Name, len(a.Objects()))
-	}
-	if existing := access(Options{Cluster: "c2", Type: Remote, Namespace: "istio-system"}, true); len(existing.Objects()) != 1 {
+	if existing := access(o, true); len(existing.Objects()) != 1 || existing.ServiceAccount != nil {
 		t.Errorf("an existing ServiceAccount gets %d objects, want only its token Secret", len(existing.Objects()))
+	}
+	for _, obj := range missing.Objects() {
+		if obj.GetLabels()["app.kubernetes.io/managed-by"] != ManagedBy {
+			t.Errorf("%s is labelled %v, want managed-by %s, apart from the operator's objects", obj.GetName(), obj.GetLabels(), ManagedBy)
+		}
 	}
 }

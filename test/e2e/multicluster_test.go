@@ -13,7 +13,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -59,9 +58,6 @@ func TestMultiPrimary(t *testing.T) {
 		for _, obj := range []client.Object{
 			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: demo.IstioNamespace, Name: "istio-remote-secret-cluster2"}},
 			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: demo.IstioNamespace, Name: "istio-reader-service-account-istio-remote-secret-token"}},
-			&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: demo.IstioNamespace, Name: "istio-reader-service-account"}},
-			&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "bosun-remote-reader-" + demo.IstioNamespace}},
-			&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "bosun-remote-reader-" + demo.IstioNamespace}},
 		} {
 			if err := c1.Delete(context.Background(), obj); client.IgnoreNotFound(err) != nil {
 				t.Errorf("deleting %s: %v", obj.GetName(), err)
