@@ -105,7 +105,8 @@ type claims struct {
 }
 
 // meshClaims reads an Istio's claims. A selector the labels package cannot parse (one stored before
-// the API checked them) selects nothing: istiod cannot use it either.
+// the API checked selectors, or with a matchLabels key that is not a label key) is left out: bosun
+// cannot tell what istiod makes of it.
 func meshClaims(istio *v1.Istio, owners map[string]string) claims {
 	c := claims{names: map[string]bool{}}
 	for name, owner := range owners {

@@ -21,7 +21,7 @@ func mesh(name string, selectors ...labels.Set) (*v1.Istio, *v1.IstioRevision) {
 	if len(selectors) > 0 {
 		i.Spec.Values = &v1.Values{MeshConfig: &v1.MeshConfig{}}
 		for _, s := range selectors {
-			i.Spec.Values.MeshConfig.DiscoverySelectors = append(i.Spec.Values.MeshConfig.DiscoverySelectors, v1.LabelSelector{MatchLabels: s})
+			i.Spec.Values.MeshConfig.DiscoverySelectors = append(i.Spec.Values.MeshConfig.DiscoverySelectors, v1.LabelSelector{MatchLabels: labelValues(s)})
 		}
 	}
 	return i, ownedBy(revision(name, v127, 1), i)
@@ -166,4 +166,13 @@ func TestScopeOfThreeMeshes(t *testing.T) {
 	if got := testEnv().Scope(r, withNamespaces(facts(nil, a, revA, r, revR), map[string]labels.Set{"shop": {}})); got != nil {
 		t.Errorf("a remote Istio's scope %+v, want none", got)
 	}
+}
+
+// labelValues is a label set as a selector's matchLabels.
+func labelValues(set labels.Set) map[string]v1.LabelValue {
+	out := map[string]v1.LabelValue{}
+	for k, v := range set {
+		out[k] = v1.LabelValue(v)
+	}
+	return out
 }

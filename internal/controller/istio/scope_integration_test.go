@@ -31,7 +31,7 @@ func scopedIstio(name, namespace string, selectors ...map[string]string) *v1.Ist
 	istio := newIstio(name, namespace, v1.UpdateStrategyInPlace, v127)
 	istio.Spec.Values = &v1.Values{MeshConfig: &v1.MeshConfig{}}
 	for _, s := range selectors {
-		istio.Spec.Values.MeshConfig.DiscoverySelectors = append(istio.Spec.Values.MeshConfig.DiscoverySelectors, v1.LabelSelector{MatchLabels: s})
+		istio.Spec.Values.MeshConfig.DiscoverySelectors = append(istio.Spec.Values.MeshConfig.DiscoverySelectors, v1.LabelSelector{MatchLabels: labelValues(s)})
 	}
 	return istio
 }
@@ -162,7 +162,7 @@ func TestSeveralMeshesInOneCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	operatortest.Update(t, c, fresh, func(istio *v1.Istio) {
-		istio.Spec.Values.MeshConfig.DiscoverySelectors = append(istio.Spec.Values.MeshConfig.DiscoverySelectors, v1.LabelSelector{MatchLabels: map[string]string{"mesh": "scope1"}})
+		istio.Spec.Values.MeshConfig.DiscoverySelectors = append(istio.Spec.Values.MeshConfig.DiscoverySelectors, v1.LabelSelector{MatchLabels: map[string]v1.LabelValue{"mesh": "scope1"}})
 	})
 	istioStatus(t, c, "scope1", "in conflict with the widened mesh", scopeConflict("namespace istio-scope1 (Istio scope1: its discovery selectors select it; Istio scope2: its discovery selectors select it)"))
 
@@ -225,4 +225,13 @@ func scopeGauge(t *testing.T, istio string) float64 {
 		t.Fatal(err)
 	}
 	return m.GetGauge().GetValue()
+}
+
+// labelValues is a label set as a selector's matchLabels.
+func labelValues(set map[string]string) map[string]v1.LabelValue {
+	out := map[string]v1.LabelValue{}
+	for k, v := range set {
+		out[k] = v1.LabelValue(v)
+	}
+	return out
 }
