@@ -47,19 +47,11 @@ that does. What is missing is built from the repository first: the cluster's pro
 // steps (internal/demo), prints how to keep going and waits for Ctrl-C.
 func runDemo(ctx context.Context, cmd *cobra.Command, nodes int, operator string) error {
 	out := cmd.OutOrStdout()
-	root, err := repo.Root()
-	if err != nil {
-		return fmt.Errorf("the demo runs from bosun's repository (it applies chart/crds/ and deploy/bosun.yaml): %w", err)
-	}
-	cat := catalog.Embedded()
-	istiodDir, err := testcluster.IstiodBinDir(testcluster.Options{})
+	s, err := setUp(ctx, out)
 	if err != nil {
 		return err
 	}
-	version, err := prepare(ctx, out, root, cat, istiodDir)
-	if err != nil {
-		return err
-	}
+	root, cat, istiodDir, version := s.root, s.cat, s.istiodDir, s.version
 
 	fmt.Fprintf(out, "demo: starting the cluster in a box: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok with %d nodes…\n", nodes)
 	startCtx, cancel := context.WithTimeout(ctx, testcluster.DefaultStartTimeout)
@@ -100,6 +92,28 @@ func runDemo(ctx context.Context, cmd *cobra.Command, nodes int, operator string
 	}.Write(out)
 	<-ctx.Done()
 	return nil
+}
+
+// demoSetup is what both demos start from: bosun's repository, the catalog, where istiod's builds are,
+// and the Istio version to install.
+type demoSetup struct {
+	root, istiodDir string
+	cat             *catalog.Catalog
+	version         demo.Version
+}
+
+// setUp finds the repository and builds what the demo needs and is missing (prepare).
+func setUp(ctx context.Context, out io.Writer) (demoSetup, error) {
+	root, err := repo.Root()
+	if err != nil {
+		return demoSetup{}, fmt.Errorf("the demo runs from bosun's repository (it applies chart/crds/ and deploy/bosun.yaml): %w", err)
+	}
+	s := demoSetup{root: root, cat: catalog.Embedded()}
+	if s.istiodDir, err = testcluster.IstiodBinDir(testcluster.Options{}); err != nil {
+		return s, err
+	}
+	s.version, err = prepare(ctx, out, root, s.cat, s.istiodDir)
+	return s, err
 }
 
 // prepare builds what the demo runs and is missing, the cluster's programs beside istiod: on a fresh

@@ -8,9 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bosun-mesh/bosun/internal/catalog"
 	"github.com/bosun-mesh/bosun/internal/demo"
-	"github.com/bosun-mesh/bosun/internal/repo"
 	"github.com/bosun-mesh/bosun/internal/testcluster"
 )
 
@@ -39,22 +37,15 @@ process and removes its files (docs/topologies.md#multi-primary).`,
 // runDemoMulticluster is bosun-dev demo-multicluster.
 func runDemoMulticluster(ctx context.Context, cmd *cobra.Command, nodes int, operator string) error {
 	out := cmd.OutOrStdout()
-	root, err := repo.Root()
-	if err != nil {
-		return fmt.Errorf("the demo runs from bosun's repository (it applies chart/crds/ and deploy/bosun.yaml): %w", err)
-	}
 	bosun := filepath.Join(filepath.Dir(operator), bosunBinaryName)
 	if _, err := os.Stat(bosun); err != nil {
 		return fmt.Errorf("bosun, whose create-remote-secret joins the clusters: %w (make build builds it into bin/)", err)
 	}
-	istiodDir, err := testcluster.IstiodBinDir(testcluster.Options{})
+	s, err := setUp(ctx, out)
 	if err != nil {
 		return err
 	}
-	version, err := prepare(ctx, out, root, catalog.Embedded(), istiodDir)
-	if err != nil {
-		return err
-	}
+	root, version := s.root, s.version
 	var clusters []demo.Config
 	for i := range 2 {
 		fmt.Fprintf(out, "demo: starting %s in a box with %d nodes…\n", demo.ClusterName(i), nodes)

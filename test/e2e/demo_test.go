@@ -34,23 +34,12 @@ import (
 // running pod that Istio's injector gave an istio-proxy container.
 func TestDemo(t *testing.T) {
 	c := newClient(t)
-	root, err := repo.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	istiodDir, err := testcluster.IstiodBinDir(testcluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	version, err := demo.ChooseVersion(catalog.Embedded(), istiodDir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, version := demoInputs(t)
 	kubectl := filepath.Join(box.BinDir(), "kubectl")
 	t.Cleanup(func() { undoDemo(t, c, kubectl, root) })
 
 	var out bytes.Buffer
-	err = demo.Run(t.Context(), demo.Config{
+	err := demo.Run(t.Context(), demo.Config{
 		Kubectl: kubectl, Kubeconfig: box.KubeconfigPath(), Root: root, Version: version, Out: &out,
 		LogDir: box.Dir(), Wait: waitTimeout,
 	})
@@ -143,6 +132,23 @@ func podRow(lines []string, deployment string) []string {
 // undoDemo removes what the demo installed, operator last (its finalizers clean up the mesh), and
 // waits until the namespaces it deletes are gone, so that the next test can create them afresh. The
 // CRDs, and the namespaces istio-system and istio-cni, which other tests share, stay.
+// demoInputs are what the demos run with: bosun's repository and the Istio version they choose.
+func demoInputs(t *testing.T) (root string, version demo.Version) {
+	t.Helper()
+	root, err := repo.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	istiodDir, err := testcluster.IstiodBinDir(testcluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if version, err = demo.ChooseVersion(catalog.Embedded(), istiodDir, nil); err != nil {
+		t.Fatal(err)
+	}
+	return root, version
+}
+
 func undoDemo(t *testing.T, c client.Client, kubectl, root string) {
 	t.Helper()
 	deleteNamespace(t, c, demo.AppNamespace)

@@ -19,10 +19,8 @@ import (
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/config/crd"
-	"github.com/bosun-mesh/bosun/internal/catalog"
 	"github.com/bosun-mesh/bosun/internal/demo"
 	"github.com/bosun-mesh/bosun/internal/operator"
-	"github.com/bosun-mesh/bosun/internal/repo"
 	"github.com/bosun-mesh/bosun/internal/testcluster"
 	"github.com/bosun-mesh/bosun/internal/testcluster/clustertest"
 )
@@ -35,18 +33,7 @@ import (
 // also checks that the cluster's name reached each istiod and that the Secrets are where istiod looks.
 func TestMultiPrimary(t *testing.T) {
 	c1 := newClient(t)
-	root, err := repo.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	istiodDir, err := testcluster.IstiodBinDir(testcluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	version, err := demo.ChooseVersion(catalog.Embedded(), istiodDir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, version := demoInputs(t)
 	box2 := clustertest.Start(t, testcluster.Options{Full: true, Nodes: 1, OperatorBinary: operatorBinary})
 	c2, err := client.New(box2.Config(), client.Options{Scheme: operator.Scheme()})
 	if err != nil {
