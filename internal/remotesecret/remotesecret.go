@@ -83,9 +83,10 @@ type Options struct {
 	// (values.global.multiCluster.clusterName of the source's Istio).
 	Cluster string
 	Type    Type
-	// Namespace is the control plane's namespace: where the ServiceAccount is in the source, and where
-	// the Secret goes in the target.
+	// Namespace is the source's control-plane namespace, where the ServiceAccount is.
 	Namespace string
+	// TargetNamespace is the target's istiod namespace, where the Secret goes; empty means Namespace.
+	TargetNamespace string
 	// ServiceAccount overrides the type's default ServiceAccount.
 	ServiceAccount string
 	// Server overrides the source's API server address, for when the address in the kubeconfig used
@@ -108,6 +109,9 @@ func (o *Options) check() error {
 	if errs := validation.IsDNS1123Label(o.Namespace); len(errs) > 0 {
 		return fmt.Errorf("--namespace %q: %s", o.Namespace, errs[0])
 	}
+	if errs := validation.IsDNS1123Label(o.targetNamespace()); len(errs) > 0 {
+		return fmt.Errorf("--target-namespace %q: %s", o.TargetNamespace, errs[0])
+	}
 	return nil
 }
 
@@ -120,6 +124,14 @@ func (o *Options) account() string {
 		return ConfigServiceAccount
 	}
 	return ReaderServiceAccount
+}
+
+// targetNamespace is where the Secret goes.
+func (o *Options) targetNamespace() string {
+	if o.TargetNamespace != "" {
+		return o.TargetNamespace
+	}
+	return o.Namespace
 }
 
 // SecretName is the name of the Secret made for the options.
@@ -320,7 +332,7 @@ func Secret(o Options, server string, ca, token []byte) (*corev1.Secret, error) 
 		key = ConfigSecretKey
 	}
 	return &corev1.Secret{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{Name: o.SecretName(), Namespace: o.Namespace,
+		ObjectMeta: metav1.ObjectMeta{Name: o.SecretName(), Namespace: o.targetNamespace(),
 			Labels:      map[string]string{LabelMultiCluster: "true", "app.kubernetes.io/managed-by": ManagedBy},
 			Annotations: map[string]string{AnnotationCluster: o.Cluster}},
 		Data: map[string][]byte{key: data}}, nil
@@ -332,7 +344,7 @@ func Apply(ctx context.Context, target client.Client, secret *corev1.Secret) err
 	ns := &corev1.Namespace{}
 	if err := target.Get(ctx, client.ObjectKey{Name: secret.Namespace}, ns); err != nil {
 		if apierrors.IsNotFound(err) {
-			return fmt.Errorf("namespace %s does not exist in the target cluster: the Secret goes where the target's istiod runs; create its Istio first, or name that namespace with --namespace", secret.Namespace)
+			return fmt.Errorf("namespace %s does not exist in the target cluster: the Secret goes where the target's istiod runs; create its Istio first, or name that namespace with --target-namespace", secret.Namespace)
 		}
 		return err
 	}

@@ -58,6 +58,7 @@ func TestOptionsAreChecked(t *testing.T) {
 		{Options{Cluster: "Cluster_2", Type: Remote, Namespace: "istio-system"}, "DNS-1123 label"},
 		{Options{Cluster: "c2", Type: "reader", Namespace: "istio-system"}, "use remote"},
 		{Options{Cluster: "c2", Type: Remote, Namespace: "Istio"}, "--namespace"},
+		{Options{Cluster: "c2", Type: Remote, Namespace: "istio-system", TargetNamespace: "Istio_2"}, "--target-namespace"},
 	} {
 		if _, err := Secret(tc.o, "https://x", nil, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want one saying %q", tc.o, err, tc.want)
@@ -79,6 +80,17 @@ func TestAccess(t *testing.T) {
 	for _, obj := range missing.Objects() {
 		if obj.GetLabels()["app.kubernetes.io/managed-by"] != ManagedBy {
 			t.Errorf("%s is labelled %v, want managed-by %s, apart from the operator's objects", obj.GetName(), obj.GetLabels(), ManagedBy)
+		}
+	}
+}
+
+// TestSecretGoesToTheTargetNamespace: the Secret goes to --target-namespace when it is given, else to
+// the source's namespace.
+func TestSecretGoesToTheTargetNamespace(t *testing.T) {
+	for target, want := range map[string]string{"": "istio-system1", "istio-system": "istio-system"} {
+		s, err := Secret(Options{Cluster: "c1", Type: Remote, Namespace: "istio-system1", TargetNamespace: target}, "https://x", nil, nil)
+		if err != nil || s.Namespace != want {
+			t.Errorf("target %q: Secret in %q (%v), want %q", target, s.Namespace, err, want)
 		}
 	}
 }
