@@ -242,7 +242,7 @@ func (a *Applier) Apply(ctx context.Context, c Component) (Result, error) {
 		if live[i], err = a.live(ctx, desired[i]); err != nil {
 			return res, err
 		}
-		if l := live[i]; l != nil && !appliedByBosun(l) && !a.adoptable(foreignManagers(l)) {
+		if l := live[i]; l != nil && !AppliedByBosun(l) && !a.adoptable(foreignManagers(l)) {
 			return res, &NotOursError{Ref: refOf(desired[i]), Managers: foreignManagers(l)}
 		}
 	}
@@ -260,7 +260,7 @@ func (a *Applier) Apply(ctx context.Context, c Component) (Result, error) {
 		case l == nil:
 			sent, err = a.send(ctx, d)
 			action = &res.Created
-		case !appliedByBosun(l):
+		case !AppliedByBosun(l):
 			sent, err = a.takeOver(ctx, update)
 			action = &res.Adopted
 		case l.GetAnnotations()[render.AnnotationHash] != d.GetAnnotations()[render.AnnotationHash]:
@@ -366,7 +366,7 @@ func (a *Applier) Inventory(ctx context.Context, owner client.Object) ([]*unstru
 		}
 		for i := range list.Items {
 			obj := &list.Items[i]
-			if appliedByBosun(obj) {
+			if AppliedByBosun(obj) {
 				obj.SetGroupVersionKind(gvk)
 				out = append(out, obj)
 			}

@@ -57,7 +57,7 @@ func (a *Applier) ApplyCRDs(ctx context.Context, crds []*unstructured.Unstructur
 		case newerThan(live, want):
 			res.Newer = append(res.Newer, ref)
 			continue
-		case !appliedByBosun(live):
+		case !AppliedByBosun(live):
 			res.Adopted = append(res.Adopted, ref)
 		case live.Annotations[render.AnnotationHash] != crd.GetAnnotations()[render.AnnotationHash]:
 			res.Updated = append(res.Updated, ref)

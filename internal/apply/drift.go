@@ -12,8 +12,10 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/value"
 )
 
-// appliedByBosun reports whether obj's managedFields have an entry of bosun's server-side apply.
-func appliedByBosun(obj metav1.Object) bool {
+// AppliedByBosun reports whether obj's managedFields have an entry of bosun's server-side apply: labels
+// alone do not make an object bosun's (the EndpointSlices and Endpoints Kubernetes makes for a Service
+// bosun applied carry its labels).
+func AppliedByBosun(obj metav1.Object) bool {
 	for _, e := range obj.GetManagedFields() {
 		if isBosunApply(e) {
 			return true

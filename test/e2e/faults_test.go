@@ -487,6 +487,9 @@ func orphaned(ctx context.Context, c client.Client, prefix string) ([]string, er
 			return nil, err
 		}
 		for i := range list.Items {
+			if !apply.AppliedByBosun(&list.Items[i]) {
+				continue // the EndpointSlices Kubernetes makes for a Service of bosun's carry its labels
+			}
 			_, name, _ := strings.Cut(list.Items[i].GetLabels()[render.LabelOwner], ".")
 			if !strings.HasPrefix(name, prefix) {
 				continue

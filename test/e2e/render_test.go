@@ -230,7 +230,7 @@ func compareRevision(t *testing.T, c client.Client, printed *unstructured.Unstru
 	}
 }
 
-// liveObjects lists, across the kinds bosun applies, the objects of an owner, by key.
+// liveObjects lists, across the kinds bosun applies, the objects of an owner that bosun applied, by key.
 func liveObjects(t *testing.T, c client.Client, owner string) map[string]*unstructured.Unstructured {
 	t.Helper()
 	return liveObjectsCtx(t, t.Context(), c, owner)
@@ -252,6 +252,9 @@ func liveObjectsCtx(t *testing.T, ctx context.Context, c client.Client, owner st
 		}
 		for i := range list.Items {
 			obj := &list.Items[i]
+			if !apply.AppliedByBosun(obj) {
+				continue // the EndpointSlices Kubernetes makes for a Service of bosun's carry its labels
+			}
 			obj.SetGroupVersionKind(gvk)
 			out[key(obj)] = obj
 		}
