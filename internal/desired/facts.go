@@ -138,9 +138,10 @@ func Read(ctx context.Context, reader client.Reader, namespaces ...string) (*Fac
 	return f, nil
 }
 
-// ReadAllNamespaces reads the labels of every namespace not being deleted into AllNamespaces, from the
-// operator's cache of namespace metadata. Only Scope needs them, so only the Istio controller reads
-// them.
+// ReadAllNamespaces reads the labels of every namespace not being deleted into AllNamespaces. The
+// operator's cache keeps only the injection labels of namespaces, so reader is the API server's
+// (metadata only); only Scope needs them, so only the Istio controller reads them, and only while
+// several meshes run.
 func (f *Facts) ReadAllNamespaces(ctx context.Context, reader client.Reader) error {
 	list := &metav1.PartialObjectMetadataList{}
 	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))

@@ -171,8 +171,7 @@ func TestTheOperatorsCache(t *testing.T) {
 		if err := cached.Get(t.Context(), client.ObjectKey{Name: ns}, namespace); err != nil {
 			t.Fatal(err)
 		}
-		// A namespace keeps every label (discovery selectors may select any of them), and no annotation.
-		if want := map[string]string{inuse.LabelRev: rev, "team": "shop", corev1.LabelMetadataName: ns}; !maps.Equal(namespace.Labels, want) || namespace.Annotations != nil {
+		if want := map[string]string{inuse.LabelRev: rev}; !maps.Equal(namespace.Labels, want) || namespace.Annotations != nil {
 			t.Errorf("the cached namespace has labels %v and annotations %v, want %v and none", namespace.Labels, namespace.Annotations, want)
 		}
 		u, err := usage(t.Context())

@@ -7,11 +7,11 @@
 //   - bosun's own resources, whole;
 //   - the kinds bosun applies (internal/apply.Kinds), only objects labelled
 //     app.kubernetes.io/managed-by=bosun, with their managedFields, which drift detection reads;
-//   - namespaces and pods as metadata only: pods trimmed to the labels and annotation that say which
-//     revision they use, and only while they are not Succeeded or Failed (a field selector);
-//     namespaces with all their labels, which meshes' discovery selectors may select (a cluster has
-//     far fewer namespaces than pods, so this costs little); with the indexes of internal/inuse, so
-//     that "who uses revision R" is answered without listing.
+//   - namespaces and pods as metadata only, trimmed to the labels and annotation that say which
+//     revision they use, pods only while they are not Succeeded or Failed (a field selector), with the
+//     indexes of internal/inuse, so that "who uses revision R" is answered without listing. The other
+//     labels of namespaces, which meshes' discovery selectors select, are read from the API server
+//     only while several meshes run (internal/controller/istio).
 //
 // Istio's CRDs are not cached: internal/controller/crds reads their metadata from the API server, and
 // only when the newest Istio version in use changes. Nothing else is cached, and a read of anything else fails instead of quietly starting a
@@ -297,7 +297,7 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	}
 	p := parts{client: c, env: env, renderer: renderer, cluster: cluster, bosun: o.BosunVersion, applier: applier, recorder: recorder, clock: o.Clock}
 	controllers := []interface{ SetupWithManager(ctrl.Manager) error }{
-		&istio.Reconciler{Client: c, Env: env, Recorder: recorder, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: apply.FieldManager}},
+		&istio.Reconciler{Client: c, API: mgr.GetAPIReader(), Env: env, Recorder: recorder, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: apply.FieldManager}},
 		&revision.Controller{Served: served, Installer: installer(revision.Kind{Reader: c, Env: env, Usage: usage}, p)},
 		&tag.Controller{Served: served, Installer: installer(tag.Kind{Reader: c, Usage: usage}, p)},
 		&nodeagent.Controller[*v1.IstioCNI]{Served: served, Installer: installer(nodeagent.CNI(c), p)},
@@ -399,7 +399,7 @@ func cacheOptions(served []schema.GroupVersionKind) cache.Options {
 			Field:     fields.ParseSelectorOrDie(inuse.PodFieldSelector),
 			Transform: trim(podLabels, podAnnotations),
 		},
-		metadataOf("Namespace"): {Transform: trim(allKeys, nil)},
+		metadataOf("Namespace"): {Transform: trim(namespaceLabels, nil)},
 	}
 	managed := labels.SelectorFromSet(labels.Set{render.LabelManagedBy: render.ManagedByValue})
 	for _, gvk := range served {
@@ -410,23 +410,20 @@ func cacheOptions(served []schema.GroupVersionKind) cache.Options {
 	return cache.Options{ByObject: byObject, ReaderFailOnMissingInformer: true}
 }
 
-// The pod labels and annotations internal/inuse reads; the cache keeps no others.
+// The labels and annotations internal/inuse reads; the cache keeps no others. The Istio controller
+// reads namespaces' other labels, which discovery selectors select, from the API server, and only while
+// several meshes run (desired.Facts.ReadAllNamespaces).
 var (
-	podLabels      = []string{inuse.LabelRev, inuse.LabelInject}
-	podAnnotations = []string{inuse.AnnotationRev}
+	namespaceLabels = []string{inuse.LabelInjection, inuse.LabelRev}
+	podLabels       = []string{inuse.LabelRev, inuse.LabelInject}
+	podAnnotations  = []string{inuse.AnnotationRev}
 )
 
-// allKeys keeps every label or annotation: a namespace's labels, which discovery selectors select.
-var allKeys = []string{"*"}
-
 // trim returns a cache transform that keeps an object's identity, deletion time and the given labels
-// and annotations (allKeys: all of them), and drops everything else (managedFields, owner references,
+// and annotations, and drops everything else (managedFields, owner references,
 // other labels and annotations): at 10,000 pods this is most of the cache's memory.
 func trim(keepLabels, keepAnnotations []string) func(any) (any, error) {
 	pick := func(m map[string]string, keys []string) map[string]string {
-		if len(keys) == 1 && keys[0] == allKeys[0] {
-			return m
-		}
 		var out map[string]string
 		for _, k := range keys {
 			if v, ok := m[k]; ok {

@@ -41,7 +41,9 @@ import (
 
 // Reconciler reconciles Istios.
 type Reconciler struct {
-	Client   client.Client
+	Client client.Client
+	// API reads the API server directly: the namespaces' labels, which the cache trims.
+	API      client.Reader
 	Env      desired.Env
 	Recorder events.EventRecorder
 	Clock    clock.PassiveClock
@@ -71,7 +73,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1.IstioRevisionTag{}, handler.EnqueueRequestsFromMapFunc(r.afterTagChange), specOrLife).
 		Watches(&v1.Istio{}, handler.EnqueueRequestsFromMapFunc(r.meshesInScope), specOrLife).
 		Watches(&v1.IstioRevision{}, handler.EnqueueRequestsFromMapFunc(r.meshesInScope), lifeOnly).
-		Watches(namespace, handler.EnqueueRequestsFromMapFunc(r.meshesInScope), builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		// The cache trims namespaces to their injection labels, so a change of another label shows
+		// only as a new resourceVersion.
+		Watches(namespace, handler.EnqueueRequestsFromMapFunc(r.meshesInScope), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Complete(controller.CountErrors(v1.KindIstio, r))
 }
 
@@ -159,7 +163,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	if severalMeshes(maps.Values(facts.Istios)) {
-		if err := facts.ReadAllNamespaces(ctx, r.Client); err != nil {
+		if err := facts.ReadAllNamespaces(ctx, r.API); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
