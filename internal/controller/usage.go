@@ -206,6 +206,15 @@ func (h UsageEvents) Delete(ctx context.Context, e event.DeleteEvent, q queue) {
 // Generic implements handler.EventHandler.
 func (h UsageEvents) Generic(context.Context, event.GenericEvent, queue) {}
 
+// CreatedOrDeleted passes only an object's creation and deletion: for watches that care whether an
+// object exists, not how it changes.
+type CreatedOrDeleted struct{ predicate.Funcs }
+
+func (CreatedOrDeleted) Create(event.CreateEvent) bool   { return true }
+func (CreatedOrDeleted) Delete(event.DeleteEvent) bool   { return true }
+func (CreatedOrDeleted) Update(event.UpdateEvent) bool   { return false }
+func (CreatedOrDeleted) Generic(event.GenericEvent) bool { return false }
+
 // MetadataChanged passes namespace and pod events that can change what they reference: creation,
 // deletion, and updates of labels or annotations. Status updates of pods are not even seen, since the
 // cache holds metadata only.

@@ -25,7 +25,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -58,12 +57,6 @@ type Reconciler struct {
 // a tag's target changed), a namespace created, deleted or relabelled.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	specOrLife := builder.WithPredicates(predicate.GenerationChangedPredicate{})
-	lifeOnly := builder.WithPredicates(predicate.Funcs{
-		CreateFunc:  func(event.CreateEvent) bool { return true },
-		UpdateFunc:  func(event.UpdateEvent) bool { return false },
-		DeleteFunc:  func(event.DeleteEvent) bool { return true },
-		GenericFunc: func(event.GenericEvent) bool { return false },
-	})
 	namespace := &metav1.PartialObjectMetadata{}
 	namespace.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
 	return ctrl.NewControllerManagedBy(mgr).
@@ -72,7 +65,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&v1.IstioRevision{}).
 		Watches(&v1.IstioRevisionTag{}, handler.EnqueueRequestsFromMapFunc(r.afterTagChange), specOrLife).
 		Watches(&v1.Istio{}, handler.EnqueueRequestsFromMapFunc(r.meshesInScope), specOrLife).
-		Watches(&v1.IstioRevision{}, handler.EnqueueRequestsFromMapFunc(r.meshesInScope), lifeOnly).
+		Watches(&v1.IstioRevision{}, handler.EnqueueRequestsFromMapFunc(r.meshesInScope), builder.WithPredicates(controller.CreatedOrDeleted{})).
 		// The cache trims namespaces to their injection labels, so a change of another label shows
 		// only as a new resourceVersion.
 		Watches(namespace, handler.EnqueueRequestsFromMapFunc(r.meshesInScope), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
@@ -81,51 +74,54 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 // afterTagChange maps a tag's creation, deletion or new target to the Istios refused for a name
 // conflict, which may now go on, and to the meshes whose scope it may change.
-func (r *Reconciler) afterTagChange(ctx context.Context, obj client.Object) []reconcile.Request {
-	out := r.refusedIstios(ctx, obj)
-	for _, req := range r.meshesInScope(ctx, obj) {
-		if !slices.Contains(out, req) {
-			out = append(out, req)
-		}
-	}
-	return out
+func (r *Reconciler) afterTagChange(ctx context.Context, _ client.Object) []reconcile.Request {
+	istios := r.istios(ctx)
+	inScope := wokenByScope(istios)
+	return requestsFor(istios, func(istio *v1.Istio) bool { return refused(istio) || inScope(istio) })
 }
 
 // refusedIstios maps an event to the Istios refused for a name conflict, which may now go on.
 func (r *Reconciler) refusedIstios(ctx context.Context, _ client.Object) []reconcile.Request {
-	return r.istiosWhere(ctx, func(istio *v1.Istio) bool {
-		c := meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionReconciled)
-		return c != nil && c.Reason == v1.ReasonNameAlreadyExists
-	})
+	return requestsFor(r.istios(ctx), refused)
 }
 
-// meshesInScope maps an event that may change which namespaces meshes claim to every Istio when
-// several run an istiod here, and otherwise to those still reporting a conflict, which must clear it.
-// A cluster with one mesh wakes nothing.
+// meshesInScope maps an event that may change which namespaces meshes claim to the Istios it concerns
+// (wokenByScope).
 func (r *Reconciler) meshesInScope(ctx context.Context, _ client.Object) []reconcile.Request {
-	var list v1.IstioList
-	if err := r.Client.List(ctx, &list); err != nil {
-		logr.FromContextOrDiscard(ctx).Error(err, "listing Istios to map an event")
-		return nil
-	}
-	istios := make([]*v1.Istio, len(list.Items))
-	for i := range list.Items {
-		istios[i] = &list.Items[i]
-	}
-	several := severalMeshes(slices.Values(istios))
-	return requestsFor(list.Items, func(istio *v1.Istio) bool {
-		return several || meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionScopeConflict) != nil
-	})
+	istios := r.istios(ctx)
+	return requestsFor(istios, wokenByScope(istios))
 }
 
-// istiosWhere lists the Istios for which keep is true, as requests.
-func (r *Reconciler) istiosWhere(ctx context.Context, keep func(*v1.Istio) bool) []reconcile.Request {
+// refused reports whether an Istio was refused for a name conflict.
+func refused(istio *v1.Istio) bool {
+	c := meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionReconciled)
+	return c != nil && c.Reason == v1.ReasonNameAlreadyExists
+}
+
+// wokenByScope says which of the Istios a change of scope concerns: every one when several run an
+// istiod here, and otherwise those still reporting a conflict, which must clear it. A cluster with one
+// mesh wakes nothing.
+func wokenByScope(istios []v1.Istio) func(*v1.Istio) bool {
+	several := severalMeshes(func(yield func(*v1.Istio) bool) {
+		for i := range istios {
+			if !yield(&istios[i]) {
+				return
+			}
+		}
+	})
+	return func(istio *v1.Istio) bool {
+		return several || meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionScopeConflict) != nil
+	}
+}
+
+// istios lists the Istios from the cache, to map an event; a failure is logged and maps to nothing.
+func (r *Reconciler) istios(ctx context.Context) []v1.Istio {
 	var list v1.IstioList
 	if err := r.Client.List(ctx, &list); err != nil {
 		logr.FromContextOrDiscard(ctx).Error(err, "listing Istios to map an event")
 		return nil
 	}
-	return requestsFor(list.Items, keep)
+	return list.Items
 }
 
 func requestsFor(istios []v1.Istio, keep func(*v1.Istio) bool) []reconcile.Request {

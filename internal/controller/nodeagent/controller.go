@@ -19,7 +19,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -155,19 +154,13 @@ type Controller[T client.Object] struct {
 // changes, since the version check and the target depend on them.
 func (c *Controller[T]) SetupWithManager(mgr ctrl.Manager) error {
 	kind := c.Installer.Kind.(Kind[T])
-	createDelete := predicate.Funcs{
-		CreateFunc:  func(event.CreateEvent) bool { return true },
-		UpdateFunc:  func(event.UpdateEvent) bool { return false },
-		DeleteFunc:  func(event.DeleteEvent) bool { return true },
-		GenericFunc: func(event.GenericEvent) bool { return false },
-	}
 	singleton := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: v1.SingletonName}}}
 	})
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named(kind.controllerName).
 		For(kind.New(), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(kind.inNamespace), builder.OnlyMetadata, builder.WithPredicates(createDelete)).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(kind.inNamespace), builder.OnlyMetadata, builder.WithPredicates(controller.CreatedOrDeleted{})).
 		Watches(&v1.IstioRevision{}, singleton, builder.WithPredicates(controller.RevisionChange{}))
 	if kind.kind == v1.KindZTunnel {
 		b = b.Watches(&v1.Istio{}, singleton, builder.WithPredicates(predicate.GenerationChangedPredicate{}))

@@ -156,16 +156,10 @@ type Controller struct {
 // at revisions; and the namespaces and pods that use revisions, paced (controller.Usage).
 func (c *Controller) SetupWithManager(mgr ctrl.Manager) error {
 	kind := c.Installer.Kind.(Kind)
-	createDelete := predicate.Funcs{
-		CreateFunc:  func(event.CreateEvent) bool { return true },
-		UpdateFunc:  func(event.UpdateEvent) bool { return false },
-		DeleteFunc:  func(event.DeleteEvent) bool { return true },
-		GenericFunc: func(event.GenericEvent) bool { return false },
-	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("istiorevision").
 		For(&v1.IstioRevision{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(kind.revisionsInNamespace), builder.OnlyMetadata, builder.WithPredicates(createDelete)).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(kind.revisionsInNamespace), builder.OnlyMetadata, builder.WithPredicates(controller.CreatedOrDeleted{})).
 		Watches(&v1.IstioRevisionTag{}, handler.EnqueueRequestsFromMapFunc(kind.tagRevisions), builder.WithPredicates(tagMoved{})).
 		Watches(&v1.IstioCNI{}, handler.EnqueueRequestsFromMapFunc(kind.revisionsNeeding(inuse.NeedsCNI))).
 		Watches(&v1.ZTunnel{}, handler.EnqueueRequestsFromMapFunc(kind.revisionsNeeding(inuse.NeedsZTunnel))).
