@@ -54,18 +54,11 @@ func runDemo(ctx context.Context, cmd *cobra.Command, nodes int, operator string
 	root, cat, istiodDir, version := s.root, s.cat, s.istiodDir, s.version
 
 	fmt.Fprintf(out, "demo: starting the cluster in a box: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok with %d nodes…\n", nodes)
-	startCtx, cancel := context.WithTimeout(ctx, testcluster.DefaultStartTimeout)
-	defer cancel()
-	cluster, err := testcluster.Start(startCtx, demoClusterOptions(nodes, out, operator))
+	cluster, stop, err := startBox(ctx, cmd, nodes, operator)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		fmt.Fprintln(out, "demo: stopping every process and removing", cluster.Dir())
-		if err := cluster.Stop(); err != nil {
-			fmt.Fprintln(cmd.ErrOrStderr(), "demo: stopping:", err)
-		}
-	}()
+	defer stop()
 	fmt.Fprintf(out, "demo: the cluster is up; to watch from another shell: export KUBECONFIG=%s PATH=%s:$PATH\n",
 		cluster.KubeconfigPath(), cluster.BinDir())
 
@@ -180,6 +173,24 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 			return len(p), err
 		}
 	}
+}
+
+// startBox starts a demo's cluster and returns it with the function that stops it and removes its
+// files, saying so.
+func startBox(ctx context.Context, cmd *cobra.Command, nodes int, operator string) (*testcluster.Cluster, func(), error) {
+	out := cmd.OutOrStdout()
+	startCtx, cancel := context.WithTimeout(ctx, testcluster.DefaultStartTimeout)
+	defer cancel()
+	cluster, err := testcluster.Start(startCtx, demoClusterOptions(nodes, out, operator))
+	if err != nil {
+		return nil, nil, err
+	}
+	return cluster, func() {
+		fmt.Fprintln(out, "demo: stopping every process and removing", cluster.Dir())
+		if err := cluster.Stop(); err != nil {
+			fmt.Fprintln(cmd.ErrOrStderr(), "demo: stopping:", err)
+		}
+	}, nil
 }
 
 // demoClusterOptions is the demo's cluster: full, with the operator's pods played by operator, so that

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bosun-mesh/bosun/internal/demo"
-	"github.com/bosun-mesh/bosun/internal/testcluster"
 )
 
 // bosunBinaryName is the users' executable, as make build names it in bin/.
@@ -49,18 +48,11 @@ func runDemoMulticluster(ctx context.Context, cmd *cobra.Command, nodes int, ope
 	var clusters []demo.Config
 	for i := range 2 {
 		fmt.Fprintf(out, "demo: starting %s in a box with %d nodes…\n", demo.ClusterName(i), nodes)
-		startCtx, cancel := context.WithTimeout(ctx, testcluster.DefaultStartTimeout)
-		cluster, err := testcluster.Start(startCtx, demoClusterOptions(nodes, out, operator))
-		cancel()
+		cluster, stop, err := startBox(ctx, cmd, nodes, operator)
 		if err != nil {
 			return err
 		}
-		defer func() {
-			fmt.Fprintln(out, "demo: stopping every process and removing", cluster.Dir())
-			if err := cluster.Stop(); err != nil {
-				fmt.Fprintln(cmd.ErrOrStderr(), "demo: stopping:", err)
-			}
-		}()
+		defer stop()
 		clusters = append(clusters, demo.Config{
 			Kubectl: filepath.Join(cluster.BinDir(), "kubectl"), Kubeconfig: cluster.KubeconfigPath(),
 			Root: root, Version: version, Out: out, LogDir: cluster.Dir(),
