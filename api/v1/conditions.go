@@ -24,6 +24,13 @@ const (
 	// mesh's revision while the other's selectors select it. The message names the namespaces and how
 	// each mesh claims them. bosun changes nothing; the condition is absent when there is no conflict.
 	ConditionScopeConflict = "ScopeConflict"
+
+	// ConditionRemoteClustersReachable is set on an Istio whose istiod serves other clusters
+	// (global.externalIstiod): True when every cluster its remote secrets name answers, with their
+	// names; False, naming the clusters that do not and why, or when no remote secret names one; Unknown
+	// when bosun may not read the remote secrets. It never changes the Istio's state: an unreachable
+	// cluster does not stop this one's updates, it only keeps the revisions it may still use.
+	ConditionRemoteClustersReachable = "RemoteClustersReachable"
 )
 
 // Condition reasons. A True condition carries the reason named after its type; the others explain why a
@@ -49,6 +56,14 @@ const (
 	ReasonVersionChangeNotAllowed = "VersionChangeNotAllowed"
 	// ReasonNamespacesShared is the reason of a True ScopeConflict condition.
 	ReasonNamespacesShared = "NamespacesShared"
+	// ReasonClustersReachable is the reason of a True RemoteClustersReachable condition.
+	ReasonClustersReachable = "ClustersReachable"
+	// ReasonClusterUnreachable means a cluster named by a remote secret cannot be read.
+	ReasonClusterUnreachable = "ClusterUnreachable"
+	// ReasonNoRemoteClusters means no remote secret in the Istio's namespace names a cluster.
+	ReasonNoRemoteClusters = "NoRemoteClusters"
+	// ReasonRemoteSecretsUnreadable means bosun could not read the remote secrets.
+	ReasonRemoteSecretsUnreadable = "RemoteSecretsUnreadable"
 	// ReasonPending means the IstioRevision an Istio reports has not reported this condition yet; it is
 	// Unknown until it does.
 	ReasonPending = "Pending"

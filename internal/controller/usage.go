@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"sync"
 	"time"
@@ -15,8 +16,31 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/inuse"
+	"github.com/bosun-mesh/bosun/internal/remote"
 )
+
+// RevisionUse evaluates a revision's use: in this cluster from the cache (inuse.Revision), and, when its
+// istiod serves other clusters (desired.ServesRemoteClusters), in each of them as well, through the
+// remote secrets in its namespace (internal/remote). One that cannot be read fails the evaluation, so
+// the use is unknown and the revision kept (docs/architecture.md#lesson-remote-revisions). The revision
+// controller writes what it finds as InUse; the Istio controller evaluates it afresh before it prunes.
+func RevisionUse(ctx context.Context, reader client.Reader, remotes *remote.Reader, env desired.Env, rev *v1.IstioRevision, f *desired.Facts) (inuse.Usage, error) {
+	target := env.UsageTarget(rev, f)
+	u, err := inuse.Revision(inuse.Cache{Ctx: ctx, Reader: reader}, target)
+	if err != nil || !desired.ServesRemoteClusters(rev.Spec.Values) {
+		return u, err
+	}
+	if remotes == nil {
+		return inuse.Usage{}, errors.New("this control plane serves other clusters, and this operator reads none")
+	}
+	if err := remotes.Use(ctx, rev.Spec.Namespace, target, &u); err != nil {
+		return inuse.Usage{}, err
+	}
+	return u, nil
+}
 
 // EvaluateInterval is how often, at most, pod and namespace events reconcile a revision or tag to
 // evaluate its use. Evaluating reads every pod that references it; during a rollout of thousands of
@@ -106,7 +130,7 @@ func (u *Usage) Hold(uid types.UID, fresh metav1.Condition) (metav1.Condition, t
 	case ok && last.condition.Status == fresh.Status && last.condition.Reason == fresh.Reason && last.condition.Message == fresh.Message:
 		return fresh, 0
 	case ok && last.condition.Status == fresh.Status && last.condition.Reason == fresh.Reason:
-		if wait := last.at.Add(u.refreshInterval()).Sub(now); wait > 0 {
+		if wait := last.at.Add(u.Interval()).Sub(now); wait > 0 {
 			return last.condition, wait
 		}
 	}
@@ -135,7 +159,9 @@ func (u *Usage) Forget(kind string, obj client.Object) {
 	delete(u.counts, obj.GetUID())
 }
 
-func (u *Usage) refreshInterval() time.Duration {
+// Interval is how often, at most, InUse is rewritten when only its counts changed; also how often the
+// use of a revision whose workloads run in other clusters, which send no events, is evaluated again.
+func (u *Usage) Interval() time.Duration {
 	if u.RefreshInterval > 0 {
 		return u.RefreshInterval
 	}

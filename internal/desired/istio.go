@@ -219,17 +219,14 @@ type PruneDecision struct {
 	Why string
 }
 
-// Prune decides whether an inactive revision of istio may be deleted: never when the Istio's control
-// plane serves other clusters, whose workloads bosun cannot see from here
-// (docs/architecture.md#lesson-remote-revisions); otherwise only when its InUse condition has been
-// False for the whole grace period, and its use evaluated afresh (inUseNow, asked only then) is False
+// Prune decides whether an inactive revision of istio may be deleted: only when its InUse condition has
+// been False for the whole grace period, and its use evaluated afresh (inUseNow, asked only then) is False
 // too: a workload may have come back since the condition was written, while the operator was down,
 // say. True keeps it; Unknown or a missing condition keeps it too, since bosun cannot tell that no
-// workload uses it (docs/architecture.md#lesson-unknown-is-in-use).
+// workload uses it (docs/architecture.md#lesson-unknown-is-in-use). For a revision whose istiod serves
+// other clusters, both evaluations count those clusters' workloads too, and cannot be False while one
+// of them cannot be read (docs/architecture.md#lesson-remote-revisions).
 func Prune(istio *v1.Istio, rev *v1.IstioRevision, now time.Time, inUseNow func() metav1.Condition) PruneDecision {
-	if ServesRemoteClusters(istio) {
-		return PruneDecision{Why: "the control plane serves other clusters, whose workloads bosun cannot see"}
-	}
 	c := meta.FindStatusCondition(rev.Status.Conditions, v1.ConditionInUse)
 	switch {
 	case c == nil:
@@ -260,10 +257,11 @@ func GracePeriod(istio *v1.Istio) time.Duration {
 	return time.Duration(s) * time.Second
 }
 
-// ServesRemoteClusters reports whether an Istio's control plane serves other clusters' workloads (an
-// external istiod), whose use bosun cannot see from here: its old revisions are never pruned.
-func ServesRemoteClusters(istio *v1.Istio) bool {
-	m, err := values.FromObject(istio.Spec.Values)
+// ServesRemoteClusters reports whether the control plane of an Istio's or revision's values serves
+// other clusters' workloads (an external istiod): its revisions' use is then evaluated in those
+// clusters too (internal/remote), and an Istio reports whether they are reachable.
+func ServesRemoteClusters(vals *v1.Values) bool {
+	m, err := values.FromObject(vals)
 	if err != nil {
 		return true // values bosun cannot read: keep the revisions rather than guess
 	}

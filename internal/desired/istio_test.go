@@ -79,8 +79,8 @@ func TestForIstio(t *testing.T) {
 // TestPrune: only a revision unused for the whole grace period, and unused still when its use is
 // evaluated afresh, is deleted; in use, unknown or missing usage keeps it
 // (docs/architecture.md#lesson-unknown-is-in-use); within the grace period bosun looks again when it
-// ends, without evaluating anything. A control plane that serves other clusters never loses a revision, however long
-// it looks unused here (docs/architecture.md#lesson-remote-revisions).
+// ends, without evaluating anything. A control plane that serves other clusters is pruned by the same
+// rule: its conditions count those clusters' workloads (docs/architecture.md#lesson-remote-revisions).
 func TestPrune(t *testing.T) {
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	grace := int64(30)
@@ -121,8 +121,10 @@ func TestPrune(t *testing.T) {
 		{"unused for longer than the grace period", local, withInUse(metav1.ConditionFalse, now.Add(-31*time.Second)), true, 0, unused},
 		{"unused for longer than the grace period, but a workload came back", local, withInUse(metav1.ConditionFalse, now.Add(-31*time.Second)), false, 0, back},
 		{"unused for longer than the grace period, but its use cannot be told now", local, withInUse(metav1.ConditionFalse, now.Add(-31*time.Second)), false, 0, unknown},
-		{"unused for an hour, but the control plane serves other clusters (global.externalIstiod)", byGlobal, longUnused, false, 0, metav1.Condition{}},
-		{"unused for an hour, but the control plane serves other clusters (EXTERNAL_ISTIOD)", byEnv, longUnused, false, 0, metav1.Condition{}},
+		// What another cluster's workloads do is in the conditions (internal/remote): Prune does not
+		// guess beyond them.
+		{"unused here and in every other cluster for an hour (global.externalIstiod)", byGlobal, longUnused, true, 0, unused},
+		{"unused for an hour, and another cluster's use cannot be told now (EXTERNAL_ISTIOD)", byEnv, longUnused, false, 0, unknown},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -176,7 +178,7 @@ func TestServesRemoteClusters(t *testing.T) {
 		{"pilot.env.EXTERNAL_ISTIOD", &v1.Values{Pilot: &v1.PilotConfig{Env: map[string]string{"EXTERNAL_ISTIOD": "true"}}}, true},
 		{"pilot.env.EXTERNAL_ISTIOD false", &v1.Values{Pilot: &v1.PilotConfig{Env: map[string]string{"EXTERNAL_ISTIOD": "false"}}}, false},
 	} {
-		if got := ServesRemoteClusters(&v1.Istio{Spec: v1.IstioSpec{Values: tc.values}}); got != tc.want {
+		if got := ServesRemoteClusters(tc.values); got != tc.want {
 			t.Errorf("%s: %t, want %t", tc.name, got, tc.want)
 		}
 	}

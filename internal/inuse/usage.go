@@ -69,15 +69,39 @@ type Usage struct {
 	// ByDefault is true when default resolves here and sidecarInjectorWebhook.enableNamespacesByDefault
 	// is set: the injector then serves every namespace without injection labels.
 	ByDefault bool
+	// Clusters are the other clusters whose workloads use the revision, sorted by name: a revision
+	// whose istiod serves other clusters is used there too (internal/remote). Only the clusters that
+	// use it are listed.
+	Clusters []ClusterUsage
 
 	// tag is true for the usage of a tag, whose message cannot mention tags.
 	tag bool
 }
 
+// ClusterUsage is what references a revision in another cluster that its istiod serves.
+type ClusterUsage struct {
+	// Cluster is the cluster's name, as its remote secret gives it.
+	Cluster string
+	// Namespaces and Pods are as in Usage.
+	Namespaces []string
+	Pods       int
+}
+
 // InUse reports whether anything references the revision or tag, so that removing it would strand
 // workloads.
 func (u Usage) InUse() bool {
-	return len(u.Namespaces) > 0 || u.Pods > 0 || len(u.Tags) > 0 || u.ByDefault
+	return len(u.Namespaces) > 0 || u.Pods > 0 || len(u.Tags) > 0 || u.ByDefault || len(u.Clusters) > 0
+}
+
+// InCluster adds the usage of the revision in another cluster, evaluated there with Revision; a
+// cluster where nothing uses it adds nothing. Tags are left out: another cluster's tags are its own,
+// and a pod or namespace there that references one is counted by name already.
+func (u *Usage) InCluster(cluster string, there Usage) {
+	if len(there.Namespaces) == 0 && there.Pods == 0 {
+		return
+	}
+	u.Clusters = append(u.Clusters, ClusterUsage{Cluster: cluster, Namespaces: there.Namespaces, Pods: there.Pods})
+	slices.SortFunc(u.Clusters, func(a, b ClusterUsage) int { return strings.Compare(a.Cluster, b.Cluster) })
 }
 
 // maxListed is how many names a message lists before it says "and N more". It keeps the InUse
@@ -85,16 +109,11 @@ func (u Usage) InUse() bool {
 const maxListed = 5
 
 // Message explains the usage in a sentence for the InUse condition, such as "Referenced by 2
-// namespaces (bookinfo, shop) and 12 pods". It depends only on the usage, whose lists are sorted, so
-// the same cluster always gives the same message and status is not rewritten for nothing.
+// namespaces (bookinfo, shop) and 12 pods", or, with another cluster, "Referenced by 12 pods, and by 1
+// namespace (shop) and 3 pods in cluster cluster2". It depends only on the usage, whose lists are
+// sorted, so the same cluster always gives the same message and status is not rewritten for nothing.
 func (u Usage) Message() string {
-	var refs []string
-	if n := len(u.Namespaces); n > 0 {
-		refs = append(refs, fmt.Sprintf("%s (%s)", count(n, "namespace"), list(u.Namespaces)))
-	}
-	if u.Pods > 0 {
-		refs = append(refs, count(u.Pods, "pod"))
-	}
+	refs := workloads(u.Namespaces, u.Pods)
 	if n := len(u.Tags); n > 0 {
 		kind := "IstioRevisionTag"
 		if n > 1 {
@@ -102,12 +121,19 @@ func (u Usage) Message() string {
 		}
 		refs = append(refs, kind+" "+list(u.Tags))
 	}
+	var by []string
+	if len(refs) > 0 {
+		by = append(by, and(refs))
+	}
+	for _, c := range u.Clusters {
+		by = append(by, and(workloads(c.Namespaces, c.Pods))+" in cluster "+c.Cluster)
+	}
 	const byDefault = "sidecarInjectorWebhook.enableNamespacesByDefault is true"
 	switch {
-	case len(refs) > 0 && u.ByDefault:
-		return "Referenced by " + and(refs) + ", and injects every namespace without injection labels (" + byDefault + ")"
-	case len(refs) > 0:
-		return "Referenced by " + and(refs)
+	case len(by) > 0 && u.ByDefault:
+		return "Referenced by " + strings.Join(by, ", and by ") + ", and injects every namespace without injection labels (" + byDefault + ")"
+	case len(by) > 0:
+		return "Referenced by " + strings.Join(by, ", and by ")
 	case u.ByDefault:
 		return "Injects every namespace without injection labels (" + byDefault + ")"
 	case u.tag:
@@ -115,6 +141,18 @@ func (u Usage) Message() string {
 	default:
 		return "Not referenced by any namespace, pod or tag"
 	}
+}
+
+// workloads are the parts of a message that count namespaces and pods.
+func workloads(namespaces []string, pods int) []string {
+	var refs []string
+	if n := len(namespaces); n > 0 {
+		refs = append(refs, fmt.Sprintf("%s (%s)", count(n, "namespace"), list(namespaces)))
+	}
+	if pods > 0 {
+		refs = append(refs, count(pods, "pod"))
+	}
+	return refs
 }
 
 // count is "1 pod" or "12 pods".

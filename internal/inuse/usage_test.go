@@ -448,11 +448,35 @@ func TestMessage(t *testing.T) {
 			"Injects every namespace without injection labels (sidecarInjectorWebhook.enableNamespacesByDefault is true)"},
 		{"enableNamespacesByDefault with pods", Usage{Pods: 1, ByDefault: true},
 			"Referenced by 1 pod, and injects every namespace without injection labels (sidecarInjectorWebhook.enableNamespacesByDefault is true)"},
+		{"another cluster only", Usage{Clusters: []ClusterUsage{{Cluster: "cluster2", Namespaces: []string{"shop"}, Pods: 3}}},
+			"Referenced by 1 namespace (shop) and 3 pods in cluster cluster2"},
+		{"here and in two clusters", Usage{Pods: 12, Clusters: []ClusterUsage{{Cluster: "cluster2", Namespaces: []string{"shop"}}, {Cluster: "cluster3", Pods: 1}}},
+			"Referenced by 12 pods, and by 1 namespace (shop) in cluster cluster2, and by 1 pod in cluster cluster3"},
 	}
 	for _, tc := range cases {
 		if got := tc.usage.Message(); got != tc.want {
 			t.Errorf("%s: Message() = %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestInCluster checks that another cluster's use counts, sorted by cluster, and that a cluster where
+// nothing uses the revision leaves it unused.
+func TestInCluster(t *testing.T) {
+	var u Usage
+	u.InCluster("cluster3", Usage{Pods: 1})
+	u.InCluster("cluster4", Usage{})
+	if u.InUse() != true {
+		t.Fatalf("a pod in cluster3 did not make the revision in use: %s", u.Message())
+	}
+	u.InCluster("cluster2", Usage{Namespaces: []string{"shop"}, Tags: []string{"canary"}})
+	if want := "Referenced by 1 namespace (shop) in cluster cluster2, and by 1 pod in cluster cluster3"; u.Message() != want {
+		t.Errorf("Message() = %q, want %q", u.Message(), want)
+	}
+	var unused Usage
+	unused.InCluster("cluster2", Usage{})
+	if unused.InUse() {
+		t.Errorf("a cluster where nothing references the revision made it in use: %s", unused.Message())
 	}
 }
 

@@ -62,6 +62,14 @@ var ScopeConflicts = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 	Help: "Namespaces an Istio shares with another mesh of the cluster (by discovery selectors or injection labels), by Istio.",
 }, []string{"istio"})
 
+// RemoteClusterReachable is 1 for each cluster an Istio's remote secrets name that answers, and 0 for
+// one that does not (its RemoteClustersReachable condition). The series of a cluster no longer named,
+// and of a deleted Istio, are removed.
+var RemoteClusterReachable = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "bosun_remote_cluster_reachable",
+	Help: "Whether a cluster an Istio's istiod serves answers through its remote secret (1) or not (0), by Istio and cluster.",
+}, []string{"istio", "cluster"})
+
 func init() {
-	crmetrics.Registry.MustRegister(Renders, RenderCacheHits, Events, Applies, ReconcileErrors, Refusals, ScopeConflicts)
+	crmetrics.Registry.MustRegister(Renders, RenderCacheHits, Events, Applies, ReconcileErrors, Refusals, ScopeConflicts, RemoteClusterReachable)
 }

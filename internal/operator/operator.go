@@ -64,6 +64,7 @@ import (
 	"github.com/bosun-mesh/bosun/internal/inuse"
 	"github.com/bosun-mesh/bosun/internal/metrics"
 	"github.com/bosun-mesh/bosun/internal/platform"
+	"github.com/bosun-mesh/bosun/internal/remote"
 	"github.com/bosun-mesh/bosun/internal/render"
 	"github.com/bosun-mesh/bosun/internal/values"
 	"github.com/bosun-mesh/bosun/internal/versionpolicy"
@@ -292,13 +293,15 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	}
 	applier := apply.New(c, c, mgr.GetAPIReader(), served, o.Adopt...)
 	usage := &controller.Usage{Clock: o.Clock, RefreshInterval: o.InUseRefreshInterval}
+	remotes := &remote.Reader{Secrets: mgr.GetAPIReader()}
 	if err := register(usageCollector{reader: c, usage: usage}); err != nil {
 		return nil, err
 	}
 	p := parts{client: c, env: env, renderer: renderer, cluster: cluster, bosun: o.BosunVersion, applier: applier, recorder: recorder, clock: o.Clock}
 	controllers := []interface{ SetupWithManager(ctrl.Manager) error }{
-		&istio.Reconciler{Client: c, API: mgr.GetAPIReader(), Env: env, Recorder: recorder, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: apply.FieldManager}},
-		&revision.Controller{Served: served, Installer: installer(revision.Kind{Reader: c, Env: env, Usage: usage}, p)},
+		&istio.Reconciler{Client: c, API: mgr.GetAPIReader(), Env: env, Recorder: recorder, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: apply.FieldManager},
+			Remotes: remotes, RemoteInterval: usage.Interval()},
+		&revision.Controller{Served: served, Installer: installer(revision.Kind{Reader: c, Env: env, Usage: usage, Remotes: remotes}, p)},
 		&tag.Controller{Served: served, Installer: installer(tag.Kind{Reader: c, Usage: usage}, p)},
 		&nodeagent.Controller[*v1.IstioCNI]{Served: served, Installer: installer(nodeagent.CNI(c), p)},
 		&nodeagent.Controller[*v1.ZTunnel]{Served: served, Installer: installer(nodeagent.ZTunnel(c), p)},

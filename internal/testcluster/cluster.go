@@ -271,6 +271,28 @@ func (c *Cluster) Config() *rest.Config { return rest.CopyConfig(c.config) }
 // It is removed by Stop.
 func (c *Cluster) KubeconfigPath() string { return c.kubeconfig }
 
+// Played is the local address at which the process that plays a pod listens
+// for podAddr (podIP:port), as the box's API server reaches it; false when no
+// process plays it, or the cluster is not Full.
+func (c *Cluster) Played(podAddr string) (string, bool) {
+	if c.network == nil {
+		return "", false
+	}
+	return c.network.lookup(podAddr)
+}
+
+// Route makes the connections this cluster's API server opens to addr
+// (ip:port) reach local, as a gateway between clusters would: another box's
+// played pod, say (Played). It replaces an earlier route to addr. It needs a
+// Full cluster.
+func (c *Cluster) Route(addr, local string) error {
+	if c.network == nil {
+		return errors.New("only a Full cluster routes its API server's connections")
+	}
+	c.network.route(addr, local)
+	return nil
+}
+
 // BinDir is the directory of the programs the cluster runs, kubectl among them.
 func (c *Cluster) BinDir() string { return c.bin }
 

@@ -13,6 +13,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -101,6 +102,13 @@ func clusterIDIs(t *testing.T, c client.Client, namespace, deployment, cluster s
 // it does once it reads it through the Secret bosun create-remote-secret made and applied in the
 // primary: then it writes its CA into the remote's injector and its root certificate into the remote's
 // namespaces, lists the remote's services, and the remote's Istio is Ready.
+//
+// A pod created in the remote is then injected by the primary's istiod: the remote box routes its API
+// server's calls to remotePilotAddress to the primary's istiod, as an east-west gateway would. Both
+// Istios update RevisionBased, so their revisions have the same names. The remote's namespace selects
+// the revision by name; the primary counts that use, and the pod's, through the same Secret: a version
+// update of the primary keeps the old revision while the remote uses it, and prunes it once the remote
+// has moved to the new one (docs/architecture.md#lesson-remote-revisions).
 func TestPrimaryRemote(t *testing.T) {
 	const ns = "istio-pr"
 	c1 := newClient(t)
@@ -127,6 +135,9 @@ metadata:
 spec:
   namespace: %s
   version: %s
+  updateStrategy:
+    type: RevisionBased
+    inactiveRevisionDeletionGracePeriodSeconds: 0
   values:
     global:
       meshID: mesh1
@@ -135,6 +146,7 @@ spec:
       network: network1
       externalIstiod: true`, ns, v1243))
 	istioHealthy(t, c1, "pr")
+	const old, next = "pr-v1-24-3", "pr-v1-24-4"
 
 	applyYAML(t, c2, fmt.Sprintf(`apiVersion: v1
 kind: Namespace
@@ -150,16 +162,18 @@ metadata:
 spec:
   namespace: %[1]s
   version: %[2]s
+  updateStrategy:
+    type: RevisionBased
   profile: remote
   values:
     istiodRemote:
       injectionPath: /inject/cluster/cluster2/net/network1
     global:
-      remotePilotAddress: 192.0.2.10
+      remotePilotAddress: %[3]s
       meshID: mesh1
       multiCluster:
         clusterName: cluster2
-      network: network1`, ns, v1243))
+      network: network1`, ns, v1243, remotePilotAddress))
 	waitFor(t, "the remote's Istio to wait for the primary's istiod", func(ctx context.Context) error {
 		istio := &v1.Istio{}
 		if err := c2.Get(ctx, client.ObjectKey{Name: "pr"}, istio); err != nil {
@@ -170,7 +184,7 @@ spec:
 		}
 		return nil
 	})
-	ensureNamespace(t, c2, "pr-sample")
+	applyYAML(t, c2, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: pr-sample\n  labels:\n    istio.io/rev: "+old)
 	applyYAML(t, c2, "apiVersion: v1\nkind: Service\nmetadata:\n  name: hello\n  namespace: pr-sample\nspec:\n  ports:\n  - name: http\n    port: 5000")
 
 	createRemoteSecret(t, box2.KubeconfigPath(), box.KubeconfigPath(), "cluster2", ns)
@@ -190,6 +204,111 @@ spec:
 		}
 		if !strings.Contains(string(registry), "hello.pr-sample.svc.cluster.local") {
 			return fmt.Errorf("registryz lists no hello.pr-sample")
+		}
+		return nil
+	})
+	// A pod created in the remote is injected by the primary's istiod of its namespace's revision.
+	routeToIstiod(t, box2, c1, ns, old)
+	injected(t, c2, old)
+
+	// The primary counts the remote's namespace and pod through the Secret, and says the remote answers.
+	revisionUsed(t, c1, old, "Referenced by 1 namespace (pr-sample) and 1 pod in cluster cluster2")
+	waitFor(t, "the primary's Istio to say cluster2 answers", func(ctx context.Context) error {
+		istio := &v1.Istio{}
+		if err := c1.Get(ctx, client.ObjectKey{Name: "pr"}, istio); err != nil {
+			return err
+		}
+		if c := meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionRemoteClustersReachable); c == nil || c.Status != metav1.ConditionTrue || c.Message != "reachable: cluster2" {
+			return fmt.Errorf("RemoteClustersReachable %+v", c)
+		}
+		return nil
+	})
+
+	// The primary updates: its old revision stays while the remote uses it.
+	mergePatch(t, c1, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "pr"}}, `{"spec":{"version":"`+v1244+`"}}`)
+	istioHealthy(t, c1, "pr")
+	revisionUsed(t, c1, old, "Referenced by 1 namespace (pr-sample) and 1 pod in cluster cluster2")
+	if err := c1.Get(t.Context(), client.ObjectKey{Name: old}, &v1.IstioRevision{}); err != nil {
+		t.Fatalf("the primary's old revision, which the remote still uses: %v", err)
+	}
+
+	// The remote moves: its Istio to the new version, its namespace to the new revision, its pod
+	// restarted, now injected by the primary's new istiod. Nothing uses the primary's old revision any
+	// more, and it goes.
+	mergePatch(t, c2, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "pr"}}, `{"spec":{"version":"`+v1244+`"}}`)
+	istioHealthy(t, c2, "pr")
+	mergePatch(t, c2, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "pr-sample"}}, `{"metadata":{"labels":{"istio.io/rev":"`+next+`"}}}`)
+	if err := c2.Delete(t.Context(), &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "pr-sample", Name: "hello"}}, client.GracePeriodSeconds(0)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the remote's pod to go", func(ctx context.Context) error {
+		err := c2.Get(ctx, client.ObjectKey{Namespace: "pr-sample", Name: "hello"}, &corev1.Pod{})
+		if err == nil {
+			return fmt.Errorf("pod hello is still there")
+		}
+		return client.IgnoreNotFound(err)
+	})
+	routeToIstiod(t, box2, c1, ns, next)
+	injected(t, c2, next)
+	waitFor(t, "the primary's old revision, unused in either cluster, to go", func(ctx context.Context) error {
+		err := c1.Get(ctx, client.ObjectKey{Name: old}, &v1.IstioRevision{})
+		if err == nil {
+			return fmt.Errorf("IstioRevision %s is still there", old)
+		}
+		return client.IgnoreNotFound(err)
+	})
+	revisionUsed(t, c1, next, "Referenced by 1 namespace (pr-sample) and 1 pod in cluster cluster2")
+}
+
+// remotePilotAddress is the address the remote's Istio gives for the primary's istiod.
+const remotePilotAddress = "192.0.2.10"
+
+// routeToIstiod makes the remote box's API server reach the primary's istiod of revision rev at
+// remotePilotAddress, as an east-west gateway in front of it would: the remote's injector calls
+// istiod's webhook port there.
+func routeToIstiod(t *testing.T, remote *testcluster.Cluster, primary client.Client, namespace, rev string) {
+	t.Helper()
+	waitFor(t, "the primary's istiod of "+rev+" to be played", func(ctx context.Context) error {
+		var pods corev1.PodList
+		if err := primary.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabels{"app": "istiod", "istio.io/rev": rev}); err != nil {
+			return err
+		}
+		for _, p := range pods.Items {
+			if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
+				continue
+			}
+			if local, ok := box.Played(p.Status.PodIP + ":15017"); ok {
+				return remote.Route(remotePilotAddress+":15017", local)
+			}
+		}
+		return fmt.Errorf("no running istiod pod of %s is played yet", rev)
+	})
+}
+
+// injected creates a pod in the remote's namespace pr-sample and checks that the primary's istiod of
+// revision rev injected it, as the pod's annotations say.
+func injected(t *testing.T, c client.Client, rev string) {
+	t.Helper()
+	applyYAML(t, c, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hello\n  namespace: pr-sample\nspec:\n  containers:\n  - name: hello\n    image: hello")
+	pod := &corev1.Pod{}
+	if err := c.Get(t.Context(), client.ObjectKey{Namespace: "pr-sample", Name: "hello"}, pod); err != nil {
+		t.Fatal(err)
+	}
+	if status := pod.Annotations["sidecar.istio.io/status"]; !strings.Contains(status, `"revision":"`+rev+`"`) || pod.Annotations["istio.io/rev"] != rev {
+		t.Fatalf("the remote's pod was not injected by the primary's istiod of %s: annotations %v", rev, pod.Annotations)
+	}
+}
+
+// revisionUsed waits until a revision's InUse condition is True with the message.
+func revisionUsed(t *testing.T, c client.Client, rev, message string) {
+	t.Helper()
+	waitFor(t, "IstioRevision "+rev+" to be "+message, func(ctx context.Context) error {
+		r := &v1.IstioRevision{}
+		if err := c.Get(ctx, client.ObjectKey{Name: rev}, r); err != nil {
+			return err
+		}
+		if c := meta.FindStatusCondition(r.Status.Conditions, v1.ConditionInUse); c == nil || c.Status != metav1.ConditionTrue || c.Message != message {
+			return fmt.Errorf("InUse %+v", c)
 		}
 		return nil
 	})

@@ -11,6 +11,8 @@ import (
 	"iter"
 	"maps"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -36,6 +38,7 @@ import (
 	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/inuse"
 	"github.com/bosun-mesh/bosun/internal/metrics"
+	"github.com/bosun-mesh/bosun/internal/remote"
 )
 
 // Reconciler reconciles Istios.
@@ -48,6 +51,14 @@ type Reconciler struct {
 	Clock    clock.PassiveClock
 	// Status writes the Istios' status (with field manager bosun).
 	Status *status.Writer
+	// Remotes reads the other clusters an Istio's istiod serves, and RemoteInterval is how often they
+	// are asked whether they answer.
+	Remotes        *remote.Reader
+	RemoteInterval time.Duration
+
+	mu sync.Mutex
+	// reachable are the clusters of each Istio's bosun_remote_cluster_reachable series.
+	reachable map[string][]string
 }
 
 // SetupWithManager registers the controller: Istios when their spec or annotations change, the
@@ -142,12 +153,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, istio); err != nil {
 		if apierrors.IsNotFound(err) {
 			metrics.ScopeConflicts.DeleteLabelValues(req.Name)
+			r.setReachable(req.Name, nil, nil)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !istio.DeletionTimestamp.IsZero() {
 		// The garbage collector deletes the owned revisions; their finalizers remove istiod.
 		metrics.ScopeConflicts.DeleteLabelValues(req.Name)
+		r.setReachable(req.Name, nil, nil)
 		return ctrl.Result{}, nil
 	}
 	istio.SetGroupVersionKind(v1.GroupVersion.WithKind(v1.KindIstio))
@@ -178,15 +191,118 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// Refused, or the update failed: the revision that runs is still the Istio's, and says how it is.
 		active = plan.Existing
 	}
+	obs := Observed{Scope: scope}
+	if desired.ServesRemoteClusters(istio.Spec.Values) {
+		// The clusters this istiod serves send no events: they are asked again after an interval.
+		reach, rerr := r.Remotes.Reach(ctx, istio.Spec.Namespace)
+		obs.Remote = ptr(RemoteClustersCondition(reach, rerr))
+		r.setReachable(istio.Name, reach, rerr)
+		if requeue == 0 || requeue > r.RemoteInterval {
+			requeue = r.RemoteInterval
+		}
+	} else {
+		r.setReachable(istio.Name, nil, nil)
+	}
 	old := istio.Status.Conditions
 	metrics.ScopeConflicts.WithLabelValues(istio.Name).Set(float64(len(scope)))
-	wrote, serr := r.writeStatus(ctx, istio, active, revs, plan.Refusal, err, scope)
+	wrote, serr := r.writeStatus(ctx, istio, active, revs, plan.Refusal, err, obs)
 	if serr != nil {
 		return ctrl.Result{}, errors.Join(err, serr)
 	}
 	controller.ReportRefusal(r.Recorder, istio, v1.KindIstio, old, plan.Refusal, wrote)
 	r.reportScope(istio, old, scope, wrote)
+	r.reportReach(istio, old, obs.Remote, wrote)
 	return ctrl.Result{RequeueAfter: requeue}, err
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// Observed is what an Istio's status reports besides its revisions: the namespaces it shares with
+// other meshes (desired.Scope), and, for an istiod that serves other clusters, whether they answer.
+type Observed struct {
+	Scope []desired.ScopeConflict
+	// Remote is the RemoteClustersReachable condition, or nil when the Istio serves no other cluster.
+	Remote *metav1.Condition
+}
+
+// RemoteClustersCondition is the RemoteClustersReachable condition of an Istio whose istiod serves the
+// clusters in reach, read with err.
+func RemoteClustersCondition(reach []remote.Reach, err error) metav1.Condition {
+	c := metav1.Condition{Type: v1.ConditionRemoteClustersReachable}
+	if err != nil {
+		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, v1.ReasonRemoteSecretsUnreadable, err.Error()
+		return c
+	}
+	if len(reach) == 0 {
+		c.Status, c.Reason = metav1.ConditionFalse, v1.ReasonNoRemoteClusters
+		c.Message = "this control plane serves other clusters (global.externalIstiod), and no remote secret in its namespace names one: make one for each cluster with bosun create-remote-secret"
+		return c
+	}
+	var up, down []string
+	for _, r := range reach {
+		if r.Err != nil {
+			down = append(down, r.Err.Error())
+		} else {
+			up = append(up, r.Cluster.Name)
+		}
+	}
+	if len(down) > 0 {
+		c.Status, c.Reason = metav1.ConditionFalse, v1.ReasonClusterUnreachable
+		c.Message = "unreachable: " + strings.Join(down, "; ")
+		if len(up) > 0 {
+			c.Message += "; reachable: " + strings.Join(up, ", ")
+		}
+		return c
+	}
+	c.Status, c.Reason, c.Message = metav1.ConditionTrue, v1.ReasonClustersReachable, "reachable: "+strings.Join(up, ", ")
+	return c
+}
+
+// setReachable sets the Istio's series of bosun_remote_cluster_reachable to reach, and removes those of
+// clusters no longer named. Without remote secrets read (err, or an Istio that serves no other
+// cluster), the Istio has no series.
+func (r *Reconciler) setReachable(istio string, reach []remote.Reach, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.reachable == nil {
+		r.reachable = map[string][]string{}
+	}
+	var now []string
+	if err == nil {
+		for _, c := range reach {
+			v := 1.0
+			if c.Err != nil {
+				v = 0
+			}
+			metrics.RemoteClusterReachable.WithLabelValues(istio, c.Cluster.Name).Set(v)
+			now = append(now, c.Cluster.Name)
+		}
+	}
+	for _, gone := range r.reachable[istio] {
+		if !slices.Contains(now, gone) {
+			metrics.RemoteClusterReachable.DeleteLabelValues(istio, gone)
+		}
+	}
+	if len(now) == 0 {
+		delete(r.reachable, istio)
+	} else {
+		r.reachable[istio] = now
+	}
+}
+
+// reportReach records a Warning Event when a cluster this Istio serves stops answering, and a Normal
+// one when every cluster answers again.
+func (r *Reconciler) reportReach(istio *v1.Istio, old []metav1.Condition, now *metav1.Condition, wrote bool) {
+	if !wrote || now == nil {
+		return
+	}
+	before := meta.FindStatusCondition(old, v1.ConditionRemoteClustersReachable)
+	switch {
+	case now.Reason == v1.ReasonClusterUnreachable && (before == nil || before.Reason != now.Reason):
+		r.Recorder.Eventf(istio, nil, corev1.EventTypeWarning, v1.ReasonClusterUnreachable, "Reconcile", "%s", now.Message)
+	case now.Status == metav1.ConditionTrue && before != nil && before.Status != metav1.ConditionTrue:
+		r.Recorder.Eventf(istio, nil, corev1.EventTypeNormal, v1.ReasonClustersReachable, "Reconcile", "%s", now.Message)
+	}
 }
 
 // severalMeshes reports whether more than one of the Istios runs an istiod in this cluster: only then
@@ -312,7 +428,7 @@ func (r *Reconciler) prune(ctx context.Context, istio *v1.Istio, active string, 
 			continue
 		}
 		d := desired.Prune(istio, rev, now, func() metav1.Condition {
-			return inuse.Condition(inuse.Revision(inuse.Cache{Ctx: ctx, Reader: r.Client}, r.Env.UsageTarget(rev, f)))
+			return inuse.Condition(controller.RevisionUse(ctx, r.Client, r.Remotes, r.Env, rev, f))
 		})
 		if !d.Delete && d.RecheckAfter == 0 {
 			logr.FromContextOrDiscard(ctx).V(1).Info("kept an inactive revision", "revision", rev.Name, "why", d.Why)
@@ -336,13 +452,13 @@ func (r *Reconciler) prune(ctx context.Context, istio *v1.Istio, active string, 
 }
 
 // writeStatus computes the Istio's status and writes it if it changed; it reports whether it wrote.
-func (r *Reconciler) writeStatus(ctx context.Context, istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevision, refusal *desired.Refusal, err error, scope []desired.ScopeConflict) (bool, error) {
-	if refusal == nil && err == nil && len(scope) == 0 && active.Status.ObservedGeneration == 0 && istio.Status.ObservedGeneration == 0 {
+func (r *Reconciler) writeStatus(ctx context.Context, istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevision, refusal *desired.Refusal, err error, obs Observed) (bool, error) {
+	if refusal == nil && err == nil && len(obs.Scope) == 0 && active.Status.ObservedGeneration == 0 && istio.Status.ObservedGeneration == 0 {
 		// A new Istio whose new revision has not reported yet: its status would say only that, and be
 		// rewritten a moment later. The revision's first report wakes this controller again.
 		return false, nil
 	}
-	st := IstioStatus(istio, active, revs, refusal, err, scope, metav1.NewTime(r.Clock.Now()))
+	st := IstioStatus(istio, active, revs, refusal, err, obs, metav1.NewTime(r.Clock.Now()))
 	return r.Status.Write(ctx, istio, st, equality.Semantic.DeepEqual(st, istio.Status))
 }
 
@@ -356,15 +472,19 @@ var copiedConditions = []string{v1.ConditionReconciled, v1.ConditionReady, v1.Co
 // (active): it keeps serving. Without one they are Unknown. Ready is never True while the active
 // revision has not acted on its latest spec: whatever it reported is about the spec before, so an
 // update in progress is never shown as ready. ScopeConflict is True, listing the conflicts, when the
-// Istio shares namespaces with another mesh (desired.Scope), and absent otherwise; it changes neither
-// the state nor the other conditions.
-func IstioStatus(istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevision, refusal *desired.Refusal, err error, scope []desired.ScopeConflict, now metav1.Time) v1.IstioStatus {
+// Istio shares namespaces with another mesh (desired.Scope), and absent otherwise; RemoteClustersReachable
+// is there for an Istio that serves other clusters. Neither changes the state or the other conditions.
+func IstioStatus(istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevision, refusal *desired.Refusal, err error, obs Observed, now metav1.Time) v1.IstioStatus {
 	st := v1.IstioStatus{ObservedGeneration: istio.Generation, ActiveRevisionName: istio.Status.ActiveRevisionName, Revisions: revisionCounts(revs)}
 	c := status.NewConditions(istio.Status.Conditions, istio.Generation, now)
-	listed := copiedConditions
-	if len(scope) > 0 {
-		c.Set(metav1.Condition{Type: v1.ConditionScopeConflict, Status: metav1.ConditionTrue, Reason: v1.ReasonNamespacesShared, Message: desired.ScopeMessage(scope)})
-		listed = append(slices.Clone(copiedConditions), v1.ConditionScopeConflict)
+	listed := slices.Clone(copiedConditions)
+	if len(obs.Scope) > 0 {
+		c.Set(metav1.Condition{Type: v1.ConditionScopeConflict, Status: metav1.ConditionTrue, Reason: v1.ReasonNamespacesShared, Message: desired.ScopeMessage(obs.Scope)})
+		listed = append(listed, v1.ConditionScopeConflict)
+	}
+	if obs.Remote != nil {
+		c.Set(*obs.Remote)
+		listed = append(listed, v1.ConditionRemoteClustersReachable)
 	}
 	copied := copiedConditions
 	if !c.Reconciled(refusal, err, "") {

@@ -88,7 +88,7 @@ func TestIstioStatusBeforeTheRevisionReports(t *testing.T) {
 	active := &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: "prod", Generation: 1}}
 	active.Status.ObservedGeneration = 1
 	active.Status.Conditions = []metav1.Condition{condition(v1.ConditionReconciled, metav1.ConditionTrue, v1.ReasonReconciled)}
-	st := IstioStatus(istio, active, []*v1.IstioRevision{active}, nil, nil, nil, metav1.Now())
+	st := IstioStatus(istio, active, []*v1.IstioRevision{active}, nil, nil, Observed{}, metav1.Now())
 	for _, ct := range []string{v1.ConditionReady, v1.ConditionDependenciesHealthy} {
 		c := meta.FindStatusCondition(st.Conditions, ct)
 		if c == nil || c.Status != metav1.ConditionUnknown || c.Reason != v1.ReasonPending || c.Message != "IstioRevision prod has not reported yet" {
@@ -106,7 +106,7 @@ func TestRefusedIstioKeepsItsActiveRevision(t *testing.T) {
 	istio := &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "prod", Generation: 5}}
 	istio.Status.ActiveRevisionName = "prod-v1-25"
 	refusal := &desired.Refusal{Reason: v1.ReasonNameAlreadyExists, Err: errors.New("an IstioRevisionTag named prod-v1-27 already exists and is older")}
-	st := IstioStatus(istio, nil, []*v1.IstioRevision{healthyRevision(1, 1)}, refusal, nil, nil, metav1.Now())
+	st := IstioStatus(istio, nil, []*v1.IstioRevision{healthyRevision(1, 1)}, refusal, nil, Observed{}, metav1.Now())
 	if st.ActiveRevisionName != "prod-v1-25" {
 		t.Errorf("active revision %q, want prod-v1-25 kept", st.ActiveRevisionName)
 	}
@@ -137,7 +137,7 @@ func TestIstioConditionsKeepTheirOwnTransitionTimes(t *testing.T) {
 		active.Status.Conditions[i].LastTransitionTime = metav1.NewTime(since.Add(time.Hour))
 	}
 	meta.SetStatusCondition(&active.Status.Conditions, condition(v1.ConditionReady, metav1.ConditionFalse, v1.ReasonIstiodNotReady))
-	st := IstioStatus(istio, active, []*v1.IstioRevision{active}, nil, nil, nil, now)
+	st := IstioStatus(istio, active, []*v1.IstioRevision{active}, nil, nil, Observed{}, now)
 	for _, c := range st.Conditions {
 		want := since
 		if c.Type == v1.ConditionReady {

@@ -2,6 +2,7 @@ package istio
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/desired"
+	"github.com/bosun-mesh/bosun/internal/remote"
 )
 
 func condition(t string, s metav1.ConditionStatus, reason string) metav1.Condition {
@@ -61,7 +63,7 @@ func TestIstioStatus(t *testing.T) {
 			if tc.active != nil {
 				revs = append(revs, tc.active)
 			}
-			st := IstioStatus(istio, tc.active, revs, tc.refusal, tc.err, nil, now)
+			st := IstioStatus(istio, tc.active, revs, tc.refusal, tc.err, Observed{}, now)
 			if c := meta.FindStatusCondition(st.Conditions, v1.ConditionReady); c == nil || c.Status != tc.ready {
 				t.Errorf("Ready %+v, want %s", c, tc.ready)
 			}
@@ -78,7 +80,7 @@ func TestIstioStatus(t *testing.T) {
 			}
 		})
 	}
-	st := IstioStatus(istio, healthyRevision(2, 2), []*v1.IstioRevision{unused, healthyRevision(2, 2)}, nil, nil, nil, now)
+	st := IstioStatus(istio, healthyRevision(2, 2), []*v1.IstioRevision{unused, healthyRevision(2, 2)}, nil, nil, Observed{}, now)
 	if want := (v1.RevisionSummary{Total: 2, Ready: 2, InUse: 1}); st.Revisions != want || st.ActiveRevisionName != "default" {
 		t.Errorf("revisions %+v, active %q; want %+v and default", st.Revisions, st.ActiveRevisionName, want)
 	}
@@ -93,20 +95,52 @@ func TestIstioStatusReportsScopeConflicts(t *testing.T) {
 	scope := []desired.ScopeConflict{{Namespace: "shop", Others: []string{"mesh2"}, Why: "both select it"}}
 	refused := &desired.Refusal{Reason: v1.ReasonVersionChangeNotAllowed, Err: errors.New("skips a minor")}
 	for name, st := range map[string]v1.IstioStatus{
-		"healthy": IstioStatus(istio, healthyRevision(1, 1), []*v1.IstioRevision{healthyRevision(1, 1)}, nil, nil, scope, now),
-		"refused": IstioStatus(istio, nil, nil, refused, nil, scope, now),
+		"healthy": IstioStatus(istio, healthyRevision(1, 1), []*v1.IstioRevision{healthyRevision(1, 1)}, nil, nil, Observed{Scope: scope}, now),
+		"refused": IstioStatus(istio, nil, nil, refused, nil, Observed{Scope: scope}, now),
 	} {
 		c := meta.FindStatusCondition(st.Conditions, v1.ConditionScopeConflict)
 		if c == nil || c.Status != metav1.ConditionTrue || c.Reason != v1.ReasonNamespacesShared || c.Message != desired.ScopeMessage(scope) {
 			t.Errorf("%s: ScopeConflict %+v, want True NamespacesShared with the conflicts' message", name, c)
 		}
 	}
-	healthy := IstioStatus(istio, healthyRevision(1, 1), []*v1.IstioRevision{healthyRevision(1, 1)}, nil, nil, scope, now)
+	healthy := IstioStatus(istio, healthyRevision(1, 1), []*v1.IstioRevision{healthyRevision(1, 1)}, nil, nil, Observed{Scope: scope}, now)
 	if healthy.State != v1.StateHealthy {
 		t.Errorf("state %q: a scope conflict must not change the state", healthy.State)
 	}
 	istio.Status = healthy
-	if c := meta.FindStatusCondition(IstioStatus(istio, healthyRevision(1, 1), nil, nil, nil, nil, now).Conditions, v1.ConditionScopeConflict); c != nil {
+	if c := meta.FindStatusCondition(IstioStatus(istio, healthyRevision(1, 1), nil, nil, nil, Observed{}, now).Conditions, v1.ConditionScopeConflict); c != nil {
 		t.Errorf("ScopeConflict %+v after the conflict went away; want it gone", c)
+	}
+}
+
+// TestRemoteClustersCondition: an Istio that serves other clusters says which answer and which do not,
+// and why; that there is none to read; or that bosun may not read them. An unreachable cluster never
+// changes the Istio's state: its own update goes on.
+func TestRemoteClustersCondition(t *testing.T) {
+	up := remote.Reach{Cluster: remote.Cluster{Name: "cluster2"}}
+	down := remote.Reach{Cluster: remote.Cluster{Name: "cluster3"}, Err: errors.New("cluster cluster3 (remote secret istio-system/istio-remote-secret-cluster3): connection refused")}
+	for _, tc := range []struct {
+		name    string
+		reach   []remote.Reach
+		err     error
+		status  metav1.ConditionStatus
+		reason  string
+		message string
+	}{
+		{"every cluster answers", []remote.Reach{up}, nil, metav1.ConditionTrue, v1.ReasonClustersReachable, "reachable: cluster2"},
+		{"one does not", []remote.Reach{up, down}, nil, metav1.ConditionFalse, v1.ReasonClusterUnreachable,
+			"unreachable: cluster cluster3 (remote secret istio-system/istio-remote-secret-cluster3): connection refused; reachable: cluster2"},
+		{"no remote secret", nil, nil, metav1.ConditionFalse, v1.ReasonNoRemoteClusters, "make one for each cluster with bosun create-remote-secret"},
+		{"secrets unreadable", nil, errors.New("bosun may not read the Secrets"), metav1.ConditionUnknown, v1.ReasonRemoteSecretsUnreadable, "bosun may not read the Secrets"},
+	} {
+		c := RemoteClustersCondition(tc.reach, tc.err)
+		if c.Type != v1.ConditionRemoteClustersReachable || c.Status != tc.status || c.Reason != tc.reason || !strings.Contains(c.Message, tc.message) {
+			t.Errorf("%s: %+v, want %s %s %q", tc.name, c, tc.status, tc.reason, tc.message)
+		}
+		istio := &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "default", Generation: 1}}
+		st := IstioStatus(istio, healthyRevision(1, 1), []*v1.IstioRevision{healthyRevision(1, 1)}, nil, nil, Observed{Remote: &c}, metav1.Now())
+		if st.State != v1.StateHealthy || meta.FindStatusCondition(st.Conditions, v1.ConditionRemoteClustersReachable) == nil {
+			t.Errorf("%s: state %s, conditions %v: want Healthy with the condition listed", tc.name, st.State, st.Conditions)
+		}
 	}
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/bosun-mesh/bosun/internal/controller/status"
 	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/inuse"
+	"github.com/bosun-mesh/bosun/internal/remote"
 	"github.com/bosun-mesh/bosun/internal/render"
 )
 
@@ -45,6 +46,8 @@ type Kind struct {
 	Reader client.Reader
 	Env    desired.Env
 	Usage  *controller.Usage
+	// Remotes reads the other clusters a revision's istiod serves, where its workloads also run.
+	Remotes *remote.Reader
 }
 
 // Conditions are the conditions of a revision's status, and the first three, in order, are what its
@@ -87,9 +90,13 @@ func (k Kind) Status(ctx context.Context, rev *v1.IstioRevision, o controller.Ou
 	c.Set(k.readiness(ctx, rev, o))
 	c.Set(k.Env.Dependencies(rev, o.Facts))
 	inUse := k.Usage.Evaluate(rev, func() (inuse.Usage, error) {
-		return inuse.Revision(inuse.Cache{Ctx: ctx, Reader: k.Reader}, k.Env.UsageTarget(rev, o.Facts))
+		return controller.RevisionUse(ctx, k.Reader, k.Remotes, k.Env, rev, o.Facts)
 	})
 	inUse, recheck := k.Usage.Hold(rev.UID, inUse)
+	if desired.ServesRemoteClusters(rev.Spec.Values) && (recheck == 0 || recheck > k.Usage.Interval()) {
+		// Other clusters send no events: their use is looked at again after an interval.
+		recheck = k.Usage.Interval()
+	}
 	c.Set(inUse)
 	st.Conditions = c.Of(Conditions...)
 	st.State = status.State(st.Conditions, Conditions[:3]...)

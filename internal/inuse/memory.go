@@ -1,6 +1,7 @@
 package inuse
 
-// Memory is a Lookup over namespaces and pods held in memory, for the tests. It indexes them in maps
+// Memory is a Lookup over namespaces and pods held in memory: those of another cluster, read in one go
+// (internal/remote), and those of the tests. It indexes them in maps
 // under the same keys the operator's cache indexes (NamespaceIndexKeys, PodIndexKeys), so an
 // evaluation over it reads only the objects that reference the names it asks about. It never returns
 // an error.
