@@ -257,11 +257,13 @@ func decode(files map[string]string, only []string) ([]decoded, error) {
 }
 
 // Prepare makes an object what bosun sends: labelled as bosun's and its owner's, without the fields
-// istiod owns, and with the hash internal/apply compares. Render prepares every object it renders;
+// istiod owns, each environment variable of a container once (dedupeEnv), and with the hash
+// internal/apply compares. Render prepares every object it renders;
 // objects bosun builds itself go through Prepare too.
 func Prepare(obj *unstructured.Unstructured, owner Owner) {
 	label(obj, owner)
 	dropIstiodFields(obj)
+	dedupeEnv(obj)
 	SetHash(obj)
 }
 

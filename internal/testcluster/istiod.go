@@ -84,7 +84,7 @@ func (r *istiodRole) program(ctx context.Context, pod *corev1.Pod) (*program, st
 // args moves istiod's listeners to the local addresses, ctrlz (not a pod
 // port, but it would collide) to a free port, and gives it the box's admin
 // kubeconfig.
-func (r *istiodRole) args(_ context.Context, _ *corev1.Pod, args []string, local map[int32]string, _ string) ([]string, string, error) {
+func (r *istiodRole) args(_ context.Context, pod *corev1.Pod, args []string, local map[int32]string, workDir string) ([]string, string, error) {
 	ctrlz, err := freePorts(1)
 	if err != nil {
 		return nil, "", err
@@ -97,13 +97,36 @@ func (r *istiodRole) args(_ context.Context, _ *corev1.Pod, args []string, local
 	if _, ok := local[15017]; !ok {
 		return nil, "", errors.New("the container has no webhook port 15017")
 	}
+	kubeconfig := r.configCluster(pod, workDir)
 	return append(args,
-		"--kubeconfig="+r.kubeconfig,
+		"--kubeconfig="+kubeconfig,
 		"--ctrlz_port="+strconv.Itoa(ctrlz[0]),
 		// The pod is gone when the player stops the process; istiod's
 		// default 10 seconds of draining serve no client here.
 		"--shutdownDuration=1s",
-	), r.kubeconfig, nil
+	), kubeconfig, nil
+}
+
+// configCluster is the kubeconfig istiod runs with. istiod reads the file its
+// KUBECONFIG names when one is there: Istio's chart mounts the Secret
+// istio-kubeconfig at that path, which for an external control plane reaches
+// the cluster istiod takes its configuration from (bosun create-remote-secret
+// --type config). The player has materialised that Secret under workDir.
+// Without it, istiod runs with the box's admin kubeconfig, as its in-cluster
+// identity.
+func (r *istiodRole) configCluster(pod *corev1.Pod, workDir string) string {
+	for _, c := range pod.Spec.Containers {
+		for _, e := range c.Env {
+			if e.Name != "KUBECONFIG" || !filepath.IsAbs(e.Value) {
+				continue
+			}
+			local := filepath.Join(workDir, filepath.FromSlash(e.Value))
+			if _, err := os.Stat(local); err == nil {
+				return local
+			}
+		}
+	}
+	return r.kubeconfig
 }
 
 // version is the Istio version of an istiod pod: its IstioRevision's

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -192,37 +193,14 @@ spec:
 	waitFor(t, "the primary's istiod to write its root certificate into the remote's namespaces", func(ctx context.Context) error {
 		return c2.Get(ctx, client.ObjectKey{Namespace: "pr-sample", Name: "istio-ca-root-cert"}, &corev1.ConfigMap{})
 	})
-	waitFor(t, "the primary's istiod to list the remote's service", func(ctx context.Context) error {
-		cs := kubernetes.NewForConfigOrDie(cfg)
-		pod, err := istiodPodName(ctx, cs, ns, "istiod-pr")
-		if err != nil {
-			return err
-		}
-		registry, err := cs.CoreV1().Pods(ns).ProxyGet("http", pod, "8080", "/debug/registryz", nil).DoRaw(ctx)
-		if err != nil {
-			return err
-		}
-		if !strings.Contains(string(registry), "hello.pr-sample.svc.cluster.local") {
-			return fmt.Errorf("registryz lists no hello.pr-sample")
-		}
-		return nil
-	})
+	listsService(t, ns, "istiod-pr", "hello.pr-sample.svc.cluster.local")
 	// A pod created in the remote is injected by the primary's istiod of its namespace's revision.
-	routeToIstiod(t, box2, c1, ns, old)
-	injected(t, c2, old)
+	routeToIstiod(t, box2, c1, ns, old, remotePilotAddress)
+	injected(t, c2, "pr-sample", old)
 
 	// The primary counts the remote's namespace and pod through the Secret, and says the remote answers.
 	revisionUsed(t, c1, old, "Referenced by 1 namespace (pr-sample) and 1 pod in cluster cluster2")
-	waitFor(t, "the primary's Istio to say cluster2 answers", func(ctx context.Context) error {
-		istio := &v1.Istio{}
-		if err := c1.Get(ctx, client.ObjectKey{Name: "pr"}, istio); err != nil {
-			return err
-		}
-		if c := meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionRemoteClustersReachable); c == nil || c.Status != metav1.ConditionTrue || c.Message != "reachable: cluster2" {
-			return fmt.Errorf("RemoteClustersReachable %+v", c)
-		}
-		return nil
-	})
+	clustersReachable(t, c1, "pr", "reachable: cluster2")
 
 	// The primary updates: its old revision stays while the remote uses it.
 	mergePatch(t, c1, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "pr"}}, `{"spec":{"version":"`+v1244+`"}}`)
@@ -248,8 +226,8 @@ spec:
 		}
 		return client.IgnoreNotFound(err)
 	})
-	routeToIstiod(t, box2, c1, ns, next)
-	injected(t, c2, next)
+	routeToIstiod(t, box2, c1, ns, next, remotePilotAddress)
+	injected(t, c2, "pr-sample", next)
 	waitFor(t, "the primary's old revision, unused in either cluster, to go", func(ctx context.Context) error {
 		err := c1.Get(ctx, client.ObjectKey{Name: old}, &v1.IstioRevision{})
 		if err == nil {
@@ -260,13 +238,134 @@ spec:
 	revisionUsed(t, c1, next, "Referenced by 1 namespace (pr-sample) and 1 pod in cluster cluster2")
 }
 
+// TestExternalControlPlane: the istiod of the remote (config) cluster runs in another, external
+// cluster, and takes its configuration from the remote cluster through the Secret bosun
+// create-remote-secret --type config made. The manifests are the topology guide's, adapted in the
+// address of the external istiod (no ingress gateway runs in the box: the remote box routes that
+// address to the external istiod, as the gateway would) and without LOCAL_CLUSTER_SECRET_WATCHER
+// (a played istiod has no in-cluster credentials; with a single remote cluster, the config cluster's
+// own Secrets serve). The remote's Istio is Ready once the external istiod writes its CA into the
+// remote's injector; a pod in the remote is injected by the external istiod; the external istiod
+// lists the remote's services; and the external revision counts the remote's namespace and pod as
+// its use, through the same Secret.
+func TestExternalControlPlane(t *testing.T) {
+	const ns, external = "external-istiod", "192.0.2.11"
+	c1 := newClient(t)
+	startOperator(t, v1244)
+	box2 := clustertest.Start(t, testcluster.Options{Full: true, Nodes: 1})
+	if err := crd.Install(t.Context(), box2.Config(), crdTimeout); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := client.New(box2.Config(), client.Options{Scheme: operator.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	startOperatorOn(t, box2.Config(), v1244, func(*operator.Options) {})
+	t.Cleanup(func() {
+		deleteIstio(t, c1, "external-istiod")
+		deleteNamespace(t, c1, ns)
+	})
+
+	// The remote cluster: its configuration, its injector, and the account the external istiod uses.
+	applyYAML(t, c2, fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata:
+  name: %[1]s
+---
+apiVersion: sailoperator.io/v1
+kind: Istio
+metadata:
+  name: external-istiod
+spec:
+  version: %[2]s
+  namespace: %[1]s
+  profile: remote
+  values:
+    defaultRevision: external-istiod
+    global:
+      istioNamespace: %[1]s
+      remotePilotAddress: %[3]s
+      configCluster: true
+    pilot:
+      configMap: true
+    istiodRemote:
+      injectionPath: /inject/cluster/cluster2/net/network1`, ns, v1243, external))
+	waitFor(t, "the remote's Istio to wait for the external istiod", func(ctx context.Context) error {
+		istio := &v1.Istio{}
+		if err := c2.Get(ctx, client.ObjectKey{Name: "external-istiod"}, istio); err != nil {
+			return err
+		}
+		if istio.Status.State != v1.ReasonRemoteIstiodNotReady {
+			return fmt.Errorf("state %q (%v)", istio.Status.State, istio.Status.Conditions)
+		}
+		return nil
+	})
+
+	// The external cluster: the remote's kubeconfig, and the istiod that serves it.
+	ensureNamespace(t, c1, ns)
+	createRemoteSecret(t, box2.KubeconfigPath(), box.KubeconfigPath(), "cluster2", ns, "--type", "config", "--service-account", "istiod-external-istiod")
+	applyYAML(t, c1, fmt.Sprintf(`apiVersion: sailoperator.io/v1
+kind: Istio
+metadata:
+  name: external-istiod
+spec:
+  version: %[2]s
+  namespace: %[1]s
+  profile: empty
+  values:
+    meshConfig:
+      rootNamespace: %[1]s
+      defaultConfig:
+        discoveryAddress: %[3]s:15012
+    pilot:
+      enabled: true
+      volumes:
+        - name: config-volume
+          configMap:
+            name: istio-external-istiod
+        - name: inject-volume
+          configMap:
+            name: istio-sidecar-injector-external-istiod
+      volumeMounts:
+        - name: config-volume
+          mountPath: /etc/istio/config
+        - name: inject-volume
+          mountPath: /var/lib/istio/inject
+      env:
+        INJECTION_WEBHOOK_CONFIG_NAME: "istio-sidecar-injector-external-istiod-external-istiod"
+        VALIDATION_WEBHOOK_CONFIG_NAME: "istio-validator-external-istiod-external-istiod"
+        EXTERNAL_ISTIOD: "true"
+        CLUSTER_ID: cluster2
+        SHARED_MESH_CONFIG: istio
+    global:
+      caAddress: %[3]s:15012
+      istioNamespace: %[1]s
+      operatorManageWebhooks: true
+      configValidation: false
+      meshID: mesh1
+      multiCluster:
+        clusterName: cluster2
+      network: network1`, ns, v1243, external))
+	istioHealthy(t, c1, "external-istiod")
+	istioHealthy(t, c2, "external-istiod")
+
+	ensureNamespace(t, c2, "sample")
+	mergePatch(t, c2, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "sample"}}, `{"metadata":{"labels":{"istio.io/rev":"external-istiod"}}}`)
+	applyYAML(t, c2, "apiVersion: v1\nkind: Service\nmetadata:\n  name: hello\n  namespace: sample\nspec:\n  ports:\n  - name: http\n    port: 5000")
+	routeToIstiod(t, box2, c1, ns, "external-istiod", external)
+	injected(t, c2, "sample", "external-istiod")
+	listsService(t, ns, "istiod-external-istiod", "hello.sample.svc.cluster.local")
+	revisionUsed(t, c1, "external-istiod", "Referenced by 1 namespace (sample) and 1 pod in cluster cluster2")
+	clustersReachable(t, c1, "external-istiod", "reachable: cluster2")
+}
+
 // remotePilotAddress is the address the remote's Istio gives for the primary's istiod.
 const remotePilotAddress = "192.0.2.10"
 
-// routeToIstiod makes the remote box's API server reach the primary's istiod of revision rev at
-// remotePilotAddress, as an east-west gateway in front of it would: the remote's injector calls
+// routeToIstiod makes the remote box's API server reach the primary's istiod of revision rev at addr
+// (its remotePilotAddress), as an east-west gateway in front of it would: the remote's injector calls
 // istiod's webhook port there.
-func routeToIstiod(t *testing.T, remote *testcluster.Cluster, primary client.Client, namespace, rev string) {
+func routeToIstiod(t *testing.T, remote *testcluster.Cluster, primary client.Client, namespace, rev, addr string) {
 	t.Helper()
 	waitFor(t, "the primary's istiod of "+rev+" to be played", func(ctx context.Context) error {
 		var pods corev1.PodList
@@ -278,25 +377,40 @@ func routeToIstiod(t *testing.T, remote *testcluster.Cluster, primary client.Cli
 				continue
 			}
 			if local, ok := box.Played(p.Status.PodIP + ":15017"); ok {
-				return remote.Route(remotePilotAddress+":15017", local)
+				return remote.Route(addr+":15017", local)
 			}
 		}
 		return fmt.Errorf("no running istiod pod of %s is played yet", rev)
 	})
 }
 
-// injected creates a pod in the remote's namespace pr-sample and checks that the primary's istiod of
-// revision rev injected it, as the pod's annotations say.
-func injected(t *testing.T, c client.Client, rev string) {
+// injected creates a pod hello in the remote's namespace and checks that the istiod of revision rev,
+// in another cluster, injected it, as the pod's annotations say.
+func injected(t *testing.T, c client.Client, namespace, rev string) {
 	t.Helper()
-	applyYAML(t, c, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hello\n  namespace: pr-sample\nspec:\n  containers:\n  - name: hello\n    image: hello")
+	applyYAML(t, c, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hello\n  namespace: "+namespace+"\nspec:\n  containers:\n  - name: hello\n    image: hello")
 	pod := &corev1.Pod{}
-	if err := c.Get(t.Context(), client.ObjectKey{Namespace: "pr-sample", Name: "hello"}, pod); err != nil {
+	if err := c.Get(t.Context(), client.ObjectKey{Namespace: namespace, Name: "hello"}, pod); err != nil {
 		t.Fatal(err)
 	}
 	if status := pod.Annotations["sidecar.istio.io/status"]; !strings.Contains(status, `"revision":"`+rev+`"`) || pod.Annotations["istio.io/rev"] != rev {
-		t.Fatalf("the remote's pod was not injected by the primary's istiod of %s: annotations %v", rev, pod.Annotations)
+		t.Fatalf("the remote's pod was not injected by the istiod of %s: annotations %v", rev, pod.Annotations)
 	}
+}
+
+// clustersReachable waits until the Istio's RemoteClustersReachable condition is True with the message.
+func clustersReachable(t *testing.T, c client.Client, name, message string) {
+	t.Helper()
+	waitFor(t, "Istio "+name+" to say "+message, func(ctx context.Context) error {
+		istio := &v1.Istio{}
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, istio); err != nil {
+			return err
+		}
+		if c := meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionRemoteClustersReachable); c == nil || c.Status != metav1.ConditionTrue || c.Message != message {
+			return fmt.Errorf("RemoteClustersReachable %+v", c)
+		}
+		return nil
+	})
 }
 
 // revisionUsed waits until a revision's InUse condition is True with the message.
@@ -314,12 +428,37 @@ func revisionUsed(t *testing.T, c client.Client, rev, message string) {
 	})
 }
 
-// createRemoteSecret runs bosun create-remote-secret as a user does, with --apply.
-func createRemoteSecret(t *testing.T, source, target, name, namespace string) {
+// listsService waits until the istiod of the suite's cluster whose pod name starts with prefix lists
+// the service host in its registry (its debug endpoint).
+func listsService(t *testing.T, namespace, prefix, host string) {
 	t.Helper()
-	out, err := exec.Command(bosunBinary, "create-remote-secret", "--kubeconfig", source, "--name", name, "--namespace", namespace,
-		"--apply", "--target-kubeconfig", target).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "secret/istio-remote-secret-"+name+" applied") {
+	waitFor(t, "istiod "+prefix+" to list "+host, func(ctx context.Context) error {
+		cs := kubernetes.NewForConfigOrDie(cfg)
+		pod, err := istiodPodName(ctx, cs, namespace, prefix)
+		if err != nil {
+			return err
+		}
+		registry, err := cs.CoreV1().Pods(namespace).ProxyGet("http", pod, "8080", "/debug/registryz", nil).DoRaw(ctx)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(registry), host) {
+			return fmt.Errorf("registryz lists no %s", host)
+		}
+		return nil
+	})
+}
+
+// createRemoteSecret runs bosun create-remote-secret as a user does, with --apply, and any more flags.
+func createRemoteSecret(t *testing.T, source, target, name, namespace string, more ...string) {
+	t.Helper()
+	secret := "istio-remote-secret-" + name
+	if slices.Contains(more, "config") {
+		secret = "istio-kubeconfig"
+	}
+	out, err := exec.Command(bosunBinary, append([]string{"create-remote-secret", "--kubeconfig", source, "--name", name, "--namespace", namespace,
+		"--apply", "--target-kubeconfig", target}, more...)...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "secret/"+secret+" applied") {
 		t.Fatalf("bosun create-remote-secret --name %s: %v\n%s", name, err, out)
 	}
 }
