@@ -244,3 +244,66 @@ func objectNames(p plan.Planned) []string {
 	}
 	return out
 }
+
+// TestMeshIdentityReachesEveryComponent: an Istio's cluster name and network reach istiod (CLUSTER_ID)
+// and the ZTunnel that follows it (the cluster ID and NETWORK of its DaemonSet), as an ambient
+// multicluster mesh needs, with nothing written twice; the ZTunnel's own values win.
+func TestMeshIdentityReachesEveryComponent(t *testing.T) {
+	istio := `apiVersion: sailoperator.io/v1
+kind: Istio
+metadata: {name: default}
+spec:
+  version: v1.27-latest
+  namespace: istio-system
+  profile: ambient
+  values:
+    global:
+      meshID: mesh1
+      multiCluster: {clusterName: cluster1}
+      network: network1`
+	for _, tc := range []struct {
+		name, ztunnel, cluster, network string
+	}{
+		{"from the Istio", "", "cluster1", "network1"},
+		{"the ZTunnel's own", "\n  values: {ztunnel: {network: network2, multiCluster: {clusterName: cluster9}}}", "cluster9", "network2"},
+	} {
+		got, err := newPlanner(t).Plan(manifests(t, istio,
+			"apiVersion: sailoperator.io/v1\nkind: ZTunnel\nmetadata: {name: default}\nspec:\n  version: v1.27-latest\n  targetRef: {kind: Istio, name: default}"+tc.ztunnel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := map[string]map[string]string{}
+		for _, p := range got {
+			for _, r := range p.Results {
+				for _, o := range r.Objects {
+					if o.GetKind() == "Deployment" || o.GetKind() == "DaemonSet" {
+						env[o.GetName()] = containerEnv(o)
+					}
+				}
+			}
+		}
+		if e := env["istiod"]; e["CLUSTER_ID"] != "cluster1" {
+			t.Errorf("%s: istiod's CLUSTER_ID %q, want cluster1", tc.name, e["CLUSTER_ID"])
+		}
+		if e := env["ztunnel"]; e["ISTIO_META_CLUSTER_ID"] != tc.cluster || e["NETWORK"] != tc.network {
+			t.Errorf("%s: ztunnel's cluster %q and network %q, want %s and %s", tc.name, e["ISTIO_META_CLUSTER_ID"], e["NETWORK"], tc.cluster, tc.network)
+		}
+	}
+}
+
+// containerEnv is the literal environment of a workload's first container.
+func containerEnv(o *unstructured.Unstructured) map[string]string {
+	containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+	out := map[string]string{}
+	if len(containers) == 0 {
+		return out
+	}
+	env, _ := containers[0].(map[string]any)["env"].([]any)
+	for _, e := range env {
+		m := e.(map[string]any)
+		if v, ok := m["value"].(string); ok {
+			out[m["name"].(string)] = v
+		}
+	}
+	return out
+}
