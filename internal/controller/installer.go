@@ -126,7 +126,11 @@ func (in *Installer[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if out.Refusal != nil && out.Refusal.Recheck && (recheck == 0 || recheck > RecheckInterval) {
 		recheck = RecheckInterval
 	}
-	return ctrl.Result{RequeueAfter: recheck}, out.Err
+	if out.Err != nil {
+		// The error is retried with backoff, which a RequeueAfter would be ignored beside.
+		return ctrl.Result{}, out.Err
+	}
+	return ctrl.Result{RequeueAfter: recheck}, nil
 }
 
 // RecheckInterval is how often a resource refused for something bosun does not watch is looked at

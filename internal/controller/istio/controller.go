@@ -212,7 +212,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	controller.ReportRefusal(r.Recorder, istio, v1.KindIstio, old, plan.Refusal, wrote)
 	r.reportScope(istio, old, scope, wrote)
 	r.reportReach(istio, old, obs.Remote, wrote)
-	return ctrl.Result{RequeueAfter: requeue}, err
+	if err != nil {
+		// The error is retried with backoff, which a RequeueAfter would be ignored beside.
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: requeue}, nil
 }
 
 func ptr[T any](v T) *T { return &v }
