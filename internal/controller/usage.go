@@ -26,8 +26,9 @@ import (
 // istiod serves other clusters (desired.ServesRemoteClusters), in each of them as well, through the
 // remote secrets in its namespace (internal/remote). One that cannot be read fails the evaluation, so
 // the use is unknown and the revision kept (docs/architecture.md#lesson-remote-revisions). The revision
-// controller writes what it finds as InUse; the Istio controller evaluates it afresh before it prunes.
-func RevisionUse(ctx context.Context, reader client.Reader, remotes *remote.Reader, env desired.Env, rev *v1.IstioRevision, f *desired.Facts) (inuse.Usage, error) {
+// controller writes what it finds as InUse, from what was read of the other clusters within their
+// interval (remote.Recent); the Istio controller evaluates it afresh (remote.Fresh) before it prunes.
+func RevisionUse(ctx context.Context, reader client.Reader, remotes *remote.Reader, env desired.Env, rev *v1.IstioRevision, f *desired.Facts, fresh remote.Freshness) (inuse.Usage, error) {
 	target := env.UsageTarget(rev, f)
 	u, err := inuse.Revision(inuse.Cache{Ctx: ctx, Reader: reader}, target)
 	if err != nil || !desired.ServesRemoteClusters(rev.Spec.Values) {
@@ -36,7 +37,7 @@ func RevisionUse(ctx context.Context, reader client.Reader, remotes *remote.Read
 	if remotes == nil {
 		return inuse.Usage{}, errors.New("this control plane serves other clusters, and this operator reads none")
 	}
-	if err := remotes.Use(ctx, rev.Spec.Namespace, target, &u); err != nil {
+	if err := remotes.Use(ctx, rev.Spec.Namespace, target, &u, fresh); err != nil {
 		return inuse.Usage{}, err
 	}
 	return u, nil
@@ -111,7 +112,12 @@ func (u *Usage) Evaluate(obj client.Object, evaluate func() (inuse.Usage, error)
 	if err != nil {
 		delete(u.counts, obj.GetUID())
 	} else {
-		u.counts[obj.GetUID()] = Counts{Namespaces: len(usage.Namespaces), Pods: usage.Pods}
+		c := Counts{Namespaces: len(usage.Namespaces), Pods: usage.Pods}
+		for _, there := range usage.Clusters {
+			c.Namespaces += len(there.Namespaces)
+			c.Pods += there.Pods
+		}
+		u.counts[obj.GetUID()] = c
 	}
 	return inuse.Condition(usage, err)
 }

@@ -3,6 +3,7 @@ package desired
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -265,8 +266,13 @@ func ServesRemoteClusters(vals *v1.Values) bool {
 	if err != nil {
 		return true // values bosun cannot read: keep the revisions rather than guess
 	}
-	if v, _ := values.Get(m, "pilot", "env", "EXTERNAL_ISTIOD"); v == "true" {
-		return true
+	if v, found := values.Get(m, "pilot", "env", "EXTERNAL_ISTIOD"); found {
+		// istiod reads it as a bool (1, t, TRUE, True …); one it cannot read keeps revisions too.
+		if s, ok := v.(string); !ok {
+			return true
+		} else if on, err := strconv.ParseBool(s); err != nil || on {
+			return true
+		}
 	}
 	v, _ := values.Get(m, "global", "externalIstiod")
 	return v == true

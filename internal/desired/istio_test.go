@@ -177,6 +177,10 @@ func TestServesRemoteClusters(t *testing.T) {
 		{"global.externalIstiod false", &v1.Values{Global: &v1.GlobalConfig{ExternalIstiod: &no}}, false},
 		{"pilot.env.EXTERNAL_ISTIOD", &v1.Values{Pilot: &v1.PilotConfig{Env: map[string]string{"EXTERNAL_ISTIOD": "true"}}}, true},
 		{"pilot.env.EXTERNAL_ISTIOD false", &v1.Values{Pilot: &v1.PilotConfig{Env: map[string]string{"EXTERNAL_ISTIOD": "false"}}}, false},
+		{"pilot.env.EXTERNAL_ISTIOD 1, as istiod reads a bool", &v1.Values{Pilot: &v1.PilotConfig{Env: map[string]string{"EXTERNAL_ISTIOD": "1"}}}, true},
+		{"pilot.env.EXTERNAL_ISTIOD True", &v1.Values{Pilot: &v1.PilotConfig{Env: map[string]string{"EXTERNAL_ISTIOD": "True"}}}, true},
+		{"pilot.env.EXTERNAL_ISTIOD 0", &v1.Values{Pilot: &v1.PilotConfig{Env: map[string]string{"EXTERNAL_ISTIOD": "0"}}}, false},
+		{"pilot.env.EXTERNAL_ISTIOD not a bool: keep", &v1.Values{Pilot: &v1.PilotConfig{Env: map[string]string{"EXTERNAL_ISTIOD": "yes"}}}, true},
 	} {
 		if got := ServesRemoteClusters(tc.values); got != tc.want {
 			t.Errorf("%s: %t, want %t", tc.name, got, tc.want)

@@ -94,10 +94,17 @@ func (u Usage) InUse() bool {
 }
 
 // InCluster adds the usage of the revision in another cluster, evaluated there with Revision; a
-// cluster where nothing uses it adds nothing. Tags are left out: another cluster's tags are its own,
-// and a pod or namespace there that references one is counted by name already.
+// cluster where nothing uses it adds nothing. Tags are left out: another cluster's tags are its own.
+// A cluster added twice (two remote secrets name it) is listed once, with the namespaces of both and
+// the larger count of pods.
 func (u *Usage) InCluster(cluster string, there Usage) {
 	if len(there.Namespaces) == 0 && there.Pods == 0 {
+		return
+	}
+	if i := slices.IndexFunc(u.Clusters, func(c ClusterUsage) bool { return c.Cluster == cluster }); i >= 0 {
+		c := &u.Clusters[i]
+		c.Namespaces = sortedUnique(append(slices.Clone(c.Namespaces), there.Namespaces...))
+		c.Pods = max(c.Pods, there.Pods)
 		return
 	}
 	u.Clusters = append(u.Clusters, ClusterUsage{Cluster: cluster, Namespaces: there.Namespaces, Pods: there.Pods})

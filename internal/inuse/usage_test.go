@@ -473,6 +473,10 @@ func TestInCluster(t *testing.T) {
 	if want := "Referenced by 1 namespace (shop) in cluster cluster2, and by 1 pod in cluster cluster3"; u.Message() != want {
 		t.Errorf("Message() = %q, want %q", u.Message(), want)
 	}
+	u.InCluster("cluster2", Usage{Namespaces: []string{"bookinfo", "shop"}, Pods: 2})
+	if want := "Referenced by 2 namespaces (bookinfo, shop) and 2 pods in cluster cluster2, and by 1 pod in cluster cluster3"; u.Message() != want {
+		t.Errorf("a cluster named twice: Message() = %q, want %q", u.Message(), want)
+	}
 	var unused Usage
 	unused.InCluster("cluster2", Usage{})
 	if unused.InUse() {

@@ -41,6 +41,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -255,13 +256,13 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		// On stop the manager cancels the controllers' contexts, waits for their reconciles to return
 		// (at most ShutdownGrace), and only then releases the Lease.
 		LeaderElectionReleaseOnCancel: true,
-		GracefulShutdownTimeout:       ptr(ShutdownGrace),
-		LeaseDuration:                 ptr(o.Lease.Duration),
-		RenewDeadline:                 ptr(o.Lease.RenewDeadline),
-		RetryPeriod:                   ptr(o.Lease.RetryPeriod),
+		GracefulShutdownTimeout:       ptr.To(ShutdownGrace),
+		LeaseDuration:                 ptr.To(o.Lease.Duration),
+		RenewDeadline:                 ptr.To(o.Lease.RenewDeadline),
+		RetryPeriod:                   ptr.To(o.Lease.RetryPeriod),
 		// The controllers' names are fixed in code and unique; a second manager in one process (the
 		// end-to-end tests restart the operator) must not be refused for reusing them.
-		Controller: config.Controller{SkipNameValidation: ptr(true)},
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
 		return nil, err
@@ -293,14 +294,15 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	}
 	applier := apply.New(c, c, mgr.GetAPIReader(), served, o.Adopt...)
 	usage := &controller.Usage{Clock: o.Clock, RefreshInterval: o.InUseRefreshInterval}
-	remotes := &remote.Reader{Secrets: mgr.GetAPIReader()}
+	// The clusters a control plane serves are read at most once per InUse refresh interval.
+	remotes := &remote.Reader{Secrets: mgr.GetAPIReader(), MaxAge: usage.Interval(), Clock: o.Clock}
 	if err := register(usageCollector{reader: c, usage: usage}); err != nil {
 		return nil, err
 	}
 	p := parts{client: c, env: env, renderer: renderer, cluster: cluster, bosun: o.BosunVersion, applier: applier, recorder: recorder, clock: o.Clock}
 	controllers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&istio.Reconciler{Client: c, API: mgr.GetAPIReader(), Env: env, Recorder: recorder, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: apply.FieldManager},
-			Remotes: remotes, RemoteInterval: usage.Interval()},
+			Remotes: remotes},
 		&revision.Controller{Served: served, Installer: installer(revision.Kind{Reader: c, Env: env, Usage: usage, Remotes: remotes}, p)},
 		&tag.Controller{Served: served, Installer: installer(tag.Kind{Reader: c, Usage: usage}, p)},
 		&nodeagent.Controller[*v1.IstioCNI]{Served: served, Installer: installer(nodeagent.CNI(c), p)},
@@ -335,8 +337,6 @@ func installer[T client.Object](kind controller.Kind[T], p parts) *controller.In
 		Charts: render.NewCache(p.renderer, p.cluster, p.bosun, kind.Name()),
 		Status: &status.Writer{Client: p.client, Manager: apply.FieldManager}}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // policyInstaller installs, once this replica leads, the admission policies that make the API server
 // accept exactly the versions of the operator's catalog and default an empty one to the catalog's

@@ -4,15 +4,18 @@ package remote_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/bosun-mesh/bosun/internal/inuse"
@@ -71,6 +74,8 @@ func TestUseCountsWhatTheRulesCount(t *testing.T) {
 		{ObjectMeta: metav1.ObjectMeta{Name: "cp-use"}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "shop", Labels: map[string]string{"istio.io/rev": "old"}}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "moved", Labels: map[string]string{"istio.io/rev": "new"}}},
+		// A tag of this cluster's named there selects that cluster's own injector, not this revision.
+		{ObjectMeta: metav1.ObjectMeta{Name: "tagged", Labels: map[string]string{"istio.io/rev": "canary"}}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "plain"}},
 	} {
 		create(t, c, ns)
@@ -93,22 +98,88 @@ func TestUseCountsWhatTheRulesCount(t *testing.T) {
 
 	r := &remote.Reader{Secrets: c}
 	var u inuse.Usage
-	if err := r.Use(t.Context(), "cp-use", inuse.Target{Revision: "old", Tags: []string{"canary"}}, &u); err != nil {
+	if err := r.Use(t.Context(), "cp-use", inuse.Target{Revision: "old", Tags: []string{"canary"}}, &u, remote.Recent); err != nil {
 		t.Fatal(err)
 	}
 	if want := "Referenced by 1 namespace (shop) and 2 pods in cluster cluster2"; u.Message() != want {
 		t.Errorf("old: %s, want %s", u.Message(), want)
 	}
 	var d inuse.Usage
-	if err := r.Use(t.Context(), "cp-use", inuse.Target{Revision: "default"}, &d); err != nil {
+	if err := r.Use(t.Context(), "cp-use", inuse.Target{Revision: "default"}, &d, remote.Recent); err != nil {
 		t.Fatal(err)
 	}
 	if want := "Referenced by 1 pod in cluster cluster2"; d.Message() != want {
 		t.Errorf("default: %s, want %s", d.Message(), want)
 	}
 	var n inuse.Usage
-	if err := r.Use(t.Context(), "cp-use", inuse.Target{Revision: "unused"}, &n); err != nil || n.InUse() {
+	if err := r.Use(t.Context(), "cp-use", inuse.Target{Revision: "unused"}, &n, remote.Recent); err != nil || n.InUse() {
 		t.Errorf("a revision nothing references: %s, %v", n.Message(), err)
+	}
+}
+
+// TestAConfigSecretNamesItsClusterByAnnotation: the Secret of an external control plane (key config)
+// names its cluster by its annotation, as bosun create-remote-secret --type config makes it.
+func TestAConfigSecretNamesItsClusterByAnnotation(t *testing.T) {
+	c := newClient(t, cluster.Config())
+	kubeconfig, err := os.ReadFile(cluster.KubeconfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	create(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "cp-config"}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "config-shop", Labels: map[string]string{"istio.io/rev": "ext"}}})
+	secret := remoteSecret("cp-config", "istio-kubeconfig", map[string][]byte{"config": kubeconfig})
+	secret.Annotations = map[string]string{"networking.istio.io/cluster": "cluster2"}
+	create(t, c, secret)
+	var u inuse.Usage
+	if err := (&remote.Reader{Secrets: c}).Use(t.Context(), "cp-config", inuse.Target{Revision: "ext"}, &u, remote.Recent); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Referenced by 1 namespace (config-shop) in cluster cluster2"; u.Message() != want {
+		t.Errorf("%s, want %s", u.Message(), want)
+	}
+}
+
+// TestAClusterIsReadOncePerMaxAge: what was read of a cluster answers for MaxAge, whoever asks; Fresh
+// reads it again at once, and so does any read once MaxAge has passed.
+func TestAClusterIsReadOncePerMaxAge(t *testing.T) {
+	c := newClient(t, cluster.Config())
+	kubeconfig, err := os.ReadFile(cluster.KubeconfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	create(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "cp-age"}},
+		remoteSecret("cp-age", "istio-remote-secret-cluster2", map[string][]byte{"cluster2": kubeconfig}))
+	clock := clocktesting.NewFakePassiveClock(time.Now())
+	r := &remote.Reader{Secrets: c, MaxAge: 30 * time.Second, Clock: clock}
+	used := func(fresh remote.Freshness) bool {
+		t.Helper()
+		var u inuse.Usage
+		if err := r.Use(t.Context(), "cp-age", inuse.Target{Revision: "aged"}, &u, fresh); err != nil {
+			t.Fatal(err)
+		}
+		return u.InUse()
+	}
+	if used(remote.Recent) {
+		t.Fatal("revision aged in use before anything references it")
+	}
+	create(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "aged-shop", Labels: map[string]string{"istio.io/rev": "aged"}}})
+	if used(remote.Recent) {
+		t.Error("a read within MaxAge saw the new namespace: the cluster was read again")
+	}
+	if !used(remote.Fresh) {
+		t.Error("a Fresh read did not see the new namespace")
+	}
+	moved := &corev1.Namespace{}
+	if err := c.Get(t.Context(), client.ObjectKey{Name: "aged-shop"}, moved); err != nil {
+		t.Fatal(err)
+	}
+	moved.Labels["istio.io/rev"] = "newer"
+	if err := c.Update(t.Context(), moved); err != nil {
+		t.Fatal(err)
+	}
+	clock.SetTime(clock.Now().Add(31 * time.Second))
+	if used(remote.Recent) {
+		t.Error("a read after MaxAge still answered from the old read")
 	}
 }
 
@@ -123,16 +194,20 @@ func TestAClusterThatCannotBeReadMakesUseUnknown(t *testing.T) {
 	}
 	create(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "cp-down"}}, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "cp-none"}})
 	down := strings.ReplaceAll(string(kubeconfig), cluster.Config().Host, "https://127.0.0.1:1")
+	// The clusters that fail sort after the one that answers: each one's failure must count.
 	create(t, c,
-		remoteSecret("cp-down", "istio-remote-secret-up", map[string][]byte{"up": kubeconfig}),
-		remoteSecret("cp-down", "istio-remote-secret-down", map[string][]byte{"down": []byte(down)}),
-		remoteSecret("cp-down", "istio-remote-secret-garbled", map[string][]byte{"garbled": []byte("not a kubeconfig: [")}),
+		remoteSecret("cp-down", "istio-remote-secret-a-up", map[string][]byte{"a-up": kubeconfig}),
+		remoteSecret("cp-down", "istio-remote-secret-z-down", map[string][]byte{"z-down": []byte(down)}),
+		remoteSecret("cp-down", "istio-remote-secret-b-garbled", map[string][]byte{"b-garbled": []byte("not a kubeconfig: [")}),
 	)
 	r := &remote.Reader{Secrets: c}
 	var u inuse.Usage
-	err = r.Use(t.Context(), "cp-down", inuse.Target{Revision: "old"}, &u)
-	if err == nil || !strings.Contains(err.Error(), "cluster down (remote secret cp-down/istio-remote-secret-down)") {
-		t.Errorf("Use with a cluster down: %v, want an error naming it", err)
+	err = r.Use(t.Context(), "cp-down", inuse.Target{Revision: "old"}, &u, remote.Recent)
+	for _, want := range []string{"cluster z-down (remote secret cp-down/istio-remote-secret-z-down): listing its namespaces: connection refused",
+		"cluster b-garbled (remote secret cp-down/istio-remote-secret-b-garbled): reading its kubeconfig"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Use with clusters that cannot be read: %v, want an error with %q", err, want)
+		}
 	}
 	reach, err := r.Reach(t.Context(), "cp-down")
 	if err != nil {
@@ -142,12 +217,25 @@ func TestAClusterThatCannotBeReadMakesUseUnknown(t *testing.T) {
 	for _, c := range reach {
 		got[c.Cluster.Name] = c.Err == nil
 	}
-	if len(got) != 3 || !got["up"] || got["down"] || got["garbled"] {
-		t.Errorf("Reach: %v, want up reachable, down and garbled not", reach)
+	if len(got) != 3 || !got["a-up"] || got["z-down"] || got["b-garbled"] {
+		t.Errorf("Reach: %v, want a-up reachable, z-down and b-garbled not", reach)
+	}
+	// The same failure reads the same, so that a condition made of it is not rewritten.
+	again, err := r.Reach(t.Context(), "cp-down")
+	if err != nil || len(again) != len(reach) {
+		t.Fatal(err)
+	}
+	for i := range reach {
+		if fmt.Sprint(reach[i].Err) != fmt.Sprint(again[i].Err) {
+			t.Errorf("cluster %s: %v, then %v", reach[i].Cluster.Name, reach[i].Err, again[i].Err)
+		}
 	}
 
-	if err := r.Use(t.Context(), "cp-none", inuse.Target{Revision: "old"}, &u); !errors.Is(err, remote.ErrNoClusters) {
+	if err := r.Use(t.Context(), "cp-none", inuse.Target{Revision: "old"}, &u, remote.Recent); !errors.Is(err, remote.ErrNoClusters) {
 		t.Errorf("Use without a remote secret: %v, want ErrNoClusters", err)
+	}
+	if _, err := r.Reach(t.Context(), "cp-none"); !errors.Is(err, remote.ErrNoClusters) {
+		t.Errorf("Reach without a remote secret: %v, want ErrNoClusters", err)
 	}
 
 	// A reader that may do nothing with Secrets there.
@@ -159,7 +247,7 @@ func TestAClusterThatCannotBeReadMakesUseUnknown(t *testing.T) {
 	cfg := rest.CopyConfig(cluster.Config())
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: "remote-test"}
 	denied := &remote.Reader{Secrets: newClient(t, cfg)}
-	err = denied.Use(t.Context(), "cp-down", inuse.Target{Revision: "old"}, &u)
+	err = denied.Use(t.Context(), "cp-down", inuse.Target{Revision: "old"}, &u, remote.Recent)
 	if err == nil || !strings.Contains(err.Error(), "add cp-down to the operator chart's remoteSecretNamespaces") {
 		t.Errorf("Use without the right to read Secrets: %v, want it to say what to change", err)
 	}

@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -51,10 +52,8 @@ type Reconciler struct {
 	Clock    clock.PassiveClock
 	// Status writes the Istios' status (with field manager bosun).
 	Status *status.Writer
-	// Remotes reads the other clusters an Istio's istiod serves, and RemoteInterval is how often they
-	// are asked whether they answer.
-	Remotes        *remote.Reader
-	RemoteInterval time.Duration
+	// Remotes reads the other clusters an Istio's istiod serves.
+	Remotes *remote.Reader
 
 	mu sync.Mutex
 	// reachable are the clusters of each Istio's bosun_remote_cluster_reachable series.
@@ -192,14 +191,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		active = plan.Existing
 	}
 	obs := Observed{Scope: scope}
-	if desired.ServesRemoteClusters(istio.Spec.Values) {
-		// The clusters this istiod serves send no events: they are asked again after an interval.
+	if desired.ServesRemoteClusters(istio.Spec.Values) && r.Remotes != nil {
+		// The clusters this istiod serves send no events. The active revision reads them again every
+		// interval (its InUse counts their workloads), and its status changes with what it finds, which
+		// wakes this Istio; Reach answers from that same read.
 		reach, rerr := r.Remotes.Reach(ctx, istio.Spec.Namespace)
-		obs.Remote = ptr(RemoteClustersCondition(reach, rerr))
+		obs.Remote = ptr.To(RemoteClustersCondition(reach, rerr))
 		r.setReachable(istio.Name, reach, rerr)
-		if requeue == 0 || requeue > r.RemoteInterval {
-			requeue = r.RemoteInterval
-		}
 	} else {
 		r.setReachable(istio.Name, nil, nil)
 	}
@@ -219,8 +217,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{RequeueAfter: requeue}, nil
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // Observed is what an Istio's status reports besides its revisions: the namespaces it shares with
 // other meshes (desired.Scope), and, for an istiod that serves other clusters, whether they answer.
 type Observed struct {
@@ -233,13 +229,12 @@ type Observed struct {
 // clusters in reach, read with err.
 func RemoteClustersCondition(reach []remote.Reach, err error) metav1.Condition {
 	c := metav1.Condition{Type: v1.ConditionRemoteClustersReachable}
-	if err != nil {
-		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, v1.ReasonRemoteSecretsUnreadable, err.Error()
+	switch {
+	case errors.Is(err, remote.ErrNoClusters):
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, v1.ReasonNoRemoteClusters, err.Error()
 		return c
-	}
-	if len(reach) == 0 {
-		c.Status, c.Reason = metav1.ConditionFalse, v1.ReasonNoRemoteClusters
-		c.Message = "this control plane serves other clusters (global.externalIstiod), and no remote secret in its namespace names one: make one for each cluster with bosun create-remote-secret"
+	case err != nil:
+		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, v1.ReasonRemoteSecretsUnreadable, err.Error()
 		return c
 	}
 	var up, down []string
@@ -294,17 +289,19 @@ func (r *Reconciler) setReachable(istio string, reach []remote.Reach, err error)
 	}
 }
 
-// reportReach records a Warning Event when a cluster this Istio serves stops answering, and a Normal
-// one when every cluster answers again.
+// reportReach records a Warning Event when the clusters this Istio serves that do not answer change
+// (the condition's message is stable while they do not), and a Normal one when every cluster answers
+// again after some did not.
 func (r *Reconciler) reportReach(istio *v1.Istio, old []metav1.Condition, now *metav1.Condition, wrote bool) {
 	if !wrote || now == nil {
 		return
 	}
 	before := meta.FindStatusCondition(old, v1.ConditionRemoteClustersReachable)
+	wasUnreachable := before != nil && before.Reason == v1.ReasonClusterUnreachable
 	switch {
-	case now.Reason == v1.ReasonClusterUnreachable && (before == nil || before.Reason != now.Reason):
+	case now.Reason == v1.ReasonClusterUnreachable && (!wasUnreachable || before.Message != now.Message):
 		r.Recorder.Eventf(istio, nil, corev1.EventTypeWarning, v1.ReasonClusterUnreachable, "Reconcile", "%s", now.Message)
-	case now.Status == metav1.ConditionTrue && before != nil && before.Status != metav1.ConditionTrue:
+	case now.Status == metav1.ConditionTrue && wasUnreachable:
 		r.Recorder.Eventf(istio, nil, corev1.EventTypeNormal, v1.ReasonClustersReachable, "Reconcile", "%s", now.Message)
 	}
 }
@@ -432,7 +429,7 @@ func (r *Reconciler) prune(ctx context.Context, istio *v1.Istio, active string, 
 			continue
 		}
 		d := desired.Prune(istio, rev, now, func() metav1.Condition {
-			return inuse.Condition(controller.RevisionUse(ctx, r.Client, r.Remotes, r.Env, rev, f))
+			return inuse.Condition(controller.RevisionUse(ctx, r.Client, r.Remotes, r.Env, rev, f, remote.Fresh))
 		})
 		if !d.Delete && d.RecheckAfter == 0 {
 			logr.FromContextOrDiscard(ctx).V(1).Info("kept an inactive revision", "revision", rev.Name, "why", d.Why)

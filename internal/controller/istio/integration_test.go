@@ -6,12 +6,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/desired"
@@ -223,6 +225,66 @@ func TestRevisionsUsedInAnotherClusterAreKept(t *testing.T) {
 	operatortest.Update(t, c2, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, func(ns *corev1.Namespace) { ns.Labels["istio.io/rev"] = next })
 	operatortest.WaitFor(t, "the old revision, no longer used in cluster2, to go", func(ctx context.Context) error { return gone(ctx, c, old) })
 	revisionInUse(t, c, next, metav1.ConditionTrue, "Referenced by 1 namespace (shop) in cluster cluster2")
+	if got := reachable("ext", "cluster2"); got != 1 {
+		t.Errorf("bosun_remote_cluster_reachable{istio=ext,cluster=cluster2} = %v, want 1", got)
+	}
+
+	// cluster2 stops answering: bosun looks again on its own, says so, and keeps the revision it
+	// cannot tell about; the Istio stays Healthy.
+	if err := other.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	istioStatus(t, c, "ext", "cluster2 unreachable", func(i *v1.Istio) error {
+		if err := state(next, v1.StateHealthy)(i); err != nil {
+			return err
+		}
+		return operatortest.HasCondition(i.Status.Conditions, v1.ConditionRemoteClustersReachable, metav1.ConditionFalse, v1.ReasonClusterUnreachable)
+	})
+	revisionInUse(t, c, next, metav1.ConditionUnknown, "cluster cluster2 (remote secret ext-system/istio-remote-secret-cluster2): listing its namespaces: connection refused")
+	if got := reachable("ext", "cluster2"); got != 0 {
+		t.Errorf("bosun_remote_cluster_reachable{istio=ext,cluster=cluster2} = %v, want 0", got)
+	}
+	operatortest.WaitFor(t, "a Warning Event that cluster2 does not answer", func(ctx context.Context) error {
+		events, err := operatortest.Events(ctx, c, "Istio", "ext")
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(events, func(e string) bool { return strings.Contains(e, v1.ReasonClusterUnreachable) }) {
+			return fmt.Errorf("events %q", events)
+		}
+		return nil
+	})
+	operatortest.Delete(t, c, istio)
+	operatortest.WaitFor(t, "the Istio's series to go", func(context.Context) error {
+		if got := reachable("ext", "cluster2"); got != -1 {
+			return fmt.Errorf("series still there: %v", got)
+		}
+		return nil
+	})
+}
+
+// reachable is the value of bosun_remote_cluster_reachable for the Istio and cluster, or -1 without
+// the series.
+func reachable(istio, cluster string) float64 {
+	families, err := crmetrics.Registry.Gather()
+	if err != nil {
+		return -2
+	}
+	for _, f := range families {
+		if f.GetName() != "bosun_remote_cluster_reachable" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["istio"] == istio && labels["cluster"] == cluster {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	return -1
 }
 
 // revisionInUse waits until a revision's InUse condition has the status, and a message that contains

@@ -2,6 +2,7 @@ package istio
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -130,7 +131,8 @@ func TestRemoteClustersCondition(t *testing.T) {
 		{"every cluster answers", []remote.Reach{up}, nil, metav1.ConditionTrue, v1.ReasonClustersReachable, "reachable: cluster2"},
 		{"one does not", []remote.Reach{up, down}, nil, metav1.ConditionFalse, v1.ReasonClusterUnreachable,
 			"unreachable: cluster cluster3 (remote secret istio-system/istio-remote-secret-cluster3): connection refused; reachable: cluster2"},
-		{"no remote secret", nil, nil, metav1.ConditionFalse, v1.ReasonNoRemoteClusters, "make one for each cluster with bosun create-remote-secret"},
+		{"no remote secret", nil, fmt.Errorf("… and %w in namespace istio-system …: make one for each cluster with bosun create-remote-secret", remote.ErrNoClusters),
+			metav1.ConditionFalse, v1.ReasonNoRemoteClusters, "make one for each cluster with bosun create-remote-secret"},
 		{"secrets unreadable", nil, errors.New("bosun may not read the Secrets"), metav1.ConditionUnknown, v1.ReasonRemoteSecretsUnreadable, "bosun may not read the Secrets"},
 	} {
 		c := RemoteClustersCondition(tc.reach, tc.err)

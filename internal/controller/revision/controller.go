@@ -90,7 +90,7 @@ func (k Kind) Status(ctx context.Context, rev *v1.IstioRevision, o controller.Ou
 	c.Set(k.readiness(ctx, rev, o))
 	c.Set(k.Env.Dependencies(rev, o.Facts))
 	inUse := k.Usage.Evaluate(rev, func() (inuse.Usage, error) {
-		return controller.RevisionUse(ctx, k.Reader, k.Remotes, k.Env, rev, o.Facts)
+		return controller.RevisionUse(ctx, k.Reader, k.Remotes, k.Env, rev, o.Facts, remote.Recent)
 	})
 	inUse, recheck := k.Usage.Hold(rev.UID, inUse)
 	if desired.ServesRemoteClusters(rev.Spec.Values) && (recheck == 0 || recheck > k.Usage.Interval()) {
