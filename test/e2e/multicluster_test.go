@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +17,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
@@ -77,6 +80,75 @@ func TestMultiPrimary(t *testing.T) {
 		if !strings.Contains(shown, fmt.Sprintf("hello-%s.sample%s endpoints in %s: 1", other, strings.Repeat(" ", 50-len("hello-"+other+".sample")), other)) {
 			t.Errorf("the demo does not show %s's service with its endpoint in %s's view", other, cluster)
 		}
+	}
+
+	// Multi-network: each cluster moves to a network of its own (the Istio's values.global.network and
+	// the control plane namespace's label) and gets an east-west gateway: a Service labelled with its
+	// network, whose load balancer address the box plays as a cloud would. Each istiod then knows both
+	// networks' gateways, its own and, through the Secret, the other cluster's.
+	t.Cleanup(func() {
+		_ = c1.Delete(context.Background(), &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: demo.IstioNamespace, Name: "istio-eastwestgateway"}})
+		unlabel := client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"labels":{"topology.istio.io/network":null}}}`))
+		if err := c1.Patch(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: demo.IstioNamespace}}, unlabel); err != nil {
+			t.Errorf("unlabelling %s: %v", demo.IstioNamespace, err)
+		}
+	})
+	for i, c := range []client.Client{c1, c2} {
+		network := fmt.Sprintf("network%d", i+1)
+		mergePatch(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: demo.IstioNamespace}}, `{"metadata":{"labels":{"topology.istio.io/network":"`+network+`"}}}`)
+		mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: demo.MeshName}}, `{"spec":{"values":{"global":{"network":"`+network+`"}}}}`)
+		eastWestGateway(t, c, network, fmt.Sprintf("192.0.2.%d", 21+i))
+	}
+	for i, config := range []*rest.Config{cfg, box2.Config()} {
+		c := []client.Client{c1, c2}[i]
+		istioHealthy(t, c, demo.MeshName)
+		cs := kubernetes.NewForConfigOrDie(config)
+		waitFor(t, demo.ClusterName(i)+"'s istiod to know both networks' gateways", func(ctx context.Context) error {
+			pod, err := istiodPodName(ctx, cs, demo.IstioNamespace, "istiod")
+			if err != nil {
+				return err
+			}
+			raw, err := cs.CoreV1().Pods(demo.IstioNamespace).ProxyGet("http", pod, "8080", "/debug/networkz", nil).DoRaw(ctx)
+			if err != nil {
+				return err
+			}
+			var gateways []struct {
+				Network string `json:"network"`
+				Addr    string `json:"addr"`
+				Port    int    `json:"port"`
+			}
+			if err := json.Unmarshal(raw, &gateways); err != nil {
+				return fmt.Errorf("networkz %s: %w", raw, err)
+			}
+			got := map[string]string{}
+			for _, g := range gateways {
+				got[g.Network] = fmt.Sprintf("%s:%d", g.Addr, g.Port)
+			}
+			if got["network1"] != "192.0.2.21:15443" || got["network2"] != "192.0.2.22:15443" {
+				return fmt.Errorf("gateways %s", raw)
+			}
+			return nil
+		})
+	}
+}
+
+// eastWestGateway makes the Service of a network's east-west gateway, as Istio's multicluster guide
+// exposes it, and gives it the load balancer address a cloud would: istiod finds a network's gateway
+// by the Service's network label and that address.
+func eastWestGateway(t *testing.T, c client.Client, network, address string) {
+	t.Helper()
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: demo.IstioNamespace, Name: "istio-eastwestgateway",
+			Labels: map[string]string{"istio": "eastwestgateway", "topology.istio.io/network": network}},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Selector: map[string]string{"istio": "eastwestgateway"},
+			Ports: []corev1.ServicePort{{Name: "tls", Port: 15443, TargetPort: intstr.FromInt32(15443)}}},
+	}
+	if err := c.Create(t.Context(), svc); err != nil {
+		t.Fatal(err)
+	}
+	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: address}}
+	if err := c.Status().Update(t.Context(), svc); err != nil {
+		t.Fatal(err)
 	}
 }
 
