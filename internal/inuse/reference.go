@@ -78,6 +78,21 @@ const PodFieldSelector = "status.phase!=Succeeded,status.phase!=Failed"
 // NamespaceIndexKeys and PodIndexKeys as the index functions.
 const IndexField = "inuse.bosun-mesh.io/reference"
 
+// Only is the entries of m under keys, or nil when it has none: what a cache or a copy of metadata
+// must keep of labels or annotations for the rules to read them.
+func Only(m map[string]string, keys ...string) map[string]string {
+	var out map[string]string
+	for _, k := range keys {
+		if v, ok := m[k]; ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // LabelKey is the index value of a namespace or pod that references name by its labels.
 func LabelKey(name string) string { return "label:" + name }
 

@@ -426,18 +426,6 @@ var (
 // and annotations, and drops everything else (managedFields, owner references,
 // other labels and annotations): at 10,000 pods this is most of the cache's memory.
 func trim(keepLabels, keepAnnotations []string) func(any) (any, error) {
-	pick := func(m map[string]string, keys []string) map[string]string {
-		var out map[string]string
-		for _, k := range keys {
-			if v, ok := m[k]; ok {
-				if out == nil {
-					out = map[string]string{}
-				}
-				out[k] = v
-			}
-		}
-		return out
-	}
 	return func(in any) (any, error) {
 		obj, err := meta.Accessor(in)
 		if err != nil {
@@ -450,7 +438,7 @@ func trim(keepLabels, keepAnnotations []string) func(any) (any, error) {
 		trimmed := &metav1.PartialObjectMetadata{TypeMeta: pm.TypeMeta, ObjectMeta: metav1.ObjectMeta{
 			Name: obj.GetName(), Namespace: obj.GetNamespace(), UID: obj.GetUID(),
 			ResourceVersion: obj.GetResourceVersion(), DeletionTimestamp: obj.GetDeletionTimestamp(),
-			Labels: pick(obj.GetLabels(), keepLabels), Annotations: pick(obj.GetAnnotations(), keepAnnotations),
+			Labels: inuse.Only(obj.GetLabels(), keepLabels...), Annotations: inuse.Only(obj.GetAnnotations(), keepAnnotations...),
 		}}
 		return trimmed, nil
 	}

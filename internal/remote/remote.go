@@ -288,7 +288,7 @@ func (r *Reader) now() time.Time {
 func read(ctx context.Context, mc metadata.Interface, c Cluster) (*inuse.Memory, error) {
 	var nss []inuse.Namespace
 	err := list(ctx, mc.Resource(namespaces), metav1.ListOptions{}, func(m *metav1.PartialObjectMetadata) {
-		nss = append(nss, inuse.Namespace{Name: m.Name, Labels: keep(m.Labels, inuse.LabelInjection, inuse.LabelRev)})
+		nss = append(nss, inuse.Namespace{Name: m.Name, Labels: inuse.Only(m.Labels, inuse.LabelInjection, inuse.LabelRev)})
 	})
 	if err != nil {
 		return nil, &ClusterError{Cluster: c, What: "listing its namespaces", Err: err}
@@ -301,7 +301,7 @@ func read(ctx context.Context, mc metadata.Interface, c Cluster) (*inuse.Memory,
 			if !seen[m.UID] {
 				seen[m.UID] = true
 				ps = append(ps, inuse.Pod{Namespace: m.Namespace, Name: m.Name,
-					Labels: keep(m.Labels, inuse.LabelRev, inuse.LabelInject), Annotations: keep(m.Annotations, inuse.AnnotationRev)})
+					Labels: inuse.Only(m.Labels, inuse.LabelRev, inuse.LabelInject), Annotations: inuse.Only(m.Annotations, inuse.AnnotationRev)})
 			}
 		})
 		if err != nil {
@@ -309,20 +309,6 @@ func read(ctx context.Context, mc metadata.Interface, c Cluster) (*inuse.Memory,
 		}
 	}
 	return inuse.NewMemory(nss, ps), nil
-}
-
-// keep is the entries of m under keys, or nil.
-func keep(m map[string]string, keys ...string) map[string]string {
-	var out map[string]string
-	for _, k := range keys {
-		if v, ok := m[k]; ok {
-			if out == nil {
-				out = map[string]string{}
-			}
-			out[k] = v
-		}
-	}
-	return out
 }
 
 // list calls each for every object of a paged list.

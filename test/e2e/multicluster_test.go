@@ -186,15 +186,7 @@ func TestPrimaryRemote(t *testing.T) {
 	const ns = "istio-pr"
 	c1 := newClient(t)
 	startOperator(t, v1244)
-	box2 := clustertest.Start(t, testcluster.Options{Full: true, Nodes: 1})
-	if err := crd.Install(t.Context(), box2.Config(), crdTimeout); err != nil {
-		t.Fatal(err)
-	}
-	c2, err := client.New(box2.Config(), client.Options{Scheme: operator.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	startOperatorOn(t, box2.Config(), v1244, func(*operator.Options) {})
+	box2, c2 := secondCluster(t)
 	t.Cleanup(func() {
 		deleteIstio(t, c1, "pr")
 		deleteNamespace(t, c1, ns)
@@ -324,15 +316,7 @@ func TestExternalControlPlane(t *testing.T) {
 	const ns, external = "external-istiod", "192.0.2.11"
 	c1 := newClient(t)
 	startOperator(t, v1244)
-	box2 := clustertest.Start(t, testcluster.Options{Full: true, Nodes: 1})
-	if err := crd.Install(t.Context(), box2.Config(), crdTimeout); err != nil {
-		t.Fatal(err)
-	}
-	c2, err := client.New(box2.Config(), client.Options{Scheme: operator.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	startOperatorOn(t, box2.Config(), v1244, func(*operator.Options) {})
+	box2, c2 := secondCluster(t)
 	t.Cleanup(func() {
 		deleteIstio(t, c1, "external-istiod")
 		deleteNamespace(t, c1, ns)
@@ -429,6 +413,22 @@ spec:
 	listsService(t, ns, "istiod-external-istiod", "hello.sample.svc.cluster.local")
 	revisionUsed(t, c1, "external-istiod", "Referenced by 1 namespace (sample) and 1 pod in cluster cluster2")
 	clustersReachable(t, c1, "external-istiod", "reachable: cluster2")
+}
+
+// secondCluster starts a second cluster in a box, with bosun's CRDs and an operator of its own, for a
+// test's other cluster.
+func secondCluster(t *testing.T) (*testcluster.Cluster, client.Client) {
+	t.Helper()
+	box2 := clustertest.Start(t, testcluster.Options{Full: true, Nodes: 1})
+	if err := crd.Install(t.Context(), box2.Config(), crdTimeout); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := client.New(box2.Config(), client.Options{Scheme: operator.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	startOperatorOn(t, box2.Config(), v1244, func(*operator.Options) {})
+	return box2, c2
 }
 
 // remotePilotAddress is the address the remote's Istio gives for the primary's istiod.
