@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -127,6 +128,25 @@ func TestRevisionCharts(t *testing.T) {
 		if len(charts) != len(tc.charts) || charts[0] != tc.charts[0] {
 			t.Errorf("revision %s renders %v, want %v", tc.name, charts, tc.charts)
 		}
+	}
+}
+
+// TestInjectedPodsSayTheirProxyVersion: a revision's injector writes bosun.dev/proxy-version, the
+// revision's version, on every pod it injects, beside the annotations the user asked for.
+func TestInjectedPodsSayTheirProxyVersion(t *testing.T) {
+	rev := &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: "prod"}, Spec: v1.IstioRevisionSpec{Version: "v1.27.0-snapshot.b9159ca3", Namespace: "istio-system",
+		Values: &v1.Values{SidecarInjectorWebhook: &v1.SidecarInjectorConfig{InjectedAnnotations: map[string]string{"team": "payments"}}}}}
+	plan := testEnv().ForRevision(rev, &Facts{})
+	if plan.Refusal != nil {
+		t.Fatal(plan.Refusal)
+	}
+	got, _ := values.Get(plan.Charts[0].Values, "sidecarInjectorWebhook", "injectedAnnotations")
+	want := values.Map{"team": "payments", values.AnnotationProxyVersion: "v1.27.0-snapshot.b9159ca3"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("injectedAnnotations %v, want %v", got, want)
+	}
+	if rev.Spec.Values.SidecarInjectorWebhook.InjectedAnnotations[values.AnnotationProxyVersion] != "" {
+		t.Error("the revision's own spec.values was changed")
 	}
 }
 

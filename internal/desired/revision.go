@@ -9,6 +9,7 @@ import (
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/render"
+	"github.com/bosun-mesh/bosun/internal/values"
 )
 
 // Plan is what a resource that installs objects (an IstioRevision, IstioRevisionTag, IstioCNI or
@@ -43,6 +44,8 @@ func (e Env) ForRevision(rev *v1.IstioRevision, f *Facts) Plan {
 	if err != nil {
 		return refused(invalid(err))
 	}
+	// Every pod the revision's injector injects says which proxy version it got.
+	vals = values.WithProxyVersion(vals, version.Name)
 	owner := render.Owner{Kind: v1.KindIstioRevision, Name: rev.Name}
 	charts := []string{render.ChartIstiod}
 	if rev.Name == v1.SingletonName {

@@ -295,6 +295,31 @@ func forceControlPlane(m Map, revision, namespace string) Map {
 	return m
 }
 
+// AnnotationProxyVersion is the annotation istiod's injector writes, through
+// sidecarInjectorWebhook.injectedAnnotations, on every pod it injects: the Istio version of the proxy
+// it injected. Pod metadata carries no image, so without it a pod's proxy version could only be read
+// from the whole pod; with it, `bosun status` and the operator's metrics tell a pod that still runs the
+// proxy of before an InPlace update from the metadata they read anyway.
+const AnnotationProxyVersion = "bosun.dev/proxy-version"
+
+// WithProxyVersion adds AnnotationProxyVersion, for the version the chart installs, to the
+// annotations the injector writes, keeping the user's.
+func WithProxyVersion(m Map, version string) Map {
+	if m == nil {
+		m = Map{}
+	}
+	annotations, _ := Get(m, "sidecarInjectorWebhook", "injectedAnnotations")
+	merged := Map{}
+	if a, ok := annotations.(Map); ok {
+		for k, v := range a {
+			merged[k] = v
+		}
+	}
+	merged[AnnotationProxyVersion] = version
+	Set(m, merged, "sidecarInjectorWebhook", "injectedAnnotations")
+	return m
+}
+
 // CNIInput is what the values of an IstioCNI are computed from.
 type CNIInput struct {
 	Profiles Profiles

@@ -39,8 +39,8 @@ import (
 var box *testcluster.Cluster
 
 // TestInjectionByIstiod: in a namespace labelled istio-injection=enabled, a Deployment's pods get
-// the istio-proxy container, the sidecar.istio.io/status annotation and the istio.io/rev
-// annotation, written by istiod's injector from the installed version's charts.
+// the istio-proxy container, the sidecar.istio.io/status annotation, the istio.io/rev annotation and
+// bosun's bosun.dev/proxy-version, written by istiod's injector from the installed version's charts.
 func TestInjectionByIstiod(t *testing.T) {
 	c := newClient(t)
 	startOperator(t, v1244)
@@ -49,6 +49,9 @@ func TestInjectionByIstiod(t *testing.T) {
 	appNamespace(t, c, "inject-demo", map[string]string{"istio-injection": "enabled"})
 	pod := injectedPod(t, c, "inject-demo", "web")
 	assertInjected(t, pod, "default", "proxyv2:1.24.4")
+	if got := pod.Annotations["bosun.dev/proxy-version"]; got != v1244 {
+		t.Errorf("pod %s/%s: bosun.dev/proxy-version %q, want %s: the injector did not write the proxy's version", pod.Namespace, pod.Name, got, v1244)
+	}
 }
 
 // TestIstiodValidatesIstioConfig: istiod's validating webhook refuses an invalid VirtualService
