@@ -49,8 +49,9 @@ charts: ## Fetch the Istio charts and profiles of every catalog version into res
 # go build -o bin/ ./cmd/...
 BOSUN_BUILD := CGO_ENABLED=0 go build -trimpath -gcflags=all=-dwarf=false
 
-build: charts ## Build bosun's three binaries into bin/: bosun-operator (the operator, the image's program), bosun (the users' CLI: render) and bosun-dev (the cluster in a box and the demo).
+build: charts ## Build bosun's three binaries into bin/: bosun-operator (the operator, the image's program), bosun (the users' CLI: render, status; also as the kubectl plugin bin/kubectl-bosun) and bosun-dev (the cluster in a box and the demo).
 	$(BOSUN_BUILD) -o bin/ ./cmd/bosun-operator ./cmd/bosun ./cmd/bosun-dev
+	ln -sf bosun bin/kubectl-bosun
 
 # The operator image's name; the chart's default image names the same (chart/values.yaml).
 IMAGE_REPO ?= ghcr.io/bosun-mesh/bosun
@@ -143,6 +144,7 @@ demo-multicluster: ## Two clusters in a box, bosun on each, one multi-primary me
 .PHONY: demo-bosun demo-charts demo-cluster-modules demo-istiod-modules
 demo-bosun:
 	$(BOSUN_BUILD) -o bin/ ./cmd/bosun-operator ./cmd/bosun ./cmd/bosun-dev
+	ln -sf bosun bin/kubectl-bosun
 demo-charts:
 	@go run ./hack/charts
 demo-cluster-modules:

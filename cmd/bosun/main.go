@@ -1,5 +1,6 @@
 // Command bosun is bosun's command-line tool for users: `bosun render` prints offline what the
-// operator would apply for a manifest; `bosun --help` lists the commands. The operator is another
+// operator would apply for a manifest; `bosun status` shows the mesh (also as `kubectl bosun status`,
+// under the name kubectl-bosun); `bosun --help` lists the commands. The operator is another
 // binary (cmd/bosun-operator), and so are the developers' cluster in a box and demo (cmd/bosun-dev):
 // a test of cmd/bosun-operator fails if bosun or the operator links them.
 package main
@@ -13,8 +14,10 @@ import (
 
 func main() {
 	if err := newRootCommand().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "Error:", err)
-		os.Exit(1)
+		if err.Error() != "" {
+			fmt.Fprintln(os.Stderr, "Error:", err)
+		}
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -25,6 +28,6 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newRenderCommand(), newCreateRemoteSecretCommand())
+	root.AddCommand(newVersionCommand(), newRenderCommand(), newCreateRemoteSecretCommand(), newStatusCommand())
 	return root
 }

@@ -83,6 +83,7 @@ Keep going, in another shell:
 
   kubectl get istio-io                     # everything bosun manages
   kubectl get istiorevision                # IN USE is True: bookinfo's pods run its sidecar
+  bin/bosun status                         # what runs on which revision (docs/status.md)
 
 Inject another namespace, and watch IN USE follow it:
   kubectl create namespace shop
@@ -101,6 +102,7 @@ Inject another namespace, and watch IN USE follow it:
 		}
 		fmt.Fprintf(&b, "  kubectl patch istiocni %s --type merge -p '{\"spec\":{\"version\":\"%s\"}}'\n", MeshName, u.Version)
 		fmt.Fprintf(&b, "  kubectl get istio,istiorevision,istiocni\n")
+		fmt.Fprintf(&b, "  bin/bosun status   # each bookinfo Deployment is due for a restart onto the new proxy, with the command\n")
 		fmt.Fprintf(&b, "  kubectl rollout restart deployment -n %s   # the new pods carry the new version's sidecar\n", AppNamespace)
 		fmt.Fprintf(&b, "  kubectl rollout status deployment -n %s\n", AppNamespace)
 		if !u.Istiod {

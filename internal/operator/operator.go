@@ -299,6 +299,9 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err := register(usageCollector{reader: c, usage: usage}); err != nil {
 		return nil, err
 	}
+	if err := register(meshCollector{reader: c, elected: mgr.Elected()}); err != nil {
+		return nil, err
+	}
 	p := parts{client: c, env: env, renderer: renderer, cluster: cluster, bosun: o.BosunVersion, applier: applier, recorder: recorder, clock: o.Clock}
 	controllers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&istio.Reconciler{Client: c, API: mgr.GetAPIReader(), Env: env, Recorder: recorder, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: apply.FieldManager},
@@ -419,7 +422,8 @@ func cacheOptions(served []schema.GroupVersionKind) cache.Options {
 var (
 	namespaceLabels = []string{inuse.LabelInjection, inuse.LabelRev}
 	podLabels       = []string{inuse.LabelRev, inuse.LabelInject}
-	podAnnotations  = []string{inuse.AnnotationRev}
+	// The proxy version each pod was injected with serves the mesh's metrics (meshCollector).
+	podAnnotations = []string{inuse.AnnotationRev, values.AnnotationProxyVersion}
 )
 
 // trim returns a cache transform that keeps an object's identity, deletion time and the given labels

@@ -1,8 +1,10 @@
 package remote
 
+import "github.com/bosun-mesh/bosun/internal/podmeta"
+
 // SetPageSize makes lists ask for n objects a page until the test ends.
 func SetPageSize(n int64) (restore func()) {
-	old := pageSize
-	pageSize = n
-	return func() { pageSize = old }
+	old := podmeta.PageSize
+	podmeta.PageSize = n
+	return func() { podmeta.PageSize = old }
 }

@@ -45,31 +45,19 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/bosun-mesh/bosun/internal/inuse"
+	"github.com/bosun-mesh/bosun/internal/podmeta"
 	"github.com/bosun-mesh/bosun/internal/remotesecret"
 )
 
 // DefaultTimeout bounds each request to another cluster unless the Reader says otherwise: a cluster
 // that does not answer must not hold a reconcile for long.
 const DefaultTimeout = 10 * time.Second
-
-// pageSize is how many objects one list request asks for (a variable for the tests, which page with less).
-var pageSize int64 = 500
-
-// LabelTLSMode is the label Istio's injector puts on every pod it injects; with the labels that ask
-// for injection (inuse.LabelRev, inuse.LabelInject) it selects every pod that can reference a revision.
-const LabelTLSMode = "security.istio.io/tlsMode"
-
-// podSelectors select, together, every pod that can reference a revision (inuse.PodReferences): the
-// injected ones, which carry the istio.io/rev annotation, and those whose labels ask for a revision.
-var podSelectors = []string{LabelTLSMode, inuse.LabelRev, inuse.LabelInject + "=true"}
 
 // Reader reads the clusters a control plane serves.
 type Reader struct {
@@ -238,11 +226,6 @@ func (r *Reader) Reach(ctx context.Context, namespace string) ([]Reach, error) {
 	return out, nil
 }
 
-var (
-	namespaces = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
-	pods       = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
-)
-
 // inventories reads the clusters side by side, each once per MaxAge unless fresh.
 func (r *Reader) inventories(ctx context.Context, clusters []Cluster, fresh Freshness) ([]*inuse.Memory, []error) {
 	out := make([]*inuse.Memory, len(clusters))
@@ -287,46 +270,21 @@ func (r *Reader) now() time.Time {
 // rules read.
 func read(ctx context.Context, mc metadata.Interface, c Cluster) (*inuse.Memory, error) {
 	var nss []inuse.Namespace
-	err := list(ctx, mc.Resource(namespaces), metav1.ListOptions{}, func(m *metav1.PartialObjectMetadata) {
+	err := podmeta.Namespaces(ctx, mc, func(m *metav1.PartialObjectMetadata) {
 		nss = append(nss, inuse.Namespace{Name: m.Name, Labels: inuse.Only(m.Labels, inuse.LabelInjection, inuse.LabelRev)})
 	})
 	if err != nil {
 		return nil, &ClusterError{Cluster: c, What: "listing its namespaces", Err: err}
 	}
-	seen := map[types.UID]bool{}
 	var ps []inuse.Pod
-	for _, selector := range podSelectors {
-		opts := metav1.ListOptions{LabelSelector: selector, FieldSelector: inuse.PodFieldSelector}
-		err := list(ctx, mc.Resource(pods), opts, func(m *metav1.PartialObjectMetadata) {
-			if !seen[m.UID] {
-				seen[m.UID] = true
-				ps = append(ps, inuse.Pod{Namespace: m.Namespace, Name: m.Name,
-					Labels: inuse.Only(m.Labels, inuse.LabelRev, inuse.LabelInject), Annotations: inuse.Only(m.Annotations, inuse.AnnotationRev)})
-			}
-		})
-		if err != nil {
-			return nil, &ClusterError{Cluster: c, What: "listing its pods", Err: err}
-		}
+	err = podmeta.Pods(ctx, mc, inuse.PodFieldSelector, func(m *metav1.PartialObjectMetadata) {
+		ps = append(ps, inuse.Pod{Namespace: m.Namespace, Name: m.Name,
+			Labels: inuse.Only(m.Labels, inuse.LabelRev, inuse.LabelInject), Annotations: inuse.Only(m.Annotations, inuse.AnnotationRev)})
+	})
+	if err != nil {
+		return nil, &ClusterError{Cluster: c, What: "listing its pods", Err: err}
 	}
 	return inuse.NewMemory(nss, ps), nil
-}
-
-// list calls each for every object of a paged list.
-func list(ctx context.Context, ri metadata.ResourceInterface, opts metav1.ListOptions, each func(*metav1.PartialObjectMetadata)) error {
-	opts.Limit = pageSize
-	for {
-		page, err := ri.List(ctx, opts)
-		if err != nil {
-			return err
-		}
-		for i := range page.Items {
-			each(&page.Items[i])
-		}
-		if page.Continue == "" {
-			return nil
-		}
-		opts.Continue = page.Continue
-	}
 }
 
 // entry is the entry of a cluster, with a client made for the version of its Secret.

@@ -50,8 +50,10 @@ var env struct {
 	setup    sync.Once
 	setupErr error
 	// dir holds the binary, charts, catalog and operator logs; TestMain removes it.
-	dir          string
-	operator     string
+	dir      string
+	operator string
+	// bosun is the users' CLI, for `bosun status` at scale.
+	bosun        string
 	resources    string
 	versionsFile string
 
@@ -101,6 +103,13 @@ func prepare(b *testing.B) {
 			build.Env = append(os.Environ(), repo.ProgramEnv...)
 			if out, err := build.CombinedOutput(); err != nil {
 				return fmt.Errorf("building bosun-operator: %v\n%s", err, out)
+			}
+			env.bosun = filepath.Join(dir, "bosun")
+			build = exec.Command("go", append(args, "-o", env.bosun, "./cmd/bosun")...)
+			build.Dir = root
+			build.Env = append(os.Environ(), repo.ProgramEnv...)
+			if out, err := build.CombinedOutput(); err != nil {
+				return fmt.Errorf("building bosun: %v\n%s", err, out)
 			}
 			// As an image's files are, the executable is on disk, not only in the page cache: the
 			// operator can then hand the pages it no longer runs back to the kernel (dirty pages

@@ -3,11 +3,15 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/meshview"
 	"github.com/bosun-mesh/bosun/internal/testcluster"
 )
 
@@ -71,6 +76,7 @@ func BenchmarkScale(b *testing.B) {
 	progress("Scale: writes while %d pods were created: %s", scaleNamespaces*podsPerNamespace, w)
 	report(b, figure{what: "API writes while the 10,000 pods were created, leases aside", value: w.total(resourceLeases), unit: "load-writes", target: noTarget})
 	checkInUse(b, c, oldRev)
+	measureStatus(b, c)
 	time.Sleep(settle)
 	idle := p.sample(b)
 	reportRSS(b, idle, "RSS at 10,000 pods, idle", "idle-MiB", 64, "186 MB")
@@ -335,4 +341,35 @@ feed:
 		b.Fatalf("%s: %v", what, firstErr)
 	}
 	progress("Scale: %d %s in %s", n, what, time.Since(start).Round(time.Second))
+}
+
+// measureStatus runs `bosun status -o json` as a user does against the loaded cluster, and reports its
+// wall time and the largest resident memory the process reached (the kernel's rusage).
+func measureStatus(b *testing.B, c *cluster) {
+	b.Helper()
+	cmd := exec.Command(env.bosun, "status", "--kubeconfig", c.KubeconfigPath(), "-o", "json")
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start)
+	if err != nil {
+		b.Fatalf("bosun status: %v\n%s", err, errOut.String())
+	}
+	var st meshview.Status
+	if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+		b.Fatal(err)
+	}
+	pods := 0
+	for _, r := range st.Revisions {
+		pods += r.Pods
+	}
+	rusage, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		b.Fatal("no rusage for bosun status")
+	}
+	maxRSS := float64(rusage.Maxrss) / 1024 // KiB on Linux
+	progress("Scale: bosun status counted %d pods in use in %s, max RSS %.1f MiB", pods, took.Round(time.Millisecond), maxRSS)
+	report(b, figure{what: "bosun status at 10,000 pods: wall time", value: round(took.Seconds(), 2), unit: "status-s", target: 2})
+	report(b, figure{what: "bosun status at 10,000 pods: max RSS", value: round(maxRSS, 1), unit: "status-MiB", target: 100})
 }

@@ -3,8 +3,13 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/meshview"
 	"github.com/bosun-mesh/bosun/samples"
 )
 
@@ -78,6 +84,9 @@ spec:
 		// istio.io/rev=ossm3 --overwrite=true
 		mergePatch(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
 			`{"metadata":{"labels":{"maistra.io/ignore-namespace":"true","istio-injection":null,"istio.io/rev":"ossm3"}}}`)
+		if i == 0 {
+			restartsDue(t, ns)
+		}
 		// kubectl rollout restart deployment -n mercury && kubectl rollout status deployment -n mercury
 		pods[ns] = rolloutRestart(t, c, ns)
 		migrationStep(t, c, pods, i+1)
@@ -145,6 +154,25 @@ func migrationStep(t *testing.T, c client.Client, pods map[string][]corev1.Pod, 
 	}); err != nil {
 		t.Fatalf("each revision's counts of its namespaces and pods: %v", err)
 	}
+	// bosun status: the same counts, and every workload on the revision its namespace selects.
+	st, text := meshStatus(t, 0)
+	for _, rev := range st.Revisions {
+		want := map[string][]string{"basic": staying, "ossm3": moved}[rev.Name]
+		var got []string
+		for _, ns := range rev.Namespaces {
+			got = append(got, ns.Name)
+		}
+		if rev.Pods != len(want)*perNamespace || !slices.Equal(got, slices.Sorted(slices.Values(want))) || len(rev.Workloads) != len(want)*perNamespace {
+			t.Errorf("bosun status, revision %s: %d pods, namespaces %v, %d workloads; want %d pods in %v\n%s", rev.Name, rev.Pods, got, len(rev.Workloads), len(want)*perNamespace, want, text)
+		}
+	}
+	if len(st.Restarts) != 0 {
+		t.Errorf("bosun status: restarts due %+v, want none once each namespace is restarted", st.Restarts)
+	}
+	if migrated == 2 {
+		golden(t, "status-two-namespaces-migrated.txt", text)
+	}
+
 	// kubectl get istiorevisiontag: the old control plane's tag is in use until the last namespace
 	// labelled istio-injection=enabled has left it (docs/architecture.md#lesson-default-tag, #lesson-usage-follows-injection), then says so.
 	if len(staying) > 0 {
@@ -185,4 +213,64 @@ func inUseIs(ctx context.Context, c client.Client, rev, want string) error {
 		return fmt.Errorf("IstioRevision %s: InUse message %q, want %q", rev, cond.Message, want)
 	}
 	return nil
+}
+
+// meshStatus runs bosun status as a user does, -o json and as text, and checks its exit code.
+func meshStatus(t *testing.T, wantCode int, args ...string) (meshview.Status, string) {
+	t.Helper()
+	run := func(more ...string) string {
+		cmd := exec.Command(bosunBinary, append(append([]string{"status", "--kubeconfig", box.KubeconfigPath()}, args...), more...)...)
+		cmd.Env = append(os.Environ(), "NO_COLOR=1")
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		if code := cmd.ProcessState.ExitCode(); code != wantCode {
+			t.Fatalf("bosun status %v: exit %d (%v), want %d\n%s%s", args, code, err, wantCode, out.String(), errOut.String())
+		}
+		return out.String()
+	}
+	var st meshview.Status
+	if err := json.Unmarshal([]byte(run("-o", "json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	return st, run()
+}
+
+// restartsDue checks that bosun status lists every Deployment of a relabelled namespace as due for a
+// restart onto ossm3, with the command that does it.
+func restartsDue(t *testing.T, ns string) {
+	t.Helper()
+	st, text := meshStatus(t, 0, "-n", ns)
+	var got []string
+	for _, r := range st.Restarts {
+		if r.RunsOn != "basic" || r.Wants != "ossm3" || r.Command != "kubectl rollout restart deployment/"+r.Name+" -n "+ns {
+			t.Errorf("restart %+v", r)
+		}
+		got = append(got, r.Name)
+	}
+	if want := slices.Sorted(slices.Values(samples.BookinfoDeployments)); !slices.Equal(got, want) {
+		t.Errorf("bosun status -n %s: restarts due %v, want %v\n%s", ns, got, want, text)
+	}
+}
+
+// golden compares text with testdata/<name>; BOSUN_UPDATE_GOLDEN=1 rewrites the file instead.
+func golden(t *testing.T, name, text string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if os.Getenv("BOSUN_UPDATE_GOLDEN") == "1" {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (BOSUN_UPDATE_GOLDEN=1 writes it)", err)
+	}
+	if string(want) != text {
+		t.Errorf("bosun status differs from %s:\n--- got\n%s--- want\n%s", path, text, want)
+	}
 }

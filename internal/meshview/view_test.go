@@ -1,0 +1,175 @@
+package meshview
+
+import (
+	"bytes"
+	"reflect"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/desired"
+	"github.com/bosun-mesh/bosun/internal/inuse"
+)
+
+const (
+	oldRev = "default-v1-27-2"
+	newRev = "default-v1-27-3"
+)
+
+func ready(status metav1.ConditionStatus, reason string) []metav1.Condition {
+	return []metav1.Condition{{Type: v1.ConditionReady, Status: status, Reason: reason}}
+}
+
+func revision(name, version string, owner *v1.Istio) *v1.IstioRevision {
+	rev := &v1.IstioRevision{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1.IstioRevisionSpec{Version: v1.ConcreteVersion(version), Namespace: "istio-system"}}
+	yes := true
+	rev.OwnerReferences = []metav1.OwnerReference{{Kind: v1.KindIstio, Name: owner.Name, UID: owner.UID, Controller: &yes}}
+	rev.Status.Conditions = ready(metav1.ConditionTrue, v1.ReasonReady)
+	return rev
+}
+
+func injected(ns, name, rev, version, rs, hash string) Pod {
+	return Pod{Pod: inuse.Pod{Namespace: ns, Name: name,
+		Labels:      map[string]string{"pod-template-hash": hash},
+		Annotations: map[string]string{"istio.io/rev": rev, "bosun.dev/proxy-version": version}},
+		OwnerKind: "ReplicaSet", OwnerName: rs + "-" + hash}
+}
+
+// migration is a RevisionBased update half done: the tag default moved to the new revision; bookinfo
+// selects it through the tag, and one of its workloads still runs on the old revision; shop still
+// names the old revision; a finished Job pod was injected by the old one.
+func migration() Snapshot {
+	istio := &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "default", UID: "istio-uid"},
+		Spec: v1.IstioSpec{Version: "v1.27.3", Namespace: "istio-system", UpdateStrategy: &v1.IstioUpdateStrategy{Type: v1.UpdateStrategyRevisionBased}}}
+	istio.Status.ActiveRevisionName = newRev
+	istio.Status.Conditions = ready(metav1.ConditionTrue, v1.ReasonReady)
+	tag := &v1.IstioRevisionTag{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v1.IstioRevisionTagSpec{TargetRef: v1.TargetReference{Kind: v1.KindIstioRevision, Name: newRev}}}
+	tag.Status.IstioRevision = newRev
+	f := &desired.Facts{
+		Istios:    map[string]*v1.Istio{"default": istio},
+		Revisions: map[string]*v1.IstioRevision{oldRev: revision(oldRev, "v1.27.2", istio), newRev: revision(newRev, "v1.27.3", istio)},
+		Tags:      map[string]*v1.IstioRevisionTag{"default": tag},
+	}
+	return Snapshot{
+		Facts: f,
+		Namespaces: []inuse.Namespace{
+			{Name: "bookinfo", Labels: map[string]string{"istio-injection": "enabled"}},
+			{Name: "shop", Labels: map[string]string{"istio.io/rev": oldRev}},
+			{Name: "plain"},
+		},
+		Pods: []Pod{
+			injected("bookinfo", "productpage-1", newRev, "v1.27.3", "productpage", "aaa"),
+			injected("bookinfo", "productpage-2", newRev, "v1.27.3", "productpage", "aaa"),
+			injected("bookinfo", "reviews-v2-1", oldRev, "v1.27.2", "reviews-v2", "bbb"),
+			injected("shop", "cart-1", oldRev, "v1.27.2", "cart", "ccc"),
+		},
+		Finished: []Pod{{Pod: inuse.Pod{Namespace: "bookinfo", Name: "migrate-db-x", Annotations: map[string]string{"istio.io/rev": oldRev}}, OwnerKind: "Job", OwnerName: "migrate-db"}},
+	}
+}
+
+// TestBuildShowsAMigration: the view of a half-done migration says how far each Istio got and what is
+// left, what selects each revision and how, the workloads each injected with their proxies, which
+// workloads are due for a restart and the command, and the finished pods apart.
+func TestBuildShowsAMigration(t *testing.T) {
+	s := migration()
+	st := Build(desired.Env{}, s)
+	if !st.Ready || st.APIVersion != APIVersion || st.Kind != Kind {
+		t.Errorf("ready %t, %s %s", st.Ready, st.APIVersion, st.Kind)
+	}
+	want := Migration{Workloads: 3, OnActive: 1, LeftOn: map[string][]string{oldRev: {"bookinfo/reviews-v2", "shop/cart"}}}
+	if len(st.Istios) != 1 || !reflect.DeepEqual(st.Istios[0].Migration, want) {
+		t.Fatalf("migration %+v, want %+v", st.Istios, want)
+	}
+	if line := migrationLine(st.Istios[0]); line != "default: 1 of 3 workloads on "+newRev+"; left on "+oldRev+": bookinfo/reviews-v2, shop/cart" {
+		t.Errorf("migration line %q", line)
+	}
+	byName := map[string]Revision{}
+	for _, r := range st.Revisions {
+		byName[r.Name] = r
+	}
+	newer, older := byName[newRev], byName[oldRev]
+	if !newer.Active || older.Active {
+		t.Errorf("active: new %t, old %t", newer.Active, older.Active)
+	}
+	if !reflect.DeepEqual(newer.Namespaces, []NamespaceRef{{Name: "bookinfo", By: "istio-injection=enabled"}}) || !reflect.DeepEqual(newer.Tags, []string{"default"}) {
+		t.Errorf("new revision: namespaces %+v, tags %v", newer.Namespaces, newer.Tags)
+	}
+	if !reflect.DeepEqual(older.Namespaces, []NamespaceRef{{Name: "shop", By: "istio.io/rev=" + oldRev}}) {
+		t.Errorf("old revision: namespaces %+v", older.Namespaces)
+	}
+	if !reflect.DeepEqual(newer.Workloads, []Workload{{Namespace: "bookinfo", Kind: "Deployment", Name: "productpage", Pods: 2, Proxies: []string{"v1.27.3"}}}) {
+		t.Errorf("new revision's workloads %+v", newer.Workloads)
+	}
+	if !reflect.DeepEqual(older.Proxies, map[string]int{"v1.27.2": 2}) {
+		t.Errorf("old revision's proxies %v", older.Proxies)
+	}
+	wantRestarts := []Restart{{Namespace: "bookinfo", Kind: "Deployment", Name: "reviews-v2", Pods: 1, RunsOn: oldRev, Wants: newRev,
+		Command: "kubectl rollout restart deployment/reviews-v2 -n bookinfo"}}
+	if !reflect.DeepEqual(st.Restarts, wantRestarts) {
+		t.Errorf("restarts %+v, want %+v", st.Restarts, wantRestarts)
+	}
+	if len(st.Finished) != 1 || st.Finished[0].Name != "migrate-db-x" {
+		t.Errorf("finished %+v", st.Finished)
+	}
+}
+
+// TestCountsAreInUse: each revision's pod count is what its IN USE counts, by internal/inuse over the
+// same snapshot and desired.UsageTarget; the finished pod counts for neither.
+func TestCountsAreInUse(t *testing.T) {
+	s := migration()
+	st := Build(desired.Env{}, s)
+	var pods []inuse.Pod
+	for _, p := range s.Pods {
+		pods = append(pods, p.Pod)
+	}
+	lookup := inuse.NewMemory(s.Namespaces, pods)
+	for _, r := range st.Revisions {
+		usage, err := inuse.Revision(lookup, desired.Env{}.UsageTarget(s.Facts.Revisions[r.Name], s.Facts))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Pods != usage.Pods || len(r.Namespaces) != len(usage.Namespaces) {
+			t.Errorf("%s: view %d pods, %d namespaces; IN USE %s", r.Name, r.Pods, len(r.Namespaces), usage.Message())
+		}
+	}
+}
+
+// TestAnInPlaceUpdateLeavesProxiesToRestart: after an InPlace update, the pods injected before it run
+// the old proxy on the same revision: due for a restart.
+func TestAnInPlaceUpdateLeavesProxiesToRestart(t *testing.T) {
+	s := migration()
+	s.Facts.Revisions[oldRev].Spec.Version = "v1.27.4"
+	st := Build(desired.Env{}, s)
+	var shop *Restart
+	for i := range st.Restarts {
+		if st.Restarts[i].Namespace == "shop" {
+			shop = &st.Restarts[i]
+		}
+	}
+	if shop == nil || shop.RunsOn != oldRev+" (proxy v1.27.2)" || shop.Wants != oldRev+" (proxy v1.27.4)" {
+		t.Errorf("restarts %+v, want shop/cart due for the new proxy", st.Restarts)
+	}
+}
+
+// TestNotReadyAndNamespaces: a revision that is not Ready makes the view not Ready; -n narrows the
+// workloads and namespaces shown, never the revisions.
+func TestNotReadyAndNamespaces(t *testing.T) {
+	s := migration()
+	s.Facts.Revisions[newRev].Status.Conditions = ready(metav1.ConditionFalse, v1.ReasonIstiodNotReady)
+	st := Build(desired.Env{}, s, "shop")
+	if st.Ready {
+		t.Error("ready with a revision that is not")
+	}
+	if len(st.Revisions) != 2 || len(st.Restarts) != 0 || st.Istios[0].Migration.Workloads != 1 {
+		t.Errorf("narrowed to shop: revisions %d, restarts %+v, migration %+v", len(st.Revisions), st.Restarts, st.Istios[0].Migration)
+	}
+	var out bytes.Buffer
+	if err := st.Text(&out, Style{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "NotReady(IstiodNotReady)") || strings.Contains(out.String(), "\x1b[") {
+		t.Errorf("text:\n%s", out.String())
+	}
+}

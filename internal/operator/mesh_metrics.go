@@ -1,0 +1,145 @@
+package operator
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/desired"
+	"github.com/bosun-mesh/bosun/internal/inuse"
+	"github.com/bosun-mesh/bosun/internal/meshview"
+)
+
+// The gauges of the mesh, as `bosun status` shows it: by Istio and revision (and, for proxies, by the
+// proxy version), never by namespace or pod, so that their number grows with the control planes and
+// the Istio versions in use, not with the cluster.
+var (
+	proxiesDesc = prometheus.NewDesc("bosun_proxies",
+		"Pods injected by an IstioRevision (not Succeeded or Failed), by the proxy version they were injected with (unknown when not known).",
+		[]string{"istio", "revision", "version"}, nil)
+	revisionReadyDesc = prometheus.NewDesc("bosun_revision_ready",
+		"1 when the IstioRevision is Ready, else 0.", []string{"istio", "revision"}, nil)
+	revisionActiveDesc = prometheus.NewDesc("bosun_revision_active",
+		"1 for the active revision of its Istio, else 0.", []string{"istio", "revision"}, nil)
+	revisionCreatedDesc = prometheus.NewDesc("bosun_revision_created_timestamp_seconds",
+		"When the IstioRevision was created, in Unix seconds.", []string{"istio", "revision"}, nil)
+	restartsDueDesc = prometheus.NewDesc("bosun_restarts_due",
+		"Pods injected by the IstioRevision whose labels, or whose namespace's, now select another revision, or a newer proxy: a restart is due.",
+		[]string{"istio", "revision"}, nil)
+	outsideSkewDesc = prometheus.NewDesc("bosun_proxies_outside_skew",
+		"Pods injected by the IstioRevision whose proxy is more than one minor version away from the revision's version.",
+		[]string{"istio", "revision"}, nil)
+	updateInProgressDesc = prometheus.NewDesc("bosun_istio_update_in_progress",
+		"1 while an Istio has more than one revision or its active revision is not Ready for its latest spec, else 0.",
+		[]string{"istio"}, nil)
+)
+
+// meshCollector reports, when Prometheus scrapes, the mesh from the operator's caches: the revisions
+// and Istios, and the pods each revision injected, found through the in-use index by their istio.io/rev
+// annotation, so that a scrape reads those pods only. It writes nothing. Only the replica that leads
+// serves them, as it does the usage gauges, so that two replicas' series never add up.
+type meshCollector struct {
+	reader client.Reader
+	// elected is closed once this replica leads.
+	elected <-chan struct{}
+}
+
+func (meshCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{proxiesDesc, revisionReadyDesc, revisionActiveDesc, revisionCreatedDesc, restartsDueDesc, outsideSkewDesc, updateInProgressDesc} {
+		ch <- d
+	}
+}
+
+func (c meshCollector) Collect(ch chan<- prometheus.Metric) {
+	select {
+	case <-c.elected:
+	default:
+		return
+	}
+	// As for the states: report nothing rather than block a scrape before the cache has synced.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	facts, err := desired.Read(ctx, c.reader)
+	if err != nil {
+		return
+	}
+	namespaces := map[string]map[string]string{}
+	nsLabels := func(name string) map[string]string {
+		if l, ok := namespaces[name]; ok {
+			return l
+		}
+		ns := &metav1.PartialObjectMetadata{}
+		ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+		if err := c.reader.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+			namespaces[name] = nil
+			return nil
+		}
+		namespaces[name] = ns.Labels
+		return ns.Labels
+	}
+	revisionsOf := map[string]int{}
+	for _, rev := range facts.SortedRevisions() {
+		if !rev.DeletionTimestamp.IsZero() {
+			continue
+		}
+		istio := ""
+		if owner := metav1.GetControllerOf(rev); owner != nil && owner.Kind == v1.KindIstio {
+			istio = owner.Name
+			revisionsOf[istio]++
+		}
+		active := 0.0
+		if i := facts.Istios[istio]; i != nil && i.Status.ActiveRevisionName == rev.Name {
+			active = 1
+		}
+		ch <- prometheus.MustNewConstMetric(revisionReadyDesc, prometheus.GaugeValue, boolGauge(desired.Ready(rev)), istio, rev.Name)
+		ch <- prometheus.MustNewConstMetric(revisionActiveDesc, prometheus.GaugeValue, active, istio, rev.Name)
+		ch <- prometheus.MustNewConstMetric(revisionCreatedDesc, prometheus.GaugeValue, float64(rev.CreationTimestamp.Unix()), istio, rev.Name)
+
+		pods := &metav1.PartialObjectMetadataList{}
+		pods.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("PodList"))
+		if err := c.reader.List(ctx, pods, client.MatchingFields{inuse.IndexField: inuse.AnnotationKey(rev.Name)}, client.UnsafeDisableDeepCopy); err != nil {
+			continue
+		}
+		proxies := map[string]int{}
+		due, skewed := 0, 0
+		for i := range pods.Items {
+			p := &pods.Items[i]
+			version := meshview.ProxyVersion(p.Annotations)
+			proxies[version]++
+			pod := meshview.Pod{Pod: inuse.Pod{Namespace: p.Namespace, Name: p.Name, Labels: p.Labels, Annotations: p.Annotations}}
+			if _, ok := meshview.RestartDue(pod, nsLabels(p.Namespace), facts); ok {
+				due++
+			}
+			if meshview.OutsideSkew(version, string(rev.Spec.Version)) {
+				skewed++
+			}
+		}
+		for version, n := range proxies {
+			ch <- prometheus.MustNewConstMetric(proxiesDesc, prometheus.GaugeValue, float64(n), istio, rev.Name, version)
+		}
+		ch <- prometheus.MustNewConstMetric(restartsDueDesc, prometheus.GaugeValue, float64(due), istio, rev.Name)
+		ch <- prometheus.MustNewConstMetric(outsideSkewDesc, prometheus.GaugeValue, float64(skewed), istio, rev.Name)
+	}
+	for name, istio := range facts.Istios {
+		if !istio.DeletionTimestamp.IsZero() {
+			continue
+		}
+		active := facts.Revisions[istio.Status.ActiveRevisionName]
+		settled := revisionsOf[name] <= 1 && active != nil && desired.Ready(active) &&
+			meta.IsStatusConditionTrue(istio.Status.Conditions, v1.ConditionReady)
+		ch <- prometheus.MustNewConstMetric(updateInProgressDesc, prometheus.GaugeValue, boolGauge(!settled), name)
+	}
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,79 @@
+// Package podmeta reads, from any cluster, the metadata of the namespaces and of the pods that
+// internal/inuse's rules can count: metadata-only lists (PartialObjectMetadata, no pod spec crosses
+// the network) that the API server pages. The operator reads its own cluster through its cache; this
+// package is for what reads a cluster once: another cluster a control plane serves (internal/remote)
+// and `bosun status` (internal/meshview).
+package podmeta
+
+import (
+	"context"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/metadata"
+
+	"github.com/bosun-mesh/bosun/internal/inuse"
+)
+
+// LabelTLSMode is the label Istio's injector puts on every pod it injects; with the labels that ask
+// for injection (inuse.LabelRev, inuse.LabelInject) it selects every pod that can reference a revision.
+const LabelTLSMode = "security.istio.io/tlsMode"
+
+// PodSelectors select, together, every pod that can reference a revision (inuse.PodReferences): the
+// injected ones, which carry the istio.io/rev annotation, and those whose labels ask for a revision.
+var PodSelectors = []string{LabelTLSMode, inuse.LabelRev, inuse.LabelInject + "=true"}
+
+// Finished are the field selectors of the pods that no longer count (inuse.PodFieldSelector keeps
+// them out), one per phase: a field selector cannot say "or".
+var Finished = []string{"status.phase=Succeeded", "status.phase=Failed"}
+
+var (
+	namespaces = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	pods       = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+)
+
+// PageSize is how many objects one list request asks for.
+var PageSize int64 = 500
+
+// Namespaces calls each for every namespace.
+func Namespaces(ctx context.Context, mc metadata.Interface, each func(*metav1.PartialObjectMetadata)) error {
+	return list(ctx, mc.Resource(namespaces), metav1.ListOptions{}, each)
+}
+
+// Pods calls each, once, for every pod that can reference a revision and whose phase the field
+// selector lets through (inuse.PodFieldSelector for those that count, an entry of Finished for
+// those that do not).
+func Pods(ctx context.Context, mc metadata.Interface, fieldSelector string, each func(*metav1.PartialObjectMetadata)) error {
+	seen := map[string]bool{}
+	for _, selector := range PodSelectors {
+		opts := metav1.ListOptions{LabelSelector: selector, FieldSelector: fieldSelector}
+		err := list(ctx, mc.Resource(pods), opts, func(m *metav1.PartialObjectMetadata) {
+			if !seen[string(m.UID)] {
+				seen[string(m.UID)] = true
+				each(m)
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// list calls each for every object of a paged list.
+func list(ctx context.Context, ri metadata.ResourceInterface, opts metav1.ListOptions, each func(*metav1.PartialObjectMetadata)) error {
+	opts.Limit = PageSize
+	for {
+		page, err := ri.List(ctx, opts)
+		if err != nil {
+			return err
+		}
+		for i := range page.Items {
+			each(&page.Items[i])
+		}
+		if page.Continue == "" {
+			return nil
+		}
+		opts.Continue = page.Continue
+	}
+}
