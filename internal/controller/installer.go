@@ -179,7 +179,9 @@ func (in *Installer[T]) finalize(ctx context.Context, obj T) error {
 	in.Kind.Forget(obj)
 	patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
 	controllerutil.RemoveFinalizer(obj, Finalizer)
-	return in.Client.Patch(ctx, obj, patch)
+	// A reconcile queued before the cache saw the object go finds it here once more, with the
+	// finalizer this one already removed: the object is gone, which is what was asked.
+	return client.IgnoreNotFound(in.Client.Patch(ctx, obj, patch))
 }
 
 // ReportRefusal records a refusal when it first appears: a Warning Event with the refusal's reason

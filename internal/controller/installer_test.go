@@ -483,3 +483,39 @@ func TestInstallerRemovesWhatItInstalledWhenDeleted(t *testing.T) {
 		t.Errorf("a reconcile of a revision that is gone: %v, %d writes; want nothing done", err, writes)
 	}
 }
+
+// TestAReconcileOfAGoneObjectIsNotAnError: a reconcile queued before the cache saw a deleted revision
+// go reads it once more, finalizer and all, though the reconcile before removed the finalizer and the
+// API server deleted it. That reconcile removes nothing and is not an error: an error would be
+// retried, with backoff, until the cache caught up.
+func TestAReconcileOfAGoneObjectIsNotAnError(t *testing.T) {
+	i := newInstaller(t, func(rev *v1.IstioRevision, _ *desired.Facts) desired.Plan {
+		return chart("cm", rev.Spec.Namespace, rev.Name, "a")
+	})
+	if _, err := i.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if err := i.c.Delete(t.Context(), i.rev); err != nil {
+		t.Fatal(err)
+	}
+	stale := &v1.IstioRevision{}
+	if err := i.c.Get(t.Context(), client.ObjectKey{Name: i.rev.Name}, stale); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := i.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	// A cache that has not caught up still returns the revision as it was before its finalizer went.
+	i.in.Client = interceptor.NewClient(i.c.(client.WithWatch), interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if rev, ok := obj.(*v1.IstioRevision); ok && key.Name == stale.Name {
+				stale.DeepCopyInto(rev)
+				return nil
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
+	})
+	if _, err := i.in.Reconcile(t.Context(), reconcile.Request{NamespacedName: client.ObjectKey{Name: stale.Name}}); err != nil {
+		t.Errorf("a reconcile of a revision already gone: %v, want no error", err)
+	}
+}

@@ -1,7 +1,10 @@
 package metrics
 
 import (
+	"fmt"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
@@ -51,8 +54,24 @@ func TestCountEventsCountsAndPassesOn(t *testing.T) {
 	}
 	e := next.events[0]
 	if e.regarding != ns || e.related != related || e.eventtype != corev1.EventTypeWarning || e.reason != "CountEventsTest" ||
-		e.action != "Reconcile" || e.note != "%s: %d" || len(e.args) != 2 || e.args[0] != "refused" || e.args[1] != 2 {
+		e.action != "Reconcile" || fmt.Sprintf(e.note, e.args...) != "refused: 2" {
 		t.Errorf("the wrapped recorder received %+v, want the Event as recorded", e)
+	}
+}
+
+// TestALongNoteIsCut: the API server refuses an Event whose note is longer than 1024 characters, and
+// the Event would be lost; the note is cut to fit, its start kept, ending in "…", and never in the
+// middle of a character.
+func TestALongNoteIsCut(t *testing.T) {
+	next := &recorder{}
+	long := strings.Repeat("namespace ns-ü; ", 200)
+	CountEvents(next).Eventf(&corev1.Namespace{}, nil, corev1.EventTypeWarning, "CountEventsTest", "Reconcile", "%s", long)
+	got := fmt.Sprintf(next.events[0].note, next.events[0].args...)
+	if len(got) > 1024 || !strings.HasSuffix(got, "…") || !strings.HasPrefix(long, strings.TrimSuffix(got, "…")) || !utf8.ValidString(got) {
+		t.Errorf("note of %d bytes: %q", len(got), got)
+	}
+	if short := "short"; Note(short) != short {
+		t.Errorf("a short note was changed: %q", Note(short))
 	}
 }
 
