@@ -251,11 +251,14 @@ func health(conditions []metav1.Condition) Health {
 // selectedBy is the label by which a namespace selects what it references.
 func selectedBy(labels map[string]string, f *desired.Facts) string {
 	if v, ok := labels[inuse.LabelInjection]; ok {
+		if _, isTag := f.Tags[inuse.Default]; isTag {
+			return inuse.LabelInjection + "=" + v + " via IstioRevisionTag " + inuse.Default
+		}
 		return inuse.LabelInjection + "=" + v
 	}
 	name := labels[inuse.LabelRev]
 	if _, isTag := f.Tags[name]; isTag {
-		return inuse.LabelRev + "=" + name + " (IstioRevisionTag)"
+		return inuse.LabelRev + "=" + name + " via IstioRevisionTag " + name
 	}
 	return inuse.LabelRev + "=" + name
 }

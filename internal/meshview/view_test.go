@@ -93,7 +93,7 @@ func TestBuildShowsAMigration(t *testing.T) {
 	if !newer.Active || older.Active {
 		t.Errorf("active: new %t, old %t", newer.Active, older.Active)
 	}
-	if !reflect.DeepEqual(newer.Namespaces, []NamespaceRef{{Name: "bookinfo", By: "istio-injection=enabled"}}) || !reflect.DeepEqual(newer.Tags, []string{"default"}) {
+	if !reflect.DeepEqual(newer.Namespaces, []NamespaceRef{{Name: "bookinfo", By: "istio-injection=enabled via IstioRevisionTag default"}}) || !reflect.DeepEqual(newer.Tags, []string{"default"}) {
 		t.Errorf("new revision: namespaces %+v, tags %v", newer.Namespaces, newer.Tags)
 	}
 	if !reflect.DeepEqual(older.Namespaces, []NamespaceRef{{Name: "shop", By: "istio.io/rev=" + oldRev}}) {
