@@ -20,13 +20,16 @@ generate: ## Regenerate the values types (from Istio's definitions), deepcopy, C
 	$(CONTROLLER_GEN) crd:crdVersions=v1,allowDangerousTypes=true paths=./api/... output:crd:artifacts:config=chart/crds
 	$(CONTROLLER_GEN) rbac:roleName=bosun-operator paths=./internal/operator/... output:rbac:dir=chart/files
 
+# The alerting rules' only source is the chart's chart/files/prometheus/bosun-rules.yaml; deploy/prometheus/
+# holds a copy for a Prometheus run without the Prometheus operator (docs/monitoring.md).
 .PHONY: manifests
-manifests: generate ## Render the operator's chart (chart/) into deploy/bosun.yaml, the plain-YAML install (CRDs aside: chart/crds), and lint the chart.
+manifests: generate ## Render the operator's chart (chart/) into deploy/bosun.yaml, the plain-YAML install (CRDs aside: chart/crds), copy its alerting rules to deploy/prometheus/, and lint the chart.
 	@echo "manifests: helm lint and helm template of chart/ (Helm's CLI builds once, a few minutes)"
 	$(HELM) lint chart --strict
 	@if $(HELM) template bosun chart --set leaderElection.leaseDuration=60 >/dev/null 2>&1; then \
 		echo "manifests: the chart accepted a duration without its unit (values.schema.json)"; exit 1; fi
 	$(HELM) template bosun chart --namespace bosun-system --set createNamespace=true > deploy/bosun.yaml
+	cp chart/files/prometheus/bosun-rules.yaml deploy/prometheus/bosun-rules.yaml
 
 .PHONY: verify
 verify: manifests ## Regenerate everything and fail if the tree changed (run by make test).
