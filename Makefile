@@ -100,7 +100,7 @@ test-bins: cluster-programs ## Build the cluster's programs and the istiods the 
 unit: ## Run the unit tests: no cluster, no network once the charts are fetched (which the tests do themselves on a fresh clone); well under two minutes.
 	@echo "unit: go test ./... (tests that need a cluster are tagged integration or e2e and are not built)"
 	go test $(GO_TEST_FLAGS) -count=1 ./...
-	cd hack/tools && go test -count=1 ./image
+	cd hack/tools && go test -count=1 ./image ./monitoring
 
 .PHONY: integration
 integration: cluster-programs ## Run the unit tests and the integration suites (a real kube-apiserver and etcd per package; each controller's suite in under a minute).
@@ -111,8 +111,8 @@ integration: cluster-programs ## Run the unit tests and the integration suites (
 test: verify charts bundle test-bins ## Run every test: unit, integration and end-to-end against the cluster in a box.
 	@echo "test: go test -tags integration,e2e ./... (integration tests start a real kube-apiserver and etcd; e2e tests the whole cluster in a box)"
 	go test $(GO_TEST_FLAGS) -tags integration,e2e -count=1 -timeout 40m ./...
-	@echo "test: the tools module (the image builder)"
-	cd hack/tools && go test -count=1 ./image
+	@echo "test: the tools module (the image builder; the dashboard and alerting rules, with Prometheus's parsers)"
+	cd hack/tools && go test -count=1 ./image ./monitoring
 
 # BENCH_FLAGS are passed to the operator benchmarks (test/bench), such as
 # BENCH_FLAGS='-bench Scale' or BENCH_FLAGS='-args -container-memory=64Mi'.
