@@ -1,6 +1,7 @@
 package monitoring
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -76,12 +77,18 @@ func queryErrors(known map[string][]string, q query) []string {
 		return []string{fmt.Sprintf("%s: %v\n%s", q.where, err, q.expr)}
 	}
 	var errs []string
-	// A label is looked for among those of the metrics under the node that names it.
+	// A label is looked for among those of the metrics under the node that names it. Under an
+	// unknown metric, which is an error of its own, any label goes (nil).
 	labelsUnder := func(n parser.Node) []string {
 		out := slices.Clone(scrapeLabels)
 		parser.Inspect(n, func(n parser.Node, _ []parser.Node) error {
 			if vs, ok := n.(*parser.VectorSelector); ok {
-				out = append(out, known[metricName(vs)]...)
+				l, ok := known[metricName(vs)]
+				if !ok {
+					out = nil
+					return errors.New("unknown metric")
+				}
+				out = append(out, l...)
 			}
 			return nil
 		})
@@ -89,7 +96,7 @@ func queryErrors(known map[string][]string, q query) []string {
 	}
 	check := func(what string, names []string, have []string) {
 		for _, l := range names {
-			if !slices.Contains(have, l) {
+			if have != nil && !slices.Contains(have, l) {
 				errs = append(errs, fmt.Sprintf("%s: %s names label %q, which none of its metrics has (%s)", q.where, what, l, q.expr))
 			}
 		}
@@ -118,7 +125,10 @@ func queryErrors(known map[string][]string, q query) []string {
 			check(n.Op.String()+"'s grouping", n.Grouping, labelsUnder(n.Expr))
 		case *parser.BinaryExpr:
 			if n.VectorMatching != nil {
-				have := append(labelsUnder(n.LHS), labelsUnder(n.RHS)...)
+				var have []string
+				if lhs, rhs := labelsUnder(n.LHS), labelsUnder(n.RHS); lhs != nil && rhs != nil {
+					have = append(lhs, rhs...)
+				}
 				check("the vector matching", n.VectorMatching.MatchingLabels, have)
 				check("the group modifier", n.VectorMatching.Include, have)
 			}

@@ -17,7 +17,7 @@ import (
 // wantAlerts are the alerts the rules must hold, with how long each condition must last and the
 // severity Alertmanager routes by.
 var wantAlerts = map[string]struct {
-	for_     string
+	after    string
 	severity string
 }{
 	"BosunRevisionNotReady":         {"10m", "critical"},
@@ -50,8 +50,8 @@ func checkAlerts(t *testing.T, where string, groups *rulefmt.RuleGroups) {
 				t.Errorf("%s: %s appears twice", where, r.Alert)
 			}
 			seen[r.Alert] = true
-			if d, err := model.ParseDuration(want.for_); err != nil || r.For != d {
-				t.Errorf("%s: %s fires after %s, want %s", where, r.Alert, r.For, want.for_)
+			if d, err := model.ParseDuration(want.after); err != nil || r.For != d {
+				t.Errorf("%s: %s fires after %s, want %s", where, r.Alert, r.For, want.after)
 			}
 			if r.Labels["severity"] != want.severity {
 				t.Errorf("%s: %s has severity %q, want %q", where, r.Alert, r.Labels["severity"], want.severity)
