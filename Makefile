@@ -20,13 +20,16 @@ generate: ## Regenerate the values types (from Istio's definitions), deepcopy, C
 	$(CONTROLLER_GEN) crd:crdVersions=v1,allowDangerousTypes=true paths=./api/... output:crd:artifacts:config=chart/crds
 	$(CONTROLLER_GEN) rbac:roleName=bosun-operator paths=./internal/operator/... output:rbac:dir=chart/files
 
+# The alerting rules' only source is the chart's chart/files/prometheus/bosun-rules.yaml; deploy/prometheus/
+# holds a copy for a Prometheus run without the Prometheus operator (docs/monitoring.md).
 .PHONY: manifests
-manifests: generate ## Render the operator's chart (chart/) into deploy/bosun.yaml, the plain-YAML install (CRDs aside: chart/crds), and lint the chart.
+manifests: generate ## Render the operator's chart (chart/) into deploy/bosun.yaml, the plain-YAML install (CRDs aside: chart/crds), copy its alerting rules to deploy/prometheus/, and lint the chart.
 	@echo "manifests: helm lint and helm template of chart/ (Helm's CLI builds once, a few minutes)"
 	$(HELM) lint chart --strict
 	@if $(HELM) template bosun chart --set leaderElection.leaseDuration=60 >/dev/null 2>&1; then \
 		echo "manifests: the chart accepted a duration without its unit (values.schema.json)"; exit 1; fi
 	$(HELM) template bosun chart --namespace bosun-system --set createNamespace=true > deploy/bosun.yaml
+	cp chart/files/prometheus/bosun-rules.yaml deploy/prometheus/bosun-rules.yaml
 
 .PHONY: verify
 verify: manifests ## Regenerate everything and fail if the tree changed (run by make test).
@@ -97,7 +100,7 @@ test-bins: cluster-programs ## Build the cluster's programs and the istiods the 
 unit: ## Run the unit tests: no cluster, no network once the charts are fetched (which the tests do themselves on a fresh clone); well under two minutes.
 	@echo "unit: go test ./... (tests that need a cluster are tagged integration or e2e and are not built)"
 	go test $(GO_TEST_FLAGS) -count=1 ./...
-	cd hack/tools && go test -count=1 ./image
+	cd hack/tools && go test -count=1 ./image ./monitoring
 
 .PHONY: integration
 integration: cluster-programs ## Run the unit tests and the integration suites (a real kube-apiserver and etcd per package; each controller's suite in under a minute).
@@ -108,8 +111,8 @@ integration: cluster-programs ## Run the unit tests and the integration suites (
 test: verify charts bundle test-bins ## Run every test: unit, integration and end-to-end against the cluster in a box.
 	@echo "test: go test -tags integration,e2e ./... (integration tests start a real kube-apiserver and etcd; e2e tests the whole cluster in a box)"
 	go test $(GO_TEST_FLAGS) -tags integration,e2e -count=1 -timeout 40m ./...
-	@echo "test: the tools module (the image builder)"
-	cd hack/tools && go test -count=1 ./image
+	@echo "test: the tools module (the image builder; the dashboard and alerting rules, with Prometheus's parsers)"
+	cd hack/tools && go test -count=1 ./image ./monitoring
 
 # BENCH_FLAGS are passed to the operator benchmarks (test/bench), such as
 # BENCH_FLAGS='-bench Scale' or BENCH_FLAGS='-args -container-memory=64Mi'.
