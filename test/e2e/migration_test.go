@@ -50,7 +50,7 @@ var planets = []string{"mercury", "venus", "earth", "mars", "jupiter"}
 // they are.
 func TestCanaryMigrationOneNamespaceAtATime(t *testing.T) {
 	c := newClient(t)
-	installBosun(t, c)
+	in := installBosun(t, c)
 	ensureNamespace(t, c, "istio-system")
 
 	// The 2.6 control plane basic, which manages the five namespaces.
@@ -77,7 +77,7 @@ spec:
 		pods[ns] = deployBookinfo(t, c, ns)
 		assertSidecars(t, pods[ns], "basic", "proxyv2:1.24.3")
 	}
-	migrationStep(t, c, pods, 0)
+	migrationStep(t, c, in, pods, 0)
 
 	for i, ns := range planets {
 		// kubectl label namespace mercury maistra.io/ignore-namespace="true" istio-injection-
@@ -85,11 +85,11 @@ spec:
 		mergePatch(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
 			`{"metadata":{"labels":{"maistra.io/ignore-namespace":"true","istio-injection":null,"istio.io/rev":"ossm3"}}}`)
 		if i == 0 {
-			restartsDue(t, ns)
+			restartsDue(t, in, ns)
 		}
 		// kubectl rollout restart deployment -n mercury && kubectl rollout status deployment -n mercury
 		pods[ns] = rolloutRestart(t, c, ns)
-		migrationStep(t, c, pods, i+1)
+		migrationStep(t, c, in, pods, i+1)
 	}
 
 	// Clean up: kubectl delete smcp basic. The workloads and the new control plane stay as they are.
@@ -112,7 +112,7 @@ const countsWithin = 15 * time.Second
 
 // migrationStep checks the mesh once the first migrated of the planets have been moved to ossm3 and
 // the rest are still on basic (see TestCanaryMigrationOneNamespaceAtATime).
-func migrationStep(t *testing.T, c client.Client, pods map[string][]corev1.Pod, migrated int) {
+func migrationStep(t *testing.T, c client.Client, in *installed, pods map[string][]corev1.Pod, migrated int) {
 	t.Helper()
 	moved, staying := planets[:migrated], planets[migrated:]
 	t.Logf("migrated: %v; on the old control plane: %v", moved, staying)
@@ -172,6 +172,12 @@ func migrationStep(t *testing.T, c client.Client, pods map[string][]corev1.Pod, 
 	if migrated == 2 {
 		golden(t, "status-two-namespaces-migrated.txt", text)
 	}
+	// The operator's gauges say the same: the proxies of each revision by version (the migration
+	// curve), and no restart due.
+	meshGauges(t, in, map[string]float64{
+		"bosun_proxies/basic/v1.24.3": float64(len(staying) * perNamespace), "bosun_proxies/ossm3/v1.24.4": float64(len(moved) * perNamespace),
+		"bosun_restarts_due/basic": 0, "bosun_restarts_due/ossm3": 0,
+	})
 
 	// kubectl get istiorevisiontag: the old control plane's tag is in use until the last namespace
 	// labelled istio-injection=enabled has left it (docs/architecture.md#lesson-default-tag, #lesson-usage-follows-injection), then says so.
@@ -238,8 +244,9 @@ func meshStatus(t *testing.T, wantCode int, args ...string) (meshview.Status, st
 
 // restartsDue checks that bosun status lists every Deployment of a relabelled namespace as due for a
 // restart onto ossm3, with the command that does it.
-func restartsDue(t *testing.T, ns string) {
+func restartsDue(t *testing.T, in *installed, ns string) {
 	t.Helper()
+	meshGauges(t, in, map[string]float64{"bosun_restarts_due/basic": float64(len(samples.BookinfoDeployments))})
 	st, text := meshStatus(t, 0, "-n", ns)
 	var got []string
 	for _, r := range st.Restarts {
@@ -251,6 +258,33 @@ func restartsDue(t *testing.T, ns string) {
 	if want := slices.Sorted(slices.Values(samples.BookinfoDeployments)); !slices.Equal(got, want) {
 		t.Errorf("bosun status -n %s: restarts due %v, want %v\n%s", ns, got, want, text)
 	}
+}
+
+// meshGauges waits until the operator's mesh gauges, read through its metrics Service as Prometheus
+// reads them, have the values wanted, keyed name/revision or name/revision/version.
+func meshGauges(t *testing.T, in *installed, want map[string]float64) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("the operator's gauges %v", want), func(ctx context.Context) error {
+		text, err := in.metrics(ctx)
+		if err != nil {
+			return err
+		}
+		families, err := parseMetrics(text)
+		if err != nil {
+			return err
+		}
+		for key, value := range want {
+			parts := strings.Split(key, "/")
+			labels := map[string]string{"revision": parts[1]}
+			if len(parts) == 3 {
+				labels["version"] = parts[2]
+			}
+			if got := familySum(families, parts[0], labels); got != value {
+				return fmt.Errorf("%s = %v, want %v", key, got, value)
+			}
+		}
+		return nil
+	})
 }
 
 // golden compares text with testdata/<name>; BOSUN_UPDATE_GOLDEN=1 rewrites the file instead.
