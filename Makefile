@@ -125,6 +125,17 @@ bench: charts cluster-bins ## Run the Go benchmarks, then measure the operator o
 	@echo "bench: the operator on the cluster in a box (test/bench): install, version changes, writes, 300 idle seconds, 10,000 pods; progress follows"
 	go test ./test/bench -run '^$$' -bench . -benchtime 1x -timeout 60m $(BENCH_FLAGS)
 
+.PHONY: krew
+KREW_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+KREW_URL ?= https://github.com/bosun-mesh/bosun/releases/download/v$(VERSION)
+krew: ## Build the kubectl-bosun release archives into dist/ and the krew plugin manifest for them (dist/bosun.krew.yaml).
+	@mkdir -p dist
+	@for p in $(KREW_PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; \
+		echo "krew: kubectl-bosun for $$os/$$arch"; \
+		GOOS=$$os GOARCH=$$arch CGO_ENABLED=0 go build -trimpath -ldflags=-s -o dist/$$os-$$arch/kubectl-bosun ./cmd/bosun || exit 1; \
+		tar -czf dist/kubectl-bosun_$${os}_$${arch}.tar.gz -C dist/$$os-$$arch kubectl-bosun || exit 1; done
+	go run ./hack/krew -version v$(VERSION) -url $(KREW_URL) -dist dist -o dist/bosun.krew.yaml
+
 .PHONY: demo
 demo: ## Start here: build what is missing, start the cluster in a box with real istiod, install bosun as a user does, a mesh and bookinfo, and show them; runs until Ctrl-C (docs/demo.md).
 	@echo "demo: [1/2] bosun's binaries into bin/; meanwhile Istio's charts into resources/, and the modules of the cluster's programs and of istiod download (first time: a few minutes)"
