@@ -3,10 +3,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"os/exec"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -124,6 +129,53 @@ func TestStatus(t *testing.T) {
 		t.Errorf("-n st-bookinfo shows st-shop's workload:\n%s", stdout)
 	}
 	t.Logf("bosun status -n st-bookinfo:\n%s", stdout)
+
+	// --watch draws the view, and again when it changes: here once the new revision is Ready again.
+	watchCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	watch := exec.CommandContext(watchCtx, os.Args[0], "status", "--kubeconfig", kubeconfig, "--watch", "--interval", "200ms", "-n", "st-bookinfo")
+	watch.Env = append(os.Environ(), runMainEnv+"=1")
+	var out syncBuffer
+	watch.Stdout, watch.Stderr = &out, &out
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); _ = watch.Wait() }()
+	waitOutput := func(what string, done func(string) bool) {
+		t.Helper()
+		for !done(out.String()) {
+			select {
+			case <-watchCtx.Done():
+				t.Fatalf("bosun status --watch: no %s within a minute:\n%s", what, out.String())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	waitOutput("first view", func(s string) bool { return strings.Contains(s, "NotReady(IstiodNotReady)") })
+	revs[newRev].Status.Conditions = readyNow(metav1.ConditionTrue, v1.ReasonReady)
+	must(c.Status().Update(ctx, revs[newRev]))
+	waitOutput("second view once the revision is Ready", func(s string) bool {
+		i := strings.Index(s, "\n--- ")
+		return i > 0 && !strings.Contains(s[i:], "NotReady(") && strings.Contains(s[i:], "st-v1-27-3 (active)")
+	})
+}
+
+// syncBuffer is an output written by a process while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func ptrTo[T any](v T) *T { return &v }

@@ -2,7 +2,9 @@ package meshview
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/metadata"
@@ -18,26 +20,54 @@ import (
 // reads them), and the metadata of the namespaces and of the pods that can reference a revision
 // through mc, in paged, metadata-only lists. Of each pod it keeps only what the view reads.
 func Read(ctx context.Context, c client.Reader, mc metadata.Interface) (Snapshot, error) {
-	facts, err := desired.Read(ctx, c)
-	if err != nil {
+	var s Snapshot
+	var finished [2][]Pod
+	// The lists are independent: they run side by side, so that the view costs the longest of them.
+	reads := []func() error{
+		func() (err error) {
+			s.Facts, err = desired.Read(ctx, c)
+			return err
+		},
+		func() error {
+			err := podmeta.Namespaces(ctx, mc, func(m *metav1.PartialObjectMetadata) {
+				s.Namespaces = append(s.Namespaces, inuse.Namespace{Name: m.Name, Labels: inuse.Only(m.Labels, inuse.LabelInjection, inuse.LabelRev)})
+			})
+			return wrap("listing namespaces", err)
+		},
+		func() error {
+			err := podmeta.Pods(ctx, mc, inuse.PodFieldSelector, func(m *metav1.PartialObjectMetadata) { s.Pods = append(s.Pods, pod(m)) })
+			return wrap("listing pods", err)
+		},
+	}
+	for i, phase := range podmeta.Finished {
+		reads = append(reads, func() error {
+			err := podmeta.Pods(ctx, mc, phase, func(m *metav1.PartialObjectMetadata) { finished[i] = append(finished[i], pod(m)) })
+			return wrap("listing finished pods", err)
+		})
+	}
+	errs := make([]error, len(reads))
+	var wg sync.WaitGroup
+	for i, read := range reads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = read()
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return Snapshot{}, err
 	}
-	s := Snapshot{Facts: facts}
-	err = podmeta.Namespaces(ctx, mc, func(m *metav1.PartialObjectMetadata) {
-		s.Namespaces = append(s.Namespaces, inuse.Namespace{Name: m.Name, Labels: inuse.Only(m.Labels, inuse.LabelInjection, inuse.LabelRev)})
-	})
-	if err != nil {
-		return Snapshot{}, fmt.Errorf("listing namespaces: %w", err)
-	}
-	if err := podmeta.Pods(ctx, mc, inuse.PodFieldSelector, func(m *metav1.PartialObjectMetadata) { s.Pods = append(s.Pods, pod(m)) }); err != nil {
-		return Snapshot{}, fmt.Errorf("listing pods: %w", err)
-	}
-	for _, phase := range podmeta.Finished {
-		if err := podmeta.Pods(ctx, mc, phase, func(m *metav1.PartialObjectMetadata) { s.Finished = append(s.Finished, pod(m)) }); err != nil {
-			return Snapshot{}, fmt.Errorf("listing finished pods: %w", err)
-		}
-	}
+	s.Finished = append(finished[0], finished[1]...)
 	return s, nil
+}
+
+// wrap says what failed.
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // pod keeps what the view reads of a pod's metadata.

@@ -69,19 +69,20 @@ func (c meshCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		return
 	}
-	namespaces := map[string]map[string]string{}
+	// The namespaces' labels, read once for every pod, from the cache and without copies.
+	var namespaces map[string]map[string]string
 	nsLabels := func(name string) map[string]string {
-		if l, ok := namespaces[name]; ok {
-			return l
+		if namespaces == nil {
+			namespaces = map[string]map[string]string{}
+			list := &metav1.PartialObjectMetadataList{}
+			list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
+			if err := c.reader.List(ctx, list, client.UnsafeDisableDeepCopy); err == nil {
+				for i := range list.Items {
+					namespaces[list.Items[i].Name] = list.Items[i].Labels
+				}
+			}
 		}
-		ns := &metav1.PartialObjectMetadata{}
-		ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-		if err := c.reader.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
-			namespaces[name] = nil
-			return nil
-		}
-		namespaces[name] = ns.Labels
-		return ns.Labels
+		return namespaces[name]
 	}
 	revisionsOf := map[string]int{}
 	for _, rev := range facts.SortedRevisions() {
