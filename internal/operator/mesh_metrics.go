@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
@@ -42,12 +44,32 @@ var (
 
 // meshCollector reports, when Prometheus scrapes, the mesh from the operator's caches: the revisions
 // and Istios, and the pods each revision injected, found through the in-use index by their istio.io/rev
-// annotation, so that a scrape reads those pods only. It writes nothing. Only the replica that leads
+// annotation and read in the informer's store, so that a scrape reads those pods only, and copies none. It writes nothing. Only the replica that leads
 // serves them, as it does the usage gauges, so that two replicas' series never add up.
 type meshCollector struct {
 	reader client.Reader
+	// informers are the cache's: the collector reads the pods and namespaces from their stores in
+	// place, since a scrape that copied 10,000 pods' metadata would raise the operator's peak memory.
+	informers interface {
+		GetInformer(context.Context, client.Object, ...cache.InformerGetOption) (cache.Informer, error)
+	}
 	// elected is closed once this replica leads.
 	elected <-chan struct{}
+}
+
+// store is the store of an informer of the cache.
+func (c meshCollector) store(ctx context.Context, kind string) (toolscache.Indexer, bool) {
+	obj := &metav1.PartialObjectMetadata{}
+	obj.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind))
+	informer, err := c.informers.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
+	if err != nil || !informer.HasSynced() {
+		return nil, false
+	}
+	indexed, ok := informer.(interface{ GetIndexer() toolscache.Indexer })
+	if !ok {
+		return nil, false
+	}
+	return indexed.GetIndexer(), true
 }
 
 func (meshCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -69,20 +91,21 @@ func (c meshCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		return
 	}
-	// The namespaces' labels, read once for every pod, from the cache and without copies.
-	var namespaces map[string]map[string]string
+	pods, ok := c.store(ctx, "Pod")
+	if !ok {
+		return
+	}
+	namespaces, ok := c.store(ctx, "Namespace")
+	if !ok {
+		return
+	}
 	nsLabels := func(name string) map[string]string {
-		if namespaces == nil {
-			namespaces = map[string]map[string]string{}
-			list := &metav1.PartialObjectMetadataList{}
-			list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
-			if err := c.reader.List(ctx, list, client.UnsafeDisableDeepCopy); err == nil {
-				for i := range list.Items {
-					namespaces[list.Items[i].Name] = list.Items[i].Labels
-				}
+		if item, found, err := namespaces.GetByKey(name); err == nil && found {
+			if ns, ok := item.(*metav1.PartialObjectMetadata); ok {
+				return ns.Labels
 			}
 		}
-		return namespaces[name]
+		return nil
 	}
 	revisionsOf := map[string]int{}
 	for _, rev := range facts.SortedRevisions() {
@@ -102,15 +125,17 @@ func (c meshCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(revisionActiveDesc, prometheus.GaugeValue, active, istio, rev.Name)
 		ch <- prometheus.MustNewConstMetric(revisionCreatedDesc, prometheus.GaugeValue, float64(rev.CreationTimestamp.Unix()), istio, rev.Name)
 
-		pods := &metav1.PartialObjectMetadataList{}
-		pods.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("PodList"))
-		if err := c.reader.List(ctx, pods, client.MatchingFields{inuse.IndexField: inuse.AnnotationKey(rev.Name)}, client.UnsafeDisableDeepCopy); err != nil {
+		injected, err := pods.ByIndex(fieldIndex(inuse.IndexField), allNamespaces(inuse.AnnotationKey(rev.Name)))
+		if err != nil {
 			continue
 		}
 		proxies := map[string]int{}
 		due, skewed := 0, 0
-		for i := range pods.Items {
-			p := &pods.Items[i]
+		for _, item := range injected {
+			p, ok := item.(*metav1.PartialObjectMetadata)
+			if !ok {
+				continue
+			}
 			version := meshview.ProxyVersion(p.Annotations)
 			proxies[version]++
 			pod := meshview.Pod{Pod: inuse.Pod{Namespace: p.Namespace, Name: p.Name, Labels: p.Labels, Annotations: p.Annotations}}
@@ -137,6 +162,12 @@ func (c meshCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(updateInProgressDesc, prometheus.GaugeValue, boolGauge(!settled), name)
 	}
 }
+
+// fieldIndex and allNamespaces name a field index of the cache (client.IndexField) and a value of it
+// across namespaces as controller-runtime keeps them in the informer's store. They are
+// controller-runtime's conventions, not its API: TestMeshMetrics fails if they change.
+func fieldIndex(field string) string    { return "field:" + field }
+func allNamespaces(value string) string { return "__all_namespaces/" + value }
 
 func boolGauge(b bool) float64 {
 	if b {

@@ -299,7 +299,7 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err := register(usageCollector{reader: c, usage: usage}); err != nil {
 		return nil, err
 	}
-	if err := register(meshCollector{reader: c, elected: mgr.Elected()}); err != nil {
+	if err := register(meshCollector{reader: c, informers: mgr.GetCache(), elected: mgr.Elected()}); err != nil {
 		return nil, err
 	}
 	p := parts{client: c, env: env, renderer: renderer, cluster: cluster, bosun: o.BosunVersion, applier: applier, recorder: recorder, clock: o.Clock}
