@@ -6,13 +6,17 @@ import (
 	"fmt"
 	"sync"
 
+	appsv1 "k8s.io/api/apps/v1"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/metadata"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/inuse"
 	"github.com/bosun-mesh/bosun/internal/podmeta"
+	"github.com/bosun-mesh/bosun/internal/render"
 	"github.com/bosun-mesh/bosun/internal/values"
 )
 
@@ -22,6 +26,7 @@ import (
 func Read(ctx context.Context, c client.Reader, mc metadata.Interface) (Snapshot, error) {
 	var s Snapshot
 	var finished [2][]Pod
+	var mu sync.Mutex
 	// The lists are independent: they run side by side, so that the view costs the longest of them.
 	reads := []func() error{
 		func() (err error) {
@@ -38,6 +43,21 @@ func Read(ctx context.Context, c client.Reader, mc metadata.Interface) (Snapshot
 			err := podmeta.Pods(ctx, mc, inuse.PodFieldSelector, func(m *metav1.PartialObjectMetadata) { s.Pods = append(s.Pods, pod(m)) })
 			return wrap("listing pods", err)
 		},
+	}
+	for _, kind := range []string{v1.KindIstioCNI, v1.KindZTunnel} {
+		reads = append(reads, func() error {
+			count, found, err := nodeCount(ctx, c, kind)
+			if err != nil || !found {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if s.Nodes == nil {
+				s.Nodes = map[string]NodeCount{}
+			}
+			s.Nodes[kind] = count
+			return nil
+		})
 	}
 	for i, phase := range podmeta.Finished {
 		reads = append(reads, func() error {
@@ -68,6 +88,21 @@ func wrap(what string, err error) error {
 		return nil
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// nodeCount is the readiness across nodes of the DaemonSet bosun applied for the node agent of kind
+// named default; found is false when there is none.
+func nodeCount(ctx context.Context, c client.Reader, kind string) (NodeCount, bool, error) {
+	var list appsv1.DaemonSetList
+	owner := render.OwnerLabelValue(render.Owner{Kind: kind, Name: v1.SingletonName})
+	if err := c.List(ctx, &list, client.MatchingLabels{render.LabelOwner: owner}); err != nil {
+		return NodeCount{}, false, fmt.Errorf("listing the DaemonSet of %s: %w", kind, err)
+	}
+	if len(list.Items) == 0 {
+		return NodeCount{}, false, nil
+	}
+	st := list.Items[0].Status
+	return NodeCount{Ready: st.NumberReady, Desired: st.DesiredNumberScheduled}, true, nil
 }
 
 // pod keeps what the view reads of a pod's metadata.

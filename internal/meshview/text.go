@@ -78,9 +78,9 @@ func (st Status) Text(w io.Writer, style Style) error {
 		p("\n")
 	}
 	if len(st.NodeAgents) > 0 {
-		p("NODE AGENT\tVERSION\tSTATUS\n")
+		p("NODE AGENT\tVERSION\tSTATUS\tNODES READY\n")
 		for _, a := range st.NodeAgents {
-			p("%s %s\t%s\t%s\n", a.Kind, a.Name, a.Version, style.ready(a.Health))
+			p("%s %s\t%s\t%s\t%d/%d\n", a.Kind, a.Name, a.Version, style.ready(a.Health), a.NodesReady, a.NodesDesired)
 		}
 		p("\n")
 	}

@@ -120,12 +120,16 @@ type Restart struct {
 	Command string `json:"command"`
 }
 
-// NodeAgent is an IstioCNI or ZTunnel.
+// NodeAgent is an IstioCNI or ZTunnel, with its pods' readiness across the nodes.
 type NodeAgent struct {
 	Kind    string `json:"kind"`
 	Name    string `json:"name"`
 	Version string `json:"version"`
 	Health
+	// NodesReady and NodesDesired are the nodes whose agent pod is ready, and the nodes that should
+	// run one (its DaemonSet's numberReady and desiredNumberScheduled).
+	NodesReady   int32 `json:"nodesReady"`
+	NodesDesired int32 `json:"nodesDesired"`
 }
 
 // PodRef is a pod that finished (Succeeded or Failed): shown, never counted.
@@ -148,7 +152,13 @@ type Snapshot struct {
 	Namespaces []inuse.Namespace
 	// Pods are the pods that count (not Succeeded or Failed); Finished the others.
 	Pods, Finished []Pod
+	// Nodes are the node agents' DaemonSet counts, by kind: how many nodes run a ready agent, of
+	// how many should.
+	Nodes map[string]NodeCount
 }
+
+// NodeCount is a DaemonSet's readiness across its nodes.
+type NodeCount struct{ Ready, Desired int32 }
 
 // Build makes the view of the snapshot, deciding with env as the operator does. With namespaces, only
 // those namespaces' workloads and references are shown; every Istio and revision still is.
@@ -221,6 +231,8 @@ func Build(env desired.Env, s Snapshot, namespaces ...string) Status {
 
 	st.Restarts = restarts(s, nsLabels, shown)
 	for _, agent := range nodeAgents(s.Facts) {
+		n := s.Nodes[agent.Kind]
+		agent.NodesReady, agent.NodesDesired = n.Ready, n.Desired
 		st.Ready = st.Ready && agent.Ready
 		st.NodeAgents = append(st.NodeAgents, agent)
 	}

@@ -173,3 +173,25 @@ func TestNotReadyAndNamespaces(t *testing.T) {
 		t.Errorf("text:\n%s", out.String())
 	}
 }
+
+// TestNodeAgents: a node agent shows its version, readiness and how many of its nodes run a ready
+// pod; one that is not Ready makes the view not Ready.
+func TestNodeAgents(t *testing.T) {
+	s := migration()
+	cni := &v1.IstioCNI{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v1.IstioCNISpec{Version: "v1.27.3"}}
+	cni.Status.Conditions = ready(metav1.ConditionFalse, v1.ReasonDaemonSetNotReady)
+	s.Facts.CNI = cni
+	s.Nodes = map[string]NodeCount{v1.KindIstioCNI: {Ready: 2, Desired: 3}}
+	st := Build(desired.Env{}, s)
+	want := []NodeAgent{{Kind: v1.KindIstioCNI, Name: "default", Version: "v1.27.3", Health: Health{Reason: v1.ReasonDaemonSetNotReady}, NodesReady: 2, NodesDesired: 3}}
+	if st.Ready || !reflect.DeepEqual(st.NodeAgents, want) {
+		t.Errorf("ready %t, node agents %+v, want %+v", st.Ready, st.NodeAgents, want)
+	}
+	var out bytes.Buffer
+	if err := st.Text(&out, Style{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "IstioCNI default  v1.27.3  NotReady(DaemonSetNotReady)  2/3") {
+		t.Errorf("text:\n%s", out.String())
+	}
+}
