@@ -132,7 +132,7 @@ krew: ## Build the kubectl-bosun release archives into dist/ and the krew plugin
 	@mkdir -p dist
 	@for p in $(KREW_PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; \
 		echo "krew: kubectl-bosun for $$os/$$arch"; \
-		GOOS=$$os GOARCH=$$arch CGO_ENABLED=0 go build -trimpath -ldflags=-s -o dist/$$os-$$arch/kubectl-bosun ./cmd/bosun || exit 1; \
+		GOOS=$$os GOARCH=$$arch $(BOSUN_BUILD) -o dist/$$os-$$arch/kubectl-bosun ./cmd/bosun || exit 1; \
 		tar -czf dist/kubectl-bosun_$${os}_$${arch}.tar.gz -C dist/$$os-$$arch kubectl-bosun || exit 1; done
 	go run ./hack/krew -version v$(VERSION) -url $(KREW_URL) -dist dist -o dist/bosun.krew.yaml
 

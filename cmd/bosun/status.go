@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"testing/fstest"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -73,7 +73,7 @@ Ready, so that a script can wait on it.`,
 	f.StringSliceVarP(&o.namespaces, "namespace", "n", nil, "show only these namespaces' workloads (repeat, or separate with commas)")
 	f.StringVarP(&o.output, "output", "o", "text", "text, json or yaml ("+meshview.APIVersion+")")
 	f.BoolVarP(&o.watch, "watch", "w", false, "redraw whenever the view changes")
-	f.DurationVar(&o.interval, "interval", 2*time.Second, "how often --watch reads the cluster")
+	f.DurationVar(&o.interval, "interval", 5*time.Second, "how often --watch reads the cluster (each read lists what bosun status reads)")
 	f.StringVar(&o.resources, "resources-dir", "", "folder of fetched charts, to resolve tags that name an Istio as the operator does (default: $"+catalog.EnvResources+", else ./resources)")
 	f.StringVar(&o.versionsFile, "versions-file", "", "version catalog to use instead of the built-in one (also $"+catalog.EnvFile+")")
 	return cmd
@@ -130,11 +130,16 @@ func runStatus(ctx context.Context, out, errOut io.Writer, o *statusOptions) err
 			return nil
 		}
 		if !bytes.Equal(view.Bytes(), last) {
-			if style.Color {
+			switch {
+			case style.Color:
 				fmt.Fprint(out, "\x1b[H\x1b[2J")
-			} else if last != nil {
+			case last == nil:
+			case o.output == "text":
 				fmt.Fprintf(out, "\n--- %s\n", time.Now().Format(time.TimeOnly))
+			case o.output == "yaml":
+				fmt.Fprint(out, "---\n")
 			}
+			// JSON views follow each other as a stream of JSON values.
 			if _, err := out.Write(view.Bytes()); err != nil {
 				return err
 			}
@@ -161,9 +166,17 @@ func statusEnv(o *statusOptions, errOut io.Writer) (desired.Env, error) {
 		if o.resources != "" {
 			return desired.Env{}, err
 		}
-		return desired.Env{Catalog: cat, Resources: fstest.MapFS{}}, nil
+		return desired.Env{Catalog: cat, Resources: noCharts{}}, nil
 	}
 	return desired.Env{Catalog: cat, Resources: charts}, nil
+}
+
+// noCharts is a folder of charts with nothing in it: with it, a tag that names an Istio resolves only
+// through its status.
+type noCharts struct{}
+
+func (noCharts) Open(name string) (fs.File, error) {
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 }
 
 func printStatus(out io.Writer, st meshview.Status, output string, style meshview.Style) error {

@@ -77,6 +77,13 @@ func (st Status) Text(w io.Writer, style Style) error {
 		}
 		p("\n")
 	}
+	if len(st.Unresolved) > 0 {
+		p("NAMESPACES SELECTING NOTHING (no revision or tag has the name: their pods lose their sidecar when they restart)\n")
+		for _, ns := range st.Unresolved {
+			p("  %s\t(%s)\n", ns.Name, ns.By)
+		}
+		p("\n")
+	}
 	if len(st.NodeAgents) > 0 {
 		p("NODE AGENT\tVERSION\tSTATUS\tNODES READY\n")
 		for _, a := range st.NodeAgents {
@@ -100,9 +107,20 @@ func migrationLine(i Istio) string {
 	m := i.Migration
 	line := fmt.Sprintf("%s: %d of %s on %s", i.Name, m.OnActive, count(m.Workloads, "workload"), orNone(i.ActiveRevision))
 	for _, rev := range slices.Sorted(maps.Keys(m.LeftOn)) {
-		line += fmt.Sprintf("; left on %s: %s", rev, strings.Join(m.LeftOn[rev], ", "))
+		line += fmt.Sprintf("; left on %s: %s", rev, listed(m.LeftOn[rev]))
 	}
 	return line
+}
+
+// maxListed is how many workloads a migration line names before it says how many more are left; the
+// JSON lists them all.
+const maxListed = 5
+
+func listed(names []string) string {
+	if len(names) <= maxListed {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:maxListed], ", "), len(names)-maxListed)
 }
 
 func proxies(m map[string]int) string {

@@ -7,7 +7,8 @@
 //
 // What the view calls "on revision X" is what the revision's IN USE counts: the namespaces and pods
 // are those internal/inuse finds for desired.UsageTarget, the operator's own rules, over the same
-// metadata. Succeeded and Failed pods are shown apart and never count.
+// metadata (with -n, the namespaces shown are those of the namespaces asked for; the pod count stays
+// the revision's). Succeeded and Failed pods are shown apart and never count.
 //
 // Status is a documented, versioned shape (APIVersion), printed by `bosun status -o json|yaml`.
 package meshview
@@ -44,7 +45,10 @@ type Status struct {
 	Restarts   []Restart   `json:"restartsDue"`
 	NodeAgents []NodeAgent `json:"nodeAgents"`
 	Finished   []PodRef    `json:"finishedPods"`
-	Namespaces []string    `json:"namespaces,omitempty"`
+	// Unresolved are the namespaces whose labels select a name that is no revision or tag: their
+	// pods lose their sidecar when they restart.
+	Unresolved []NamespaceRef `json:"unresolvedNamespaces"`
+	Namespaces []string       `json:"namespaces,omitempty"`
 }
 
 // Health is a resource's Ready condition.
@@ -164,7 +168,7 @@ type NodeCount struct{ Ready, Desired int32 }
 // those namespaces' workloads and references are shown; every Istio and revision still is.
 func Build(env desired.Env, s Snapshot, namespaces ...string) Status {
 	st := Status{APIVersion: APIVersion, Kind: Kind, Ready: true, Namespaces: namespaces,
-		Istios: []Istio{}, Revisions: []Revision{}, Restarts: []Restart{}, NodeAgents: []NodeAgent{}, Finished: []PodRef{}}
+		Istios: []Istio{}, Revisions: []Revision{}, Restarts: []Restart{}, NodeAgents: []NodeAgent{}, Finished: []PodRef{}, Unresolved: []NamespaceRef{}}
 	shown := func(ns string) bool { return len(namespaces) == 0 || slices.Contains(namespaces, ns) }
 	inuseNS := make([]inuse.Namespace, 0, len(s.Namespaces))
 	nsLabels := map[string]map[string]string{}
@@ -209,27 +213,13 @@ func Build(env desired.Env, s Snapshot, namespaces ...string) Status {
 		if us := istio.Spec.UpdateStrategy; us != nil && us.Type != "" {
 			i.UpdateStrategy = us.Type
 		}
-		for _, r := range st.Revisions {
-			if r.Istio != istio.Name {
-				continue
-			}
-			for _, w := range r.Workloads {
-				i.Migration.Workloads++
-				if r.Active {
-					i.Migration.OnActive++
-					continue
-				}
-				if i.Migration.LeftOn == nil {
-					i.Migration.LeftOn = map[string][]string{}
-				}
-				i.Migration.LeftOn[r.Name] = append(i.Migration.LeftOn[r.Name], w.Namespace+"/"+w.Name)
-			}
-		}
+		i.Migration = migrationOf(istio.Name, st.Revisions)
 		st.Ready = st.Ready && i.Ready
 		st.Istios = append(st.Istios, i)
 	}
 
 	st.Restarts = restarts(s, nsLabels, shown)
+	st.Unresolved = unresolved(s.Namespaces, s.Facts, shown)
 	for _, agent := range nodeAgents(s.Facts) {
 		n := s.Nodes[agent.Kind]
 		agent.NodesReady, agent.NodesDesired = n.Ready, n.Desired
@@ -242,6 +232,63 @@ func Build(env desired.Env, s Snapshot, namespaces ...string) Status {
 		}
 	}
 	return st
+}
+
+// migrationOf counts an Istio's workloads once each: on the active revision when all their pods are,
+// and otherwise left on each other revision that still runs some of their pods.
+func migrationOf(istio string, revisions []Revision) Migration {
+	var m Migration
+	type place struct{ active, other bool }
+	places := map[workloadKey]*place{}
+	var order []workloadKey
+	for _, r := range revisions {
+		if r.Istio != istio {
+			continue
+		}
+		for _, w := range r.Workloads {
+			k := workloadKey{w.Namespace, w.Kind, w.Name}
+			if places[k] == nil {
+				places[k] = &place{}
+				order = append(order, k)
+			}
+			if r.Active {
+				places[k].active = true
+				continue
+			}
+			places[k].other = true
+			if m.LeftOn == nil {
+				m.LeftOn = map[string][]string{}
+			}
+			m.LeftOn[r.Name] = append(m.LeftOn[r.Name], w.Namespace+"/"+w.Name)
+		}
+	}
+	m.Workloads = len(order)
+	for _, k := range order {
+		if p := places[k]; p.active && !p.other {
+			m.OnActive++
+		}
+	}
+	return m
+}
+
+// unresolved are the namespaces whose labels select a name that is no revision or tag.
+func unresolved(namespaces []inuse.Namespace, f *desired.Facts, shown func(string) bool) []NamespaceRef {
+	out := []NamespaceRef{}
+	for _, ns := range namespaces {
+		name, _ := inuse.NamespaceReference(ns.Labels)
+		if name == "" || !shown(ns.Name) {
+			continue
+		}
+		if _, ok := f.Revisions[name]; ok {
+			continue
+		}
+		if _, ok := f.Tags[name]; ok {
+			continue
+		}
+		out = append(out, NamespaceRef{Name: ns.Name, By: selectedBy(ns.Labels, f)})
+	}
+	slices.SortFunc(out, func(a, b NamespaceRef) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 func orDefault(s, def string) string {
@@ -355,19 +402,21 @@ func wanted(p Pod, nsLabels map[string]string, f *desired.Facts) string {
 // labels, or its namespace's, select now.
 type Due struct{ RunsOn, Wants string }
 
-// RestartDue reports whether a pod runs another revision than its labels, or its namespace's, select
-// now (the namespace was relabelled, a tag moved), or the proxy of before an InPlace update of its
-// revision. A pod whose labels select nothing that exists is not due.
+// RestartDue reports whether a pod that a revision injected runs another revision than its labels, or
+// its namespace's, select now (the namespace was relabelled, a tag moved), or the proxy of before an
+// InPlace update of its revision. A pod without a sidecar, one that opted out
+// (sidecar.istio.io/inject=false), and one whose labels select nothing that exists are not due: a
+// restart would not give them a revision.
 func RestartDue(p Pod, nsLabels map[string]string, f *desired.Facts) (Due, bool) {
 	runs := p.Annotations[inuse.AnnotationRev]
+	if runs == "" || p.Labels[inuse.LabelInject] == "false" || p.Annotations[inuse.LabelInject] == "false" {
+		return Due{}, false
+	}
 	want := wanted(p, nsLabels, f)
 	if want == "" {
 		return Due{}, false
 	}
 	if runs != want {
-		if runs == "" {
-			runs = "no sidecar"
-		}
 		return Due{RunsOn: runs, Wants: want}, true
 	}
 	rev := f.Revisions[want]
@@ -416,17 +465,16 @@ func ProxyVersion(annotations map[string]string) string {
 	return "unknown"
 }
 
-// OutsideSkew reports whether a proxy of version proxy is more than one minor version away from its
-// revision's version: Istio supports a sidecar one minor from its control plane. An unknown version
-// is not counted.
+// OutsideSkew reports whether a proxy of version proxy is outside what Istio supports beside its
+// revision's version: a sidecar may run the control plane's minor or one behind, never ahead. An
+// unknown version is not counted.
 func OutsideSkew(proxy, revision string) bool {
 	pm, okP := minor(proxy)
 	rm, okR := minor(revision)
 	if !okP || !okR {
 		return false
 	}
-	d := pm - rm
-	return d > 1 || d < -1
+	return pm > rm || pm < rm-1
 }
 
 // minor is the minor version of v1.MINOR.PATCH…, with its major (as major*1000+minor).

@@ -2,7 +2,11 @@ package meshview
 
 import (
 	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -193,5 +197,136 @@ func TestNodeAgents(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "IstioCNI default  v1.27.3  NotReady(DaemonSetNotReady)  2/3") {
 		t.Errorf("text:\n%s", out.String())
+	}
+}
+
+// TestRestartDue: a pod is due when it runs another revision than its labels, or its namespace's,
+// select, through a tag or by name, or an older proxy of the same revision; never when it has no
+// sidecar, opted out, or selects nothing that exists.
+func TestRestartDue(t *testing.T) {
+	f := migration().Facts
+	pod := func(labels, annotations map[string]string) Pod {
+		return Pod{Pod: inuse.Pod{Namespace: "ns", Name: "p", Labels: labels, Annotations: annotations}}
+	}
+	onOld := map[string]string{"istio.io/rev": oldRev, "bosun.dev/proxy-version": "v1.27.2"}
+	for _, tc := range []struct {
+		name        string
+		pod         Pod
+		nsLabels    map[string]string
+		due         bool
+		runs, wants string
+	}{
+		{"namespace moved to the new revision by name", pod(nil, onOld), map[string]string{"istio.io/rev": newRev}, true, oldRev, newRev},
+		{"namespace selects default, the tag on the new revision", pod(nil, onOld), map[string]string{"istio-injection": "enabled"}, true, oldRev, newRev},
+		{"namespace selects the tag by name", pod(nil, onOld), map[string]string{"istio.io/rev": "default"}, true, oldRev, newRev},
+		{"on the revision it selects", pod(nil, onOld), map[string]string{"istio.io/rev": oldRev}, false, "", ""},
+		{"its own label, in a namespace that selects nothing", pod(map[string]string{"istio.io/rev": newRev}, onOld), nil, true, oldRev, newRev},
+		{"opted out by label", pod(map[string]string{"sidecar.istio.io/inject": "false"}, onOld), map[string]string{"istio.io/rev": newRev}, false, "", ""},
+		{"opted out by annotation", pod(nil, map[string]string{"istio.io/rev": oldRev, "sidecar.istio.io/inject": "false"}), map[string]string{"istio.io/rev": newRev}, false, "", ""},
+		{"no sidecar", pod(nil, nil), map[string]string{"istio.io/rev": newRev}, false, "", ""},
+		{"selects a name that is no revision or tag", pod(nil, onOld), map[string]string{"istio.io/rev": "gone"}, false, "", ""},
+		{"namespace opted out", pod(nil, onOld), map[string]string{"istio-injection": "disabled"}, false, "", ""},
+		{"older proxy of the same revision", pod(nil, map[string]string{"istio.io/rev": newRev, "bosun.dev/proxy-version": "v1.27.2"}), map[string]string{"istio.io/rev": newRev},
+			true, newRev + " (proxy v1.27.2)", newRev + " (proxy v1.27.3)"},
+		{"proxy version unknown", pod(nil, map[string]string{"istio.io/rev": newRev}), map[string]string{"istio.io/rev": newRev}, false, "", ""},
+	} {
+		due, ok := RestartDue(tc.pod, tc.nsLabels, f)
+		if ok != tc.due || due.RunsOn != tc.runs || due.Wants != tc.wants {
+			t.Errorf("%s: %+v %t, want %t on %q wanting %q", tc.name, due, ok, tc.due, tc.runs, tc.wants)
+		}
+	}
+}
+
+// TestAWorkloadHalfwayIsLeftOnTheOldRevision: a Deployment with pods on both revisions is one
+// workload, not yet on the active revision, and left on the old one; a tag named in a namespace's
+// istio.io/rev is shown as the way it selects the revision; a namespace selecting a name that is no
+// revision or tag is listed apart.
+func TestAWorkloadHalfwayIsLeftOnTheOldRevision(t *testing.T) {
+	s := migration()
+	s.Pods = append(s.Pods, injected("bookinfo", "reviews-v2-2", newRev, "v1.27.3", "reviews-v2", "bbb"))
+	s.Namespaces = append(s.Namespaces, inuse.Namespace{Name: "canary", Labels: map[string]string{"istio.io/rev": "default"}},
+		inuse.Namespace{Name: "lost", Labels: map[string]string{"istio.io/rev": "gone"}})
+	st := Build(desired.Env{}, s)
+	want := Migration{Workloads: 3, OnActive: 1, LeftOn: map[string][]string{oldRev: {"bookinfo/reviews-v2", "shop/cart"}}}
+	if !reflect.DeepEqual(st.Istios[0].Migration, want) {
+		t.Errorf("migration %+v, want %+v", st.Istios[0].Migration, want)
+	}
+	var canary []NamespaceRef
+	for _, r := range st.Revisions {
+		for _, ns := range r.Namespaces {
+			if ns.Name == "canary" {
+				canary = append(canary, ns)
+			}
+		}
+	}
+	if len(canary) != 1 || canary[0].By != "istio.io/rev=default via IstioRevisionTag default" {
+		t.Errorf("canary selects %+v", canary)
+	}
+	if !reflect.DeepEqual(st.Unresolved, []NamespaceRef{{Name: "lost", By: "istio.io/rev=gone"}}) {
+		t.Errorf("unresolved %+v", st.Unresolved)
+	}
+}
+
+// TestJSONShape: the JSON of a view has exactly the field names docs/status.md documents, held in
+// testdata/shape.json; renaming or removing one is a new apiVersion.
+func TestJSONShape(t *testing.T) {
+	s := migration()
+	s.Facts.CNI = &v1.IstioCNI{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
+	s.Namespaces = append(s.Namespaces, inuse.Namespace{Name: "lost", Labels: map[string]string{"istio.io/rev": "gone"}})
+	data, err := json.Marshal(Build(desired.Env{}, s, "bookinfo", "shop", "lost"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	fieldPaths("", v, got)
+	var names []string
+	for k := range got {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	golden := filepath.Join("testdata", "shape.json")
+	if os.Getenv("BOSUN_UPDATE_GOLDEN") == "1" {
+		out, _ := json.MarshalIndent(names, "", "  ")
+		if err := os.WriteFile(golden, append(out, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	if err := json.Unmarshal(raw, &want); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(names, want) {
+		t.Errorf("JSON field paths %v, want %v (testdata/shape.json)", names, want)
+	}
+}
+
+// fieldPaths collects the paths of the object fields in v: istios[].migration.leftOn, say. The keys
+// of maps of names (leftOn's revisions, proxies' versions) are not fields.
+func fieldPaths(prefix string, v any, out map[string]bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		if strings.HasSuffix(prefix, "leftOn") || strings.HasSuffix(prefix, "proxies") {
+			return
+		}
+		for k, child := range x {
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			out[p] = true
+			fieldPaths(p, child, out)
+		}
+	case []any:
+		for _, child := range x {
+			fieldPaths(prefix+"[]", child, out)
+		}
 	}
 }

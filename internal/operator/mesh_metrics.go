@@ -32,13 +32,13 @@ var (
 	revisionCreatedDesc = prometheus.NewDesc("bosun_revision_created_timestamp_seconds",
 		"When the IstioRevision was created, in Unix seconds.", []string{"istio", "revision"}, nil)
 	restartsDueDesc = prometheus.NewDesc("bosun_restarts_due",
-		"Pods injected by the IstioRevision whose labels, or whose namespace's, now select another revision, or a newer proxy: a restart is due.",
+		"Pods injected by the IstioRevision whose labels, or whose namespace's, now select another revision, or another proxy version of it: a restart is due.",
 		[]string{"istio", "revision"}, nil)
 	outsideSkewDesc = prometheus.NewDesc("bosun_proxies_outside_skew",
-		"Pods injected by the IstioRevision whose proxy is more than one minor version away from the revision's version.",
+		"Pods injected by the IstioRevision whose proxy is ahead of the revision's minor version, or more than one minor behind.",
 		[]string{"istio", "revision"}, nil)
 	updateInProgressDesc = prometheus.NewDesc("bosun_istio_update_in_progress",
-		"1 while an Istio has more than one revision or its active revision is not Ready for its latest spec, else 0.",
+		"1 while an Istio has more than one revision, or its active revision or itself is not Ready, else 0.",
 		[]string{"istio"}, nil)
 )
 

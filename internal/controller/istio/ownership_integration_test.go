@@ -76,13 +76,17 @@ func TestRestoredRevisionIsTakenBack(t *testing.T) {
 		}
 		return nil
 	})
-	events, err := operatortest.Events(t.Context(), c, v1.KindIstio, "restored")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Contains(events, "Normal RevisionUpdated") || slices.Contains(events, "Normal RevisionCreated") {
-		t.Errorf("Events %v, want RevisionUpdated and no RevisionCreated", events)
-	}
+	// Events are sent apart from the status, a moment later.
+	operatortest.WaitFor(t, "RevisionUpdated and no RevisionCreated", func(ctx context.Context) error {
+		events, err := operatortest.Events(ctx, c, v1.KindIstio, "restored")
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(events, "Normal RevisionUpdated") || slices.Contains(events, "Normal RevisionCreated") {
+			return fmt.Errorf("Events %v", events)
+		}
+		return nil
+	})
 }
 
 // TestRevisionOfAnotherIstioIsNotTaken: an Istio whose revision name is that of a revision another
@@ -171,11 +175,14 @@ func TestGracePeriodIsHonoured(t *testing.T) {
 	if d := time.Since(unused.Time); d < grace {
 		t.Errorf("the old revision was deleted %s after it became unused, within the grace period of %s", d.Round(time.Millisecond), grace)
 	}
-	events, err := operatortest.Events(t.Context(), c, v1.KindIstio, "grace")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Contains(events, "Normal RevisionDeleted") {
-		t.Errorf("Events %v, want RevisionDeleted", events)
-	}
+	operatortest.WaitFor(t, "a RevisionDeleted Event", func(ctx context.Context) error {
+		events, err := operatortest.Events(ctx, c, v1.KindIstio, "grace")
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(events, "Normal RevisionDeleted") {
+			return fmt.Errorf("Events %v", events)
+		}
+		return nil
+	})
 }

@@ -97,13 +97,17 @@ func TestZTunnelFollowsItsTarget(t *testing.T) {
 		TargetRef: &v1.TargetReference{Kind: v1.KindIstio, Name: "amb"}}}
 	operatortest.Create(t, c, zt)
 	agentState(t, c, zt, v1.ReasonRefNotFound, nil)
-	events, err := operatortest.Events(t.Context(), c, v1.KindZTunnel, v1.SingletonName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(events) != 1 || events[0] != "Warning "+v1.ReasonRefNotFound {
-		t.Errorf("Events %v, want one Warning %s for a targetRef that names nothing", events, v1.ReasonRefNotFound)
-	}
+	// Events are sent apart from the status, a moment later.
+	operatortest.WaitFor(t, "one Warning "+v1.ReasonRefNotFound+" for a targetRef that names nothing", func(ctx context.Context) error {
+		events, err := operatortest.Events(ctx, c, v1.KindZTunnel, v1.SingletonName)
+		if err != nil {
+			return err
+		}
+		if len(events) != 1 || events[0] != "Warning "+v1.ReasonRefNotFound {
+			return fmt.Errorf("Events %v", events)
+		}
+		return nil
+	})
 	operatortest.Namespace(t, c, "amb-system", nil)
 	ambient := "ambient"
 	operatortest.Create(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "amb"}, Spec: v1.IstioSpec{Version: v127, Namespace: "amb-system", Profile: ambient}})
