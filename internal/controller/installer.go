@@ -92,6 +92,7 @@ type Installer[T client.Object] struct {
 // Reconcile reads an object, applies its plan or, when it is being deleted, removes what it installed,
 // and writes its status once.
 func (in *Installer[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	phases := metrics.StartPhases(in.Kind.Name())
 	obj := in.Kind.New()
 	if err := in.Client.Get(ctx, req.NamespacedName, obj); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -108,11 +109,13 @@ func (in *Installer[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	phases.Done("read")
 	out := Outcome{Facts: facts, Now: metav1.NewTime(in.Clock.Now())}
 	out.Plan = in.Kind.Decide(in.Env, obj, facts)
 	out.Refusal = out.Plan.Refusal
+	phases.Done("decide")
 	if out.Refusal == nil {
-		out.Applied, out.Refusal, out.Err = in.apply(ctx, obj, out.Plan)
+		out.Applied, out.Refusal, out.Err = in.apply(ctx, obj, out.Plan, phases)
 	}
 	st, unchanged, recheck, err := in.Kind.Status(ctx, obj, out)
 	if err != nil {
@@ -122,6 +125,7 @@ func (in *Installer[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if err != nil {
 		return ctrl.Result{}, errors.Join(out.Err, err)
 	}
+	phases.Done("status")
 	ReportRefusal(in.Recorder, obj, in.Kind.Name(), in.Kind.Conditions(obj), out.Refusal, wrote)
 	if out.Refusal != nil && out.Refusal.Recheck && (recheck == 0 || recheck > RecheckInterval) {
 		recheck = RecheckInterval
@@ -140,12 +144,14 @@ const RecheckInterval = 30 * time.Second
 // apply renders the plan's charts (or takes them from the render cache when the inputs did not change)
 // and applies them. A chart that does not render, or an object another installer owns, refuses the
 // plan: retrying cannot help.
-func (in *Installer[T]) apply(ctx context.Context, obj T, plan desired.Plan) (apply.Result, *desired.Refusal, error) {
+func (in *Installer[T]) apply(ctx context.Context, obj T, plan desired.Plan, phases *metrics.Phases) (apply.Result, *desired.Refusal, error) {
 	objs, err := in.Charts.Render(obj.GetUID(), plan.Charts)
+	phases.Done("render")
 	if err != nil {
 		return apply.Result{}, &desired.Refusal{Reason: v1.ReasonReconcileError, Err: err}, nil
 	}
 	res, err := in.Applier.Apply(ctx, apply.Component{Owner: obj, Objects: objs})
+	phases.Done("apply")
 	if res.Changed() {
 		what := in.Kind.Applied(obj, plan)
 		logr.FromContextOrDiscard(ctx).Info("applied "+in.Kind.Installs(), "for", what, "result", res.String())

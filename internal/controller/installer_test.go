@@ -13,6 +13,9 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -517,5 +520,35 @@ func TestAReconcileOfAGoneObjectIsNotAnError(t *testing.T) {
 	})
 	if _, err := i.in.Reconcile(t.Context(), reconcile.Request{NamespacedName: client.ObjectKey{Name: stale.Name}}); err != nil {
 		t.Errorf("a reconcile of a revision already gone: %v, want no error", err)
+	}
+}
+
+// TestInstallerTimesItsPhases: a reconcile that applies records the time of each of its phases, read,
+// decide, render, apply and status, in bosun_reconcile_phase_seconds.
+func TestInstallerTimesItsPhases(t *testing.T) {
+	i := newInstaller(t, func(rev *v1.IstioRevision, _ *desired.Facts) desired.Plan {
+		return chart("cm", rev.Spec.Namespace, rev.Name, "a")
+	})
+	phases := []string{"read", "decide", "render", "apply", "status"}
+	samples := func() map[string]uint64 {
+		out := map[string]uint64{}
+		for _, phase := range phases {
+			m := &dto.Metric{}
+			if err := metrics.ReconcilePhase.WithLabelValues(v1.KindIstioRevision, phase).(prometheus.Histogram).Write(m); err != nil {
+				t.Fatal(err)
+			}
+			out[phase] = m.GetHistogram().GetSampleCount()
+		}
+		return out
+	}
+	before := samples()
+	if _, err := i.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	after := samples()
+	for _, phase := range phases {
+		if after[phase]-before[phase] != 1 {
+			t.Errorf("phase %s: %d samples, want 1", phase, after[phase]-before[phase])
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -99,5 +100,23 @@ func TestKindOfNamesTheObjectsKind(t *testing.T) {
 				t.Errorf("kindOf = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestPhasesTimeEachPhase: each phase of a reconcile is observed once, under its kind and name.
+func TestPhasesTimeEachPhase(t *testing.T) {
+	samples := func(phase string) uint64 {
+		m := &dto.Metric{}
+		if err := ReconcilePhase.WithLabelValues("PhasesTest", phase).(prometheus.Histogram).Write(m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetHistogram().GetSampleCount()
+	}
+	before := samples("read") + samples("status")
+	p := StartPhases("PhasesTest")
+	p.Done("read")
+	p.Done("status")
+	if got := samples("read") + samples("status") - before; got != 2 {
+		t.Errorf("%d samples, want one for each of the two phases", got)
 	}
 }

@@ -71,5 +71,5 @@ var RemoteClusterReachable = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 }, []string{"istio", "cluster"})
 
 func init() {
-	crmetrics.Registry.MustRegister(Renders, RenderCacheHits, Events, Applies, ReconcileErrors, Refusals, ScopeConflicts, RemoteClusterReachable)
+	crmetrics.Registry.MustRegister(Renders, RenderCacheHits, Events, Applies, ReconcileErrors, Refusals, ScopeConflicts, RemoteClusterReachable, ReconcilePhase)
 }

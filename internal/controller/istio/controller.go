@@ -148,6 +148,7 @@ func requestsFor(istios []v1.Istio, keep func(*v1.Istio) bool) []reconcile.Reque
 // revisions no longer used (desired.Prune), and writes the Istio's status once. A refused spec changes
 // nothing; it is a condition, not an error.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	phases := metrics.StartPhases(v1.KindIstio)
 	istio := &v1.Istio{}
 	if err := r.Client.Get(ctx, req.NamespacedName, istio); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -175,8 +176,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, err
 		}
 	}
+	phases.Done("read")
 	scope := r.Env.Scope(istio, facts)
 	plan := r.Env.ForIstio(istio, facts)
+	phases.Done("decide")
 	var active *v1.IstioRevision
 	var requeue time.Duration
 	revs := ownedRevisions(istio, facts)
@@ -186,6 +189,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			revs, requeue, err = r.prune(ctx, istio, active.Name, revs, facts)
 		}
 	}
+	phases.Done("revisions")
 	if active == nil && plan.Existing != nil && isOwnedBy(plan.Existing, istio) {
 		// Refused, or the update failed: the revision that runs is still the Istio's, and says how it is.
 		active = plan.Existing
@@ -207,6 +211,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if serr != nil {
 		return ctrl.Result{}, errors.Join(err, serr)
 	}
+	phases.Done("status")
 	controller.ReportRefusal(r.Recorder, istio, v1.KindIstio, old, plan.Refusal, wrote)
 	r.reportScope(istio, old, scope, wrote)
 	r.reportReach(istio, old, obs.Remote, wrote)
