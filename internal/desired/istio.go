@@ -262,18 +262,16 @@ func GracePeriod(istio *v1.Istio) time.Duration {
 // other clusters' workloads (an external istiod): its revisions' use is then evaluated in those
 // clusters too (internal/remote), and an Istio reports whether they are reachable.
 func ServesRemoteClusters(vals *v1.Values) bool {
-	m, err := values.FromObject(vals)
-	if err != nil {
-		return true // values bosun cannot read: keep the revisions rather than guess
+	if vals == nil {
+		return false
 	}
-	if v, found := values.Get(m, "pilot", "env", "EXTERNAL_ISTIOD"); found {
-		// istiod reads it as a bool (1, t, TRUE, True …); one it cannot read keeps revisions too.
-		if s, ok := v.(string); !ok {
-			return true
-		} else if on, err := strconv.ParseBool(s); err != nil || on {
-			return true
+	if vals.Pilot != nil {
+		if s, found := vals.Pilot.Env["EXTERNAL_ISTIOD"]; found {
+			// istiod reads it as a bool (1, t, TRUE, True …); one it cannot read keeps revisions too.
+			if on, err := strconv.ParseBool(s); err != nil || on {
+				return true
+			}
 		}
 	}
-	v, _ := values.Get(m, "global", "externalIstiod")
-	return v == true
+	return vals.Global != nil && vals.Global.ExternalIstiod != nil && *vals.Global.ExternalIstiod
 }

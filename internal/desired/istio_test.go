@@ -164,7 +164,7 @@ func TestGracePeriod(t *testing.T) {
 }
 
 // TestServesRemoteClusters: an external istiod, by either of the values that make one, serves other
-// clusters; values bosun cannot read count as serving them, so that nothing is pruned on a guess.
+// clusters; an EXTERNAL_ISTIOD istiod cannot read as a bool counts as serving them, so that nothing is pruned on a guess.
 func TestServesRemoteClusters(t *testing.T) {
 	yes, no := true, false
 	for _, tc := range []struct {

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -59,9 +58,7 @@ type meshCollector struct {
 
 // store is the store of an informer of the cache.
 func (c meshCollector) store(ctx context.Context, kind string) (toolscache.Indexer, bool) {
-	obj := &metav1.PartialObjectMetadata{}
-	obj.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind))
-	informer, err := c.informers.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
+	informer, err := c.informers.GetInformer(ctx, metadataOf(kind), cache.BlockUntilSynced(false))
 	if err != nil || !informer.HasSynced() {
 		return nil, false
 	}
