@@ -45,6 +45,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -223,8 +224,9 @@ func (r Result) String() string {
 // Apply makes the cluster hold exactly the component's objects: it sends the missing, changed and
 // drifted ones, then deletes the inventory objects the component no longer renders. Before it writes
 // anything it refuses objects of kinds it does not track and objects another installer created (unless
-// it may take them over). It stops at the first error, leaving what it applied so far; the next call
-// goes on from there.
+// it may take them over). Objects are read side by side and sent in the waves of render.Wave, each
+// wave's objects side by side: a step costs a round trip per wave, not per object. It stops after
+// the first wave with an error, leaving what it applied so far; the next call goes on from there.
 func (a *Applier) Apply(ctx context.Context, c Component) (Result, error) {
 	res := Result{Sent: map[Ref]*unstructured.Unstructured{}}
 	owner, err := ownerReference(c.Owner)
@@ -235,54 +237,131 @@ func (a *Applier) Apply(ctx context.Context, c Component) (Result, error) {
 		return res, err
 	}
 	desired := make([]*unstructured.Unstructured, len(c.Objects))
-	live := make([]*unstructured.Unstructured, len(c.Objects))
 	for i, rendered := range c.Objects {
 		desired[i] = rendered.DeepCopy()
 		desired[i].SetOwnerReferences([]metav1.OwnerReference{owner})
-		if live[i], err = a.live(ctx, desired[i]); err != nil {
-			return res, err
-		}
-		if l := live[i]; l != nil && !AppliedByBosun(l) && !a.adoptable(foreignManagers(l)) {
+	}
+	live := make([]*unstructured.Unstructured, len(c.Objects))
+	if err := together(len(desired), func(i int) (err error) {
+		live[i], err = a.live(ctx, desired[i])
+		return err
+	}); err != nil {
+		return res, err
+	}
+	for i, l := range live {
+		if l != nil && !AppliedByBosun(l) && !a.adoptable(foreignManagers(l)) {
 			return res, &NotOursError{Ref: refOf(desired[i]), Managers: foreignManagers(l)}
 		}
 	}
 	want := map[Ref]bool{}
-	for i, d := range desired {
-		ref := refOf(d)
-		want[ref] = true
-		var sent *unstructured.Unstructured
-		var action *[]Ref
-		l, update := live[i], d
-		if l != nil {
-			update = ForUpdate(d, l)
+	for _, d := range desired {
+		want[refOf(d)] = true
+	}
+	steps := make([]step, len(desired))
+	for first := 0; first < len(desired); {
+		end := first + 1
+		for end < len(desired) && render.Wave(desired[end]) == render.Wave(desired[first]) {
+			end++
 		}
-		switch {
-		case l == nil:
-			sent, err = a.send(ctx, d)
-			action = &res.Created
-		case !AppliedByBosun(l):
-			sent, err = a.takeOver(ctx, update)
-			action = &res.Adopted
-		case l.GetAnnotations()[render.AnnotationHash] != d.GetAnnotations()[render.AnnotationHash]:
-			sent, err = a.send(ctx, update)
-			action = &res.Updated
-		case len(Drift(l, update)) > 0:
-			sent, err = a.send(ctx, update)
-			action = &res.Corrected
-		default:
-			res.Unchanged++
-			continue
+		err := together(end-first, func(i int) error {
+			steps[first+i] = a.step(ctx, desired[first+i], live[first+i])
+			return steps[first+i].err
+		})
+		// The result, and the Event and metrics made from it, name only what was written.
+		for _, s := range steps[first:end] {
+			res.record(s)
 		}
 		if err != nil {
-			// The result, and the Event and metrics made from it, name only what was written.
 			return res, err
 		}
-		*action = append(*action, ref)
-		res.Sent[ref] = sent
+		first = end
 	}
 	pruned, err := a.prune(ctx, c, want)
 	res.Pruned = pruned
 	return res, err
+}
+
+// step is what Apply did with one object: what it was (unchanged, created, …) and, when it was
+// sent, the object as the API server stored it.
+type step struct {
+	ref  Ref
+	did  action
+	sent *unstructured.Unstructured
+	err  error
+}
+
+// action is what Apply did with an object.
+type action int
+
+const (
+	leftUnchanged action = iota
+	created
+	adopted
+	updated
+	corrected
+)
+
+// record adds a step to the result, unless it failed.
+func (r *Result) record(s step) {
+	if s.err != nil {
+		return
+	}
+	list := map[action]*[]Ref{created: &r.Created, adopted: &r.Adopted, updated: &r.Updated, corrected: &r.Corrected}[s.did]
+	if list == nil {
+		r.Unchanged++
+		return
+	}
+	*list = append(*list, s.ref)
+	r.Sent[s.ref] = s.sent
+}
+
+// step sends one object if it is missing, another installer's to take over, changed or drifted.
+func (a *Applier) step(ctx context.Context, d, l *unstructured.Unstructured) step {
+	s := step{ref: refOf(d)}
+	update := d
+	if l != nil {
+		update = ForUpdate(d, l)
+	}
+	switch {
+	case l == nil:
+		s.did = created
+		s.sent, s.err = a.send(ctx, d)
+	case !AppliedByBosun(l):
+		s.did = adopted
+		s.sent, s.err = a.takeOver(ctx, update)
+	case l.GetAnnotations()[render.AnnotationHash] != d.GetAnnotations()[render.AnnotationHash]:
+		s.did = updated
+		s.sent, s.err = a.send(ctx, update)
+	case len(Drift(l, update)) > 0:
+		s.did = corrected
+		s.sent, s.err = a.send(ctx, update)
+	}
+	return s
+}
+
+// concurrency bounds the requests one Apply has in flight.
+const concurrency = 16
+
+// together calls f for 0..n-1, at most concurrency at a time, and returns the error of the lowest
+// index that failed, once every call returned.
+func together(n int, f func(i int) error) error {
+	errs := make([]error, n)
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = f(i)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // live reads the object as it is: from the cache, which holds bosun's objects; when the cache has

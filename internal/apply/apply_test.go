@@ -456,3 +456,71 @@ func TestApplyReportsOnlyWhatItWrote(t *testing.T) {
 		t.Errorf("Delete reports %v, want the one object it deleted before the second delete failed", deleted)
 	}
 }
+
+// TestApplySendsAWaveOnlyAfterTheOneBefore: the objects of one wave (render.Wave) are sent side by
+// side, but no workload is sent before the configuration and services its pods need were stored, and
+// no webhook before the workloads: a pod whose ServiceAccount is missing is refused, and a webhook
+// that points at a service not yet running blocks what follows it.
+func TestApplySendsAWaveOnlyAfterTheOneBefore(t *testing.T) {
+	e := newEnv(t)
+	c, err := client.NewWithWatch(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var events []string // "start Kind" and "end Kind", in the order they happened
+	writer := interceptor.NewClient(c, interceptor.Funcs{
+		Apply: func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+			kind := obj.(interface{ GetKind() string }).GetKind()
+			mu.Lock()
+			events = append(events, "start "+kind)
+			mu.Unlock()
+			err := c.Apply(ctx, obj, opts...)
+			mu.Lock()
+			events = append(events, "end "+kind)
+			mu.Unlock()
+			return err
+		},
+	})
+	served, err := apply.ServedKinds(e.c.RESTMapper())
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := e.objects(1, "a")
+	render.Sort(objs)
+	if _, err := apply.New(writer, e.c, e.c, served).Apply(t.Context(), apply.Component{Owner: e.owner, Objects: objs}); err != nil {
+		t.Fatal(err)
+	}
+	wave := map[string]int{}
+	for _, o := range objs {
+		wave[o.GetKind()] = render.Wave(o)
+	}
+	if wave["ConfigMap"] != 0 || wave["Service"] != 0 || wave["Deployment"] != 1 || wave["ValidatingWebhookConfiguration"] != 2 {
+		t.Fatalf("waves %v: want the configuration and services first, then the workload, then the webhook", wave)
+	}
+	ended := map[int]int{}
+	for i, ev := range events {
+		what, kind, _ := strings.Cut(ev, " ")
+		w := wave[kind]
+		if what == "end" {
+			ended[w]++
+			continue
+		}
+		for earlier := range w {
+			if want := countWave(objs, earlier); ended[earlier] != want {
+				t.Errorf("event %d: %s was sent when %d of the %d objects of wave %d were stored (events %q)", i, kind, ended[earlier], want, earlier, events)
+			}
+		}
+	}
+}
+
+// countWave counts the objects of a wave.
+func countWave(objs []*unstructured.Unstructured, wave int) int {
+	n := 0
+	for _, o := range objs {
+		if render.Wave(o) == wave {
+			n++
+		}
+	}
+	return n
+}

@@ -102,7 +102,9 @@ func (in *Installer[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		return ctrl.Result{}, in.finalize(ctx, obj)
 	}
 	if err := EnsureFinalizer(ctx, in.Client, obj); err != nil {
-		return ctrl.Result{}, err
+		// Deleted since the cache showed it: a reconcile that finds the object gone is done
+		// (docs/architecture.md#lesson-gone-is-not-an-error).
+		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	in.Kind.Reconciling(obj)
 	facts, err := desired.Read(ctx, in.Client, in.Kind.Namespaces(obj)...)

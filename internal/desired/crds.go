@@ -45,3 +45,18 @@ func CRDRevisionOf(version string, f *Facts) *v1.IstioRevision {
 	}
 	return nil
 }
+
+// CRDsUpToDate reports whether Istio's CRDs of version need no apply once those of applied were
+// applied (or found newer): apply never replaces CRDs with an older version's, so when the newest
+// version in use goes back to an older one, rendering its CRDs would change nothing.
+func (e Env) CRDsUpToDate(version, applied string) bool {
+	if applied == "" {
+		return false
+	}
+	if version == applied {
+		return true
+	}
+	v, errV := e.Catalog.Resolve(version)
+	a, errA := e.Catalog.Resolve(applied)
+	return errV == nil && errA == nil && !v.Semver.GreaterThan(a.Semver)
+}

@@ -309,6 +309,26 @@ func TestCRDChartIsTheNewestVersionInUse(t *testing.T) {
 	}
 }
 
+func TestCRDsOfAnOlderVersionNeedNoApply(t *testing.T) {
+	e := testEnv()
+	cases := []struct {
+		version, applied string
+		upToDate         bool
+	}{
+		{v127, "", false},
+		{v127, v125, false},
+		{v127, v127, true},
+		{v125, v127, true},
+		{v125, v131, true},
+		{"v1.99.0", v127, false},
+	}
+	for _, c := range cases {
+		if got := e.CRDsUpToDate(c.version, c.applied); got != c.upToDate {
+			t.Errorf("CRDs of %s once those of %q were applied: up to date %v, want %v", c.version, c.applied, got, c.upToDate)
+		}
+	}
+}
+
 func TestCheckSkew(t *testing.T) {
 	v := func(s string) catalog.Version { return catalog.Version{Name: "v" + s, Semver: semver.MustParse(s)} }
 	cases := []struct {

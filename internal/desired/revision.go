@@ -30,7 +30,7 @@ type Plan struct {
 func refused(r *Refusal) Plan { return Plan{Refusal: r} }
 
 // ForRevision decides an IstioRevision: the istiod chart and, for the revision named default, the base
-// chart with Istio's CRDs, the default validator and the reader service account. It is refused when an
+// chart without Istio's CRDs (ForCRDs's): the default validator and the reader service account. It is refused when an
 // older IstioRevisionTag holds its name, when its namespace does not exist, and when its version,
 // profile or values cannot be rendered.
 func (e Env) ForRevision(rev *v1.IstioRevision, f *Facts) Plan {
@@ -53,9 +53,14 @@ func (e Env) ForRevision(rev *v1.IstioRevision, f *Facts) Plan {
 	}
 	var plan Plan
 	for _, chart := range charts {
+		chartValues := vals
+		if chart == render.ChartBase {
+			// Istio's CRDs are ForCRDs's, applied once for every control plane.
+			chartValues = values.WithoutCRDs(vals)
+		}
 		plan.Charts = append(plan.Charts, render.Request{
 			Version: version.Name, Chart: chart, Namespace: rev.Spec.Namespace,
-			ReleaseName: releaseName(rev.Name, chart), Values: vals, Owner: owner,
+			ReleaseName: releaseName(rev.Name, chart), Values: chartValues, Owner: owner,
 		})
 	}
 	return plan

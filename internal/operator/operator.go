@@ -112,6 +112,12 @@ func (l LeaseTimings) Validate() error {
 const (
 	// LeaderElectionID names the lease.
 	LeaderElectionID = "bosun-operator-leader"
+	// ConcurrentReconciles is how many resources of one kind each controller reconciles at once (never
+	// one resource twice at once): several meshes install and update side by side, since most of a
+	// reconcile waits on the API server; one at a time, ten meshes took ten times as long as one
+	// (docs/performance.md). Each render in flight holds its charts' objects, a few megabytes, so the
+	// number stays small.
+	ConcurrentReconciles = 4
 	// ShutdownGrace is how long a stopping operator waits for its reconciles to return before it
 	// releases its Lease and exits anyway. Their contexts are cancelled when the stop begins, so an
 	// apply under way ends at its next request, and the next leader applies what is left; a
@@ -262,7 +268,7 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		RetryPeriod:                   ptr.To(o.Lease.RetryPeriod),
 		// The controllers' names are fixed in code and unique; a second manager in one process (the
 		// end-to-end tests restart the operator) must not be refused for reusing them.
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		Controller: config.Controller{SkipNameValidation: ptr.To(true), MaxConcurrentReconciles: ConcurrentReconciles},
 	})
 	if err != nil {
 		return nil, err

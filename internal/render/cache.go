@@ -70,7 +70,7 @@ func (c *Cache) Render(owner types.UID, reqs []Request) ([]*unstructured.Unstruc
 	}
 	var objs []*unstructured.Unstructured
 	for _, req := range reqs {
-		res, err := c.renderer.Render(req)
+		res, err := c.renderer.RenderObjects(req)
 		metrics.Renders.WithLabelValues(c.kind).Inc()
 		if err != nil {
 			return nil, err

@@ -19,7 +19,7 @@ func TestDecodeTakesManifestsOnly(t *testing.T) {
 		"tiny/templates/NOTES.txt": "Thank you for installing",
 		"tiny/templates/c.yaml":    "",
 	}
-	got, err := decode(files, nil)
+	got, err := decode(files, nil, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestDecodeTakesManifestsOnly(t *testing.T) {
 	if want := "tiny/templates/a.yml=a tiny/templates/b.yaml=b"; strings.Join(names, " ") != want {
 		t.Errorf("decoded %v, want %s", names, want)
 	}
-	only, err := decode(files, []string{"b.yaml"})
+	only, err := decode(files, []string{"b.yaml"}, true)
 	if err != nil || len(only) != 1 || only[0].obj.GetName() != "b" {
 		t.Errorf("with templates [b.yaml]: %v, %v", only, err)
 	}
@@ -44,7 +44,7 @@ func TestDecodeRefusesWhatIsNoObject(t *testing.T) {
 		"no apiVersion": "kind: ConfigMap\nmetadata: {name: x}\n",
 		"not YAML":      "kind: [ConfigMap\n",
 	} {
-		_, err := decode(map[string]string{"tiny/templates/bad.yaml": text}, nil)
+		_, err := decode(map[string]string{"tiny/templates/bad.yaml": text}, nil, true)
 		if err == nil || !strings.Contains(err.Error(), "tiny/templates/bad.yaml") {
 			t.Errorf("%s: error %v, want one naming the template", name, err)
 		}
@@ -130,5 +130,30 @@ spec:
 	}
 	if got := out.CRDs[0].GetAnnotations()[AnnotationIstioVersion]; got != "v1.27.0" {
 		t.Errorf("the CRD names version %q, want v1.27.0", got)
+	}
+	objects, err := r.RenderObjects(tinyRequest("v1.27.0", values.Map{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objects.CRDs) != 0 || len(objects.Objects) != 2 {
+		t.Errorf("RenderObjects: %d CRDs and %d objects, want the 2 objects alone", len(objects.CRDs), len(objects.Objects))
+	}
+}
+
+// TestDecodeWithoutCRDsSkipsOnlyCRDs: without CRDs, a document whose top-level kind is
+// CustomResourceDefinition is passed over unparsed (it may be anything: here it is not even YAML),
+// while an object that merely mentions the kind further down is kept.
+func TestDecodeWithoutCRDsSkipsOnlyCRDs(t *testing.T) {
+	files := map[string]string{"base/templates/crds.yaml": "kind: CustomResourceDefinition\nspec: [unparsed\n---\n" +
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: mentions}\ndata:\n  text: |\n    kind: CustomResourceDefinition\n"}
+	got, err := decode(files, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].obj.GetName() != "mentions" {
+		t.Errorf("decoded %v, want the ConfigMap alone", got)
+	}
+	if _, err := decode(files, nil, true); err == nil {
+		t.Error("with CRDs, the CRD document was not parsed")
 	}
 }

@@ -68,3 +68,29 @@ func Sort(objs []*unstructured.Unstructured) {
 		return a.GetName() < b.GetName()
 	})
 }
+
+// The waves of an apply: objects of one wave do not depend on each other and may be sent together,
+// while a wave waits for the one before it. Workloads wait for the identities, configuration and
+// services their pods need (a pod whose ServiceAccount is missing is refused, and its controller
+// retries with backoff); webhooks wait for every other object, as in applyOrder.
+const (
+	waveWorkloads = 19 // DaemonSet's rank: workloads and what follows them
+	waveWebhooks  = 30 // MutatingWebhookConfiguration's rank
+)
+
+// Wave is the wave of an apply an object belongs to: 0 for what workloads need, 1 for workloads and
+// what follows them, 2 for webhooks. Objects of one wave may be sent at once, once every object of
+// the waves before it was.
+func Wave(o *unstructured.Unstructured) int {
+	r, ok := applyOrder[o.GetKind()]
+	if !ok {
+		r = unknownKindRank
+	}
+	switch {
+	case r >= waveWebhooks:
+		return 2
+	case r >= waveWorkloads:
+		return 1
+	}
+	return 0
+}

@@ -14,7 +14,7 @@
 package render
 
 import (
-	"bytes"
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -22,6 +22,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -34,6 +35,7 @@ import (
 	"helm.sh/helm/v4/pkg/engine"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
 
 	"github.com/bosun-mesh/bosun/internal/values"
 )
@@ -131,7 +133,15 @@ func New(resources fs.FS, cluster Cluster) (*Renderer, error) {
 var ErrChartNotFound = errors.New("chart not found")
 
 // Render renders one chart.
-func (r *Renderer) Render(req Request) (Result, error) {
+func (r *Renderer) Render(req Request) (Result, error) { return r.render(req, true) }
+
+// RenderObjects renders one chart as Render does, but without its CRDs: a document that declares one
+// is not even parsed. It is for what installs a chart's objects and leaves Istio's CRDs to the
+// controller that applies them once for every control plane: the base chart carries 800 KB of them,
+// whose parsing was most of a revision's render.
+func (r *Renderer) RenderObjects(req Request) (Result, error) { return r.render(req, false) }
+
+func (r *Renderer) render(req Request, withCRDs bool) (Result, error) {
 	ch, err := r.chart(req.Version, req.Chart)
 	if err != nil {
 		return Result{}, err
@@ -149,7 +159,7 @@ func (r *Renderer) Render(req Request) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("rendering the %s chart of Istio %s: %w", req.Chart, req.Version, err)
 	}
-	objs, err := decode(files, req.Templates)
+	objs, err := decode(files, req.Templates, withCRDs)
 	if err != nil {
 		return Result{}, fmt.Errorf("%s chart of Istio %s: %w", req.Chart, req.Version, err)
 	}
@@ -213,6 +223,10 @@ func (r *Renderer) chart(version, name string) (*chart.Chart, error) {
 	return ch, nil
 }
 
+// crdDocument matches a YAML document whose top-level kind is CustomResourceDefinition: a line
+// "kind: CustomResourceDefinition" without indentation.
+var crdDocument = regexp.MustCompile(`(?m)^kind:[ \t]*["']?CustomResourceDefinition["']?[ \t]*$`)
+
 // decoded is a rendered object and the template file it comes from.
 type decoded struct {
 	template string
@@ -220,8 +234,10 @@ type decoded struct {
 }
 
 // decode parses rendered templates into objects, in a stable order of file names. Empty documents and
-// non-manifest files (NOTES.txt) are skipped, and so are templates not in only, when only is set.
-func decode(files map[string]string, only []string) ([]decoded, error) {
+// non-manifest files (NOTES.txt) are skipped, and so are templates not in only, when only is set, and
+// without withCRDs the documents whose top-level kind is CustomResourceDefinition, before they are
+// parsed.
+func decode(files map[string]string, only []string, withCRDs bool) ([]decoded, error) {
 	names := make([]string, 0, len(files))
 	for name := range files {
 		if !strings.HasSuffix(name, ".yaml") && !strings.HasSuffix(name, ".yml") {
@@ -235,12 +251,19 @@ func decode(files map[string]string, only []string) ([]decoded, error) {
 	sort.Strings(names)
 	var objs []decoded
 	for _, name := range names {
-		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader([]byte(files[name])), 4096)
+		docs := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(files[name])))
 		for {
-			var m map[string]any
-			if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+			doc, err := docs.Read()
+			if errors.Is(err, io.EOF) {
 				break
 			} else if err != nil {
+				return nil, fmt.Errorf("template %s: %w", name, err)
+			}
+			if !withCRDs && crdDocument.Match(doc) {
+				continue
+			}
+			var m map[string]any
+			if err := yaml.Unmarshal(doc, &m); err != nil {
 				return nil, fmt.Errorf("template %s: %w", name, err)
 			}
 			if len(m) == 0 {

@@ -320,6 +320,19 @@ func WithProxyVersion(m Map, version string) Map {
 	return m
 }
 
+// WithoutCRDs returns a copy of a control plane's values for its base chart, without Istio's CRDs
+// (base.enableCRDTemplates false). bosun applies the CRDs once for every control plane, from the
+// newest version in use; a revision's base chart that rendered them too would parse the chart's
+// 800 KB of CRDs on every render, to throw them away.
+func WithoutCRDs(m Map) Map {
+	out := DeepCopy(m)
+	if out == nil {
+		out = Map{}
+	}
+	Set(out, false, "base", "enableCRDTemplates")
+	return out
+}
+
 // CNIInput is what the values of an IstioCNI are computed from.
 type CNIInput struct {
 	Profiles Profiles

@@ -170,12 +170,17 @@ type cluster struct {
 }
 
 // startCluster starts a full cluster with fake nodes and installs bosun's CRDs, as a user does before
-// starting the operator.
-func startCluster(nodes int) (*cluster, error) {
+// starting the operator. Its istiod pods run real istiods unless istiodBinDir names a folder without
+// them (then kwok plays them as any other pod).
+func startCluster(nodes int, istiodBinDir ...string) (*cluster, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), testcluster.DefaultStartTimeout)
 	defer cancel()
 	progress("starting a cluster in a box with %d fake nodes", nodes)
-	tc, err := testcluster.Start(ctx, testcluster.Options{Full: true, Nodes: nodes, Log: progressWriter{}})
+	opts := testcluster.Options{Full: true, Nodes: nodes, Log: progressWriter{}}
+	if len(istiodBinDir) > 0 {
+		opts.IstiodBinDir = istiodBinDir[0]
+	}
+	tc, err := testcluster.Start(ctx, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,19 @@ type nodeAgent struct {
 	list      func() client.ObjectList
 }
 
+// withVersion returns a new object of the agent's kind on another version.
+func (a nodeAgent) withVersion(version string) client.Object {
+	switch o := a.new().(type) {
+	case *v1.IstioCNI:
+		o.Spec.Version = v1.IstioVersion(version)
+		return o
+	case *v1.ZTunnel:
+		o.Spec.Version = v1.AmbientVersion(version)
+		return o
+	}
+	panic("unknown node agent " + a.name)
+}
+
 var (
 	cniAgent = nodeAgent{name: "CNIInstall", namespace: "istio-cni",
 		new: func() client.Object {
@@ -40,34 +53,41 @@ var (
 )
 
 // BenchmarkCNIInstall creates the IstioCNI default and measures the time until it is Ready (its
-// istio-cni-node DaemonSet runs a ready pod on every node), latencyRuns times, deleting it in between.
-// For the first install it counts the API writes the operator sent until it went quiet.
-func BenchmarkCNIInstall(b *testing.B) { benchmarkAgentInstall(b, cniAgent) }
+// istio-cni-node DaemonSet runs a ready pod on every node), floorRuns times, deleting it in between;
+// then changes its version back and forth, floorRuns times, until it is Ready on the new version. The
+// floors: the rendered objects applied without the operator until the DaemonSet rolled out, and one
+// patch of the DaemonSet's image. For the first install it counts the API writes the operator sent
+// until it went quiet.
+func BenchmarkCNIInstall(b *testing.B) { benchmarkAgent(b, cniAgent) }
 
 // BenchmarkZTunnelInstall is BenchmarkCNIInstall for the ZTunnel default and its ztunnel DaemonSet.
-func BenchmarkZTunnelInstall(b *testing.B) { benchmarkAgentInstall(b, ztunnelAgent) }
+func BenchmarkZTunnelInstall(b *testing.B) { benchmarkAgent(b, ztunnelAgent) }
 
-func benchmarkAgentInstall(b *testing.B, a nodeAgent) {
+func benchmarkAgent(b *testing.B, a nodeAgent) {
 	measureOnce(b)
 	c := sharedCluster(b)
-	p := startOperator(b, c)
+	p := startOperator(b, c, asTheChartRuns...)
 	b.Cleanup(func() { deleteAgent(b, c, a) })
 	if err := ensureNamespace(b.Context(), c.client, a.namespace, nil); err != nil {
 		b.Fatal(err)
 	}
+	objs := rendered(b, a.new())
+	daemonSets := workloadsOf(objs)
 	before := waitQuiet(b, p)
-	var times []time.Duration
-	for i := range latencyRuns {
+	var install, update stepTimes
+	var installs, updates []window
+	for i := range floorRuns {
 		if i > 0 {
 			deleteAgent(b, c, a)
-			waitQuiet(b, p)
+			waitNoPods(b, c, daemonSets)
 		}
+		start := p.sample(b)
 		if err := c.client.Create(b.Context(), a.new()); err != nil {
 			b.Fatal(err)
 		}
 		created := time.Now()
-		readyAt := waitAgentReady(b, c, a)
-		times = append(times, readyAt.Sub(created))
+		install.operator = append(install.operator, waitAgentReady(b, c, a).Sub(created))
+		installs = append(installs, window{start, p.sample(b)})
 		if i > 0 {
 			continue
 		}
@@ -78,7 +98,51 @@ func benchmarkAgentInstall(b *testing.B, a nodeAgent) {
 		report(b, figure{what: "… of which Events", value: w[resourceEvents], unit: "event-writes", target: noTarget})
 		report(b, figure{what: "renders for one install", value: renders(after) - renders(before), unit: "renders", target: noTarget})
 	}
-	reportLatency(b, "create → Ready", times, "")
+	container, _ := firstContainer(objs, daemonSets[0])
+	images := map[string]string{fromVersion: firstImageOf(objs, daemonSets[0]), toVersion: firstImageOf(rendered(b, a.withVersion(toVersion)), daemonSets[0])}
+	for i := range floorRuns {
+		version := []string{toVersion, fromVersion}[i%2]
+		start := waitQuiet(b, p)
+		patch := client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"version":"`+version+`"}}`))
+		if err := c.client.Patch(b.Context(), a.new(), patch); err != nil {
+			b.Fatal(err)
+		}
+		changed := time.Now()
+		update.operator = append(update.operator, waitAgentReady(b, c, a).Sub(changed))
+		updates = append(updates, window{start, p.sample(b)})
+		checkCurrent(b, c, daemonSets[0], images[version])
+	}
+	progress("%s: install", a.name)
+	phaseBreakdown(b, installs)
+	progress("%s: version change", a.name)
+	phaseBreakdown(b, updates)
+	deleteAgent(b, c, a)
+	p.stop()
+	waitNoPods(b, c, daemonSets)
+
+	for range floorRuns {
+		start := time.Now()
+		if err := applyFloor(b.Context(), c, objs); err != nil {
+			b.Fatal(err)
+		}
+		install.floor = append(install.floor, waitRolledOut(b, c, daemonSets[0], "").Sub(start))
+		deleteFloor(b, c, objs)
+	}
+	if err := applyFloor(b.Context(), c, objs); err != nil {
+		b.Fatal(err)
+	}
+	waitRolledOut(b, c, daemonSets[0], "")
+	for i := range floorRuns {
+		image := images[[]string{toVersion, fromVersion}[i%2]]
+		start := time.Now()
+		if err := setImage(b.Context(), c, daemonSets[0], container, image); err != nil {
+			b.Fatal(err)
+		}
+		update.floor = append(update.floor, waitRolledOut(b, c, daemonSets[0], image).Sub(start))
+	}
+	deleteFloor(b, c, objs)
+	reportStep(b, "create → Ready, DaemonSet rolled out", install, 0.15, "")
+	reportStep(b, "version change → Ready, DaemonSet rolled out", update, 0.15, "")
 }
 
 // waitAgentReady watches the node agent until it has reconciled its latest generation and is Ready,

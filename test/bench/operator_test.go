@@ -41,7 +41,7 @@ const stopGrace = 30 * time.Second
 
 // startOperator starts bosun-operator against the cluster, as production runs it but on loopback
 // ports, and returns once it leads. It is stopped when the benchmark ends, if not before.
-func startOperator(b *testing.B, c *cluster) *operatorProcess {
+func startOperator(b *testing.B, c *cluster, extra ...string) *operatorProcess {
 	b.Helper()
 	ports, err := freePorts(2)
 	if err != nil {
@@ -61,6 +61,7 @@ func startOperator(b *testing.B, c *cluster) *operatorProcess {
 		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[1]),
 		"--leader-election-namespace", "kube-system",
 	}
+	args = append(args, extra...)
 	args = append(args, strings.Fields(*operatorArgs)...)
 	cmd := exec.Command(env.operator, args...)
 	var cg *memoryCgroup

@@ -5,7 +5,7 @@
 // the CRDs (--manage-istio-crds=false, docs/architecture.md#lesson-crds-left-to-another-tool).
 //
 // All revisions share one set of CRDs, so every revision event maps to one request. The controller
-// remembers the version it last brought the CRDs to; while the newest version in use stays the same,
+// remembers the newest version it brought the CRDs to; while the newest version in use is not newer,
 // a reconcile renders, reads and writes nothing.
 package crds
 
@@ -49,7 +49,8 @@ type Reconciler struct {
 	Recorder events.EventRecorder
 
 	mu sync.Mutex
-	// done is the chart version whose CRDs this process has applied (or found newer ones than).
+	// done is the newest chart version whose CRDs this process has applied (or found newer ones
+	// than): a version not newer needs nothing (desired.CRDsUpToDate).
 	done string
 }
 
@@ -80,7 +81,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		return reconcile.Result{}, nil
 	}
 	r.mu.Lock()
-	done := r.done == chart.Version
+	done := r.Env.CRDsUpToDate(chart.Version, r.done)
 	r.mu.Unlock()
 	if done {
 		return reconcile.Result{}, nil

@@ -190,6 +190,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 	phases.Done("revisions")
+	if apierrors.IsAlreadyExists(err) {
+		// The cache has not shown the revision this Istio created a moment ago (or one someone else
+		// just created): not a failure, and nothing to report until it does. Its event, or this
+		// requeue, brings the next reconcile (docs/architecture.md#lesson-gone-is-not-an-error).
+		return ctrl.Result{RequeueAfter: cacheCatchUp}, nil
+	}
 	if active == nil && plan.Existing != nil && isOwnedBy(plan.Existing, istio) {
 		// Refused, or the update failed: the revision that runs is still the Istio's, and says how it is.
 		active = plan.Existing
@@ -368,6 +374,10 @@ func withActive(revs []*v1.IstioRevision, active *v1.IstioRevision) []*v1.IstioR
 	}
 	return append(out, active)
 }
+
+// cacheCatchUp is how long a reconcile that found the cache behind its own write waits before it
+// looks again, when no event comes first.
+const cacheCatchUp = time.Second
 
 // activeRevision creates the revision the plan asks for, or updates the one that exists.
 func (r *Reconciler) activeRevision(ctx context.Context, istio *v1.Istio, plan desired.IstioPlan) (*v1.IstioRevision, error) {

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"sync"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -49,7 +51,11 @@ func (w *Writer) Write(ctx context.Context, obj client.Object, st any, cachedUnc
 	if (ok && bytes.Equal(last, data)) || (!ok && cachedUnchanged) {
 		return false, nil
 	}
-	if err := w.apply(ctx, obj, data); err != nil {
+	if err := w.apply(ctx, obj, data); apierrors.IsNotFound(err) {
+		// The object was deleted after it was read: it has no status left to write, and a reconcile
+		// that finds it gone is not an error (docs/architecture.md#lesson-gone-is-not-an-error).
+		return false, nil
+	} else if err != nil {
 		return false, err
 	}
 	w.mu.Lock()

@@ -189,3 +189,20 @@ func TestWriterRetriesAFailedWrite(t *testing.T) {
 		t.Errorf("after the retry the API server holds state %q, want Healthy", got)
 	}
 }
+
+// TestWriterFindsADeletedObjectGone: a reconcile that read an object just before it was deleted has
+// no status left to write; the Writer reports nothing written and no error, so that the reconcile does
+// not count as failed (docs/architecture.md#lesson-gone-is-not-an-error).
+func TestWriterFindsADeletedObjectGone(t *testing.T) {
+	c, w, sw, rev := setup(t, "writer-gone")
+	if err := c.Delete(t.Context(), rev); err != nil {
+		t.Fatal(err)
+	}
+	wrote, err := w.Write(t.Context(), rev, revStatus(metav1.ConditionTrue), false)
+	if wrote || err != nil {
+		t.Errorf("writing the status of a deleted revision: %t, %v; want nothing written and no error", wrote, err)
+	}
+	if n := sw.take(); n != 1 {
+		t.Errorf("%d status writes sent, want the one the API server answered NotFound", n)
+	}
+}
