@@ -122,6 +122,22 @@ func applyFloor(ctx context.Context, c *cluster, objs []*unstructured.Unstructur
 	return nil
 }
 
+// floorOfInstall is the floor of an install, floorRuns times: the objects applied until w has rolled
+// out, then deleted with its pods.
+func floorOfInstall(b *testing.B, c *cluster, objs []*unstructured.Unstructured, w workload) []time.Duration {
+	b.Helper()
+	var times []time.Duration
+	for range floorRuns {
+		start := time.Now()
+		if err := applyFloor(b.Context(), c, objs); err != nil {
+			b.Fatal(err)
+		}
+		times = append(times, waitRolledOut(b, c, w, "").Sub(start))
+		deleteFloor(b, c, objs)
+	}
+	return times
+}
+
 // deleteFloor deletes the objects and waits until they and the pods of their workloads are gone.
 func deleteFloor(b *testing.B, c *cluster, objs []*unstructured.Unstructured) {
 	b.Helper()

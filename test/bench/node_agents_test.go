@@ -120,14 +120,7 @@ func benchmarkAgent(b *testing.B, a nodeAgent) {
 	p.stop()
 	waitNoPods(b, c, daemonSets)
 
-	for range floorRuns {
-		start := time.Now()
-		if err := applyFloor(b.Context(), c, objs); err != nil {
-			b.Fatal(err)
-		}
-		install.floor = append(install.floor, waitRolledOut(b, c, daemonSets[0], "").Sub(start))
-		deleteFloor(b, c, objs)
-	}
+	install.floor = floorOfInstall(b, c, objs, daemonSets[0])
 	if err := applyFloor(b.Context(), c, objs); err != nil {
 		b.Fatal(err)
 	}
