@@ -379,9 +379,9 @@ func compareKeys(a, b workloadKey) int {
 	return strings.Compare(a.namespace+"/"+a.kind+"/"+a.name, b.namespace+"/"+b.kind+"/"+b.name)
 }
 
-// wanted is the revision a pod's labels, or its namespace's, select now: the revision of that name,
+// Wanted is the revision a pod's labels, or its namespace's, select now: the revision of that name,
 // or the one the tag of that name points at. "" when they select nothing that exists.
-func wanted(p Pod, nsLabels map[string]string, f *desired.Facts) string {
+func Wanted(p Pod, nsLabels map[string]string, f *desired.Facts) string {
 	name, optedOut := inuse.NamespaceReference(nsLabels)
 	if name == "" && !optedOut {
 		_, name = inuse.PodReferences(p.Labels, nil, "")
@@ -412,7 +412,7 @@ func RestartDue(p Pod, nsLabels map[string]string, f *desired.Facts) (Due, bool)
 	if runs == "" || p.Labels[inuse.LabelInject] == "false" || p.Annotations[inuse.LabelInject] == "false" {
 		return Due{}, false
 	}
-	want := wanted(p, nsLabels, f)
+	want := Wanted(p, nsLabels, f)
 	if want == "" {
 		return Due{}, false
 	}

@@ -39,6 +39,7 @@ import (
 	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/inuse"
 	"github.com/bosun-mesh/bosun/internal/metrics"
+	"github.com/bosun-mesh/bosun/internal/move"
 	"github.com/bosun-mesh/bosun/internal/remote"
 )
 
@@ -54,6 +55,8 @@ type Reconciler struct {
 	Status *status.Writer
 	// Remotes reads the other clusters an Istio's istiod serves.
 	Remotes *remote.Reader
+	// Move moves an Istio's workloads to its active revision (spec.updateStrategy.updateWorkloads).
+	Move *move.Mover
 
 	mu sync.Mutex
 	// reachable are the clusters of each Istio's bosun_remote_cluster_reachable series.
@@ -189,12 +192,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			revs, requeue, err = r.prune(ctx, istio, active.Name, revs, facts)
 		}
 	}
+	var moved *move.Progress
+	if err == nil && active != nil && r.Move != nil {
+		var recheck time.Duration
+		moved, recheck, err = r.Move.Run(ctx, istio, active, revs, facts)
+		if recheck > 0 && (requeue == 0 || recheck < requeue) {
+			requeue = recheck
+		}
+	}
 	phases.Done("revisions")
 	if active == nil && plan.Existing != nil && isOwnedBy(plan.Existing, istio) {
 		// Refused, or the update failed: the revision that runs is still the Istio's, and says how it is.
 		active = plan.Existing
 	}
-	obs := Observed{Scope: scope}
+	obs := Observed{Scope: scope, Workloads: moved}
 	if desired.ServesRemoteClusters(istio.Spec.Values) && r.Remotes != nil {
 		// The clusters this istiod serves send no events. The active revision reads them again every
 		// interval (its InUse counts their workloads), and its status changes with what it finds, which
@@ -228,6 +239,8 @@ type Observed struct {
 	Scope []desired.ScopeConflict
 	// Remote is the RemoteClustersReachable condition, or nil when the Istio serves no other cluster.
 	Remote *metav1.Condition
+	// Workloads is how far the move of its workloads is, or nil when bosun does not move them.
+	Workloads *move.Progress
 }
 
 // RemoteClustersCondition is the RemoteClustersReachable condition of an Istio whose istiod serves the
@@ -479,7 +492,8 @@ var copiedConditions = []string{v1.ConditionReconciled, v1.ConditionReady, v1.Co
 // revision has not acted on its latest spec: whatever it reported is about the spec before, so an
 // update in progress is never shown as ready. ScopeConflict is True, listing the conflicts, when the
 // Istio shares namespaces with another mesh (desired.Scope), and absent otherwise; RemoteClustersReachable
-// is there for an Istio that serves other clusters. Neither changes the state or the other conditions.
+// is there for an Istio that serves other clusters, and WorkloadsUpdated for one whose workloads bosun
+// moves (internal/move). None changes the state or the other conditions.
 func IstioStatus(istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevision, refusal *desired.Refusal, err error, obs Observed, now metav1.Time) v1.IstioStatus {
 	st := v1.IstioStatus{ObservedGeneration: istio.Generation, ActiveRevisionName: istio.Status.ActiveRevisionName, Revisions: revisionCounts(revs)}
 	c := status.NewConditions(istio.Status.Conditions, istio.Generation, now)
@@ -491,6 +505,19 @@ func IstioStatus(istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevi
 	if obs.Remote != nil {
 		c.Set(*obs.Remote)
 		listed = append(listed, v1.ConditionRemoteClustersReachable)
+	}
+	switch {
+	case obs.Workloads != nil:
+		c.Set(obs.Workloads.Condition())
+		listed = append(listed, v1.ConditionWorkloadsUpdated)
+		st.Workloads = obs.Workloads.Status()
+	case err != nil && istio.Status.Workloads != nil:
+		// A failed read or write says nothing new of the move: what was reported stands.
+		if old := meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionWorkloadsUpdated); old != nil {
+			c.Set(*old)
+			listed = append(listed, v1.ConditionWorkloadsUpdated)
+		}
+		st.Workloads = istio.Status.Workloads
 	}
 	copied := copiedConditions
 	if !c.Reconciled(refusal, err, "") {
