@@ -20,8 +20,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/move"
 	"github.com/bosun-mesh/bosun/internal/operator/operatortest"
 )
@@ -122,6 +124,29 @@ func workloadsStatus(t *testing.T, c client.Client, name, reason string, check f
 	})
 }
 
+// reconciles is how many reconciles the operator in this process made of Istios.
+func reconciles(t *testing.T) float64 {
+	t.Helper()
+	families, err := crmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "controller" && l.GetValue() == "istio" {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n
+}
+
 func namespaceLabel(t *testing.T, c client.Client, name string) string {
 	t.Helper()
 	ns := &corev1.Namespace{}
@@ -196,7 +221,15 @@ func TestRevisionBasedMove(t *testing.T) {
 		}
 		return nil
 	})
-	// The rollout is awaited: the next namespace has not moved.
+	// The rollout is awaited: however often the Istio is reconciled meanwhile, the next namespace does
+	// not move.
+	n := reconciles(t)
+	operatortest.WaitFor(t, "two more reconciles of the Istios", func(context.Context) error {
+		if got := reconciles(t); got < n+2 {
+			return fmt.Errorf("%v reconciles, want %v", got, n+2)
+		}
+		return nil
+	})
 	if got := namespaceLabel(t, c, "mv-late"); got != old {
 		t.Errorf("mv-late was relabelled to %s while mv-shop's rollout went on", got)
 	}
@@ -322,4 +355,47 @@ func TestPauseAndResume(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestInPlaceMove: after an InPlace update with updateWorkloads, the workloads whose proxies are older
+// than the updated control plane are restarted, one after the other; the namespace keeps its label.
+func TestInPlaceMove(t *testing.T) {
+	c := operatortest.Client(t)
+	operatortest.Namespace(t, c, "ip-system", nil)
+	istio := newIstio("ip")
+	istio.Spec.UpdateStrategy.Type = v1.UpdateStrategyInPlace
+	operatortest.Create(t, c, istio)
+	operatortest.RollOut(t, c, "ip-system", "istiod-ip")
+	operatortest.Namespace(t, c, "ip-app", map[string]string{"istio.io/rev": "ip"})
+	app(t, c, "ip-app", "api", "ip", v125)
+	app(t, c, "ip-app", "worker", "ip", v125)
+
+	// The catalog here has no 1.26: the move from 1.25 to 1.27 skips a minor version.
+	operatortest.Update(t, c, istio, func(i *v1.Istio) {
+		i.Spec.Version = v127
+		i.Annotations = map[string]string{desired.AnnotationAllowMinorSkip: "true"}
+	})
+	operatortest.RollOut(t, c, "ip-system", "istiod-ip")
+	restartedFor(t, c, "ip-app", "api", "ip@"+v127+"/")
+	workloadsStatus(t, c, "ip", v1.ReasonMoving, func(cond metav1.Condition, st *v1.WorkloadsUpdateStatus) error {
+		if st.InProgress != "ip-app/Deployment/api" || st.PodsLeft != 2 {
+			return fmt.Errorf("%s; %+v", cond.Message, st)
+		}
+		return nil
+	})
+	if got := generation(t, c, "ip-app", "worker"); got != 1 {
+		t.Errorf("the worker was restarted (generation %d) while the api's rollout went on", got)
+	}
+	rollOut(t, c, "ip-app", "api", "ip", v127)
+	restartedFor(t, c, "ip-app", "worker", "ip@"+v127+"/")
+	rollOut(t, c, "ip-app", "worker", "ip", v127)
+	workloadsStatus(t, c, "ip", v1.ReasonWorkloadsUpdated, func(cond metav1.Condition, st *v1.WorkloadsUpdateStatus) error {
+		if st.NamespacesDone != 1 || st.PodsLeft != 0 || !strings.Contains(cond.Message, "ip ("+v127+")") {
+			return fmt.Errorf("%s; %+v", cond.Message, st)
+		}
+		return nil
+	})
+	if got := namespaceLabel(t, c, "ip-app"); got != "ip" {
+		t.Errorf("the namespace of an InPlace Istio was relabelled to %q", got)
+	}
 }
