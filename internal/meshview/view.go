@@ -67,6 +67,17 @@ type Istio struct {
 	ActiveRevision string `json:"activeRevision"`
 	Health
 	Migration Migration `json:"migration"`
+	// WorkloadsUpdate is how far bosun moves the workloads itself (spec.updateStrategy.updateWorkloads),
+	// as the Istio's status reports it; absent when it does not move them.
+	WorkloadsUpdate *WorkloadsUpdate `json:"workloadsUpdate,omitempty"`
+}
+
+// WorkloadsUpdate is an Istio's WorkloadsUpdated condition and the summary beside it.
+type WorkloadsUpdate struct {
+	Done    bool   `json:"done"`
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+	v1.WorkloadsUpdateStatus
 }
 
 // Migration counts the workloads on an Istio's revisions: on the active one, and left on the others.
@@ -214,6 +225,7 @@ func Build(env desired.Env, s Snapshot, namespaces ...string) Status {
 			i.UpdateStrategy = us.Type
 		}
 		i.Migration = migrationOf(istio.Name, st.Revisions)
+		i.WorkloadsUpdate = workloadsUpdate(istio)
 		st.Ready = st.Ready && i.Ready
 		st.Istios = append(st.Istios, i)
 	}
@@ -232,6 +244,15 @@ func Build(env desired.Env, s Snapshot, namespaces ...string) Status {
 		}
 	}
 	return st
+}
+
+// workloadsUpdate is the move of the Istio's workloads as its status reports it, or nil.
+func workloadsUpdate(istio *v1.Istio) *WorkloadsUpdate {
+	c := meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionWorkloadsUpdated)
+	if c == nil || istio.Status.Workloads == nil {
+		return nil
+	}
+	return &WorkloadsUpdate{Done: c.Status == metav1.ConditionTrue, Reason: c.Reason, Message: c.Message, WorkloadsUpdateStatus: *istio.Status.Workloads}
 }
 
 // migrationOf counts an Istio's workloads once each: on the active revision when all their pods are,
