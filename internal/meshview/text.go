@@ -119,8 +119,8 @@ func migrationLine(i Istio) string {
 
 // updateLine says how far bosun's own move of an Istio's workloads is, and why it stopped if it did.
 func updateLine(istio string, u *WorkloadsUpdate) string {
-	line := fmt.Sprintf("%s: bosun moves the workloads to %s: %s; %d namespaces moved, %d left, %s on an older proxy", istio, u.Target, u.Reason,
-		u.NamespacesDone, u.NamespacesLeft, count(int(u.PodsLeft), "pod"))
+	line := fmt.Sprintf("%s: bosun moves the workloads to %s: %s; %s moved, %d left, %s on an older proxy", istio, u.Target, u.Reason,
+		count(int(u.NamespacesDone), "namespace"), u.NamespacesLeft, count(int(u.PodsLeft), "pod"))
 	if u.InProgress != "" {
 		line += "; restarting " + u.InProgress
 	}

@@ -225,7 +225,7 @@ func TestWorkloadsUpdate(t *testing.T) {
 	if err := st.Text(&out, Style{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"default: bosun moves the workloads to " + newRev + " (v1.27.3): Paused; 1 namespaces moved, 1 left, 3 pods on an older proxy",
+	for _, want := range []string{"default: bosun moves the workloads to " + newRev + " (v1.27.3): Paused; 1 namespace moved, 1 left, 3 pods on an older proxy",
 		"\n  paused in namespace shop: shop/Deployment/cart did not become available"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("text does not say %q:\n%s", want, out.String())

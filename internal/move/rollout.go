@@ -44,6 +44,10 @@ func progressDeadline(seconds *int32) time.Duration {
 // template and is available and no old one is left, failed when the Deployment controller says its
 // progress deadline passed.
 func DeploymentRollout(d *appsv1.Deployment) (Rollout, string) {
+	if d.Status.ObservedGeneration < d.Generation {
+		// Whatever the status says is about the template before.
+		return RolloutProgressing, "the Deployment controller has not seen the restart yet"
+	}
 	for _, c := range d.Status.Conditions {
 		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
 			return RolloutFailed, "its rollout exceeded its progress deadline: " + c.Message
@@ -55,8 +59,6 @@ func DeploymentRollout(d *appsv1.Deployment) (Rollout, string) {
 	}
 	s := d.Status
 	switch {
-	case s.ObservedGeneration < d.Generation:
-		return RolloutProgressing, "the Deployment controller has not seen the restart yet"
 	case s.UpdatedReplicas < want:
 		return RolloutProgressing, fmt.Sprintf("%d of %d replicas updated", s.UpdatedReplicas, want)
 	case s.Replicas > s.UpdatedReplicas:

@@ -126,3 +126,131 @@ spec:
 	_, text := meshStatus(t, 0)
 	t.Logf("bosun status after the move:\n%s", text)
 }
+
+// TestUpdateWorkloadsPausesAndRollsBack: the new version's sidecars ask for more CPU than any node
+// has (a mistake in spec.values), so the first Deployment bosun restarts onto them never becomes
+// available. When its progress deadline passes, bosun pauses: the namespace goes back to the old
+// revision, the Deployment is restarted onto the old revision's proxy (its pods injected by the old
+// istiod and Ready again), the old revision stays, and the Istio says which workload stopped the move,
+// why, and how to resume. Fixing the values (a new spec) resumes the move, which then completes, and
+// the old revision goes.
+func TestUpdateWorkloadsPausesAndRollsBack(t *testing.T) {
+	c := newClient(t)
+	installBosun(t, c)
+	const old, next = "default-v1-24-3", "default-v1-24-4"
+	ensureNamespace(t, c, "istio-system")
+	applyYAML(t, c, `apiVersion: sailoperator.io/v1
+kind: Istio
+metadata:
+  name: default
+spec:
+  namespace: istio-system
+  version: v1.24.3
+  updateStrategy:
+    type: RevisionBased
+    inactiveRevisionDeletionGracePeriodSeconds: 5
+    updateWorkloads: true`)
+	t.Cleanup(func() { deleteIstio(t, c, "default") })
+	istioHealthy(t, c, "default")
+	appNamespace(t, c, "saturn", map[string]string{"istio.io/rev": old})
+	applyYAML(t, c, `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: worker
+  namespace: saturn
+spec:
+  replicas: 1
+  progressDeadlineSeconds: 10
+  selector:
+    matchLabels: {app: worker}
+  template:
+    metadata:
+      labels: {app: worker}
+    spec:
+      containers:
+      - name: worker
+        image: registry.example.com/worker:1`)
+	workerOn(t, c, old, "")
+
+	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "default"}},
+		`{"spec":{"version":"v1.24.4","values":{"global":{"proxy":{"resources":{"requests":{"cpu":"1000"}}}}}}}`)
+	waitFor(t, "the move to pause", func(ctx context.Context) error {
+		cond, err := workloadsUpdated(ctx, c)
+		if err != nil {
+			return err
+		}
+		for _, want := range []string{"paused in namespace saturn: saturn/Deployment/worker did not become available with the proxy of " + next,
+			"progress deadline", "moved back to " + old, "kubectl annotate istio default " + move.AnnotationResume} {
+			if cond.Reason != v1.ReasonPaused || !strings.Contains(cond.Message, want) {
+				return fmt.Errorf("WorkloadsUpdated %s %q, want Paused saying %q", cond.Reason, cond.Message, want)
+			}
+		}
+		t.Logf("WorkloadsUpdated=%s %s: %s", cond.Status, cond.Reason, cond.Message)
+		return nil
+	})
+	ns := &corev1.Namespace{}
+	if err := c.Get(t.Context(), client.ObjectKey{Name: "saturn"}, ns); err != nil || ns.Labels["istio.io/rev"] != old {
+		t.Errorf("the paused namespace is labelled istio.io/rev=%q (%v), want it back on %s", ns.Labels["istio.io/rev"], err, old)
+	}
+	workerOn(t, c, old, move.RollbackPrefix+next)
+	if err := c.Get(t.Context(), client.ObjectKey{Name: old}, &v1.IstioRevision{}); err != nil {
+		t.Errorf("the old revision, which the paused namespace uses again, is gone: %v", err)
+	}
+
+	// The fix is a new spec, which resumes the move.
+	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, `{"spec":{"values":{"global":{"proxy":{"resources":null}}}}}`)
+	workerOn(t, c, next, next+"@")
+	waitFor(t, "the move to complete and the old revision to go", func(ctx context.Context) error {
+		cond, err := workloadsUpdated(ctx, c)
+		if err != nil {
+			return err
+		}
+		if cond.Status != metav1.ConditionTrue {
+			return fmt.Errorf("WorkloadsUpdated %s %s: %s", cond.Status, cond.Reason, cond.Message)
+		}
+		if err := c.Get(ctx, client.ObjectKey{Name: old}, &v1.IstioRevision{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("IstioRevision %s is still there (%v)", old, err)
+		}
+		return nil
+	})
+}
+
+// workloadsUpdated is the Istio default's WorkloadsUpdated condition.
+func workloadsUpdated(ctx context.Context, c client.Client) (metav1.Condition, error) {
+	istio := &v1.Istio{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "default"}, istio); err != nil {
+		return metav1.Condition{}, err
+	}
+	cond := meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionWorkloadsUpdated)
+	if cond == nil {
+		return metav1.Condition{}, fmt.Errorf("no WorkloadsUpdated condition: %v", istio.Status.Conditions)
+	}
+	return *cond, nil
+}
+
+// workerOn waits until the Deployment saturn/worker has rolled out, its template restarted for
+// something that starts with restartedFor ("": never restarted), and runs one Ready pod injected by
+// revision rev.
+func workerOn(t *testing.T, c client.Client, rev, restartedFor string) {
+	t.Helper()
+	waitFor(t, "saturn/worker on "+rev, func(ctx context.Context) error {
+		d := &appsv1.Deployment{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "saturn", Name: "worker"}, d); err != nil {
+			return err
+		}
+		if got := d.Spec.Template.Annotations[move.AnnotationRestartedFor]; !strings.HasPrefix(got, restartedFor) || (restartedFor == "" && got != "") {
+			return fmt.Errorf("restarted for %q", got)
+		}
+		if err := rolledOut(ctx, c, d); err != nil {
+			return err
+		}
+		var pods corev1.PodList
+		if err := c.List(ctx, &pods, client.InNamespace("saturn")); err != nil {
+			return err
+		}
+		if len(pods.Items) != 1 || pods.Items[0].DeletionTimestamp != nil || pods.Items[0].Annotations["istio.io/rev"] != rev {
+			return fmt.Errorf("pods %v", podNames(pods.Items))
+		}
+		return nil
+	})
+}
