@@ -393,7 +393,7 @@ func (p Progress) Condition() metav1.Condition {
 		c.Reason, c.Message = v1.ReasonWaitingForControlPlane, p.WaitingFor
 	case p.Paused != nil:
 		c.Reason = v1.ReasonPaused
-		c.Message = fmt.Sprintf("paused in namespace %s: %s did not become available with the proxy of %s: %s.", p.PausedIn, p.Paused.Workload, p.Target, p.Paused.Why)
+		c.Message = fmt.Sprintf("paused in namespace %s: %s did not become available with the proxy of %s: %s.", p.PausedIn, p.Paused.Workload, p.Target, strings.TrimSuffix(p.Paused.Why, "."))
 		if p.Paused.From != "" {
 			c.Message += fmt.Sprintf(" The namespace was moved back to %s and its restarted workloads restarted onto its proxy.", p.Paused.From)
 		}

@@ -254,8 +254,8 @@ func TestCondition(t *testing.T) {
 		{"done", Progress{Target: target, Done: 5}, metav1.ConditionTrue, v1.ReasonWorkloadsUpdated, []string{"default-v1-27-0 (v1.27.0)"}},
 		{"moving", Progress{Target: target, Done: 1, Left: 4, Current: "bookinfo", Step: &step}, metav1.ConditionFalse, v1.ReasonMoving,
 			[]string{"namespace bookinfo (1 moved, 4 left)", "awaiting the rollout of bookinfo/Deployment/reviews-v2"}},
-		{"paused", Progress{Istio: "default", Target: target, PausedIn: "bookinfo", Paused: &Record{From: "default-v1-26-0", Workload: "bookinfo/Deployment/ratings", Why: "its rollout exceeded its progress deadline"}},
-			metav1.ConditionFalse, v1.ReasonPaused, []string{"bookinfo/Deployment/ratings did not become available", "its rollout exceeded its progress deadline", "moved back to default-v1-26-0", "kubectl annotate istio default bosun.dev/resume-workloads-update="}},
+		{"paused", Progress{Istio: "default", Target: target, PausedIn: "bookinfo", Paused: &Record{From: "default-v1-26-0", Workload: "bookinfo/Deployment/ratings", Why: "its rollout exceeded its progress deadline: ReplicaSet \"ratings-2\" has timed out progressing."}},
+			metav1.ConditionFalse, v1.ReasonPaused, []string{"bookinfo/Deployment/ratings did not become available", `timed out progressing. The namespace was moved back`, "moved back to default-v1-26-0", "kubectl annotate istio default bosun.dev/resume-workloads-update="}},
 		{"left", Progress{Target: target, Done: 2, Leftovers: []string{"shop/Pod/debug: a bare pod"}}, metav1.ConditionFalse, v1.ReasonWorkloadsLeft, []string{"shop/Pod/debug"}},
 		{"waiting", Progress{Target: target, WaitingFor: "waiting for IstioRevision default-v1-27-0"}, metav1.ConditionFalse, v1.ReasonWaitingForControlPlane, []string{"default-v1-27-0"}},
 	} {
