@@ -29,6 +29,10 @@ import (
 // the Istio no events.
 const RecheckInterval = 2 * time.Second
 
+// LeftoverRecheck is how soon a move that left workloads behind looks again: a PodDisruptionBudget
+// that allowed no disruption may allow one now.
+const LeftoverRecheck = time.Minute
+
 // Mover makes the move's steps in the cluster: it reads what the decisions need and writes what they
 // decide. One step per reconcile of the Istio: a relabel, a restart, or a pause, never more, so an
 // operator killed between two writes carries on from what the cluster shows.
@@ -150,6 +154,9 @@ func (m *Mover) Run(ctx context.Context, istio *v1.Istio, active *v1.IstioRevisi
 		}
 	}
 	p.Current = ""
+	if len(p.Leftovers) > 0 {
+		return p, LeftoverRecheck, nil
+	}
 	return p, 0, nil
 }
 

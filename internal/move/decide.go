@@ -9,7 +9,7 @@
 // at any moment carries on where the cluster is: each namespace it works on carries a Record
 // (AnnotationRecord) of the change it moves it for, and each workload it restarts carries, beside
 // kubectl's restartedAt, the change it was restarted for (AnnotationRestartedFor), so it is never
-// restarted twice for one change.
+// restarted twice for one change (docs/architecture.md#lesson-upgrades-finish-or-stop).
 //
 // The decisions (the order of namespaces, whether one has work left, what to do next in it, the
 // condition) are pure functions in this file; cluster.go reads and writes.

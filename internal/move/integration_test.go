@@ -126,6 +126,11 @@ func workloadsStatus(t *testing.T, c client.Client, name, reason string, check f
 
 // reconciles is how many reconciles the operator in this process made of Istios.
 func reconciles(t *testing.T) float64 {
+	return counter(t, "controller_runtime_reconcile_total", "controller", "istio")
+}
+
+// counter sums the series of a counter of the operator in this process whose label has value.
+func counter(t *testing.T, name, label, value string) float64 {
 	t.Helper()
 	families, err := crmetrics.Registry.Gather()
 	if err != nil {
@@ -133,12 +138,12 @@ func reconciles(t *testing.T) float64 {
 	}
 	var n float64
 	for _, f := range families {
-		if f.GetName() != "controller_runtime_reconcile_total" {
+		if f.GetName() != name {
 			continue
 		}
 		for _, m := range f.GetMetric() {
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "controller" && l.GetValue() == "istio" {
+				if l.GetName() == label && l.GetValue() == value {
 					n += m.GetCounter().GetValue()
 				}
 			}
@@ -284,6 +289,9 @@ func TestRevisionBasedMove(t *testing.T) {
 	if got := generation(t, c, "mv-shop", "web"); got != web {
 		t.Errorf("mv-shop's web was restarted again for the same change: generation %d, then %d", web, got)
 	}
+	if got := counter(t, "bosun_workloads_restarted_total", "istio", "mv"); got != 3 {
+		t.Errorf("bosun_workloads_restarted_total{istio=\"mv\"} = %v, want 3", got)
+	}
 }
 
 // TestPauseAndResume: a restarted workload whose rollout fails stops the move: its namespace goes back
@@ -355,6 +363,14 @@ func TestPauseAndResume(t *testing.T) {
 		}
 		return nil
 	})
+	for _, m := range []struct {
+		name string
+		want float64
+	}{{"bosun_workloads_restarted_total", 4}, {"bosun_workload_rollbacks_total", 2}, {"bosun_workloads_update_pauses_total", 1}} {
+		if got := counter(t, m.name, "istio", "pz"); got != m.want {
+			t.Errorf("%s{istio=\"pz\"} = %v, want %v", m.name, got, m.want)
+		}
+	}
 }
 
 // TestInPlaceMove: after an InPlace update with updateWorkloads, the workloads whose proxies are older

@@ -5,6 +5,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,12 +31,26 @@ import (
 //     time: jupiter first, then the others by name, each namespace's pods all replaced by pods that
 //     the new revision's real istiod injected with the 1.24.4 proxy before the next namespace moves;
 //   - `bosun status` shows the move while it goes on;
-//   - every Deployment was restarted once (kubectl's restartedAt, and the change it was for);
+//   - the operator, SIGKILLed once in each namespace's move at a seeded random moment (the box starts
+//     it again, as a kubelet does), carries on from what the cluster shows: every Deployment was
+//     restarted once (kubectl's restartedAt, and the change it was for);
 //   - the Istio reports WorkloadsUpdated=True, and the old revision, no longer used, is deleted with
 //     its istiod after the grace period.
 func TestRevisionBasedUpdateMovesWorkloads(t *testing.T) {
 	c := newClient(t)
-	installBosun(t, c)
+	// Without leader election a restarted operator reconciles at once, not after the killed one's
+	// Lease expires.
+	installBosun(t, c, "--leader-elect=false")
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv(envSeed); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("%s=%q: %v", envSeed, s, err)
+		}
+		seed = v
+	}
+	t.Logf("kill moments seeded with %d (replay with %s=%d)", seed, envSeed, seed)
+	rng := rand.New(rand.NewPCG(seed, seed))
 	const old, next = "default-v1-24-3", "default-v1-24-4"
 	ensureNamespace(t, c, "istio-system")
 	applyYAML(t, c, `apiVersion: sailoperator.io/v1
@@ -59,6 +76,7 @@ spec:
 	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, `{"spec":{"version":"v1.24.4"}}`)
 	order := []string{"jupiter", "earth", "mars", "mercury", "venus"}
 	for i, ns := range order {
+		killed := planKill(t, c, time.Duration(rng.Int64N(int64(maxKillDelay))))
 		pods := bookinfoRolledOut(t, c, ns, func(p corev1.Pod) error {
 			if rev := p.Annotations["istio.io/rev"]; rev != next {
 				return fmt.Errorf("pod %s runs %s", p.Name, rev)
@@ -66,6 +84,9 @@ spec:
 			return nil
 		})
 		assertSidecars(t, pods, next, "proxyv2:1.24.4")
+		if err := killed.wait(t, c); err != nil {
+			t.Fatal(err)
+		}
 		if i == 1 {
 			st, text := meshStatus(t, 0)
 			u := st.Istios[0].WorkloadsUpdate
