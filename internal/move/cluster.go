@@ -238,6 +238,7 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, t
 			w.RestartedAt = at
 		}
 		w.BlockedBy = blockingBudget(pdbs.Items, template.Labels)
+		w.Gateway = IsGateway(template.Annotations)
 		ws = append(ws, w)
 		objs[w.ID(ns.Name)] = obj
 	}

@@ -225,6 +225,24 @@ type Workload struct {
 	Deadline time.Duration
 	// BlockedBy names a PodDisruptionBudget over its pods that allows no disruption now.
 	BlockedBy string
+	// Gateway is true for a workload injected with Istio's gateway template (its pod template's
+	// AnnotationTemplates): it restarts after the other workloads of its namespace, whose traffic it
+	// carries.
+	Gateway bool
+}
+
+// AnnotationTemplates is the pod template annotation that picks the injection templates; "gateway"
+// makes a gateway (gateway injection, as the OpenShift Service Mesh documents recommend).
+const AnnotationTemplates = "inject.istio.io/templates"
+
+// IsGateway reports whether a pod template's annotations ask for Istio's gateway injection template.
+func IsGateway(annotations map[string]string) bool {
+	for _, t := range strings.Split(annotations[AnnotationTemplates], ",") {
+		if strings.TrimSpace(t) == "gateway" {
+			return true
+		}
+	}
+	return false
 }
 
 // ID is the workload as messages name it, namespace/Kind/name.
@@ -241,16 +259,20 @@ func Restartable(kind string) bool {
 var kindOrder = map[string]int{"Deployment": 0, "StatefulSet": 1, "DaemonSet": 2}
 
 // SortWorkloads sorts workloads in the order they restart: Deployments, StatefulSets, DaemonSets, then
-// what bosun does not restart, each by name.
+// gateways, then what bosun does not restart, each by name.
 func SortWorkloads(ws []Workload) {
-	rank := func(k string) int {
-		if r, ok := kindOrder[k]; ok {
-			return r
+	rank := func(w Workload) int {
+		r, ok := kindOrder[w.Kind]
+		switch {
+		case !ok:
+			return 2 * len(kindOrder)
+		case w.Gateway:
+			return len(kindOrder) + r
 		}
-		return len(kindOrder)
+		return r
 	}
 	slices.SortFunc(ws, func(a, b Workload) int {
-		return cmp.Or(cmp.Compare(rank(a.Kind), rank(b.Kind)), strings.Compare(a.Kind, b.Kind), strings.Compare(a.Name, b.Name))
+		return cmp.Or(cmp.Compare(rank(a), rank(b)), strings.Compare(a.Kind, b.Kind), strings.Compare(a.Name, b.Name))
 	})
 }
 

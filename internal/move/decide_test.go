@@ -196,16 +196,26 @@ func TestNext(t *testing.T) {
 	}
 }
 
-// TestSortWorkloads: Deployments restart first, then StatefulSets, then DaemonSets, each by name.
+// TestSortWorkloads: Deployments restart first, then StatefulSets, then DaemonSets, each by name, and
+// gateways after them all, so that the workloads behind a gateway move before it.
 func TestSortWorkloads(t *testing.T) {
-	ws := []Workload{{Kind: "DaemonSet", Name: "a"}, {Kind: "Pod", Name: "a"}, {Kind: "StatefulSet", Name: "a"}, {Kind: "Deployment", Name: "z"}, {Kind: "Deployment", Name: "b"}}
+	ws := []Workload{{Kind: "DaemonSet", Name: "a"}, {Kind: "Pod", Name: "a"}, {Kind: "Deployment", Name: "a-ingress", Gateway: true}, {Kind: "StatefulSet", Name: "a"},
+		{Kind: "Deployment", Name: "z"}, {Kind: "Deployment", Name: "b"}}
 	SortWorkloads(ws)
 	var got []string
 	for _, w := range ws {
 		got = append(got, w.Kind+"/"+w.Name)
 	}
-	if strings.Join(got, " ") != "Deployment/b Deployment/z StatefulSet/a DaemonSet/a Pod/a" {
+	if strings.Join(got, " ") != "Deployment/b Deployment/z StatefulSet/a DaemonSet/a Deployment/a-ingress Pod/a" {
 		t.Errorf("order %v", got)
+	}
+	for _, c := range []struct {
+		templates string
+		want      bool
+	}{{"gateway", true}, {"sidecar, gateway", true}, {"sidecar", false}, {"", false}} {
+		if got := IsGateway(map[string]string{AnnotationTemplates: c.templates}); got != c.want {
+			t.Errorf("templates %q: gateway %v, want %v", c.templates, got, c.want)
+		}
 	}
 }
 
