@@ -38,6 +38,13 @@ const (
 	// available and moved its namespace back (Paused), while it waits for the new control plane, or
 	// when it left workloads it may not restart (WorkloadsLeft). It never changes the Istio's state.
 	ConditionWorkloadsUpdated = "WorkloadsUpdated"
+
+	// ConditionUpdatePreflight is set on an Istio once a change of its version has been checked before
+	// bosun made it: True when the checks found nothing; False, listing the findings, when they found
+	// something to look at (proxies outside the supported skew, node agents of an unsupported version,
+	// PodDisruptionBudgets that will hold the move of workloads, namespaces whose label names nothing).
+	// The findings warn; the change proceeds. It never changes the Istio's state.
+	ConditionUpdatePreflight = "UpdatePreflight"
 )
 
 // Condition reasons. A True condition carries the reason named after its type; the others explain why a
@@ -85,6 +92,11 @@ const (
 	// ReasonWorkloadsLeft means bosun moved what it may and left workloads it must not restart (bare
 	// pods, Jobs, workloads whose PodDisruptionBudget allows no disruption); the message lists them.
 	ReasonWorkloadsLeft = "WorkloadsLeft"
+	// ReasonPreflightPassed is the reason of a True UpdatePreflight condition.
+	ReasonPreflightPassed = "Passed"
+	// ReasonPreflightWarnings means the checks before a version change found something to look at; the
+	// message lists it.
+	ReasonPreflightWarnings = "Warnings"
 	// ReasonInvalidWave means a namespace's bosun.dev/update-wave annotation is not a whole number; no
 	// workload moves until it is fixed.
 	ReasonInvalidWave = "InvalidWave"

@@ -289,6 +289,9 @@ func TestRevisionBasedMove(t *testing.T) {
 	if got := generation(t, c, "mv-shop", "web"); got != web {
 		t.Errorf("mv-shop's web was restarted again for the same change: generation %d, then %d", web, got)
 	}
+	// Before the change, bosun said the budget would hold the move; mv-outside, which the mesh does not
+	// discover, is none of its business.
+	preflight(t, c, "mv", metav1.ConditionFalse, "PodDisruptionBudget mv-shop/guarded allows no disruption")
 	if got := counter(t, "bosun_workloads_restarted_total", "istio", "mv"); got != 3 {
 		t.Errorf("bosun_workloads_restarted_total{istio=\"mv\"} = %v, want 3", got)
 	}
@@ -413,5 +416,30 @@ func TestInPlaceMove(t *testing.T) {
 	})
 	if got := namespaceLabel(t, c, "ip-app"); got != "ip" {
 		t.Errorf("the namespace of an InPlace Istio was relabelled to %q", got)
+	}
+	// Before the change, bosun said that the proxies would run two minor versions behind until moved.
+	preflight(t, c, "ip", metav1.ConditionFalse, "2 pods run proxies outside the skew Istio supports beside "+v127, "ip-app/api-1-a ("+v125+")")
+}
+
+// preflight checks the Istio's UpdatePreflight condition, and that each of says is in its message and
+// in a Warning Event.
+func preflight(t *testing.T, c client.Client, name string, status metav1.ConditionStatus, says ...string) {
+	t.Helper()
+	istio := &v1.Istio{}
+	if err := c.Get(t.Context(), client.ObjectKey{Name: name}, istio); err != nil {
+		t.Fatal(err)
+	}
+	cond := meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionUpdatePreflight)
+	if cond == nil || cond.Status != status {
+		t.Fatalf("UpdatePreflight %+v, want %s", cond, status)
+	}
+	for _, s := range says {
+		if !strings.Contains(cond.Message, s) {
+			t.Errorf("UpdatePreflight says %q, not %q", cond.Message, s)
+		}
+	}
+	events, err := operatortest.Events(t.Context(), c, v1.KindIstio, name)
+	if err != nil || (status == metav1.ConditionFalse && !slices.Contains(events, "Warning "+v1.ConditionUpdatePreflight)) {
+		t.Errorf("Events %v (%v), want a Warning %s for each finding", events, err, v1.ConditionUpdatePreflight)
 	}
 }
