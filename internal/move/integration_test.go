@@ -433,6 +433,7 @@ func preflight(t *testing.T, c client.Client, name string, status metav1.Conditi
 	if cond == nil || cond.Status != status {
 		t.Fatalf("UpdatePreflight %+v, want %s", cond, status)
 	}
+	t.Logf("UpdatePreflight=%s %s: %s", cond.Status, cond.Reason, cond.Message)
 	for _, s := range says {
 		if !strings.Contains(cond.Message, s) {
 			t.Errorf("UpdatePreflight says %q, not %q", cond.Message, s)

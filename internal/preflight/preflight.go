@@ -87,12 +87,12 @@ func Check(env desired.Env, istio *v1.Istio, ch Change, s Snapshot) []string {
 		}
 		if len(outside) > 0 {
 			slices.Sort(outside)
-			what := fmt.Sprintf("%d pods run proxies", len(outside))
+			what, keeps := fmt.Sprintf("%d pods run proxies", len(outside)), "keep them until they restart"
 			if len(outside) == 1 {
-				what = "1 pod runs a proxy"
+				what, keeps = "1 pod runs a proxy", "keeps it until it restarts"
 			}
-			out = append(out, fmt.Sprintf("%s outside the skew Istio supports beside %s (its minor version or one behind) and keeps it until it restarts: %s; restart them right after the update, or update one minor version at a time",
-				what, ch.To, named(outside)))
+			out = append(out, fmt.Sprintf("%s outside the skew Istio supports beside %s (its minor version or one behind) and %s: %s; restart them right after the update, or update one minor version at a time",
+				what, ch.To, keeps, named(outside)))
 		}
 	}
 	for _, err := range env.AgentsOutOfSkew(ch.Target, s.Facts) {
