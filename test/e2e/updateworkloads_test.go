@@ -275,3 +275,59 @@ func workerOn(t *testing.T, c client.Client, rev, restartedFor string) {
 		return nil
 	})
 }
+
+// TestInPlaceUpdateMovesWorkloads: after an InPlace update of an Istio with updateWorkloads, bosun
+// restarts the Deployments whose sidecars are older than the updated control plane, so that every pod
+// of Bookinfo ends with the 1.24.4 proxy the real istiod injected, each Deployment restarted once, the
+// namespace's istio-injection=enabled label untouched. Once done, reconciles that change nothing make no
+// API write (docs/architecture.md#lesson-converged-writes-nothing).
+func TestInPlaceUpdateMovesWorkloads(t *testing.T) {
+	c := newClient(t)
+	startOperator(t, v1244)
+	installIstio(t, c, "default", "istio-system", v1243)
+	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, `{"spec":{"updateStrategy":{"updateWorkloads":true}}}`)
+	appNamespace(t, c, "pluto", map[string]string{"istio-injection": "enabled"})
+	assertSidecars(t, deployBookinfo(t, c, "pluto"), "default", "proxyv2:1.24.3")
+
+	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, `{"spec":{"version":"v1.24.4"}}`)
+	pods := bookinfoRolledOut(t, c, "pluto", func(p corev1.Pod) error {
+		if v := p.Annotations["bosun.dev/proxy-version"]; v != "v1.24.4" {
+			return fmt.Errorf("pod %s runs proxy %s", p.Name, v)
+		}
+		return nil
+	})
+	assertSidecars(t, pods, "default", "proxyv2:1.24.4")
+	waitFor(t, "the Istio to report its workloads moved", func(ctx context.Context) error {
+		cond, err := workloadsUpdated(ctx, c)
+		if err != nil || cond.Status != metav1.ConditionTrue {
+			return fmt.Errorf("WorkloadsUpdated %+v %v", cond, err)
+		}
+		return nil
+	})
+	for _, name := range samples.BookinfoDeployments {
+		d := &appsv1.Deployment{}
+		if err := c.Get(t.Context(), client.ObjectKey{Namespace: "pluto", Name: name}, d); err != nil {
+			t.Fatal(err)
+		}
+		if d.Generation != 2 || !strings.HasPrefix(d.Spec.Template.Annotations[move.AnnotationRestartedFor], "default@v1.24.4/") {
+			t.Errorf("Deployment pluto/%s: generation %d, template annotations %v; want one restart by bosun", name, d.Generation, d.Spec.Template.Annotations)
+		}
+	}
+	ns := &corev1.Namespace{}
+	if err := c.Get(t.Context(), client.ObjectKey{Name: "pluto"}, ns); err != nil || ns.Labels["istio-injection"] != "enabled" || ns.Labels["istio.io/rev"] != "" {
+		t.Errorf("namespace pluto's labels %v (%v), want istio-injection=enabled alone", ns.Labels, err)
+	}
+
+	writes := waitQuiet(t)
+	reconciles := counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istio"})
+	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, `{"metadata":{"annotations":{"team":"platform"}}}`)
+	waitFor(t, "the Istio to be reconciled", func(context.Context) error {
+		if counter(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istio"}) <= reconciles {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
+	if got := counter(t, "bosun_api_writes_total", nil) - writes; got != 0 {
+		t.Errorf("a no-op reconcile of an Istio whose workloads were moved sent %v API writes, want 0", got)
+	}
+}
