@@ -48,6 +48,9 @@ func (st Status) Text(w io.Writer, style Style) error {
 			if u := i.WorkloadsUpdate; u != nil {
 				p("%s\n", updateLine(i.Name, u))
 			}
+			if pre := i.Preflight; pre != nil && !pre.Passed {
+				p("%s: pre-flight: %s\n", i.Name, pre.Message)
+			}
 		}
 		p("\n")
 	}

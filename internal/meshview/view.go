@@ -70,6 +70,15 @@ type Istio struct {
 	// WorkloadsUpdate is how far bosun moves the workloads itself (spec.updateStrategy.updateWorkloads),
 	// as the Istio's status reports it; absent when it does not move them.
 	WorkloadsUpdate *WorkloadsUpdate `json:"workloadsUpdate,omitempty"`
+	// Preflight is what bosun found when it checked the Istio's last version change before making it
+	// (its UpdatePreflight condition); absent before any version change.
+	Preflight *Preflight `json:"preflight,omitempty"`
+}
+
+// Preflight is an Istio's UpdatePreflight condition.
+type Preflight struct {
+	Passed  bool   `json:"passed"`
+	Message string `json:"message"`
 }
 
 // WorkloadsUpdate is an Istio's WorkloadsUpdated condition and the summary beside it.
@@ -226,6 +235,9 @@ func Build(env desired.Env, s Snapshot, namespaces ...string) Status {
 		}
 		i.Migration = migrationOf(istio.Name, st.Revisions)
 		i.WorkloadsUpdate = workloadsUpdate(istio)
+		if c := meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionUpdatePreflight); c != nil {
+			i.Preflight = &Preflight{Passed: c.Status == metav1.ConditionTrue, Message: c.Message}
+		}
 		st.Ready = st.Ready && i.Ready
 		st.Istios = append(st.Istios, i)
 	}

@@ -205,12 +205,15 @@ func paused(s Snapshot) {
 	istio := s.Facts.Istios["default"]
 	istio.Status.Conditions = append(istio.Status.Conditions, metav1.Condition{Type: v1.ConditionWorkloadsUpdated, Status: metav1.ConditionFalse, Reason: v1.ReasonPaused,
 		Message: "paused in namespace shop: shop/Deployment/cart did not become available with the proxy of " + newRev})
+	istio.Status.Conditions = append(istio.Status.Conditions, metav1.Condition{Type: v1.ConditionUpdatePreflight, Status: metav1.ConditionFalse, Reason: v1.ReasonPreflightWarnings,
+		Message: "the change from v1.27.2 to v1.27.3 was checked before it was made: PodDisruptionBudget shop/cart allows no disruption"})
 	istio.Status.Workloads = &v1.WorkloadsUpdateStatus{Target: newRev + " (v1.27.3)", NamespacesDone: 1, NamespacesLeft: 1, PodsLeft: 3,
 		Left: []string{"bookinfo/Pod/debug: a bare pod: delete it and create it again to move it"}}
 }
 
 // TestWorkloadsUpdate: when bosun moves an Istio's workloads, the view says how far it is and, when it
-// paused, which workload stopped it; without a move it says nothing of one.
+// paused, which workload stopped it, and what the checks before the version change found; without a
+// move it says nothing of one.
 func TestWorkloadsUpdate(t *testing.T) {
 	s := migration()
 	if st := Build(desired.Env{}, s); st.Istios[0].WorkloadsUpdate != nil {
@@ -226,7 +229,8 @@ func TestWorkloadsUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"default: bosun moves the workloads to " + newRev + " (v1.27.3): Paused; 1 namespace moved, 1 left, 3 pods on an older proxy",
-		"\n  paused in namespace shop: shop/Deployment/cart did not become available"} {
+		"\n  paused in namespace shop: shop/Deployment/cart did not become available",
+		"default: pre-flight: the change from v1.27.2 to v1.27.3 was checked before it was made: PodDisruptionBudget shop/cart allows no disruption"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("text does not say %q:\n%s", want, out.String())
 		}
