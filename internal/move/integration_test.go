@@ -444,3 +444,89 @@ func preflight(t *testing.T, c client.Client, name string, status metav1.Conditi
 		t.Errorf("Events %v (%v), want a Warning %s for each finding", events, err, v1.ConditionUpdatePreflight)
 	}
 }
+
+// TestStopMidMove: updateWorkloads set to false while a workload's rollout goes on stops the move after
+// it: the next workload is not restarted, however often the Istio is reconciled, and the Istio no
+// longer reports a move. Set to true again, the move carries on from where the cluster is.
+func TestStopMidMove(t *testing.T) {
+	c := operatortest.Client(t)
+	const old, next = "st-v1-25-0-snapshot-be4b14ad", "st-v1-27-0-snapshot-b9159ca3"
+	operatortest.Namespace(t, c, "st-system", nil)
+	istio := newIstio("st")
+	operatortest.Create(t, c, istio)
+	operatortest.RollOut(t, c, "st-system", "istiod-"+old)
+	operatortest.Namespace(t, c, "st-app", map[string]string{"istio.io/rev": old})
+	app(t, c, "st-app", "api", old, v125)
+	app(t, c, "st-app", "worker", old, v125)
+
+	operatortest.Update(t, c, istio, func(i *v1.Istio) { i.Spec.Version = v127 })
+	operatortest.RollOut(t, c, "st-system", "istiod-"+next)
+	restartedFor(t, c, "st-app", "api", next+"@")
+	operatortest.Update(t, c, istio, func(i *v1.Istio) { i.Spec.UpdateStrategy.UpdateWorkloads = false })
+	rollOut(t, c, "st-app", "api", next, v127)
+	operatortest.WaitFor(t, "the Istio to stop reporting a move", func(ctx context.Context) error {
+		i := &v1.Istio{}
+		if err := c.Get(ctx, client.ObjectKey{Name: "st"}, i); err != nil {
+			return err
+		}
+		if i.Status.ObservedGeneration != i.Generation || i.Status.Workloads != nil || meta.FindStatusCondition(i.Status.Conditions, v1.ConditionWorkloadsUpdated) != nil {
+			return fmt.Errorf("generation %d observed %d, workloads %+v", i.Generation, i.Status.ObservedGeneration, i.Status.Workloads)
+		}
+		return nil
+	})
+	n := reconciles(t)
+	operatortest.Update(t, c, istio, func(i *v1.Istio) { i.Annotations = map[string]string{"team": "platform"} })
+	operatortest.WaitFor(t, "another reconcile of the Istios", func(context.Context) error {
+		if got := reconciles(t); got <= n {
+			return fmt.Errorf("%v reconciles", got)
+		}
+		return nil
+	})
+	if got := generation(t, c, "st-app", "worker"); got != 1 {
+		t.Errorf("the worker was restarted (generation %d) after updateWorkloads was set to false", got)
+	}
+
+	operatortest.Update(t, c, istio, func(i *v1.Istio) { i.Spec.UpdateStrategy.UpdateWorkloads = true })
+	restartedFor(t, c, "st-app", "worker", next+"@")
+	rollOut(t, c, "st-app", "worker", next, v127)
+	workloadsStatus(t, c, "st", v1.ReasonWorkloadsUpdated, func(cond metav1.Condition, st *v1.WorkloadsUpdateStatus) error {
+		if cond.Status != metav1.ConditionTrue || st.NamespacesDone != 1 {
+			return fmt.Errorf("%s; %+v", cond.Message, st)
+		}
+		return nil
+	})
+	if got := generation(t, c, "st-app", "api"); got != 2 {
+		t.Errorf("the api, restarted before the stop, has generation %d, want 2 (created, restarted once)", got)
+	}
+}
+
+// TestAWaveThatIsNoNumberStopsTheMove: a namespace's wave that is not a whole number stops the move
+// before anything is touched, with a condition that names the namespace and what to write.
+func TestAWaveThatIsNoNumberStopsTheMove(t *testing.T) {
+	c := operatortest.Client(t)
+	const old, next = "wv-v1-25-0-snapshot-be4b14ad", "wv-v1-27-0-snapshot-b9159ca3"
+	operatortest.Namespace(t, c, "wv-system", nil)
+	istio := newIstio("wv")
+	operatortest.Create(t, c, istio)
+	operatortest.RollOut(t, c, "wv-system", "istiod-"+old)
+	operatortest.Namespace(t, c, "wv-app", map[string]string{"istio.io/rev": old})
+	operatortest.Update(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "wv-app"}}, func(ns *corev1.Namespace) {
+		ns.Annotations = map[string]string{move.AnnotationWave: "first"}
+	})
+	app(t, c, "wv-app", "api", old, v125)
+
+	operatortest.Update(t, c, istio, func(i *v1.Istio) { i.Spec.Version = v127 })
+	operatortest.RollOut(t, c, "wv-system", "istiod-"+next)
+	workloadsStatus(t, c, "wv", v1.ReasonInvalidWave, func(cond metav1.Condition, _ *v1.WorkloadsUpdateStatus) error {
+		if want := `namespace wv-app: annotation bosun.dev/update-wave="first" is not a whole number`; !strings.Contains(cond.Message, want) {
+			return fmt.Errorf("message %q, want %q", cond.Message, want)
+		}
+		return nil
+	})
+	if got := namespaceLabel(t, c, "wv-app"); got != old {
+		t.Errorf("wv-app was relabelled to %s with a wave bosun cannot read", got)
+	}
+	if got := generation(t, c, "wv-app", "api"); got != 1 {
+		t.Errorf("the api was restarted (generation %d) with a wave bosun cannot read", got)
+	}
+}
