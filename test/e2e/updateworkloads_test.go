@@ -331,3 +331,54 @@ func TestInPlaceUpdateMovesWorkloads(t *testing.T) {
 		t.Errorf("a no-op reconcile of an Istio whose workloads were moved sent %v API writes, want 0", got)
 	}
 }
+
+// TestRevisionBasedUpdateWithTagMovesWorkloads: a namespace labelled istio-injection=enabled follows
+// the default tag, which follows the Istio. After a RevisionBased update with updateWorkloads, the tag
+// moves to the new revision once its istiod is ready, and bosun restarts the namespace's Deployments
+// onto it without relabelling the namespace; the old revision goes once they have moved.
+func TestRevisionBasedUpdateWithTagMovesWorkloads(t *testing.T) {
+	c := newClient(t)
+	installBosun(t, c)
+	const old, next = "default-v1-24-3", "default-v1-24-4"
+	ensureNamespace(t, c, "istio-system")
+	applyYAML(t, c, `apiVersion: sailoperator.io/v1
+kind: Istio
+metadata:
+  name: default
+spec:
+  namespace: istio-system
+  version: v1.24.3
+  updateStrategy:
+    type: RevisionBased
+    inactiveRevisionDeletionGracePeriodSeconds: 5
+    updateWorkloads: true`)
+	t.Cleanup(func() { deleteIstio(t, c, "default") })
+	istioHealthy(t, c, "default")
+	applyTag(t, c, "default", v1.KindIstio, "default")
+	tagReconciled(t, c, "default", old)
+	appNamespace(t, c, "neptune", map[string]string{"istio-injection": "enabled"})
+	assertSidecars(t, deployBookinfo(t, c, "neptune"), old, "proxyv2:1.24.3")
+
+	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, `{"spec":{"version":"v1.24.4"}}`)
+	pods := bookinfoRolledOut(t, c, "neptune", func(p corev1.Pod) error {
+		if rev := p.Annotations["istio.io/rev"]; rev != next {
+			return fmt.Errorf("pod %s runs %s", p.Name, rev)
+		}
+		return nil
+	})
+	assertSidecars(t, pods, next, "proxyv2:1.24.4")
+	ns := &corev1.Namespace{}
+	if err := c.Get(t.Context(), client.ObjectKey{Name: "neptune"}, ns); err != nil || ns.Labels["istio-injection"] != "enabled" || ns.Labels["istio.io/rev"] != "" {
+		t.Errorf("namespace neptune's labels %v (%v), want istio-injection=enabled alone: it follows the tag", ns.Labels, err)
+	}
+	waitFor(t, "the move to complete and the old revision to go", func(ctx context.Context) error {
+		cond, err := workloadsUpdated(ctx, c)
+		if err != nil || cond.Status != metav1.ConditionTrue {
+			return fmt.Errorf("WorkloadsUpdated %+v %v", cond, err)
+		}
+		if err := c.Get(ctx, client.ObjectKey{Name: old}, &v1.IstioRevision{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("IstioRevision %s is still there (%v)", old, err)
+		}
+		return nil
+	})
+}
