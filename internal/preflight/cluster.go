@@ -42,7 +42,7 @@ func (c *Checker) Run(ctx context.Context, istio *v1.Istio, plan desired.IstioPl
 	for _, msg := range findings {
 		c.Recorder.Eventf(istio, nil, corev1.EventTypeWarning, v1.ConditionUpdatePreflight, "Update", "%s", msg)
 	}
-	logr.FromContextOrDiscard(ctx).Info("checked a version change", "from", ch.From, "to", ch.To, "findings", len(findings))
+	logr.FromContextOrDiscard(ctx).V(1).Info("checked a version change", "from", ch.From, "to", ch.To, "findings", len(findings))
 	cond := Condition(ch, findings)
 	return &cond, nil
 }
