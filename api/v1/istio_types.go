@@ -94,7 +94,9 @@ type IstioStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions are Reconciled, Ready and DependenciesHealthy, taken from the active revision.
+	// Conditions are Reconciled, Ready and DependenciesHealthy, taken from the active revision; and,
+	// when they apply, ScopeConflict, RemoteClustersReachable, WorkloadsUpdated (updateWorkloads) and
+	// UpdatePreflight (after a version change), which state does not summarise.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
