@@ -119,10 +119,10 @@ test: verify charts bundle test-bins ## Run every test: unit, integration and en
 BENCH_FLAGS ?=
 
 .PHONY: bench
-bench: charts cluster-bins ## Run the Go benchmarks, then measure the operator on the cluster in a box (about 15 minutes; results and method: docs/performance.md).
+bench: charts cluster-bins ## Run the Go benchmarks, then measure the operator on the cluster in a box (about 20 minutes; results and method: docs/performance.md).
 	@echo "bench: package benchmarks"
 	go test -tags integration -run '^$$' -bench . -benchmem $$(go list ./... | grep -v '/test/bench$$')
-	@echo "bench: the operator on the cluster in a box (test/bench): install, version changes, writes, 300 idle seconds, 10,000 pods; progress follows"
+	@echo "bench: the operator on the cluster in a box (test/bench): install, version changes, writes, 300 idle seconds, 10,000 pods, a move of 100 workloads; progress follows"
 	go test ./test/bench -run '^$$' -bench . -benchtime 1x -timeout 60m $(BENCH_FLAGS)
 
 .PHONY: krew
