@@ -119,10 +119,10 @@ test: verify charts bundle test-bins ## Run every test: unit, integration and en
 BENCH_FLAGS ?=
 
 .PHONY: bench
-bench: charts cluster-bins ## Run the Go benchmarks, then measure the operator on the cluster in a box: every step against its floor, 1 to 50 meshes, the heap after 100 changes, idle, 10,000 pods (about 40 minutes; results and method: docs/performance.md).
+bench: charts cluster-bins ## Run the Go benchmarks, then measure the operator on the cluster in a box: every step against its floor, 1 to 50 meshes, the heap after 100 changes, idle, 10,000 pods, a move of 100 workloads (about 45 minutes; results and method: docs/performance.md).
 	@echo "bench: package benchmarks"
 	go test -tags integration -run '^$$' -bench . -benchmem $$(go list ./... | grep -v '/test/bench$$')
-	@echo "bench: the operator on the cluster in a box (test/bench): each step 20 times with the operator and 20 without (its floor), the phases, 1/10/50 meshes, 100 version changes, 300 idle seconds, 10,000 pods; progress follows"
+	@echo "bench: the operator on the cluster in a box (test/bench): each step 20 times with the operator and 20 without (its floor), the phases, 1/10/50 meshes, 100 version changes, 300 idle seconds, 10,000 pods, a move of 100 workloads; progress follows"
 	go test ./test/bench -run '^$$' -bench . -benchtime 1x -timeout 60m $(BENCH_FLAGS)
 
 .PHONY: krew

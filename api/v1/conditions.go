@@ -31,6 +31,20 @@ const (
 	// when bosun may not read the remote secrets. It never changes the Istio's state: an unreachable
 	// cluster does not stop this one's updates, it only keeps the revisions it may still use.
 	ConditionRemoteClustersReachable = "RemoteClustersReachable"
+
+	// ConditionWorkloadsUpdated is set on an Istio whose spec.updateStrategy.updateWorkloads is true:
+	// True when every workload bosun can restart in the mesh's namespaces runs the active revision's
+	// proxy; False while bosun moves them (Moving), when it stopped on a workload that did not become
+	// available and moved its namespace back (Paused), while it waits for the new control plane, or
+	// when it left workloads it may not restart (WorkloadsLeft). It never changes the Istio's state.
+	ConditionWorkloadsUpdated = "WorkloadsUpdated"
+
+	// ConditionUpdatePreflight is set on an Istio once a change of its version has been checked before
+	// bosun made it: True when the checks found nothing; False, listing the findings, when they found
+	// something to look at (proxies outside the supported skew, node agents of an unsupported version,
+	// PodDisruptionBudgets that will hold the move of workloads, namespaces whose label names nothing).
+	// The findings warn; the change proceeds. It never changes the Istio's state.
+	ConditionUpdatePreflight = "UpdatePreflight"
 )
 
 // Condition reasons. A True condition carries the reason named after its type; the others explain why a
@@ -64,6 +78,28 @@ const (
 	ReasonNoRemoteClusters = "NoRemoteClusters"
 	// ReasonRemoteSecretsUnreadable means bosun could not read the remote secrets.
 	ReasonRemoteSecretsUnreadable = "RemoteSecretsUnreadable"
+	// ReasonWorkloadsUpdated is the reason of a True WorkloadsUpdated condition.
+	ReasonWorkloadsUpdated = "WorkloadsUpdated"
+	// ReasonMoving means bosun is moving workloads to the active revision, one namespace at a time; the
+	// message names the workload whose rollout it awaits.
+	ReasonMoving = "Moving"
+	// ReasonPaused means a workload bosun restarted did not become available with the new proxy: bosun
+	// moved its namespace back to the old revision, restarted its workloads onto the old proxy, and
+	// stopped. The message names the workload, why, and how to resume.
+	ReasonPaused = "Paused"
+	// ReasonWaitingForControlPlane means the active revision is not Ready yet; no workload moves before.
+	ReasonWaitingForControlPlane = "WaitingForControlPlane"
+	// ReasonWorkloadsLeft means bosun moved what it may and left workloads it must not restart (bare
+	// pods, Jobs, workloads whose PodDisruptionBudget allows no disruption); the message lists them.
+	ReasonWorkloadsLeft = "WorkloadsLeft"
+	// ReasonPreflightPassed is the reason of a True UpdatePreflight condition.
+	ReasonPreflightPassed = "Passed"
+	// ReasonPreflightWarnings means the checks before a version change found something to look at; the
+	// message lists it.
+	ReasonPreflightWarnings = "Warnings"
+	// ReasonInvalidWave means a namespace's bosun.dev/update-wave annotation is not a whole number; no
+	// workload moves until it is fixed.
+	ReasonInvalidWave = "InvalidWave"
 	// ReasonPending means the IstioRevision an Istio reports has not reported this condition yet; it is
 	// Unknown until it does.
 	ReasonPending = "Pending"

@@ -66,8 +66,14 @@ type IstioUpdateStrategy struct {
 	// +kubebuilder:validation:Minimum=0
 	InactiveRevisionDeletionGracePeriodSeconds *int64 `json:"inactiveRevisionDeletionGracePeriodSeconds,omitempty"`
 
-	// UpdateWorkloads asks bosun to move workloads to the new revision itself. It is accepted so that
-	// existing manifests apply, and has no effect yet.
+	// UpdateWorkloads asks bosun to move the workloads to the new control plane itself once it is
+	// Ready: under RevisionBased, namespaces labelled istio.io/rev=<old revision> are relabelled to the
+	// new revision; under both strategies, the Deployments, StatefulSets and DaemonSets whose pods run an
+	// older proxy are restarted as `kubectl rollout restart` does, one namespace at a time (in the order
+	// of their bosun.dev/update-wave annotation, then by name), each rollout awaited before the next.
+	// A workload that does not become available stops the move and its namespace is moved back
+	// (condition WorkloadsUpdated, reason Paused). Setting it to false stops after the current workload.
+	// See docs/upgrades.md.
 	// +optional
 	UpdateWorkloads bool `json:"updateWorkloads,omitempty"`
 }
@@ -88,7 +94,9 @@ type IstioStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions are Reconciled, Ready and DependenciesHealthy, taken from the active revision.
+	// Conditions are Reconciled, Ready and DependenciesHealthy, taken from the active revision; and,
+	// when they apply, ScopeConflict, RemoteClustersReachable, WorkloadsUpdated (updateWorkloads) and
+	// UpdatePreflight (after a version change), which state does not summarise.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -105,6 +113,30 @@ type IstioStatus struct {
 	// Revisions counts the revisions this Istio owns.
 	// +optional
 	Revisions RevisionSummary `json:"revisions"`
+
+	// Workloads is how far bosun has moved the mesh's workloads to the active revision's proxy; present
+	// only while spec.updateStrategy.updateWorkloads is true.
+	// +optional
+	Workloads *WorkloadsUpdateStatus `json:"workloads,omitempty"`
+}
+
+// WorkloadsUpdateStatus is the progress of moving workloads to the active revision's proxy, as read
+// from the cluster (the namespaces' bosun.dev/workloads-update records and the pods' proxies).
+type WorkloadsUpdateStatus struct {
+	// Target is the revision and Istio version the workloads move to.
+	Target string `json:"target"`
+	// NamespacesDone counts the namespaces bosun moved for this target.
+	NamespacesDone int32 `json:"namespacesDone"`
+	// NamespacesLeft counts the namespaces of the mesh with workloads still to move.
+	NamespacesLeft int32 `json:"namespacesLeft"`
+	// PodsLeft counts the pods in the mesh's namespaces that still run an older proxy.
+	PodsLeft int32 `json:"podsLeft"`
+	// InProgress is the workload whose rollout bosun awaits, as namespace/Kind/name.
+	// +optional
+	InProgress string `json:"inProgress,omitempty"`
+	// Left are the workloads bosun does not restart, each with why (namespace/Kind/name: why).
+	// +optional
+	Left []string `json:"left,omitempty"`
 }
 
 // Istio is an Istio service mesh control plane. bosun runs it as one IstioRevision (InPlace) or as one

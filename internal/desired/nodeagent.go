@@ -168,3 +168,23 @@ func CheckSkew(component string, v, controlPlane catalog.Version) error {
 	}
 	return &SkewError{Component: component, Version: v, ControlPlane: controlPlane}
 }
+
+// AgentsOutOfSkew checks the node agents a control plane of revision rev needs of bosun (Needs)
+// against its version, before it runs: each agent whose version is neither the revision's minor nor one
+// behind is an error that says what to set. An agent that does not exist is not checked here: the
+// revision's DependenciesHealthy says it is missing.
+func (e Env) AgentsOutOfSkew(rev *v1.IstioRevision, f *Facts) []error {
+	needs := e.Needs(rev)
+	var errs []error
+	if needs.CNI && f.CNI != nil {
+		if err := e.skewWith(v1.KindIstioCNI+" "+v1.SingletonName, string(f.CNI.Spec.Version), []*v1.IstioRevision{rev}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if needs.ZTunnel && f.ZTunnel != nil {
+		if err := e.skewWith(v1.KindZTunnel+" "+v1.SingletonName, string(f.ZTunnel.Spec.Version), []*v1.IstioRevision{rev}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}

@@ -96,6 +96,22 @@ func RunsIstiodHere(istio *v1.Istio) bool {
 	return istio.DeletionTimestamp.IsZero() && !remote(istio.Spec.Profile, istio.Spec.Values)
 }
 
+// Discovers reports whether the Istio's istiod discovers a namespace with these labels: every namespace
+// when it has no discovery selectors, else those its selectors select. A selector bosun cannot parse
+// selects nothing, so nothing is done to a namespace istiod may not discover.
+func Discovers(istio *v1.Istio, set labels.Set) bool {
+	c := meshClaims(istio, nil)
+	if c.all {
+		return true
+	}
+	for _, s := range c.selectors {
+		if s.Matches(set) {
+			return true
+		}
+	}
+	return false
+}
+
 // claims is how one Istio claims namespaces: its discovery selectors (nil: all namespaces) and the
 // names (revisions and tags) whose injection labels are its.
 type claims struct {

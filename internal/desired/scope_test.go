@@ -176,3 +176,28 @@ func labelValues(set labels.Set) map[string]v1.LabelValue {
 	}
 	return out
 }
+
+// TestDiscovers: an Istio without discovery selectors discovers every namespace; with them, only those
+// a selector selects.
+func TestDiscovers(t *testing.T) {
+	all := &v1.Istio{}
+	some := &v1.Istio{Spec: v1.IstioSpec{Values: &v1.Values{MeshConfig: &v1.MeshConfig{DiscoverySelectors: []v1.LabelSelector{
+		{MatchLabels: map[string]v1.LabelValue{"mesh": "blue"}},
+		{MatchLabels: map[string]v1.LabelValue{"team": "web"}},
+	}}}}}
+	for _, c := range []struct {
+		istio  *v1.Istio
+		labels labels.Set
+		want   bool
+	}{
+		{all, labels.Set{}, true},
+		{some, labels.Set{"mesh": "blue"}, true},
+		{some, labels.Set{"team": "web"}, true},
+		{some, labels.Set{"mesh": "green"}, false},
+		{some, labels.Set{"istio.io/rev": "blue-v1-27-0"}, false},
+	} {
+		if got := Discovers(c.istio, c.labels); got != c.want {
+			t.Errorf("%v: discovered %v, want %v", c.labels, got, c.want)
+		}
+	}
+}

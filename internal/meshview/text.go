@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
 )
 
 // Style colours the words that say whether something is ready; the zero Style prints them plain.
@@ -43,6 +45,12 @@ func (st Status) Text(w io.Writer, style Style) error {
 		p("\n")
 		for _, i := range st.Istios {
 			p("%s\n", migrationLine(i))
+			if u := i.WorkloadsUpdate; u != nil {
+				p("%s\n", updateLine(i.Name, u))
+			}
+			if pre := i.Preflight; pre != nil && !pre.Passed {
+				p("%s: pre-flight: %s\n", i.Name, pre.Message)
+			}
 		}
 		p("\n")
 	}
@@ -108,6 +116,19 @@ func migrationLine(i Istio) string {
 	line := fmt.Sprintf("%s: %d of %s on %s", i.Name, m.OnActive, count(m.Workloads, "workload"), orNone(i.ActiveRevision))
 	for _, rev := range slices.Sorted(maps.Keys(m.LeftOn)) {
 		line += fmt.Sprintf("; left on %s: %s", rev, listed(m.LeftOn[rev]))
+	}
+	return line
+}
+
+// updateLine says how far bosun's own move of an Istio's workloads is, and why it stopped if it did.
+func updateLine(istio string, u *WorkloadsUpdate) string {
+	line := fmt.Sprintf("%s: bosun moves the workloads to %s: %s; %s moved, %d left, %s on an older proxy", istio, u.Target, u.Reason,
+		count(int(u.NamespacesDone), "namespace"), u.NamespacesLeft, count(int(u.PodsLeft), "pod"))
+	if u.InProgress != "" {
+		line += "; restarting " + u.InProgress
+	}
+	if !u.Done && u.Reason != v1.ReasonMoving {
+		line += "\n  " + u.Message
 	}
 	return line
 }

@@ -67,6 +67,26 @@ type Istio struct {
 	ActiveRevision string `json:"activeRevision"`
 	Health
 	Migration Migration `json:"migration"`
+	// WorkloadsUpdate is how far bosun moves the workloads itself (spec.updateStrategy.updateWorkloads),
+	// as the Istio's status reports it; absent when it does not move them.
+	WorkloadsUpdate *WorkloadsUpdate `json:"workloadsUpdate,omitempty"`
+	// Preflight is what bosun found when it checked the Istio's last version change before making it
+	// (its UpdatePreflight condition); absent before any version change.
+	Preflight *Preflight `json:"preflight,omitempty"`
+}
+
+// Preflight is an Istio's UpdatePreflight condition.
+type Preflight struct {
+	Passed  bool   `json:"passed"`
+	Message string `json:"message"`
+}
+
+// WorkloadsUpdate is an Istio's WorkloadsUpdated condition and the summary beside it.
+type WorkloadsUpdate struct {
+	Done    bool   `json:"done"`
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+	v1.WorkloadsUpdateStatus
 }
 
 // Migration counts the workloads on an Istio's revisions: on the active one, and left on the others.
@@ -214,6 +234,10 @@ func Build(env desired.Env, s Snapshot, namespaces ...string) Status {
 			i.UpdateStrategy = us.Type
 		}
 		i.Migration = migrationOf(istio.Name, st.Revisions)
+		i.WorkloadsUpdate = workloadsUpdate(istio)
+		if c := meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionUpdatePreflight); c != nil {
+			i.Preflight = &Preflight{Passed: c.Status == metav1.ConditionTrue, Message: c.Message}
+		}
 		st.Ready = st.Ready && i.Ready
 		st.Istios = append(st.Istios, i)
 	}
@@ -232,6 +256,15 @@ func Build(env desired.Env, s Snapshot, namespaces ...string) Status {
 		}
 	}
 	return st
+}
+
+// workloadsUpdate is the move of the Istio's workloads as its status reports it, or nil.
+func workloadsUpdate(istio *v1.Istio) *WorkloadsUpdate {
+	c := meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionWorkloadsUpdated)
+	if c == nil || istio.Status.Workloads == nil {
+		return nil
+	}
+	return &WorkloadsUpdate{Done: c.Status == metav1.ConditionTrue, Reason: c.Reason, Message: c.Message, WorkloadsUpdateStatus: *istio.Status.Workloads}
 }
 
 // migrationOf counts an Istio's workloads once each: on the active revision when all their pods are,
@@ -379,9 +412,9 @@ func compareKeys(a, b workloadKey) int {
 	return strings.Compare(a.namespace+"/"+a.kind+"/"+a.name, b.namespace+"/"+b.kind+"/"+b.name)
 }
 
-// wanted is the revision a pod's labels, or its namespace's, select now: the revision of that name,
+// Wanted is the revision a pod's labels, or its namespace's, select now: the revision of that name,
 // or the one the tag of that name points at. "" when they select nothing that exists.
-func wanted(p Pod, nsLabels map[string]string, f *desired.Facts) string {
+func Wanted(p Pod, nsLabels map[string]string, f *desired.Facts) string {
 	name, optedOut := inuse.NamespaceReference(nsLabels)
 	if name == "" && !optedOut {
 		_, name = inuse.PodReferences(p.Labels, nil, "")
@@ -412,7 +445,7 @@ func RestartDue(p Pod, nsLabels map[string]string, f *desired.Facts) (Due, bool)
 	if runs == "" || p.Labels[inuse.LabelInject] == "false" || p.Annotations[inuse.LabelInject] == "false" {
 		return Due{}, false
 	}
-	want := wanted(p, nsLabels, f)
+	want := Wanted(p, nsLabels, f)
 	if want == "" {
 		return Due{}, false
 	}

@@ -200,6 +200,43 @@ func TestNodeAgents(t *testing.T) {
 	}
 }
 
+// paused gives the Istio of the view a move of its workloads that paused.
+func paused(s Snapshot) {
+	istio := s.Facts.Istios["default"]
+	istio.Status.Conditions = append(istio.Status.Conditions, metav1.Condition{Type: v1.ConditionWorkloadsUpdated, Status: metav1.ConditionFalse, Reason: v1.ReasonPaused,
+		Message: "paused in namespace shop: shop/Deployment/cart did not become available with the proxy of " + newRev})
+	istio.Status.Conditions = append(istio.Status.Conditions, metav1.Condition{Type: v1.ConditionUpdatePreflight, Status: metav1.ConditionFalse, Reason: v1.ReasonPreflightWarnings,
+		Message: "the change from v1.27.2 to v1.27.3 was checked before it was made: PodDisruptionBudget shop/cart allows no disruption"})
+	istio.Status.Workloads = &v1.WorkloadsUpdateStatus{Target: newRev + " (v1.27.3)", NamespacesDone: 1, NamespacesLeft: 1, PodsLeft: 3,
+		Left: []string{"bookinfo/Pod/debug: a bare pod: delete it and create it again to move it"}}
+}
+
+// TestWorkloadsUpdate: when bosun moves an Istio's workloads, the view says how far it is and, when it
+// paused, which workload stopped it, and what the checks before the version change found; without a
+// move it says nothing of one.
+func TestWorkloadsUpdate(t *testing.T) {
+	s := migration()
+	if st := Build(desired.Env{}, s); st.Istios[0].WorkloadsUpdate != nil {
+		t.Errorf("an Istio whose workloads bosun does not move shows a move: %+v", st.Istios[0].WorkloadsUpdate)
+	}
+	paused(s)
+	st := Build(desired.Env{}, s)
+	if u := st.Istios[0].WorkloadsUpdate; u == nil || u.Done || u.Reason != v1.ReasonPaused || u.PodsLeft != 3 {
+		t.Fatalf("workloads update %+v", u)
+	}
+	var out bytes.Buffer
+	if err := st.Text(&out, Style{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"default: bosun moves the workloads to " + newRev + " (v1.27.3): Paused; 1 namespace moved, 1 left, 3 pods on an older proxy",
+		"\n  paused in namespace shop: shop/Deployment/cart did not become available",
+		"default: pre-flight: the change from v1.27.2 to v1.27.3 was checked before it was made: PodDisruptionBudget shop/cart allows no disruption"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("text does not say %q:\n%s", want, out.String())
+		}
+	}
+}
+
 // TestRestartDue: a pod is due when it runs another revision than its labels, or its namespace's,
 // select, through a tag or by name, or an older proxy of the same revision; never when it has no
 // sidecar, opted out, or selects nothing that exists.
@@ -271,6 +308,7 @@ func TestAWorkloadHalfwayIsLeftOnTheOldRevision(t *testing.T) {
 // testdata/shape.json; renaming or removing one is a new apiVersion.
 func TestJSONShape(t *testing.T) {
 	s := migration()
+	paused(s)
 	s.Facts.CNI = &v1.IstioCNI{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
 	s.Namespaces = append(s.Namespaces, inuse.Namespace{Name: "lost", Labels: map[string]string{"istio.io/rev": "gone"}})
 	data, err := json.Marshal(Build(desired.Env{}, s, "bookinfo", "shop", "lost"))

@@ -70,6 +70,27 @@ var RemoteClusterReachable = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 	Help: "Whether a cluster an Istio's istiod serves answers through its remote secret (1) or not (0), by Istio and cluster.",
 }, []string{"istio", "cluster"})
 
+// The move of workloads to a new control plane (spec.updateStrategy.updateWorkloads, internal/move).
+var (
+	// WorkloadsRestarted counts the workloads bosun restarted onto a new control plane's proxy, by Istio.
+	WorkloadsRestarted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bosun_workloads_restarted_total",
+		Help: "Workloads (Deployments, StatefulSets, DaemonSets) bosun restarted onto the active revision's proxy, by Istio.",
+	}, []string{"istio"})
+	// WorkloadRollbacks counts the workloads bosun restarted back onto the old proxy after a move paused.
+	WorkloadRollbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bosun_workload_rollbacks_total",
+		Help: "Workloads bosun restarted back onto the old revision's proxy after a workload did not become available, by Istio.",
+	}, []string{"istio"})
+	// WorkloadsUpdatePauses counts the moves that paused because a restarted workload did not become
+	// available.
+	WorkloadsUpdatePauses = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bosun_workloads_update_pauses_total",
+		Help: "Moves of workloads that paused because a restarted workload did not become available, by Istio.",
+	}, []string{"istio"})
+)
+
 func init() {
-	crmetrics.Registry.MustRegister(Renders, RenderCacheHits, Events, Applies, ReconcileErrors, Refusals, ScopeConflicts, RemoteClusterReachable, ReconcilePhase)
+	crmetrics.Registry.MustRegister(Renders, RenderCacheHits, Events, Applies, ReconcileErrors, Refusals, ScopeConflicts, RemoteClusterReachable, ReconcilePhase,
+		WorkloadsRestarted, WorkloadRollbacks, WorkloadsUpdatePauses)
 }

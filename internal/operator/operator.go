@@ -64,7 +64,9 @@ import (
 	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/inuse"
 	"github.com/bosun-mesh/bosun/internal/metrics"
+	"github.com/bosun-mesh/bosun/internal/move"
 	"github.com/bosun-mesh/bosun/internal/platform"
+	"github.com/bosun-mesh/bosun/internal/preflight"
 	"github.com/bosun-mesh/bosun/internal/remote"
 	"github.com/bosun-mesh/bosun/internal/render"
 	"github.com/bosun-mesh/bosun/internal/values"
@@ -311,7 +313,8 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	p := parts{client: c, env: env, renderer: renderer, cluster: cluster, bosun: o.BosunVersion, applier: applier, recorder: recorder, clock: o.Clock}
 	controllers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&istio.Reconciler{Client: c, API: mgr.GetAPIReader(), Env: env, Recorder: recorder, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: apply.FieldManager},
-			Remotes: remotes},
+			Remotes: remotes, Move: &move.Mover{Cache: c, API: mgr.GetAPIReader(), Writer: c, Recorder: recorder, Clock: o.Clock},
+			Preflight: &preflight.Checker{Env: env, Cache: c, API: mgr.GetAPIReader(), Recorder: recorder}},
 		&revision.Controller{Served: served, Installer: installer(revision.Kind{Reader: c, Env: env, Usage: usage, Remotes: remotes}, p)},
 		&tag.Controller{Served: served, Installer: installer(tag.Kind{Reader: c, Usage: usage}, p)},
 		&nodeagent.Controller[*v1.IstioCNI]{Served: served, Installer: installer(nodeagent.CNI(c), p)},

@@ -20,6 +20,15 @@ package operator
 //
 // +kubebuilder:rbac:groups="",resources=pods;namespaces,verbs=get;list;watch
 //
+// Moving workloads to a new control plane (spec.updateStrategy.updateWorkloads, internal/move): the
+// namespaces' labels and records patched; in the namespace being moved, its ReplicaSets' metadata read
+// to find the Deployments of its pods, its StatefulSets read and, with Deployments and DaemonSets (whose
+// rules are below), patched to restart them; its PodDisruptionBudgets read (their rules are below).
+//
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=patch
+// +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=list
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=list;patch
+//
 // The kinds Istio's charts render (internal/apply.Kinds): applied with server-side apply (create and
 // patch), watched for drift, deleted when pruned. istiod's ClusterRoles grant what istiod needs, which
 // the operator does not hold itself: escalate and bind let it create those roles and their bindings

@@ -26,6 +26,7 @@ var wantAlerts = map[string]struct {
 	"BosunReconcileErrors":          {"15m", "warning"},
 	"BosunNotLeading":               {"5m", "critical"},
 	"BosunRemoteClusterUnreachable": {"10m", "warning"},
+	"BosunWorkloadsUpdatePaused":    {"1m", "warning"},
 }
 
 // parseRules parses a rules file with Prometheus's own parser, which also parses every expression

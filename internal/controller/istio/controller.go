@@ -39,6 +39,8 @@ import (
 	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/inuse"
 	"github.com/bosun-mesh/bosun/internal/metrics"
+	"github.com/bosun-mesh/bosun/internal/move"
+	"github.com/bosun-mesh/bosun/internal/preflight"
 	"github.com/bosun-mesh/bosun/internal/remote"
 )
 
@@ -54,6 +56,10 @@ type Reconciler struct {
 	Status *status.Writer
 	// Remotes reads the other clusters an Istio's istiod serves.
 	Remotes *remote.Reader
+	// Move moves an Istio's workloads to its active revision (spec.updateStrategy.updateWorkloads).
+	Move *move.Mover
+	// Preflight checks a change of an Istio's version before it is made.
+	Preflight *preflight.Checker
 
 	mu sync.Mutex
 	// reachable are the clusters of each Istio's bosun_remote_cluster_reachable series.
@@ -183,10 +189,22 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	var active *v1.IstioRevision
 	var requeue time.Duration
 	revs := ownedRevisions(istio, facts)
-	if plan.Refusal == nil {
+	var preflight *metav1.Condition
+	if plan.Refusal == nil && r.Preflight != nil {
+		preflight, err = r.Preflight.Run(ctx, istio, plan, revs, facts)
+	}
+	if plan.Refusal == nil && err == nil {
 		if active, err = r.activeRevision(ctx, istio, plan); err == nil {
 			revs = withActive(revs, active)
 			revs, requeue, err = r.prune(ctx, istio, active.Name, revs, facts)
+		}
+	}
+	var moved *move.Progress
+	if err == nil && active != nil && r.Move != nil {
+		var recheck time.Duration
+		moved, recheck, err = r.Move.Run(ctx, istio, active, revs, facts)
+		if recheck > 0 && (requeue == 0 || recheck < requeue) {
+			requeue = recheck
 		}
 	}
 	phases.Done("revisions")
@@ -200,7 +218,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// Refused, or the update failed: the revision that runs is still the Istio's, and says how it is.
 		active = plan.Existing
 	}
-	obs := Observed{Scope: scope}
+	obs := Observed{Scope: scope, Workloads: moved, Preflight: preflight}
 	if desired.ServesRemoteClusters(istio.Spec.Values) && r.Remotes != nil {
 		// The clusters this istiod serves send no events. The active revision reads them again every
 		// interval (its InUse counts their workloads), and its status changes with what it finds, which
@@ -234,6 +252,10 @@ type Observed struct {
 	Scope []desired.ScopeConflict
 	// Remote is the RemoteClustersReachable condition, or nil when the Istio serves no other cluster.
 	Remote *metav1.Condition
+	// Workloads is how far the move of its workloads is, or nil when bosun does not move them.
+	Workloads *move.Progress
+	// Preflight is the UpdatePreflight condition of a version change checked in this reconcile, or nil.
+	Preflight *metav1.Condition
 }
 
 // RemoteClustersCondition is the RemoteClustersReachable condition of an Istio whose istiod serves the
@@ -489,7 +511,9 @@ var copiedConditions = []string{v1.ConditionReconciled, v1.ConditionReady, v1.Co
 // revision has not acted on its latest spec: whatever it reported is about the spec before, so an
 // update in progress is never shown as ready. ScopeConflict is True, listing the conflicts, when the
 // Istio shares namespaces with another mesh (desired.Scope), and absent otherwise; RemoteClustersReachable
-// is there for an Istio that serves other clusters. Neither changes the state or the other conditions.
+// is there for an Istio that serves other clusters, WorkloadsUpdated for one whose workloads bosun
+// moves (internal/move), and UpdatePreflight once a version change was checked (internal/preflight).
+// None changes the state or the other conditions.
 func IstioStatus(istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevision, refusal *desired.Refusal, err error, obs Observed, now metav1.Time) v1.IstioStatus {
 	st := v1.IstioStatus{ObservedGeneration: istio.Generation, ActiveRevisionName: istio.Status.ActiveRevisionName, Revisions: revisionCounts(revs)}
 	c := status.NewConditions(istio.Status.Conditions, istio.Generation, now)
@@ -501,6 +525,27 @@ func IstioStatus(istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevi
 	if obs.Remote != nil {
 		c.Set(*obs.Remote)
 		listed = append(listed, v1.ConditionRemoteClustersReachable)
+	}
+	// The findings of the last version change stand until the next one is checked.
+	if pre := obs.Preflight; pre != nil || meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionUpdatePreflight) != nil {
+		if pre == nil {
+			pre = meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionUpdatePreflight)
+		}
+		c.Set(*pre)
+		listed = append(listed, v1.ConditionUpdatePreflight)
+	}
+	switch {
+	case obs.Workloads != nil:
+		c.Set(obs.Workloads.Condition())
+		listed = append(listed, v1.ConditionWorkloadsUpdated)
+		st.Workloads = obs.Workloads.Status()
+	case err != nil && istio.Status.Workloads != nil:
+		// A failed read or write says nothing new of the move: what was reported stands.
+		if old := meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionWorkloadsUpdated); old != nil {
+			c.Set(*old)
+			listed = append(listed, v1.ConditionWorkloadsUpdated)
+		}
+		st.Workloads = istio.Status.Workloads
 	}
 	copied := copiedConditions
 	if !c.Reconciled(refusal, err, "") {

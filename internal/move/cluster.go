@@ -1,0 +1,394 @@
+package move
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/apply"
+	"github.com/bosun-mesh/bosun/internal/desired"
+	"github.com/bosun-mesh/bosun/internal/inuse"
+	"github.com/bosun-mesh/bosun/internal/metrics"
+)
+
+// RecheckInterval is how soon a move in progress looks again at the rollout it awaits: workloads send
+// the Istio no events.
+const RecheckInterval = 2 * time.Second
+
+// LeftoverRecheck is how soon a move that left workloads behind looks again: a PodDisruptionBudget
+// that allowed no disruption may allow one now.
+const LeftoverRecheck = time.Minute
+
+// Mover makes the move's steps in the cluster: it reads what the decisions need and writes what they
+// decide. One step per reconcile of the Istio: a relabel, a restart, or a pause, never more, so an
+// operator killed between two writes carries on from what the cluster shows.
+type Mover struct {
+	// Cache is the operator's cache: the pods' trimmed metadata, by index (inuse.Cache).
+	Cache client.Reader
+	// API reads the API server: namespaces with all their labels and annotations and, in the one
+	// namespace being moved, its pods' owners, its workloads and PodDisruptionBudgets, which the cache
+	// does not hold (it stays small at 10,000 pods). All metadata-only but the workloads.
+	API client.Reader
+	// Writer patches namespaces and workloads.
+	Writer   client.Writer
+	Recorder events.EventRecorder
+	Clock    clock.PassiveClock
+}
+
+// Run moves the Istio's workloads to its active revision, one step, and says how far the move is and
+// when to look again (0: a change of the Istio or its revisions will). It returns nil when the Istio
+// does not ask bosun to move its workloads (then nothing is read). An error is a failed read or write,
+// retried; the Istio's status keeps the condition it had.
+func (m *Mover) Run(ctx context.Context, istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevision, f *desired.Facts) (*Progress, time.Duration, error) {
+	if istio.Spec.UpdateStrategy == nil || !istio.Spec.UpdateStrategy.UpdateWorkloads || active == nil {
+		return nil, 0, nil
+	}
+	target := TargetOf(active)
+	p := &Progress{Istio: istio.Name, Target: target}
+	if !desired.Ready(active) {
+		p.WaitingFor = fmt.Sprintf("waiting for IstioRevision %s to be Ready before moving workloads to it", active.Name)
+		return p, 0, nil
+	}
+	mine := map[string]bool{}
+	old := map[string]bool{}
+	for _, rev := range revs {
+		mine[rev.Name] = true
+		if rev.Name != active.Name {
+			old[rev.Name] = true
+		}
+	}
+	all, err := m.namespaces(ctx, istio, f, target, mine)
+	if err != nil {
+		return nil, 0, err
+	}
+	ordered, err := Order(all)
+	if err != nil {
+		// The namespace's annotation sends no event to the Istio: look again now and then.
+		p.Err = err
+		return p, 30 * time.Second, nil
+	}
+	for _, ns := range ordered {
+		rec := ns.RecordFor(target, istio)
+		switch {
+		case rec != nil && rec.State == StateMoved:
+			p.Done++
+		case Pending(ns, rec, old):
+			p.Left++
+		}
+		p.PodsLeft += ns.Due
+	}
+	if ns, rec := Paused(ordered, target, istio); ns != nil {
+		p.Paused, p.PausedIn = rec, ns.Name
+		ws, objs, err := m.workloads(ctx, *ns, f, target, mine)
+		if err != nil {
+			return nil, 0, err
+		}
+		if step := Next(ns.Name, ws, target, rec, m.Clock.Now()); step.Do == RestartBack {
+			return p, 0, m.restartBack(ctx, istio, ns.Name, step.RollBack, objs, target)
+		}
+		return p, 0, nil
+	}
+	for _, ns := range ordered {
+		rec := ns.RecordFor(target, istio)
+		if !Pending(ns, rec, old) {
+			continue
+		}
+		p.Current = ns.Name
+		if from := Relabel(ns, old); from != "" {
+			return p, RecheckInterval, m.relabel(ctx, istio, ns.Name, from, target)
+		}
+		if rec == nil {
+			rec = &Record{Target: target.Key(), State: StateMoving}
+			if err := m.record(ctx, ns.Name, *rec, ""); err != nil {
+				return nil, 0, err
+			}
+		}
+		ws, objs, err := m.workloads(ctx, ns, f, target, mine)
+		if err != nil {
+			return nil, 0, err
+		}
+		step := Next(ns.Name, ws, target, rec, m.Clock.Now())
+		p.Leftovers = append(p.Leftovers, step.Left...)
+		switch step.Do {
+		case Restart:
+			p.Step = &step
+			return p, RecheckInterval, m.restart(ctx, istio, ns.Name, step.Workload, objs, target, false)
+		case Wait:
+			p.Step = &step
+			return p, RecheckInterval, nil
+		case Pause:
+			paused := Record{Target: target.Key(), State: StatePaused, From: rec.From, Workload: step.Workload.ID(ns.Name), Why: step.Why,
+				Generation: istio.Generation, Resume: istio.Annotations[AnnotationResume]}
+			if err := m.record(ctx, ns.Name, paused, rec.From); err != nil {
+				return nil, 0, err
+			}
+			metrics.WorkloadsUpdatePauses.WithLabelValues(istio.Name).Inc()
+			p.Paused, p.PausedIn = &paused, ns.Name
+			logr.FromContextOrDiscard(ctx).Info("paused the move of workloads", "namespace", ns.Name, "workload", paused.Workload, "why", step.Why)
+			m.Recorder.Eventf(istio, nil, corev1.EventTypeWarning, v1.ReasonPaused, "UpdateWorkloads", "%s", p.Condition().Message)
+			return p, 0, m.restartBack(ctx, istio, ns.Name, step.RollBack, objs, target)
+		}
+		// Finish: nothing is left here that bosun may restart.
+		if rec.State != StateMoved {
+			rec.State = StateMoved
+			if err := m.record(ctx, ns.Name, *rec, ""); err != nil {
+				return nil, 0, err
+			}
+			p.Done++
+			p.Left--
+			logr.FromContextOrDiscard(ctx).Info("moved a namespace's workloads", "namespace", ns.Name, "target", target.String())
+		}
+	}
+	p.Current = ""
+	if len(p.Leftovers) > 0 {
+		return p, LeftoverRecheck, nil
+	}
+	return p, 0, nil
+}
+
+// namespaces are the namespaces the Istio discovers (desired.Discovers), never others, each with its
+// pods due for the move (Due) counted from the cache.
+func (m *Mover) namespaces(ctx context.Context, istio *v1.Istio, f *desired.Facts, target Target, mine map[string]bool) ([]Namespace, error) {
+	var out []Namespace
+	byName := map[string]int{}
+	if err := listMetadata(ctx, m.API, "Namespace", "", func(ns *metav1.PartialObjectMetadata) {
+		if !ns.DeletionTimestamp.IsZero() || !desired.Discovers(istio, ns.Labels) {
+			return
+		}
+		byName[ns.Name] = len(out)
+		out = append(out, Namespace{Name: ns.Name, Labels: ns.Labels, Annotations: ns.Annotations})
+	}); err != nil {
+		return nil, fmt.Errorf("listing namespaces: %w", err)
+	}
+	lookup := inuse.Cache{Ctx: ctx, Reader: m.Cache}
+	for rev := range mine {
+		pods, err := lookup.PodsByAnnotation(rev)
+		if err != nil {
+			return nil, fmt.Errorf("listing the pods of IstioRevision %s: %w", rev, err)
+		}
+		for _, p := range pods {
+			i, ok := byName[p.Namespace]
+			if ok && Due(p, out[i].Labels, f, target, mine) {
+				out[i].Due++
+			}
+		}
+	}
+	return out, nil
+}
+
+// workloads reads one namespace's workloads as the decisions see them (sorted by SortWorkloads), and
+// the objects to patch, by Workload.ID: the restartable ones whose pods are due or that were restarted
+// for the target (awaited even when none of their old pods is left), and what owns the other due pods.
+// Pods are resolved to their workloads through their owner references (a ReplicaSet to its
+// Deployment).
+func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, target Target, mine map[string]bool) ([]Workload, map[string]client.Object, error) {
+	rsOwner := map[string]string{}
+	if err := listMetadata(ctx, m.API, "ReplicaSet", ns.Name, func(rs *metav1.PartialObjectMetadata) {
+		if ref := metav1.GetControllerOf(rs); ref != nil && ref.Kind == "Deployment" {
+			rsOwner[rs.Name] = ref.Name
+		}
+	}); err != nil {
+		return nil, nil, fmt.Errorf("listing the ReplicaSets of namespace %s: %w", ns.Name, err)
+	}
+	due := map[[2]string]int{}
+	if err := listMetadata(ctx, m.API, "Pod", ns.Name, func(p *metav1.PartialObjectMetadata) {
+		if !p.DeletionTimestamp.IsZero() || !Due(inuse.Pod{Namespace: p.Namespace, Name: p.Name, Labels: p.Labels, Annotations: p.Annotations}, ns.Labels, f, target, mine) {
+			return
+		}
+		key := [2]string{"Pod", p.Name}
+		if ref := metav1.GetControllerOf(p); ref != nil {
+			key = [2]string{ref.Kind, ref.Name}
+			if d, ok := rsOwner[ref.Name]; ok && ref.Kind == "ReplicaSet" {
+				key = [2]string{"Deployment", d}
+			}
+		}
+		due[key]++
+	}); err != nil {
+		return nil, nil, fmt.Errorf("listing the pods of namespace %s: %w", ns.Name, err)
+	}
+	pdbs := &policyv1.PodDisruptionBudgetList{}
+	if err := m.API.List(ctx, pdbs, client.InNamespace(ns.Name)); err != nil {
+		return nil, nil, fmt.Errorf("listing the PodDisruptionBudgets of namespace %s: %w", ns.Name, err)
+	}
+	var ws []Workload
+	objs := map[string]client.Object{}
+	add := func(obj client.Object, kind string, template *corev1.PodTemplateSpec, rollout Rollout, msg string, deadline time.Duration) {
+		key := [2]string{kind, obj.GetName()}
+		w := Workload{Kind: kind, Name: obj.GetName(), Due: due[key], RestartedFor: template.Annotations[AnnotationRestartedFor],
+			Rollout: rollout, RolloutMessage: msg, Deadline: deadline}
+		delete(due, key)
+		if w.Due == 0 && w.RestartedFor != target.Key() {
+			return
+		}
+		if at, err := time.Parse(time.RFC3339, template.Annotations[AnnotationRestartedAt]); err == nil {
+			w.RestartedAt = at
+		}
+		w.BlockedBy = blockingBudget(pdbs.Items, template.Labels)
+		w.Gateway = IsGateway(template.Annotations)
+		ws = append(ws, w)
+		objs[w.ID(ns.Name)] = obj
+	}
+	deployments := &appsv1.DeploymentList{}
+	if err := m.API.List(ctx, deployments, client.InNamespace(ns.Name)); err != nil {
+		return nil, nil, fmt.Errorf("listing the Deployments of namespace %s: %w", ns.Name, err)
+	}
+	for i := range deployments.Items {
+		d := &deployments.Items[i]
+		r, msg := DeploymentRollout(d)
+		add(d, "Deployment", &d.Spec.Template, r, msg, progressDeadline(d.Spec.ProgressDeadlineSeconds))
+	}
+	statefulSets := &appsv1.StatefulSetList{}
+	if err := m.API.List(ctx, statefulSets, client.InNamespace(ns.Name)); err != nil {
+		return nil, nil, fmt.Errorf("listing the StatefulSets of namespace %s: %w", ns.Name, err)
+	}
+	for i := range statefulSets.Items {
+		s := &statefulSets.Items[i]
+		r, msg := StatefulSetRollout(s)
+		add(s, "StatefulSet", &s.Spec.Template, r, msg, DefaultProgressDeadline)
+	}
+	daemonSets := &appsv1.DaemonSetList{}
+	if err := m.API.List(ctx, daemonSets, client.InNamespace(ns.Name)); err != nil {
+		return nil, nil, fmt.Errorf("listing the DaemonSets of namespace %s: %w", ns.Name, err)
+	}
+	for i := range daemonSets.Items {
+		d := &daemonSets.Items[i]
+		r, msg := DaemonSetRollout(d)
+		add(d, "DaemonSet", &d.Spec.Template, r, msg, DefaultProgressDeadline)
+	}
+	// What owns the other due pods: bare pods, Jobs, ReplicaSets without a Deployment, others' kinds.
+	for key, n := range due {
+		ws = append(ws, Workload{Kind: key[0], Name: key[1], Due: n})
+	}
+	SortWorkloads(ws)
+	return ws, objs, nil
+}
+
+// blockingBudget names the first PodDisruptionBudget that selects pods with these labels and allows no
+// disruption now, or "".
+func blockingBudget(pdbs []policyv1.PodDisruptionBudget, podLabels map[string]string) string {
+	for _, pdb := range pdbs {
+		sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+		if err != nil || sel.Empty() || !sel.Matches(labels.Set(podLabels)) {
+			continue
+		}
+		if pdb.Status.DisruptionsAllowed == 0 {
+			return pdb.Name
+		}
+	}
+	return ""
+}
+
+// relabel moves a namespace's istio.io/rev label from the old revision to the target, recording where
+// it came from in the same write.
+func (m *Mover) relabel(ctx context.Context, istio *v1.Istio, namespace, from string, target Target) error {
+	rec := Record{Target: target.Key(), State: StateMoving, From: from}
+	if err := m.record(ctx, namespace, rec, target.Revision); err != nil {
+		return err
+	}
+	logr.FromContextOrDiscard(ctx).Info("relabelled a namespace", "namespace", namespace, "from", from, "to", target.Revision)
+	m.Recorder.Eventf(istio, nil, corev1.EventTypeNormal, "NamespaceRelabelled", "UpdateWorkloads", "namespace %s: %s=%s → %s", namespace, inuse.LabelRev, from, target.Revision)
+	return nil
+}
+
+// record writes the namespace's record and, when label is not empty, its istio.io/rev label, in one
+// patch.
+func (m *Mover) record(ctx context.Context, namespace string, rec Record, label string) error {
+	meta := map[string]any{"annotations": map[string]string{AnnotationRecord: rec.Encode()}}
+	if label != "" {
+		meta["labels"] = map[string]string{inuse.LabelRev: label}
+	}
+	data, err := json.Marshal(map[string]any{"metadata": meta})
+	if err != nil {
+		return err
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
+	if err := m.Writer.Patch(ctx, ns, client.RawPatch(types.MergePatchType, data), client.FieldOwner(apply.FieldManager)); err != nil {
+		return fmt.Errorf("recording the move in namespace %s: %w", namespace, err)
+	}
+	return nil
+}
+
+// restart restarts a workload as `kubectl rollout restart` does, recording the change it was for (or
+// that it was rolled back from it).
+func (m *Mover) restart(ctx context.Context, istio *v1.Istio, namespace string, w Workload, objs map[string]client.Object, target Target, back bool) error {
+	obj := objs[w.ID(namespace)]
+	if obj == nil {
+		return fmt.Errorf("restarting %s: not read", w.ID(namespace))
+	}
+	key := target.Key()
+	if back {
+		key = RollbackPrefix + key
+	}
+	annotations := map[string]string{AnnotationRestartedAt: m.Clock.Now().UTC().Format(time.RFC3339), AnnotationRestartedFor: key}
+	data, err := json.Marshal(map[string]any{"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{"annotations": annotations}}}})
+	if err != nil {
+		return err
+	}
+	if err := m.Writer.Patch(ctx, obj, client.RawPatch(types.MergePatchType, data), client.FieldOwner(apply.FieldManager)); err != nil {
+		return fmt.Errorf("restarting %s: %w", w.ID(namespace), err)
+	}
+	what, reason := "restarted %s onto the proxy of %s", "WorkloadRestarted"
+	if back {
+		what, reason = "restarted %s back onto the old proxy: the move to %s paused", "WorkloadRolledBack"
+		metrics.WorkloadRollbacks.WithLabelValues(istio.Name).Inc()
+	} else {
+		metrics.WorkloadsRestarted.WithLabelValues(istio.Name).Inc()
+	}
+	logr.FromContextOrDiscard(ctx).Info("restarted a workload", "workload", w.ID(namespace), "for", key)
+	m.Recorder.Eventf(istio, obj, corev1.EventTypeNormal, reason, "UpdateWorkloads", what, w.ID(namespace), target.String())
+	return nil
+}
+
+// restartBack restarts the workloads of a paused namespace back onto the old proxy.
+func (m *Mover) restartBack(ctx context.Context, istio *v1.Istio, namespace string, ws []Workload, objs map[string]client.Object, target Target) error {
+	for _, w := range ws {
+		if err := m.restart(ctx, istio, namespace, w, objs, target, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listMetadata calls each for every object of a kind (of the core or apps group) in namespace ("" for
+// all), metadata only, a page at a time.
+func listMetadata(ctx context.Context, r client.Reader, kind, namespace string, each func(*metav1.PartialObjectMetadata)) error {
+	list := &metav1.PartialObjectMetadataList{}
+	gv := corev1.SchemeGroupVersion
+	if kind == "ReplicaSet" {
+		gv = appsv1.SchemeGroupVersion
+	}
+	list.SetGroupVersionKind(gv.WithKind(kind + "List"))
+	opts := []client.ListOption{client.Limit(500)}
+	if namespace != "" {
+		opts = append(opts, client.InNamespace(namespace))
+	}
+	if kind == "Pod" {
+		opts = append(opts, client.MatchingFieldsSelector{Selector: fields.ParseSelectorOrDie(inuse.PodFieldSelector)})
+	}
+	for {
+		if err := r.List(ctx, list, opts...); err != nil {
+			return err
+		}
+		for i := range list.Items {
+			each(&list.Items[i])
+		}
+		if list.Continue == "" {
+			return nil
+		}
+		opts = append(opts, client.Continue(list.Continue))
+	}
+}

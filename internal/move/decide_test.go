@@ -1,0 +1,282 @@
+package move
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/desired"
+	"github.com/bosun-mesh/bosun/internal/inuse"
+	"github.com/bosun-mesh/bosun/internal/values"
+)
+
+var (
+	target = Target{Revision: "default-v1-27-0", Version: "v1.27.0", UID: "uid-new"}
+	old    = map[string]bool{"default-v1-26-0": true}
+	mine   = map[string]bool{"default-v1-26-0": true, "default-v1-27-0": true}
+	now    = time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+)
+
+func istio(generation int64, resume string) *v1.Istio {
+	i := &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "default", Generation: generation}}
+	if resume != "" {
+		i.Annotations = map[string]string{AnnotationResume: resume}
+	}
+	return i
+}
+
+func withRecord(n Namespace, r Record) Namespace {
+	if n.Annotations == nil {
+		n.Annotations = map[string]string{}
+	}
+	n.Annotations[AnnotationRecord] = r.Encode()
+	return n
+}
+
+// TestOrder: namespaces move by wave, lowest first, then by name; a wave that is not a whole number
+// stops the move with a message that says what to write instead.
+func TestOrder(t *testing.T) {
+	wave := func(name, w string) Namespace {
+		n := Namespace{Name: name}
+		if w != "" {
+			n.Annotations = map[string]string{AnnotationWave: w}
+		}
+		return n
+	}
+	got, err := Order([]Namespace{wave("reviews", ""), wave("frontend", "2"), wave("db", "-1"), wave("cart", ""), wave("edge", " 2 ")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, n := range got {
+		names = append(names, n.Name)
+	}
+	if strings.Join(names, " ") != "db cart reviews edge frontend" {
+		t.Errorf("order %v, want db (wave -1), cart and reviews (0), edge and frontend (2)", names)
+	}
+	_, err = Order([]Namespace{wave("shop", "first")})
+	if err == nil || !strings.Contains(err.Error(), `namespace shop: annotation bosun.dev/update-wave="first" is not a whole number`) || !strings.Contains(err.Error(), "such as 1") {
+		t.Errorf("a wave that is no number: %v, want an error naming the namespace and what to write", err)
+	}
+}
+
+// TestRelabel: only a namespace whose istio.io/rev names an old revision of the mesh is relabelled; one
+// that follows a tag or istio-injection=enabled moves with the tag.
+func TestRelabel(t *testing.T) {
+	for _, c := range []struct {
+		labels map[string]string
+		want   string
+	}{
+		{map[string]string{inuse.LabelRev: "default-v1-26-0"}, "default-v1-26-0"},
+		{map[string]string{inuse.LabelRev: "default-v1-27-0"}, ""},
+		{map[string]string{inuse.LabelRev: "prod-stable"}, ""},
+		{map[string]string{"istio-injection": "enabled", inuse.LabelRev: "default-v1-26-0"}, ""},
+		{map[string]string{"istio-injection": "enabled"}, ""},
+		{map[string]string{inuse.LabelRev: "other-mesh-v1-26-0"}, ""},
+	} {
+		if got := Relabel(Namespace{Name: "ns", Labels: c.labels}, old); got != c.want {
+			t.Errorf("%v: relabel from %q, want %q", c.labels, got, c.want)
+		}
+	}
+}
+
+// TestRecordFor: a record counts only for the change it was written for, and a pause counts only
+// until the Istio's spec or its resume annotation changes.
+func TestRecordFor(t *testing.T) {
+	paused := Record{Target: target.Key(), State: StatePaused, Generation: 3, Resume: "1"}
+	ns := withRecord(Namespace{Name: "shop"}, paused)
+	if r := ns.RecordFor(target, istio(3, "1")); r == nil || r.State != StatePaused {
+		t.Errorf("paused record read as %+v", r)
+	}
+	if r := ns.RecordFor(target, istio(3, "2")); r != nil {
+		t.Errorf("a new resume annotation leaves the pause in force: %+v", r)
+	}
+	if r := ns.RecordFor(target, istio(4, "1")); r != nil {
+		t.Errorf("a new spec leaves the pause in force: %+v", r)
+	}
+	again := Target{Revision: target.Revision, Version: target.Version, UID: "uid-recreated"}
+	if r := ns.RecordFor(again, istio(3, "1")); r != nil {
+		t.Errorf("a record of a revision deleted and created again counts: %+v", r)
+	}
+	broken := Namespace{Name: "shop", Annotations: map[string]string{AnnotationRecord: "{"}}
+	if r := broken.RecordFor(target, istio(3, "1")); r != nil {
+		t.Errorf("an unreadable record counts: %+v", r)
+	}
+}
+
+// TestPending: a namespace has work while it names an old revision, has pods on an older proxy, or its
+// record says the move there is not finished.
+func TestPending(t *testing.T) {
+	moving := &Record{Target: target.Key(), State: StateMoving}
+	moved := &Record{Target: target.Key(), State: StateMoved}
+	for _, c := range []struct {
+		name string
+		ns   Namespace
+		rec  *Record
+		want bool
+	}{
+		{"labelled with the old revision", Namespace{Labels: map[string]string{inuse.LabelRev: "default-v1-26-0"}}, nil, true},
+		{"pods on the old proxy", Namespace{Due: 2}, nil, true},
+		{"a restart under way, no old pod left", Namespace{}, moving, true},
+		{"moved", Namespace{}, moved, false},
+		{"moved, with pods bosun left", Namespace{Due: 1}, moved, true},
+		{"nothing of the mesh", Namespace{}, nil, false},
+	} {
+		if got := Pending(c.ns, c.rec, old); got != c.want {
+			t.Errorf("%s: pending %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestNext: what happens next in a namespace, as a user would see it.
+func TestNext(t *testing.T) {
+	key := target.Key()
+	moving := &Record{Target: key, State: StateMoving, From: "default-v1-26-0"}
+	tagged := &Record{Target: key, State: StateMoving}
+	restarted := func(name string, r Rollout, at time.Time) Workload {
+		return Workload{Kind: "Deployment", Name: name, RestartedFor: key, RestartedAt: at, Rollout: r, Deadline: 10 * time.Minute}
+	}
+	due := func(kind, name string) Workload {
+		return Workload{Kind: kind, Name: name, Due: 1, Deadline: 10 * time.Minute}
+	}
+	for _, c := range []struct {
+		name     string
+		ws       []Workload
+		rec      *Record
+		want     Do
+		workload string
+		back     []string
+		left     string
+	}{
+		{name: "the first due workload restarts", ws: []Workload{due("Deployment", "a"), due("Deployment", "b")}, rec: moving, want: Restart, workload: "a"},
+		{name: "a rollout under way is awaited before the next", ws: []Workload{restarted("a", RolloutProgressing, now.Add(-time.Minute)), due("Deployment", "b")}, rec: moving, want: Wait, workload: "a"},
+		{name: "a completed rollout lets the next restart", ws: []Workload{restarted("a", RolloutComplete, now.Add(-time.Minute)), due("Deployment", "b")}, rec: moving, want: Restart, workload: "b"},
+		{name: "never restarted twice for one change", ws: []Workload{{Kind: "Deployment", Name: "a", Due: 1, RestartedFor: key, Rollout: RolloutComplete}}, rec: moving, want: Finish,
+			left: "shop/Deployment/a: restarted, but its pods still run the old proxy"},
+		{name: "a restart for another change does not count", ws: []Workload{{Kind: "Deployment", Name: "a", Due: 1, RestartedFor: "default-v1-26-0@v1.26.0/uid-old"}}, rec: moving, want: Restart, workload: "a"},
+		{name: "a rolled-back workload restarts again once resumed", ws: []Workload{{Kind: "Deployment", Name: "a", Due: 1, RestartedFor: RollbackPrefix + key}}, rec: moving, want: Restart, workload: "a"},
+		{name: "a failed rollout pauses and rolls back what was restarted",
+			ws:  []Workload{restarted("a", RolloutComplete, now.Add(-5*time.Minute)), {Kind: "Deployment", Name: "b", RestartedFor: key, Rollout: RolloutFailed, RolloutMessage: "its rollout exceeded its progress deadline"}, due("Deployment", "c")},
+			rec: moving, want: Pause, workload: "b", back: []string{"a", "b"}},
+		{name: "a rollout past its deadline pauses", ws: []Workload{restarted("a", RolloutProgressing, now.Add(-11*time.Minute))}, rec: moving, want: Pause, workload: "a", back: []string{"a"}},
+		{name: "in a namespace that follows a tag, a pause has no old label to go back to", ws: []Workload{restarted("a", RolloutFailed, now)}, rec: tagged, want: Pause, workload: "a"},
+		{name: "a PodDisruptionBudget that allows nothing skips the workload", ws: []Workload{{Kind: "Deployment", Name: "a", Due: 2, BlockedBy: "a-pdb"}, due("StatefulSet", "db")}, rec: moving, want: Restart, workload: "db",
+			left: "shop/Deployment/a: PodDisruptionBudget a-pdb allows no disruption"},
+		{name: "bare pods and Jobs are listed, never restarted", ws: []Workload{due("Pod", "debug"), due("Job", "migrate")}, rec: moving, want: Finish,
+			left: "shop/Job/migrate: a Job's pods move when the Job runs again; shop/Pod/debug: a bare pod: delete it and create it again to move it"},
+		{name: "a paused namespace restarts back what is still on the new proxy", ws: []Workload{restarted("a", RolloutComplete, now), {Kind: "Deployment", Name: "b", RestartedFor: RollbackPrefix + key}},
+			rec: &Record{Target: key, State: StatePaused, From: "default-v1-26-0"}, want: RestartBack, back: []string{"a"}},
+		{name: "a paused namespace with all restarted back waits", ws: []Workload{{Kind: "Deployment", Name: "b", Due: 0, RestartedFor: RollbackPrefix + key}},
+			rec: &Record{Target: key, State: StatePaused, From: "default-v1-26-0"}, want: Stop},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ws := append([]Workload(nil), c.ws...)
+			SortWorkloads(ws)
+			got := Next("shop", ws, target, c.rec, now)
+			if got.Do != c.want {
+				t.Fatalf("do %v, want %v (%+v)", got.Do, c.want, got)
+			}
+			if c.workload != "" && got.Workload.Name != c.workload {
+				t.Errorf("workload %s, want %s", got.Workload.Name, c.workload)
+			}
+			var back []string
+			for _, w := range got.RollBack {
+				back = append(back, w.Name)
+			}
+			if strings.Join(back, ",") != strings.Join(c.back, ",") {
+				t.Errorf("restarted back %v, want %v", back, c.back)
+			}
+			if left := strings.Join(got.Left, "; "); !strings.Contains(left, c.left) || (c.left == "" && left != "") {
+				t.Errorf("left %q, want %q", left, c.left)
+			}
+		})
+	}
+}
+
+// TestSortWorkloads: Deployments restart first, then StatefulSets, then DaemonSets, each by name, and
+// gateways after them all, so that the workloads behind a gateway move before it.
+func TestSortWorkloads(t *testing.T) {
+	ws := []Workload{{Kind: "DaemonSet", Name: "a"}, {Kind: "Pod", Name: "a"}, {Kind: "Deployment", Name: "a-ingress", Gateway: true}, {Kind: "StatefulSet", Name: "a"},
+		{Kind: "Deployment", Name: "z"}, {Kind: "Deployment", Name: "b"}}
+	SortWorkloads(ws)
+	var got []string
+	for _, w := range ws {
+		got = append(got, w.Kind+"/"+w.Name)
+	}
+	if strings.Join(got, " ") != "Deployment/b Deployment/z StatefulSet/a DaemonSet/a Deployment/a-ingress Pod/a" {
+		t.Errorf("order %v", got)
+	}
+	for _, c := range []struct {
+		templates string
+		want      bool
+	}{{"gateway", true}, {"sidecar, gateway", true}, {"sidecar", false}, {"", false}} {
+		if got := IsGateway(map[string]string{AnnotationTemplates: c.templates}); got != c.want {
+			t.Errorf("templates %q: gateway %v, want %v", c.templates, got, c.want)
+		}
+	}
+}
+
+// TestDue: which pods the move restarts: those of the mesh's revisions whose labels now select the
+// target, on another revision (RevisionBased) or another proxy version (InPlace).
+func TestDue(t *testing.T) {
+	f := &desired.Facts{Revisions: map[string]*v1.IstioRevision{"default-v1-26-0": {}, "default-v1-27-0": {}}, Tags: map[string]*v1.IstioRevisionTag{
+		"stable": {Status: v1.IstioRevisionTagStatus{IstioRevision: "default-v1-27-0"}},
+	}}
+	pod := func(rev, proxy string, labels map[string]string) inuse.Pod {
+		return inuse.Pod{Namespace: "shop", Name: "p", Labels: labels, Annotations: map[string]string{inuse.AnnotationRev: rev, values.AnnotationProxyVersion: proxy}}
+	}
+	onNew := map[string]string{inuse.LabelRev: "default-v1-27-0"}
+	for _, c := range []struct {
+		name     string
+		pod      inuse.Pod
+		nsLabels map[string]string
+		want     bool
+	}{
+		{"old revision, namespace relabelled", pod("default-v1-26-0", "v1.26.0", nil), onNew, true},
+		{"old revision, namespace not relabelled yet", pod("default-v1-26-0", "v1.26.0", nil), map[string]string{inuse.LabelRev: "default-v1-26-0"}, false},
+		{"old revision, namespace follows a tag that moved", pod("default-v1-26-0", "v1.26.0", nil), map[string]string{inuse.LabelRev: "stable"}, true},
+		{"already on the target", pod("default-v1-27-0", "v1.27.0", nil), onNew, false},
+		{"InPlace: the target's revision with an older proxy", pod("default-v1-27-0", "v1.26.0", nil), onNew, true},
+		{"injected before proxy versions were recorded", pod("default-v1-27-0", "", nil), onNew, false},
+		{"opted out", pod("default-v1-26-0", "v1.26.0", map[string]string{inuse.LabelInject: "false"}), onNew, false},
+		{"another mesh's pod", pod("other-v1-26-0", "v1.26.0", nil), onNew, false},
+	} {
+		if got := Due(c.pod, c.nsLabels, f, target, mine); got != c.want {
+			t.Errorf("%s: due %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestCondition: the WorkloadsUpdated condition says where the move is and, when paused, which
+// workload stopped it, why, and how to resume.
+func TestCondition(t *testing.T) {
+	step := Step{Do: Wait, Workload: Workload{Kind: "Deployment", Name: "reviews-v2"}}
+	for _, c := range []struct {
+		name   string
+		p      Progress
+		status metav1.ConditionStatus
+		reason string
+		says   []string
+	}{
+		{"done", Progress{Target: target, Done: 5}, metav1.ConditionTrue, v1.ReasonWorkloadsUpdated, []string{"default-v1-27-0 (v1.27.0)"}},
+		{"moving", Progress{Target: target, Done: 1, Left: 4, Current: "bookinfo", Step: &step}, metav1.ConditionFalse, v1.ReasonMoving,
+			[]string{"namespace bookinfo (1 moved, 4 left)", "awaiting the rollout of bookinfo/Deployment/reviews-v2"}},
+		{"paused", Progress{Istio: "default", Target: target, PausedIn: "bookinfo", Paused: &Record{From: "default-v1-26-0", Workload: "bookinfo/Deployment/ratings", Why: "its rollout exceeded its progress deadline: ReplicaSet \"ratings-2\" has timed out progressing."}},
+			metav1.ConditionFalse, v1.ReasonPaused, []string{"bookinfo/Deployment/ratings did not become available", `timed out progressing. The namespace was moved back`, "moved back to default-v1-26-0", "kubectl annotate istio default bosun.dev/resume-workloads-update="}},
+		{"left", Progress{Target: target, Done: 2, Leftovers: []string{"shop/Pod/debug: a bare pod"}}, metav1.ConditionFalse, v1.ReasonWorkloadsLeft, []string{"shop/Pod/debug"}},
+		{"waiting", Progress{Target: target, WaitingFor: "waiting for IstioRevision default-v1-27-0"}, metav1.ConditionFalse, v1.ReasonWaitingForControlPlane, []string{"default-v1-27-0"}},
+	} {
+		got := c.p.Condition()
+		if got.Type != v1.ConditionWorkloadsUpdated || got.Status != c.status || got.Reason != c.reason {
+			t.Errorf("%s: %s %s/%s, want %s/%s", c.name, got.Type, got.Status, got.Reason, c.status, c.reason)
+		}
+		for _, s := range c.says {
+			if !strings.Contains(got.Message, s) {
+				t.Errorf("%s: message %q does not say %q", c.name, got.Message, s)
+			}
+		}
+	}
+}
