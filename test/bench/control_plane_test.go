@@ -31,7 +31,7 @@ func startOnShared(b *testing.B, extra ...string) (*cluster, *operatorProcess) {
 // benchmarks: with the container's memory limit (chart/values.yaml, resources.limits.memory), from which
 // the operator sets the Go runtime's soft memory limit and leaves the collector at its default pace.
 // Without a limit the operator collects garbage four times as often (GOGC 25, cmd/bosun-operator), to
-// stay small on a large cluster, which slows a render on two busy cores by about a third.
+// stay small on a large cluster, which makes a render about three times as slow.
 var asTheChartRuns = []string{"--memory-limit=160Mi"}
 
 // istiodOf is the istiod Deployment of a revision.
