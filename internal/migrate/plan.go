@@ -1,0 +1,245 @@
+package migrate
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/bosun-mesh/bosun/internal/meshview"
+)
+
+// The namespace labels a migration changes, as the OpenShift Service Mesh migration article sets them.
+const (
+	// LabelIgnoreNamespace stops 2.6's injector from injecting the namespace's pods.
+	LabelIgnoreNamespace = "maistra.io/ignore-namespace"
+	// LabelInjection would select the "default" revision (2.6 in cluster-wide mode) and win over
+	// istio.io/rev: it is removed.
+	LabelInjection = "istio-injection"
+	// LabelRev selects the new revision.
+	LabelRev = "istio.io/rev"
+)
+
+// Workload is a Deployment, StatefulSet or DaemonSet to restart.
+type Workload struct {
+	// Kind is as kubectl names it: deployment, statefulset or daemonset.
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+}
+
+// NamespaceState is what a plan needs of a namespace: its labels and its workloads.
+type NamespaceState struct {
+	Name      string
+	Labels    map[string]string
+	Workloads []Workload
+}
+
+// Step moves one namespace.
+type Step struct {
+	Namespace string `json:"namespace"`
+	// Set and Remove are the label changes.
+	Set    map[string]string `json:"set"`
+	Remove []string          `json:"remove"`
+	// Restart are the workloads to restart, sorted by kind and name.
+	Restart []Workload `json:"restart"`
+	// BackSet and BackRemove are the label changes that return the namespace to 2.6; restarting the
+	// same workloads then moves their pods back.
+	BackSet    map[string]string `json:"backSet"`
+	BackRemove []string          `json:"backRemove"`
+}
+
+// Plan is the namespace-by-namespace migration of one control plane.
+type Plan struct {
+	ControlPlane string `json:"controlPlane"`
+	// Old and Revision are the 2.6 and 3.x revisions.
+	Old      string `json:"old"`
+	Revision string `json:"revision"`
+	Steps    []Step `json:"steps"`
+}
+
+// NewPlan lists the steps that move the 2.6 control plane's namespaces to the converted one, in a
+// stable order: the namespaces named in only, in that order, or else every namespace the 2.6 mesh
+// covers (the members in multitenant mode; in cluster-wide mode those labelled for the 2.6
+// injector), sorted by name. Namespaces already moved stay in the plan, so that a plan made while a
+// migration is under way is the same as the first: its steps are then done (Done). The control
+// plane's own namespace is never moved.
+func NewPlan(res *Result, namespaces []NamespaceState, only []string) (*Plan, error) {
+	byName := map[string]NamespaceState{}
+	for _, ns := range namespaces {
+		byName[ns.Name] = ns
+	}
+	var names []string
+	switch {
+	case len(only) > 0:
+		for _, n := range only {
+			if _, ok := byName[n]; !ok {
+				return nil, fmt.Errorf("namespace %q does not exist", n)
+			}
+			if n == res.Namespace {
+				return nil, fmt.Errorf("namespace %q is the control plane's: it is not moved", n)
+			}
+		}
+		names = only
+	case res.MultiTenant:
+		for _, n := range res.Members {
+			if _, ok := byName[n]; ok {
+				names = append(names, n)
+			}
+		}
+	default:
+		for _, ns := range namespaces {
+			if ns.Name != res.Namespace && (ns.Labels[LabelInjection] == "enabled" || ns.Labels[LabelRev] == res.Old || ns.Labels[LabelRev] == res.Revision) {
+				names = append(names, ns.Name)
+			}
+		}
+		slices.Sort(names)
+	}
+	p := &Plan{ControlPlane: res.Namespace + "/" + res.Old, Old: res.Old, Revision: res.Revision}
+	for _, n := range names {
+		ns := byName[n]
+		step := Step{
+			Namespace:  n,
+			Set:        map[string]string{LabelIgnoreNamespace: "true", LabelRev: res.Revision},
+			Remove:     []string{LabelInjection},
+			Restart:    sortedWorkloads(ns.Workloads),
+			BackRemove: []string{LabelIgnoreNamespace, LabelRev},
+		}
+		if !res.MultiTenant {
+			// In cluster-wide mode 2.6 injects the namespaces labelled istio-injection=enabled.
+			step.BackSet = map[string]string{LabelInjection: "enabled"}
+		}
+		p.Steps = append(p.Steps, step)
+	}
+	return p, nil
+}
+
+func sortedWorkloads(ws []Workload) []Workload {
+	out := slices.Clone(ws)
+	slices.SortFunc(out, func(a, b Workload) int {
+		if c := strings.Compare(a.Kind, b.Kind); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out
+}
+
+// Labelled reports whether the namespace's labels are those the step sets.
+func (s Step) Labelled(labels map[string]string) bool {
+	for k, v := range s.Set {
+		if labels[k] != v {
+			return false
+		}
+	}
+	for _, k := range s.Remove {
+		if _, ok := labels[k]; ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Verify is the check after a step, read from bosun status (its view built for the namespace): the
+// new revision is Ready, the namespace selects it, and no workload of the namespace is due for a
+// restart (every injected pod runs the revision the namespace selects). It returns what is wrong.
+func Verify(st meshview.Status, namespace, revision string) error {
+	var rev *meshview.Revision
+	for i := range st.Revisions {
+		if st.Revisions[i].Name == revision {
+			rev = &st.Revisions[i]
+		}
+	}
+	if rev == nil {
+		return fmt.Errorf("bosun status shows no revision %s: apply the converted Istio first", revision)
+	}
+	if !rev.Ready {
+		return fmt.Errorf("revision %s is not Ready: %s", revision, rev.Message)
+	}
+	if !slices.ContainsFunc(rev.Namespaces, func(n meshview.NamespaceRef) bool { return n.Name == namespace }) {
+		return fmt.Errorf("namespace %s does not select revision %s", namespace, revision)
+	}
+	var due []string
+	for _, r := range st.Restarts {
+		if r.Namespace == namespace {
+			due = append(due, fmt.Sprintf("%s/%s (%d pods on %s)", strings.ToLower(r.Kind), r.Name, r.Pods, r.RunsOn))
+		}
+	}
+	if len(due) > 0 {
+		return fmt.Errorf("namespace %s: %d workloads still run another revision than %s: %s", namespace, len(due), revision, strings.Join(due, ", "))
+	}
+	return nil
+}
+
+// OnRevision counts the namespace's workloads and pods the revision injected, for the line printed
+// after a check.
+func OnRevision(st meshview.Status, namespace, revision string) (workloads, pods int) {
+	for _, rev := range st.Revisions {
+		if rev.Name != revision {
+			continue
+		}
+		for _, w := range rev.Workloads {
+			if w.Namespace == namespace {
+				workloads++
+				pods += w.Pods
+			}
+		}
+	}
+	return workloads, pods
+}
+
+// LabelCommand is the kubectl command that makes the label changes.
+func LabelCommand(namespace string, set map[string]string, remove []string) string {
+	args := []string{"kubectl", "label", "namespace", namespace}
+	for _, k := range slices.Sorted(maps.Keys(set)) {
+		args = append(args, k+"="+set[k])
+	}
+	for _, k := range remove {
+		args = append(args, k+"-")
+	}
+	return strings.Join(append(args, "--overwrite"), " ")
+}
+
+// VerifyCommand is the command that runs Verify.
+func (p *Plan) VerifyCommand(namespace string) string {
+	return fmt.Sprintf("bosun migrate verify %s --revision %s", namespace, p.Revision)
+}
+
+// Text writes the plan for a person to read.
+func (p *Plan) Text(w io.Writer) error {
+	fmt.Fprintf(w, "Migration of ServiceMeshControlPlane %s (revision %s) to revision %s: %d namespaces, one at a time.\n", p.ControlPlane, p.Old, p.Revision, len(p.Steps))
+	for i, s := range p.Steps {
+		fmt.Fprintf(w, "\n%d. namespace %s\n", i+1, s.Namespace)
+		fmt.Fprintf(w, "   labels:   %s\n", LabelCommand(s.Namespace, s.Set, s.Remove))
+		if len(s.Restart) == 0 {
+			fmt.Fprintf(w, "   restart:  nothing (no Deployment, StatefulSet or DaemonSet)\n")
+		}
+		for _, wl := range s.Restart {
+			fmt.Fprintf(w, "   restart:  kubectl rollout restart %s/%s -n %s && kubectl rollout status %s/%s -n %s\n", wl.Kind, wl.Name, s.Namespace, wl.Kind, wl.Name, s.Namespace)
+		}
+		fmt.Fprintf(w, "   check:    %s\n", p.VerifyCommand(s.Namespace))
+		fmt.Fprintf(w, "   go back:  %s, then restart the same workloads\n", LabelCommand(s.Namespace, s.BackSet, s.BackRemove))
+	}
+	_, err := fmt.Fprintf(w, "\nOnce every namespace is on %s: move the gateways' clients, then remove the ServiceMeshControlPlane %s.\n", p.Revision, p.ControlPlane)
+	return err
+}
+
+// Shell writes the plan as a POSIX shell script that stops at the first command or check that fails,
+// saying how to go back.
+func (p *Plan) Shell(w io.Writer) error {
+	fmt.Fprintf(w, "#!/bin/sh\n# Moves the namespaces of ServiceMeshControlPlane %s (revision %s) to revision %s, one at a\n# time; stops at the first command or check that fails. Written by bosun migrate plan --format sh.\nset -eu\n", p.ControlPlane, p.Old, p.Revision)
+	for i, s := range p.Steps {
+		back := LabelCommand(s.Namespace, s.BackSet, s.BackRemove)
+		fmt.Fprintf(w, "\n# %d. %s (to go back: %s, then restart the same workloads)\n", i+1, s.Namespace, back)
+		fmt.Fprintf(w, "%s\n", LabelCommand(s.Namespace, s.Set, s.Remove))
+		for _, wl := range s.Restart {
+			fmt.Fprintf(w, "kubectl rollout restart %s/%s -n %s\n", wl.Kind, wl.Name, s.Namespace)
+		}
+		for _, wl := range s.Restart {
+			fmt.Fprintf(w, "kubectl rollout status %s/%s -n %s --timeout=10m\n", wl.Kind, wl.Name, s.Namespace)
+		}
+		fmt.Fprintf(w, "%s || { echo 'namespace %s did not move to %s; to go back: %s, then restart its workloads' >&2; exit 1; }\n", p.VerifyCommand(s.Namespace), s.Namespace, p.Revision, back)
+	}
+	_, err := fmt.Fprintf(w, "\necho 'every namespace is on %s'\n", p.Revision)
+	return err
+}
