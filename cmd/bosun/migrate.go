@@ -223,7 +223,7 @@ func printConverted(out io.Writer, res *migrate.Result, only string) error {
 	for _, f := range res.Findings {
 		counts[f.Severity]++
 	}
-	fmt.Fprintf(out, "#\n# Findings: %d blocking, %d warnings, %d info\n", counts[migrate.Blocking], counts[migrate.Warning], counts[migrate.Info])
+	fmt.Fprintf(out, "#\n# Findings: %d blocking, %s, %d info\n", counts[migrate.Blocking], plural(counts[migrate.Warning], "warning"), counts[migrate.Info])
 	for _, f := range res.Findings {
 		fmt.Fprintf(out, "#   [%s] %s\n#     2.6: %s\n#     now: %s\n", f.Severity, f.Field, f.Did, f.Now)
 	}
@@ -596,4 +596,12 @@ namespace is due for a restart; otherwise it says what is wrong and exits with 1
 	}
 	cmd.Flags().StringVar(&revision, "revision", migrate.DefaultName, "the revision the namespace moved to")
 	return cmd
+}
+
+// plural is "1 warning" or "N warnings".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

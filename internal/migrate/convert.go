@@ -244,10 +244,7 @@ func (c *converter) scope(cp *maistra.ControlPlane, roll *maistra.MemberRoll, re
 	from := "spec.mode MultiTenant, ServiceMeshMemberRoll spec.members"
 	if roll != nil {
 		for _, sel := range roll.Spec.MemberSelectors {
-			m, err := toMap(sel)
-			if err == nil {
-				selectors = append(selectors, m)
-			}
+			selectors = append(selectors, mustAny(sel))
 		}
 		if len(roll.Spec.MemberSelectors) > 0 {
 			from += " and spec.memberSelectors"
@@ -307,7 +304,7 @@ func (c *converter) policyAndTelemetry() {
 		}
 		switch t.Type {
 		case "Mixer", "Remote":
-			c.find(Blocking, field+".type", "Mixer ("+t.Type+") "+strings.TrimPrefix(field, "spec.")+", removed from Istio.",
+			c.find(Blocking, field+".type", "Mixer (type "+t.Type+") handled the mesh's "+strings.TrimPrefix(field, "spec.")+"; Istio has removed Mixer.",
 				"3.x has no Mixer: move policies to AuthorizationPolicy and WasmPlugin, telemetry to the Telemetry API, then set "+field+".type to Istiod in 2.6 before migrating.")
 		case "None":
 			if field == "spec.telemetry" {

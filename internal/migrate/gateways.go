@@ -73,7 +73,8 @@ func (c *converter) gateway(gw gateway, cpNamespace, rev string) []*unstructured
 	selector := map[string]string{"app": gw.name, "istio": istioLabel, "istio.io/rev": rev}
 	if gw.cfg.RouterMode == "sni-dnat" {
 		c.find(Blocking, gw.field+".routerMode", "The gateway routed by SNI to other meshes: 2.6's federation.",
-			"Federation has no equivalent in 3.0 (a new implementation is in developer preview): keep the federated services on 2.6, or expose them through ordinary gateways, before migrating.")
+			"Federation has no equivalent in 3.0 (a new implementation is in developer preview): keep the federated services on 2.6, or expose them through ordinary gateways, before migrating. bosun converts no federation gateway.")
+		return nil
 	}
 	if len(gw.cfg.Volumes) > 0 || gw.cfg.Runtime != nil {
 		c.find(Warning, gw.field+".runtime/volumes", "Runtime settings or volumes of the gateway's pods.",
