@@ -1,0 +1,208 @@
+package migrate
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/bosun-mesh/bosun/internal/meshview"
+	"github.com/bosun-mesh/bosun/internal/migrate/maistra"
+)
+
+func controlPlane(name, mode string) *maistra.ControlPlane {
+	f := false
+	return &maistra.ControlPlane{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "istio-system"},
+		Spec: maistra.ControlPlaneSpec{Version: "v2.6", Mode: mode,
+			Security: &maistra.SecurityConfig{ManageNetworkPolicy: &f}},
+	}
+}
+
+func convert(t *testing.T, cp *maistra.ControlPlane, roll *maistra.MemberRoll) *Result {
+	t.Helper()
+	res, err := Convert(cp, roll, nil, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestAtLeast26(t *testing.T) {
+	for v, want := range map[string]bool{"v2.6": true, "v2.6.5": true, "2.6": true, "v3.0": true, "v2.5": false, "v1.1": false, "": false, "latest": false} {
+		if got := AtLeast26(v); got != want {
+			t.Errorf("AtLeast26(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+// The plan of the migration article: the cluster-wide mesh's namespaces (those labelled for its
+// injector, and those already moved), never the control plane's own, each with the article's labels.
+func TestPlanOfAClusterWideMesh(t *testing.T) {
+	res := convert(t, controlPlane("basic", maistra.ModeClusterWide), nil)
+	states := []NamespaceState{
+		{Name: "venus", Labels: map[string]string{"istio-injection": "enabled"}, Workloads: []Workload{{"deployment", "reviews-v1"}, {"deployment", "details-v1"}, {"statefulset", "db"}}},
+		{Name: "mercury", Labels: map[string]string{"istio-injection": "enabled"}},
+		{Name: "earth", Labels: map[string]string{"istio.io/rev": "ossm3", "maistra.io/ignore-namespace": "true"}},
+		{Name: "mars", Labels: map[string]string{"istio.io/rev": "basic"}},
+		{Name: "istio-system", Labels: map[string]string{"istio-injection": "enabled"}},
+		{Name: "pluto"},
+	}
+	p, err := NewPlan(res, states, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range p.Steps {
+		names = append(names, s.Namespace)
+	}
+	if want := []string{"earth", "mars", "mercury", "venus"}; !slices.Equal(names, want) {
+		t.Errorf("namespaces %v, want %v", names, want)
+	}
+	var text, sh bytes.Buffer
+	if err := p.Text(&text); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Shell(&sh); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"4. namespace venus\n   labels:   kubectl label namespace venus istio.io/rev=ossm3 maistra.io/ignore-namespace=true istio-injection- --overwrite\n" +
+			"   restart:  kubectl rollout restart deployment/details-v1 -n venus && kubectl rollout status deployment/details-v1 -n venus\n" +
+			"   restart:  kubectl rollout restart deployment/reviews-v1 -n venus && kubectl rollout status deployment/reviews-v1 -n venus\n" +
+			"   restart:  kubectl rollout restart statefulset/db -n venus && kubectl rollout status statefulset/db -n venus\n" +
+			"   check:    bosun migrate verify venus --revision ossm3\n" +
+			"   go back:  kubectl label namespace venus istio-injection=enabled maistra.io/ignore-namespace- istio.io/rev- --overwrite, then restart the same workloads\n",
+		"2. namespace mars\n",
+		"   restart:  nothing (no Deployment, StatefulSet or DaemonSet)\n",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("the plan lacks\n%s\nin\n%s", want, text.String())
+		}
+	}
+	for _, want := range []string{
+		"set -eu\n",
+		"kubectl label namespace mercury istio.io/rev=ossm3 maistra.io/ignore-namespace=true istio-injection- --overwrite\nbosun migrate verify mercury --revision ossm3 || { echo 'namespace mercury did not move to ossm3; to go back: kubectl label namespace mercury istio-injection=enabled maistra.io/ignore-namespace- istio.io/rev- --overwrite, then restart its workloads' >&2; exit 1; }\n",
+		"kubectl rollout restart statefulset/db -n venus\nkubectl rollout status deployment/details-v1 -n venus --timeout=10m\n",
+	} {
+		if !strings.Contains(sh.String(), want) {
+			t.Errorf("the script lacks\n%s\nin\n%s", want, sh.String())
+		}
+	}
+}
+
+// A multitenant mesh moves its members, in the order the member roll does not decide (sorted), or
+// in the order the user asks for; going back removes the labels, as 2.6 needs none.
+func TestPlanOfAMultitenantMesh(t *testing.T) {
+	roll := &maistra.MemberRoll{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: "istio-system"}, Spec: maistra.MemberRollSpec{Members: []string{"venus", "mercury", "gone"}}}
+	res := convert(t, controlPlane("basic", maistra.ModeMultiTenant), roll)
+	states := []NamespaceState{{Name: "venus"}, {Name: "mercury"}, {Name: "earth", Labels: map[string]string{"istio-injection": "enabled"}}, {Name: "istio-system"}}
+	p, err := NewPlan(res, states, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Steps) != 2 || p.Steps[0].Namespace != "mercury" || p.Steps[1].Namespace != "venus" {
+		t.Fatalf("steps %+v, want mercury then venus", p.Steps)
+	}
+	if got := LabelCommand("venus", p.Steps[1].BackSet, p.Steps[1].BackRemove); got != "kubectl label namespace venus maistra.io/ignore-namespace- istio.io/rev- --overwrite" {
+		t.Errorf("going back: %s", got)
+	}
+	p, err = NewPlan(res, states, []string{"venus", "earth"})
+	if err != nil || p.Steps[0].Namespace != "venus" || p.Steps[1].Namespace != "earth" {
+		t.Errorf("with -n venus,earth: %+v, %v", p, err)
+	}
+	for only, want := range map[string]string{"nowhere": `namespace "nowhere" does not exist`, "istio-system": `namespace "istio-system" is the control plane's: it is not moved`} {
+		if _, err := NewPlan(res, states, []string{only}); err == nil || err.Error() != want {
+			t.Errorf("-n %s: %v, want %q", only, err, want)
+		}
+	}
+}
+
+func TestStepLabelled(t *testing.T) {
+	s := Step{Set: map[string]string{LabelRev: "ossm3", LabelIgnoreNamespace: "true"}, Remove: []string{LabelInjection}}
+	for _, tc := range []struct {
+		labels map[string]string
+		want   bool
+	}{
+		{map[string]string{LabelRev: "ossm3", LabelIgnoreNamespace: "true"}, true},
+		{map[string]string{LabelRev: "ossm3", LabelIgnoreNamespace: "true", LabelInjection: "enabled"}, false},
+		{map[string]string{LabelRev: "ossm3"}, false},
+		{map[string]string{LabelRev: "basic", LabelIgnoreNamespace: "true"}, false},
+	} {
+		if got := s.Labelled(tc.labels); got != tc.want {
+			t.Errorf("Labelled(%v) = %v, want %v", tc.labels, got, tc.want)
+		}
+	}
+}
+
+// Verify passes only once the namespace selects the Ready revision and none of its workloads is due
+// for a restart; otherwise it says what is wrong.
+func TestVerify(t *testing.T) {
+	ready := meshview.Health{Ready: true}
+	onOssm3 := meshview.Revision{Name: "ossm3", Health: ready, Namespaces: []meshview.NamespaceRef{{Name: "mercury", By: "istio.io/rev=ossm3"}},
+		Workloads: []meshview.Workload{{Namespace: "mercury", Kind: "Deployment", Name: "a", Pods: 2}, {Namespace: "venus", Kind: "Deployment", Name: "b", Pods: 1}}}
+	for _, tc := range []struct {
+		name string
+		st   meshview.Status
+		want string
+	}{
+		{"done", meshview.Status{Revisions: []meshview.Revision{onOssm3}}, ""},
+		{"no revision", meshview.Status{}, "bosun status shows no revision ossm3: apply the converted Istio first"},
+		{"not ready", meshview.Status{Revisions: []meshview.Revision{{Name: "ossm3", Health: meshview.Health{Message: "istiod is not available"}}}}, "revision ossm3 is not Ready: istiod is not available"},
+		{"not labelled", meshview.Status{Revisions: []meshview.Revision{{Name: "ossm3", Health: ready}}}, "namespace mercury does not select revision ossm3"},
+		{"restarts due", meshview.Status{Revisions: []meshview.Revision{onOssm3}, Restarts: []meshview.Restart{
+			{Namespace: "mercury", Kind: "Deployment", Name: "a", Pods: 1, RunsOn: "basic"}, {Namespace: "venus", Kind: "Deployment", Name: "b", Pods: 1, RunsOn: "basic"}}},
+			"namespace mercury: 1 workloads still run another revision than ossm3: deployment/a (1 pods on basic)"},
+	} {
+		err := Verify(tc.st, "mercury", "ossm3")
+		if got := errString(err); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if w, p := OnRevision(meshview.Status{Revisions: []meshview.Revision{onOssm3}}, "mercury", "ossm3"); w != 1 || p != 2 {
+		t.Errorf("OnRevision = %d workloads, %d pods; want 1, 2", w, p)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// The checklist: a row per item, failing on what blocks the migration.
+func TestCheck(t *testing.T) {
+	old := controlPlane("legacy", maistra.ModeMultiTenant)
+	old.Spec.Version = "v2.5"
+	old.Spec.Policy = &maistra.TypedConfig{Type: "Mixer"}
+	on := true
+	old.Spec.Addons = &maistra.AddonsConfig{Kiali: &maistra.Addon{Enablement: maistra.Enablement{Enabled: &on}}}
+	old.Spec.Gateways = &maistra.GatewaysConfig{ClusterIngress: &maistra.IngressGateway{}}
+	in := &maistra.Inputs{ControlPlanes: []*maistra.ControlPlane{controlPlane("basic", maistra.ModeClusterWide), old}}
+	rows := Check(in, ClusterFacts{SailAPI: true, Federation: 2}, Options{})
+	got := map[string]Outcome{}
+	for _, r := range rows {
+		got[r.Check] = r.Outcome
+	}
+	want := map[string]Outcome{
+		"3.x API": Pass, "federation": Fail,
+		"istio-system/basic: version": Pass, "istio-system/basic: mode": Pass, "istio-system/basic: blocking features": Pass,
+		"istio-system/basic: gateways": Pass, "istio-system/basic: addons": Pass, "istio-system/basic: settings to review": Pass,
+		"istio-system/legacy: version": Fail, "istio-system/legacy: mode": Pass, "istio-system/legacy: blocking features": Fail,
+		"istio-system/legacy: gateways": Warn, "istio-system/legacy: addons": Warn, "istio-system/legacy: settings to review": Warn,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q", k, got[k], v)
+		}
+	}
+	if len(rows) != len(want) || Failed(rows) != 3 {
+		t.Errorf("%d rows, %d failed: %+v", len(rows), Failed(rows), rows)
+	}
+	if rows := Check(&maistra.Inputs{}, ClusterFacts{SailAPI: true}, Options{}); Failed(rows) != 1 || !strings.Contains(rows[0].Detail, "no 2.6 control plane") {
+		t.Errorf("without a control plane: %+v", rows)
+	}
+}
