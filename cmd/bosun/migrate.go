@@ -279,7 +279,7 @@ whether bosun's API is installed. It exits with 1 when an item fails.`,
 				return err
 			}
 			if n := migrate.Failed(rows); n > 0 {
-				return fmt.Errorf("%d checks failed: resolve them before migrating", n)
+				return fmt.Errorf("%s failed: resolve them before migrating", plural(n, "check"))
 			}
 			return nil
 		},
@@ -471,7 +471,7 @@ func applyPlan(ctx context.Context, out io.Writer, c client.Client, cfg *rest.Co
 		if step.Labelled(ns.Labels) {
 			if st, err := verifyNamespace(ctx, c, mc, o, step.Namespace, p.Revision); err == nil {
 				w, pods := migrate.OnRevision(st, step.Namespace, p.Revision)
-				fmt.Fprintf(out, "%s: already on %s (%d workloads, %d pods)\n", prefix, p.Revision, w, pods)
+				fmt.Fprintf(out, "%s: already on %s (%s, %s)\n", prefix, p.Revision, plural(w, "workload"), plural(pods, "pod"))
 				continue
 			}
 		}
@@ -498,7 +498,7 @@ func applyPlan(ctx context.Context, out io.Writer, c client.Client, cfg *rest.Co
 				return fmt.Errorf("%s: restarting %s/%s: %w", prefix, wl.Kind, wl.Name, err)
 			}
 		}
-		fmt.Fprintf(out, "%s: restarted %d workloads; waiting for its check\n", prefix, len(step.Restart))
+		fmt.Fprintf(out, "%s: restarted %s; waiting for its check\n", prefix, plural(len(step.Restart), "workload"))
 		var last error
 		var st meshview.Status
 		err := wait.PollUntilContextTimeout(ctx, po.interval, po.timeout, true, func(ctx context.Context) (bool, error) {
@@ -512,7 +512,7 @@ func applyPlan(ctx context.Context, out io.Writer, c client.Client, cfg *rest.Co
 			return fmt.Errorf("%s: the check did not pass within %s: %v; to go back: %s, then restart its workloads", prefix, po.timeout, last, migrate.LabelCommand(step.Namespace, step.BackSet, step.BackRemove))
 		}
 		w, pods := migrate.OnRevision(st, step.Namespace, p.Revision)
-		fmt.Fprintf(out, "%s: on %s (%d workloads, %d pods)\n", prefix, p.Revision, w, pods)
+		fmt.Fprintf(out, "%s: on %s (%s, %s)\n", prefix, p.Revision, plural(w, "workload"), plural(pods, "pod"))
 	}
 	fmt.Fprintf(out, "every namespace of %s is on %s\n", p.ControlPlane, p.Revision)
 	return nil
@@ -590,7 +590,7 @@ namespace is due for a restart; otherwise it says what is wrong and exits with 1
 				return err
 			}
 			w, pods := migrate.OnRevision(st, args[0], revision)
-			fmt.Fprintf(cmd.OutOrStdout(), "namespace %s is on %s: %d workloads, %d pods\n", args[0], revision, w, pods)
+			fmt.Fprintf(cmd.OutOrStdout(), "namespace %s is on %s: %s, %s\n", args[0], revision, plural(w, "workload"), plural(pods, "pod"))
 			return nil
 		},
 	}

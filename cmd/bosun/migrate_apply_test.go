@@ -132,7 +132,7 @@ spec: {}`)
 			t.Errorf("bosun migrate check lacks %q:\n%s", want, stdout)
 		}
 	}
-	if code != 1 || stderr != "Error: 1 checks failed: resolve them before migrating\n" {
+	if code != 1 || stderr != "Error: 1 check failed: resolve them before migrating\n" {
 		t.Errorf("check: exit %d, stderr %q; want 1 and the count of failed checks", code, stderr)
 	}
 

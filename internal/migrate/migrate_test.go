@@ -154,7 +154,7 @@ func TestVerify(t *testing.T) {
 		{"not labelled", meshview.Status{Revisions: []meshview.Revision{{Name: "ossm3", Health: ready}}}, "namespace mercury does not select revision ossm3"},
 		{"restarts due", meshview.Status{Revisions: []meshview.Revision{onOssm3}, Restarts: []meshview.Restart{
 			{Namespace: "mercury", Kind: "Deployment", Name: "a", Pods: 1, RunsOn: "basic"}, {Namespace: "venus", Kind: "Deployment", Name: "b", Pods: 1, RunsOn: "basic"}}},
-			"namespace mercury: 1 workloads still run another revision than ossm3: deployment/a (1 pods on basic)"},
+			"namespace mercury: 1 still run another revision than ossm3: deployment/a (pods on basic: 1)"},
 	} {
 		err := Verify(tc.st, "mercury", "ossm3")
 		if got := errString(err); got != tc.want {

@@ -162,11 +162,11 @@ func Verify(st meshview.Status, namespace, revision string) error {
 	var due []string
 	for _, r := range st.Restarts {
 		if r.Namespace == namespace {
-			due = append(due, fmt.Sprintf("%s/%s (%d pods on %s)", strings.ToLower(r.Kind), r.Name, r.Pods, r.RunsOn))
+			due = append(due, fmt.Sprintf("%s/%s (pods on %s: %d)", strings.ToLower(r.Kind), r.Name, r.RunsOn, r.Pods))
 		}
 	}
 	if len(due) > 0 {
-		return fmt.Errorf("namespace %s: %d workloads still run another revision than %s: %s", namespace, len(due), revision, strings.Join(due, ", "))
+		return fmt.Errorf("namespace %s: %d still run another revision than %s: %s", namespace, len(due), revision, strings.Join(due, ", "))
 	}
 	return nil
 }
