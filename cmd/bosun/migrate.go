@@ -171,6 +171,9 @@ func (o *migrateOptions) client() (client.Client, *rest.Config, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// --apply reads the view of the mesh every --interval: client-go's default of 5 requests a
+	// second would throttle it.
+	cfg.QPS, cfg.Burst = 50, 100
 	scheme := runtime.NewScheme()
 	if err := errors.Join(v1.AddToScheme(scheme), appsv1.AddToScheme(scheme), corev1.AddToScheme(scheme)); err != nil {
 		return nil, nil, err

@@ -111,7 +111,7 @@ func TestBosunMigrateMovesTheArticlesNamespaces(t *testing.T) {
 
 	for i := range planets {
 		moved, staying := planets[:i+1], planets[i+1:]
-		out, code = bosunMigrate(t, "plan", "--apply", "--interval", "200ms", "-n", strings.Join(moved, ","))
+		out, code = bosunMigrate(t, "plan", "--apply", "--interval", "200ms", "--timeout", "90s", "-n", strings.Join(moved, ","))
 		if code != 0 {
 			t.Fatalf("bosun migrate plan --apply -n %s: exit %d\n%s", strings.Join(moved, ","), code, out)
 		}
