@@ -98,15 +98,22 @@ func TestPlanOfAClusterWideMesh(t *testing.T) {
 func TestPlanOfAMultitenantMesh(t *testing.T) {
 	roll := &maistra.MemberRoll{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: "istio-system"}, Spec: maistra.MemberRollSpec{Members: []string{"venus", "mercury", "gone"}}}
 	res := convert(t, controlPlane("basic", maistra.ModeMultiTenant), roll)
-	states := []NamespaceState{{Name: "venus"}, {Name: "mercury"}, {Name: "earth", Labels: map[string]string{"istio-injection": "enabled"}}, {Name: "istio-system"}}
+	states := []NamespaceState{{Name: "venus"}, {Name: "mercury"}, {Name: "earth", Labels: map[string]string{"istio-injection": "enabled"}}, {Name: "istio-system"},
+		// A member the roll selects by label: 2.x labelled it.
+		{Name: "mars", Labels: map[string]string{"maistra.io/member-of": "istio-system"}},
+		{Name: "pluto", Labels: map[string]string{"maistra.io/member-of": "other-system"}}}
 	p, err := NewPlan(res, states, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Steps) != 2 || p.Steps[0].Namespace != "mercury" || p.Steps[1].Namespace != "venus" {
-		t.Fatalf("steps %+v, want mercury then venus", p.Steps)
+	var names []string
+	for _, s := range p.Steps {
+		names = append(names, s.Namespace)
 	}
-	if got := LabelCommand("venus", p.Steps[1].BackSet, p.Steps[1].BackRemove); got != "kubectl label namespace venus maistra.io/ignore-namespace- istio.io/rev- --overwrite" {
+	if want := []string{"mars", "mercury", "venus"}; !slices.Equal(names, want) {
+		t.Fatalf("namespaces %v, want %v", names, want)
+	}
+	if got := LabelCommand("venus", p.Steps[2].BackSet, p.Steps[2].BackRemove); got != "kubectl label namespace venus maistra.io/ignore-namespace- istio.io/rev- --overwrite" {
 		t.Errorf("going back: %s", got)
 	}
 	p, err = NewPlan(res, states, []string{"venus", "earth"})

@@ -19,6 +19,9 @@ const (
 	LabelInjection = "istio-injection"
 	// LabelRev selects the new revision.
 	LabelRev = "istio.io/rev"
+	// LabelMemberOf is the label 2.x puts on each member namespace of a multitenant mesh: the
+	// control plane's namespace. It finds the members a member roll selects by label.
+	LabelMemberOf = "maistra.io/member-of"
 )
 
 // Workload is a Deployment, StatefulSet or DaemonSet to restart.
@@ -60,8 +63,8 @@ type Plan struct {
 
 // NewPlan lists the steps that move the 2.6 control plane's namespaces to the converted one, in a
 // stable order: the namespaces named in only, in that order, or else every namespace the 2.6 mesh
-// covers (the members in multitenant mode; in cluster-wide mode those labelled for the 2.6
-// injector), sorted by name. Namespaces already moved stay in the plan, so that a plan made while a
+// covers (in multitenant mode the members, named or labelled maistra.io/member-of by 2.x; in
+// cluster-wide mode those labelled for the 2.6 injector), sorted by name. Namespaces already moved stay in the plan, so that a plan made while a
 // migration is under way is the same as the first: its steps are then done (Done). The control
 // plane's own namespace is never moved.
 func NewPlan(res *Result, namespaces []NamespaceState, only []string) (*Plan, error) {
@@ -82,11 +85,12 @@ func NewPlan(res *Result, namespaces []NamespaceState, only []string) (*Plan, er
 		}
 		names = only
 	case res.MultiTenant:
-		for _, n := range res.Members {
-			if _, ok := byName[n]; ok {
-				names = append(names, n)
+		for _, ns := range namespaces {
+			if ns.Name != res.Namespace && (slices.Contains(res.Members, ns.Name) || ns.Labels[LabelMemberOf] == res.Namespace) {
+				names = append(names, ns.Name)
 			}
 		}
+		slices.Sort(names)
 	default:
 		for _, ns := range namespaces {
 			if ns.Name != res.Namespace && (ns.Labels[LabelInjection] == "enabled" || ns.Labels[LabelRev] == res.Old || ns.Labels[LabelRev] == res.Revision) {
