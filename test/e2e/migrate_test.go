@@ -15,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
@@ -71,6 +72,16 @@ func TestBosunMigrateMovesTheArticlesNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	applyYAML(t, c, articleSMCP)
+	t.Cleanup(func() {
+		smcp := &unstructured.Unstructured{}
+		smcp.SetAPIVersion("maistra.io/v2")
+		smcp.SetKind("ServiceMeshControlPlane")
+		smcp.SetNamespace("istio-system")
+		smcp.SetName("basic")
+		if err := c.Delete(context.Background(), smcp); client.IgnoreNotFound(err) != nil {
+			t.Errorf("deleting the ServiceMeshControlPlane: %v", err)
+		}
+	})
 
 	// The 2.6 control plane, as a workload sees it.
 	applyYAML(t, c, "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata:\n  name: basic\nspec:\n  namespace: istio-system\n  version: "+v1243)
@@ -78,13 +89,6 @@ func TestBosunMigrateMovesTheArticlesNamespaces(t *testing.T) {
 	applyTag(t, c, "default", v1.KindIstio, "basic")
 	istioHealthy(t, c, "basic")
 	tagReconciled(t, c, "default", "basic")
-
-	appNamespaces(t, c, map[string]string{"istio-injection": "enabled"}, planets...)
-	pods := map[string][]corev1.Pod{}
-	for _, ns := range planets {
-		pods[ns] = deployOne(t, c, ns)
-		assertSidecars(t, pods[ns], "basic", "proxyv2:1.24.3")
-	}
 
 	// bosun migrate check: the article's control plane blocks nothing.
 	out, code := bosunMigrate(t, "check")
@@ -101,6 +105,21 @@ func TestBosunMigrateMovesTheArticlesNamespaces(t *testing.T) {
 	t.Cleanup(func() { deleteIstio(t, c, "ossm3") })
 	istioHealthy(t, c, "ossm3")
 	istiodPods(t, c, "istio-system", "basic", "ossm3")
+
+	// The five namespaces on the 2.6 control plane; registered after both Istios, so that their pods
+	// go first when the test ends.
+	appNamespaces(t, c, map[string]string{"istio-injection": "enabled"}, planets...)
+	pods := map[string][]corev1.Pod{}
+	for _, ns := range planets {
+		pods[ns] = deployOne(t, c, ns)
+		assertSidecars(t, pods[ns], "basic", "proxyv2:1.24.3")
+	}
+
+	if err := within(countsWithin, func(ctx context.Context) error {
+		return inUseIs(ctx, c, "ossm3", "Not referenced by any namespace, pod or tag")
+	}); err != nil {
+		t.Fatalf("before the first step: %v", err)
+	}
 
 	// The script the plan prints moves the namespaces in the order asked for, checking each.
 	order := strings.Join(planets, ",")
