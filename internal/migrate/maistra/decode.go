@@ -1,13 +1,13 @@
 package maistra
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
-	"reflect"
 	"slices"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
+	kjson "sigs.k8s.io/json"
 )
 
 // Inputs are the OpenShift Service Mesh 2 objects a migration starts from.
@@ -88,14 +88,26 @@ func decodeControlPlane(obj *unstructured.Unstructured) (*ControlPlane, []string
 	return cp, unknown, nil
 }
 
-// decodeInto converts the object into the typed value and returns the paths of the fields the type
-// does not have.
+// decodeInto decodes the object into the typed value as the API server's strict decoding does
+// (sigs.k8s.io/json, case-sensitive) and returns the paths of the fields the type does not have. A
+// value of the wrong type is an error.
 func decodeInto(obj map[string]any, into any) ([]string, error) {
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, into); err != nil {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	strict, err := kjson.UnmarshalStrict(data, into, kjson.DisallowUnknownFields)
+	if err != nil {
 		return nil, err
 	}
 	var unknown []string
-	unknownFields(reflect.TypeOf(into), obj, "", &unknown)
+	for _, e := range strict {
+		var field kjson.FieldError
+		if !errors.As(e, &field) {
+			return nil, e
+		}
+		unknown = append(unknown, field.FieldPath())
+	}
 	slices.Sort(unknown)
 	return unknown, nil
 }
@@ -106,112 +118,4 @@ func prefixed(where string, paths []string) []string {
 		out = append(out, where+": "+p)
 	}
 	return out
-}
-
-// unknownFields walks the value as the JSON decoder would fill t and records the paths of the keys
-// t has no field for. Kubernetes' own types (object metadata, label selectors, service specs) and
-// Opaque subtrees are not walked: the first is checked by the API server that stored them, the
-// second is reported as a whole by the converter.
-func unknownFields(t reflect.Type, v any, path string, out *[]string) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		m, ok := v.(map[string]any)
-		if !ok {
-			return
-		}
-		fields := jsonFields(t)
-		for key, sub := range m {
-			ft, known := fields[key]
-			switch {
-			case !known:
-				*out = append(*out, join(path, key))
-			case ft != nil:
-				unknownFields(ft, sub, join(path, key), out)
-			}
-		}
-	case reflect.Slice:
-		items, ok := v.([]any)
-		if !ok {
-			return
-		}
-		for i, item := range items {
-			unknownFields(t.Elem(), item, fmt.Sprintf("%s[%d]", path, i), out)
-		}
-	case reflect.Map:
-		m, ok := v.(map[string]any)
-		if !ok || t.Elem().Kind() == reflect.Interface {
-			return
-		}
-		for key, sub := range m {
-			unknownFields(t.Elem(), sub, join(path, key), out)
-		}
-	}
-}
-
-// jsonFields maps each JSON key of a struct to the type to walk under it; nil means "known, do not
-// walk". Inline fields contribute their own keys.
-func jsonFields(t reflect.Type) map[string]reflect.Type {
-	fields := map[string]reflect.Type{}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		name, opts, _ := strings.Cut(tag, ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" && (f.Anonymous || opts == "inline") {
-			ft := f.Type
-			for ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if ft.Kind() == reflect.Struct {
-				if ours(ft) {
-					for k, v := range jsonFields(ft) {
-						fields[k] = v
-					}
-				} else {
-					for k := range jsonFields(ft) {
-						fields[k] = nil
-					}
-				}
-			}
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		if ours(elem(f.Type)) {
-			fields[name] = f.Type
-		} else {
-			fields[name] = nil
-		}
-	}
-	return fields
-}
-
-// ours reports whether t is declared in this package: only those are walked.
-func ours(t reflect.Type) bool {
-	return t.PkgPath() == reflect.TypeFor[ControlPlane]().PkgPath()
-}
-
-// elem is the type a field's values have, through pointers, slices and maps.
-func elem(t reflect.Type) reflect.Type {
-	for {
-		switch t.Kind() {
-		case reflect.Pointer, reflect.Slice, reflect.Map:
-			t = t.Elem()
-		default:
-			return t
-		}
-	}
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
 }

@@ -35,7 +35,7 @@ spec:
     ingress:
       enabled: true
       colour: blue
-      service: {type: LoadBalancer}
+      service: {type: LoadBalancer, shape: round}
     additionalIngress:
       extra: {namespace: apps, shape: round}
   proxy:
@@ -61,6 +61,7 @@ spec:
 	want := []string{
 		"ServiceMeshControlPlane istio-system/basic: spec.gateways.additionalIngress.extra.shape",
 		"ServiceMeshControlPlane istio-system/basic: spec.gateways.ingress.colour",
+		"ServiceMeshControlPlane istio-system/basic: spec.gateways.ingress.service.shape",
 		"ServiceMeshControlPlane istio-system/basic: spec.mystery",
 		"ServiceMeshControlPlane istio-system/basic: status.appliedSpec.fromProfile",
 		"ServiceMeshMemberRoll istio-system/default: spec.memberz",
@@ -81,7 +82,7 @@ func TestDecodeRefusesWhatItCannotRead(t *testing.T) {
 	for _, tc := range []struct{ doc, want string }{
 		{"apiVersion: maistra.io/v1\nkind: ServiceMeshControlPlane\nmetadata: {name: old}\nspec: {}", "export it with kubectl get smcp -o yaml"},
 		{"apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata: {name: x}", "bosun migrate reads maistra.io/v2 ServiceMeshControlPlane"},
-		{"apiVersion: maistra.io/v2\nkind: ServiceMeshControlPlane\nmetadata: {name: b}\nspec: {tracing: {sampling: lots}}", "ServiceMeshControlPlane /b"},
+		{"apiVersion: maistra.io/v2\nkind: ServiceMeshControlPlane\nmetadata: {name: b}\nspec: {tracing: {sampling: lots}}", "ServiceMeshControlPlane /b: json: cannot unmarshal string into Go struct field TracingConfig.spec.tracing.sampling of type int32"},
 	} {
 		_, err := Decode(objects(t, tc.doc))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -2,8 +2,9 @@
 // ServiceMeshControlPlane (maistra.io/v2), ServiceMeshMemberRoll and ServiceMeshMember (maistra.io/v1).
 // The types are bosun's own, written from the public API reference, and cover the fields bosun
 // converts or reports; subtrees bosun only reports (add-on installs, Mixer settings, 3scale, tech
-// preview values) are kept as Opaque. Decode reads them strictly and returns the paths of the fields
-// it does not know, so that a setting bosun cannot read is reported instead of being dropped.
+// preview values) are kept as Opaque. Decode reads them strictly, with the API server's own JSON
+// decoder (sigs.k8s.io/json), and returns the paths of the fields it does not know, so that a setting
+// bosun cannot read is reported instead of being dropped.
 package maistra
 
 import (
