@@ -103,7 +103,7 @@ func (o *migrateOptions) inputs(ctx context.Context, stdin io.Reader) (*maistra.
 	if len(o.files) == 0 {
 		c, _, err := o.client()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("without -f, bosun migrate reads the cluster: %w", err)
 		}
 		return maistra.Read(ctx, c, "")
 	}

@@ -113,6 +113,7 @@ func (c *converter) set(from, path string, value any) {
 	c.mapped = append(c.mapped, Mapping{From: from, To: "spec.values." + path})
 }
 
+// find records a finding about a 2.6 field.
 func (c *converter) find(sev Severity, field, did, now string) {
 	c.findings = append(c.findings, Finding{Severity: sev, Field: field, Did: did, Now: now})
 }
@@ -155,32 +156,16 @@ func Convert(cp *maistra.ControlPlane, roll *maistra.MemberRoll, members []*mais
 		c.find(Warning, u, "A field bosun does not know: 2.6 may have acted on it.", "Check what it does and set its 3.x equivalent under the Istio's spec.values by hand; bosun did not convert it.")
 	}
 
-	istio := map[string]any{
-		"apiVersion": "sailoperator.io/v1",
-		"kind":       "Istio",
-		"metadata":   map[string]any{"name": name},
-		"spec": map[string]any{
-			"namespace":      cp.Namespace,
-			"updateStrategy": map[string]any{"type": "InPlace"},
-		},
-	}
+	istioSpec := map[string]any{"namespace": cp.Namespace, "updateStrategy": map[string]any{"type": "InPlace"}}
+	cniSpec := map[string]any{"namespace": cmp.Or(o.CNINamespace, "istio-cni")}
 	if o.Version != "" {
-		istio["spec"].(map[string]any)["version"] = o.Version
+		istioSpec["version"], cniSpec["version"] = o.Version, o.Version
 	}
 	if len(c.values) > 0 {
-		istio["spec"].(map[string]any)["values"] = c.values
+		istioSpec["values"] = c.values
 	}
-	res.Istio = &unstructured.Unstructured{Object: istio}
-	cni := map[string]any{
-		"apiVersion": "sailoperator.io/v1",
-		"kind":       "IstioCNI",
-		"metadata":   map[string]any{"name": "default"},
-		"spec":       map[string]any{"namespace": cmp.Or(o.CNINamespace, "istio-cni")},
-	}
-	if o.Version != "" {
-		cni["spec"].(map[string]any)["version"] = o.Version
-	}
-	res.CNI = &unstructured.Unstructured{Object: cni}
+	res.Istio = sailResource("Istio", name, istioSpec)
+	res.CNI = sailResource("IstioCNI", "default", cniSpec)
 	res.Mapped = c.mapped
 	res.GatewaysFound, res.AddonsFound = c.gatewaysFound, c.addonsFound
 	slices.SortStableFunc(c.findings, func(a, b Finding) int {
@@ -188,6 +173,16 @@ func Convert(cp *maistra.ControlPlane, roll *maistra.MemberRoll, members []*mais
 	})
 	res.Findings = c.findings
 	return res, nil
+}
+
+// sailResource is a cluster-scoped sailoperator.io/v1 resource.
+func sailResource(kind, name string, spec map[string]any) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "sailoperator.io/v1",
+		"kind":       kind,
+		"metadata":   map[string]any{"name": name},
+		"spec":       spec,
+	}}
 }
 
 // memberNamespaces are the namespaces of the member roll and of the members that name the control

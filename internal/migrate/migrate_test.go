@@ -213,3 +213,17 @@ func TestCheck(t *testing.T) {
 		t.Errorf("without a control plane: %+v", rows)
 	}
 }
+
+// The options a user sets reach the manifests: the name is the revision, the version both
+// resources', the IstioCNI's namespace its own.
+func TestConvertOptions(t *testing.T) {
+	res, err := Convert(controlPlane("basic", maistra.ModeClusterWide), nil, nil, nil, Options{Name: "mesh3", Version: "v1.27-latest", CNINamespace: "cni"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := func(obj map[string]any, field string) any { return obj["spec"].(map[string]any)[field] }
+	if res.Revision != "mesh3" || res.Istio.GetName() != "mesh3" || spec(res.Istio.Object, "version") != "v1.27-latest" ||
+		spec(res.CNI.Object, "version") != "v1.27-latest" || spec(res.CNI.Object, "namespace") != "cni" || spec(res.Istio.Object, "namespace") != "istio-system" {
+		t.Errorf("converted %+v and %+v", res.Istio.Object, res.CNI.Object)
+	}
+}
