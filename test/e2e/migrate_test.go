@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -60,10 +62,14 @@ spec:
 // through stand-in maistra.io CRDs, as the input bosun migrate reads from the cluster. Each namespace
 // runs one Deployment, which is all a step needs; the decisions are tested in internal/migrate.
 //
+// Before the namespaces move, the gateway bosun migrate convert prints for a 2.6 ingress gateway is
+// applied: ossm3 injects it (gateway injection) and it stays up through the migration.
+//
 // bosun migrate plan --apply moves the first namespace, then runs again for the first two (resuming:
 // the first is skipped), and so on: after each run every pod of a moved namespace is a new pod
 // injected by ossm3, every other pod is the same pod as before on basic, and each revision's IN USE
-// counts exactly those namespaces and pods.
+// counts exactly those namespaces and pods (ossm3's also the gateway convert printed, which ossm3
+// injects).
 func TestBosunMigrateMovesTheArticlesNamespaces(t *testing.T) {
 	c := newClient(t)
 	installBosun(t, c)
@@ -105,6 +111,7 @@ func TestBosunMigrateMovesTheArticlesNamespaces(t *testing.T) {
 	t.Cleanup(func() { deleteIstio(t, c, "ossm3") })
 	istioHealthy(t, c, "ossm3")
 	istiodPods(t, c, "istio-system", "basic", "ossm3")
+	convertedGatewayIsInjected(t, c)
 
 	// The five namespaces on the 2.6 control plane; registered after both Istios, so that their pods
 	// go first when the test ends.
@@ -116,7 +123,8 @@ func TestBosunMigrateMovesTheArticlesNamespaces(t *testing.T) {
 	}
 
 	if err := within(countsWithin, func(ctx context.Context) error {
-		return inUseIs(ctx, c, "ossm3", "Not referenced by any namespace, pod or tag")
+		// The converted gateway's pod is ossm3's first.
+		return inUseIs(ctx, c, "ossm3", "Referenced by 1 pod")
 	}); err != nil {
 		t.Fatalf("before the first step: %v", err)
 	}
@@ -156,7 +164,7 @@ func TestBosunMigrateMovesTheArticlesNamespaces(t *testing.T) {
 		if len(staying) > 0 {
 			wantOld = fmt.Sprintf("Referenced by %s (%s), %s and IstioRevisionTag default", namespaces(len(staying)), strings.Join(slices.Sorted(slices.Values(staying)), ", "), podCount(len(staying)))
 		}
-		wantNew := fmt.Sprintf("Referenced by %s (%s) and %s", namespaces(len(moved)), strings.Join(slices.Sorted(slices.Values(moved)), ", "), podCount(len(moved)))
+		wantNew := fmt.Sprintf("Referenced by %s (%s) and %s", namespaces(len(moved)), strings.Join(slices.Sorted(slices.Values(moved)), ", "), podCount(len(moved)+1))
 		if err := within(countsWithin, func(ctx context.Context) error {
 			if err := inUseIs(ctx, c, "basic", wantOld); err != nil {
 				return err
@@ -172,6 +180,53 @@ func TestBosunMigrateMovesTheArticlesNamespaces(t *testing.T) {
 	if out, code := bosunMigrate(t, "verify", "jupiter", "--revision", "ossm3"); code != 0 || out != "namespace jupiter is on ossm3: 1 workload, 1 pod\n" {
 		t.Errorf("bosun migrate verify jupiter: exit %d\n%s", code, out)
 	}
+}
+
+// convertedGatewayIsInjected converts a ServiceMeshControlPlane with 2.6's ingress gateway, applies
+// the gateway bosun migrate convert prints, and checks that ossm3's injector made its pod a gateway
+// (gateway injection): the Deployment rolls out, and its pod runs ossm3's proxy.
+func convertedGatewayIsInjected(t *testing.T, c client.Client) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "smcp.yaml")
+	withGateway := strings.Replace(articleSMCP, "  gateways:\n    enabled: false\n", "  gateways:\n    ingress:\n      enabled: true\n", 1)
+	if err := os.WriteFile(path, []byte(withGateway), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := bosunMigrate(t, "convert", "-f", path, "--only", "gateways")
+	if code != 0 || !strings.Contains(out, "name: istio-ingressgateway-ossm3\n") {
+		t.Fatalf("bosun migrate convert --only gateways: exit %d\n%s", code, out)
+	}
+	applyYAML(t, c, out)
+	gateway := client.ObjectKey{Namespace: "istio-system", Name: "istio-ingressgateway-ossm3"}
+	t.Cleanup(func() {
+		for _, obj := range []client.Object{&appsv1.Deployment{}, &corev1.Service{}, &corev1.ServiceAccount{}, &rbacv1.Role{}, &rbacv1.RoleBinding{}} {
+			obj.SetNamespace(gateway.Namespace)
+			obj.SetName(gateway.Name)
+			if err := c.Delete(context.Background(), obj); client.IgnoreNotFound(err) != nil {
+				t.Errorf("deleting the gateway's %T: %v", obj, err)
+			}
+		}
+	})
+	var pod corev1.Pod
+	waitSaying(t, "the converted gateway to roll out", func(ctx context.Context) error {
+		d := &appsv1.Deployment{}
+		if err := c.Get(ctx, gateway, d); err != nil {
+			return err
+		}
+		if err := rolledOut(ctx, c, d); err != nil {
+			return err
+		}
+		var pods corev1.PodList
+		if err := c.List(ctx, &pods, client.InNamespace(gateway.Namespace), client.MatchingLabels(d.Spec.Selector.MatchLabels)); err != nil {
+			return err
+		}
+		if len(pods.Items) != 1 {
+			return fmt.Errorf("%d gateway pods, want 1", len(pods.Items))
+		}
+		pod = pods.Items[0]
+		return nil
+	})
+	assertInjected(t, &pod, "ossm3", "proxyv2:1.24.4")
 }
 
 // bosunMigrate runs bosun migrate against the box as a user does and returns its output (standard
