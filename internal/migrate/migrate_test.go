@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"bytes"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -81,6 +82,12 @@ func TestPlanOfAClusterWideMesh(t *testing.T) {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("the plan lacks\n%s\nin\n%s", want, text.String())
 		}
+	}
+	// The script is one sh can run: it parses.
+	check := exec.Command("sh", "-n")
+	check.Stdin = strings.NewReader(sh.String())
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Errorf("sh -n refuses the script: %v\n%s\n%s", err, out, sh.String())
 	}
 	for _, want := range []string{
 		"set -eu\n",
