@@ -166,6 +166,7 @@ func (o *migrateOptions) converted(ctx context.Context, stdin io.Reader) (*migra
 	return migrate.Convert(cp, migrate.RollFor(cp, in.MemberRolls), in.Members, in.Unknown, o.convert)
 }
 
+// client reaches the cluster of --kubeconfig and --context with bosun's kinds and Kubernetes' own.
 func (o *migrateOptions) client() (client.Client, *rest.Config, error) {
 	_, cfg, err := clusterClient(o.kubeconfig, o.context)
 	if err != nil {
@@ -465,62 +466,110 @@ func applyPlan(ctx context.Context, out io.Writer, c client.Client, cfg *rest.Co
 	if err != nil {
 		return err
 	}
+	a := &applier{c: c, mc: mc, o: o, po: po, revision: p.Revision}
 	for i, step := range p.Steps {
 		prefix := fmt.Sprintf("[%d/%d] namespace %s", i+1, len(p.Steps), step.Namespace)
 		ns := &corev1.Namespace{}
 		if err := c.Get(ctx, client.ObjectKey{Name: step.Namespace}, ns); err != nil {
 			return err
 		}
-		if step.Labelled(ns.Labels) {
-			if st, err := verifyNamespace(ctx, c, mc, o, step.Namespace, p.Revision); err == nil {
-				w, pods := migrate.OnRevision(st, step.Namespace, p.Revision)
-				fmt.Fprintf(out, "%s: already on %s (%s, %s)\n", prefix, p.Revision, plural(w, "workload"), plural(pods, "pod"))
-				continue
-			}
+		if st, done := a.done(ctx, step, ns); done {
+			fmt.Fprintf(out, "%s: already on %s\n", prefix, a.onRevision(st, step))
+			continue
 		}
-		patch := map[string]any{}
-		for k, v := range step.Set {
-			patch[k] = v
-		}
-		for _, k := range step.Remove {
-			patch[k] = nil
-		}
-		if err := mergePatch(ctx, c, ns, map[string]any{"metadata": map[string]any{"labels": patch}}); err != nil {
+		if err := a.label(ctx, step, ns); err != nil {
 			return fmt.Errorf("%s: labelling: %w", prefix, err)
 		}
 		fmt.Fprintf(out, "%s: %s\n", prefix, migrate.LabelCommand(step.Namespace, step.Set, step.Remove))
-		restartedAt := time.Now().UTC().Format(time.RFC3339)
-		for _, wl := range step.Restart {
-			obj, err := workloadObject(wl, step.Namespace)
-			if err != nil {
-				return err
-			}
-			body := map[string]any{"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
-				"annotations": map[string]any{"kubectl.kubernetes.io/restartedAt": restartedAt}}}}}
-			if err := mergePatch(ctx, c, obj, body); err != nil {
-				return fmt.Errorf("%s: restarting %s/%s: %w", prefix, wl.Kind, wl.Name, err)
-			}
+		if err := a.restart(ctx, step); err != nil {
+			return fmt.Errorf("%s: %w", prefix, err)
 		}
 		fmt.Fprintf(out, "%s: restarted %s; waiting for its check\n", prefix, plural(len(step.Restart), "workload"))
-		var last error
-		var st meshview.Status
-		err := wait.PollUntilContextTimeout(ctx, po.interval, po.timeout, true, func(ctx context.Context) (bool, error) {
-			if last = rolledOut(ctx, c, step); last != nil {
-				return false, nil
-			}
-			st, last = verifyNamespace(ctx, c, mc, o, step.Namespace, p.Revision)
-			return last == nil, nil
-		})
+		st, err := a.waitForCheck(ctx, step)
 		if err != nil {
-			return fmt.Errorf("%s: the check did not pass within %s: %v; to go back: %s, then restart its workloads", prefix, po.timeout, last, migrate.LabelCommand(step.Namespace, step.BackSet, step.BackRemove))
+			return fmt.Errorf("%s: %w; to go back: %s, then restart its workloads", prefix, err, migrate.LabelCommand(step.Namespace, step.BackSet, step.BackRemove))
 		}
-		w, pods := migrate.OnRevision(st, step.Namespace, p.Revision)
-		fmt.Fprintf(out, "%s: on %s (%s, %s)\n", prefix, p.Revision, plural(w, "workload"), plural(pods, "pod"))
+		fmt.Fprintf(out, "%s: on %s\n", prefix, a.onRevision(st, step))
 	}
 	fmt.Fprintf(out, "every namespace of %s is on %s\n", p.ControlPlane, p.Revision)
 	return nil
 }
 
+// applier runs the steps of a plan against the cluster.
+type applier struct {
+	c        client.Client
+	mc       metadata.Interface
+	o        *migrateOptions
+	po       *planOptions
+	revision string
+}
+
+// done reports whether the step is done already: the namespace has the step's labels and passes its
+// check. It reads the namespace's view of the mesh only when the labels are there.
+func (a *applier) done(ctx context.Context, step migrate.Step, ns *corev1.Namespace) (meshview.Status, bool) {
+	if !step.Labelled(ns.Labels) {
+		return meshview.Status{}, false
+	}
+	st, err := verifyNamespace(ctx, a.c, a.mc, a.o, step.Namespace, a.revision)
+	return st, err == nil
+}
+
+// label sets and removes the step's namespace labels in one merge patch.
+func (a *applier) label(ctx context.Context, step migrate.Step, ns *corev1.Namespace) error {
+	labels := map[string]any{}
+	for k, v := range step.Set {
+		labels[k] = v
+	}
+	for _, k := range step.Remove {
+		labels[k] = nil
+	}
+	return mergePatch(ctx, a.c, ns, map[string]any{"metadata": map[string]any{"labels": labels}})
+}
+
+// restart restarts the step's workloads as kubectl rollout restart does: a new restartedAt
+// annotation on each pod template.
+func (a *applier) restart(ctx context.Context, step migrate.Step) error {
+	restartedAt := time.Now().UTC().Format(time.RFC3339)
+	for _, wl := range step.Restart {
+		obj, err := workloadObject(wl, step.Namespace)
+		if err != nil {
+			return err
+		}
+		body := map[string]any{"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
+			"annotations": map[string]any{"kubectl.kubernetes.io/restartedAt": restartedAt}}}}}
+		if err := mergePatch(ctx, a.c, obj, body); err != nil {
+			return fmt.Errorf("restarting %s/%s: %w", wl.Kind, wl.Name, err)
+		}
+	}
+	return nil
+}
+
+// waitForCheck reads the cluster every --interval until the step's Deployments have rolled out and
+// the namespace passes its check, and returns the view that passed; after --timeout it returns what
+// was still wrong.
+func (a *applier) waitForCheck(ctx context.Context, step migrate.Step) (meshview.Status, error) {
+	var last error
+	var st meshview.Status
+	err := wait.PollUntilContextTimeout(ctx, a.po.interval, a.po.timeout, true, func(ctx context.Context) (bool, error) {
+		if last = rolledOut(ctx, a.c, step); last != nil {
+			return false, nil
+		}
+		st, last = verifyNamespace(ctx, a.c, a.mc, a.o, step.Namespace, a.revision)
+		return last == nil, nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("the check did not pass within %s: %v", a.po.timeout, last)
+	}
+	return st, nil
+}
+
+// onRevision says how many of the namespace's workloads and pods run the revision.
+func (a *applier) onRevision(st meshview.Status, step migrate.Step) string {
+	w, pods := migrate.OnRevision(st, step.Namespace, a.revision)
+	return fmt.Sprintf("%s (%s, %s)", a.revision, plural(w, "workload"), plural(pods, "pod"))
+}
+
+// mergePatch patches the object as kubectl patch --type=merge does.
 func mergePatch(ctx context.Context, c client.Client, obj client.Object, body map[string]any) error {
 	data, err := json.Marshal(body)
 	if err != nil {
@@ -529,6 +578,7 @@ func mergePatch(ctx context.Context, c client.Client, obj client.Object, body ma
 	return c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, data))
 }
 
+// workloadObject is the Deployment, StatefulSet or DaemonSet a step restarts.
 func workloadObject(wl migrate.Workload, namespace string) (client.Object, error) {
 	meta := metav1.ObjectMeta{Name: wl.Name, Namespace: namespace}
 	switch wl.Kind {
