@@ -490,9 +490,11 @@ func (c *converter) security() {
 				"3.x always uses TLS to istiod; nothing to do.")
 		}
 		switch cpl.CertProvider {
-		case "":
-		case "Istiod", "Kubernetes", "Custom":
-			c.set("spec.security.controlPlane.certProvider", "global.pilotCertProvider", strings.ToLower(cpl.CertProvider))
+		case "", "Istiod":
+			// istiod serves with a certificate it signs itself: 3.x's default.
+		default:
+			c.find(Warning, "spec.security.controlPlane.certProvider", "istiod's serving certificate came from "+cpl.CertProvider+".",
+				"3.x's charts refuse the Kubernetes signer for istiod (global.pilotCertProvider=kubernetes), and istiod signs its own certificate by default; bosun did not carry the setting. Review how the proxies trust istiod before moving a namespace.")
 		}
 		if tls := cpl.TLS; tls != nil {
 			if tls.MinProtocolVersion != "" {
