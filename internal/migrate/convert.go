@@ -349,9 +349,13 @@ func (c *converter) proxy() {
 					c.set("spec.proxy.runtime.container.resources", "global.proxy.resources", m)
 				}
 			}
-			if ct.ImageRegistry != "" || ct.ImageTag != "" || ct.ImageName != "" {
-				c.find(Warning, "spec.proxy.runtime.container.image*", "The proxy image was overridden.",
-					"3.x pins the proxy image of each version in its catalog; bosun did not carry the override. Set spec.values.global.proxy.image only if you must.")
+			if imageSettings(ct) {
+				c.find(Warning, "spec.proxy.runtime.container.image*", "The proxy image, or how it is pulled, was overridden.",
+					"3.x pins the proxy image of each version in its catalog; bosun did not carry the override. Set spec.values.global.proxy.image (and global.imagePullPolicy, global.imagePullSecrets) only if you must.")
+			}
+			if len(ct.Env) > 0 {
+				c.find(Warning, "spec.proxy.runtime.container.env", "Environment variables of every proxy.",
+					"bosun did not carry them: set the ones Istio reads as meshConfig.defaultConfig.proxyMetadata in spec.values.")
 			}
 		}
 	}
@@ -518,6 +522,10 @@ func (c *converter) security() {
 	if id := s.Identity; id != nil && id.Type == "ThirdParty" && id.ThirdParty != nil && id.ThirdParty.Audience != "" {
 		c.set("spec.security.identity.thirdParty.audience", "global.sds.token.aud", id.ThirdParty.Audience)
 	}
+	if id := s.Identity; id != nil && id.ThirdParty != nil && id.ThirdParty.Issuer != "" {
+		c.find(Info, "spec.security.identity.thirdParty.issuer", "Named the issuer of the proxies' projected tokens.",
+			"3.x uses the cluster's service account issuer; nothing to carry.")
+	}
 	if id := s.Identity; id != nil && id.Type == "Kubernetes" {
 		c.find(Info, "spec.security.identity.type", "Proxies presented first-party service account tokens.",
 			"3.x always uses projected (third-party) tokens, which OpenShift issues; nothing to do.")
@@ -605,11 +613,10 @@ func (c *converter) runtime() {
 				"3.x installs istiod only; set the runtime of gateways on their Deployments and of add-ons in their own operators.")
 			continue
 		}
-		converted := false
+		var left []string
 		if d := comp.Deployment; d != nil {
 			if d.Replicas != nil {
 				c.set(field+".deployment.replicas", "pilot.replicaCount", int64(*d.Replicas))
-				converted = true
 			}
 			if as := d.AutoScaling; as != nil {
 				if as.Enabled != nil {
@@ -624,25 +631,36 @@ func (c *converter) runtime() {
 				if as.TargetCPUUtilizationPercentage != nil {
 					c.set(field+".deployment.autoScaling.targetCPUUtilizationPercentage", "pilot.cpu.targetAverageUtilization", int64(*as.TargetCPUUtilizationPercentage))
 				}
-				converted = true
+			}
+			if len(d.Strategy) > 0 {
+				left = append(left, "deployment.strategy")
 			}
 		}
 		if p := comp.Pod; p != nil {
 			if len(p.NodeSelector) > 0 {
 				c.set(field+".pod.nodeSelector", "pilot.nodeSelector", mustAny(p.NodeSelector))
-				converted = true
 			}
 			if len(p.Tolerations) > 0 {
 				c.set(field+".pod.tolerations", "pilot.tolerations", mustAny(p.Tolerations))
-				converted = true
+			}
+			if p.Metadata != nil || p.PriorityClassName != "" || len(p.Affinity) > 0 {
+				left = append(left, "pod.metadata, priorityClassName or affinity")
 			}
 		}
-		if ct := comp.Container; ct != nil && ct.Resources != nil {
-			c.set(field+".container.resources", "pilot.resources", mustAny(ct.Resources))
-			converted = true
+		if ct := comp.Container; ct != nil {
+			if ct.Resources != nil {
+				c.set(field+".container.resources", "pilot.resources", mustAny(ct.Resources))
+			}
+			for _, k := range sortedKeys(ct.Env) {
+				c.set(field+".container.env."+k, "pilot.env."+k, ct.Env[k])
+			}
+			if imageSettings(ct) {
+				left = append(left, "container image settings")
+			}
 		}
-		if !converted {
-			c.find(Info, field, "Runtime settings of istiod bosun does not convert (such as its image or pod metadata).", "Set them under spec.values.pilot by hand if you still need them.")
+		if len(left) > 0 {
+			c.find(Info, field, "istiod's "+strings.Join(left, ", ")+" in 2.6.",
+				"bosun did not carry them (3.x pins istiod's image in its catalog): set their equivalents under spec.values.pilot by hand if you still need them.")
 		}
 	}
 	if len(r.Defaults) > 0 {
@@ -709,6 +727,11 @@ func (c *converter) techPreview() {
 		c.find(Warning, "spec.profiles", "The control plane merged the profiles "+strings.Join(ps, ", ")+" into its spec.",
 			"3.x profiles are Istio's, not 2.6's: convert from the cluster (or with status.appliedSpec) so that what the profiles set is carried.")
 	}
+}
+
+// imageSettings reports whether a container's image, or how it is pulled, was overridden.
+func imageSettings(ct *maistra.ContainerConfig) bool {
+	return ct.ImageRegistry != "" || ct.ImageTag != "" || ct.ImageName != "" || ct.ImagePullPolicy != "" || len(ct.ImagePullSecrets) > 0
 }
 
 func orUnset(s string) string {

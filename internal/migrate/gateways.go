@@ -20,6 +20,8 @@ type gateway struct {
 	name    string
 	ingress bool
 	cfg     *maistra.GatewayConfig
+	// sds is an ingress gateway's SDS settings, which 3.x gateways do not need.
+	sds maistra.Opaque
 }
 
 // gateways lists the gateways 2.6 installed and returns, for each, the objects of a gateway that 3.x
@@ -40,7 +42,7 @@ func (c *converter) gatewayObjects(cpNamespace, rev string) []*unstructured.Unst
 	}
 	var all []gateway
 	if in := g.ClusterIngress; in != nil && !in.Off() {
-		all = append(all, gateway{field: "spec.gateways.ingress", name: "istio-ingressgateway", ingress: true, cfg: &in.GatewayConfig})
+		all = append(all, gateway{field: "spec.gateways.ingress", name: "istio-ingressgateway", ingress: true, cfg: &in.GatewayConfig, sds: in.SDS})
 		if len(in.MeshExpansionPorts) > 0 {
 			c.find(Info, "spec.gateways.ingress.meshExpansionPorts", "The ingress gateway exposed mesh expansion ports.", "Expose them on an east-west gateway if virtual machines join the 3.x mesh.")
 		}
@@ -50,7 +52,7 @@ func (c *converter) gatewayObjects(cpNamespace, rev string) []*unstructured.Unst
 	}
 	for _, name := range sortedKeys(g.AdditionalIngress) {
 		if in := g.AdditionalIngress[name]; in != nil && !in.Off() {
-			all = append(all, gateway{field: "spec.gateways.additionalIngress." + name, name: name, ingress: true, cfg: &in.GatewayConfig})
+			all = append(all, gateway{field: "spec.gateways.additionalIngress." + name, name: name, ingress: true, cfg: &in.GatewayConfig, sds: in.SDS})
 		}
 	}
 	for _, name := range sortedKeys(g.AdditionalEgress) {
@@ -76,9 +78,9 @@ func (c *converter) gateway(gw gateway, cpNamespace, rev string) []*unstructured
 			"Federation has no equivalent in 3.0 (a new implementation is in developer preview): keep the federated services on 2.6, or expose them through ordinary gateways, before migrating. bosun converts no federation gateway.")
 		return nil
 	}
-	if len(gw.cfg.Volumes) > 0 || gw.cfg.Runtime != nil {
-		c.find(Warning, gw.field+".runtime/volumes", "Runtime settings or volumes of the gateway's pods.",
-			"bosun did not carry them: add them to the Deployment "+ns+"/"+name+" before applying it.")
+	if len(gw.cfg.Volumes) > 0 || gw.cfg.Runtime != nil || len(gw.cfg.RequestedNetworkView) > 0 || len(gw.sds) > 0 {
+		c.find(Warning, gw.field+".runtime/volumes", "Runtime settings, volumes, SDS or network views of the gateway's pods.",
+			"bosun did not carry them: add what you still need to the Deployment "+ns+"/"+name+" before applying it.")
 	}
 	c.find(Info, gw.field, "2.6 installed the gateway "+ns+"/"+gw.name+".",
 		fmt.Sprintf("The output has the Deployment %s/%s, injected by the new revision (gateway injection), whose pods carry the labels app=%s and istio=%s: the 2.6 Service %s sends traffic to both gateways during the migration. Before removing 2.6, which deletes that Service, move clients, DNS and Routes to the Service %s.", ns, name, gw.name, istioLabel, gw.name, name))
