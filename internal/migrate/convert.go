@@ -267,10 +267,14 @@ func (c *converter) cluster() {
 	if mc := cl.MultiCluster; mc != nil && mc.On() {
 		c.find(Blocking, "spec.cluster.multiCluster", "2.6's multi-cluster mesh, with its mesh networks.",
 			"3.x builds multi-cluster meshes as community Istio does (multi-primary, primary-remote): plan that topology, then give each Istio the clusters' remote secrets (bosun create-remote-secret). bosun converts no mesh networks.")
+	} else if mc != nil && len(mc.MeshNetworks) > 0 {
+		c.find(Info, "spec.cluster.multiCluster.meshNetworks", "Mesh networks, unused while multi-cluster is off.", "Nothing to carry.")
 	}
 	if me := cl.MeshExpansion; me != nil && me.On() {
 		c.find(Blocking, "spec.cluster.meshExpansion", "Virtual machines joined the 2.6 mesh through its mesh expansion gateway.",
 			"3.x has no mesh expansion setting: add virtual machines with Istio's WorkloadEntry and an east-west gateway.")
+	} else if me != nil && me.ILBGateway != nil {
+		c.find(Info, "spec.cluster.meshExpansion.ilbGateway", "A mesh expansion gateway, unused while mesh expansion is off.", "Nothing to carry.")
 	}
 }
 
@@ -296,6 +300,14 @@ func (c *converter) policyAndTelemetry() {
 	for field, t := range map[string]*maistra.TypedConfig{"spec.policy": c.spec.Policy, "spec.telemetry": c.spec.Telemetry} {
 		if t == nil {
 			continue
+		}
+		if t.Type != "Mixer" && t.Type != "Remote" {
+			if len(t.Mixer) > 0 {
+				c.find(Info, field+".mixer", "Mixer settings, unused unless "+field+".type is Mixer.", "Nothing to carry.")
+			}
+			if len(t.Remote) > 0 {
+				c.find(Info, field+".remote", "Remote Mixer settings, unused unless "+field+".type is Remote.", "Nothing to carry.")
+			}
 		}
 		switch t.Type {
 		case "Mixer", "Remote":
@@ -350,7 +362,7 @@ func (c *converter) proxy() {
 				}
 			}
 			if imageSettings(ct) {
-				c.find(Warning, "spec.proxy.runtime.container.image*", "The proxy image, or how it is pulled, was overridden.",
+				c.find(Warning, "spec.proxy.runtime.container", "The proxy image, or how it is pulled, was overridden.",
 					"3.x pins the proxy image of each version in its catalog; bosun did not carry the override. Set spec.values.global.proxy.image (and global.imagePullPolicy, global.imagePullSecrets) only if you must.")
 			}
 			if len(ct.Env) > 0 {
@@ -413,8 +425,8 @@ func (c *converter) networking(n *maistra.ProxyNetworking) {
 	if n.MaxConnectionAge != "" {
 		c.set("spec.proxy.networking.maxConnectionAge", "pilot.keepaliveMaxServerConnectionAge", n.MaxConnectionAge)
 	}
-	if i := n.Initialization; i != nil && i.Type == "InitContainer" {
-		c.find(Warning, "spec.proxy.networking.initialization.type", "Pods' traffic was redirected by an istio-init container.",
+	if i := n.Initialization; i != nil && (i.Type == "InitContainer" || len(i.InitContainer) > 0) {
+		c.find(Warning, "spec.proxy.networking.initialization", "Pods' traffic was redirected by an istio-init container.",
 			"On OpenShift 3.x redirects traffic with the IstioCNI node agent, which the output includes; pods need no privileged init container.")
 	}
 	if tc := n.TrafficControl; tc != nil {
@@ -446,7 +458,7 @@ func (c *converter) networking(n *maistra.ProxyNetworking) {
 			c.set("spec.proxy.networking.protocol.autoDetect.timeout", "meshConfig.protocolDetectionTimeout", ad.Timeout)
 		}
 		if ad.Inbound != nil || ad.Outbound != nil {
-			c.find(Warning, "spec.proxy.networking.protocol.autoDetect.inbound/outbound", "Protocol sniffing was switched per direction.",
+			c.find(Warning, "spec.proxy.networking.protocol.autoDetect", "Protocol sniffing was switched per direction.",
 				"3.x always detects protocols where a port does not declare one: name the Service ports (http-, grpc-, tcp-) or set appProtocol wherever detection must not happen.")
 		}
 	}
@@ -519,7 +531,7 @@ func (c *converter) security() {
 	if ca := s.CertificateAuthority; ca != nil {
 		c.certificateAuthority(ca)
 	}
-	if id := s.Identity; id != nil && id.Type == "ThirdParty" && id.ThirdParty != nil && id.ThirdParty.Audience != "" {
+	if id := s.Identity; id != nil && id.ThirdParty != nil && id.ThirdParty.Audience != "" {
 		c.set("spec.security.identity.thirdParty.audience", "global.sds.token.aud", id.ThirdParty.Audience)
 	}
 	if id := s.Identity; id != nil && id.ThirdParty != nil && id.ThirdParty.Issuer != "" {
@@ -533,13 +545,20 @@ func (c *converter) security() {
 }
 
 func (c *converter) certificateAuthority(ca *maistra.CertificateAuthority) {
+	// The settings of a type not in use did nothing in 2.6 (an unset type is Istiod).
+	for _, typ := range []string{"Istiod", "Custom", "cert-manager"} {
+		set := map[string]bool{"Istiod": ca.Istiod != nil, "Custom": ca.Custom != nil, "cert-manager": ca.CertManager != nil}[typ]
+		if set && cmp.Or(ca.Type, "Istiod") != typ {
+			c.find(Info, "spec.security.certificateAuthority."+caSection[typ], "Settings of the "+typ+" certificate authority, unused while the type is "+cmp.Or(ca.Type, "Istiod")+".", "Nothing to carry.")
+		}
+	}
 	switch ca.Type {
 	case "", "Istiod":
 		is := ca.Istiod
 		if is == nil {
 			return
 		}
-		if is.Type == "PrivateKey" {
+		if is.Type == "PrivateKey" || is.PrivateKey != nil {
 			c.find(Warning, "spec.security.certificateAuthority.istiod.privateKey", "istiod signed with a root you provided (the cacerts Secret of the control plane's namespace).",
 				"3.x's istiod reads the same cacerts Secret in its namespace: keep it there, and both control planes issue certificates from the same root, so workloads on either trust each other.")
 		}
@@ -551,7 +570,7 @@ func (c *converter) certificateAuthority(ca *maistra.CertificateAuthority) {
 				c.set("spec.security.certificateAuthority.istiod.selfSigned.checkPeriod", "pilot.env.CITADEL_SELF_SIGNED_ROOT_CERT_CHECK_INTERVAL", ss.CheckPeriod)
 			}
 			if ss.GracePeriod != "" || ss.EnableJitter != nil {
-				c.find(Info, "spec.security.certificateAuthority.istiod.selfSigned.gracePeriod/enableJitter", "Tuned the self-signed root's rotation.",
+				c.find(Info, "spec.security.certificateAuthority.istiod.selfSigned", "Tuned the self-signed root's rotation.",
 					"bosun did not convert these; istiod's defaults apply.")
 			}
 		}
@@ -567,6 +586,9 @@ func (c *converter) certificateAuthority(ca *maistra.CertificateAuthority) {
 		}
 		c.find(Warning, "spec.security.certificateAuthority.type", "An external certificate authority signed the workloads' certificates.",
 			"The converted Istio points the proxies at the same address; check that the signer accepts the new revision's istiod, whose service account is istiod-<revision>.")
+	default:
+		c.find(Warning, "spec.security.certificateAuthority.type", "A certificate authority of type "+ca.Type+", which bosun does not know.",
+			"Configure the 3.x control plane's certificate authority by hand, under spec.values.")
 	case "cert-manager":
 		if cm := ca.CertManager; cm != nil && cm.Address != "" {
 			c.set("spec.security.certificateAuthority.certManager.address", "global.caAddress", cm.Address)
@@ -679,9 +701,9 @@ func (c *converter) addons() {
 		field, what, now string
 		on               bool
 	}
-	on := func(ad *maistra.Addon) bool {
-		return ad != nil && !ad.Off() && (ad.On() || ad.Name != "" || len(ad.Install) > 0)
-	}
+	// A section that does not turn its add-on off leaves it on: 2.6's default profile turns the
+	// add-ons on.
+	on := func(ad *maistra.Addon) bool { return ad != nil && !ad.Off() }
 	for _, ad := range []addon{
 		{"spec.addons.prometheus", "2.6 installed a Prometheus that scraped the mesh.", "3.x installs none: use OpenShift's user-workload monitoring (a ServiceMonitor for istiod and a PodMonitor for the proxies) or your own Prometheus, then point Kiali at it.", on(a.Prometheus)},
 		{"spec.addons.kiali", "2.6 installed a Kiali for the mesh.", "Install Kiali with the Kiali operator (a Kiali resource in the control plane's namespace) and, on OpenShift, the OSSMConsole plug-in; Kiali 2 shows both control planes during the migration.", on(a.Kiali)},
@@ -693,7 +715,7 @@ func (c *converter) addons() {
 			c.find(Warning, ad.field, ad.what, ad.now)
 		}
 	}
-	if len(a.ThreeScale) > 0 && a.ThreeScale["enabled"] == true {
+	if len(a.ThreeScale) > 0 && a.ThreeScale["enabled"] != false {
 		c.addonsFound = append(c.addonsFound, "3scale")
 		c.find(Blocking, "spec.addons.3scale", "The 3scale Istio adapter enforced API management.", "3.x has no adapter: move to the 3scale WasmPlugin before migrating.")
 	}
@@ -728,6 +750,9 @@ func (c *converter) techPreview() {
 			"3.x profiles are Istio's, not 2.6's: convert from the cluster (or with status.appliedSpec) so that what the profiles set is carried.")
 	}
 }
+
+// caSection is the field of each certificate authority type's settings.
+var caSection = map[string]string{"Istiod": "istiod", "Custom": "custom", "cert-manager": "certManager"}
 
 // imageSettings reports whether a container's image, or how it is pulled, was overridden.
 func imageSettings(ct *maistra.ContainerConfig) bool {
