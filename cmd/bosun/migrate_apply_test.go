@@ -147,7 +147,7 @@ spec: {}`)
 		"1. namespace earth\n" +
 		"   labels:   kubectl label namespace earth istio.io/rev=ossm3 maistra.io/ignore-namespace=true istio-injection- --overwrite\n" +
 		"   restart:  nothing (no Deployment, StatefulSet or DaemonSet)\n" +
-		"   check:    bosun migrate verify earth --revision ossm3\n" +
+		"   check:    bosun migrate verify earth --revision ossm3 (what bosun status -n earth shows)\n" +
 		"   go back:  kubectl label namespace earth istio-injection=enabled maistra.io/ignore-namespace- istio.io/rev- --overwrite, then restart the same workloads\n\n" +
 		"2. namespace mercury\n"
 	if code != 0 || !strings.HasPrefix(stdout, want) || !strings.Contains(stdout, "   restart:  kubectl rollout restart deployment/details-v1 -n venus && kubectl rollout status deployment/details-v1 -n venus\n   restart:  kubectl rollout restart deployment/productpage-v1 -n venus") {

@@ -74,7 +74,7 @@ func TestPlanOfAClusterWideMesh(t *testing.T) {
 			"   restart:  kubectl rollout restart deployment/details-v1 -n venus && kubectl rollout status deployment/details-v1 -n venus\n" +
 			"   restart:  kubectl rollout restart deployment/reviews-v1 -n venus && kubectl rollout status deployment/reviews-v1 -n venus\n" +
 			"   restart:  kubectl rollout restart statefulset/db -n venus && kubectl rollout status statefulset/db -n venus\n" +
-			"   check:    bosun migrate verify venus --revision ossm3\n" +
+			"   check:    bosun migrate verify venus --revision ossm3 (what bosun status -n venus shows)\n" +
 			"   go back:  kubectl label namespace venus istio-injection=enabled maistra.io/ignore-namespace- istio.io/rev- --overwrite, then restart the same workloads\n",
 		"2. namespace mars\n",
 		"   restart:  nothing (no Deployment, StatefulSet or DaemonSet)\n",

@@ -221,7 +221,7 @@ func (p *Plan) Text(w io.Writer) error {
 		for _, wl := range s.Restart {
 			fmt.Fprintf(w, "   restart:  kubectl rollout restart %s/%s -n %s && kubectl rollout status %s/%s -n %s\n", wl.Kind, wl.Name, s.Namespace, wl.Kind, wl.Name, s.Namespace)
 		}
-		fmt.Fprintf(w, "   check:    %s\n", p.VerifyCommand(s.Namespace))
+		fmt.Fprintf(w, "   check:    %s (what bosun status -n %s shows)\n", p.VerifyCommand(s.Namespace), s.Namespace)
 		fmt.Fprintf(w, "   go back:  %s, then restart the same workloads\n", LabelCommand(s.Namespace, s.BackSet, s.BackRemove))
 	}
 	_, err := fmt.Fprintf(w, "\nOnce every namespace is on %s: move the gateways' clients, then remove the ServiceMeshControlPlane %s.\n", p.Revision, p.ControlPlane)
