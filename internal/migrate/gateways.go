@@ -83,7 +83,7 @@ func (c *converter) gateway(gw gateway, cpNamespace, rev string) []*unstructured
 			"bosun did not carry them: add what you still need to the Deployment "+ns+"/"+name+" before applying it.")
 	}
 	c.find(Info, gw.field, "2.6 installed the gateway "+ns+"/"+gw.name+".",
-		fmt.Sprintf("The output has the Deployment %s/%s, injected by the new revision (gateway injection), whose pods carry the labels app=%s and istio=%s: the 2.6 Service %s sends traffic to both gateways during the migration. Before removing 2.6, which deletes that Service, move clients, DNS and Routes to the Service %s.", ns, name, gw.name, istioLabel, gw.name, name))
+		fmt.Sprintf("The output has the Deployment %s/%s, injected by the new revision (gateway injection), whose pods carry the labels app=%s and istio=%s: where the 2.6 Service %s selects those labels, it sends traffic to both gateways during the migration. Before removing 2.6, which deletes that Service, move clients, DNS and Routes to the Service %s.", ns, name, gw.name, istioLabel, gw.name, name))
 	c.mapped = append(c.mapped, Mapping{From: gw.field, To: "Deployment " + ns + "/" + name})
 	c.gatewaysFound = append(c.gatewaysFound, ns+"/"+gw.name)
 
