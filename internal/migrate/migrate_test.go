@@ -219,6 +219,10 @@ func TestCheck(t *testing.T) {
 	if rows := Check(&maistra.Inputs{}, ClusterFacts{SailAPI: true}, Options{}); Failed(rows) != 1 || !strings.Contains(rows[0].Detail, "no 2.6 control plane") {
 		t.Errorf("without a control plane: %+v", rows)
 	}
+	rows = Check(&maistra.Inputs{ControlPlanes: []*maistra.ControlPlane{controlPlane("basic", maistra.ModeClusterWide)}}, ClusterFacts{}, Options{})
+	if rows[0].Check != "3.x API" || rows[0].Outcome != Fail || !strings.Contains(rows[0].Detail, "install bosun") {
+		t.Errorf("without bosun's API: %+v", rows[0])
+	}
 }
 
 // The options a user sets reach the manifests: the name is the revision, the version both
