@@ -357,9 +357,7 @@ func (c *converter) proxy() {
 		}
 		if ct := r.Container; ct != nil {
 			if ct.Resources != nil {
-				if m, err := toMap(ct.Resources); err == nil {
-					c.set("spec.proxy.runtime.container.resources", "global.proxy.resources", m)
-				}
+				c.set("spec.proxy.runtime.container.resources", "global.proxy.resources", mustAny(ct.Resources))
 			}
 			if imageSettings(ct) {
 				c.find(Warning, "spec.proxy.runtime.container", "The proxy image, or how it is pulled, was overridden.",
@@ -735,7 +733,7 @@ func (c *converter) meshConfig() {
 		c.set("spec.meshConfig.extensionProviders", "meshConfig.extensionProviders", mustAny(m.ExtensionProviders))
 	}
 	if len(m.DiscoverySelectors) > 0 {
-		existing, _ := values(c.values, "meshConfig", "discoverySelectors").([]any)
+		existing, _ := nested(c.values, "meshConfig", "discoverySelectors").([]any)
 		c.set("spec.meshConfig.discoverySelectors", "meshConfig.discoverySelectors", append(existing, mustAny(m.DiscoverySelectors).([]any)...))
 	}
 }

@@ -150,11 +150,6 @@ func defaultGatewayPorts(ingress bool) []corev1.ServicePort {
 	return ports
 }
 
-// toMap converts a typed value into the map form of a manifest.
-func toMap(v any) (map[string]any, error) {
-	return runtime.DefaultUnstructuredConverter.ToUnstructured(v)
-}
-
 // mustAny converts a typed value (a struct, slice or map of JSON-safe values) into the form a
 // manifest holds; the types bosun passes it always convert.
 func mustAny(v any) any {
@@ -209,8 +204,8 @@ func ports(ps []int32) string {
 	return strings.Join(parts, ",")
 }
 
-// values reads a nested value of a values map.
-func values(m map[string]any, keys ...string) any {
+// nested reads a value from nested maps.
+func nested(m map[string]any, keys ...string) any {
 	var cur any = m
 	for _, k := range keys {
 		mm, ok := cur.(map[string]any)
