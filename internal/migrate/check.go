@@ -87,9 +87,12 @@ func checkControlPlane(cp *maistra.ControlPlane, in *maistra.Inputs, o Options) 
 	if err != nil {
 		return append(rows, row("conversion", Fail, err.Error()))
 	}
-	if res.MultiTenant {
+	switch {
+	case res.AllNamespaces:
+		rows = append(rows, row("mode", Warn, `MultiTenant, every namespace a member (the member roll lists "*"): the Istio watches every namespace, as 2.6 did; scope it with discovery selectors`))
+	case res.MultiTenant:
 		rows = append(rows, row("mode", Pass, fmt.Sprintf("MultiTenant, %d member namespaces: the Istio gets discovery selectors for them", len(res.Members))))
-	} else {
+	default:
 		rows = append(rows, row("mode", Pass, "ClusterWide: the Istio watches every namespace, as before"))
 	}
 	var blocking, warnings []string

@@ -75,6 +75,9 @@ type Result struct {
 	Old string
 	// MultiTenant is true when the 2.6 mesh spanned its member roll only.
 	MultiTenant bool
+	// AllNamespaces is true when a multitenant mesh's member roll listed "*", which made every
+	// namespace a member: the Istio then gets no discovery selectors.
+	AllNamespaces bool
 	// Members are the member namespaces, sorted, from the member roll and the members.
 	Members  []string
 	Istio    *unstructured.Unstructured
@@ -224,12 +227,25 @@ func AtLeast26(v string) bool {
 	return major > 2 || major == 2 && minor >= 6
 }
 
+// scopeAdvice is what a finding says of an Istio left without discovery selectors.
+const scopeAdvice = "Red Hat recommends scoping every mesh with spec.values.meshConfig.discoverySelectors; add them once you know which namespaces the mesh needs."
+
 // scope turns the member roll into discovery selectors (multitenant mode) or keeps the mesh
-// cluster-wide, as the OpenShift Service Mesh 3.0 announcement describes.
+// cluster-wide, as the OpenShift Service Mesh 3.0 announcement describes. A member roll that lists
+// "*" made every namespace a member, so its mesh too stays cluster-wide: selectors naming only the
+// listed members would hide every other namespace from the new istiod.
 func (c *converter) scope(cp *maistra.ControlPlane, roll *maistra.MemberRoll, res *Result) {
 	if !res.MultiTenant {
 		c.find(Info, "spec.mode", "ClusterWide: the 2.6 control plane watched every namespace.",
-			"The Istio has no discovery selectors, so it watches every namespace as before. Red Hat recommends scoping every mesh with spec.values.meshConfig.discoverySelectors; add them once you know which namespaces the mesh needs.")
+			"The Istio has no discovery selectors, so it watches every namespace as before. "+scopeAdvice)
+		return
+	}
+	c.find(Warning, "spec.mode", "MultiTenant: 2.6 injected only the pods that asked for a sidecar (sidecar.istio.io/inject: \"true\") in the member namespaces.",
+		"With istio.io/rev on a namespace, 3.x injects every pod of it. Label the pods that must stay out of the mesh sidecar.istio.io/inject=false before moving their namespace.")
+	if roll != nil && slices.Contains(roll.Spec.Members, "*") {
+		res.AllNamespaces = true
+		c.find(Warning, "ServiceMeshMemberRoll spec.members", "The member roll listed \"*\": every namespace of the cluster was a member.",
+			"The Istio has no discovery selectors, so it watches every namespace as 2.6 did. "+scopeAdvice)
 		return
 	}
 	names := append([]string{cp.Namespace}, res.Members...)
@@ -249,8 +265,6 @@ func (c *converter) scope(cp *maistra.ControlPlane, roll *maistra.MemberRoll, re
 			"Convert with the member roll (-f smmr.yaml, or read the cluster): the discovery selectors list only the control plane's namespace and the ServiceMeshMembers given.")
 	}
 	c.set(from, "meshConfig.discoverySelectors", selectors)
-	c.find(Warning, "spec.mode", "MultiTenant: 2.6 injected only the pods that asked for a sidecar (sidecar.istio.io/inject: \"true\") in the member namespaces.",
-		"With istio.io/rev on a namespace, 3.x injects every pod of it. Label the pods that must stay out of the mesh sidecar.istio.io/inject=false before moving their namespace.")
 }
 
 func (c *converter) cluster() {

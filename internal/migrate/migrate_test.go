@@ -238,3 +238,47 @@ func TestConvertOptions(t *testing.T) {
 		t.Errorf("converted %+v and %+v", res.Istio.Object, res.CNI.Object)
 	}
 }
+
+// The member roll decides what the new istiod watches: the listed members and the roll's selectors,
+// or, when the roll lists "*" (every namespace a member) or the mesh is cluster-wide, every
+// namespace, with a finding that says so.
+func TestDiscoverySelectorsFollowTheMemberRoll(t *testing.T) {
+	roll := func(members ...string) *maistra.MemberRoll {
+		return &maistra.MemberRoll{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: "istio-system"}, Spec: maistra.MemberRollSpec{Members: members}}
+	}
+	for _, tc := range []struct {
+		name    string
+		mode    string
+		roll    *maistra.MemberRoll
+		watches []string // nil: every namespace
+		finding string
+	}{
+		{name: "members", mode: maistra.ModeMultiTenant, roll: roll("venus", "mercury"), watches: []string{"istio-system", "mercury", "venus"}},
+		{name: "every namespace", mode: maistra.ModeMultiTenant, roll: roll("*"), finding: "ServiceMeshMemberRoll spec.members"},
+		{name: "every namespace and more", mode: maistra.ModeMultiTenant, roll: roll("venus", "*"), finding: "ServiceMeshMemberRoll spec.members"},
+		{name: "cluster-wide", mode: maistra.ModeClusterWide, roll: roll("venus"), finding: "spec.mode"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := convert(t, controlPlane("basic", tc.mode), tc.roll)
+			selectors, _ := nested(res.Istio.Object, "spec", "values", "meshConfig", "discoverySelectors").([]any)
+			var watches []string
+			if len(selectors) > 0 {
+				for _, v := range nested(selectors[0].(map[string]any), "matchExpressions").([]any)[0].(map[string]any)["values"].([]any) {
+					watches = append(watches, v.(string))
+				}
+			}
+			if !slices.Equal(watches, tc.watches) || len(selectors) > 1 {
+				t.Errorf("discovery selectors %v, want names %v", selectors, tc.watches)
+			}
+			if tc.finding != "" && !slices.ContainsFunc(res.Findings, func(f Finding) bool { return f.Field == tc.finding }) {
+				t.Errorf("no finding about %s: %+v", tc.finding, res.Findings)
+			}
+		})
+	}
+	rows := Check(&maistra.Inputs{ControlPlanes: []*maistra.ControlPlane{controlPlane("basic", maistra.ModeMultiTenant)}, MemberRolls: []*maistra.MemberRoll{roll("*")}}, ClusterFacts{SailAPI: true}, Options{})
+	if !slices.ContainsFunc(rows, func(r CheckRow) bool {
+		return r.Check == "istio-system/basic: mode" && r.Outcome == Warn && strings.Contains(r.Detail, "watches every namespace")
+	}) {
+		t.Errorf("the checklist does not warn that the Istio watches every namespace: %+v", rows)
+	}
+}
