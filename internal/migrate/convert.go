@@ -525,8 +525,13 @@ func (c *converter) security() {
 				"3.x's charts refuse the Kubernetes signer for istiod (global.pilotCertProvider=kubernetes), and istiod signs its own certificate by default; bosun did not carry the setting. Review how the proxies trust istiod before moving a namespace.")
 		}
 		if tls := cpl.TLS; tls != nil {
-			if tls.MinProtocolVersion != "" {
-				c.set("spec.security.controlPlane.tls.minProtocolVersion", "meshConfig.meshMTLS.minProtocolVersion", tls.MinProtocolVersion)
+			if v := tls.MinProtocolVersion; v != "" {
+				if to, ok := meshTLSVersion(v); ok {
+					c.set("spec.security.controlPlane.tls.minProtocolVersion", "meshConfig.meshMTLS.minProtocolVersion", to)
+				} else {
+					c.find(Warning, "spec.security.controlPlane.tls.minProtocolVersion", "Set the mesh's lowest TLS version to "+v+".",
+						"3.x accepts TLS_AUTO, TLSV1_2 or TLSV1_3 in spec.values.meshConfig.meshMTLS.minProtocolVersion and never goes below TLS 1.2; bosun did not carry "+v+": set one of those if you need a floor above 1.2.")
+				}
 			}
 			if len(tls.CipherSuites) > 0 {
 				c.set("spec.security.controlPlane.tls.cipherSuites", "meshConfig.meshMTLS.cipherSuites", toAny(tls.CipherSuites))
@@ -761,6 +766,17 @@ func (c *converter) techPreview() {
 		c.find(Warning, "spec.profiles", "The control plane merged the profiles "+strings.Join(ps, ", ")+" into its spec.",
 			"3.x profiles are Istio's, not 2.6's: convert from the cluster (or with status.appliedSpec) so that what the profiles set is carried.")
 	}
+}
+
+// meshTLSVersion is the 3.x value (meshConfig.meshMTLS.minProtocolVersion) of a 2.6 TLS version,
+// which 2.6 spells TLSv1_2; ok is false for the versions below 1.2, which 3.x does not offer, and for
+// values bosun does not know.
+func meshTLSVersion(v string) (string, bool) {
+	switch up := strings.ToUpper(v); up {
+	case "TLS_AUTO", "TLSV1_2", "TLSV1_3":
+		return up, true
+	}
+	return "", false
 }
 
 // caSection is the field of each certificate authority type's settings.

@@ -282,3 +282,20 @@ func TestDiscoverySelectorsFollowTheMemberRoll(t *testing.T) {
 		t.Errorf("the checklist does not warn that the Istio watches every namespace: %+v", rows)
 	}
 }
+
+// 2.6 spells TLS versions TLSv1_2; 3.x takes TLSV1_2 and has nothing below 1.2, which becomes a
+// finding instead of a value the API server refuses.
+func TestTLSVersionsIn3xSpelling(t *testing.T) {
+	for v, want := range map[string]string{"TLSv1_2": "TLSV1_2", "TLSv1_3": "TLSV1_3", "TLS_AUTO": "TLS_AUTO", "TLSv1_0": "", "TLSv1_1": "", "SSLv3": ""} {
+		cp := controlPlane("basic", maistra.ModeClusterWide)
+		cp.Spec.Security.ControlPlane = &maistra.ControlPlaneSecurity{TLS: &maistra.TLSConfig{MinProtocolVersion: v}}
+		res := convert(t, cp, nil)
+		got, _ := nested(res.Istio.Object, "spec", "values", "meshConfig", "meshMTLS", "minProtocolVersion").(string)
+		found := slices.ContainsFunc(res.Findings, func(f Finding) bool {
+			return f.Field == "spec.security.controlPlane.tls.minProtocolVersion" && strings.Contains(f.Did, v)
+		})
+		if got != want || found != (want == "") {
+			t.Errorf("%s: minProtocolVersion %q, finding %v; want %q", v, got, found, want)
+		}
+	}
+}
