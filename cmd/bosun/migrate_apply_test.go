@@ -148,7 +148,7 @@ spec: {}`)
 		"   labels:   kubectl label namespace earth istio.io/rev=ossm3 maistra.io/ignore-namespace=true istio-injection- --overwrite\n" +
 		"   restart:  nothing (no Deployment, StatefulSet or DaemonSet)\n" +
 		"   check:    bosun migrate verify earth --revision ossm3 (what bosun status -n earth shows)\n" +
-		"   go back:  kubectl label namespace earth istio-injection=enabled maistra.io/ignore-namespace- istio.io/rev- --overwrite, then restart the same workloads\n\n" +
+		"   go back:  kubectl label namespace earth istio.io/rev=basic maistra.io/ignore-namespace- --overwrite, then restart the same workloads\n\n" +
 		"2. namespace mercury\n"
 	if code != 0 || !strings.HasPrefix(stdout, want) || !strings.Contains(stdout, "   restart:  kubectl rollout restart deployment/details-v1 -n venus && kubectl rollout status deployment/details-v1 -n venus\n   restart:  kubectl rollout restart deployment/productpage-v1 -n venus") {
 		t.Errorf("plan: exit %d, stderr %s\n%s\nwant it to begin with\n%s", code, stderr, stdout, want)

@@ -76,7 +76,11 @@ func TestPlanOfAClusterWideMesh(t *testing.T) {
 			"   restart:  kubectl rollout restart statefulset/db -n venus && kubectl rollout status statefulset/db -n venus\n" +
 			"   check:    bosun migrate verify venus --revision ossm3 (what bosun status -n venus shows)\n" +
 			"   go back:  kubectl label namespace venus istio-injection=enabled maistra.io/ignore-namespace- istio.io/rev- --overwrite, then restart the same workloads\n",
+		// A namespace labelled for the 2.6 revision goes back to that label; one moved already, whose
+		// labels before are gone, to the label 2.6 serves in cluster-wide mode.
 		"2. namespace mars\n",
+		"   go back:  kubectl label namespace mars istio.io/rev=basic maistra.io/ignore-namespace- --overwrite, then restart the same workloads\n",
+		"   go back:  kubectl label namespace earth istio-injection=enabled maistra.io/ignore-namespace- istio.io/rev- --overwrite, then restart the same workloads\n",
 		"   restart:  nothing (no Deployment, StatefulSet or DaemonSet)\n",
 	} {
 		if !strings.Contains(text.String(), want) {

@@ -103,19 +103,45 @@ func NewPlan(res *Result, namespaces []NamespaceState, only []string) (*Plan, er
 	for _, n := range names {
 		ns := byName[n]
 		step := Step{
-			Namespace:  n,
-			Set:        map[string]string{LabelIgnoreNamespace: "true", LabelRev: res.Revision},
-			Remove:     []string{LabelInjection},
-			Restart:    sortedWorkloads(ns.Workloads),
-			BackRemove: []string{LabelIgnoreNamespace, LabelRev},
+			Namespace: n,
+			Set:       map[string]string{LabelIgnoreNamespace: "true", LabelRev: res.Revision},
+			Remove:    []string{LabelInjection},
+			Restart:   sortedWorkloads(ns.Workloads),
 		}
-		if !res.MultiTenant {
-			// In cluster-wide mode 2.6 injects the namespaces labelled istio-injection=enabled.
-			step.BackSet = map[string]string{LabelInjection: "enabled"}
-		}
+		step.BackSet, step.BackRemove = wayBack(step, ns.Labels, res.MultiTenant)
 		p.Steps = append(p.Steps, step)
 	}
 	return p, nil
+}
+
+// wayBack is the label changes that return a namespace to 2.6. A namespace not moved yet gets back
+// the values it has now of every label the step changes (istio.io/rev=<2.6 revision> stays that, not
+// istio-injection=enabled); one already moved, whose labels before are gone, gets what 2.6 selects:
+// istio-injection=enabled in cluster-wide mode, no label in multitenant mode, where 2.x's own
+// maistra.io/member-of label selects it.
+func wayBack(step Step, labels map[string]string, multiTenant bool) (set map[string]string, remove []string) {
+	if step.Labelled(labels) {
+		if !multiTenant {
+			set = map[string]string{LabelInjection: "enabled"}
+		}
+		return set, []string{LabelIgnoreNamespace, LabelRev}
+	}
+	set = map[string]string{}
+	// The labels the step sets, in the order the article names them: removed where the namespace
+	// has none.
+	for _, k := range []string{LabelIgnoreNamespace, LabelRev} {
+		if v, ok := labels[k]; ok {
+			set[k] = v
+		} else {
+			remove = append(remove, k)
+		}
+	}
+	for _, k := range step.Remove {
+		if v, ok := labels[k]; ok {
+			set[k] = v
+		}
+	}
+	return set, remove
 }
 
 func sortedWorkloads(ws []Workload) []Workload {
