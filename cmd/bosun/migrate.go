@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -581,35 +582,51 @@ func mergePatch(ctx context.Context, c client.Client, obj client.Object, body ma
 // workloadObject is the Deployment, StatefulSet or DaemonSet a step restarts.
 func workloadObject(wl migrate.Workload, namespace string) (client.Object, error) {
 	meta := metav1.ObjectMeta{Name: wl.Name, Namespace: namespace}
+	var obj client.Object
 	switch wl.Kind {
 	case "deployment":
-		return &appsv1.Deployment{ObjectMeta: meta}, nil
+		obj = &appsv1.Deployment{ObjectMeta: meta}
 	case "statefulset":
-		return &appsv1.StatefulSet{ObjectMeta: meta}, nil
+		obj = &appsv1.StatefulSet{ObjectMeta: meta}
 	case "daemonset":
-		return &appsv1.DaemonSet{ObjectMeta: meta}, nil
+		obj = &appsv1.DaemonSet{ObjectMeta: meta}
+	default:
+		return nil, fmt.Errorf("unknown workload kind %q", wl.Kind)
 	}
-	return nil, fmt.Errorf("unknown workload kind %q", wl.Kind)
+	return obj, nil
 }
 
-// rolledOut returns nil once every Deployment the step restarted has rolled out, as kubectl rollout
-// status decides: the controller saw the new template, and every replica is updated and available.
+// rolledOut returns nil once every workload the step restarted has rolled out, as bosun decides
+// istiod's readiness (kstatus): the controller saw the new template, and every replica is updated
+// and ready. It covers the StatefulSets and DaemonSets the step restarts too, as the script's
+// kubectl rollout status does.
 func rolledOut(ctx context.Context, c client.Client, step migrate.Step) error {
 	for _, wl := range step.Restart {
-		if wl.Kind != "deployment" {
-			continue
-		}
-		d := &appsv1.Deployment{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: step.Namespace, Name: wl.Name}, d); err != nil {
+		obj, err := workloadObject(wl, step.Namespace)
+		if err != nil {
 			return err
 		}
-		want := int32(1)
-		if d.Spec.Replicas != nil {
-			want = *d.Spec.Replicas
+		if err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
 		}
-		s := d.Status
-		if s.ObservedGeneration < d.Generation || s.UpdatedReplicas < want || s.Replicas > s.UpdatedReplicas || s.AvailableReplicas < want {
-			return fmt.Errorf("deployment %s/%s is rolling out (%d of %d updated)", step.Namespace, wl.Name, s.UpdatedReplicas, want)
+		// kstatus tells the kinds apart by the object's apiVersion and kind, which a typed Get leaves
+		// empty.
+		gvk, err := c.GroupVersionKindFor(obj)
+		if err != nil {
+			return err
+		}
+		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+		if err != nil {
+			return err
+		}
+		u := &unstructured.Unstructured{Object: m}
+		u.SetGroupVersionKind(gvk)
+		res, err := status.Compute(u)
+		if err != nil {
+			return fmt.Errorf("reading the rollout of %s/%s: %w", wl.Kind, wl.Name, err)
+		}
+		if res.Status != status.CurrentStatus {
+			return fmt.Errorf("%s %s/%s is rolling out: %s", wl.Kind, step.Namespace, wl.Name, res.Message)
 		}
 	}
 	return nil
