@@ -130,6 +130,14 @@ func (o *migrateOptions) inputs(ctx context.Context, stdin io.Reader) (*maistra.
 	return maistra.Decode(objs)
 }
 
+// clusterOnly refuses -f for a command that reads only the cluster, rather than ignore the files.
+func (o *migrateOptions) clusterOnly(command string) error {
+	if len(o.files) > 0 {
+		return fmt.Errorf("bosun migrate %s reads the cluster, not files: drop -f (convert and plan take files)", command)
+	}
+	return nil
+}
+
 // controlPlaneOf picks the control plane --smcp names, or the only one.
 func (o *migrateOptions) controlPlaneOf(in *maistra.Inputs) (*maistra.ControlPlane, error) {
 	var names []string
@@ -263,6 +271,9 @@ whether bosun's API is installed. It exits with 1 when an item fails.`,
   bosun migrate check -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.clusterOnly("check"); err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			if ctx == nil {
 				ctx = context.Background()
@@ -643,6 +654,9 @@ namespace is due for a restart; otherwise it says what is wrong and exits with 1
 		Example: `  bosun migrate verify mercury --revision ossm3`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.clusterOnly("verify"); err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			if ctx == nil {
 				ctx = context.Background()

@@ -105,6 +105,8 @@ func TestMigrateConvertRefuses(t *testing.T) {
 		{name: "no such control plane", args: []string{"migrate", "convert", "-f", two, "--smcp", "z/c"}, stderr: "Error: no ServiceMeshControlPlane z/c: the input has one/a, two/b\n"},
 		{name: "name clash", args: []string{"migrate", "convert", "-f", named}, stderr: "Error: the Istio's name \"ossm3\" is the ServiceMeshControlPlane's, which is the 2.6 control plane's revision: choose another with --name\n"},
 		{name: "default", args: []string{"migrate", "convert", "-f", two, "--smcp", "a", "--name", "default"}, stderr: "Error: an Istio named default serves the namespaces labelled istio-injection=enabled, which the 2.6 control plane still serves during the migration: choose another name with --name\n"},
+		{name: "check reads the cluster only", args: []string{"migrate", "check", "-f", two}, stderr: "Error: bosun migrate check reads the cluster, not files: drop -f (convert and plan take files)\n"},
+		{name: "verify reads the cluster only", args: []string{"migrate", "verify", "mercury", "-f", two}, stderr: "Error: bosun migrate verify reads the cluster, not files: drop -f (convert and plan take files)\n"},
 		{name: "an extension provider Istio does not know", args: []string{"migrate", "convert", "-f", badProvider}, stderr: "colour"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
