@@ -64,29 +64,42 @@ type Plan struct {
 // NewPlan lists the steps that move the 2.6 control plane's namespaces to the converted one, in a
 // stable order: the namespaces named in only, in that order, or else every namespace the 2.6 mesh
 // covers (in multitenant mode the members, named or labelled maistra.io/member-of by 2.x; in
-// cluster-wide mode those labelled for the 2.6 injector), sorted by name. Namespaces already moved stay in the plan, so that a plan made while a
-// migration is under way is the same as the first: its steps are then done (Done). The control
-// plane's own namespace is never moved.
+// cluster-wide mode those labelled for the 2.6 injector), sorted by name. A namespace named in only
+// must exist, be named once and, in a multitenant mesh, be a member, which the converted Istio's
+// discovery selectors select. Namespaces already moved stay in the plan, so that a plan made while a
+// migration is under way is the same as the first. The control plane's own namespace is never moved.
 func NewPlan(res *Result, namespaces []NamespaceState, only []string) (*Plan, error) {
 	byName := map[string]NamespaceState{}
 	for _, ns := range namespaces {
 		byName[ns.Name] = ns
 	}
+	// A member of a multitenant mesh is named by its member roll or a ServiceMeshMember, or labelled
+	// by 2.x (which covers the roll's memberSelectors and "*").
+	member := func(ns NamespaceState) bool {
+		return ns.Name != res.Namespace && (slices.Contains(res.Members, ns.Name) || ns.Labels[LabelMemberOf] == res.Namespace)
+	}
 	var names []string
 	switch {
 	case len(only) > 0:
-		for _, n := range only {
-			if _, ok := byName[n]; !ok {
+		for i, n := range only {
+			ns, ok := byName[n]
+			switch {
+			case !ok:
 				return nil, fmt.Errorf("namespace %q does not exist", n)
-			}
-			if n == res.Namespace {
+			case n == res.Namespace:
 				return nil, fmt.Errorf("namespace %q is the control plane's: it is not moved", n)
+			case slices.Contains(only[:i], n):
+				return nil, fmt.Errorf("namespace %q is named twice: name each namespace once", n)
+			case res.MultiTenant && !res.AllNamespaces && !member(ns):
+				// The new Istio's discovery selectors list the members only: it would inject the
+				// namespace's pods without programming them.
+				return nil, fmt.Errorf("namespace %q is not a member of the multitenant mesh %s/%s (not in its member roll, no ServiceMeshMember, no label %s=%s), so the converted Istio does not discover it: add it to the member roll first, or leave it out of -n", n, res.Namespace, res.Old, LabelMemberOf, res.Namespace)
 			}
 		}
 		names = only
 	case res.MultiTenant:
 		for _, ns := range namespaces {
-			if ns.Name != res.Namespace && (slices.Contains(res.Members, ns.Name) || ns.Labels[LabelMemberOf] == res.Namespace) {
+			if member(ns) {
 				names = append(names, ns.Name)
 			}
 		}
