@@ -138,6 +138,11 @@ func Convert(cp *maistra.ControlPlane, roll *maistra.MemberRoll, members []*mais
 		spec = cp.Status.AppliedSpec
 		c.spec = spec
 		c.find(Info, "status.appliedSpec", "The 2.6 operator merged the profiles into the spec it applied.", "bosun converted the applied spec, so that settings the profiles made are carried too.")
+	} else {
+		// A spec alone does not say what 2.6's profiles turned on: the default profile installs
+		// gateways, add-ons and Jaeger tracing that the spec need not mention.
+		c.find(Info, "status.appliedSpec", "Not in the input: the spec the 2.6 operator applied, with its profiles merged in.",
+			"bosun converted the spec alone, so what a profile turned on without the spec saying so (the default profile's gateways, add-ons and tracing) is neither carried nor reported. Convert from the cluster, or from kubectl get smcp -o yaml, which has the status.")
 	}
 	res := &Result{Revision: name, Namespace: cp.Namespace, Old: cp.Name, MultiTenant: spec.Mode != maistra.ModeClusterWide}
 	res.Members = memberNamespaces(cp, roll, members)

@@ -60,7 +60,9 @@ func TestEveryFieldLeavesATrace(t *testing.T) {
 				}
 			}
 			if why, ok := silentAlone[path.path]; ok {
-				t.Skip(why)
+				// Leaving no trace is right for this field: the test passes, and says why.
+				t.Logf("no trace, rightly: %s", why)
+				return
 			}
 			t.Errorf("set alone to %v, %s is neither carried nor reported", path.sample, path.path)
 		})
