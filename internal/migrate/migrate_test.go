@@ -142,6 +142,11 @@ func TestPlanOfAMultitenantMesh(t *testing.T) {
 			t.Errorf("-n %s: %v, want %q", only, err, want)
 		}
 	}
+	// A mesh whose namespaces bosun does not find is no plan to run: bosun says where it looked.
+	want := "no namespace of the 2.6 mesh istio-system/basic found: bosun looks for the members its member roll or a ServiceMeshMember names, and the namespaces labelled maistra.io/member-of=istio-system; name the namespaces to move with -n"
+	if _, err := NewPlan(res, []NamespaceState{{Name: "istio-system"}, {Name: "pluto"}}, nil); err == nil || err.Error() != want {
+		t.Errorf("without members in the cluster: %v, want %q", err, want)
+	}
 }
 
 func TestStepLabelled(t *testing.T) {

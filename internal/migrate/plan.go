@@ -112,6 +112,13 @@ func NewPlan(res *Result, namespaces []NamespaceState, only []string) (*Plan, er
 		}
 		slices.Sort(names)
 	}
+	if len(names) == 0 {
+		rule := fmt.Sprintf("bosun looks for the namespaces labelled %s=enabled or %s=%s", LabelInjection, LabelRev, res.Old)
+		if res.MultiTenant {
+			rule = fmt.Sprintf("bosun looks for the members its member roll or a ServiceMeshMember names, and the namespaces labelled %s=%s", LabelMemberOf, res.Namespace)
+		}
+		return nil, fmt.Errorf("no namespace of the 2.6 mesh %s/%s found: %s; name the namespaces to move with -n", res.Namespace, res.Old, rule)
+	}
 	p := &Plan{ControlPlane: res.Namespace + "/" + res.Old, Old: res.Old, Revision: res.Revision}
 	for _, n := range names {
 		ns := byName[n]
