@@ -28,6 +28,7 @@ import (
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/config/crd"
+	"github.com/bosun-mesh/bosun/internal/catalog"
 	"github.com/bosun-mesh/bosun/internal/meshview"
 	"github.com/bosun-mesh/bosun/internal/migrate"
 	"github.com/bosun-mesh/bosun/internal/migrate/maistra"
@@ -163,6 +164,16 @@ func (o *migrateOptions) controlPlaneOf(in *maistra.Inputs) (*maistra.ControlPla
 func (o *migrateOptions) converted(ctx context.Context, stdin io.Reader) (*migrate.Result, error) {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if v := o.convert.Version; v != "" {
+		// The catalog decides which versions bosun installs, for bosun render as for the operator.
+		cat, err := catalog.Load(o.versionsFile)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := cat.Resolve(v); err != nil {
+			return nil, fmt.Errorf("--version: %w", err)
+		}
 	}
 	in, err := o.inputs(ctx, stdin)
 	if err != nil {

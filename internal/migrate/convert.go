@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/bosun-mesh/bosun/internal/migrate/maistra"
 )
@@ -126,6 +127,13 @@ func (c *converter) find(sev Severity, field, did, now string) {
 // choice of options that cannot work; anything about the 2.6 mesh is a Finding.
 func Convert(cp *maistra.ControlPlane, roll *maistra.MemberRoll, members []*maistra.Member, unknown []string, o Options) (*Result, error) {
 	name := cmp.Or(o.Name, DefaultName)
+	// The name is the revision, which namespaces and pods name in their istio.io/rev label.
+	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+		return nil, fmt.Errorf("--name %q cannot name a revision: %s", name, strings.Join(errs, "; "))
+	}
+	if errs := validation.IsDNS1123Label(o.CNINamespace); o.CNINamespace != "" && len(errs) > 0 {
+		return nil, fmt.Errorf("--cni-namespace %q is no namespace name: %s", o.CNINamespace, strings.Join(errs, "; "))
+	}
 	switch name {
 	case cp.Name:
 		return nil, fmt.Errorf("the Istio's name %q is the ServiceMeshControlPlane's, which is the 2.6 control plane's revision: choose another with --name", name)
