@@ -27,12 +27,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
-	"github.com/bosun-mesh/bosun/config/crd"
 	"github.com/bosun-mesh/bosun/internal/catalog"
 	"github.com/bosun-mesh/bosun/internal/meshview"
 	"github.com/bosun-mesh/bosun/internal/migrate"
 	"github.com/bosun-mesh/bosun/internal/migrate/maistra"
-	"github.com/bosun-mesh/bosun/internal/schemacheck"
 )
 
 // migrateOptions are the flags the migrate commands share.
@@ -210,11 +208,7 @@ func checkConverted(ctx context.Context, res *migrate.Result) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	crds, err := crd.CRDs()
-	if err != nil {
-		return err
-	}
-	checker, err := schemacheck.New(crds)
+	checker, err := newSchemaChecker()
 	if err != nil {
 		return err
 	}
