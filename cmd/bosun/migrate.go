@@ -382,6 +382,9 @@ interrupted --apply is resumed by running it again.`,
   bosun migrate plan --apply`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := po.check(); err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			if ctx == nil {
 				ctx = context.Background()
@@ -407,10 +410,8 @@ interrupted --apply is resumed by running it again.`,
 				return applyPlan(ctx, cmd.OutOrStdout(), c, cfg, o, po, p)
 			case po.format == "sh":
 				return p.Shell(cmd.OutOrStdout())
-			case po.format == "text":
-				return p.Text(cmd.OutOrStdout())
 			}
-			return fmt.Errorf("--format %q: use text or sh", po.format)
+			return p.Text(cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
@@ -420,6 +421,19 @@ interrupted --apply is resumed by running it again.`,
 	f.DurationVar(&po.timeout, "timeout", 10*time.Minute, "with --apply: how long each namespace may take to pass its check")
 	f.DurationVar(&po.interval, "interval", 2*time.Second, "with --apply: how often to read the cluster while waiting for a check")
 	return cmd
+}
+
+// check refuses flags that cannot work before anything is read or changed.
+func (po *planOptions) check() error {
+	switch {
+	case po.format != "text" && po.format != "sh":
+		return fmt.Errorf("--format %q: use text or sh", po.format)
+	case po.apply && po.interval <= 0:
+		return fmt.Errorf("--interval %s: use a positive duration, such as 2s", po.interval)
+	case po.apply && po.timeout <= 0:
+		return fmt.Errorf("--timeout %s: use a positive duration, such as 10m", po.timeout)
+	}
+	return nil
 }
 
 // workloadKinds are the kinds a step restarts, as kubectl names them.

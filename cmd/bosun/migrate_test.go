@@ -108,6 +108,8 @@ func TestMigrateConvertRefuses(t *testing.T) {
 		{name: "a version bosun does not install", args: []string{"migrate", "convert", "-f", two, "--smcp", "a", "--version", "v1.99.0"}, stderr: "Error: --version: spec.version \"v1.99.0\" is not a version bosun knows; set it to one of: "},
 		{name: "a name no revision can have", args: []string{"migrate", "convert", "-f", two, "--smcp", "a", "--name", "Mesh_3"}, stderr: "Error: --name \"Mesh_3\" cannot name a revision: "},
 		{name: "a CNI namespace no namespace can have", args: []string{"migrate", "convert", "-f", two, "--smcp", "a", "--cni-namespace", "istio cni"}, stderr: "Error: --cni-namespace \"istio cni\" is no namespace name: "},
+		{name: "a format plan does not print", args: []string{"migrate", "plan", "-f", two, "--format", "json"}, stderr: "Error: --format \"json\": use text or sh\n"},
+		{name: "an interval of nothing", args: []string{"migrate", "plan", "-f", two, "--apply", "--interval", "0s"}, stderr: "Error: --interval 0s: use a positive duration, such as 2s\n"},
 		{name: "check reads the cluster only", args: []string{"migrate", "check", "-f", two}, stderr: "Error: bosun migrate check reads the cluster, not files: drop -f (convert and plan take files)\n"},
 		{name: "verify reads the cluster only", args: []string{"migrate", "verify", "mercury", "-f", two}, stderr: "Error: bosun migrate verify reads the cluster, not files: drop -f (convert and plan take files)\n"},
 		{name: "an extension provider Istio does not know", args: []string{"migrate", "convert", "-f", badProvider}, stderr: "colour"},
