@@ -9,6 +9,7 @@ package migrate
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -654,7 +655,7 @@ func (c *converter) runtime() {
 	if r == nil {
 		return
 	}
-	for _, name := range sortedKeys(r.Components) {
+	for _, name := range slices.Sorted(maps.Keys(r.Components)) {
 		comp := r.Components[name]
 		if comp == nil {
 			continue
@@ -703,7 +704,7 @@ func (c *converter) runtime() {
 			if ct.Resources != nil {
 				c.set(field+".container.resources", "pilot.resources", mustAny(ct.Resources))
 			}
-			for _, k := range sortedKeys(ct.Env) {
+			for _, k := range slices.Sorted(maps.Keys(ct.Env)) {
 				c.set(field+".container.env."+k, "pilot.env."+k, ct.Env[k])
 			}
 			if imageSettings(ct) {
@@ -771,7 +772,7 @@ func (c *converter) meshConfig() {
 }
 
 func (c *converter) techPreview() {
-	for _, k := range sortedKeys(c.spec.TechPreview) {
+	for _, k := range slices.Sorted(maps.Keys(c.spec.TechPreview)) {
 		c.find(Warning, "spec.techPreview."+k, "A technology preview value passed to 2.6's charts.",
 			"bosun did not convert it: find its 3.x field under spec.values (Istio's Helm values) if you still need it.")
 	}

@@ -3,6 +3,7 @@ package migrate
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -50,12 +51,12 @@ func (c *converter) gatewayObjects(cpNamespace, rev string) []*unstructured.Unst
 	if eg := g.ClusterEgress; eg != nil && !eg.Off() {
 		all = append(all, gateway{field: "spec.gateways.egress", name: "istio-egressgateway", cfg: eg})
 	}
-	for _, name := range sortedKeys(g.AdditionalIngress) {
+	for _, name := range slices.Sorted(maps.Keys(g.AdditionalIngress)) {
 		if in := g.AdditionalIngress[name]; in != nil && !in.Off() {
 			all = append(all, gateway{field: "spec.gateways.additionalIngress." + name, name: name, ingress: true, cfg: &in.GatewayConfig, sds: in.SDS})
 		}
 	}
-	for _, name := range sortedKeys(g.AdditionalEgress) {
+	for _, name := range slices.Sorted(maps.Keys(g.AdditionalEgress)) {
 		if eg := g.AdditionalEgress[name]; eg != nil && !eg.Off() {
 			all = append(all, gateway{field: "spec.gateways.additionalEgress." + name, name: name, cfg: eg})
 		}
@@ -178,19 +179,10 @@ func toAnyMap(m map[string]string) map[string]any {
 	return out
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // levels writes component log levels as Istio's flags take them: "a:debug,b:info", sorted.
 func levels(m map[string]string) string {
 	var parts []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, k+":"+m[k])
 	}
 	return strings.Join(parts, ",")
