@@ -104,8 +104,12 @@ type converter struct {
 
 // set puts value at the dotted path under spec.values and records the mapping from the 2.6 field.
 func (c *converter) set(from, path string, value any) {
-	m := c.values
-	keys := strings.Split(path, ".")
+	put(c.values, strings.Split(path, "."), value)
+	c.mapped = append(c.mapped, Mapping{From: from, To: "spec.values." + path})
+}
+
+// put sets value at the path of nested maps, making the maps on the way.
+func put(m map[string]any, keys []string, value any) {
 	for _, k := range keys[:len(keys)-1] {
 		next, ok := m[k].(map[string]any)
 		if !ok {
@@ -115,7 +119,6 @@ func (c *converter) set(from, path string, value any) {
 		m = next
 	}
 	m[keys[len(keys)-1]] = value
-	c.mapped = append(c.mapped, Mapping{From: from, To: "spec.values." + path})
 }
 
 // find records a finding about a 2.6 field.

@@ -167,16 +167,3 @@ func sample(t reflect.Type) any {
 	}
 	return map[string]any{"k": "v"}
 }
-
-// put sets value at the path of nested maps.
-func put(m map[string]any, keys []string, value any) {
-	for _, k := range keys[:len(keys)-1] {
-		next, ok := m[k].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			m[k] = next
-		}
-		m = next
-	}
-	m[keys[len(keys)-1]] = value
-}
