@@ -403,6 +403,11 @@ func (c *converter) proxy() {
 	if in := p.Injection; in != nil {
 		if in.AutoInject != nil {
 			c.set("spec.proxy.injection.autoInject", "sidecarInjectorWebhook.enableNamespacesByDefault", *in.AutoInject)
+			if *in.AutoInject {
+				// Istio's charts give the unlabelled namespaces to the default revision only.
+				c.find(Warning, "spec.proxy.injection.autoInject", "2.6 injected the pods of namespaces that carry no injection label.",
+					"In 3.x only the revision named default, or an IstioRevisionTag named default, injects unlabelled namespaces; the converted revision is neither, so the setting does nothing until you create an IstioRevisionTag default for it after the migration. Until then, a namespace gets the new revision's sidecars only with istio.io/rev, as the plan labels the mesh's namespaces.")
+			}
 		}
 		if len(in.AlwaysInjectSelector) > 0 {
 			c.set("spec.proxy.injection.alwaysInjectSelector", "sidecarInjectorWebhook.alwaysInjectSelector", mustAny(in.AlwaysInjectSelector))

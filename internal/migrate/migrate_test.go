@@ -314,3 +314,20 @@ func TestTLSVersionsIn3xSpelling(t *testing.T) {
 		}
 	}
 }
+
+// autoInject is carried, and when it asked for unlabelled namespaces to be injected, a finding says
+// that the converted revision does not do that: only the one named default does.
+func TestAutoInjectOfUnlabelledNamespaces(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		cp := controlPlane("basic", maistra.ModeClusterWide)
+		cp.Spec.Proxy = &maistra.ProxyConfig{Injection: &maistra.ProxyInjection{AutoInject: &on}}
+		res := convert(t, cp, nil)
+		if got := nested(res.Istio.Object, "spec", "values", "sidecarInjectorWebhook", "enableNamespacesByDefault"); got != on {
+			t.Errorf("autoInject %v: enableNamespacesByDefault %v", on, got)
+		}
+		found := slices.ContainsFunc(res.Findings, func(f Finding) bool { return f.Field == "spec.proxy.injection.autoInject" })
+		if found != on {
+			t.Errorf("autoInject %v: a finding about it: %v", on, found)
+		}
+	}
+}
