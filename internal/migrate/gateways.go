@@ -108,10 +108,6 @@ func (c *converter) gateway(gw gateway, cpNamespace, rev string) []*unstructured
 			svcMeta["annotations"] = toAnyMap(md.Annotations)
 		}
 	}
-	podLabels := map[string]any{"sidecar.istio.io/inject": "true"}
-	for k, v := range selector {
-		podLabels[k] = v
-	}
 	return []*unstructured.Unstructured{
 		{Object: map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": name, "namespace": ns}}},
 		{Object: map[string]any{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": map[string]any{"name": name, "namespace": ns},
@@ -126,7 +122,10 @@ func (c *converter) gateway(gw gateway, cpNamespace, rev string) []*unstructured
 					"metadata": map[string]any{
 						// The gateway template makes the injected proxy the pod's only container.
 						"annotations": map[string]any{"inject.istio.io/templates": "gateway"},
-						"labels":      podLabels,
+						// istio.io/rev alone asks the new revision for the proxy. The pods carry
+						// no sidecar.istio.io/inject=true, which a multitenant 2.6 injector would
+						// also answer in a member namespace.
+						"labels": toAnyMap(selector),
 					},
 					"spec": map[string]any{
 						"serviceAccountName": name,
