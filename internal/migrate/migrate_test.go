@@ -50,6 +50,8 @@ func TestPlanOfAClusterWideMesh(t *testing.T) {
 		{Name: "mars", Labels: map[string]string{"istio.io/rev": "basic"}},
 		{Name: "istio-system", Labels: map[string]string{"istio-injection": "enabled"}},
 		{Name: "pluto"},
+		// A member of another control plane's mesh.
+		{Name: "neptune", Labels: map[string]string{"istio-injection": "enabled", "maistra.io/member-of": "other-system"}},
 	}
 	p, err := NewPlan(res, states, nil)
 	if err != nil {

@@ -106,7 +106,9 @@ func NewPlan(res *Result, namespaces []NamespaceState, only []string) (*Plan, er
 		slices.Sort(names)
 	default:
 		for _, ns := range namespaces {
-			if ns.Name != res.Namespace && (ns.Labels[LabelInjection] == "enabled" || ns.Labels[LabelRev] == res.Old || ns.Labels[LabelRev] == res.Revision) {
+			// A member of another control plane's mesh is that mesh's to move, whatever it is labelled.
+			other := ns.Labels[LabelMemberOf] != "" && ns.Labels[LabelMemberOf] != res.Namespace
+			if ns.Name != res.Namespace && !other && (ns.Labels[LabelInjection] == "enabled" || ns.Labels[LabelRev] == res.Old || ns.Labels[LabelRev] == res.Revision) {
 				names = append(names, ns.Name)
 			}
 		}
