@@ -588,7 +588,13 @@ func (a *applier) waitForCheck(ctx context.Context, step migrate.Step) (meshview
 		st, last = verifyNamespace(ctx, a.c, a.mc, a.o, step.Namespace, a.revision)
 		return last == nil, nil
 	})
-	if err != nil {
+	switch {
+	case err != nil && last == nil:
+		// Stopped (Ctrl-C) before the first check.
+		return st, err
+	case err != nil && ctx.Err() != nil:
+		return st, fmt.Errorf("stopped before the check passed (%w): %v", ctx.Err(), last)
+	case err != nil:
 		return st, fmt.Errorf("the check did not pass within %s: %v", a.po.timeout, last)
 	}
 	return st, nil
