@@ -28,6 +28,6 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newRenderCommand(), newCreateRemoteSecretCommand(), newStatusCommand())
+	root.AddCommand(newVersionCommand(), newRenderCommand(), newCreateRemoteSecretCommand(), newStatusCommand(), newMigrateCommand())
 	return root
 }

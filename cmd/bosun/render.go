@@ -94,11 +94,7 @@ func runRender(stdin io.Reader, out io.Writer, o *renderOptions) error {
 		}
 		objs = append(objs, read...)
 	}
-	crds, err := crd.CRDs()
-	if err != nil {
-		return err
-	}
-	checker, err := schemacheck.New(crds)
+	checker, err := newSchemaChecker()
 	if err != nil {
 		return err
 	}
@@ -108,6 +104,16 @@ func runRender(stdin io.Reader, out io.Writer, o *renderOptions) error {
 		return err
 	}
 	return printResults(out, results, o.crds)
+}
+
+// newSchemaChecker checks manifests against bosun's CRDs as the API server would, offline: for bosun
+// render and for what bosun migrate convert prints.
+func newSchemaChecker() (*schemacheck.Checker, error) {
+	crds, err := crd.CRDs()
+	if err != nil {
+		return nil, err
+	}
+	return schemacheck.New(crds)
 }
 
 // readManifests reads every YAML document of a file (or standard input for "-").

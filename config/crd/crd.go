@@ -53,15 +53,21 @@ func CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 // Install applies bosun's CRDs with server-side apply and waits until the API server serves every one of
 // them (condition Established, and a list of each served version answers) or the timeout passes.
 func Install(ctx context.Context, cfg *rest.Config, timeout time.Duration) error {
+	crds, err := CRDs()
+	if err != nil {
+		return err
+	}
+	return InstallThese(ctx, cfg, crds, timeout)
+}
+
+// InstallThese applies the CRDs as Install applies bosun's, and waits as it does: for test stand-ins
+// of other projects' CRDs too.
+func InstallThese(ctx context.Context, cfg *rest.Config, crds []*apiextensionsv1.CustomResourceDefinition, timeout time.Duration) error {
 	client, err := apiextensionsclient.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
 	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	crds, err := CRDs()
 	if err != nil {
 		return err
 	}
