@@ -72,12 +72,18 @@ func (c *Checker) renderTarget(ch Change) error {
 	if c.Renderer == nil {
 		return nil
 	}
-	reqs, err := c.Env.RevisionCharts(ch.Target)
+	return RenderTarget(c.Env, c.Renderer, ch.Target)
+}
+
+// RenderTarget renders the charts of a change's target revision (desired.Env.RevisionCharts) and
+// returns why they do not render with its values, or nil: the Snapshot's Render.
+func RenderTarget(env desired.Env, r *render.Renderer, target *v1.IstioRevision) error {
+	reqs, err := env.RevisionCharts(target)
 	if err != nil {
 		return err
 	}
 	for _, req := range reqs {
-		if _, err := c.Renderer.RenderObjects(req); err != nil {
+		if _, err := r.RenderObjects(req); err != nil {
 			return err
 		}
 	}
