@@ -62,15 +62,19 @@ func TestPreflightRefusesAChangeTheCNIWouldBreak(t *testing.T) {
 	if err := c.Get(t.Context(), client.ObjectKey{Name: next}, &v1.IstioRevision{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("IstioRevision %s: %v, want it not created while the change is refused", next, err)
 	}
-	// Another reconcile of the refused Istio tells nothing again.
+	// Another reconcile of the refused Istio tells nothing again, and writes nothing.
 	n := istioReconciles(t)
 	operatortest.Update(t, c, istio, func(i *v1.Istio) { i.Annotations = map[string]string{"example.com/poke": "1"} })
+	poked := istio.ResourceVersion
 	operatortest.WaitFor(t, "another reconcile of the Istios", func(context.Context) error {
 		if got := istioReconciles(t); got <= n {
 			return fmt.Errorf("%v reconciles, want more than %v", got, n)
 		}
 		return nil
 	})
+	if err := c.Get(t.Context(), client.ObjectKey{Name: "pfcni"}, istio); err != nil || istio.ResourceVersion != poked {
+		t.Errorf("the Istio went from resourceVersion %s to %s (%v): a reconcile of a refusal that stands wrote it", poked, istio.ResourceVersion, err)
+	}
 	if got := refusalCount(t, v1.ReasonPreflightFailed) - refusals; got != 1 {
 		t.Errorf("bosun_refusals_total{kind=Istio,reason=PreflightFailed} grew by %v, want 1", got)
 	}
