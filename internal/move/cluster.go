@@ -215,7 +215,16 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, t
 		return nil, nil, fmt.Errorf("listing the ReplicaSets of namespace %s: %w", ns.Name, err)
 	}
 	due := map[[2]string]int{}
+	// The pods istiod deployed for a Gateway opt out of injection (istiod renders their proxy itself):
+	// they are due while an old revision of the mesh rendered them, by Gateway.
+	gatewayDue := map[string]int{}
 	if err := listMetadata(ctx, m.API, "Pod", ns.Name, func(p *metav1.PartialObjectMetadata) {
+		if name := p.Labels[LabelGatewayName]; name != "" && p.Labels[LabelGatewayManaged] != "" && p.DeletionTimestamp.IsZero() {
+			if runs := p.Annotations[inuse.AnnotationRev]; mine[runs] && runs != target.Revision {
+				gatewayDue[name]++
+			}
+			return
+		}
 		if !p.DeletionTimestamp.IsZero() || !Due(inuse.Pod{Namespace: p.Namespace, Name: p.Name, Labels: p.Labels, Annotations: p.Annotations}, ns.Labels, f, target, mine) {
 			return
 		}
@@ -249,6 +258,10 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, t
 		w := Workload{Kind: kind, Name: obj.GetName(), Due: due[key], RestartedFor: template.Annotations[AnnotationRestartedFor],
 			Rollout: rollout, RolloutMessage: msg, Deadline: deadline}
 		delete(due, key)
+		if name := obj.GetLabels()[LabelGatewayName]; name != "" && obj.GetLabels()[LabelGatewayManaged] != "" && kind == "Deployment" {
+			w.GatewayName, w.GatewayRevision, w.Revision = name, gatewayRevs[name], template.Annotations[inuse.AnnotationRev]
+			w.Due = gatewayDue[name]
+		}
 		if w.Due == 0 && w.RestartedFor != target.Key() {
 			return
 		}
@@ -257,9 +270,6 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, t
 		}
 		w.BlockedBy = blockingBudget(pdbs.Items, template.Labels)
 		w.Gateway = IsGateway(template.Annotations)
-		if name := obj.GetLabels()[LabelGatewayName]; name != "" && obj.GetLabels()[LabelGatewayManaged] != "" && kind == "Deployment" {
-			w.GatewayName, w.GatewayRevision, w.Revision = name, gatewayRevs[name], template.Annotations[inuse.AnnotationRev]
-		}
 		ws = append(ws, w)
 		objs[w.ID(ns.Name)] = obj
 	}

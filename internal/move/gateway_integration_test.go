@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -16,6 +17,10 @@ import (
 	"github.com/bosun-mesh/bosun/internal/move"
 	"github.com/bosun-mesh/bosun/internal/operator/operatortest"
 )
+
+// gatewayPodLabels are the labels istiod gives the pods of what it deploys for the Gateway waypoint.
+var gatewayPodLabels = map[string]string{"app": "waypoint", "sidecar.istio.io/inject": "false",
+	move.LabelGatewayName: "waypoint", move.LabelGatewayManaged: "istio.io-gateway-controller"}
 
 // gatewayCRD installs the Gateway API's Gateway kind, as far as the move reads it (its metadata), and
 // waits until the API server serves it.
@@ -71,7 +76,8 @@ func TestGatewayFollowsTheRevision(t *testing.T) {
 	}}
 	waypoint.SetGroupVersionKind(move.GatewayKind)
 	operatortest.Create(t, c, waypoint)
-	// What istiod of the old revision deployed for it.
+	// What istiod of the old revision deployed for it: its pods opt out of injection, as istiod
+	// renders their proxy itself.
 	app(t, c, "gw-app", "waypoint", old, v125)
 	deployment := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "gw-app", Name: "waypoint"}}
 	operatortest.Update(t, c, deployment, func(d *appsv1.Deployment) {
@@ -79,6 +85,9 @@ func TestGatewayFollowsTheRevision(t *testing.T) {
 		d.Spec.Template.Annotations = map[string]string{"istio.io/rev": old}
 	})
 	operatortest.RollOut(t, c, "gw-app", "waypoint")
+	operatortest.Update(t, c, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "gw-app", Name: "waypoint-1-a"}}, func(p *corev1.Pod) {
+		p.Labels = gatewayPodLabels
+	})
 	rendered := generation(t, c, "gw-app", "waypoint")
 
 	operatortest.Update(t, c, istio, func(i *v1.Istio) { i.Spec.Version = v127 })
@@ -103,7 +112,9 @@ func TestGatewayFollowsTheRevision(t *testing.T) {
 
 	// istiod of the new revision renders the Deployment again, and it rolls out.
 	operatortest.Update(t, c, deployment, func(d *appsv1.Deployment) { d.Spec.Template.Annotations = map[string]string{"istio.io/rev": next} })
-	rollOut(t, c, "gw-app", "waypoint", next, v127)
+	operatortest.Delete(t, c, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "gw-app", Name: "waypoint-1-a"}})
+	pod(t, c, "gw-app", "waypoint-2-a", next, v127, gatewayPodLabels, nil)
+	operatortest.RollOut(t, c, "gw-app", "waypoint")
 	workloadsStatus(t, c, "gw", v1.ReasonWorkloadsUpdated, func(cond metav1.Condition, st *v1.WorkloadsUpdateStatus) error {
 		if cond.Status != metav1.ConditionTrue || st.NamespacesDone != 1 || st.PodsLeft != 0 {
 			return fmt.Errorf("%s %s; %+v", cond.Status, cond.Message, st)
