@@ -171,7 +171,7 @@ func (m *Mover) Run(ctx context.Context, istio *v1.Istio, active *v1.IstioRevisi
 }
 
 // namespaces are the namespaces the Istio discovers (desired.Discovers), never others, each with its
-// pods due for the move (Due) counted from the cache.
+// pods due for the move (Due, and the pods of Gateways an old revision rendered) counted from the cache.
 func (m *Mover) namespaces(ctx context.Context, istio *v1.Istio, f *desired.Facts, target Target, mine map[string]bool) ([]Namespace, error) {
 	var out []Namespace
 	byName := map[string]int{}
@@ -192,7 +192,7 @@ func (m *Mover) namespaces(ctx context.Context, istio *v1.Istio, f *desired.Fact
 		}
 		for _, p := range pods {
 			i, ok := byName[p.Namespace]
-			if ok && Due(p, out[i].Labels, f, target, mine) {
+			if ok && (Due(p, out[i].Labels, f, target, mine) || RenderedByAnOldRevision(p, target, mine)) {
 				out[i].Due++
 			}
 		}
@@ -220,7 +220,7 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, t
 	gatewayDue := map[string]int{}
 	if err := listMetadata(ctx, m.API, "Pod", ns.Name, func(p *metav1.PartialObjectMetadata) {
 		if name := p.Labels[LabelGatewayName]; name != "" && p.Labels[LabelGatewayManaged] != "" && p.DeletionTimestamp.IsZero() {
-			if runs := p.Annotations[inuse.AnnotationRev]; mine[runs] && runs != target.Revision {
+			if RenderedByAnOldRevision(inuse.Pod{Labels: p.Labels, Annotations: p.Annotations}, target, mine) {
 				gatewayDue[name]++
 			}
 			return

@@ -237,6 +237,29 @@ func TestGatewayToRelabel(t *testing.T) {
 	}
 }
 
+// TestRenderedByAnOldRevision: a pod istiod deployed for a Gateway (no injection, yet naming the
+// revision that rendered it) counts for the move while an old revision of the mesh rendered it.
+func TestRenderedByAnOldRevision(t *testing.T) {
+	mine := map[string]bool{"default-v1-26-0": true, target.Revision: true}
+	gatewayPod := func(rev string) inuse.Pod {
+		return inuse.Pod{Labels: map[string]string{inuse.LabelInject: "false"}, Annotations: map[string]string{inuse.AnnotationRev: rev}}
+	}
+	for _, c := range []struct {
+		name string
+		pod  inuse.Pod
+		want bool
+	}{
+		{"rendered by the old revision", gatewayPod("default-v1-26-0"), true},
+		{"rendered by the target", gatewayPod(target.Revision), false},
+		{"rendered by another mesh", gatewayPod("other"), false},
+		{"an injected pod", inuse.Pod{Annotations: map[string]string{inuse.AnnotationRev: "default-v1-26-0"}}, false},
+	} {
+		if got := RenderedByAnOldRevision(c.pod, target, mine); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
 func TestSortWorkloads(t *testing.T) {
 	ws := []Workload{{Kind: "DaemonSet", Name: "a"}, {Kind: "Pod", Name: "a"}, {Kind: "Deployment", Name: "a-ingress", Gateway: true}, {Kind: "StatefulSet", Name: "a"},
 		{Kind: "Deployment", Name: "z"}, {Kind: "Deployment", Name: "b"}}
