@@ -108,10 +108,13 @@ func (r *Reconciler) refusedIstios(ctx context.Context, _ client.Object) []recon
 // refusedByPreflight maps an event to the Istios whose version change its pre-flight checks refused,
 // which may now go on.
 func (r *Reconciler) refusedByPreflight(ctx context.Context, _ client.Object) []reconcile.Request {
-	return requestsFor(r.istios(ctx), func(istio *v1.Istio) bool {
-		c := meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionReconciled)
-		return c != nil && c.Reason == v1.ReasonPreflightFailed
-	})
+	return requestsFor(r.istios(ctx), preflightRefused)
+}
+
+// preflightRefused reports whether an Istio's version change was refused by its pre-flight checks.
+func preflightRefused(istio *v1.Istio) bool {
+	c := meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionReconciled)
+	return c != nil && c.Status == metav1.ConditionFalse && c.Reason == v1.ReasonPreflightFailed
 }
 
 // meshesInScope maps an event that may change which namespaces meshes claim to the Istios it concerns
