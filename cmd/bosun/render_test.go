@@ -429,4 +429,12 @@ spec: {version: v1.25.0-snapshot.be4b14ad, namespace: istio-cni}
 	if err := runRender(strings.NewReader(input), &out, o); err == nil || err.Error() != "--current is read by --plan only: add --plan" {
 		t.Errorf("--current without --plan: %v", err)
 	}
+	o.plan, o.current = true, []string{dir + "/istio.yaml"}
+	if err := os.WriteFile(o.current[0], []byte(input), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := runRender(strings.NewReader(input), &out, o); err == nil || !strings.HasPrefix(err.Error(), "--current: Istio default: it takes the running sailoperator.io IstioRevisions") || out.Len() > 0 {
+		t.Errorf("--current given an Istio: %v, printed %d bytes; want an error that says what it takes", err, out.Len())
+	}
 }
