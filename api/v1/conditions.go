@@ -42,8 +42,10 @@ const (
 	// ConditionUpdatePreflight is set on an Istio once a change of its version has been checked before
 	// bosun made it: True when the checks found nothing; False, listing the findings, when they found
 	// something to look at (proxies outside the supported skew, node agents of an unsupported version,
-	// PodDisruptionBudgets that will hold the move of workloads, namespaces whose label names nothing).
-	// The findings warn; the change proceeds. It never changes the Istio's state.
+	// PodDisruptionBudgets that will hold the move of workloads, namespaces whose label names nothing,
+	// values the new version's charts refuse). Soft findings warn and the change proceeds; a hard one
+	// refuses the change (reason PreflightFailed, and Reconciled says what to fix). It never changes the
+	// Istio's state by itself.
 	ConditionUpdatePreflight = "UpdatePreflight"
 )
 
@@ -97,6 +99,12 @@ const (
 	// ReasonPreflightWarnings means the checks before a version change found something to look at; the
 	// message lists it.
 	ReasonPreflightWarnings = "Warnings"
+	// ReasonPreflightFailed means the checks before a version change found something the change would
+	// break (node agents the new version does not support, values its charts refuse, proxies left outside
+	// the supported skew): the change is refused, nothing of it is applied, and the running revision keeps
+	// serving. It is the reason of both the UpdatePreflight and the Reconciled condition; the message says
+	// what to fix, and the change proceeds once it is fixed.
+	ReasonPreflightFailed = "PreflightFailed"
 	// ReasonInvalidWave means a namespace's bosun.dev/update-wave annotation is not a whole number; no
 	// workload moves until it is fixed.
 	ReasonInvalidWave = "InvalidWave"

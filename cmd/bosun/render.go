@@ -30,6 +30,8 @@ type renderOptions struct {
 	resources    string
 	versionsFile string
 	crds         bool
+	plan         bool
+	current      []string
 }
 
 func newRenderCommand() *cobra.Command {
@@ -44,10 +46,18 @@ in a pull request before it reaches a cluster.
 
 An IstioRevisionTag or a ZTunnel with a targetRef is rendered from the Istio or IstioRevision it
 points at, which must be in the same input. Istio's CRDs, which the base chart carries, are listed
-by name; --crds prints them whole.`,
+by name; --crds prints them whole.
+
+--plan also checks each Istio's version change as the operator does before it makes it: from its
+IstioRevisions that run now (--current, as kubectl get prints them) to the version of the input,
+against the input's IstioCNI and ZTunnel and the new version's charts. A finding that would make the
+operator refuse the change (a node agent the new version does not support, values its charts refuse)
+fails the command with what to fix; the others are printed as notes.`,
 		Example: `  bosun render -f istio.yaml
   bosun render -f istio.yaml -f istiocni.yaml --platform openshift
-  kubectl get istio default -o yaml | bosun render -f -`,
+  kubectl get istio default -o yaml | bosun render -f -
+  kubectl get istiorevisions -o yaml > running.yaml
+  bosun render --plan --current running.yaml -f istio.yaml -f istiocni.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRender(cmd.InOrStdin(), cmd.OutOrStdout(), o)
@@ -62,6 +72,8 @@ by name; --crds prints them whole.`,
 	_ = f.MarkDeprecated("resources", "use --resources-dir, as bosun-operator does")
 	f.StringVar(&o.versionsFile, "versions-file", "", "version catalog to use instead of the built-in one (also $"+catalog.EnvFile+")")
 	f.BoolVar(&o.crds, "crds", false, "print Istio's CRDs whole instead of listing their names")
+	f.BoolVar(&o.plan, "plan", false, "check each Istio's version change before it is made, as the operator does (pre-flight)")
+	f.StringArrayVar(&o.current, "current", nil, "with --plan: the IstioRevisions that run now, as kubectl get prints them, - for standard input (repeatable)")
 	_ = cmd.MarkFlagRequired("filename")
 	return cmd
 }
@@ -98,7 +110,21 @@ func runRender(stdin io.Reader, out io.Writer, o *renderOptions) error {
 	if err != nil {
 		return err
 	}
-	p := &plan.Planner{Env: desired.Env{Catalog: cat, Resources: charts, Platform: plat}, Renderer: renderer, Checker: checker}
+	p := &plan.Planner{Env: desired.Env{Catalog: cat, Resources: charts, Platform: plat}, Renderer: renderer, Checker: checker, Preflight: o.plan}
+	if len(o.current) > 0 && !o.plan {
+		return errors.New("--current is read by --plan only: add --plan")
+	}
+	var current []*unstructured.Unstructured
+	for _, name := range o.current {
+		read, err := readManifests(stdin, name)
+		if err != nil {
+			return err
+		}
+		current = append(current, read...)
+	}
+	if err := p.DecodeCurrent(current); err != nil {
+		return err
+	}
 	results, err := p.Plan(objs)
 	if err != nil {
 		return err

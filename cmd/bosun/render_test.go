@@ -385,3 +385,56 @@ spec:
 		t.Errorf("the VirtualService CRD is listed %d times, want once", n)
 	}
 }
+
+// TestRenderPlanChecksTheVersionChange: `bosun render --plan --current running.yaml` refuses an
+// Istio's change to 1.27 while the input's IstioCNI runs 1.25, saying what to set and printing nothing;
+// --current without --plan says to add it.
+func TestRenderPlanChecksTheVersionChange(t *testing.T) {
+	dir := t.TempDir()
+	running := dir + "/running.yaml"
+	if err := os.WriteFile(running, []byte(`apiVersion: v1
+kind: List
+items:
+- apiVersion: sailoperator.io/v1
+  kind: IstioRevision
+  metadata:
+    name: default-v1-25-0-snapshot-be4b14ad
+    ownerReferences: [{apiVersion: sailoperator.io/v1, kind: Istio, name: default, uid: "1", controller: true}]
+  spec: {version: v1.25.0-snapshot.be4b14ad, namespace: istio-system}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const input = `apiVersion: sailoperator.io/v1
+kind: Istio
+metadata: {name: default}
+spec:
+  version: v1.27.0-snapshot.b9159ca3
+  namespace: istio-system
+  updateStrategy: {type: RevisionBased}
+  values: {pilot: {cni: {enabled: true}}}
+---
+apiVersion: sailoperator.io/v1
+kind: IstioCNI
+metadata: {name: default}
+spec: {version: v1.25.0-snapshot.be4b14ad, namespace: istio-cni}
+`
+	o := &renderOptions{files: []string{"-"}, platform: "kubernetes", kubeVersion: "v1.36.3", resources: chartstest.Dir(t), plan: true, current: []string{running}}
+	var out bytes.Buffer
+	err := runRender(strings.NewReader(input), &out, o)
+	if err == nil || !strings.Contains(err.Error(), "Istio default: the change from v1.25.0-snapshot.be4b14ad to v1.27.0-snapshot.b9159ca3 is refused until its pre-flight checks pass") ||
+		!strings.Contains(err.Error(), "IstioCNI default runs Istio 1.25") || out.Len() > 0 {
+		t.Errorf("render --plan: %v, printed %d bytes; want the refusal and nothing printed", err, out.Len())
+	}
+	o.plan = false
+	if err := runRender(strings.NewReader(input), &out, o); err == nil || err.Error() != "--current is read by --plan only: add --plan" {
+		t.Errorf("--current without --plan: %v", err)
+	}
+	o.plan, o.current = true, []string{dir + "/istio.yaml"}
+	if err := os.WriteFile(o.current[0], []byte(input), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := runRender(strings.NewReader(input), &out, o); err == nil || !strings.HasPrefix(err.Error(), "--current: Istio default: it takes the running sailoperator.io IstioRevisions") || out.Len() > 0 {
+		t.Errorf("--current given an Istio: %v, printed %d bytes; want an error that says what it takes", err, out.Len())
+	}
+}

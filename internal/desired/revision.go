@@ -40,9 +40,21 @@ func (e Env) ForRevision(rev *v1.IstioRevision, f *Facts) Plan {
 	if r := f.namespaceRefusal(rev.Spec.Namespace, "istiod"); r != nil {
 		return refused(r)
 	}
-	version, _, vals, err := e.inputs(string(rev.Spec.Version), rev.Spec.Values)
+	charts, err := e.RevisionCharts(rev)
 	if err != nil {
 		return refused(invalid(err))
+	}
+	return Plan{Charts: charts}
+}
+
+// RevisionCharts are the charts a revision's objects are rendered from: the istiod chart and, for the
+// revision named default, the base chart without Istio's CRDs (ForCRDs's): the default validator and
+// the reader service account. An error says the version, profile or values cannot be read. The
+// pre-flight checks render them for a revision before it is created or updated (internal/preflight).
+func (e Env) RevisionCharts(rev *v1.IstioRevision) ([]render.Request, error) {
+	version, _, vals, err := e.inputs(string(rev.Spec.Version), rev.Spec.Values)
+	if err != nil {
+		return nil, err
 	}
 	// Every pod the revision's injector injects says which proxy version it got.
 	vals = values.WithProxyVersion(vals, version.Name)
@@ -51,19 +63,19 @@ func (e Env) ForRevision(rev *v1.IstioRevision, f *Facts) Plan {
 	if rev.Name == v1.SingletonName {
 		charts = append(charts, render.ChartBase)
 	}
-	var plan Plan
+	var out []render.Request
 	for _, chart := range charts {
 		chartValues := vals
 		if chart == render.ChartBase {
 			// Istio's CRDs are ForCRDs's, applied once for every control plane.
 			chartValues = values.WithoutCRDs(vals)
 		}
-		plan.Charts = append(plan.Charts, render.Request{
+		out = append(out, render.Request{
 			Version: version.Name, Chart: chart, Namespace: rev.Spec.Namespace,
 			ReleaseName: releaseName(rev.Name, chart), Values: chartValues, Owner: owner,
 		})
 	}
-	return plan
+	return out, nil
 }
 
 // IsRemote reports whether a revision's istiod runs in another cluster: the remote profile, or the

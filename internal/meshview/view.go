@@ -122,7 +122,8 @@ type NamespaceRef struct {
 	By   string `json:"by"`
 }
 
-// Workload is a Deployment, StatefulSet, DaemonSet, Job or bare pod, with its pods on one revision.
+// Workload is a Deployment, StatefulSet, DaemonSet, Job or bare pod, or a Gateway API Gateway (a gateway
+// or a waypoint) whose Deployment istiod deploys, with its pods on one revision.
 type Workload struct {
 	Namespace string   `json:"namespace"`
 	Kind      string   `json:"kind"`
@@ -358,9 +359,20 @@ func selectedBy(labels map[string]string, f *desired.Facts) string {
 // workloadKey identifies a workload.
 type workloadKey struct{ namespace, kind, name string }
 
-// workloadOf is the workload a pod belongs to: its controller, with a ReplicaSet taken back to its
-// Deployment by the pod-template-hash it was named with, or the pod itself.
+// Labels istiod puts on the pods of what it deploys for a Gateway API Gateway (a gateway or a
+// waypoint).
+const (
+	labelGatewayName    = "gateway.networking.k8s.io/gateway-name"
+	labelGatewayManaged = "gateway.istio.io/managed"
+)
+
+// workloadOf is the workload a pod belongs to: the Gateway API Gateway istiod deployed it for (a
+// gateway or a waypoint), else its controller, with a ReplicaSet taken back to its Deployment by the
+// pod-template-hash it was named with, or the pod itself.
 func workloadOf(p Pod) workloadKey {
+	if name := p.Labels[labelGatewayName]; name != "" && p.Labels[labelGatewayManaged] != "" {
+		return workloadKey{p.Namespace, "Gateway", name}
+	}
 	switch p.OwnerKind {
 	case "":
 		return workloadKey{p.Namespace, "Pod", p.Name}
@@ -526,6 +538,8 @@ func restartCommand(k workloadKey) string {
 		return fmt.Sprintf("kubectl rollout restart %s/%s -n %s", strings.ToLower(k.kind), k.name, k.namespace)
 	case "Pod":
 		return fmt.Sprintf("kubectl delete pod %s -n %s  # a bare pod: create it again", k.name, k.namespace)
+	case "Gateway":
+		return fmt.Sprintf("istiod deploys Gateway %s in %s again for the revision its istio.io/rev label names (or the default revision): relabel the Gateway, or restart its Deployment if the label is right", k.name, k.namespace)
 	}
 	return fmt.Sprintf("delete the pods of %s %s in %s; its controller creates them again", k.kind, k.name, k.namespace)
 }

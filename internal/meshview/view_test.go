@@ -140,6 +140,27 @@ func TestCountsAreInUse(t *testing.T) {
 	}
 }
 
+// TestGatewaysAreListedPerRevision: the pods istiod deployed for a Gateway API Gateway (a waypoint)
+// are listed under their revision as the Gateway, not as the Deployment istiod made for it.
+func TestGatewaysAreListedPerRevision(t *testing.T) {
+	s := migration()
+	waypoint := injected("bookinfo", "waypoint-1", newRev, "v1.27.3", "waypoint", "ddd")
+	waypoint.Labels[labelGatewayName], waypoint.Labels[labelGatewayManaged] = "waypoint", "istio.io-gateway-controller"
+	s.Pods = append(s.Pods, waypoint)
+	st := Build(desired.Env{}, s)
+	for _, r := range st.Revisions {
+		for _, w := range r.Workloads {
+			if w.Name == "waypoint" && (r.Name != newRev || w.Kind != "Gateway" || w.Pods != 1) {
+				t.Errorf("revision %s lists %+v, want Gateway bookinfo/waypoint under %s", r.Name, w, newRev)
+			}
+			if w.Name == "waypoint" {
+				return
+			}
+		}
+	}
+	t.Errorf("no revision lists the waypoint: %+v", st.Revisions)
+}
+
 // TestAnInPlaceUpdateLeavesProxiesToRestart: after an InPlace update, the pods injected before it run
 // the old proxy on the same revision: due for a restart.
 func TestAnInPlaceUpdateLeavesProxiesToRestart(t *testing.T) {

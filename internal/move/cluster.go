@@ -10,9 +10,12 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -111,6 +114,13 @@ func (m *Mover) Run(ctx context.Context, istio *v1.Istio, active *v1.IstioRevisi
 		if from := Relabel(ns, old); from != "" {
 			return p, RecheckInterval, m.relabel(ctx, istio, ns.Name, from, target)
 		}
+		gws, err := m.gateways(ctx, ns.Name)
+		if err != nil {
+			return nil, 0, err
+		}
+		if gw := GatewayToRelabel(gws, old); gw != nil {
+			return p, RecheckInterval, m.relabelGateway(ctx, istio, ns.Name, *gw, target)
+		}
 		if rec == nil {
 			rec = &Record{Target: target.Key(), State: StateMoving}
 			if err := m.record(ctx, ns.Name, *rec, ""); err != nil {
@@ -161,7 +171,7 @@ func (m *Mover) Run(ctx context.Context, istio *v1.Istio, active *v1.IstioRevisi
 }
 
 // namespaces are the namespaces the Istio discovers (desired.Discovers), never others, each with its
-// pods due for the move (Due) counted from the cache.
+// pods due for the move (Due, and the pods of Gateways an old revision rendered) counted from the cache.
 func (m *Mover) namespaces(ctx context.Context, istio *v1.Istio, f *desired.Facts, target Target, mine map[string]bool) ([]Namespace, error) {
 	var out []Namespace
 	byName := map[string]int{}
@@ -182,7 +192,7 @@ func (m *Mover) namespaces(ctx context.Context, istio *v1.Istio, f *desired.Fact
 		}
 		for _, p := range pods {
 			i, ok := byName[p.Namespace]
-			if ok && Due(p, out[i].Labels, f, target, mine) {
+			if ok && (Due(p, out[i].Labels, f, target, mine) || RenderedByAnOldRevision(p, target, mine)) {
 				out[i].Due++
 			}
 		}
@@ -205,7 +215,16 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, t
 		return nil, nil, fmt.Errorf("listing the ReplicaSets of namespace %s: %w", ns.Name, err)
 	}
 	due := map[[2]string]int{}
+	// The pods istiod deployed for a Gateway opt out of injection (istiod renders their proxy itself):
+	// they are due while an old revision of the mesh rendered them, by Gateway.
+	gatewayDue := map[string]int{}
 	if err := listMetadata(ctx, m.API, "Pod", ns.Name, func(p *metav1.PartialObjectMetadata) {
+		if name := p.Labels[LabelGatewayName]; name != "" && p.Labels[LabelGatewayManaged] != "" && p.DeletionTimestamp.IsZero() {
+			if RenderedByAnOldRevision(inuse.Pod{Labels: p.Labels, Annotations: p.Annotations}, target, mine) {
+				gatewayDue[name]++
+			}
+			return
+		}
 		if !p.DeletionTimestamp.IsZero() || !Due(inuse.Pod{Namespace: p.Namespace, Name: p.Name, Labels: p.Labels, Annotations: p.Annotations}, ns.Labels, f, target, mine) {
 			return
 		}
@@ -220,6 +239,14 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, t
 	}); err != nil {
 		return nil, nil, fmt.Errorf("listing the pods of namespace %s: %w", ns.Name, err)
 	}
+	gws, err := m.gateways(ctx, ns.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	gatewayRevs := map[string]string{}
+	for _, gw := range gws {
+		gatewayRevs[gw.Name] = gw.Revision
+	}
 	pdbs := &policyv1.PodDisruptionBudgetList{}
 	if err := m.API.List(ctx, pdbs, client.InNamespace(ns.Name)); err != nil {
 		return nil, nil, fmt.Errorf("listing the PodDisruptionBudgets of namespace %s: %w", ns.Name, err)
@@ -231,6 +258,10 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, t
 		w := Workload{Kind: kind, Name: obj.GetName(), Due: due[key], RestartedFor: template.Annotations[AnnotationRestartedFor],
 			Rollout: rollout, RolloutMessage: msg, Deadline: deadline}
 		delete(due, key)
+		if name := obj.GetLabels()[LabelGatewayName]; name != "" && obj.GetLabels()[LabelGatewayManaged] != "" && kind == "Deployment" {
+			w.GatewayName, w.GatewayRevision, w.Revision = name, gatewayRevs[name], template.Annotations[inuse.AnnotationRev]
+			w.Due = gatewayDue[name]
+		}
 		if w.Due == 0 && w.RestartedFor != target.Key() {
 			return
 		}
@@ -301,6 +332,45 @@ func (m *Mover) relabel(ctx context.Context, istio *v1.Istio, namespace, from st
 	}
 	logr.FromContextOrDiscard(ctx).Info("relabelled a namespace", "namespace", namespace, "from", from, "to", target.Revision)
 	m.Recorder.Eventf(istio, nil, corev1.EventTypeNormal, "NamespaceRelabelled", "UpdateWorkloads", "namespace %s: %s=%s → %s", namespace, inuse.LabelRev, from, target.Revision)
+	return nil
+}
+
+// GatewayKind is the Gateway API's Gateway, metadata only: the move reads and relabels nothing else of
+// it.
+var GatewayKind = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "Gateway"}
+
+// gateways reads the Gateway API Gateways of a namespace (metadata only). A cluster without the Gateway
+// API has none.
+func (m *Mover) gateways(ctx context.Context, namespace string) ([]Gateway, error) {
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(GatewayKind.GroupVersion().WithKind("GatewayList"))
+	if err := m.API.List(ctx, list, client.InNamespace(namespace)); err != nil {
+		if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("listing the Gateways of namespace %s: %w", namespace, err)
+	}
+	out := make([]Gateway, 0, len(list.Items))
+	for _, gw := range list.Items {
+		out = append(out, Gateway{Name: gw.Name, Revision: gw.Labels[inuse.LabelRev]})
+	}
+	return out, nil
+}
+
+// relabelGateway moves a Gateway's istio.io/rev label from an old revision to the target: istiod of
+// the target then deploys it again.
+func (m *Mover) relabelGateway(ctx context.Context, istio *v1.Istio, namespace string, gw Gateway, target Target) error {
+	data, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]string{inuse.LabelRev: target.Revision}}})
+	if err != nil {
+		return err
+	}
+	obj := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: gw.Name}}
+	obj.SetGroupVersionKind(GatewayKind)
+	if err := m.Writer.Patch(ctx, obj, client.RawPatch(types.MergePatchType, data), client.FieldOwner(apply.FieldManager)); err != nil {
+		return fmt.Errorf("relabelling Gateway %s/%s: %w", namespace, gw.Name, err)
+	}
+	logr.FromContextOrDiscard(ctx).Info("relabelled a Gateway", "namespace", namespace, "gateway", gw.Name, "from", gw.Revision, "to", target.Revision)
+	m.Recorder.Eventf(istio, nil, corev1.EventTypeNormal, "GatewayRelabelled", "UpdateWorkloads", "Gateway %s/%s: %s=%s → %s", namespace, gw.Name, inuse.LabelRev, gw.Revision, target.Revision)
 	return nil
 }
 

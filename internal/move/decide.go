@@ -229,6 +229,40 @@ type Workload struct {
 	// AnnotationTemplates): it restarts after the other workloads of its namespace, whose traffic it
 	// carries.
 	Gateway bool
+	// GatewayName is, for a Deployment istiod deploys for a Gateway API Gateway (a gateway or a
+	// waypoint), the Gateway's name. bosun never restarts it: istiod renders it again for the revision
+	// the Gateway names.
+	GatewayName string
+	// GatewayRevision is that Gateway's istio.io/rev label, "" when it has none.
+	GatewayRevision string
+	// Revision is the pod template's istio.io/rev annotation: the revision whose istiod rendered it.
+	Revision string
+}
+
+// Labels of what istiod deploys for a Gateway API Gateway.
+const (
+	// LabelGatewayName names the Gateway a Deployment was deployed for.
+	LabelGatewayName = "gateway.networking.k8s.io/gateway-name"
+	// LabelGatewayManaged says istiod's gateway controller deployed it.
+	LabelGatewayManaged = "gateway.istio.io/managed"
+)
+
+// Gateway is a Gateway API Gateway (a gateway or a waypoint) in a namespace being moved.
+type Gateway struct {
+	Name string
+	// Revision is its istio.io/rev label, "" when it has none.
+	Revision string
+}
+
+// GatewayToRelabel is the first Gateway pinned by its istio.io/rev label to one of the old revisions,
+// which the move relabels to the target (istiod of the target then deploys it again), or nil.
+func GatewayToRelabel(gws []Gateway, old map[string]bool) *Gateway {
+	for i := range gws {
+		if gws[i].Revision != "" && old[gws[i].Revision] {
+			return &gws[i]
+		}
+	}
+	return nil
 }
 
 // AnnotationTemplates is the pod template annotation that picks the injection templates; "gateway"
@@ -309,7 +343,9 @@ type Step struct {
 }
 
 // Next decides the next step in a namespace (its workloads sorted by SortWorkloads) for the move to
-// target, at now, given the namespace's record of it (nil when it has none). A workload restarted for
+// target, at now, given the namespace's record of it (nil when it has none). The Deployment of a
+// Gateway API Gateway is istiod's: it is never restarted, and is awaited, once its Gateway names the
+// target, until istiod of the target has rendered it again and it rolled out. A workload restarted for
 // the target is awaited first: one that failed, or whose rollout outlasted its deadline, pauses the
 // move. The workloads restarted for the target are then restarted back (RollBack), in a paused
 // namespace too, when the namespace had a label to move back (rec.From): a namespace that follows a tag,
@@ -341,11 +377,22 @@ func Next(namespace string, ws []Workload, target Target, rec *Record, now time.
 		}
 	}
 	var left []string
+	var gateway *Workload
 	for _, w := range ws {
 		if w.Due == 0 {
 			continue
 		}
 		switch {
+		case w.GatewayName != "" && w.GatewayRevision == target.Revision && (w.Revision != target.Revision || w.Rollout == RolloutProgressing):
+			// A Gateway pinned to the target: its Deployment moves once istiod of the target has
+			// rendered it again and it rolled out, awaited after the other workloads.
+			if gateway == nil {
+				gateway = &w
+			}
+		case w.GatewayName != "" && w.GatewayRevision == target.Revision:
+			left = append(left, w.ID(namespace)+": istiod of "+target.Revision+" deployed it again for Gateway "+w.GatewayName+", but its pods still run the old proxy")
+		case w.GatewayName != "":
+			left = append(left, w.ID(namespace)+": istiod deploys it for Gateway "+w.GatewayName+", which no istio.io/rev label pins to an old revision: it follows the revision istiod picks for it; label the Gateway istio.io/rev="+target.Revision+" to move it")
 		case !Restartable(w.Kind):
 			left = append(left, w.ID(namespace)+": "+notRestartable(w.Kind))
 		case w.RestartedFor == key:
@@ -355,6 +402,9 @@ func Next(namespace string, ws []Workload, target Target, rec *Record, now time.
 		default:
 			return Step{Do: Restart, Workload: w, Left: left}
 		}
+	}
+	if gateway != nil {
+		return Step{Do: Wait, Workload: *gateway, Left: left}
 	}
 	return Step{Do: Finish, Left: left}
 }

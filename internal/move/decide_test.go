@@ -169,6 +169,21 @@ func TestNext(t *testing.T) {
 			left: "shop/Job/migrate: a Job's pods move when the Job runs again; shop/Pod/debug: a bare pod: delete it and create it again to move it"},
 		{name: "a paused namespace restarts back what is still on the new proxy", ws: []Workload{restarted("a", RolloutComplete, now), {Kind: "Deployment", Name: "b", RestartedFor: RollbackPrefix + key}},
 			rec: &Record{Target: key, State: StatePaused, From: "default-v1-26-0"}, want: RestartBack, back: []string{"a"}},
+		{name: "a Gateway's Deployment is istiod's: the other workloads restart first",
+			ws:  []Workload{{Kind: "Deployment", Name: "waypoint", Due: 1, GatewayName: "waypoint", GatewayRevision: target.Revision, Revision: "default-v1-26-0"}, due("Deployment", "web")},
+			rec: moving, want: Restart, workload: "web"},
+		{name: "a Gateway's Deployment is awaited until istiod of the target renders it again, never restarted",
+			ws:  []Workload{{Kind: "Deployment", Name: "waypoint", Due: 1, GatewayName: "waypoint", GatewayRevision: target.Revision, Revision: "default-v1-26-0"}},
+			rec: moving, want: Wait, workload: "waypoint"},
+		{name: "a Gateway's Deployment rendered again is awaited while it rolls out",
+			ws:  []Workload{{Kind: "Deployment", Name: "waypoint", Due: 1, GatewayName: "waypoint", GatewayRevision: target.Revision, Revision: target.Revision, Rollout: RolloutProgressing}},
+			rec: moving, want: Wait, workload: "waypoint"},
+		{name: "a Gateway's Deployment that istiod of the target rendered and rolled out moves with no restart",
+			ws:  []Workload{{Kind: "Deployment", Name: "waypoint", Due: 1, GatewayName: "waypoint", GatewayRevision: target.Revision, Revision: target.Revision, Rollout: RolloutComplete}},
+			rec: moving, want: Finish, left: "shop/Deployment/waypoint: istiod of " + target.Revision + " deployed it again for Gateway waypoint, but its pods still run the old proxy"},
+		{name: "a Gateway no label pins is listed, never restarted",
+			ws:  []Workload{{Kind: "Deployment", Name: "gw", Due: 1, GatewayName: "gw", Revision: "default-v1-26-0"}},
+			rec: moving, want: Finish, left: "shop/Deployment/gw: istiod deploys it for Gateway gw, which no istio.io/rev label pins to an old revision"},
 		{name: "a paused namespace with all restarted back waits", ws: []Workload{{Kind: "Deployment", Name: "b", Due: 0, RestartedFor: RollbackPrefix + key}},
 			rec: &Record{Target: key, State: StatePaused, From: "default-v1-26-0"}, want: Stop},
 	} {
@@ -198,6 +213,53 @@ func TestNext(t *testing.T) {
 
 // TestSortWorkloads: Deployments restart first, then StatefulSets, then DaemonSets, each by name, and
 // gateways after them all, so that the workloads behind a gateway move before it.
+// TestGatewayToRelabel: a Gateway pinned to an old revision is relabelled; one pinned to the target,
+// to another mesh's revision, or to none is not.
+func TestGatewayToRelabel(t *testing.T) {
+	old := map[string]bool{"default-v1-26-0": true}
+	for _, c := range []struct {
+		name string
+		gws  []Gateway
+		want string
+	}{
+		{"pinned to the old revision", []Gateway{{Name: "a", Revision: target.Revision}, {Name: "b", Revision: "default-v1-26-0"}}, "b"},
+		{"pinned to the target", []Gateway{{Name: "a", Revision: target.Revision}}, ""},
+		{"pinned to another mesh's revision", []Gateway{{Name: "a", Revision: "other"}}, ""},
+		{"not pinned", []Gateway{{Name: "a"}}, ""},
+	} {
+		got := ""
+		if gw := GatewayToRelabel(c.gws, old); gw != nil {
+			got = gw.Name
+		}
+		if got != c.want {
+			t.Errorf("%s: relabels %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// TestRenderedByAnOldRevision: a pod istiod deployed for a Gateway (no injection, yet naming the
+// revision that rendered it) counts for the move while an old revision of the mesh rendered it.
+func TestRenderedByAnOldRevision(t *testing.T) {
+	mine := map[string]bool{"default-v1-26-0": true, target.Revision: true}
+	gatewayPod := func(rev string) inuse.Pod {
+		return inuse.Pod{Labels: map[string]string{inuse.LabelInject: "false"}, Annotations: map[string]string{inuse.AnnotationRev: rev}}
+	}
+	for _, c := range []struct {
+		name string
+		pod  inuse.Pod
+		want bool
+	}{
+		{"rendered by the old revision", gatewayPod("default-v1-26-0"), true},
+		{"rendered by the target", gatewayPod(target.Revision), false},
+		{"rendered by another mesh", gatewayPod("other"), false},
+		{"an injected pod", inuse.Pod{Annotations: map[string]string{inuse.AnnotationRev: "default-v1-26-0"}}, false},
+	} {
+		if got := RenderedByAnOldRevision(c.pod, target, mine); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
 func TestSortWorkloads(t *testing.T) {
 	ws := []Workload{{Kind: "DaemonSet", Name: "a"}, {Kind: "Pod", Name: "a"}, {Kind: "Deployment", Name: "a-ingress", Gateway: true}, {Kind: "StatefulSet", Name: "a"},
 		{Kind: "Deployment", Name: "z"}, {Kind: "Deployment", Name: "b"}}

@@ -314,7 +314,7 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	controllers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&istio.Reconciler{Client: c, API: mgr.GetAPIReader(), Env: env, Recorder: recorder, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: apply.FieldManager},
 			Remotes: remotes, Move: &move.Mover{Cache: c, API: mgr.GetAPIReader(), Writer: c, Recorder: recorder, Clock: o.Clock},
-			Preflight: &preflight.Checker{Env: env, Cache: c, API: mgr.GetAPIReader(), Recorder: recorder}},
+			Preflight: &preflight.Checker{Env: env, Cache: c, API: mgr.GetAPIReader(), Recorder: recorder, Renderer: renderer}},
 		&revision.Controller{Served: served, Installer: installer(revision.Kind{Reader: c, Env: env, Usage: usage, Remotes: remotes}, p)},
 		&tag.Controller{Served: served, Installer: installer(tag.Kind{Reader: c, Usage: usage}, p)},
 		&nodeagent.Controller[*v1.IstioCNI]{Served: served, Installer: installer(nodeagent.CNI(c), p)},

@@ -29,6 +29,11 @@ package operator
 // +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=list
 // +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=list;patch
 //
+// The move also relabels, in the namespace being moved, the Gateway API Gateways (gateways and
+// waypoints) pinned to an old revision, reading their metadata only.
+//
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gateways,verbs=list;patch
+//
 // The kinds Istio's charts render (internal/apply.Kinds): applied with server-side apply (create and
 // patch), watched for drift, deleted when pruned. istiod's ClusterRoles grant what istiod needs, which
 // the operator does not hold itself: escalate and bind let it create those roles and their bindings

@@ -17,12 +17,14 @@ import (
 	"slices"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/desired"
+	"github.com/bosun-mesh/bosun/internal/preflight"
 	"github.com/bosun-mesh/bosun/internal/render"
 	"github.com/bosun-mesh/bosun/internal/schemacheck"
 	"github.com/bosun-mesh/bosun/internal/values"
@@ -49,6 +51,14 @@ type Planner struct {
 	Renderer *render.Renderer
 	// Checker checks the input against bosun's CRDs as the API server would.
 	Checker *schemacheck.Checker
+	// Preflight turns on the checks the operator makes before it changes an Istio's version
+	// (internal/preflight), with what the input shows (`bosun render --plan`): the node agents of the
+	// input, and the values the new version's charts refuse. A hard finding refuses the Istio, as the
+	// operator would; the others are notes.
+	Preflight bool
+	// Current are the IstioRevisions that run now (`--current`, as kubectl get prints them): an Istio's
+	// version change is the one from its revisions among them to the revision its input asks for.
+	Current []*v1.IstioRevision
 }
 
 // kindOrder renders control planes first: tags and ZTunnels refer to them.
@@ -177,6 +187,13 @@ func (p *Planner) planOne(in input, facts *desired.Facts) (Planned, error) {
 		if ip.Refusal != nil {
 			return pl, ip.Refusal
 		}
+		if p.Preflight {
+			note, refusal := p.preflight(obj, ip, facts)
+			if refusal != nil {
+				return pl, refusal
+			}
+			pl.Notes = append(pl.Notes, note)
+		}
 		rev := ip.Revision.DeepCopy()
 		rev.OwnerReferences = nil // set by the cluster, with the Istio's UID
 		revObj, err := toUnstructured(rev)
@@ -208,6 +225,76 @@ func (p *Planner) planOne(in input, facts *desired.Facts) (Planned, error) {
 		pl.Results = append(pl.Results, res)
 	}
 	return pl, nil
+}
+
+// preflight checks the change of an Istio's version from its revisions in Current to the one the input
+// asks for, as the operator does before it makes it, with what can be known offline: the input's node
+// agents and the new version's charts. It returns the note that tells the findings, or the refusal of
+// a hard one.
+func (p *Planner) preflight(istio *v1.Istio, ip desired.IstioPlan, facts *desired.Facts) (string, *desired.Refusal) {
+	var owned []*v1.IstioRevision
+	current := desired.IstioPlan{Revision: ip.Revision}
+	for _, rev := range p.Current {
+		ref := metav1.GetControllerOf(rev)
+		if ref == nil || ref.Kind != v1.KindIstio || ref.Name != istio.Name || (ref.UID != "" && istio.UID != "" && ref.UID != istio.UID) {
+			continue
+		}
+		owned = append(owned, rev)
+		if rev.Name == ip.Revision.Name {
+			current.Existing = rev
+		}
+	}
+	ch, ok := preflight.ChangeOf(istio, current, owned)
+	switch {
+	case !ok && len(owned) == 0:
+		return "Pre-flight: no IstioRevision of this Istio in --current, so no version change to check: add the running ones (kubectl get istiorevisions -o yaml)", nil
+	case !ok:
+		return fmt.Sprintf("Pre-flight: the version does not change (%s)", ip.Revision.Spec.Version), nil
+	}
+	findings := preflight.Check(p.Env, istio, ch, preflight.Snapshot{Facts: facts, Render: preflight.RenderTarget(p.Env, p.Renderer, ch.Target)})
+	if r := preflight.Refusal(ch, findings); r != nil {
+		return "", r
+	}
+	return "Pre-flight: " + preflight.Condition(ch, findings).Message + " (offline: the operator also checks the cluster's proxies, namespaces and PodDisruptionBudgets when it makes the change)", nil
+}
+
+// decodeCurrent reads the IstioRevisions that run now, as kubectl get prints them (a List too).
+func decodeCurrent(objs []*unstructured.Unstructured) ([]*v1.IstioRevision, error) {
+	var out []*v1.IstioRevision
+	for _, obj := range objs {
+		if obj.IsList() {
+			items, err := obj.ToList()
+			if err != nil {
+				return nil, err
+			}
+			more := make([]*unstructured.Unstructured, len(items.Items))
+			for i := range items.Items {
+				more[i] = &items.Items[i]
+			}
+			revs, err := decodeCurrent(more)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, revs...)
+			continue
+		}
+		if obj.GetKind() != v1.KindIstioRevision || !strings.HasPrefix(obj.GetAPIVersion(), "sailoperator.io/") {
+			return nil, fmt.Errorf("--current: %s %s: it takes the running sailoperator.io IstioRevisions (kubectl get istiorevisions -o yaml)", obj.GetKind(), obj.GetName())
+		}
+		rev := &v1.IstioRevision{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, rev); err != nil {
+			return nil, fmt.Errorf("--current: IstioRevision %s: %w", obj.GetName(), err)
+		}
+		out = append(out, rev)
+	}
+	return out, nil
+}
+
+// DecodeCurrent sets Current from the manifests of the IstioRevisions that run now.
+func (p *Planner) DecodeCurrent(objs []*unstructured.Unstructured) error {
+	revs, err := decodeCurrent(objs)
+	p.Current = revs
+	return err
 }
 
 // decodeZTunnel reads a v1 ZTunnel, or a deprecated v1alpha1 one as the API server serves it as v1:

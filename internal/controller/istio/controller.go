@@ -67,8 +67,9 @@ type Reconciler struct {
 }
 
 // SetupWithManager registers the controller: Istios when their spec or annotations change, the
-// revisions they own, whose status becomes theirs, and the deletion of tags, which may free the name
-// of the revision an Istio was refused. Where several meshes share the cluster, what changes their
+// revisions they own, whose status becomes theirs, the deletion of tags, which may free the name
+// of the revision an Istio was refused, and node agents' spec changes, which may lift a refusal by the
+// pre-flight checks. Where several meshes share the cluster, what changes their
 // scope (desired.Scope) wakes them all: another Istio's spec, a revision or tag created or deleted (or
 // a tag's target changed), a namespace created, deleted or relabelled.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
@@ -80,6 +81,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1.Istio{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&v1.IstioRevision{}).
 		Watches(&v1.IstioRevisionTag{}, handler.EnqueueRequestsFromMapFunc(r.afterTagChange), specOrLife).
+		// A node agent updated may lift a version change's refusal by its pre-flight checks.
+		Watches(&v1.IstioCNI{}, handler.EnqueueRequestsFromMapFunc(r.refusedByPreflight), specOrLife).
+		Watches(&v1.ZTunnel{}, handler.EnqueueRequestsFromMapFunc(r.refusedByPreflight), specOrLife).
 		Watches(&v1.Istio{}, handler.EnqueueRequestsFromMapFunc(r.meshesInScope), specOrLife).
 		Watches(&v1.IstioRevision{}, handler.EnqueueRequestsFromMapFunc(r.meshesInScope), builder.WithPredicates(controller.CreatedOrDeleted{})).
 		// The cache trims namespaces to their injection labels, so a change of another label shows
@@ -99,6 +103,18 @@ func (r *Reconciler) afterTagChange(ctx context.Context, _ client.Object) []reco
 // refusedIstios maps an event to the Istios refused for a name conflict, which may now go on.
 func (r *Reconciler) refusedIstios(ctx context.Context, _ client.Object) []reconcile.Request {
 	return requestsFor(r.istios(ctx), refused)
+}
+
+// refusedByPreflight maps an event to the Istios whose version change its pre-flight checks refused,
+// which may now go on.
+func (r *Reconciler) refusedByPreflight(ctx context.Context, _ client.Object) []reconcile.Request {
+	return requestsFor(r.istios(ctx), preflightRefused)
+}
+
+// preflightRefused reports whether an Istio's version change was refused by its pre-flight checks.
+func preflightRefused(istio *v1.Istio) bool {
+	c := meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionReconciled)
+	return c != nil && c.Status == metav1.ConditionFalse && c.Reason == v1.ReasonPreflightFailed
 }
 
 // meshesInScope maps an event that may change which namespaces meshes claim to the Istios it concerns
@@ -189,9 +205,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	var active *v1.IstioRevision
 	var requeue time.Duration
 	revs := ownedRevisions(istio, facts)
-	var preflight *metav1.Condition
+	var checked *metav1.Condition
+	var running *v1.IstioRevision
 	if plan.Refusal == nil && r.Preflight != nil {
-		preflight, err = r.Preflight.Run(ctx, istio, plan, revs, facts)
+		var verdict *preflight.Verdict
+		if verdict, err = r.Preflight.Run(ctx, istio, plan, revs, facts); verdict != nil {
+			checked = &verdict.Condition
+			if verdict.Refusal != nil {
+				// A hard finding refuses the change: nothing of it is written, and the revision that
+				// runs keeps serving and reporting.
+				plan.Refusal, running = verdict.Refusal, verdict.Change.Running
+			}
+		}
 	}
 	if plan.Refusal == nil && err == nil {
 		if active, err = r.activeRevision(ctx, istio, plan); err == nil {
@@ -218,7 +243,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// Refused, or the update failed: the revision that runs is still the Istio's, and says how it is.
 		active = plan.Existing
 	}
-	obs := Observed{Scope: scope, Workloads: moved, Preflight: preflight}
+	if active == nil && running != nil && isOwnedBy(running, istio) {
+		// A RevisionBased change refused by its pre-flight checks: the revision it would have replaced
+		// runs on.
+		active = running
+	}
+	if plan.Refusal != nil && plan.Refusal.Recheck && requeue == 0 {
+		// What lifts the refusal wakes no reconcile of this Istio (pods restarting).
+		requeue = controller.RecheckInterval
+	}
+	obs := Observed{Scope: scope, Workloads: moved, Preflight: checked}
 	if desired.ServesRemoteClusters(istio.Spec.Values) && r.Remotes != nil {
 		// The clusters this istiod serves send no events. The active revision reads them again every
 		// interval (its InUse counts their workloads), and its status changes with what it finds, which
@@ -539,8 +573,9 @@ func IstioStatus(istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevi
 		c.Set(obs.Workloads.Condition())
 		listed = append(listed, v1.ConditionWorkloadsUpdated)
 		st.Workloads = obs.Workloads.Status()
-	case err != nil && istio.Status.Workloads != nil:
-		// A failed read or write says nothing new of the move: what was reported stands.
+	case (err != nil || refusal != nil) && istio.Status.Workloads != nil:
+		// A failed read or write, or a refused change, says nothing new of the move: what was reported
+		// stands.
 		if old := meta.FindStatusCondition(istio.Status.Conditions, v1.ConditionWorkloadsUpdated); old != nil {
 			c.Set(*old)
 			listed = append(listed, v1.ConditionWorkloadsUpdated)

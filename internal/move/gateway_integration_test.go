@@ -1,0 +1,131 @@
+//go:build integration
+
+package move_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/move"
+	"github.com/bosun-mesh/bosun/internal/operator/operatortest"
+)
+
+// gatewayPodLabels are the labels istiod gives the pods of what it deploys for the Gateway waypoint.
+var gatewayPodLabels = map[string]string{"app": "waypoint", "sidecar.istio.io/inject": "false",
+	move.LabelGatewayName: "waypoint", move.LabelGatewayManaged: "istio.io-gateway-controller"}
+
+// gatewayCRD installs the Gateway API's Gateway kind, as far as the move reads it (its metadata), and
+// waits until the API server serves it.
+func gatewayCRD(t *testing.T, c client.Client) {
+	t.Helper()
+	crd := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		"metadata": map[string]any{"name": "gateways.gateway.networking.k8s.io", "annotations": map[string]any{"api-approved.kubernetes.io": "https://github.com/kubernetes-sigs/gateway-api/pull/2466"}},
+		"spec": map[string]any{
+			"group": "gateway.networking.k8s.io", "scope": "Namespaced",
+			"names": map[string]any{"plural": "gateways", "singular": "gateway", "kind": "Gateway", "listKind": "GatewayList"},
+			"versions": []any{map[string]any{"name": "v1", "served": true, "storage": true,
+				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}},
+		},
+	}}
+	if err := c.Create(t.Context(), crd); client.IgnoreAlreadyExists(err) != nil {
+		t.Fatal(err)
+	}
+	operatortest.WaitFor(t, "the Gateway kind served", func(ctx context.Context) error {
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(move.GatewayKind.GroupVersion().WithKind("GatewayList"))
+		return c.List(ctx, list)
+	})
+}
+
+// gatewayRevision is the istio.io/rev label of a Gateway.
+func gatewayRevision(ctx context.Context, c client.Client, namespace, name string) (string, error) {
+	gw := &unstructured.Unstructured{}
+	gw.SetGroupVersionKind(move.GatewayKind)
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, gw); err != nil {
+		return "", err
+	}
+	return gw.GetLabels()["istio.io/rev"], nil
+}
+
+// TestGatewayFollowsTheRevision: a RevisionBased move relabels a Gateway pinned to the old revision
+// (a waypoint) to the new one, never restarts the Deployment istiod deployed for it, restarts the
+// namespace's other workloads first, and counts the namespace as moved only once istiod of the new
+// revision has rendered that Deployment again and it rolled out.
+func TestGatewayFollowsTheRevision(t *testing.T) {
+	c := operatortest.Client(t)
+	gatewayCRD(t, c)
+	const old, next = "gw-v1-25-0-snapshot-be4b14ad", "gw-v1-27-0-snapshot-b9159ca3"
+	operatortest.Namespace(t, c, "gw-system", nil)
+	istio := newIstio("gw")
+	operatortest.Create(t, c, istio)
+	operatortest.RollOut(t, c, "gw-system", "istiod-"+old)
+	operatortest.Namespace(t, c, "gw-app", map[string]string{"istio.io/rev": old})
+	app(t, c, "gw-app", "web", old, v125)
+	waypoint := &unstructured.Unstructured{Object: map[string]any{
+		"metadata": map[string]any{"namespace": "gw-app", "name": "waypoint", "labels": map[string]any{"istio.io/rev": old}},
+		"spec":     map[string]any{"gatewayClassName": "istio-waypoint"},
+	}}
+	waypoint.SetGroupVersionKind(move.GatewayKind)
+	operatortest.Create(t, c, waypoint)
+	// What istiod of the old revision deployed for it: its pods opt out of injection, as istiod
+	// renders their proxy itself.
+	app(t, c, "gw-app", "waypoint", old, v125)
+	deployment := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "gw-app", Name: "waypoint"}}
+	operatortest.Update(t, c, deployment, func(d *appsv1.Deployment) {
+		d.Labels = map[string]string{move.LabelGatewayName: "waypoint", move.LabelGatewayManaged: "istio.io-gateway-controller"}
+		d.Spec.Template.Annotations = map[string]string{"istio.io/rev": old}
+	})
+	operatortest.RollOut(t, c, "gw-app", "waypoint")
+	operatortest.Update(t, c, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "gw-app", Name: "waypoint-1-a"}}, func(p *corev1.Pod) {
+		p.Labels = gatewayPodLabels
+	})
+	rendered := generation(t, c, "gw-app", "waypoint")
+
+	operatortest.Update(t, c, istio, func(i *v1.Istio) { i.Spec.Version = v127 })
+	operatortest.RollOut(t, c, "gw-system", "istiod-"+next)
+	operatortest.WaitFor(t, "the waypoint relabelled to "+next, func(ctx context.Context) error {
+		if rev, err := gatewayRevision(ctx, c, "gw-app", "waypoint"); err != nil || rev != next {
+			return fmt.Errorf("istio.io/rev=%q (%v)", rev, err)
+		}
+		return nil
+	})
+	restartedFor(t, c, "gw-app", "web", next+"@")
+	rollOut(t, c, "gw-app", "web", next, v127)
+	workloadsStatus(t, c, "gw", v1.ReasonMoving, func(cond metav1.Condition, st *v1.WorkloadsUpdateStatus) error {
+		if st.InProgress != "gw-app/Deployment/waypoint" || st.NamespacesDone != 0 {
+			return fmt.Errorf("%s; %+v", cond.Message, st)
+		}
+		return nil
+	})
+	if got := generation(t, c, "gw-app", "waypoint"); got != rendered {
+		t.Fatalf("bosun restarted the waypoint's Deployment, which is istiod's (generation %d, then %d)", rendered, got)
+	}
+
+	// istiod of the new revision renders the Deployment again, and it rolls out.
+	operatortest.Update(t, c, deployment, func(d *appsv1.Deployment) { d.Spec.Template.Annotations = map[string]string{"istio.io/rev": next} })
+	operatortest.Delete(t, c, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "gw-app", Name: "waypoint-1-a"}})
+	pod(t, c, "gw-app", "waypoint-2-a", next, v127, gatewayPodLabels, nil)
+	operatortest.RollOut(t, c, "gw-app", "waypoint")
+	workloadsStatus(t, c, "gw", v1.ReasonWorkloadsUpdated, func(cond metav1.Condition, st *v1.WorkloadsUpdateStatus) error {
+		if cond.Status != metav1.ConditionTrue || st.NamespacesDone != 1 || st.PodsLeft != 0 {
+			return fmt.Errorf("%s %s; %+v", cond.Status, cond.Message, st)
+		}
+		return nil
+	})
+	d := &appsv1.Deployment{}
+	if err := c.Get(t.Context(), client.ObjectKey{Namespace: "gw-app", Name: "waypoint"}, d); err != nil {
+		t.Fatal(err)
+	}
+	if _, restarted := d.Spec.Template.Annotations[move.AnnotationRestartedFor]; restarted {
+		t.Errorf("the waypoint's Deployment carries %s: bosun restarted it", move.AnnotationRestartedFor)
+	}
+}
