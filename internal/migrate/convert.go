@@ -508,14 +508,16 @@ func (c *converter) networking(n *maistra.ProxyNetworking) {
 
 func (c *converter) security() {
 	s := c.spec.Security
-	if s == nil {
-		c.find(Warning, "spec.security.manageNetworkPolicy", "Unset, so 2.6 created NetworkPolicies that let the mesh's namespaces talk to each other and to the control plane.",
+	if s == nil || s.ManageNetworkPolicy == nil || *s.ManageNetworkPolicy {
+		did := "2.6 created NetworkPolicies that let the mesh's namespaces talk to each other and to the control plane."
+		if s == nil {
+			did = "Unset, so " + did
+		}
+		c.find(Warning, "spec.security.manageNetworkPolicy", did,
 			"3.x creates no NetworkPolicies. Before removing 2.6, which deletes its policies, create the ones your namespaces need, or set manageNetworkPolicy: false in 2.6 first and check that traffic still flows.")
-		return
 	}
-	if s.ManageNetworkPolicy == nil || *s.ManageNetworkPolicy {
-		c.find(Warning, "spec.security.manageNetworkPolicy", "2.6 created NetworkPolicies that let the mesh's namespaces talk to each other and to the control plane.",
-			"3.x creates no NetworkPolicies. Before removing 2.6, which deletes its policies, create the ones your namespaces need, or set manageNetworkPolicy: false in 2.6 first and check that traffic still flows.")
+	if s == nil {
+		return
 	}
 	if t := s.Trust; t != nil {
 		if t.Domain != "" {

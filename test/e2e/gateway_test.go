@@ -89,20 +89,7 @@ func TestGatewayFollowsTheRevision(t *testing.T) {
 	installGatewayAPI(t, c)
 	installBosun(t, c)
 	const old, next = "default-v1-24-3", "default-v1-24-4"
-	ensureNamespace(t, c, "istio-system")
-	applyYAML(t, c, `apiVersion: sailoperator.io/v1
-kind: Istio
-metadata:
-  name: default
-spec:
-  namespace: istio-system
-  version: v1.24.3
-  updateStrategy:
-    type: RevisionBased
-    inactiveRevisionDeletionGracePeriodSeconds: 5
-    updateWorkloads: true`)
-	t.Cleanup(func() { deleteIstio(t, c, "default") })
-	istioHealthy(t, c, "default")
+	movingIstio(t, c)
 	appNamespace(t, c, "gwapp", map[string]string{"istio.io/rev": old})
 	applyYAML(t, c, `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway

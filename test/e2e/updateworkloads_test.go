@@ -52,20 +52,7 @@ func TestRevisionBasedUpdateMovesWorkloads(t *testing.T) {
 	t.Logf("kill moments seeded with %d (replay with %s=%d)", seed, envSeed, seed)
 	rng := rand.New(rand.NewPCG(seed, seed))
 	const old, next = "default-v1-24-3", "default-v1-24-4"
-	ensureNamespace(t, c, "istio-system")
-	applyYAML(t, c, `apiVersion: sailoperator.io/v1
-kind: Istio
-metadata:
-  name: default
-spec:
-  namespace: istio-system
-  version: v1.24.3
-  updateStrategy:
-    type: RevisionBased
-    inactiveRevisionDeletionGracePeriodSeconds: 5
-    updateWorkloads: true`)
-	t.Cleanup(func() { deleteIstio(t, c, "default") })
-	istioHealthy(t, c, "default")
+	movingIstio(t, c)
 	appNamespaces(t, c, map[string]string{"istio.io/rev": old}, planets...)
 	mergePatch(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "jupiter"}}, fmt.Sprintf(`{"metadata":{"annotations":{%q:"-1"}}}`, move.AnnotationWave))
 	for _, ns := range planets {
@@ -159,20 +146,7 @@ func TestUpdateWorkloadsPausesAndRollsBack(t *testing.T) {
 	c := newClient(t)
 	installBosun(t, c)
 	const old, next = "default-v1-24-3", "default-v1-24-4"
-	ensureNamespace(t, c, "istio-system")
-	applyYAML(t, c, `apiVersion: sailoperator.io/v1
-kind: Istio
-metadata:
-  name: default
-spec:
-  namespace: istio-system
-  version: v1.24.3
-  updateStrategy:
-    type: RevisionBased
-    inactiveRevisionDeletionGracePeriodSeconds: 5
-    updateWorkloads: true`)
-	t.Cleanup(func() { deleteIstio(t, c, "default") })
-	istioHealthy(t, c, "default")
+	movingIstio(t, c)
 	appNamespace(t, c, "saturn", map[string]string{"istio.io/rev": old})
 	applyYAML(t, c, `apiVersion: apps/v1
 kind: Deployment
@@ -340,20 +314,7 @@ func TestRevisionBasedUpdateWithTagMovesWorkloads(t *testing.T) {
 	c := newClient(t)
 	installBosun(t, c)
 	const old, next = "default-v1-24-3", "default-v1-24-4"
-	ensureNamespace(t, c, "istio-system")
-	applyYAML(t, c, `apiVersion: sailoperator.io/v1
-kind: Istio
-metadata:
-  name: default
-spec:
-  namespace: istio-system
-  version: v1.24.3
-  updateStrategy:
-    type: RevisionBased
-    inactiveRevisionDeletionGracePeriodSeconds: 5
-    updateWorkloads: true`)
-	t.Cleanup(func() { deleteIstio(t, c, "default") })
-	istioHealthy(t, c, "default")
+	movingIstio(t, c)
 	applyTag(t, c, "default", v1.KindIstio, "default")
 	tagReconciled(t, c, "default", old)
 	appNamespace(t, c, "neptune", map[string]string{"istio-injection": "enabled"})
@@ -381,4 +342,24 @@ spec:
 		}
 		return nil
 	})
+}
+
+// movingIstio installs the Istio default, RevisionBased on v1.24.3 with updateWorkloads and a grace
+// period of 5 s, and waits until it is healthy; the test's cleanup deletes it.
+func movingIstio(t *testing.T, c client.Client) {
+	t.Helper()
+	ensureNamespace(t, c, "istio-system")
+	applyYAML(t, c, `apiVersion: sailoperator.io/v1
+kind: Istio
+metadata:
+  name: default
+spec:
+  namespace: istio-system
+  version: v1.24.3
+  updateStrategy:
+    type: RevisionBased
+    inactiveRevisionDeletionGracePeriodSeconds: 5
+    updateWorkloads: true`)
+	t.Cleanup(func() { deleteIstio(t, c, "default") })
+	istioHealthy(t, c, "default")
 }
