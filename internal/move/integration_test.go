@@ -20,7 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/desired"
@@ -126,30 +125,7 @@ func workloadsStatus(t *testing.T, c client.Client, name, reason string, check f
 
 // reconciles is how many reconciles the operator in this process made of Istios.
 func reconciles(t *testing.T) float64 {
-	return counter(t, "controller_runtime_reconcile_total", "controller", "istio")
-}
-
-// counter sums the series of a counter of the operator in this process whose label has value.
-func counter(t *testing.T, name, label, value string) float64 {
-	t.Helper()
-	families, err := crmetrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n float64
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					n += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return n
+	return operatortest.CounterSum(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istio"})
 }
 
 func namespaceLabel(t *testing.T, c client.Client, name string) string {
@@ -292,7 +268,7 @@ func TestRevisionBasedMove(t *testing.T) {
 	// Before the change, bosun said the budget would hold the move; mv-outside, which the mesh does not
 	// discover, is none of its business.
 	preflight(t, c, "mv", metav1.ConditionFalse, "PodDisruptionBudget mv-shop/guarded allows no disruption")
-	if got := counter(t, "bosun_workloads_restarted_total", "istio", "mv"); got != 3 {
+	if got := operatortest.CounterSum(t, "bosun_workloads_restarted_total", map[string]string{"istio": "mv"}); got != 3 {
 		t.Errorf("bosun_workloads_restarted_total{istio=\"mv\"} = %v, want 3", got)
 	}
 }
@@ -370,7 +346,7 @@ func TestPauseAndResume(t *testing.T) {
 		name string
 		want float64
 	}{{"bosun_workloads_restarted_total", 4}, {"bosun_workload_rollbacks_total", 2}, {"bosun_workloads_update_pauses_total", 1}} {
-		if got := counter(t, m.name, "istio", "pz"); got != m.want {
+		if got := operatortest.CounterSum(t, m.name, map[string]string{"istio": "pz"}); got != m.want {
 			t.Errorf("%s{istio=\"pz\"} = %v, want %v", m.name, got, m.want)
 		}
 	}

@@ -5,14 +5,12 @@ package istio_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/desired"
@@ -144,40 +142,11 @@ func TestPreflightRefusesValuesTheNewChartsRefuse(t *testing.T) {
 // refusalCount is bosun_refusals_total for Istios with reason.
 func refusalCount(t *testing.T, reason string) float64 {
 	t.Helper()
-	return metricSum(t, "bosun_refusals_total", map[string]string{"kind": v1.KindIstio, "reason": reason})
+	return operatortest.CounterSum(t, "bosun_refusals_total", map[string]string{"kind": v1.KindIstio, "reason": reason})
 }
 
 // istioReconciles counts the Istio controller's reconciles.
 func istioReconciles(t *testing.T) float64 {
 	t.Helper()
-	return metricSum(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istio"})
-}
-
-// metricSum sums the series of a counter of the operator in this process that carry every label.
-func metricSum(t *testing.T, name string, labels map[string]string) float64 {
-	t.Helper()
-	families, err := crmetrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n float64
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			have := map[string]string{}
-			for _, l := range m.GetLabel() {
-				have[l.GetName()] = l.GetValue()
-			}
-			match := true
-			for k, v := range labels {
-				match = match && strings.EqualFold(have[k], v)
-			}
-			if match {
-				n += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return n
+	return operatortest.CounterSum(t, "controller_runtime_reconcile_total", map[string]string{"controller": "istio"})
 }
