@@ -113,6 +113,9 @@ func BenchmarkInPlaceVersionChange(b *testing.B) {
 	c, p := startOnShared(b, asTheChartRuns...)
 	istio := newIstio(v1.UpdateStrategyInPlace)
 	istiod := istiodOf(istioName)
+	objs := rendered(b, istio)
+	container, fromImage := firstContainer(objs, istiod)
+	images := map[string]string{fromVersion: fromImage, toVersion: firstImageOf(rendered(b, withVersion(istio, toVersion)), istiod)}
 	createIstio(b, c, istio.DeepCopy())
 	waitIstio(b, c, istioName, ready(""))
 	var t stepTimes
@@ -124,7 +127,7 @@ func BenchmarkInPlaceVersionChange(b *testing.B) {
 		readyAt, _ := waitIstio(b, c, istioName, ready(""))
 		t.operator = append(t.operator, readyAt.Sub(changed))
 		windows = append(windows, window{before, p.sample(b)})
-		checkRolledOut(b, c, "istiod", version)
+		checkCurrent(b, c, istiod, images[version])
 		if i > 0 {
 			continue
 		}
@@ -138,15 +141,12 @@ func BenchmarkInPlaceVersionChange(b *testing.B) {
 	p.stop()
 	waitNoPods(b, c, []workload{istiod})
 
-	objs := rendered(b, istio)
-	container, fromImage := firstContainer(objs, istiod)
-	_, toImage := firstContainer(rendered(b, withVersion(istio, toVersion)), istiod)
 	if err := applyFloor(b.Context(), c, objs); err != nil {
 		b.Fatal(err)
 	}
 	waitRolledOut(b, c, istiod, "")
 	for i := range floorRuns {
-		image := []string{toImage, fromImage}[i%2]
+		image := images[[]string{toVersion, fromVersion}[i%2]]
 		start := time.Now()
 		if err := setImage(b.Context(), c, istiod, container, image); err != nil {
 			b.Fatal(err)
@@ -168,6 +168,9 @@ func BenchmarkRevisionBasedVersionChange(b *testing.B) {
 	c, p := startOnShared(b, asTheChartRuns...)
 	before := waitQuiet(b, p)
 	istio := newIstio(v1.UpdateStrategyRevisionBased)
+	old := rendered(b, istio)
+	objs := rendered(b, withVersion(istio, toVersion))
+	images := map[string]string{fromVersion: firstImageOf(old, istiodOf(revisionName(fromVersion))), toVersion: firstImageOf(objs, istiodOf(revisionName(toVersion)))}
 	createIstio(b, c, istio.DeepCopy())
 	waitIstio(b, c, istioName, ready(revisionName(fromVersion)))
 	installed := waitQuiet(b, p)
@@ -187,7 +190,7 @@ func BenchmarkRevisionBasedVersionChange(b *testing.B) {
 		readyAt, _ := waitIstio(b, c, istioName, ready(revisionName(to)))
 		t.operator = append(t.operator, readyAt.Sub(changed))
 		windows = append(windows, window{before, p.sample(b)})
-		checkRolledOut(b, c, "istiod-"+revisionName(to), to)
+		checkCurrent(b, c, istiodOf(revisionName(to)), images[to])
 		waitGone(b, c, revisionName(from))
 		if i > 0 {
 			continue
@@ -201,8 +204,6 @@ func BenchmarkRevisionBasedVersionChange(b *testing.B) {
 	deleteIstio(b, c, istioName)
 	p.stop()
 
-	old := rendered(b, istio)
-	objs := rendered(b, withVersion(istio, toVersion))
 	istiod := istiodOf(revisionName(toVersion))
 	waitNoPods(b, c, []workload{istiodOf(revisionName(fromVersion)), istiod})
 	if err := applyFloor(b.Context(), c, old); err != nil {
@@ -321,21 +322,4 @@ func appliedConfigMap(b *testing.B, c *cluster) *corev1.ConfigMap {
 		b.Fatalf("no ConfigMap of bosun's in %s", controlPlaneNamespace)
 	}
 	return &list.Items[0]
-}
-
-// checkRolledOut fails the benchmark unless the istiod Deployment runs the version's image on every
-// replica: the Ready the benchmark timed must mean the new istiod serves.
-func checkRolledOut(b *testing.B, c *cluster, name, version string) {
-	b.Helper()
-	d := &appsv1.Deployment{}
-	if err := c.client.Get(b.Context(), client.ObjectKey{Namespace: controlPlaneNamespace, Name: name}, d); err != nil {
-		b.Fatal(err)
-	}
-	s := d.Status
-	if img := d.Spec.Template.Spec.Containers[0].Image; !strings.HasSuffix(img, ":"+strings.TrimPrefix(version, "v")) {
-		b.Errorf("Deployment %s runs %s, want the %s image", name, img, version)
-	}
-	if s.ObservedGeneration != d.Generation || s.Replicas == 0 || s.UpdatedReplicas != s.Replicas || s.ReadyReplicas != s.Replicas {
-		b.Errorf("the Istio was Ready before Deployment %s rolled out: generation %d, status %+v", name, d.Generation, s)
-	}
 }

@@ -277,8 +277,8 @@ func firstImageOf(objs []*unstructured.Unstructured, w workload) string {
 	return image
 }
 
-// checkCurrent fails the benchmark unless the workload runs image and kstatus says it is Current: the
-// Ready the benchmark timed must mean the rollout was over.
+// checkCurrent fails the benchmark unless the workload runs image on at least one ready pod and
+// kstatus says it is Current: the Ready the benchmark timed must mean the rollout was over.
 func checkCurrent(b *testing.B, c *cluster, w workload, image string) {
 	b.Helper()
 	obj := &unstructured.Unstructured{}
@@ -290,8 +290,12 @@ func checkCurrent(b *testing.B, c *cluster, w workload, image string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if got := firstImage(obj); got != image || res.Status != status.CurrentStatus {
-		b.Errorf("%s %s/%s: Ready before its rollout was over: image %s (want %s), %s: %s", w.gvk.Kind, w.namespace, w.name, got, image, res.Status, res.Message)
+	ready, _, _ := unstructured.NestedInt64(obj.Object, "status", "readyReplicas")
+	if w.gvk.Kind == "DaemonSet" {
+		ready, _, _ = unstructured.NestedInt64(obj.Object, "status", "numberReady")
+	}
+	if got := firstImage(obj); got != image || res.Status != status.CurrentStatus || ready == 0 {
+		b.Errorf("%s %s/%s: Ready before its rollout was over: image %s (want %s), %d ready pods, %s: %s", w.gvk.Kind, w.namespace, w.name, got, image, ready, res.Status, res.Message)
 	}
 }
 
