@@ -28,9 +28,14 @@ import (
 	"github.com/bosun-mesh/bosun/internal/metrics"
 )
 
-// RecheckInterval is how soon a move in progress looks again at the rollout it awaits: workloads send
-// the Istio no events.
+// RecheckInterval is how soon a move in progress looks again at the rollout it awaits. The Waker wakes
+// it sooner, when the rollout ends; the recheck sees a deadline pass, and a rollout that ended before
+// the Waker watched it.
 const RecheckInterval = 2 * time.Second
+
+// AfterWrite is how soon a move looks again after a write that awaits nothing (a namespace or a Gateway
+// relabelled): its reads are the API server's, which shows the write at once.
+const AfterWrite = 10 * time.Millisecond
 
 // LeftoverRecheck is how soon a move that left workloads behind looks again: a PodDisruptionBudget
 // that allowed no disruption may allow one now.
@@ -50,6 +55,8 @@ type Mover struct {
 	Writer   client.Writer
 	Recorder events.EventRecorder
 	Clock    clock.PassiveClock
+	// Waker, when set, wakes the Istio as soon as the rollout its move awaits ends.
+	Waker *Waker
 }
 
 // Run moves the Istio's workloads to its active revision, one step, and says how far the move is and
@@ -62,6 +69,12 @@ func (m *Mover) Run(ctx context.Context, istio *v1.Istio, active *v1.IstioRevisi
 	}
 	target := TargetOf(active)
 	p := &Progress{Istio: istio.Name, Target: target}
+	awaits := false
+	defer func() {
+		if !awaits {
+			m.Waker.Forget(istio.Name)
+		}
+	}()
 	if !desired.Ready(active) {
 		p.WaitingFor = fmt.Sprintf("waiting for IstioRevision %s to be Ready before moving workloads to it", active.Name)
 		return p, 0, nil
@@ -112,14 +125,14 @@ func (m *Mover) Run(ctx context.Context, istio *v1.Istio, active *v1.IstioRevisi
 		}
 		p.Current = ns.Name
 		if from := Relabel(ns, old); from != "" {
-			return p, RecheckInterval, m.relabel(ctx, istio, ns.Name, from, target)
+			return p, AfterWrite, m.relabel(ctx, istio, ns.Name, from, target)
 		}
 		gws, err := m.gateways(ctx, ns.Name)
 		if err != nil {
 			return nil, 0, err
 		}
 		if gw := GatewayToRelabel(gws, old); gw != nil {
-			return p, RecheckInterval, m.relabelGateway(ctx, istio, ns.Name, *gw, target)
+			return p, AfterWrite, m.relabelGateway(ctx, istio, ns.Name, *gw, target)
 		}
 		if rec == nil {
 			rec = &Record{Target: target.Key(), State: StateMoving}
@@ -136,9 +149,16 @@ func (m *Mover) Run(ctx context.Context, istio *v1.Istio, active *v1.IstioRevisi
 		switch step.Do {
 		case Restart:
 			p.Step = &step
-			return p, RecheckInterval, m.restart(ctx, istio, ns.Name, step.Workload, objs, target, false)
+			if err := m.restart(ctx, istio, ns.Name, step.Workload, objs, target, false); err != nil {
+				return p, RecheckInterval, err
+			}
+			awaits = true
+			m.Waker.Await(istio.Name, ns.Name, step.Workload, objs[step.Workload.ID(ns.Name)])
+			return p, RecheckInterval, nil
 		case Wait:
 			p.Step = &step
+			awaits = true
+			m.Waker.Await(istio.Name, ns.Name, step.Workload, objs[step.Workload.ID(ns.Name)])
 			return p, RecheckInterval, nil
 		case Pause:
 			paused := Record{Target: target.Key(), State: StatePaused, From: rec.From, Workload: step.Workload.ID(ns.Name), Why: step.Why,

@@ -311,9 +311,14 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 		return nil, err
 	}
 	p := parts{client: c, env: env, renderer: renderer, cluster: cluster, bosun: o.BosunVersion, applier: applier, recorder: recorder, clock: o.Clock}
+	// The move watches the one workload it awaits straight from the API server: the cache holds none.
+	watcher, err := client.NewWithWatch(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
+	if err != nil {
+		return nil, err
+	}
 	controllers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&istio.Reconciler{Client: c, API: mgr.GetAPIReader(), Env: env, Recorder: recorder, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: apply.FieldManager},
-			Remotes: remotes, Move: &move.Mover{Cache: c, API: mgr.GetAPIReader(), Writer: c, Recorder: recorder, Clock: o.Clock},
+			Remotes: remotes, Move: &move.Mover{Cache: c, API: mgr.GetAPIReader(), Writer: c, Recorder: recorder, Clock: o.Clock, Waker: move.NewWaker(watcher)},
 			Preflight: &preflight.Checker{Env: env, Cache: c, API: mgr.GetAPIReader(), Recorder: recorder, Renderer: renderer}},
 		&revision.Controller{Served: served, Installer: installer(revision.Kind{Reader: c, Env: env, Usage: usage, Remotes: remotes}, p)},
 		&tag.Controller{Served: served, Installer: installer(tag.Kind{Reader: c, Usage: usage}, p)},

@@ -23,11 +23,12 @@ package operator
 // Moving workloads to a new control plane (spec.updateStrategy.updateWorkloads, internal/move): the
 // namespaces' labels and records patched; in the namespace being moved, its ReplicaSets' metadata read
 // to find the Deployments of its pods, its StatefulSets read and, with Deployments and DaemonSets (whose
-// rules are below), patched to restart them; its PodDisruptionBudgets read (their rules are below).
+// rules are below), patched to restart them, and the one restarted watched until its rollout ends
+// (move.Waker); its PodDisruptionBudgets read (their rules are below).
 //
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=patch
 // +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=list
-// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=list;patch
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=list;watch;patch
 //
 // The move also relabels, in the namespace being moved, the Gateway API Gateways (gateways and
 // waypoints) pinned to an old revision, reading their metadata only.

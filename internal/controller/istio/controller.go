@@ -71,12 +71,13 @@ type Reconciler struct {
 // of the revision an Istio was refused, and node agents' spec changes, which may lift a refusal by the
 // pre-flight checks. Where several meshes share the cluster, what changes their
 // scope (desired.Scope) wakes them all: another Istio's spec, a revision or tag created or deleted (or
-// a tag's target changed), a namespace created, deleted or relabelled.
+// a tag's target changed), a namespace created, deleted or relabelled. A move of workloads is woken
+// when the rollout it awaits ends (move.Waker).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	specOrLife := builder.WithPredicates(predicate.GenerationChangedPredicate{})
 	namespace := &metav1.PartialObjectMetadata{}
 	namespace.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("istio").
 		For(&v1.Istio{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&v1.IstioRevision{}).
@@ -88,8 +89,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1.IstioRevision{}, handler.EnqueueRequestsFromMapFunc(r.meshesInScope), builder.WithPredicates(controller.CreatedOrDeleted{})).
 		// The cache trims namespaces to their injection labels, so a change of another label shows
 		// only as a new resourceVersion.
-		Watches(namespace, handler.EnqueueRequestsFromMapFunc(r.meshesInScope), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
-		Complete(controller.CountErrors(v1.KindIstio, r))
+		Watches(namespace, handler.EnqueueRequestsFromMapFunc(r.meshesInScope), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{}))
+	if r.Move != nil && r.Move.Waker != nil {
+		// The end of the rollout a move awaits.
+		b = b.WatchesRawSource(r.Move.Waker.Source())
+	}
+	return b.Complete(controller.CountErrors(v1.KindIstio, r))
 }
 
 // afterTagChange maps a tag's creation, deletion or new target to the Istios refused for a name

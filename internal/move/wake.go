@@ -1,0 +1,198 @@
+package move
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	v1 "github.com/bosun-mesh/bosun/api/v1"
+)
+
+// Waker wakes an Istio as soon as the rollout its move awaits ends, so that the move goes on at once
+// rather than at its next recheck (RecheckInterval, which stays as the fallback). The operator's cache
+// holds no workloads (it stays small at 10,000 pods), so the Waker watches the one workload a move
+// awaits, by name, for as long as it awaits it: one watch per moving Istio, none when no move runs.
+type Waker struct {
+	// Client watches the awaited workloads.
+	Client client.WithWatch
+
+	mu      sync.Mutex
+	awaited map[string]awaiting
+	events  chan event.GenericEvent
+}
+
+// awaiting is the watch of the workload one Istio's move awaits.
+type awaiting struct {
+	id     string
+	cancel context.CancelFunc
+}
+
+// NewWaker returns a Waker that watches with c.
+func NewWaker(c client.WithWatch) *Waker {
+	return &Waker{Client: c, awaited: map[string]awaiting{}, events: make(chan event.GenericEvent, 64)}
+}
+
+// Source is where the Waker's wake-ups reach the Istio controller.
+func (w *Waker) Source() source.Source {
+	return source.Channel(w.events, &handler.EnqueueRequestForObject{})
+}
+
+// Await watches the workload an Istio's move awaits in namespace, obj as the move last read or wrote
+// it, until its rollout ends (complete or failed after it progressed, as DeploymentRollout and its
+// siblings say) or its deadline and a minute more pass; it then wakes the Istio. The watch starts at
+// obj's resourceVersion, so it misses no change after it and repeats none before. Awaiting the workload
+// already awaited does nothing; awaiting another stops the watch before.
+func (w *Waker) Await(istio, namespace string, wl Workload, obj client.Object) {
+	if w == nil {
+		return
+	}
+	list, rollout := watchedKind(wl.Kind)
+	if list == nil || obj == nil {
+		w.Forget(istio)
+		return
+	}
+	id := wl.ID(namespace)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if a, ok := w.awaited[istio]; ok {
+		if a.id == id {
+			return
+		}
+		a.cancel()
+	}
+	deadline := wl.Deadline
+	if deadline <= 0 {
+		deadline = DefaultProgressDeadline
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline+time.Minute)
+	w.awaited[istio] = awaiting{id: id, cancel: cancel}
+	var seen rolloutSeen
+	seen.ended(rollout(obj))
+	from := &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: obj.GetResourceVersion()}}
+	go func() {
+		defer w.done(istio, id, cancel)
+		wi, err := w.Client.Watch(ctx, list, from, client.InNamespace(namespace), client.MatchingFields{"metadata.name": wl.Name})
+		if err != nil {
+			// The recheck comes anyway.
+			return
+		}
+		defer wi.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-wi.ResultChan():
+				if !ok {
+					return
+				}
+				obj, isObj := ev.Object.(client.Object)
+				if !isObj || (ev.Type != watch.Added && ev.Type != watch.Modified) {
+					continue
+				}
+				if seen.ended(rollout(obj)) {
+					w.wake(istio)
+					return
+				}
+			}
+		}
+	}()
+}
+
+// rolloutSeen is what the move saw of the rollout it awaits, one state after another: first as it read
+// or wrote the workload, then each change its watch brings.
+type rolloutSeen struct {
+	any, progressed bool
+}
+
+// ended reports whether the rollout ended with this state: it is complete or failed after it was seen
+// progressing. The state the move read never ends it: the move acted on that one.
+func (s *rolloutSeen) ended(r Rollout) bool {
+	first := !s.any
+	s.any = true
+	if r == RolloutProgressing {
+		s.progressed = true
+		return false
+	}
+	return !first && s.progressed
+}
+
+// Forget stops awaiting a workload for an Istio: its move awaits none.
+func (w *Waker) Forget(istio string) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if a, ok := w.awaited[istio]; ok {
+		a.cancel()
+		delete(w.awaited, istio)
+	}
+}
+
+// Awaiting is the workload, as Workload.ID names it, that an Istio's move awaits, or "".
+func (w *Waker) Awaiting(istio string) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.awaited[istio].id
+}
+
+// done ends a watch: it is no longer awaited unless another took its place.
+func (w *Waker) done(istio, id string, cancel context.CancelFunc) {
+	cancel()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if a, ok := w.awaited[istio]; ok && a.id == id {
+		delete(w.awaited, istio)
+	}
+}
+
+// wake enqueues the Istio; when the channel is full, its recheck comes anyway.
+func (w *Waker) wake(istio string) {
+	select {
+	case w.events <- event.GenericEvent{Object: &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: istio}}}:
+	default:
+	}
+}
+
+// watchedKind is the list to watch a workload kind with, and how its rollout stands; nil for a kind
+// bosun does not restart.
+func watchedKind(kind string) (client.ObjectList, func(client.Object) Rollout) {
+	switch kind {
+	case "Deployment":
+		return &appsv1.DeploymentList{}, func(o client.Object) Rollout {
+			d, _ := o.(*appsv1.Deployment)
+			if d == nil {
+				return RolloutProgressing
+			}
+			r, _ := DeploymentRollout(d)
+			return r
+		}
+	case "StatefulSet":
+		return &appsv1.StatefulSetList{}, func(o client.Object) Rollout {
+			s, _ := o.(*appsv1.StatefulSet)
+			if s == nil {
+				return RolloutProgressing
+			}
+			r, _ := StatefulSetRollout(s)
+			return r
+		}
+	case "DaemonSet":
+		return &appsv1.DaemonSetList{}, func(o client.Object) Rollout {
+			d, _ := o.(*appsv1.DaemonSet)
+			if d == nil {
+				return RolloutProgressing
+			}
+			r, _ := DaemonSetRollout(d)
+			return r
+		}
+	}
+	return nil, nil
+}
