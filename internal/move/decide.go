@@ -54,6 +54,18 @@ const (
 // progressDeadlineSeconds of their own, and a Deployment's that does not set it (the API's default).
 const DefaultProgressDeadline = 600 * time.Second
 
+// deploymentVerdictGrace is how long past a Deployment's progress deadline bosun's own clock leaves its
+// controller to report ProgressDeadlineExceeded before pausing on the clock alone. The controller
+// checks about a second after the deadline, counted from its Progressing condition's whole seconds,
+// and its verdict names the ReplicaSet that timed out; without the grace, bosun's look every
+// RecheckInterval would often come first and pause a workload whose deadline the controller has not
+// yet called. The clock remains for a controller that does not report.
+const deploymentVerdictGrace = 10 * time.Second
+
+// restartedAtPrecision is the precision of AnnotationRestartedAt (RFC 3339 in whole seconds): a restart
+// may have come this much later than it says.
+const restartedAtPrecision = time.Second
+
 // Target is the change a move is for: the revision workloads move to and its version. UID tells a
 // revision created again under the same name apart from the one before.
 type Target struct {
@@ -409,12 +421,19 @@ func Next(namespace string, ws []Workload, target Target, rec *Record, now time.
 	return Step{Do: Finish, Left: left}
 }
 
-// failed reports whether a workload restarted for the move failed to become available, and why.
+// failed reports whether a workload restarted for the move failed to become available, and why: its
+// controller said so, or its rollout is still not complete its Deadline after the latest moment its
+// restart can have been (a Deployment's deploymentVerdictGrace later, its controller having had the
+// time to say so itself).
 func failed(w Workload, now time.Time) (string, bool) {
+	wait := w.Deadline + restartedAtPrecision
+	if w.Kind == "Deployment" {
+		wait += deploymentVerdictGrace
+	}
 	switch {
 	case w.Rollout == RolloutFailed:
 		return w.RolloutMessage, true
-	case w.Rollout == RolloutProgressing && !w.RestartedAt.IsZero() && now.Sub(w.RestartedAt) > w.Deadline:
+	case w.Rollout == RolloutProgressing && !w.RestartedAt.IsZero() && now.Sub(w.RestartedAt) > wait:
 		msg := fmt.Sprintf("its rollout did not complete within %s of the restart", w.Deadline)
 		if w.RolloutMessage != "" {
 			msg += " (" + w.RolloutMessage + ")"

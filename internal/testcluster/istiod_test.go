@@ -295,7 +295,8 @@ func TestIstiodBinariesPick(t *testing.T) {
 }
 
 // TestPlayedStages checks that kwok's pod-ready stage, as `make cluster-bins` copies it, is told to
-// leave istiod's and bosun's pods alone, and that a played-pod stage is added for each.
+// leave istiod's and bosun's pods and pods marked NeverReadyAnnotation alone, and that a played-pod
+// stage is added for each.
 func TestPlayedStages(t *testing.T) {
 	bin, err := binDir(Options{})
 	if err != nil {
@@ -313,16 +314,17 @@ func TestPlayedStages(t *testing.T) {
 		}
 		stages[filepath.Base(f)] = string(data)
 	}
-	for _, l := range []struct{ query, value string }{
-		{`.metadata.labels["app"]`, "istiod"},
-		{`.metadata.labels["app.kubernetes.io/name"]`, "bosun"},
+	for _, l := range []struct{ query, value, stage string }{
+		{`.metadata.labels["app"]`, "istiod", "pod-played-istiod.yaml"},
+		{`.metadata.labels["app.kubernetes.io/name"]`, "bosun", "pod-played-bosun.yaml"},
+		{`.metadata.annotations["` + NeverReadyAnnotation + `"]`, `"true"`, "pod-never-ready.yaml"},
 	} {
 		if want := "key: " + l.query + "\n      operator: NotIn\n      values:\n      - " + l.value; !strings.Contains(stages[podReadyStage], want) {
-			t.Errorf("kwok's pod-ready stage does not exclude %s pods (no %q):\n%s", l.value, want, stages[podReadyStage])
+			t.Errorf("kwok's pod-ready stage does not exclude %s pods (no %q):\n%s", l.query, want, stages[podReadyStage])
 		}
-		played := stages["pod-played-"+l.value+".yaml"]
-		if want := "'" + l.query + "'\n      operator: 'In'\n      values:\n      - '" + l.value + "'"; !strings.Contains(played, want) {
-			t.Errorf("no played-pod stage selecting %s pods (no %q):\n%s", l.value, want, played)
+		played := stages[l.stage]
+		if want := "'" + l.query + "'\n      operator: 'In'\n      values:\n      - '" + strings.Trim(l.value, `"`) + "'"; !strings.Contains(played, want) {
+			t.Errorf("no stage %s selecting %s pods (no %q):\n%s", l.stage, l.query, want, played)
 		}
 	}
 }

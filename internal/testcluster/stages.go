@@ -13,14 +13,24 @@ import (
 // Running and Ready at once.
 const podReadyStage = "pod-ready.yaml"
 
-// playedPodStage makes a pending played pod (labelled %[2]s) Running, with
-// addresses and running containers, but not Ready: its player sets Ready
-// from the probe of the process behind it. It is kwok's pod-ready stage with
-// readiness left out, one per played label.
+// NeverReadyAnnotation marks a pod that kwok runs but never makes Ready, as
+// a workload whose readiness probe never passes: set to "true", its
+// containers start and it gets its addresses, and it stays not Ready until it
+// goes. Tests put it on the pods they want unhealthy, for instance through
+// Istio's sidecarInjectorWebhook.injectedAnnotations on the pods one
+// revision's istiod injects. A player never acts on it, so it has no place on
+// a played pod.
+const NeverReadyAnnotation = "bosun.dev/e2e-never-ready"
+
+// playedPodStage makes a pending pod whose query %[2]s (kwok's jq) is %[3]s
+// Running, with addresses and running containers, but not Ready: a played
+// pod's player sets Ready from the probe of the process behind it, and a pod
+// marked NeverReadyAnnotation stays so. It is kwok's pod-ready stage with
+// readiness left out, named %[1]s, one per unreadyPods entry.
 const playedPodStage = `apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
 metadata:
-  name: pod-played-%[1]s
+  name: %[1]s
 spec:
   resourceRef:
     apiGroup: v1
@@ -85,10 +95,25 @@ spec:
       startTime: {{ $now | Quote }}
 `
 
+// unreadySelector selects pods that kwok starts but does not make Ready: a
+// pod whose query (kwok's jq) is value. name names its stage and file.
+type unreadySelector struct{ name, query, value string }
+
+// unreadyPods are the pods kwok's pod-ready stage leaves alone and
+// playedPodStage starts instead: each played label's, whose player decides
+// Ready, and those marked NeverReadyAnnotation, which nothing makes Ready.
+func unreadyPods() []unreadySelector {
+	var s []unreadySelector
+	for _, l := range playedLabels {
+		s = append(s, unreadySelector{name: "pod-played-" + l.value, query: labelQuery(l.key), value: l.value})
+	}
+	return append(s, unreadySelector{name: "pod-never-ready", query: annotationQuery(NeverReadyAnnotation), value: "true"})
+}
+
 // writePlayedStages writes into dst the stage files of src (as `make
 // cluster-bins` copied them from kwok's module), with kwok's pod-ready stage
-// told to leave played pods alone, plus the played-pod stage. It returns the
-// files' paths.
+// told to leave unreadyPods alone, plus a played-pod stage for each. It
+// returns the files' paths.
 func writePlayedStages(src, dst string) ([]string, error) {
 	entries, err := os.ReadDir(src)
 	if err != nil {
@@ -122,9 +147,9 @@ func writePlayedStages(src, dst string) ([]string, error) {
 	if !foundReady {
 		return nil, fmt.Errorf("no %s in %s: run `make cluster-bins`", podReadyStage, src)
 	}
-	for _, l := range playedLabels {
-		path := filepath.Join(dst, "pod-played-"+l.value+".yaml")
-		if err := os.WriteFile(path, []byte(fmt.Sprintf(playedPodStage, l.value, labelQuery(l.key), l.value)), 0o644); err != nil {
+	for _, u := range unreadyPods() {
+		path := filepath.Join(dst, u.name+".yaml")
+		if err := os.WriteFile(path, []byte(fmt.Sprintf(playedPodStage, u.name, u.query, u.value)), 0o644); err != nil {
 			return nil, err
 		}
 		files = append(files, path)
@@ -135,8 +160,12 @@ func writePlayedStages(src, dst string) ([]string, error) {
 // labelQuery is kwok's query (jq) of a pod's label.
 func labelQuery(key string) string { return `.metadata.labels["` + key + `"]` }
 
-// excludePlayedPods adds to a stage's selector that the pod is not a played
-// one. kwok's NotIn also matches pods without the label.
+// annotationQuery is kwok's query (jq) of a pod's annotation.
+func annotationQuery(key string) string { return `.metadata.annotations["` + key + `"]` }
+
+// excludePlayedPods adds to a stage's selector that the pod is none of
+// unreadyPods. kwok's NotIn also matches pods without the label or
+// annotation.
 func excludePlayedPods(stage []byte) ([]byte, error) {
 	var doc map[string]any
 	if err := yaml.Unmarshal(stage, &doc); err != nil {
@@ -148,8 +177,8 @@ func excludePlayedPods(stage []byte) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("the stage has no spec.selector.matchExpressions to extend")
 	}
-	for _, l := range playedLabels {
-		exprs = append(exprs, map[string]any{"key": labelQuery(l.key), "operator": "NotIn", "values": []any{l.value}})
+	for _, u := range unreadyPods() {
+		exprs = append(exprs, map[string]any{"key": u.query, "operator": "NotIn", "values": []any{u.value}})
 	}
 	selector["matchExpressions"] = exprs
 	return yaml.Marshal(doc)

@@ -91,8 +91,9 @@ func readStage(t *testing.T, path string) stage {
 
 // TestPlayedStagesLeaveReadinessToThePlayer checks the stages kwok runs
 // with: its pod-ready stage keeps its own conditions and no longer selects
-// istiod's or bosun's pods (so kwok never makes them Ready), and each played
-// label gets a stage of its own that selects exactly those pods.
+// istiod's or bosun's pods, nor pods marked NeverReadyAnnotation (so kwok
+// never makes them Ready), and each of those gets a stage of its own that
+// selects exactly those pods.
 func TestPlayedStagesLeaveReadinessToThePlayer(t *testing.T) {
 	src := stageSource(t, map[string]string{podReadyStage: kwokPodReadyStage})
 	files, err := writePlayedStages(src, t.TempDir())
@@ -106,8 +107,8 @@ func TestPlayedStagesLeaveReadinessToThePlayer(t *testing.T) {
 
 	ready := readStage(t, byName[podReadyStage])
 	exprs := ready.Spec.Selector.MatchExpressions
-	if len(exprs) != 2+len(playedLabels) {
-		t.Fatalf("pod-ready selects by %d expressions, want kwok's 2 and one per played label: %+v", len(exprs), exprs)
+	if len(exprs) != 2+len(playedLabels)+1 {
+		t.Fatalf("pod-ready selects by %d expressions, want kwok's 2, one per played label and one for never-ready pods: %+v", len(exprs), exprs)
 	}
 	if exprs[0].Key != ".metadata.deletionTimestamp" || exprs[1].Key != ".status.phase" {
 		t.Errorf("kwok's own expressions changed: %+v", exprs[:2])
@@ -115,62 +116,80 @@ func TestPlayedStagesLeaveReadinessToThePlayer(t *testing.T) {
 	if ready.Spec.Next.StatusTemplate != "phase: Running\n" {
 		t.Errorf("kwok's status template changed: %q", ready.Spec.Next.StatusTemplate)
 	}
-	for _, l := range []labelPair{{"app", "istiod"}, {"app.kubernetes.io/name", "bosun"}} {
-		want := matchExpression{Key: `.metadata.labels["` + l.key + `"]`, Operator: "NotIn", Values: []string{l.value}}
+	for _, p := range []struct{ what, query, value, stage string }{
+		{"app=istiod", `.metadata.labels["app"]`, "istiod", "pod-played-istiod"},
+		{"app.kubernetes.io/name=bosun", `.metadata.labels["app.kubernetes.io/name"]`, "bosun", "pod-played-bosun"},
+		{"never-ready", `.metadata.annotations["bosun.dev/e2e-never-ready"]`, "true", "pod-never-ready"},
+	} {
+		want := matchExpression{Key: p.query, Operator: "NotIn", Values: []string{p.value}}
 		if !slices.ContainsFunc(exprs, func(e matchExpression) bool {
 			return e.Key == want.Key && e.Operator == want.Operator && slices.Equal(e.Values, want.Values)
 		}) {
-			t.Errorf("pod-ready does not leave %s pods alone (no %+v)", l, want)
+			t.Errorf("pod-ready does not leave %s pods alone (no %+v)", p.what, want)
 		}
 
-		path, ok := byName["pod-played-"+l.value+".yaml"]
+		path, ok := byName[p.stage+".yaml"]
 		if !ok {
-			t.Errorf("no stage for %s pods in %v", l, files)
+			t.Errorf("no stage for %s pods in %v", p.what, files)
 			continue
 		}
 		played := readStage(t, path)
-		if played.Metadata.Name != "pod-played-"+l.value {
-			t.Errorf("stage name %q, want pod-played-%s (kwok refuses two stages of one name)", played.Metadata.Name, l.value)
+		if played.Metadata.Name != p.stage {
+			t.Errorf("stage name %q, want %s (kwok refuses two stages of one name)", played.Metadata.Name, p.stage)
 		}
 		if played.Spec.ResourceRef.Kind != "Pod" || played.Spec.ResourceRef.APIGroup != "v1" {
-			t.Errorf("stage for %s acts on %+v, want pods", l, played.Spec.ResourceRef)
+			t.Errorf("stage for %s acts on %+v, want pods", p.what, played.Spec.ResourceRef)
 		}
 		sel := played.Spec.Selector.MatchExpressions
 		if !slices.ContainsFunc(sel, func(e matchExpression) bool {
 			return e.Key == want.Key && e.Operator == "In" && slices.Equal(e.Values, want.Values)
 		}) {
-			t.Errorf("stage for %s does not select them: %+v", l, sel)
+			t.Errorf("stage for %s does not select them: %+v", p.what, sel)
 		}
 		if !slices.ContainsFunc(sel, func(e matchExpression) bool {
 			return e.Key == ".status.phase" && e.Operator == "In" && slices.Equal(e.Values, []string{"Pending"})
 		}) {
-			t.Errorf("stage for %s acts on pods that are not Pending, so it would overwrite the player's Ready: %+v", l, sel)
+			t.Errorf("stage for %s acts on pods that are not Pending, so it would overwrite the player's Ready: %+v", p.what, sel)
 		}
 		if !slices.ContainsFunc(sel, func(e matchExpression) bool {
 			return e.Key == ".metadata.deletionTimestamp" && e.Operator == "DoesNotExist"
 		}) {
-			t.Errorf("stage for %s acts on pods being deleted: %+v", l, sel)
+			t.Errorf("stage for %s acts on pods being deleted: %+v", p.what, sel)
 		}
+	}
+	if NeverReadyAnnotation != "bosun.dev/e2e-never-ready" {
+		t.Errorf("NeverReadyAnnotation is %q: tests that mark pods with it would no longer match the stage", NeverReadyAnnotation)
 	}
 }
 
-// TestPlayedPodStageStartsButDoesNotReady renders the played-pod stage's
-// status template as kwok does (with stand-ins for kwok's functions) and
-// checks the status it gives a played pod: Running, with the pod and host
-// addresses the player routes, containers started, but neither the pod nor
-// its containers Ready, since the process behind it decides that.
+// TestPlayedPodStageStartsButDoesNotReady renders the status template of
+// istiod's played-pod stage and of the never-ready stage as kwok does (with
+// stand-ins for kwok's functions) and checks the status each gives its pod:
+// Running, with the pod and host addresses the player routes, containers
+// started, but neither the pod nor its containers Ready, since the process
+// behind a played pod decides that and nothing makes a never-ready pod so.
 func TestPlayedPodStageStartsButDoesNotReady(t *testing.T) {
 	src := stageSource(t, map[string]string{podReadyStage: kwokPodReadyStage})
 	files, err := writePlayedStages(src, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var path string
-	for _, f := range files {
-		if filepath.Base(f) == "pod-played-istiod.yaml" {
-			path = f
-		}
+	for _, name := range []string{"pod-played-istiod.yaml", "pod-never-ready.yaml"} {
+		t.Run(name, func(t *testing.T) {
+			i := slices.IndexFunc(files, func(f string) bool { return filepath.Base(f) == name })
+			if i < 0 {
+				t.Fatalf("no %s in %v", name, files)
+			}
+			checkStartedNotReady(t, files[i])
+		})
 	}
+}
+
+// checkStartedNotReady renders the status template of the stage file at path
+// for a pod with one container and checks that it is Running, addressed,
+// started and not Ready.
+func checkStartedNotReady(t *testing.T, path string) {
+	t.Helper()
 	tmpl, err := template.New("status").Funcs(template.FuncMap{
 		"Now": func() string { return "2026-01-02T03:04:05Z" },
 		"Quote": func(v any) (string, error) {
@@ -258,7 +277,7 @@ func TestWritePlayedStagesCopiesKwoksOtherStages(t *testing.T) {
 		names = append(names, filepath.Base(f))
 	}
 	slices.Sort(names)
-	want := []string{"node-heartbeat-with-lease.yaml", "pod-played-bosun.yaml", "pod-played-istiod.yaml", podReadyStage}
+	want := []string{"node-heartbeat-with-lease.yaml", "pod-never-ready.yaml", "pod-played-bosun.yaml", "pod-played-istiod.yaml", podReadyStage}
 	if !slices.Equal(names, want) {
 		t.Errorf("stage files %v, want %v", names, want)
 	}

@@ -21,6 +21,7 @@ import (
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/move"
+	"github.com/bosun-mesh/bosun/internal/testcluster"
 	"github.com/bosun-mesh/bosun/samples"
 )
 
@@ -135,13 +136,15 @@ func TestRevisionBasedUpdateMovesWorkloads(t *testing.T) {
 	t.Logf("bosun status after the move:\n%s", text)
 }
 
-// TestUpdateWorkloadsPausesAndRollsBack: the new version's sidecars ask for more CPU than any node
-// has (a mistake in spec.values), so the first Deployment bosun restarts onto them never becomes
-// available. When its progress deadline passes, bosun pauses: the namespace goes back to the old
-// revision, the Deployment is restarted onto the old revision's proxy (its pods injected by the old
-// istiod and Ready again), the old revision stays, and the Istio says which workload stopped the move,
-// why, and how to resume. Fixing the values (a new spec) resumes the move, which then completes, and
-// the old revision goes.
+// TestUpdateWorkloadsPausesAndRollsBack: the new version's proxy never becomes ready (spec.values
+// has the new istiod mark the pods it injects with testcluster.NeverReadyAnnotation, so kwok runs them
+// but never makes them Ready, as a sidecar that cannot reach its control plane), so the first
+// Deployment bosun restarts onto it never becomes available: its pod runs, unready. When the
+// Deployment's progress deadline passes, bosun pauses: the namespace goes back to the old revision, the
+// Deployment is restarted onto the old revision's proxy (its pods injected by the old istiod and Ready
+// again), the old revision stays, and the Istio says which workload stopped the move, why, and how to
+// resume. Fixing the values (a new spec) resumes the move, which then completes, and the old revision
+// goes.
 func TestUpdateWorkloadsPausesAndRollsBack(t *testing.T) {
 	c := newClient(t)
 	installBosun(t, c)
@@ -168,7 +171,19 @@ spec:
 	workerOn(t, c, old, "")
 
 	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "default"}},
-		`{"spec":{"version":"v1.24.4","values":{"global":{"proxy":{"resources":{"requests":{"cpu":"1000"}}}}}}}`)
+		fmt.Sprintf(`{"spec":{"version":"v1.24.4","values":{"sidecarInjectorWebhook":{"injectedAnnotations":{%q:"true"}}}}}`, testcluster.NeverReadyAnnotation))
+	waitFor(t, "the worker's pod on "+next+" to run, not Ready", func(ctx context.Context) error {
+		var pods corev1.PodList
+		if err := c.List(ctx, &pods, client.InNamespace("saturn")); err != nil {
+			return err
+		}
+		for _, p := range pods.Items {
+			if p.Annotations["istio.io/rev"] == next && p.Annotations[testcluster.NeverReadyAnnotation] == "true" && p.Status.Phase == corev1.PodRunning && !podReady(&p) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no running, unready pod of %s marked %s among %v", next, testcluster.NeverReadyAnnotation, podNames(pods.Items))
+	})
 	waitFor(t, "the move to pause", func(ctx context.Context) error {
 		cond, err := workloadsUpdated(ctx, c)
 		if err != nil {
@@ -193,7 +208,7 @@ spec:
 	}
 
 	// The fix is a new spec, which resumes the move.
-	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, `{"spec":{"values":{"global":{"proxy":{"resources":null}}}}}`)
+	mergePatch(t, c, &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, `{"spec":{"values":{"sidecarInjectorWebhook":{"injectedAnnotations":null}}}}`)
 	workerOn(t, c, next, next+"@")
 	waitFor(t, "the move to complete and the old revision to go", func(ctx context.Context) error {
 		cond, err := workloadsUpdated(ctx, c)
