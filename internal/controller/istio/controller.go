@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -72,7 +73,7 @@ type Reconciler struct {
 // pre-flight checks. Where several meshes share the cluster, what changes their
 // scope (desired.Scope) wakes them all: another Istio's spec, a revision or tag created or deleted (or
 // a tag's target changed), a namespace created, deleted or relabelled. A move of workloads is woken
-// when the rollout it awaits ends (move.Waker).
+// when the rollout it awaits ends (move.Waker), and when a tag resolves to another revision.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	specOrLife := builder.WithPredicates(predicate.GenerationChangedPredicate{})
 	namespace := &metav1.PartialObjectMetadata{}
@@ -81,7 +82,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("istio").
 		For(&v1.Istio{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&v1.IstioRevision{}).
-		Watches(&v1.IstioRevisionTag{}, handler.EnqueueRequestsFromMapFunc(r.afterTagChange), specOrLife).
+		Watches(&v1.IstioRevisionTag{}, handler.EnqueueRequestsFromMapFunc(r.afterTagChange),
+			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, tagMoved{}))).
 		// A node agent updated may lift a version change's refusal by its pre-flight checks.
 		Watches(&v1.IstioCNI{}, handler.EnqueueRequestsFromMapFunc(r.refusedByPreflight), specOrLife).
 		Watches(&v1.ZTunnel{}, handler.EnqueueRequestsFromMapFunc(r.refusedByPreflight), specOrLife).
@@ -97,12 +99,28 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return b.Complete(controller.CountErrors(v1.KindIstio, r))
 }
 
-// afterTagChange maps a tag's creation, deletion or new target to the Istios refused for a name
-// conflict, which may now go on, and to the meshes whose scope it may change.
+// afterTagChange maps a tag's creation, deletion, new target or move to another revision to the Istios
+// refused for a name conflict, which may now go on, to the meshes whose scope it may change, and to
+// those that move their workloads: the pods of namespaces that follow the tag are theirs to restart
+// once it resolves to their new revision.
 func (r *Reconciler) afterTagChange(ctx context.Context, _ client.Object) []reconcile.Request {
 	istios := r.istios(ctx)
 	inScope := wokenByScope(istios)
-	return requestsFor(istios, func(istio *v1.Istio) bool { return refused(istio) || inScope(istio) })
+	return requestsFor(istios, func(istio *v1.Istio) bool { return refused(istio) || inScope(istio) || movesWorkloads(istio) })
+}
+
+// movesWorkloads reports whether bosun moves an Istio's workloads (spec.updateStrategy.updateWorkloads).
+func movesWorkloads(istio *v1.Istio) bool {
+	return istio.Spec.UpdateStrategy != nil && istio.Spec.UpdateStrategy.UpdateWorkloads
+}
+
+// tagMoved passes a tag's update that resolves it to another revision (its status.istioRevision).
+type tagMoved struct{ predicate.Funcs }
+
+func (tagMoved) Update(e event.UpdateEvent) bool {
+	before, ok1 := e.ObjectOld.(*v1.IstioRevisionTag)
+	after, ok2 := e.ObjectNew.(*v1.IstioRevisionTag)
+	return ok1 && ok2 && before.Status.IstioRevision != after.Status.IstioRevision
 }
 
 // refusedIstios maps an event to the Istios refused for a name conflict, which may now go on.
