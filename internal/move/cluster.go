@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -13,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -109,7 +112,7 @@ func (m *Mover) Run(ctx context.Context, istio *v1.Istio, active *v1.IstioRevisi
 	}
 	if ns, rec := Paused(ordered, target, istio); ns != nil {
 		p.Paused, p.PausedIn = rec, ns.Name
-		ws, objs, err := m.workloads(ctx, *ns, f, target, mine)
+		ws, objs, err := m.workloads(ctx, *ns, f, active, mine)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -140,7 +143,7 @@ func (m *Mover) Run(ctx context.Context, istio *v1.Istio, active *v1.IstioRevisi
 				return nil, 0, err
 			}
 		}
-		ws, objs, err := m.workloads(ctx, ns, f, target, mine)
+		ws, objs, err := m.workloads(ctx, ns, f, active, mine)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -191,7 +194,8 @@ func (m *Mover) Run(ctx context.Context, istio *v1.Istio, active *v1.IstioRevisi
 }
 
 // namespaces are the namespaces the Istio discovers (desired.Discovers), never others, each with its
-// pods due for the move (Due, and the pods of Gateways an old revision rendered) counted from the cache.
+// pods due for the move (Due, and the pods of Gateways an old revision rendered) and the pods of
+// Gateways the target's revision rendered (Gateways) counted from the cache.
 func (m *Mover) namespaces(ctx context.Context, istio *v1.Istio, f *desired.Facts, target Target, mine map[string]bool) ([]Namespace, error) {
 	var out []Namespace
 	byName := map[string]int{}
@@ -212,8 +216,12 @@ func (m *Mover) namespaces(ctx context.Context, istio *v1.Istio, f *desired.Fact
 		}
 		for _, p := range pods {
 			i, ok := byName[p.Namespace]
-			if ok && (Due(p, out[i].Labels, f, target, mine) || RenderedByAnOldRevision(p, target, mine)) {
+			switch {
+			case !ok:
+			case Due(p, out[i].Labels, f, target, mine) || RenderedByAnOldRevision(p, target, mine):
 				out[i].Due++
+			case RenderedForAGateway(p) == target.Revision:
+				out[i].Gateways++
 			}
 		}
 	}
@@ -222,10 +230,12 @@ func (m *Mover) namespaces(ctx context.Context, istio *v1.Istio, f *desired.Fact
 
 // workloads reads one namespace's workloads as the decisions see them (sorted by SortWorkloads), and
 // the objects to patch, by Workload.ID: the restartable ones whose pods are due or that were restarted
-// for the target (awaited even when none of their old pods is left), and what owns the other due pods.
-// Pods are resolved to their workloads through their owner references (a ReplicaSet to its
-// Deployment).
-func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, target Target, mine map[string]bool) ([]Workload, map[string]client.Object, error) {
+// for the target (awaited even when none of their old pods is left), the Deployments of Gateways that
+// an old revision rendered or that istiod of the target (the active revision) has yet to render again
+// or to roll out, and what owns the other due pods. Pods are resolved to their workloads through their
+// owner references (a ReplicaSet to its Deployment).
+func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, active *v1.IstioRevision, mine map[string]bool) ([]Workload, map[string]client.Object, error) {
+	target := TargetOf(active)
 	rsOwner := map[string]string{}
 	if err := listMetadata(ctx, m.API, "ReplicaSet", ns.Name, func(rs *metav1.PartialObjectMetadata) {
 		if ref := metav1.GetControllerOf(rs); ref != nil && ref.Kind == "Deployment" {
@@ -263,27 +273,47 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, t
 	if err != nil {
 		return nil, nil, err
 	}
-	gatewayRevs := map[string]string{}
+	gateways := map[string]Gateway{}
 	for _, gw := range gws {
-		gatewayRevs[gw.Name] = gw.Revision
+		gateways[gw.Name] = gw
 	}
+	// The values of the target's injector, read once and only for a Gateway the target serves.
+	var injector *string
 	pdbs := &policyv1.PodDisruptionBudgetList{}
 	if err := m.API.List(ctx, pdbs, client.InNamespace(ns.Name)); err != nil {
 		return nil, nil, fmt.Errorf("listing the PodDisruptionBudgets of namespace %s: %w", ns.Name, err)
 	}
 	var ws []Workload
 	objs := map[string]client.Object{}
-	add := func(obj client.Object, kind string, template *corev1.PodTemplateSpec, rollout Rollout, msg string, deadline time.Duration) {
+	add := func(obj client.Object, kind string, template *corev1.PodTemplateSpec, rollout Rollout, msg string, deadline time.Duration) error {
 		key := [2]string{kind, obj.GetName()}
 		w := Workload{Kind: kind, Name: obj.GetName(), Due: due[key], RestartedFor: template.Annotations[AnnotationRestartedFor],
 			Rollout: rollout, RolloutMessage: msg, Deadline: deadline}
 		delete(due, key)
 		if name := obj.GetLabels()[LabelGatewayName]; name != "" && obj.GetLabels()[LabelGatewayManaged] != "" && kind == "Deployment" {
-			w.GatewayName, w.GatewayRevision, w.Revision = name, gatewayRevs[name], template.Annotations[inuse.AnnotationRev]
+			gw := gateways[name]
+			w.GatewayName, w.GatewayRevision, w.Revision = name, Serving(gw, ns.Labels, f), template.Annotations[inuse.AnnotationRev]
+			w.Proxy = proxyImage(template)
 			w.Due = gatewayDue[name]
+			if w.GatewayRevision == target.Revision && w.Revision == target.Revision {
+				if injector == nil {
+					v, err := m.injectorValues(ctx, active)
+					if err != nil {
+						return err
+					}
+					injector = &v
+				}
+				w.WantProxy = GatewayProxy(*injector, gw)
+				// Its pods' metadata does not say which proxy they run (an InPlace update keeps the
+				// revision's name): until istiod of the target has rendered it again and it rolled
+				// out, count its replicas as due.
+				if w.Due == 0 && (!w.RenderedBy(target) || rollout == RolloutProgressing) {
+					w.Due = max(1, int(obj.(*appsv1.Deployment).Status.Replicas))
+				}
+			}
 		}
 		if w.Due == 0 && w.RestartedFor != target.Key() {
-			return
+			return nil
 		}
 		if at, err := time.Parse(time.RFC3339, template.Annotations[AnnotationRestartedAt]); err == nil {
 			w.RestartedAt = at
@@ -292,6 +322,7 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, t
 		w.Gateway = IsGateway(template.Annotations)
 		ws = append(ws, w)
 		objs[w.ID(ns.Name)] = obj
+		return nil
 	}
 	deployments := &appsv1.DeploymentList{}
 	if err := m.API.List(ctx, deployments, client.InNamespace(ns.Name)); err != nil {
@@ -300,7 +331,9 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, t
 	for i := range deployments.Items {
 		d := &deployments.Items[i]
 		r, msg := DeploymentRollout(d)
-		add(d, "Deployment", &d.Spec.Template, r, msg, progressDeadline(d.Spec.ProgressDeadlineSeconds))
+		if err := add(d, "Deployment", &d.Spec.Template, r, msg, progressDeadline(d.Spec.ProgressDeadlineSeconds)); err != nil {
+			return nil, nil, err
+		}
 	}
 	statefulSets := &appsv1.StatefulSetList{}
 	if err := m.API.List(ctx, statefulSets, client.InNamespace(ns.Name)); err != nil {
@@ -309,7 +342,9 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, t
 	for i := range statefulSets.Items {
 		s := &statefulSets.Items[i]
 		r, msg := StatefulSetRollout(s)
-		add(s, "StatefulSet", &s.Spec.Template, r, msg, DefaultProgressDeadline)
+		if err := add(s, "StatefulSet", &s.Spec.Template, r, msg, DefaultProgressDeadline); err != nil {
+			return nil, nil, err
+		}
 	}
 	daemonSets := &appsv1.DaemonSetList{}
 	if err := m.API.List(ctx, daemonSets, client.InNamespace(ns.Name)); err != nil {
@@ -318,7 +353,9 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, t
 	for i := range daemonSets.Items {
 		d := &daemonSets.Items[i]
 		r, msg := DaemonSetRollout(d)
-		add(d, "DaemonSet", &d.Spec.Template, r, msg, DefaultProgressDeadline)
+		if err := add(d, "DaemonSet", &d.Spec.Template, r, msg, DefaultProgressDeadline); err != nil {
+			return nil, nil, err
+		}
 	}
 	// What owns the other due pods: bare pods, Jobs, ReplicaSets without a Deployment, others' kinds.
 	for key, n := range due {
@@ -372,9 +409,37 @@ func (m *Mover) gateways(ctx context.Context, namespace string) ([]Gateway, erro
 	}
 	out := make([]Gateway, 0, len(list.Items))
 	for _, gw := range list.Items {
-		out = append(out, Gateway{Name: gw.Name, Revision: gw.Labels[inuse.LabelRev]})
+		out = append(out, Gateway{Name: gw.Name, Revision: gw.Labels[inuse.LabelRev], ProxyImage: gw.Annotations[AnnotationProxyImage]})
 	}
 	return out, nil
+}
+
+// injectorValues are the values (JSON) in the ConfigMap of a revision's injector, which bosun applied
+// and istiod renders the Deployments of Gateways from; "" when it has none (global.
+// omitSidecarInjectorConfigMap). It is read from the operator's cache, which holds the ConfigMaps bosun
+// applies.
+func (m *Mover) injectorValues(ctx context.Context, rev *v1.IstioRevision) (string, error) {
+	cm := &unstructured.Unstructured{}
+	cm.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
+	name := "istio-sidecar-injector" + strings.TrimPrefix(desired.IstiodName(rev), "istiod")
+	if err := m.Cache.Get(ctx, client.ObjectKey{Namespace: rev.Spec.Namespace, Name: name}, cm); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", nil
+		}
+		return "", fmt.Errorf("reading the injector ConfigMap %s/%s of IstioRevision %s: %w", rev.Spec.Namespace, name, rev.Name, err)
+	}
+	v, _, _ := unstructured.NestedString(cm.Object, "data", "values")
+	return v, nil
+}
+
+// proxyImage is the image of a pod template's istio-proxy container, "" when it has none.
+func proxyImage(template *corev1.PodTemplateSpec) string {
+	for _, c := range append(slices.Clone(template.Spec.Containers), template.Spec.InitContainers...) {
+		if c.Name == "istio-proxy" {
+			return c.Image
+		}
+	}
+	return ""
 }
 
 // relabelGateway moves a Gateway's istio.io/rev label from an old revision to the target: istiod of

@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/inuse"
 )
 
@@ -124,6 +125,11 @@ type Namespace struct {
 	Annotations map[string]string
 	// Due counts its pods that run an older proxy and would get the target's from a restart.
 	Due int
+	// Gateways counts its pods that istiod of the target's revision deployed for a Gateway API Gateway
+	// (RenderedForAGateway). Their metadata does not say which proxy they run: after an InPlace update
+	// they may run the old one until istiod renders their Deployment again, so a namespace that has
+	// them is looked at once for each target.
+	Gateways int
 }
 
 // Wave is the namespace's wave (AnnotationWave), or an error that says what to change.
@@ -188,12 +194,16 @@ func Relabel(n Namespace, old map[string]bool) string {
 }
 
 // Pending reports whether a namespace still has work in the move to target: a label to move, pods on
-// an older proxy, or a record of a move not finished.
+// an older proxy, pods istiod deployed for a Gateway that it has not looked at for the target, or a
+// record of a move not finished.
 func Pending(n Namespace, rec *Record, old map[string]bool) bool {
 	if Relabel(n, old) != "" || n.Due > 0 {
 		return true
 	}
-	return rec != nil && rec.State != StateMoved
+	if rec == nil {
+		return n.Gateways > 0
+	}
+	return rec.State != StateMoved
 }
 
 // Paused is the first namespace, in order, whose record of the move to target says it paused (and the
@@ -245,10 +255,23 @@ type Workload struct {
 	// waypoint), the Gateway's name. bosun never restarts it: istiod renders it again for the revision
 	// the Gateway names.
 	GatewayName string
-	// GatewayRevision is that Gateway's istio.io/rev label, "" when it has none.
+	// GatewayRevision is the revision whose istiod deploys that Gateway (Serving), "" when none of the
+	// cluster's does.
 	GatewayRevision string
 	// Revision is the pod template's istio.io/rev annotation: the revision whose istiod rendered it.
 	Revision string
+	// Proxy is the image of the pod template's istio-proxy container, and WantProxy the one istiod of
+	// the target renders for the Gateway; "" when bosun cannot tell (then Revision alone says who
+	// rendered it).
+	Proxy, WantProxy string
+}
+
+// RenderedBy reports whether istiod of the target rendered the Deployment of a Gateway: its template
+// names the target's revision and, when bosun knows both images, runs the target's proxy. An InPlace
+// update keeps the revision's name; only the proxy image tells the Deployment istiod rendered before
+// from the one it renders after.
+func (w Workload) RenderedBy(target Target) bool {
+	return w.Revision == target.Revision && (w.Proxy == "" || w.WantProxy == "" || SameProxy(w.Proxy, w.WantProxy))
 }
 
 // Labels of what istiod deploys for a Gateway API Gateway.
@@ -264,6 +287,96 @@ type Gateway struct {
 	Name string
 	// Revision is its istio.io/rev label, "" when it has none.
 	Revision string
+	// ProxyImage is its sidecar.istio.io/proxyImage annotation: when it names a whole image (with a
+	// registry), istiod deploys that image for the Gateway whatever the revision's values say.
+	ProxyImage string
+}
+
+// Serving is the revision whose istiod deploys a Gateway, as Istio's gateway controller decides it:
+// the name its istio.io/rev label gives, else its namespace's istio.io/rev label (istio-injection
+// plays no part), else default; a tag's name standing for the revision the tag points at. "" when
+// the name is no revision or tag of the facts.
+func Serving(gw Gateway, nsLabels map[string]string, f *desired.Facts) string {
+	name := gw.Revision
+	if name == "" {
+		name = nsLabels[inuse.LabelRev]
+	}
+	if name == "" {
+		name = inuse.Default
+	}
+	if tag := f.Tags[name]; tag != nil {
+		return tag.Status.IstioRevision
+	}
+	if _, ok := f.Revisions[name]; ok {
+		return name
+	}
+	return ""
+}
+
+// AnnotationProxyImage is the annotation by which a Gateway (or a pod) names the proxy image istiod
+// gives it; Istio's gateway templates take it whole when it contains a "/".
+const AnnotationProxyImage = "sidecar.istio.io/proxyImage"
+
+// GatewayProxy is the proxy image istiod renders into the Deployment of a Gateway, from the values in
+// its injector's ConfigMap (their JSON), as Istio's gateway templates make it: the Gateway's
+// AnnotationProxyImage or global.proxy.image when it names a registry, else global.hub, then
+// global.proxy.image (proxyv2 when unset), then global.tag. An image type (distroless, which the mesh
+// config or a ProxyConfig may choose per Gateway) is left to SameProxy. "" when bosun cannot tell:
+// values it cannot read, or values that replace istiod's gateway templates.
+func GatewayProxy(valuesJSON string, gw Gateway) string {
+	if strings.Contains(gw.ProxyImage, "/") {
+		return gw.ProxyImage
+	}
+	var v struct {
+		Global struct {
+			Hub   string `json:"hub"`
+			Tag   any    `json:"tag"`
+			Proxy struct {
+				Image string `json:"image"`
+			} `json:"proxy"`
+		} `json:"global"`
+		Injector struct {
+			Templates map[string]any `json:"templates"`
+		} `json:"sidecarInjectorWebhook"`
+	}
+	if err := json.Unmarshal([]byte(valuesJSON), &v); err != nil {
+		return ""
+	}
+	for _, t := range []string{"kube-gateway", "waypoint"} {
+		if _, custom := v.Injector.Templates[t]; custom {
+			return ""
+		}
+	}
+	g := v.Global
+	if strings.Contains(g.Proxy.Image, "/") {
+		return g.Proxy.Image
+	}
+	if g.Hub == "" || g.Tag == nil || g.Tag == "" {
+		return ""
+	}
+	image := cmp.Or(g.Proxy.Image, "proxyv2")
+	return g.Hub + "/" + image + ":" + fmt.Sprint(g.Tag)
+}
+
+// imageTypes are the image types Istio publishes, which it adds to an image's tag as a suffix.
+var imageTypes = []string{"-distroless", "-debug"}
+
+// SameProxy reports whether two proxy images are the same but for their image type.
+func SameProxy(a, b string) bool {
+	return withoutImageType(a) == withoutImageType(b)
+}
+
+// withoutImageType is an image without an image type at the end of its tag.
+func withoutImageType(image string) string {
+	if strings.Contains(image, "@") {
+		return image
+	}
+	for _, t := range imageTypes {
+		if s, ok := strings.CutSuffix(image, t); ok && strings.LastIndex(s, ":") > strings.LastIndex(s, "/") {
+			return s
+		}
+	}
+	return image
 }
 
 // GatewayToRelabel is the first Gateway pinned by its istio.io/rev label to one of the old revisions,
@@ -356,8 +469,8 @@ type Step struct {
 
 // Next decides the next step in a namespace (its workloads sorted by SortWorkloads) for the move to
 // target, at now, given the namespace's record of it (nil when it has none). The Deployment of a
-// Gateway API Gateway is istiod's: it is never restarted, and is awaited, once its Gateway names the
-// target, until istiod of the target has rendered it again and it rolled out. A workload restarted for
+// Gateway API Gateway is istiod's: it is never restarted, and is awaited, once the target serves its
+// Gateway, until istiod of the target has rendered it again (RenderedBy) and it rolled out. A workload restarted for
 // the target is awaited first: one that failed, or whose rollout outlasted its deadline, pauses the
 // move. The workloads restarted for the target are then restarted back (RollBack), in a paused
 // namespace too, when the namespace had a label to move back (rec.From): a namespace that follows a tag,
@@ -395,8 +508,8 @@ func Next(namespace string, ws []Workload, target Target, rec *Record, now time.
 			continue
 		}
 		switch {
-		case w.GatewayName != "" && w.GatewayRevision == target.Revision && (w.Revision != target.Revision || w.Rollout == RolloutProgressing):
-			// A Gateway pinned to the target: its Deployment moves once istiod of the target has
+		case w.GatewayName != "" && w.GatewayRevision == target.Revision && (!w.RenderedBy(target) || w.Rollout == RolloutProgressing):
+			// A Gateway the target serves: its Deployment moves once istiod of the target has
 			// rendered it again and it rolled out, awaited after the other workloads.
 			if gateway == nil {
 				gateway = &w
@@ -404,7 +517,7 @@ func Next(namespace string, ws []Workload, target Target, rec *Record, now time.
 		case w.GatewayName != "" && w.GatewayRevision == target.Revision:
 			left = append(left, w.ID(namespace)+": istiod of "+target.Revision+" deployed it again for Gateway "+w.GatewayName+", but its pods still run the old proxy")
 		case w.GatewayName != "":
-			left = append(left, w.ID(namespace)+": istiod deploys it for Gateway "+w.GatewayName+", which no istio.io/rev label pins to an old revision: it follows the revision istiod picks for it; label the Gateway istio.io/rev="+target.Revision+" to move it")
+			left = append(left, w.ID(namespace)+": istiod deploys it for Gateway "+w.GatewayName+", which neither its istio.io/rev label nor its namespace's gives to "+target.Revision+"; label the Gateway istio.io/rev="+target.Revision+" to move it")
 		case !Restartable(w.Kind):
 			left = append(left, w.ID(namespace)+": "+notRestartable(w.Kind))
 		case w.RestartedFor == key:

@@ -124,6 +124,8 @@ func TestPending(t *testing.T) {
 		{"moved", Namespace{}, moved, false},
 		{"moved, with pods bosun left", Namespace{Due: 1}, moved, true},
 		{"nothing of the mesh", Namespace{}, nil, false},
+		{"pods istiod deployed for a Gateway, not looked at for the target", Namespace{Gateways: 1}, nil, true},
+		{"pods istiod deployed for a Gateway, moved", Namespace{Gateways: 1}, moved, false},
 	} {
 		if got := Pending(c.ns, c.rec, old); got != c.want {
 			t.Errorf("%s: pending %v, want %v", c.name, got, c.want)
@@ -191,9 +193,20 @@ func TestNext(t *testing.T) {
 		{name: "a Gateway's Deployment that istiod of the target rendered and rolled out moves with no restart",
 			ws:  []Workload{{Kind: "Deployment", Name: "waypoint", Due: 1, GatewayName: "waypoint", GatewayRevision: target.Revision, Revision: target.Revision, Rollout: RolloutComplete}},
 			rec: moving, want: Finish, left: "shop/Deployment/waypoint: istiod of " + target.Revision + " deployed it again for Gateway waypoint, but its pods still run the old proxy"},
-		{name: "a Gateway no label pins is listed, never restarted",
+		{name: "a Gateway the target does not serve is listed, never restarted",
 			ws:  []Workload{{Kind: "Deployment", Name: "gw", Due: 1, GatewayName: "gw", Revision: "default-v1-26-0"}},
-			rec: moving, want: Finish, left: "shop/Deployment/gw: istiod deploys it for Gateway gw, which no istio.io/rev label pins to an old revision"},
+			rec: moving, want: Finish, left: "shop/Deployment/gw: istiod deploys it for Gateway gw, which neither its istio.io/rev label nor its namespace's gives to " + target.Revision},
+		{name: "InPlace: a Gateway's Deployment istiod rendered with the old proxy is awaited until it renders it again",
+			ws: []Workload{{Kind: "Deployment", Name: "waypoint", Due: 1, GatewayName: "waypoint", GatewayRevision: target.Revision, Revision: target.Revision,
+				Proxy: "gcr.io/istio/proxyv2:1.26.0", WantProxy: "gcr.io/istio/proxyv2:1.27.0", Rollout: RolloutComplete}},
+			rec: tagged, want: Wait, workload: "waypoint"},
+		{name: "InPlace: a Gateway's Deployment with the target's proxy, of another image type, rolled out, moves",
+			ws: []Workload{{Kind: "Deployment", Name: "waypoint", GatewayName: "waypoint", GatewayRevision: target.Revision, Revision: target.Revision,
+				Proxy: "gcr.io/istio/proxyv2:1.27.0-distroless", WantProxy: "gcr.io/istio/proxyv2:1.27.0", Rollout: RolloutComplete}},
+			rec: tagged, want: Finish},
+		{name: "a Gateway's Deployment whose proxy bosun cannot read moves by the revision that rendered it",
+			ws:  []Workload{{Kind: "Deployment", Name: "waypoint", GatewayName: "waypoint", GatewayRevision: target.Revision, Revision: target.Revision, WantProxy: "gcr.io/istio/proxyv2:1.27.0"}},
+			rec: tagged, want: Finish},
 		{name: "a paused namespace with all restarted back waits", ws: []Workload{{Kind: "Deployment", Name: "b", Due: 0, RestartedFor: RollbackPrefix + key}},
 			rec: &Record{Target: key, State: StatePaused, From: "default-v1-26-0"}, want: Stop},
 	} {
@@ -221,8 +234,6 @@ func TestNext(t *testing.T) {
 	}
 }
 
-// TestSortWorkloads: Deployments restart first, then StatefulSets, then DaemonSets, each by name, and
-// gateways after them all, so that the workloads behind a gateway move before it.
 // TestGatewayToRelabel: a Gateway pinned to an old revision is relabelled; one pinned to the target,
 // to another mesh's revision, or to none is not.
 func TestGatewayToRelabel(t *testing.T) {
@@ -270,6 +281,73 @@ func TestRenderedByAnOldRevision(t *testing.T) {
 	}
 }
 
+// TestServing: a Gateway is deployed by the revision its istio.io/rev label names, else its
+// namespace's, else the default one, a tag standing for its revision, as Istio's gateway controller
+// picks it.
+func TestServing(t *testing.T) {
+	f := &desired.Facts{Revisions: map[string]*v1.IstioRevision{"default-v1-26-0": {}, "default-v1-27-0": {}, "default": {}},
+		Tags: map[string]*v1.IstioRevisionTag{"stable": {Status: v1.IstioRevisionTagStatus{IstioRevision: "default-v1-27-0"}}}}
+	noDefault := &desired.Facts{Revisions: f.Revisions, Tags: map[string]*v1.IstioRevisionTag{
+		"default": {Status: v1.IstioRevisionTagStatus{IstioRevision: "default-v1-26-0"}}}}
+	for _, c := range []struct {
+		name     string
+		label    string
+		nsLabels map[string]string
+		f        *desired.Facts
+		want     string
+	}{
+		{"its label names a revision", "default-v1-27-0", map[string]string{inuse.LabelRev: "default-v1-26-0"}, f, "default-v1-27-0"},
+		{"its label names a tag", "stable", nil, f, "default-v1-27-0"},
+		{"no label: its namespace's", "", map[string]string{inuse.LabelRev: "default-v1-26-0"}, f, "default-v1-26-0"},
+		{"no label anywhere: the revision named default", "", map[string]string{inuse.LabelInjection: "enabled"}, f, "default"},
+		{"no label anywhere: the default tag's revision", "", nil, noDefault, "default-v1-26-0"},
+		{"a name that is nothing", "gone", nil, f, ""},
+	} {
+		if got := Serving(Gateway{Name: "gw", Revision: c.label}, c.nsLabels, c.f); got != c.want {
+			t.Errorf("%s: served by %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// TestGatewayProxy: the proxy image istiod renders for a Gateway, made of its injector's values as
+// Istio's gateway templates make it; unknown ("") when the values cannot say.
+func TestGatewayProxy(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		values string
+		gw     Gateway
+		want   string
+	}{
+		{"hub and tag", `{"global":{"hub":"gcr.io/istio-release","tag":"1.27.0","proxy":{"image":"proxyv2"}}}`, Gateway{}, "gcr.io/istio-release/proxyv2:1.27.0"},
+		{"no proxy image: proxyv2", `{"global":{"hub":"docker.io/istio","tag":"1.27.0"}}`, Gateway{}, "docker.io/istio/proxyv2:1.27.0"},
+		{"a whole reference (a catalog pin)", `{"global":{"hub":"docker.io/istio","tag":"1.27.0","proxy":{"image":"registry.example.com/proxy@sha256:abc"}}}`, Gateway{},
+			"registry.example.com/proxy@sha256:abc"},
+		{"the Gateway names its own", `{"global":{"hub":"docker.io/istio","tag":"1.27.0"}}`, Gateway{ProxyImage: "registry.example.com/custom:1"}, "registry.example.com/custom:1"},
+		{"custom gateway templates", `{"global":{"hub":"docker.io/istio","tag":"1.27.0"},"sidecarInjectorWebhook":{"templates":{"kube-gateway":"..."}}}`, Gateway{}, ""},
+		{"no tag", `{"global":{"hub":"docker.io/istio"}}`, Gateway{}, ""},
+		{"no values", "", Gateway{}, ""},
+	} {
+		if got := GatewayProxy(c.values, c.gw); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"docker.io/istio/proxyv2:1.27.0", "docker.io/istio/proxyv2:1.27.0-distroless", true},
+		{"docker.io/istio/proxyv2:1.27.0-debug", "docker.io/istio/proxyv2:1.27.0", true},
+		{"docker.io/istio/proxyv2:1.26.0", "docker.io/istio/proxyv2:1.27.0", false},
+		{"localhost:5000/proxyv2-distroless", "localhost:5000/proxyv2", false},
+	} {
+		if got := SameProxy(c.a, c.b); got != c.want {
+			t.Errorf("SameProxy(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}
+
+// TestSortWorkloads: Deployments restart first, then StatefulSets, then DaemonSets, each by name, and
+// gateways after them all, so that the workloads behind a gateway move before it.
 func TestSortWorkloads(t *testing.T) {
 	ws := []Workload{{Kind: "DaemonSet", Name: "a"}, {Kind: "Pod", Name: "a"}, {Kind: "Deployment", Name: "a-ingress", Gateway: true}, {Kind: "StatefulSet", Name: "a"},
 		{Kind: "Deployment", Name: "z"}, {Kind: "Deployment", Name: "b"}}

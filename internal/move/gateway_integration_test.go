@@ -9,11 +9,13 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/desired"
 	"github.com/bosun-mesh/bosun/internal/move"
 	"github.com/bosun-mesh/bosun/internal/operator/operatortest"
 )
@@ -128,4 +130,77 @@ func TestGatewayFollowsTheRevision(t *testing.T) {
 	if _, restarted := d.Spec.Template.Annotations[move.AnnotationRestartedFor]; restarted {
 		t.Errorf("the waypoint's Deployment carries %s: bosun restarted it", move.AnnotationRestartedFor)
 	}
+}
+
+// TestGatewayFollowsAnInPlaceUpdate: after an InPlace update, the revision keeps its name, so the
+// Deployment istiod deployed for a Gateway names it before and after; only its proxy image tells them
+// apart. A namespace whose only workload is such a Deployment (a waypoint no label pins: it follows its
+// namespace's istio.io/rev) counts as moved only once istiod has rendered it again with the proxy the
+// updated injector's values make (proxyv2 of the new global.tag) and it rolled out; bosun never
+// restarts it.
+func TestGatewayFollowsAnInPlaceUpdate(t *testing.T) {
+	c := operatortest.Client(t)
+	gatewayCRD(t, c)
+	tag := func(v string) *apiextensionsv1.JSON { return &apiextensionsv1.JSON{Raw: []byte(`"` + v + `"`)} }
+	operatortest.Namespace(t, c, "gi-system", nil)
+	istio := newIstio("gi")
+	istio.Spec.UpdateStrategy.Type = v1.UpdateStrategyInPlace
+	istio.Spec.Values.Global.Tag = tag("1.25.0")
+	operatortest.Create(t, c, istio)
+	operatortest.RollOut(t, c, "gi-system", "istiod-gi")
+	operatortest.Namespace(t, c, "gi-edge", map[string]string{"istio.io/rev": "gi"})
+	waypoint := &unstructured.Unstructured{Object: map[string]any{
+		"metadata": map[string]any{"namespace": "gi-edge", "name": "waypoint"},
+		"spec":     map[string]any{"gatewayClassName": "istio-waypoint"},
+	}}
+	waypoint.SetGroupVersionKind(move.GatewayKind)
+	operatortest.Create(t, c, waypoint)
+	// What istiod deployed for it: a Deployment rendered by the revision gi with the proxy of its values,
+	// whose pods opt out of injection and carry no proxy version.
+	renders := func(image string) {
+		t.Helper()
+		deployment := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "gi-edge", Name: "waypoint"}}
+		operatortest.Update(t, c, deployment, func(d *appsv1.Deployment) {
+			d.Labels = map[string]string{move.LabelGatewayName: "waypoint", move.LabelGatewayManaged: "istio.io-mesh-controller"}
+			d.Spec.Template.Annotations = map[string]string{"istio.io/rev": "gi"}
+			d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "istio-proxy", Image: image}}
+		})
+		pods := &corev1.PodList{}
+		if err := c.List(t.Context(), pods, client.InNamespace("gi-edge")); err != nil {
+			t.Fatal(err)
+		}
+		for i := range pods.Items {
+			operatortest.Delete(t, c, &pods.Items[i])
+		}
+		pod(t, c, "gi-edge", "waypoint-"+image[len(image)-6:], "gi", "", gatewayPodLabels, nil)
+		operatortest.RollOut(t, c, "gi-edge", "waypoint")
+	}
+	app(t, c, "gi-edge", "waypoint", "gi", v125)
+	renders("gcr.io/istio-testing/proxyv2:1.25.0")
+	rendered := generation(t, c, "gi-edge", "waypoint")
+
+	operatortest.Update(t, c, istio, func(i *v1.Istio) {
+		i.Spec.Version = v127
+		i.Spec.Values.Global.Tag = tag("1.27.0")
+		i.Annotations = map[string]string{desired.AnnotationAllowMinorSkip: "true"}
+	})
+	operatortest.RollOut(t, c, "gi-system", "istiod-gi")
+	workloadsStatus(t, c, "gi", v1.ReasonMoving, func(cond metav1.Condition, st *v1.WorkloadsUpdateStatus) error {
+		if st.Target != "gi ("+v127+")" || st.InProgress != "gi-edge/Deployment/waypoint" || st.NamespacesDone != 0 {
+			return fmt.Errorf("%s; %+v", cond.Message, st)
+		}
+		return nil
+	})
+	if got := generation(t, c, "gi-edge", "waypoint"); got != rendered {
+		t.Fatalf("bosun restarted the waypoint's Deployment, which is istiod's (generation %d, then %d)", rendered, got)
+	}
+
+	// istiod renders the Deployment again with the new proxy, and it rolls out.
+	renders("gcr.io/istio-testing/proxyv2:1.27.0")
+	workloadsStatus(t, c, "gi", v1.ReasonWorkloadsUpdated, func(cond metav1.Condition, st *v1.WorkloadsUpdateStatus) error {
+		if cond.Status != metav1.ConditionTrue || st.Target != "gi ("+v127+")" || st.NamespacesDone != 1 {
+			return fmt.Errorf("%s %s; %+v", cond.Status, cond.Message, st)
+		}
+		return nil
+	})
 }

@@ -32,14 +32,23 @@ func Due(p inuse.Pod, nsLabels map[string]string, f *desired.Facts, target Targe
 	return v != "" && v != target.Version
 }
 
-// RenderedByAnOldRevision reports whether a pod is one istiod deployed for a Gateway API Gateway (such
-// pods opt out of injection, istiod renders their proxy itself, yet they name the revision that
-// rendered them) and one of the mesh's revisions other than the target rendered it: it moves when
-// istiod of the target renders its Deployment again, not by a restart. The operator's cache keeps no
-// other label of a pod to tell it by.
+// RenderedForAGateway is the revision that rendered a pod istiod deployed for a Gateway API Gateway
+// (such pods opt out of injection, istiod renders their proxy itself, yet they name the revision that
+// rendered them), or "" for any other pod. The operator's cache keeps no other label of a pod to tell
+// it by.
+func RenderedForAGateway(p inuse.Pod) string {
+	if p.Labels[inuse.LabelInject] != "false" {
+		return ""
+	}
+	return p.Annotations[inuse.AnnotationRev]
+}
+
+// RenderedByAnOldRevision reports whether a pod is one istiod deployed for a Gateway API Gateway
+// (RenderedForAGateway) and one of the mesh's revisions other than the target rendered it: it moves
+// when istiod of the target renders its Deployment again, not by a restart.
 func RenderedByAnOldRevision(p inuse.Pod, target Target, mine map[string]bool) bool {
-	runs := p.Annotations[inuse.AnnotationRev]
-	return p.Labels[inuse.LabelInject] == "false" && mine[runs] && runs != target.Revision
+	runs := RenderedForAGateway(p)
+	return mine[runs] && runs != target.Revision
 }
 
 // progressDeadline is a Deployment's progressDeadlineSeconds, or the API's default.
