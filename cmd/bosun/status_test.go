@@ -91,6 +91,12 @@ func TestStatus(t *testing.T) {
 	done := pod("st-bookinfo", "migrate-1", oldRev, "")
 	done.Status.Phase = corev1.PodSucceeded
 	must(c.Status().Update(ctx, done))
+	// A pod istiod deployed for the Gateway ingress: no injection, and none of the injector's labels.
+	must(c.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "st-bookinfo", Name: "ingress-istio-abc-1",
+		Labels: map[string]string{"gateway.networking.k8s.io/gateway-name": "ingress", "gateway.istio.io/managed": "istio.io-gateway-controller",
+			"sidecar.istio.io/inject": "false"},
+		Annotations: map[string]string{"istio.io/rev": newRev}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "istio-proxy", Image: "proxyv2"}}}}))
 
 	stdout, stderr, code := runBosun(t, "", "status", "--kubeconfig", kubeconfig, "-o", "json")
 	if code != 0 {
@@ -98,19 +104,26 @@ func TestStatus(t *testing.T) {
 	}
 	var st meshview.Status
 	must(json.Unmarshal([]byte(stdout), &st))
-	if len(st.Istios) != 1 || st.Istios[0].Migration.OnActive != 1 || st.Istios[0].Migration.Workloads != 3 ||
+	if len(st.Istios) != 1 || st.Istios[0].Migration.OnActive != 2 || st.Istios[0].Migration.Workloads != 4 ||
 		strings.Join(st.Istios[0].Migration.LeftOn[oldRev], ",") != "st-bookinfo/reviews,st-shop/cart" {
 		t.Errorf("istios %+v", st.Istios)
 	}
 	pods := map[string]int{}
+	workloads := map[string][]string{}
 	for _, r := range st.Revisions {
 		pods[r.Name] = r.Pods
+		for _, w := range r.Workloads {
+			workloads[r.Name] = append(workloads[r.Name], w.Kind+" "+w.Namespace+"/"+w.Name)
+		}
 	}
-	// IN USE: the old revision has cart and reviews, which it injected; the new one productpage. A pod
-	// follows its namespace only by its labels, and these pods' labels reference nothing. The finished
-	// pod counts for neither.
-	if pods[oldRev] != 2 || pods[newRev] != 1 {
-		t.Errorf("pods by revision %v, want 2 and 1", pods)
+	// IN USE: the old revision has cart and reviews, which it injected; the new one productpage and the
+	// gateway it rendered. A pod follows its namespace only by its labels, and these pods' labels
+	// reference nothing. The finished pod counts for neither.
+	if pods[oldRev] != 2 || pods[newRev] != 2 {
+		t.Errorf("pods by revision %v, want 2 and 2", pods)
+	}
+	if got := strings.Join(workloads[newRev], ", "); got != "Deployment st-bookinfo/productpage, Gateway st-bookinfo/ingress" {
+		t.Errorf("workloads on %s: %s", newRev, got)
 	}
 	if len(st.Restarts) != 1 || st.Restarts[0].Name != "reviews" || st.Restarts[0].Command != "kubectl rollout restart deployment/reviews -n st-bookinfo" {
 		t.Errorf("restarts %+v", st.Restarts)
