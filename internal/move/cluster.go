@@ -135,10 +135,11 @@ func (m *Mover) Run(ctx context.Context, istio *v1.Istio, active *v1.IstioRevisi
 			return nil, 0, err
 		}
 		if gw := GatewayToRelabel(gws, old); gw != nil {
-			return p, AfterWrite, m.relabelGateway(ctx, istio, ns.Name, *gw, target)
+			rec := Record{Target: target.Key(), State: StateMoving, From: gw.Revision, At: m.now()}
+			return p, AfterWrite, m.relabelGateway(ctx, istio, ns.Name, gw.Name, rec, target, false)
 		}
 		if rec == nil {
-			rec = &Record{Target: target.Key(), State: StateMoving}
+			rec = &Record{Target: target.Key(), State: StateMoving, At: m.now()}
 			if err := m.record(ctx, ns.Name, *rec, ""); err != nil {
 				return nil, 0, err
 			}
@@ -164,7 +165,7 @@ func (m *Mover) Run(ctx context.Context, istio *v1.Istio, active *v1.IstioRevisi
 			m.Waker.Await(istio.Name, ns.Name, step.Workload, objs[step.Workload.ID(ns.Name)])
 			return p, RecheckInterval, nil
 		case Pause:
-			paused := Record{Target: target.Key(), State: StatePaused, From: rec.From, Workload: step.Workload.ID(ns.Name), Why: step.Why,
+			paused := Record{Target: target.Key(), State: StatePaused, From: rec.From, At: rec.At, Workload: step.Workload.ID(ns.Name), Why: step.Why,
 				Generation: istio.Generation, Resume: istio.Annotations[AnnotationResume]}
 			if err := m.record(ctx, ns.Name, paused, rec.From); err != nil {
 				return nil, 0, err
@@ -295,6 +296,10 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, a
 			w.GatewayName, w.GatewayRevision, w.Revision = name, Serving(gw, ns.Labels, f), template.Annotations[inuse.AnnotationRev]
 			w.Proxy = proxyImage(template)
 			w.Due = gatewayDue[name]
+			if rec := gw.RecordFor(target); rec != nil {
+				w.GatewayFrom = rec.From
+				w.AwaitedSince, _ = time.Parse(time.RFC3339, rec.At)
+			}
 			if w.GatewayRevision == target.Revision && w.Revision == target.Revision {
 				if injector == nil {
 					v, err := m.injectorValues(ctx, active)
@@ -383,7 +388,7 @@ func blockingBudget(pdbs []policyv1.PodDisruptionBudget, podLabels map[string]st
 // relabel moves a namespace's istio.io/rev label from the old revision to the target, recording where
 // it came from in the same write.
 func (m *Mover) relabel(ctx context.Context, istio *v1.Istio, namespace, from string, target Target) error {
-	rec := Record{Target: target.Key(), State: StateMoving, From: from}
+	rec := Record{Target: target.Key(), State: StateMoving, From: from, At: m.now()}
 	if err := m.record(ctx, namespace, rec, target.Revision); err != nil {
 		return err
 	}
@@ -409,7 +414,14 @@ func (m *Mover) gateways(ctx context.Context, namespace string) ([]Gateway, erro
 	}
 	out := make([]Gateway, 0, len(list.Items))
 	for _, gw := range list.Items {
-		out = append(out, Gateway{Name: gw.Name, Revision: gw.Labels[inuse.LabelRev], ProxyImage: gw.Annotations[AnnotationProxyImage]})
+		g := Gateway{Name: gw.Name, Revision: gw.Labels[inuse.LabelRev], ProxyImage: gw.Annotations[AnnotationProxyImage]}
+		if data := gw.Annotations[AnnotationRecord]; data != "" {
+			rec := &Record{}
+			if json.Unmarshal([]byte(data), rec) == nil {
+				g.Record = rec
+			}
+		}
+		out = append(out, g)
 	}
 	return out, nil
 }
@@ -442,22 +454,37 @@ func proxyImage(template *corev1.PodTemplateSpec) string {
 	return ""
 }
 
-// relabelGateway moves a Gateway's istio.io/rev label from an old revision to the target: istiod of
-// the target then deploys it again.
-func (m *Mover) relabelGateway(ctx context.Context, istio *v1.Istio, namespace string, gw Gateway, target Target) error {
-	data, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]string{inuse.LabelRev: target.Revision}}})
+// relabelGateway moves a Gateway's istio.io/rev label from an old revision to the target, recording on
+// it, in the same patch, where from and when (a paused move labels it back; its Deployment is awaited
+// from then): istiod of the target then deploys it again. back labels it back to rec.From instead.
+func (m *Mover) relabelGateway(ctx context.Context, istio *v1.Istio, namespace, name string, rec Record, target Target, back bool) error {
+	from, to := rec.From, target.Revision
+	if back {
+		from, to = to, from
+	}
+	data, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"labels":      map[string]string{inuse.LabelRev: to},
+		"annotations": map[string]string{AnnotationRecord: rec.Encode()},
+	}})
 	if err != nil {
 		return err
 	}
-	obj := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: gw.Name}}
+	obj := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
 	obj.SetGroupVersionKind(GatewayKind)
 	if err := m.Writer.Patch(ctx, obj, client.RawPatch(types.MergePatchType, data), client.FieldOwner(apply.FieldManager)); err != nil {
-		return fmt.Errorf("relabelling Gateway %s/%s: %w", namespace, gw.Name, err)
+		return fmt.Errorf("relabelling Gateway %s/%s: %w", namespace, name, err)
 	}
-	logr.FromContextOrDiscard(ctx).Info("relabelled a Gateway", "namespace", namespace, "gateway", gw.Name, "from", gw.Revision, "to", target.Revision)
-	m.Recorder.Eventf(istio, nil, corev1.EventTypeNormal, "GatewayRelabelled", "UpdateWorkloads", "Gateway %s/%s: %s=%s → %s", namespace, gw.Name, inuse.LabelRev, gw.Revision, target.Revision)
+	reason, what := "GatewayRelabelled", "Gateway %s/%s: %s=%s → %s"
+	if back {
+		reason, what = "GatewayRolledBack", "Gateway %s/%s: %s=%s → %s, back: the move paused"
+	}
+	logr.FromContextOrDiscard(ctx).Info("relabelled a Gateway", "namespace", namespace, "gateway", name, "from", from, "to", to)
+	m.Recorder.Eventf(istio, nil, corev1.EventTypeNormal, reason, "UpdateWorkloads", what, namespace, name, inuse.LabelRev, from, to)
 	return nil
 }
+
+// now is the time a record holds.
+func (m *Mover) now() string { return m.Clock.Now().UTC().Format(time.RFC3339) }
 
 // record writes the namespace's record and, when label is not empty, its istio.io/rev label, in one
 // patch.
@@ -511,6 +538,13 @@ func (m *Mover) restart(ctx context.Context, istio *v1.Istio, namespace string, 
 // restartBack restarts the workloads of a paused namespace back onto the old proxy.
 func (m *Mover) restartBack(ctx context.Context, istio *v1.Istio, namespace string, ws []Workload, objs map[string]client.Object, target Target) error {
 	for _, w := range ws {
+		if w.GatewayName != "" {
+			rec := Record{Target: target.Key(), State: StatePaused, From: w.GatewayFrom}
+			if err := m.relabelGateway(ctx, istio, namespace, w.GatewayName, rec, target, true); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := m.restart(ctx, istio, namespace, w, objs, target, true); err != nil {
 			return err
 		}

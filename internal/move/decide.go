@@ -101,8 +101,12 @@ type Record struct {
 	// Target is the change (Target.Key) the record is for; a record of another change counts as none.
 	Target string `json:"target"`
 	State  string `json:"state"`
-	// From is the revision the namespace's istio.io/rev label named before bosun relabelled it.
+	// From is the revision the namespace's (or the Gateway's) istio.io/rev label named before bosun
+	// relabelled it.
 	From string `json:"from,omitempty"`
+	// At is when the move began in the namespace, or relabelled the Gateway (RFC 3339): a Gateway's
+	// Deployment is awaited from then, for its deadline.
+	At string `json:"at,omitempty"`
 	// Workload and Why say, when paused, which workload did not become available and why.
 	Workload string `json:"workload,omitempty"`
 	Why      string `json:"why,omitempty"`
@@ -264,6 +268,17 @@ type Workload struct {
 	// the target renders for the Gateway; "" when bosun cannot tell (then Revision alone says who
 	// rendered it).
 	Proxy, WantProxy string
+	// GatewayFrom is the revision bosun relabelled the Gateway from for the target, "" when it did not;
+	// a paused move labels it back. AwaitedSince is when its Deployment began to be awaited: the
+	// relabelling, else the start of the move in its namespace (zero when unknown).
+	GatewayFrom  string
+	AwaitedSince time.Time
+}
+
+// relabelledBack reports whether a Gateway's Deployment is one a paused move labels its Gateway back
+// for: bosun relabelled the Gateway for the target, and the target still serves it.
+func (w Workload) relabelledBack(target Target) bool {
+	return w.GatewayFrom != "" && w.GatewayRevision == target.Revision
 }
 
 // RenderedBy reports whether istiod of the target rendered the Deployment of a Gateway: its template
@@ -290,6 +305,16 @@ type Gateway struct {
 	// ProxyImage is its sidecar.istio.io/proxyImage annotation: when it names a whole image (with a
 	// registry), istiod deploys that image for the Gateway whatever the revision's values say.
 	ProxyImage string
+	// Record is the move's record on it (AnnotationRecord), when bosun relabelled it; nil else.
+	Record *Record
+}
+
+// RecordFor is the Gateway's record of its relabelling for target, or nil.
+func (g Gateway) RecordFor(target Target) *Record {
+	if g.Record == nil || g.Record.Target != target.Key() {
+		return nil
+	}
+	return g.Record
 }
 
 // Serving is the revision whose istiod deploys a Gateway, as Istio's gateway controller decides it:
@@ -461,26 +486,29 @@ type Step struct {
 	Workload Workload
 	// Why says why a workload did not become available.
 	Why string
-	// RollBack are the workloads to restart onto the old proxy.
+	// RollBack are the workloads to restart onto the old proxy, and the Deployments of the Gateways to
+	// label back to the revision bosun relabelled them from.
 	RollBack []Workload
 	// Left are the workloads with pods on an older proxy that bosun does not restart, each with why.
 	Left []string
 }
 
 // Next decides the next step in a namespace (its workloads sorted by SortWorkloads) for the move to
-// target, at now, given the namespace's record of it (nil when it has none). The Deployment of a
-// Gateway API Gateway is istiod's: it is never restarted, and is awaited, once the target serves its
-// Gateway, until istiod of the target has rendered it again (RenderedBy) and it rolled out. A workload restarted for
+// target, at now, given the namespace's record of it (nil when it has none). A workload restarted for
 // the target is awaited first: one that failed, or whose rollout outlasted its deadline, pauses the
-// move. The workloads restarted for the target are then restarted back (RollBack), in a paused
-// namespace too, when the namespace had a label to move back (rec.From): a namespace that follows a tag,
-// or an InPlace move, has no old proxy to go back to. Otherwise the first workload with pods on an older
-// proxy that bosun may restart is restarted.
+// move. The Deployment of a Gateway API Gateway is istiod's: it is never restarted, and is awaited,
+// once the target serves its Gateway, until istiod of the target has rendered it again (RenderedBy)
+// and it rolled out; one whose rollout failed, or that is not there its deadline after it began to be
+// awaited (AwaitedSince, else the record's At), pauses the move too. A paused move then restarts back
+// the workloads restarted for the target (RollBack), when the namespace had a label to move back
+// (rec.From): a namespace that follows a tag, or an InPlace move, has no old proxy to go back to; and
+// labels back the Gateways bosun relabelled (Workload.GatewayFrom). Otherwise the first workload with
+// pods on an older proxy that bosun may restart is restarted.
 func Next(namespace string, ws []Workload, target Target, rec *Record, now time.Time) Step {
 	key := target.Key()
 	var restarted []Workload
 	for _, w := range ws {
-		if w.RestartedFor == key && Restartable(w.Kind) && rec != nil && rec.From != "" {
+		if (w.RestartedFor == key && Restartable(w.Kind) && rec != nil && rec.From != "") || w.relabelledBack(target) {
 			restarted = append(restarted, w)
 		}
 	}
@@ -508,9 +536,15 @@ func Next(namespace string, ws []Workload, target Target, rec *Record, now time.
 			continue
 		}
 		switch {
-		case w.GatewayName != "" && w.GatewayRevision == target.Revision && (!w.RenderedBy(target) || w.Rollout == RolloutProgressing):
+		case w.GatewayName != "" && w.GatewayRevision == target.Revision && (!w.RenderedBy(target) || w.Rollout != RolloutComplete):
 			// A Gateway the target serves: its Deployment moves once istiod of the target has
 			// rendered it again and it rolled out, awaited after the other workloads.
+			if w.AwaitedSince.IsZero() && rec != nil {
+				w.AwaitedSince, _ = time.Parse(time.RFC3339, rec.At)
+			}
+			if why, failed := gatewayFailed(w, target, now); failed {
+				return Step{Do: Pause, Workload: w, Why: why, RollBack: restarted}
+			}
 			if gateway == nil {
 				gateway = &w
 			}
@@ -549,6 +583,28 @@ func failed(w Workload, now time.Time) (string, bool) {
 	case w.Rollout == RolloutProgressing && !w.RestartedAt.IsZero() && now.Sub(w.RestartedAt) > wait:
 		msg := fmt.Sprintf("its rollout did not complete within %s of the restart", w.Deadline)
 		if w.RolloutMessage != "" {
+			msg += " (" + w.RolloutMessage + ")"
+		}
+		return msg, true
+	}
+	return "", false
+}
+
+// gatewayFailed reports whether the Deployment istiod deploys for a Gateway the target serves failed to
+// move, and why: istiod of the target rendered it and its rollout failed, or it is still not rendered
+// again and rolled out its Deadline (and the grace its controller has to say so itself) after it began
+// to be awaited.
+func gatewayFailed(w Workload, target Target, now time.Time) (string, bool) {
+	switch {
+	case w.RenderedBy(target) && w.Rollout == RolloutFailed:
+		return w.RolloutMessage, true
+	case !w.AwaitedSince.IsZero() && now.Sub(w.AwaitedSince) > w.Deadline+restartedAtPrecision+deploymentVerdictGrace:
+		what := "istiod of " + target.Revision + " did not deploy it again for Gateway " + w.GatewayName
+		if w.RenderedBy(target) {
+			what = "its rollout did not complete"
+		}
+		msg := fmt.Sprintf("%s within %s", what, w.Deadline)
+		if w.RolloutMessage != "" && w.RenderedBy(target) {
 			msg += " (" + w.RolloutMessage + ")"
 		}
 		return msg, true

@@ -152,6 +152,7 @@ func TestNext(t *testing.T) {
 		workload string
 		back     []string
 		left     string
+		why      string
 	}{
 		{name: "the first due workload restarts", ws: []Workload{due("Deployment", "a"), due("Deployment", "b")}, rec: moving, want: Restart, workload: "a"},
 		{name: "a rollout under way is awaited before the next", ws: []Workload{restarted("a", RolloutProgressing, now.Add(-time.Minute)), due("Deployment", "b")}, rec: moving, want: Wait, workload: "a"},
@@ -207,6 +208,29 @@ func TestNext(t *testing.T) {
 		{name: "a Gateway's Deployment whose proxy bosun cannot read moves by the revision that rendered it",
 			ws:  []Workload{{Kind: "Deployment", Name: "waypoint", GatewayName: "waypoint", GatewayRevision: target.Revision, Revision: target.Revision, WantProxy: "gcr.io/istio/proxyv2:1.27.0"}},
 			rec: tagged, want: Finish},
+		{name: "a Gateway's Deployment that istiod of the target rendered and whose rollout failed pauses and labels the Gateway back",
+			ws: []Workload{restarted("web", RolloutComplete, now.Add(-time.Minute)), {Kind: "Deployment", Name: "ingress", Due: 1, GatewayName: "ingress", GatewayRevision: target.Revision, Revision: target.Revision,
+				GatewayFrom: "default-v1-26-0", Rollout: RolloutFailed, RolloutMessage: "its rollout exceeded its progress deadline", Deadline: 10 * time.Minute}},
+			rec: moving, want: Pause, workload: "ingress", back: []string{"ingress", "web"}, why: "its rollout exceeded its progress deadline"},
+		{name: "a Gateway's Deployment istiod of the target does not render within its deadline of the relabelling pauses",
+			ws: []Workload{{Kind: "Deployment", Name: "ingress", Due: 1, GatewayName: "ingress", GatewayRevision: target.Revision, Revision: "default-v1-26-0",
+				GatewayFrom: "default-v1-26-0", AwaitedSince: now.Add(-10*time.Minute - time.Second - deploymentVerdictGrace - time.Millisecond), Deadline: 10 * time.Minute}},
+			rec: moving, want: Pause, workload: "ingress", back: []string{"ingress"}, why: "istiod of " + target.Revision + " did not deploy it again for Gateway ingress within 10m0s"},
+		{name: "a Gateway's Deployment within its deadline of the relabelling is awaited",
+			ws: []Workload{{Kind: "Deployment", Name: "ingress", Due: 1, GatewayName: "ingress", GatewayRevision: target.Revision, Revision: "default-v1-26-0",
+				GatewayFrom: "default-v1-26-0", AwaitedSince: now.Add(-10 * time.Minute), Deadline: 10 * time.Minute}},
+			rec: moving, want: Wait, workload: "ingress"},
+		{name: "InPlace: a Gateway's Deployment not rendered again within its deadline of the move's start in the namespace pauses, with nothing to go back to",
+			ws: []Workload{{Kind: "Deployment", Name: "waypoint", Due: 1, GatewayName: "waypoint", GatewayRevision: target.Revision, Revision: target.Revision,
+				Proxy: "gcr.io/istio/proxyv2:1.26.0", WantProxy: "gcr.io/istio/proxyv2:1.27.0", Rollout: RolloutComplete, Deadline: time.Minute}},
+			rec: &Record{Target: key, State: StateMoving, At: now.Add(-2 * time.Minute).Format(time.RFC3339)}, want: Pause, workload: "waypoint",
+			why: "istiod of " + target.Revision + " did not deploy it again for Gateway waypoint within 1m0s"},
+		{name: "a paused namespace labels back a Gateway bosun relabelled",
+			ws:  []Workload{{Kind: "Deployment", Name: "ingress", GatewayName: "ingress", GatewayRevision: target.Revision, Revision: target.Revision, GatewayFrom: "default-v1-26-0"}},
+			rec: &Record{Target: key, State: StatePaused, From: "default-v1-26-0"}, want: RestartBack, back: []string{"ingress"}},
+		{name: "a paused namespace whose Gateway is labelled back waits",
+			ws:  []Workload{{Kind: "Deployment", Name: "ingress", GatewayName: "ingress", GatewayRevision: "default-v1-26-0", Revision: target.Revision, GatewayFrom: "default-v1-26-0"}},
+			rec: &Record{Target: key, State: StatePaused, From: "default-v1-26-0"}, want: Stop},
 		{name: "a paused namespace with all restarted back waits", ws: []Workload{{Kind: "Deployment", Name: "b", Due: 0, RestartedFor: RollbackPrefix + key}},
 			rec: &Record{Target: key, State: StatePaused, From: "default-v1-26-0"}, want: Stop},
 	} {
@@ -226,6 +250,9 @@ func TestNext(t *testing.T) {
 			}
 			if strings.Join(back, ",") != strings.Join(c.back, ",") {
 				t.Errorf("restarted back %v, want %v", back, c.back)
+			}
+			if !strings.Contains(got.Why, c.why) {
+				t.Errorf("why %q, want %q", got.Why, c.why)
 			}
 			if left := strings.Join(got.Left, "; "); !strings.Contains(left, c.left) || (c.left == "" && left != "") {
 				t.Errorf("left %q, want %q", left, c.left)

@@ -4,7 +4,9 @@ package move_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -203,4 +205,92 @@ func TestGatewayFollowsAnInPlaceUpdate(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestAGatewayThatDoesNotMovePausesAndGoesBack: istiod of the new revision renders the Deployment of a
+// relabelled Gateway again, and its rollout fails (its controller reports the progress deadline
+// exceeded). The move pauses naming it, labels the Gateway back to the old revision (whose istiod
+// deploys it again), moves its namespace back and restarts the workload it had restarted back onto the
+// old proxy; the Gateway keeps bosun's record of where it came from.
+func TestAGatewayThatDoesNotMovePausesAndGoesBack(t *testing.T) {
+	c := operatortest.Client(t)
+	gatewayCRD(t, c)
+	const old, next = "gwp-v1-25-0-snapshot-be4b14ad", "gwp-v1-27-0-snapshot-b9159ca3"
+	operatortest.Namespace(t, c, "gwp-system", nil)
+	istio := newIstio("gwp")
+	operatortest.Create(t, c, istio)
+	operatortest.RollOut(t, c, "gwp-system", "istiod-"+old)
+	operatortest.Namespace(t, c, "gwp-app", map[string]string{"istio.io/rev": old})
+	app(t, c, "gwp-app", "web", old, v125)
+	ingress := &unstructured.Unstructured{Object: map[string]any{
+		"metadata": map[string]any{"namespace": "gwp-app", "name": "waypoint", "labels": map[string]any{"istio.io/rev": old}},
+		"spec":     map[string]any{"gatewayClassName": "istio"},
+	}}
+	ingress.SetGroupVersionKind(move.GatewayKind)
+	operatortest.Create(t, c, ingress)
+	app(t, c, "gwp-app", "waypoint", old, v125)
+	deployment := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "gwp-app", Name: "waypoint"}}
+	operatortest.Update(t, c, deployment, func(d *appsv1.Deployment) {
+		d.Labels = map[string]string{move.LabelGatewayName: "waypoint", move.LabelGatewayManaged: "istio.io-gateway-controller"}
+		d.Spec.Template.Annotations = map[string]string{"istio.io/rev": old}
+	})
+	operatortest.RollOut(t, c, "gwp-app", "waypoint")
+	operatortest.Update(t, c, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "gwp-app", Name: "waypoint-1-a"}}, func(p *corev1.Pod) {
+		p.Labels = gatewayPodLabels
+	})
+
+	operatortest.Update(t, c, istio, func(i *v1.Istio) { i.Spec.Version = v127 })
+	operatortest.RollOut(t, c, "gwp-system", "istiod-"+next)
+	restartedFor(t, c, "gwp-app", "web", next+"@")
+	rollOut(t, c, "gwp-app", "web", next, v127)
+	operatortest.WaitFor(t, "the Gateway relabelled to "+next, func(ctx context.Context) error {
+		if rev, err := gatewayRevision(ctx, c, "gwp-app", "waypoint"); err != nil || rev != next {
+			return fmt.Errorf("istio.io/rev=%q (%v)", rev, err)
+		}
+		return nil
+	})
+
+	// istiod of the new revision renders the Deployment again; its rollout fails.
+	operatortest.Update(t, c, deployment, func(d *appsv1.Deployment) { d.Spec.Template.Annotations = map[string]string{"istio.io/rev": next} })
+	operatortest.WaitFor(t, "the Deployment's rollout reported failed", func(ctx context.Context) error {
+		d := &appsv1.Deployment{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "gwp-app", Name: "waypoint"}, d); err != nil {
+			return err
+		}
+		d.Status.ObservedGeneration = d.Generation
+		d.Status.UpdatedReplicas = 0
+		d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded",
+			Message: `ReplicaSet "waypoint-2" has timed out progressing.`}}
+		return c.Status().Update(ctx, d)
+	})
+	workloadsStatus(t, c, "gwp", v1.ReasonPaused, func(cond metav1.Condition, _ *v1.WorkloadsUpdateStatus) error {
+		for _, want := range []string{"gwp-app/Deployment/waypoint", "has timed out progressing"} {
+			if !strings.Contains(cond.Message, want) {
+				return fmt.Errorf("%q does not say %q", cond.Message, want)
+			}
+		}
+		return nil
+	})
+	operatortest.WaitFor(t, "the Gateway labelled back to "+old, func(ctx context.Context) error {
+		gw := &unstructured.Unstructured{}
+		gw.SetGroupVersionKind(move.GatewayKind)
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "gwp-app", Name: "waypoint"}, gw); err != nil {
+			return err
+		}
+		rec := move.Record{}
+		if err := json.Unmarshal([]byte(gw.GetAnnotations()[move.AnnotationRecord]), &rec); err != nil || rec.From != old {
+			return fmt.Errorf("record %q (%v), want one from %s", gw.GetAnnotations()[move.AnnotationRecord], err, old)
+		}
+		if rev := gw.GetLabels()["istio.io/rev"]; rev != old {
+			return fmt.Errorf("istio.io/rev=%q", rev)
+		}
+		return nil
+	})
+	if got := namespaceLabel(t, c, "gwp-app"); got != old {
+		t.Errorf("the paused namespace is labelled istio.io/rev=%q, want %s", got, old)
+	}
+	restartedFor(t, c, "gwp-app", "web", move.RollbackPrefix+next+"@")
+	if err := c.Get(t.Context(), client.ObjectKey{Name: old}, &v1.IstioRevision{}); err != nil {
+		t.Errorf("the old revision, which the paused namespace and Gateway use again, is gone: %v", err)
+	}
 }

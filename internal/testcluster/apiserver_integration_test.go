@@ -141,11 +141,11 @@ func TestKubernetesServiceMatchesTheServingCertificate(t *testing.T) {
 	}
 }
 
-// TestAddNodesWaitsForReadyAndKeepsExistingNodes checks addNodes against the
+// TestAddNodesWaitsForReadyAndKeepsExistingNodes checks EnsureNodes against the
 // API server without kwok playing the nodes: the nodes are stored as a
 // kubelet registers them (addresses and capacity kept, no not-ready taint,
 // since TaintNodesByCondition is off), a node that already exists is kept as
-// it is, and addNodes returns only once every node is Ready; without that,
+// it is, and EnsureNodes returns only once every node is Ready; without that,
 // it fails naming a node that is not.
 func TestAddNodesWaitsForReadyAndKeepsExistingNodes(t *testing.T) {
 	c := sharedCluster(t)
@@ -164,9 +164,9 @@ func TestAddNodesWaitsForReadyAndKeepsExistingNodes(t *testing.T) {
 
 	short, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	err := c.addNodes(short, 2)
+	err := c.EnsureNodes(short, 2)
 	if err == nil || !strings.Contains(err.Error(), "waiting for 2 fake nodes to be Ready") || !strings.Contains(err.Error(), "is not Ready") {
-		t.Fatalf("addNodes with nobody making nodes Ready = %v, want a timeout naming a node that is not Ready", err)
+		t.Fatalf("EnsureNodes with nobody making nodes Ready = %v, want a timeout naming a node that is not Ready", err)
 	}
 
 	for i := range 2 {
@@ -175,7 +175,7 @@ func TestAddNodesWaitsForReadyAndKeepsExistingNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i == 0 && node.Labels["added-by"] != "test" {
-			t.Errorf("addNodes replaced the existing node %s: labels %v", node.Name, node.Labels)
+			t.Errorf("EnsureNodes replaced the existing node %s: labels %v", node.Name, node.Labels)
 		}
 		for _, taint := range node.Spec.Taints {
 			t.Errorf("node %s has the taint %s: fake nodes would stay unschedulable", node.Name, taint.Key)
@@ -188,9 +188,9 @@ func TestAddNodesWaitsForReadyAndKeepsExistingNodes(t *testing.T) {
 		}
 	}
 
-	// kwok's part: mark both nodes Ready while addNodes waits.
+	// kwok's part: mark both nodes Ready while EnsureNodes waits.
 	done := make(chan error, 1)
-	go func() { done <- c.addNodes(ctx, 2) }()
+	go func() { done <- c.EnsureNodes(ctx, 2) }()
 	for i := range 2 {
 		node, err := client.CoreV1().Nodes().Get(ctx, NodeName(i), metav1.GetOptions{})
 		if err != nil {
@@ -207,13 +207,13 @@ func TestAddNodesWaitsForReadyAndKeepsExistingNodes(t *testing.T) {
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Errorf("addNodes once every node is Ready = %v", err)
+			t.Errorf("EnsureNodes once every node is Ready = %v", err)
 		}
 	case <-time.After(time.Minute):
-		t.Fatal("addNodes did not return once every node was Ready")
+		t.Fatal("EnsureNodes did not return once every node was Ready")
 	}
-	if err := c.addNodes(ctx, 0); err != nil {
-		t.Errorf("addNodes(0) = %v", err)
+	if err := c.EnsureNodes(ctx, 0); err != nil {
+		t.Errorf("EnsureNodes(0) = %v", err)
 	}
 }
 

@@ -213,7 +213,7 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err := c.startKwok(); err != nil {
 		return err
 	}
-	if err := c.addNodes(ctx, c.opts.Nodes); err != nil {
+	if err := c.EnsureNodes(ctx, c.opts.Nodes); err != nil {
 		return err
 	}
 	return c.startPlayers()

@@ -238,7 +238,7 @@ func (c *Cluster) startScheduler(ctx context.Context, port int) error {
 // startKwok starts kwok for the nodes that carry fakeNodeAnnotation, with the
 // stage files copied by `make cluster-bins`. kwok has no health endpoint
 // unless it serves one on yet another port; the nodes becoming Ready (see
-// addNodes) is the proof that it works.
+// EnsureNodes) is the proof that it works.
 //
 // istiod's and bosun's operator pods get a stage of their own (see
 // stages.go): kwok starts them but leaves their readiness to their player.

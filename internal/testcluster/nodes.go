@@ -33,7 +33,7 @@ func fakeNode(i int) *corev1.Node {
 	resources := corev1.ResourceList{
 		corev1.ResourceCPU:    resource.MustParse("32"),
 		corev1.ResourceMemory: resource.MustParse("128Gi"),
-		corev1.ResourcePods:   resource.MustParse("110"),
+		corev1.ResourcePods:   *resource.NewQuantity(PodsPerNode, resource.DecimalSI),
 	}
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
@@ -68,9 +68,13 @@ func nodeIP(i int) net.IP {
 	return net.IPv4(172, 18, byte(n>>8), byte(n))
 }
 
-// addNodes creates n fake nodes (an existing node of the same name is kept)
-// and waits until all of them are Ready.
-func (c *Cluster) addNodes(ctx context.Context, n int) error {
+// PodsPerNode is how many pods a fake node holds, a kubelet's default.
+const PodsPerNode = 110
+
+// EnsureNodes makes the fake nodes 0 to n-1 (an existing node of the same
+// name is kept) and waits until all of them are Ready: a benchmark that runs
+// more pods than Options.Nodes hold (PodsPerNode each) adds nodes with it.
+func (c *Cluster) EnsureNodes(ctx context.Context, n int) error {
 	if n == 0 {
 		return nil
 	}

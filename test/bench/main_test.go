@@ -41,6 +41,8 @@ const (
 	// playedByModule is the istio.io/istio module version of the snapshot whose charts play both
 	// versions (clustertest.PlayVersions).
 	playedByModule = clustertest.PlayedByModule
+	// sharedNodes is the number of fake nodes of the shared cluster.
+	sharedNodes = 3
 )
 
 // env is what every benchmark shares: the operator binary, the charts and catalog it runs with, and a
@@ -145,7 +147,7 @@ func sharedCluster(b *testing.B) *cluster {
 	b.Helper()
 	prepare(b)
 	env.shared.Do(func() {
-		env.cluster, env.sharedErr = startCluster(3)
+		env.cluster, env.sharedErr = startCluster(sharedNodes)
 	})
 	if env.sharedErr != nil {
 		b.Fatal(env.sharedErr)

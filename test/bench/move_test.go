@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/testcluster"
 )
 
 // moveNamespaces sizes BenchmarkMoveWorkloads: namespaces of deploymentsPerNamespace Deployments each.
@@ -46,6 +47,14 @@ func BenchmarkMoveWorkloads(b *testing.B) {
 	waitIstio(b, c, istioName, ready(""))
 	old := revisionName(fromVersion)
 	n := *moveNamespaces * deploymentsPerNamespace
+	// The shared cluster's nodes hold a few hundred pods; a larger move needs more, with room for the
+	// surge of a rollout and the control plane's pods.
+	if nodes := (n+deploymentsPerNamespace+20)/testcluster.PodsPerNode + 1; nodes > sharedNodes {
+		progress("MoveWorkloads: %d fake nodes for %d pods", nodes, n)
+		if err := c.EnsureNodes(b.Context(), nodes); err != nil {
+			b.Fatal(err)
+		}
+	}
 	progress("MoveWorkloads: %d namespaces × %d Deployments on %s", *moveNamespaces, deploymentsPerNamespace, old)
 	for i := range *moveNamespaces {
 		ns := fmt.Sprintf("%s%03d", movePrefix, i)
