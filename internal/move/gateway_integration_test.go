@@ -60,38 +60,47 @@ func gatewayRevision(ctx context.Context, c client.Client, namespace, name strin
 	return gw.GetLabels()["istio.io/rev"], nil
 }
 
+// pinnedWaypoint makes, for an Istio named name on its old revision old (rolled out), a namespace
+// name-app labelled for it with a Deployment web injected by old, and a waypoint (a Gateway pinned to
+// old by its istio.io/rev label) with the Deployment istiod of old deployed for it, rolled out: its pods
+// opt out of injection, as istiod renders their proxy itself. It returns the Istio and that Deployment.
+func pinnedWaypoint(t *testing.T, c client.Client, name, old string) (*v1.Istio, *appsv1.Deployment) {
+	t.Helper()
+	gatewayCRD(t, c)
+	ns := name + "-app"
+	operatortest.Namespace(t, c, name+"-system", nil)
+	istio := newIstio(name)
+	operatortest.Create(t, c, istio)
+	operatortest.RollOut(t, c, name+"-system", "istiod-"+old)
+	operatortest.Namespace(t, c, ns, map[string]string{"istio.io/rev": old})
+	app(t, c, ns, "web", old, v125)
+	waypoint := &unstructured.Unstructured{Object: map[string]any{
+		"metadata": map[string]any{"namespace": ns, "name": "waypoint", "labels": map[string]any{"istio.io/rev": old}},
+		"spec":     map[string]any{"gatewayClassName": "istio-waypoint"},
+	}}
+	waypoint.SetGroupVersionKind(move.GatewayKind)
+	operatortest.Create(t, c, waypoint)
+	app(t, c, ns, "waypoint", old, v125)
+	deployment := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "waypoint"}}
+	operatortest.Update(t, c, deployment, func(d *appsv1.Deployment) {
+		d.Labels = map[string]string{move.LabelGatewayName: "waypoint", move.LabelGatewayManaged: "istio.io-gateway-controller"}
+		d.Spec.Template.Annotations = map[string]string{"istio.io/rev": old}
+	})
+	operatortest.RollOut(t, c, ns, "waypoint")
+	operatortest.Update(t, c, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "waypoint-1-a"}}, func(p *corev1.Pod) {
+		p.Labels = gatewayPodLabels
+	})
+	return istio, deployment
+}
+
 // TestGatewayFollowsTheRevision: a RevisionBased move relabels a Gateway pinned to the old revision
 // (a waypoint) to the new one, never restarts the Deployment istiod deployed for it, restarts the
 // namespace's other workloads first, and counts the namespace as moved only once istiod of the new
 // revision has rendered that Deployment again and it rolled out.
 func TestGatewayFollowsTheRevision(t *testing.T) {
 	c := operatortest.Client(t)
-	gatewayCRD(t, c)
 	const old, next = "gw-v1-25-0-snapshot-be4b14ad", "gw-v1-27-0-snapshot-b9159ca3"
-	operatortest.Namespace(t, c, "gw-system", nil)
-	istio := newIstio("gw")
-	operatortest.Create(t, c, istio)
-	operatortest.RollOut(t, c, "gw-system", "istiod-"+old)
-	operatortest.Namespace(t, c, "gw-app", map[string]string{"istio.io/rev": old})
-	app(t, c, "gw-app", "web", old, v125)
-	waypoint := &unstructured.Unstructured{Object: map[string]any{
-		"metadata": map[string]any{"namespace": "gw-app", "name": "waypoint", "labels": map[string]any{"istio.io/rev": old}},
-		"spec":     map[string]any{"gatewayClassName": "istio-waypoint"},
-	}}
-	waypoint.SetGroupVersionKind(move.GatewayKind)
-	operatortest.Create(t, c, waypoint)
-	// What istiod of the old revision deployed for it: its pods opt out of injection, as istiod
-	// renders their proxy itself.
-	app(t, c, "gw-app", "waypoint", old, v125)
-	deployment := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "gw-app", Name: "waypoint"}}
-	operatortest.Update(t, c, deployment, func(d *appsv1.Deployment) {
-		d.Labels = map[string]string{move.LabelGatewayName: "waypoint", move.LabelGatewayManaged: "istio.io-gateway-controller"}
-		d.Spec.Template.Annotations = map[string]string{"istio.io/rev": old}
-	})
-	operatortest.RollOut(t, c, "gw-app", "waypoint")
-	operatortest.Update(t, c, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "gw-app", Name: "waypoint-1-a"}}, func(p *corev1.Pod) {
-		p.Labels = gatewayPodLabels
-	})
+	istio, deployment := pinnedWaypoint(t, c, "gw", old)
 	rendered := generation(t, c, "gw-app", "waypoint")
 
 	operatortest.Update(t, c, istio, func(i *v1.Istio) { i.Spec.Version = v127 })
@@ -214,30 +223,8 @@ func TestGatewayFollowsAnInPlaceUpdate(t *testing.T) {
 // old proxy; the Gateway keeps bosun's record of where it came from.
 func TestAGatewayThatDoesNotMovePausesAndGoesBack(t *testing.T) {
 	c := operatortest.Client(t)
-	gatewayCRD(t, c)
 	const old, next = "gwp-v1-25-0-snapshot-be4b14ad", "gwp-v1-27-0-snapshot-b9159ca3"
-	operatortest.Namespace(t, c, "gwp-system", nil)
-	istio := newIstio("gwp")
-	operatortest.Create(t, c, istio)
-	operatortest.RollOut(t, c, "gwp-system", "istiod-"+old)
-	operatortest.Namespace(t, c, "gwp-app", map[string]string{"istio.io/rev": old})
-	app(t, c, "gwp-app", "web", old, v125)
-	ingress := &unstructured.Unstructured{Object: map[string]any{
-		"metadata": map[string]any{"namespace": "gwp-app", "name": "waypoint", "labels": map[string]any{"istio.io/rev": old}},
-		"spec":     map[string]any{"gatewayClassName": "istio"},
-	}}
-	ingress.SetGroupVersionKind(move.GatewayKind)
-	operatortest.Create(t, c, ingress)
-	app(t, c, "gwp-app", "waypoint", old, v125)
-	deployment := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "gwp-app", Name: "waypoint"}}
-	operatortest.Update(t, c, deployment, func(d *appsv1.Deployment) {
-		d.Labels = map[string]string{move.LabelGatewayName: "waypoint", move.LabelGatewayManaged: "istio.io-gateway-controller"}
-		d.Spec.Template.Annotations = map[string]string{"istio.io/rev": old}
-	})
-	operatortest.RollOut(t, c, "gwp-app", "waypoint")
-	operatortest.Update(t, c, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "gwp-app", Name: "waypoint-1-a"}}, func(p *corev1.Pod) {
-		p.Labels = gatewayPodLabels
-	})
+	istio, deployment := pinnedWaypoint(t, c, "gwp", old)
 
 	operatortest.Update(t, c, istio, func(i *v1.Istio) { i.Spec.Version = v127 })
 	operatortest.RollOut(t, c, "gwp-system", "istiod-"+next)

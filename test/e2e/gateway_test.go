@@ -82,36 +82,6 @@ func gatewayDeployment(ctx context.Context, c client.Client, namespace, gateway 
 	return &list.Items[0], nil
 }
 
-// gatewayIstio installs the Istio default on v1.24.3 with updateWorkloads and the strategy (InPlace or
-// RevisionBased, whose inactive revisions go 5 s after they are unused), with istiod's ambient mode on
-// (PILOT_ENABLE_AMBIENT), without which istiod deploys no waypoint; waits until it is healthy, and
-// deletes it when the test ends. The operator must leave ztunnel to another tool
-// (--external-node-components=ztunnel): ambient mode needs one, and waypoints are all the test runs.
-func gatewayIstio(t *testing.T, c client.Client, strategy string) {
-	t.Helper()
-	ensureNamespace(t, c, "istio-system")
-	grace := ""
-	if strategy == v1.UpdateStrategyRevisionBased {
-		grace = "\n    inactiveRevisionDeletionGracePeriodSeconds: 5"
-	}
-	applyYAML(t, c, `apiVersion: sailoperator.io/v1
-kind: Istio
-metadata:
-  name: default
-spec:
-  namespace: istio-system
-  version: v1.24.3
-  updateStrategy:
-    type: `+strategy+grace+`
-    updateWorkloads: true
-  values:
-    pilot:
-      env:
-        PILOT_ENABLE_AMBIENT: "true"`)
-	t.Cleanup(func() { deleteIstio(t, c, "default") })
-	istioHealthy(t, c, "default")
-}
-
 // applyGateways applies, in a namespace, what follows the revision through istiod rather than through
 // a restart: a Gateway of class istio named ingress and a waypoint (class istio-waypoint) named
 // waypoint, both labelled istio.io/rev=pin unless pin is empty; and a gateway that Istio's injector
@@ -301,7 +271,7 @@ func TestGatewayFollowsTheRevision(t *testing.T) {
 	installGatewayAPI(t, c)
 	installBosun(t, c, "--external-node-components=ztunnel")
 	const old, next = "default-v1-24-3", "default-v1-24-4"
-	gatewayIstio(t, c, v1.UpdateStrategyRevisionBased)
+	movingIstio(t, c, v1.UpdateStrategyRevisionBased, ambientIstiod)
 	appNamespace(t, c, "gwapp", map[string]string{"istio.io/rev": old})
 	applyGateways(t, c, "gwapp", old)
 	waitFor(t, "the gateways on "+old, func(ctx context.Context) error { return gatewaysOn(ctx, c, "gwapp", old, "proxyv2:1.24.3") })
@@ -344,7 +314,7 @@ func TestGatewayFollowsAnInPlaceUpdate(t *testing.T) {
 	c := newClient(t)
 	installGatewayAPI(t, c)
 	installBosun(t, c, "--external-node-components=ztunnel")
-	gatewayIstio(t, c, v1.UpdateStrategyInPlace)
+	movingIstio(t, c, v1.UpdateStrategyInPlace, ambientIstiod)
 	appNamespace(t, c, "gwinplace", map[string]string{"istio-injection": "enabled"})
 	applyGateways(t, c, "gwinplace", "")
 	waitFor(t, "the gateways on the 1.24.3 proxy", func(ctx context.Context) error {

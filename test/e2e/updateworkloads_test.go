@@ -53,7 +53,7 @@ func TestRevisionBasedUpdateMovesWorkloads(t *testing.T) {
 	t.Logf("kill moments seeded with %d (replay with %s=%d)", seed, envSeed, seed)
 	rng := rand.New(rand.NewPCG(seed, seed))
 	const old, next = "default-v1-24-3", "default-v1-24-4"
-	movingIstio(t, c)
+	movingIstio(t, c, v1.UpdateStrategyRevisionBased, "")
 	appNamespaces(t, c, map[string]string{"istio.io/rev": old}, planets...)
 	mergePatch(t, c, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "jupiter"}}, fmt.Sprintf(`{"metadata":{"annotations":{%q:"-1"}}}`, move.AnnotationWave))
 	for _, ns := range planets {
@@ -149,7 +149,7 @@ func TestUpdateWorkloadsPausesAndRollsBack(t *testing.T) {
 	c := newClient(t)
 	installBosun(t, c)
 	const old, next = "default-v1-24-3", "default-v1-24-4"
-	movingIstio(t, c)
+	movingIstio(t, c, v1.UpdateStrategyRevisionBased, "")
 	appNamespace(t, c, "saturn", map[string]string{"istio.io/rev": old})
 	applyYAML(t, c, `apiVersion: apps/v1
 kind: Deployment
@@ -329,7 +329,7 @@ func TestRevisionBasedUpdateWithTagMovesWorkloads(t *testing.T) {
 	c := newClient(t)
 	installBosun(t, c)
 	const old, next = "default-v1-24-3", "default-v1-24-4"
-	movingIstio(t, c)
+	movingIstio(t, c, v1.UpdateStrategyRevisionBased, "")
 	applyTag(t, c, "default", v1.KindIstio, "default")
 	tagReconciled(t, c, "default", old)
 	appNamespace(t, c, "neptune", map[string]string{"istio-injection": "enabled"})
@@ -359,11 +359,20 @@ func TestRevisionBasedUpdateWithTagMovesWorkloads(t *testing.T) {
 	})
 }
 
-// movingIstio installs the Istio default, RevisionBased on v1.24.3 with updateWorkloads and a grace
-// period of 5 s, and waits until it is healthy; the test's cleanup deletes it.
-func movingIstio(t *testing.T, c client.Client) {
+// movingIstio installs the Istio default on v1.24.3 with updateWorkloads and the strategy (InPlace or
+// RevisionBased, whose inactive revisions go 5 s after they are unused) and, when not empty, the
+// spec.values of values (YAML indented under values:); waits until it is healthy, and deletes it when
+// the test ends.
+func movingIstio(t *testing.T, c client.Client, strategy, values string) {
 	t.Helper()
 	ensureNamespace(t, c, "istio-system")
+	grace := ""
+	if strategy == v1.UpdateStrategyRevisionBased {
+		grace = "\n    inactiveRevisionDeletionGracePeriodSeconds: 5"
+	}
+	if values != "" {
+		values = "\n  values:\n" + values
+	}
 	applyYAML(t, c, `apiVersion: sailoperator.io/v1
 kind: Istio
 metadata:
@@ -372,9 +381,15 @@ spec:
   namespace: istio-system
   version: v1.24.3
   updateStrategy:
-    type: RevisionBased
-    inactiveRevisionDeletionGracePeriodSeconds: 5
-    updateWorkloads: true`)
+    type: `+strategy+grace+`
+    updateWorkloads: true`+values)
 	t.Cleanup(func() { deleteIstio(t, c, "default") })
 	istioHealthy(t, c, "default")
 }
+
+// ambientIstiod are the values that turn istiod's ambient mode on (PILOT_ENABLE_AMBIENT), without which
+// istiod deploys no waypoint. The operator must then leave ztunnel to another tool
+// (--external-node-components=ztunnel): ambient mode needs one, and waypoints are all the tests run.
+const ambientIstiod = `    pilot:
+      env:
+        PILOT_ENABLE_AMBIENT: "true"`
