@@ -247,6 +247,21 @@ func (CreatedOrDeleted) Delete(event.DeleteEvent) bool   { return true }
 func (CreatedOrDeleted) Update(event.UpdateEvent) bool   { return false }
 func (CreatedOrDeleted) Generic(event.GenericEvent) bool { return false }
 
+// TagMoved passes the events of a tag that can change the revisions it concerns (and the workloads that
+// follow it): its coming and going,
+// a change of its spec (its targetRef), and its webhook moving to another revision (status). The rest
+// of its status (its own InUse and Ready) concerns no revision.
+type TagMoved struct{ predicate.Funcs }
+
+func (TagMoved) Create(event.CreateEvent) bool   { return true }
+func (TagMoved) Delete(event.DeleteEvent) bool   { return true }
+func (TagMoved) Generic(event.GenericEvent) bool { return false }
+func (TagMoved) Update(e event.UpdateEvent) bool {
+	old, okOld := e.ObjectOld.(*v1.IstioRevisionTag)
+	tag, okNew := e.ObjectNew.(*v1.IstioRevisionTag)
+	return !okOld || !okNew || old.Generation != tag.Generation || old.Status.IstioRevision != tag.Status.IstioRevision
+}
+
 // MetadataChanged passes namespace and pod events that can change what they reference: creation,
 // deletion, and updates of labels or annotations. Status updates of pods are not even seen, since the
 // cache holds metadata only.

@@ -54,6 +54,18 @@ func (f *Facts) SortedRevisions() []*v1.IstioRevision {
 	return out
 }
 
+// Resolve is the revision a name in an istio.io/rev label stands for: the revision of that name, or the
+// one the tag of that name points at; "" when it names neither.
+func (f *Facts) Resolve(name string) string {
+	if tag := f.Tags[name]; tag != nil {
+		return tag.Status.IstioRevision
+	}
+	if _, ok := f.Revisions[name]; ok {
+		return name
+	}
+	return ""
+}
+
 // SortedTags returns the tags by name.
 func (f *Facts) SortedTags() []*v1.IstioRevisionTag {
 	out := make([]*v1.IstioRevisionTag, 0, len(f.Tags))

@@ -434,13 +434,7 @@ func Wanted(p Pod, nsLabels map[string]string, f *desired.Facts) string {
 	if name == "" {
 		return ""
 	}
-	if tag := f.Tags[name]; tag != nil {
-		return tag.Status.IstioRevision
-	}
-	if _, ok := f.Revisions[name]; ok {
-		return name
-	}
-	return ""
+	return f.Resolve(name)
 }
 
 // Due says why a pod is due for a restart: the revision (and proxy version) it runs, and the one its

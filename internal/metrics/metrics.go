@@ -88,9 +88,15 @@ var (
 		Name: "bosun_workloads_update_pauses_total",
 		Help: "Moves of workloads that paused because a restarted workload did not become available, by Istio.",
 	}, []string{"istio"})
+	// WorkloadsUpdateWakeups counts the reconciles of an Istio that the end of a rollout its move awaited
+	// brought (move.Waker), rather than the recheck.
+	WorkloadsUpdateWakeups = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bosun_workloads_update_wakeups_total",
+		Help: "Times the end of a rollout that a move of workloads awaited woke its Istio, by Istio.",
+	}, []string{"istio"})
 )
 
 func init() {
 	crmetrics.Registry.MustRegister(Renders, RenderCacheHits, Events, Applies, ReconcileErrors, Refusals, ScopeConflicts, RemoteClusterReachable, ReconcilePhase,
-		WorkloadsRestarted, WorkloadRollbacks, WorkloadsUpdatePauses)
+		WorkloadsRestarted, WorkloadRollbacks, WorkloadsUpdatePauses, WorkloadsUpdateWakeups)
 }

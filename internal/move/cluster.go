@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
@@ -62,12 +63,18 @@ type Mover struct {
 	Waker *Waker
 }
 
+// Enabled reports whether an Istio asks bosun to move its workloads (spec.updateStrategy.updateWorkloads).
+func Enabled(istio *v1.Istio) bool {
+	return istio.Spec.UpdateStrategy != nil && istio.Spec.UpdateStrategy.UpdateWorkloads
+}
+
 // Run moves the Istio's workloads to its active revision, one step, and says how far the move is and
 // when to look again (0: a change of the Istio or its revisions will). It returns nil when the Istio
 // does not ask bosun to move its workloads (then nothing is read). An error is a failed read or write,
 // retried; the Istio's status keeps the condition it had.
 func (m *Mover) Run(ctx context.Context, istio *v1.Istio, active *v1.IstioRevision, revs []*v1.IstioRevision, f *desired.Facts) (*Progress, time.Duration, error) {
-	if istio.Spec.UpdateStrategy == nil || !istio.Spec.UpdateStrategy.UpdateWorkloads || active == nil {
+	if !Enabled(istio) || active == nil {
+		m.Waker.Forget(istio.Name)
 		return nil, 0, nil
 	}
 	target := TargetOf(active)
@@ -135,11 +142,11 @@ func (m *Mover) Run(ctx context.Context, istio *v1.Istio, active *v1.IstioRevisi
 			return nil, 0, err
 		}
 		if gw := GatewayToRelabel(gws, old); gw != nil {
-			rec := Record{Target: target.Key(), State: StateMoving, From: gw.Revision, At: m.now()}
+			rec := m.moving(target, gw.Revision)
 			return p, AfterWrite, m.relabelGateway(ctx, istio, ns.Name, gw.Name, rec, target, false)
 		}
 		if rec == nil {
-			rec = &Record{Target: target.Key(), State: StateMoving, At: m.now()}
+			rec = ptr.To(m.moving(target, ""))
 			if err := m.record(ctx, ns.Name, *rec, ""); err != nil {
 				return nil, 0, err
 			}
@@ -162,7 +169,7 @@ func (m *Mover) Run(ctx context.Context, istio *v1.Istio, active *v1.IstioRevisi
 		case Wait:
 			p.Step = &step
 			awaits = true
-			m.Waker.Await(istio.Name, ns.Name, step.Workload, objs[step.Workload.ID(ns.Name)])
+			m.Waker.Await(istio.Name, ns.Name, step.Workload, nil)
 			return p, RecheckInterval, nil
 		case Pause:
 			paused := Record{Target: target.Key(), State: StatePaused, From: rec.From, At: rec.At, Workload: step.Workload.ID(ns.Name), Why: step.Why,
@@ -312,12 +319,13 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, a
 				// Its pods' metadata does not say which proxy they run (an InPlace update keeps the
 				// revision's name): until istiod of the target has rendered it again and it rolled
 				// out, count its replicas as due.
-				if w.Due == 0 && (!w.RenderedBy(target) || rollout == RolloutProgressing) {
+				if w.Due == 0 && w.GatewayAwaited(target) {
 					w.Due = max(1, int(obj.(*appsv1.Deployment).Status.Replicas))
 				}
 			}
 		}
-		if w.Due == 0 && w.RestartedFor != target.Key() {
+		if w.Due == 0 && w.RestartedFor != target.Key() && !w.labelsBack(target) {
+			// Nothing to restart, await or label back.
 			return nil
 		}
 		if at, err := time.Parse(time.RFC3339, template.Annotations[AnnotationRestartedAt]); err == nil {
@@ -388,7 +396,7 @@ func blockingBudget(pdbs []policyv1.PodDisruptionBudget, podLabels map[string]st
 // relabel moves a namespace's istio.io/rev label from the old revision to the target, recording where
 // it came from in the same write.
 func (m *Mover) relabel(ctx context.Context, istio *v1.Istio, namespace, from string, target Target) error {
-	rec := Record{Target: target.Key(), State: StateMoving, From: from, At: m.now()}
+	rec := m.moving(target, from)
 	if err := m.record(ctx, namespace, rec, target.Revision); err != nil {
 		return err
 	}
@@ -474,6 +482,9 @@ func (m *Mover) relabelGateway(ctx context.Context, istio *v1.Istio, namespace, 
 	if err := m.Writer.Patch(ctx, obj, client.RawPatch(types.MergePatchType, data), client.FieldOwner(apply.FieldManager)); err != nil {
 		return fmt.Errorf("relabelling Gateway %s/%s: %w", namespace, name, err)
 	}
+	if err := kept(obj, "Gateway "+namespace+"/"+name, to); err != nil {
+		return err
+	}
 	reason, what := "GatewayRelabelled", "Gateway %s/%s: %s=%s → %s"
 	if back {
 		reason, what = "GatewayRolledBack", "Gateway %s/%s: %s=%s → %s, back: the move paused"
@@ -483,8 +494,11 @@ func (m *Mover) relabelGateway(ctx context.Context, istio *v1.Istio, namespace, 
 	return nil
 }
 
-// now is the time a record holds.
-func (m *Mover) now() string { return m.Clock.Now().UTC().Format(time.RFC3339) }
+// moving is the record of a move to target beginning now in a namespace, or of a Gateway relabelled
+// now, from the revision its istio.io/rev label named ("" when bosun relabels nothing).
+func (m *Mover) moving(target Target, from string) Record {
+	return Record{Target: target.Key(), State: StateMoving, From: from, At: m.Clock.Now().UTC().Format(time.RFC3339)}
+}
 
 // record writes the namespace's record and, when label is not empty, its istio.io/rev label, in one
 // patch.
@@ -501,7 +515,17 @@ func (m *Mover) record(ctx context.Context, namespace string, rec Record, label 
 	if err := m.Writer.Patch(ctx, ns, client.RawPatch(types.MergePatchType, data), client.FieldOwner(apply.FieldManager)); err != nil {
 		return fmt.Errorf("recording the move in namespace %s: %w", namespace, err)
 	}
-	return nil
+	return kept(ns, "namespace "+namespace, label)
+}
+
+// kept checks that an object bosun relabelled, as the API server returned it, has the istio.io/rev label
+// written ("" when none was): an admission policy or webhook that drops it would otherwise make the move
+// write it again and again.
+func kept(obj client.Object, what, label string) error {
+	if label == "" || obj.GetLabels()[inuse.LabelRev] == label {
+		return nil
+	}
+	return fmt.Errorf("relabelling %s: the API server kept %s=%q, not %s (does an admission policy or webhook change it?)", what, inuse.LabelRev, obj.GetLabels()[inuse.LabelRev], label)
 }
 
 // restart restarts a workload as `kubectl rollout restart` does, recording the change it was for (or
@@ -539,7 +563,7 @@ func (m *Mover) restart(ctx context.Context, istio *v1.Istio, namespace string, 
 func (m *Mover) restartBack(ctx context.Context, istio *v1.Istio, namespace string, ws []Workload, objs map[string]client.Object, target Target) error {
 	for _, w := range ws {
 		if w.GatewayName != "" {
-			rec := Record{Target: target.Key(), State: StatePaused, From: w.GatewayFrom}
+			rec := Record{Target: target.Key(), State: StatePaused, From: w.GatewayFrom, At: m.Clock.Now().UTC().Format(time.RFC3339)}
 			if err := m.relabelGateway(ctx, istio, namespace, w.GatewayName, rec, target, true); err != nil {
 				return err
 			}

@@ -275,10 +275,16 @@ type Workload struct {
 	AwaitedSince time.Time
 }
 
-// relabelledBack reports whether a Gateway's Deployment is one a paused move labels its Gateway back
-// for: bosun relabelled the Gateway for the target, and the target still serves it.
-func (w Workload) relabelledBack(target Target) bool {
+// labelsBack reports whether a paused move labels back the Gateway of this Deployment: bosun relabelled
+// the Gateway for the target, and the target still serves it.
+func (w Workload) labelsBack(target Target) bool {
 	return w.GatewayFrom != "" && w.GatewayRevision == target.Revision
+}
+
+// GatewayAwaited reports whether the Deployment istiod deploys for a Gateway the target serves has yet
+// to move: istiod of the target has not rendered it again (RenderedBy), or its rollout is not complete.
+func (w Workload) GatewayAwaited(target Target) bool {
+	return w.GatewayName != "" && w.GatewayRevision == target.Revision && (!w.RenderedBy(target) || w.Rollout != RolloutComplete)
 }
 
 // RenderedBy reports whether istiod of the target rendered the Deployment of a Gateway: its template
@@ -329,13 +335,7 @@ func Serving(gw Gateway, nsLabels map[string]string, f *desired.Facts) string {
 	if name == "" {
 		name = inuse.Default
 	}
-	if tag := f.Tags[name]; tag != nil {
-		return tag.Status.IstioRevision
-	}
-	if _, ok := f.Revisions[name]; ok {
-		return name
-	}
-	return ""
+	return f.Resolve(name)
 }
 
 // AnnotationProxyImage is the annotation by which a Gateway (or a pod) names the proxy image istiod
@@ -508,7 +508,7 @@ func Next(namespace string, ws []Workload, target Target, rec *Record, now time.
 	key := target.Key()
 	var restarted []Workload
 	for _, w := range ws {
-		if (w.RestartedFor == key && Restartable(w.Kind) && rec != nil && rec.From != "") || w.relabelledBack(target) {
+		if (w.RestartedFor == key && Restartable(w.Kind) && rec != nil && rec.From != "") || w.labelsBack(target) {
 			restarted = append(restarted, w)
 		}
 	}
@@ -536,7 +536,7 @@ func Next(namespace string, ws []Workload, target Target, rec *Record, now time.
 			continue
 		}
 		switch {
-		case w.GatewayName != "" && w.GatewayRevision == target.Revision && (!w.RenderedBy(target) || w.Rollout != RolloutComplete):
+		case w.GatewayAwaited(target):
 			// A Gateway the target serves: its Deployment moves once istiod of the target has
 			// rendered it again and it rolled out, awaited after the other workloads.
 			if w.AwaitedSince.IsZero() && rec != nil {

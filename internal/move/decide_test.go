@@ -457,3 +457,30 @@ func TestCondition(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayAwaited: the Deployment of a Gateway the target serves is awaited until istiod of the
+// target has rendered it again and its rollout completed; a failed rollout is still awaited (and then
+// pauses the move), never counted as moved.
+func TestGatewayAwaited(t *testing.T) {
+	gw := func(rev, proxy string, r Rollout) Workload {
+		return Workload{Kind: "Deployment", Name: "waypoint", GatewayName: "waypoint", GatewayRevision: target.Revision, Revision: rev,
+			Proxy: proxy, WantProxy: "gcr.io/istio/proxyv2:1.27.0", Rollout: r}
+	}
+	for _, c := range []struct {
+		name string
+		w    Workload
+		want bool
+	}{
+		{"rendered by an old revision", gw("default-v1-26-0", "gcr.io/istio/proxyv2:1.26.0", RolloutComplete), true},
+		{"InPlace: the target's revision with the old proxy", gw(target.Revision, "gcr.io/istio/proxyv2:1.26.0", RolloutComplete), true},
+		{"rendered by the target, rolling out", gw(target.Revision, "gcr.io/istio/proxyv2:1.27.0", RolloutProgressing), true},
+		{"rendered by the target, its rollout failed", gw(target.Revision, "gcr.io/istio/proxyv2:1.27.0", RolloutFailed), true},
+		{"rendered by the target, rolled out", gw(target.Revision, "gcr.io/istio/proxyv2:1.27.0", RolloutComplete), false},
+		{"a Gateway another revision serves", Workload{Kind: "Deployment", Name: "gw", GatewayName: "gw", GatewayRevision: "other", Rollout: RolloutProgressing}, false},
+		{"no Gateway's", Workload{Kind: "Deployment", Name: "web", Rollout: RolloutProgressing}, false},
+	} {
+		if got := c.w.GatewayAwaited(target); got != c.want {
+			t.Errorf("%s: awaited %v, want %v", c.name, got, c.want)
+		}
+	}
+}

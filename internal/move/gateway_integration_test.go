@@ -258,10 +258,18 @@ func TestAGatewayThatDoesNotMovePausesAndGoesBack(t *testing.T) {
 		}
 		return nil
 	})
+	pausedBack(t, c, "gwp-app", old, next)
+}
+
+// pausedBack checks what a paused move left in namespace: the Gateway waypoint labelled back to old,
+// with bosun's record of where it came from; the namespace back on old; web restarted back onto old's
+// proxy; and the old revision kept.
+func pausedBack(t *testing.T, c client.Client, namespace, old, next string) {
+	t.Helper()
 	operatortest.WaitFor(t, "the Gateway labelled back to "+old, func(ctx context.Context) error {
 		gw := &unstructured.Unstructured{}
 		gw.SetGroupVersionKind(move.GatewayKind)
-		if err := c.Get(ctx, client.ObjectKey{Namespace: "gwp-app", Name: "waypoint"}, gw); err != nil {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "waypoint"}, gw); err != nil {
 			return err
 		}
 		rec := move.Record{}
@@ -273,11 +281,47 @@ func TestAGatewayThatDoesNotMovePausesAndGoesBack(t *testing.T) {
 		}
 		return nil
 	})
-	if got := namespaceLabel(t, c, "gwp-app"); got != old {
+	if got := namespaceLabel(t, c, namespace); got != old {
 		t.Errorf("the paused namespace is labelled istio.io/rev=%q, want %s", got, old)
 	}
-	restartedFor(t, c, "gwp-app", "web", move.RollbackPrefix+next+"@")
+	restartedFor(t, c, namespace, "web", move.RollbackPrefix+next+"@")
 	if err := c.Get(t.Context(), client.ObjectKey{Name: old}, &v1.IstioRevision{}); err != nil {
 		t.Errorf("the old revision, which the paused namespace and Gateway use again, is gone: %v", err)
 	}
+}
+
+// TestAPausedMoveLabelsBackAGatewayThatMoved: a Gateway bosun relabelled, whose Deployment istiod of the
+// new revision rendered again and rolled out, has nothing left to move; when a workload of its
+// namespace then fails, the paused move labels it back all the same, with the namespace.
+func TestAPausedMoveLabelsBackAGatewayThatMoved(t *testing.T) {
+	c := operatortest.Client(t)
+	const old, next = "gwm-v1-25-0-snapshot-be4b14ad", "gwm-v1-27-0-snapshot-b9159ca3"
+	istio, deployment := pinnedWaypoint(t, c, "gwm", old)
+	operatortest.Update(t, c, istio, func(i *v1.Istio) { i.Spec.Version = v127 })
+	operatortest.RollOut(t, c, "gwm-system", "istiod-"+next)
+	restartedFor(t, c, "gwm-app", "web", next+"@")
+
+	// While web rolls out, istiod of the new revision deploys the relabelled waypoint again.
+	operatortest.Update(t, c, deployment, func(d *appsv1.Deployment) { d.Spec.Template.Annotations = map[string]string{"istio.io/rev": next} })
+	operatortest.Delete(t, c, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "gwm-app", Name: "waypoint-1-a"}})
+	pod(t, c, "gwm-app", "waypoint-2-a", next, v127, gatewayPodLabels, nil)
+	operatortest.RollOut(t, c, "gwm-app", "waypoint")
+	// web's rollout fails.
+	operatortest.WaitFor(t, "web's rollout reported failed", func(ctx context.Context) error {
+		d := &appsv1.Deployment{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "gwm-app", Name: "web"}, d); err != nil {
+			return err
+		}
+		d.Status.ObservedGeneration = d.Generation
+		d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded",
+			Message: `ReplicaSet "web-2" has timed out progressing.`}}
+		return c.Status().Update(ctx, d)
+	})
+	workloadsStatus(t, c, "gwm", v1.ReasonPaused, func(cond metav1.Condition, _ *v1.WorkloadsUpdateStatus) error {
+		if !strings.Contains(cond.Message, "gwm-app/Deployment/web") {
+			return fmt.Errorf("%q does not name gwm-app/Deployment/web", cond.Message)
+		}
+		return nil
+	})
+	pausedBack(t, c, "gwm-app", old, next)
 }

@@ -271,6 +271,11 @@ func TestRevisionBasedMove(t *testing.T) {
 	if got := operatortest.CounterSum(t, "bosun_workloads_restarted_total", map[string]string{"istio": "mv"}); got != 3 {
 		t.Errorf("bosun_workloads_restarted_total{istio=\"mv\"} = %v, want 3", got)
 	}
+	// The restarts' rollouts, once they ended, woke the move at once (move.Waker), not at its recheck
+	// (one wake-up for each, 3, unless a failed reconcile in between restarted a watch after its end).
+	if got := operatortest.CounterSum(t, "bosun_workloads_update_wakeups_total", map[string]string{"istio": "mv"}); got < 1 || got > 3 {
+		t.Errorf("bosun_workloads_update_wakeups_total{istio=\"mv\"} = %v, want one for each of the 3 restarts' rollouts", got)
+	}
 }
 
 // TestPauseAndResume: a restarted workload whose rollout fails stops the move: its namespace goes back

@@ -11,21 +11,24 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/metrics"
 )
 
 // Waker wakes an Istio as soon as the rollout its move awaits ends, so that the move goes on at once
 // rather than at its next recheck (RecheckInterval, which stays as the fallback). The operator's cache
 // holds no workloads (it stays small at 10,000 pods), so the Waker watches the one workload a move
 // awaits, by name, for as long as it awaits it: one watch per moving Istio, none when no move runs.
+// It runs with the manager (Start), whose end stops every watch.
 type Waker struct {
-	// Client watches the awaited workloads.
-	Client client.WithWatch
+	client client.WithWatch
 
 	mu      sync.Mutex
-	awaited map[string]awaiting
+	base    context.Context
+	awaited map[string]*awaiting
 	events  chan event.GenericEvent
 }
 
@@ -37,7 +40,23 @@ type awaiting struct {
 
 // NewWaker returns a Waker that watches with c.
 func NewWaker(c client.WithWatch) *Waker {
-	return &Waker{Client: c, awaited: map[string]awaiting{}, events: make(chan event.GenericEvent, 64)}
+	return &Waker{client: c, base: context.Background(), awaited: map[string]*awaiting{}, events: make(chan event.GenericEvent, 64)}
+}
+
+// Start runs the Waker until ctx ends, which stops its watches (manager.Runnable). Like the controllers,
+// it runs while the operator leads.
+func (w *Waker) Start(ctx context.Context) error {
+	w.mu.Lock()
+	w.base = ctx
+	w.mu.Unlock()
+	<-ctx.Done()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for istio, a := range w.awaited {
+		a.cancel()
+		delete(w.awaited, istio)
+	}
+	return nil
 }
 
 // Source is where the Waker's wake-ups reach the Istio controller.
@@ -45,17 +64,20 @@ func (w *Waker) Source() source.Source {
 	return source.Channel(w.events, &handler.EnqueueRequestForObject{})
 }
 
-// Await watches the workload an Istio's move awaits in namespace, obj as the move last read or wrote
-// it, until its rollout ends (complete or failed after it progressed, as DeploymentRollout and its
-// siblings say) or its deadline and a minute more pass; it then wakes the Istio. The watch starts at
-// obj's resourceVersion, so it misses no change after it and repeats none before. Awaiting the workload
+// Await watches the workload an Istio's move awaits in namespace until its rollout ends (complete or
+// failed after it was seen progressing, as DeploymentRollout and its siblings say), or its deadline
+// and a minute more pass; it then wakes the Istio. written is the workload as the move just wrote it (a
+// restart): the watch starts at its resourceVersion, from its state. Without it (a rollout the move
+// read), the watch starts now, from the state its first event shows; a rollout that ended between the
+// move's read and then is seen at the recheck. A resourceVersion the move read could be too old for
+// the API server's watch cache (a Gateway's Deployment unchanged for days). Awaiting the workload
 // already awaited does nothing; awaiting another stops the watch before.
-func (w *Waker) Await(istio, namespace string, wl Workload, obj client.Object) {
+func (w *Waker) Await(istio, namespace string, wl Workload, written client.Object) {
 	if w == nil {
 		return
 	}
 	list, rollout := watchedKind(wl.Kind)
-	if list == nil || obj == nil {
+	if list == nil {
 		w.Forget(istio)
 		return
 	}
@@ -72,16 +94,21 @@ func (w *Waker) Await(istio, namespace string, wl Workload, obj client.Object) {
 	if deadline <= 0 {
 		deadline = DefaultProgressDeadline
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), deadline+time.Minute)
-	w.awaited[istio] = awaiting{id: id, cancel: cancel}
+	ctx, cancel := context.WithTimeout(w.base, deadline+time.Minute)
+	a := &awaiting{id: id, cancel: cancel}
+	w.awaited[istio] = a
 	var seen rolloutSeen
-	seen.ended(rollout(obj))
-	from := &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: obj.GetResourceVersion()}}
+	opts := []client.ListOption{client.InNamespace(namespace), client.MatchingFields{"metadata.name": wl.Name}}
+	if written != nil {
+		seen.ended(rollout(written))
+		opts = append(opts, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: written.GetResourceVersion()}})
+	}
 	go func() {
-		defer w.done(istio, id, cancel)
-		wi, err := w.Client.Watch(ctx, list, from, client.InNamespace(namespace), client.MatchingFields{"metadata.name": wl.Name})
+		defer w.done(istio, a)
+		wi, err := w.client.Watch(ctx, list, opts...)
 		if err != nil {
 			// The recheck comes anyway.
+			log.FromContext(ctx).V(1).Info("cannot watch the workload a move awaits; its recheck will see it", "istio", istio, "workload", id, "error", err.Error())
 			return
 		}
 		defer wi.Stop()
@@ -98,6 +125,8 @@ func (w *Waker) Await(istio, namespace string, wl Workload, obj client.Object) {
 					continue
 				}
 				if seen.ended(rollout(obj)) {
+					// Done before the wake-up, so that the reconcile it brings may await again.
+					w.done(istio, a)
 					w.wake(istio)
 					return
 				}
@@ -106,14 +135,14 @@ func (w *Waker) Await(istio, namespace string, wl Workload, obj client.Object) {
 	}()
 }
 
-// rolloutSeen is what the move saw of the rollout it awaits, one state after another: first as it read
-// or wrote the workload, then each change its watch brings.
+// rolloutSeen is what the Waker saw of the rollout it awaits, one state after another: first as the
+// move wrote the workload, or as the watch's first event shows it, then each change the watch brings.
 type rolloutSeen struct {
 	any, progressed bool
 }
 
 // ended reports whether the rollout ended with this state: it is complete or failed after it was seen
-// progressing. The state the move read never ends it: the move acted on that one.
+// progressing. The first state never ends it: the move acted on it, or on one before it.
 func (s *rolloutSeen) ended(r Rollout) bool {
 	first := !s.any
 	s.any = true
@@ -124,7 +153,7 @@ func (s *rolloutSeen) ended(r Rollout) bool {
 	return !first && s.progressed
 }
 
-// Forget stops awaiting a workload for an Istio: its move awaits none.
+// Forget stops awaiting a workload for an Istio: its move awaits none, or the Istio is gone.
 func (w *Waker) Forget(istio string) {
 	if w == nil {
 		return
@@ -139,17 +168,23 @@ func (w *Waker) Forget(istio string) {
 
 // Awaiting is the workload, as Workload.ID names it, that an Istio's move awaits, or "".
 func (w *Waker) Awaiting(istio string) string {
+	if w == nil {
+		return ""
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.awaited[istio].id
+	if a, ok := w.awaited[istio]; ok {
+		return a.id
+	}
+	return ""
 }
 
-// done ends a watch: it is no longer awaited unless another took its place.
-func (w *Waker) done(istio, id string, cancel context.CancelFunc) {
-	cancel()
+// done ends a watch: it is no longer awaited, unless another watch took its place.
+func (w *Waker) done(istio string, a *awaiting) {
+	a.cancel()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if a, ok := w.awaited[istio]; ok && a.id == id {
+	if w.awaited[istio] == a {
 		delete(w.awaited, istio)
 	}
 }
@@ -158,6 +193,7 @@ func (w *Waker) done(istio, id string, cancel context.CancelFunc) {
 func (w *Waker) wake(istio string) {
 	select {
 	case w.events <- event.GenericEvent{Object: &v1.Istio{ObjectMeta: metav1.ObjectMeta{Name: istio}}}:
+		metrics.WorkloadsUpdateWakeups.WithLabelValues(istio).Inc()
 	default:
 	}
 }

@@ -316,9 +316,13 @@ func New(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	waker := move.NewWaker(watcher)
+	if err := mgr.Add(waker); err != nil {
+		return nil, err
+	}
 	controllers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&istio.Reconciler{Client: c, API: mgr.GetAPIReader(), Env: env, Recorder: recorder, Clock: o.Clock, Status: &status.Writer{Client: c, Manager: apply.FieldManager},
-			Remotes: remotes, Move: &move.Mover{Cache: c, API: mgr.GetAPIReader(), Writer: c, Recorder: recorder, Clock: o.Clock, Waker: move.NewWaker(watcher)},
+			Remotes: remotes, Move: &move.Mover{Cache: c, API: mgr.GetAPIReader(), Writer: c, Recorder: recorder, Clock: o.Clock, Waker: waker},
 			Preflight: &preflight.Checker{Env: env, Cache: c, API: mgr.GetAPIReader(), Recorder: recorder, Renderer: renderer}},
 		&revision.Controller{Served: served, Installer: installer(revision.Kind{Reader: c, Env: env, Usage: usage, Remotes: remotes}, p)},
 		&tag.Controller{Served: served, Installer: installer(tag.Kind{Reader: c, Usage: usage}, p)},

@@ -28,7 +28,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -83,7 +82,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1.Istio{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&v1.IstioRevision{}).
 		Watches(&v1.IstioRevisionTag{}, handler.EnqueueRequestsFromMapFunc(r.afterTagChange),
-			builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, tagMoved{}))).
+			builder.WithPredicates(controller.TagMoved{})).
 		// A node agent updated may lift a version change's refusal by its pre-flight checks.
 		Watches(&v1.IstioCNI{}, handler.EnqueueRequestsFromMapFunc(r.refusedByPreflight), specOrLife).
 		Watches(&v1.ZTunnel{}, handler.EnqueueRequestsFromMapFunc(r.refusedByPreflight), specOrLife).
@@ -105,22 +104,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // once it resolves to their new revision.
 func (r *Reconciler) afterTagChange(ctx context.Context, _ client.Object) []reconcile.Request {
 	istios := r.istios(ctx)
+	return requestsFor(istios, afterTagChangeWakes(istios))
+}
+
+// afterTagChangeWakes picks, of the cluster's Istios, those a tag's change wakes (afterTagChange).
+func afterTagChangeWakes(istios []v1.Istio) func(*v1.Istio) bool {
 	inScope := wokenByScope(istios)
-	return requestsFor(istios, func(istio *v1.Istio) bool { return refused(istio) || inScope(istio) || movesWorkloads(istio) })
-}
-
-// movesWorkloads reports whether bosun moves an Istio's workloads (spec.updateStrategy.updateWorkloads).
-func movesWorkloads(istio *v1.Istio) bool {
-	return istio.Spec.UpdateStrategy != nil && istio.Spec.UpdateStrategy.UpdateWorkloads
-}
-
-// tagMoved passes a tag's update that resolves it to another revision (its status.istioRevision).
-type tagMoved struct{ predicate.Funcs }
-
-func (tagMoved) Update(e event.UpdateEvent) bool {
-	before, ok1 := e.ObjectOld.(*v1.IstioRevisionTag)
-	after, ok2 := e.ObjectNew.(*v1.IstioRevisionTag)
-	return ok1 && ok2 && before.Status.IstioRevision != after.Status.IstioRevision
+	return func(istio *v1.Istio) bool { return refused(istio) || inScope(istio) || move.Enabled(istio) }
 }
 
 // refusedIstios maps an event to the Istios refused for a name conflict, which may now go on.
@@ -197,15 +187,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	istio := &v1.Istio{}
 	if err := r.Client.Get(ctx, req.NamespacedName, istio); err != nil {
 		if apierrors.IsNotFound(err) {
-			metrics.ScopeConflicts.DeleteLabelValues(req.Name)
-			r.setReachable(req.Name, nil, nil)
+			r.forget(req.Name)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !istio.DeletionTimestamp.IsZero() {
 		// The garbage collector deletes the owned revisions; their finalizers remove istiod.
-		metrics.ScopeConflicts.DeleteLabelValues(req.Name)
-		r.setReachable(req.Name, nil, nil)
+		r.forget(req.Name)
 		return ctrl.Result{}, nil
 	}
 	istio.SetGroupVersionKind(v1.GroupVersion.WithKind(v1.KindIstio))
@@ -301,6 +289,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{RequeueAfter: requeue}, nil
+}
+
+// forget drops what the operator keeps for an Istio that is gone or going: its metric series, and
+// the watch of a workload its move awaited.
+func (r *Reconciler) forget(name string) {
+	metrics.ScopeConflicts.DeleteLabelValues(name)
+	r.setReachable(name, nil, nil)
+	if r.Move != nil {
+		r.Move.Waker.Forget(name)
+	}
 }
 
 // Observed is what an Istio's status reports besides its revisions: the namespaces it shares with

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 )
@@ -32,21 +31,18 @@ func TestNodeAgentChangesWakeIstiosRefusedByPreflight(t *testing.T) {
 	}
 }
 
-// TestATagResolvedToAnotherRevisionWakesTheMove: a tag whose status resolves it to another revision
+// TestATagsMoveWakesTheIstiosThatMoveWorkloads: a tag resolved to another revision (controller.TagMoved)
 // wakes the Istios that move their workloads (the pods of the namespaces that follow it become theirs
-// to restart); another change of its status does not pass.
-func TestATagResolvedToAnotherRevisionWakesTheMove(t *testing.T) {
-	tag := func(rev string, generation int64) *v1.IstioRevisionTag {
-		return &v1.IstioRevisionTag{ObjectMeta: metav1.ObjectMeta{Name: "default", Generation: generation}, Status: v1.IstioRevisionTagStatus{IstioRevision: rev}}
-	}
-	if !(tagMoved{}).Update(event.UpdateEvent{ObjectOld: tag("default-v1-24-3", 1), ObjectNew: tag("default-v1-24-4", 1)}) {
-		t.Errorf("a tag resolved to another revision does not pass")
-	}
-	if (tagMoved{}).Update(event.UpdateEvent{ObjectOld: tag("default-v1-24-3", 1), ObjectNew: tag("default-v1-24-3", 1)}) {
-		t.Errorf("a tag still resolved to the same revision passes")
-	}
-	moving := &v1.Istio{Spec: v1.IstioSpec{UpdateStrategy: &v1.IstioUpdateStrategy{UpdateWorkloads: true}}}
-	if !movesWorkloads(moving) || movesWorkloads(&v1.Istio{}) {
-		t.Errorf("movesWorkloads: %v for an Istio with updateWorkloads, %v without", movesWorkloads(moving), movesWorkloads(&v1.Istio{}))
+// to restart), and no other that its scope or a refusal does not concern.
+func TestATagsMoveWakesTheIstiosThatMoveWorkloads(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		updateWls bool
+		want      int
+	}{{"an Istio that moves its workloads", true, 1}, {"one that does not", false, 0}} {
+		istios := []v1.Istio{{ObjectMeta: metav1.ObjectMeta{Name: "default"}, Spec: v1.IstioSpec{UpdateStrategy: &v1.IstioUpdateStrategy{UpdateWorkloads: c.updateWls}}}}
+		if got := requestsFor(istios, afterTagChangeWakes(istios)); len(got) != c.want {
+			t.Errorf("%s, alone in the cluster: a tag's move wakes %v, want %d", c.name, got, c.want)
+		}
 	}
 }

@@ -25,7 +25,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -167,26 +166,12 @@ func (c *Controller) SetupWithManager(mgr ctrl.Manager) error {
 		Named("istiorevision").
 		For(&v1.IstioRevision{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(kind.revisionsInNamespace), builder.OnlyMetadata, builder.WithPredicates(controller.CreatedOrDeleted{})).
-		Watches(&v1.IstioRevisionTag{}, handler.EnqueueRequestsFromMapFunc(kind.tagRevisions), builder.WithPredicates(tagMoved{})).
+		Watches(&v1.IstioRevisionTag{}, handler.EnqueueRequestsFromMapFunc(kind.tagRevisions), builder.WithPredicates(controller.TagMoved{})).
 		Watches(&v1.IstioCNI{}, handler.EnqueueRequestsFromMapFunc(kind.revisionsNeeding(inuse.NeedsCNI))).
 		Watches(&v1.ZTunnel{}, handler.EnqueueRequestsFromMapFunc(kind.revisionsNeeding(inuse.NeedsZTunnel))).
 		WatchesMetadata(&corev1.Namespace{}, kind.Usage.Events(v1.KindIstioRevision, kind.referencedRevisions), builder.WithPredicates(controller.MetadataChanged{})).
 		WatchesMetadata(&corev1.Pod{}, kind.Usage.Events(v1.KindIstioRevision, kind.referencedRevisions), builder.WithPredicates(controller.MetadataChanged{}))
 	return apply.WatchOwned(b, c.Served).Complete(controller.CountErrors(v1.KindIstioRevision, c.Installer))
-}
-
-// tagMoved passes the events of a tag that can change the revisions it concerns: its coming and going,
-// a change of its spec (its targetRef), and its webhook moving to another revision (status). The rest
-// of its status (its own InUse and Ready) concerns no revision.
-type tagMoved struct{ predicate.Funcs }
-
-func (tagMoved) Create(event.CreateEvent) bool   { return true }
-func (tagMoved) Delete(event.DeleteEvent) bool   { return true }
-func (tagMoved) Generic(event.GenericEvent) bool { return false }
-func (tagMoved) Update(e event.UpdateEvent) bool {
-	old, okOld := e.ObjectOld.(*v1.IstioRevisionTag)
-	tag, okNew := e.ObjectNew.(*v1.IstioRevisionTag)
-	return !okOld || !okNew || old.Generation != tag.Generation || old.Status.IstioRevision != tag.Status.IstioRevision
 }
 
 // revisionsInNamespace maps a namespace to the revisions that run istiod in it.

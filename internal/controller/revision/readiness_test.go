@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
+	"github.com/bosun-mesh/bosun/internal/controller"
 )
 
 func deployment(t *testing.T, doc string) *unstructured.Unstructured {
@@ -80,11 +81,11 @@ func TestTagMovedWakesRevisions(t *testing.T) {
 		{"its webhook moved", tag(2, "a", metav1.ConditionTrue), tag(2, "b", metav1.ConditionTrue), true},
 		{"only its use changed", tag(2, "a", metav1.ConditionFalse), tag(2, "a", metav1.ConditionTrue), false},
 	} {
-		if got := (tagMoved{}).Update(event.UpdateEvent{ObjectOld: tc.old, ObjectNew: tc.new}); got != tc.wake {
+		if got := (controller.TagMoved{}).Update(event.UpdateEvent{ObjectOld: tc.old, ObjectNew: tc.new}); got != tc.wake {
 			t.Errorf("%s: wakes revisions %t, want %t", tc.name, got, tc.wake)
 		}
 	}
-	if !(tagMoved{}).Create(event.CreateEvent{}) || !(tagMoved{}).Delete(event.DeleteEvent{}) {
+	if !(controller.TagMoved{}).Create(event.CreateEvent{}) || !(controller.TagMoved{}).Delete(event.DeleteEvent{}) {
 		t.Error("a tag that comes or goes must wake the revisions it concerns")
 	}
 }
