@@ -239,17 +239,7 @@ func TestAGatewayThatDoesNotMovePausesAndGoesBack(t *testing.T) {
 
 	// istiod of the new revision renders the Deployment again; its rollout fails.
 	operatortest.Update(t, c, deployment, func(d *appsv1.Deployment) { d.Spec.Template.Annotations = map[string]string{"istio.io/rev": next} })
-	operatortest.WaitFor(t, "the Deployment's rollout reported failed", func(ctx context.Context) error {
-		d := &appsv1.Deployment{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: "gwp-app", Name: "waypoint"}, d); err != nil {
-			return err
-		}
-		d.Status.ObservedGeneration = d.Generation
-		d.Status.UpdatedReplicas = 0
-		d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded",
-			Message: `ReplicaSet "waypoint-2" has timed out progressing.`}}
-		return c.Status().Update(ctx, d)
-	})
+	failRollout(t, c, "gwp-app", "waypoint")
 	workloadsStatus(t, c, "gwp", v1.ReasonPaused, func(cond metav1.Condition, _ *v1.WorkloadsUpdateStatus) error {
 		for _, want := range []string{"gwp-app/Deployment/waypoint", "has timed out progressing"} {
 			if !strings.Contains(cond.Message, want) {
@@ -307,16 +297,7 @@ func TestAPausedMoveLabelsBackAGatewayThatMoved(t *testing.T) {
 	pod(t, c, "gwm-app", "waypoint-2-a", next, v127, gatewayPodLabels, nil)
 	operatortest.RollOut(t, c, "gwm-app", "waypoint")
 	// web's rollout fails.
-	operatortest.WaitFor(t, "web's rollout reported failed", func(ctx context.Context) error {
-		d := &appsv1.Deployment{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: "gwm-app", Name: "web"}, d); err != nil {
-			return err
-		}
-		d.Status.ObservedGeneration = d.Generation
-		d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded",
-			Message: `ReplicaSet "web-2" has timed out progressing.`}}
-		return c.Status().Update(ctx, d)
-	})
+	failRollout(t, c, "gwm-app", "web")
 	workloadsStatus(t, c, "gwm", v1.ReasonPaused, func(cond metav1.Condition, _ *v1.WorkloadsUpdateStatus) error {
 		if !strings.Contains(cond.Message, "gwm-app/Deployment/web") {
 			return fmt.Errorf("%q does not name gwm-app/Deployment/web", cond.Message)

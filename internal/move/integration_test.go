@@ -106,6 +106,23 @@ func rollOut(t *testing.T, c client.Client, namespace, name, rev, version string
 	operatortest.RollOut(t, c, namespace, name)
 }
 
+// failRollout reports a Deployment's rollout failed, as its controller does when its progress deadline
+// passes: ProgressDeadlineExceeded, naming ReplicaSet <name>-2.
+func failRollout(t *testing.T, c client.Client, namespace, name string) {
+	t.Helper()
+	operatortest.WaitFor(t, "Deployment "+namespace+"/"+name+"'s rollout reported failed", func(ctx context.Context) error {
+		d := &appsv1.Deployment{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, d); err != nil {
+			return err
+		}
+		d.Status.ObservedGeneration = d.Generation
+		d.Status.UpdatedReplicas = 0
+		d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded",
+			Message: fmt.Sprintf("ReplicaSet %q has timed out progressing.", name+"-2")}}
+		return c.Status().Update(ctx, d)
+	})
+}
+
 // workloadsStatus waits until the Istio's WorkloadsUpdated condition has reason and its status passes
 // check.
 func workloadsStatus(t *testing.T, c client.Client, name, reason string, check func(metav1.Condition, *v1.WorkloadsUpdateStatus) error) {
@@ -299,16 +316,7 @@ func TestPauseAndResume(t *testing.T) {
 	rollOut(t, c, "pz-app", "api", next, v127)
 	restartedFor(t, c, "pz-app", "worker", next+"@")
 	// The worker's new pods never become available: its controller gives up.
-	operatortest.WaitFor(t, "the worker's rollout to fail", func(ctx context.Context) error {
-		d := &appsv1.Deployment{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: "pz-app", Name: "worker"}, d); err != nil {
-			return err
-		}
-		d.Status.ObservedGeneration = d.Generation
-		d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded",
-			Message: `ReplicaSet "worker-2" has timed out progressing.`}}
-		return c.Status().Update(ctx, d)
-	})
+	failRollout(t, c, "pz-app", "worker")
 	workloadsStatus(t, c, "pz", v1.ReasonPaused, func(cond metav1.Condition, _ *v1.WorkloadsUpdateStatus) error {
 		for _, want := range []string{"pz-app/Deployment/worker did not become available", "timed out progressing", "moved back to " + old, "kubectl annotate istio pz " + move.AnnotationResume} {
 			if !strings.Contains(cond.Message, want) {
