@@ -293,6 +293,8 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, a
 	}
 	var ws []Workload
 	objs := map[string]client.Object{}
+	// The Gateways whose Deployment istiod deployed, by name.
+	deployed := map[string]bool{}
 	add := func(obj client.Object, kind string, template *corev1.PodTemplateSpec, rollout Rollout, msg string, deadline time.Duration) error {
 		key := [2]string{kind, obj.GetName()}
 		w := Workload{Kind: kind, Name: obj.GetName(), Due: due[key], RestartedFor: template.Annotations[AnnotationRestartedFor],
@@ -303,10 +305,8 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, a
 			w.GatewayName, w.GatewayRevision, w.Revision = name, Serving(gw, ns.Labels, f), template.Annotations[inuse.AnnotationRev]
 			w.Proxy = proxyImage(template)
 			w.Due = gatewayDue[name]
-			if rec := gw.RecordFor(target); rec != nil {
-				w.GatewayFrom = rec.From
-				w.AwaitedSince, _ = time.Parse(time.RFC3339, rec.At)
-			}
+			deployed[name] = true
+			w.GatewayFrom, w.AwaitedSince = gw.relabelled(target)
 			if w.GatewayRevision == target.Revision && w.Revision == target.Revision {
 				if injector == nil {
 					v, err := m.injectorValues(ctx, active)
@@ -373,6 +373,13 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, a
 	// What owns the other due pods: bare pods, Jobs, ReplicaSets without a Deployment, others' kinds.
 	for key, n := range due {
 		ws = append(ws, Workload{Kind: key[0], Name: key[1], Due: n})
+	}
+	// A Gateway bosun relabelled that has no Deployment of istiod's (one deployed by hand, or not yet
+	// deployed): nothing to await, but a paused move labels it back all the same.
+	for _, gw := range gws {
+		if from, _ := gw.relabelled(target); from != "" && !deployed[gw.Name] {
+			ws = append(ws, Workload{Kind: "Gateway", Name: gw.Name, GatewayName: gw.Name, GatewayRevision: Serving(gw, ns.Labels, f), GatewayFrom: from})
+		}
 	}
 	SortWorkloads(ws)
 	return ws, objs, nil

@@ -315,12 +315,15 @@ type Gateway struct {
 	Record *Record
 }
 
-// RecordFor is the Gateway's record of its relabelling for target, or nil.
-func (g Gateway) RecordFor(target Target) *Record {
-	if g.Record == nil || g.Record.Target != target.Key() {
-		return nil
+// relabelled is the revision bosun relabelled the Gateway from for target, and when, from its record
+// of a relabelling still under way: "" when bosun did not, or labelled it back since (a Gateway
+// relabelled by hand after that is the user's).
+func (g Gateway) relabelled(target Target) (string, time.Time) {
+	if g.Record == nil || g.Record.Target != target.Key() || g.Record.State != StateMoving {
+		return "", time.Time{}
 	}
-	return g.Record
+	at, _ := time.Parse(time.RFC3339, g.Record.At)
+	return g.Record.From, at
 }
 
 // Serving is the revision whose istiod deploys a Gateway, as Istio's gateway controller decides it:

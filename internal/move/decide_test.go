@@ -484,3 +484,28 @@ func TestGatewayAwaited(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayRelabelled: a Gateway's record says bosun relabelled it for the target, from where and
+// since when, while that relabelling is under way; once labelled back (Paused), or for another change,
+// it says nothing, so that a later relabel by hand is the user's.
+func TestGatewayRelabelled(t *testing.T) {
+	at := now.Add(-time.Minute)
+	rec := func(state, forTarget string) *Record {
+		return &Record{Target: forTarget, State: state, From: "default-v1-26-0", At: at.Format(time.RFC3339)}
+	}
+	for _, c := range []struct {
+		name     string
+		gw       Gateway
+		wantFrom string
+	}{
+		{"relabelled for the target", Gateway{Name: "a", Record: rec(StateMoving, target.Key())}, "default-v1-26-0"},
+		{"labelled back", Gateway{Name: "a", Record: rec(StatePaused, target.Key())}, ""},
+		{"relabelled for another change", Gateway{Name: "a", Record: rec(StateMoving, "default-v1-26-0@v1.26.0/uid-old")}, ""},
+		{"never relabelled", Gateway{Name: "a"}, ""},
+	} {
+		from, since := c.gw.relabelled(target)
+		if from != c.wantFrom || (from != "" && !since.Equal(at)) {
+			t.Errorf("%s: relabelled from %q at %v, want %q at %v", c.name, from, since, c.wantFrom, at)
+		}
+	}
+}

@@ -282,11 +282,19 @@ func pausedBack(t *testing.T, c client.Client, namespace, old, next string) {
 
 // TestAPausedMoveLabelsBackAGatewayThatMoved: a Gateway bosun relabelled, whose Deployment istiod of the
 // new revision rendered again and rolled out, has nothing left to move; when a workload of its
-// namespace then fails, the paused move labels it back all the same, with the namespace.
+// namespace then fails, the paused move labels it back all the same, with the namespace, and so a
+// Gateway it relabelled that istiod deploys nothing for.
 func TestAPausedMoveLabelsBackAGatewayThatMoved(t *testing.T) {
 	c := operatortest.Client(t)
 	const old, next = "gwm-v1-25-0-snapshot-be4b14ad", "gwm-v1-27-0-snapshot-b9159ca3"
 	istio, deployment := pinnedWaypoint(t, c, "gwm", old)
+	// A Gateway deployed by hand: istiod deploys nothing for it, yet its label moves with the mesh.
+	manual := &unstructured.Unstructured{Object: map[string]any{
+		"metadata": map[string]any{"namespace": "gwm-app", "name": "manual", "labels": map[string]any{"istio.io/rev": old}},
+		"spec":     map[string]any{"gatewayClassName": "istio", "addresses": []any{map[string]any{"value": "ingress.gwm-app.svc.cluster.local"}}},
+	}}
+	manual.SetGroupVersionKind(move.GatewayKind)
+	operatortest.Create(t, c, manual)
 	operatortest.Update(t, c, istio, func(i *v1.Istio) { i.Spec.Version = v127 })
 	operatortest.RollOut(t, c, "gwm-system", "istiod-"+next)
 	restartedFor(t, c, "gwm-app", "web", next+"@")
@@ -305,4 +313,10 @@ func TestAPausedMoveLabelsBackAGatewayThatMoved(t *testing.T) {
 		return nil
 	})
 	pausedBack(t, c, "gwm-app", old, next)
+	operatortest.WaitFor(t, "the Gateway deployed by hand labelled back to "+old, func(ctx context.Context) error {
+		if rev, err := gatewayRevision(ctx, c, "gwm-app", "manual"); err != nil || rev != old {
+			return fmt.Errorf("istio.io/rev=%q (%v)", rev, err)
+		}
+		return nil
+	})
 }
