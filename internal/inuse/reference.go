@@ -66,6 +66,25 @@ const (
 	LabelInject = "sidecar.istio.io/inject"
 )
 
+// Labels istiod puts on what it deploys for a Gateway API Gateway (a gateway or a waypoint): the
+// Deployment and its pods. Those pods opt out of injection and carry no other label of the injector,
+// yet their istio.io/rev annotation names the revision that rendered them.
+const (
+	// LabelGatewayName names the Gateway.
+	LabelGatewayName = "gateway.networking.k8s.io/gateway-name"
+	// LabelGatewayManaged says istiod's gateway controller deployed it.
+	LabelGatewayManaged = "gateway.istio.io/managed"
+)
+
+// GatewayOf is, by its labels, the name of the Gateway API Gateway istiod deployed a Deployment or pod
+// for, or "".
+func GatewayOf(labels map[string]string) string {
+	if labels[LabelGatewayManaged] == "" {
+		return ""
+	}
+	return labels[LabelGatewayName]
+}
+
 // Default is the name that istio-injection=enabled and sidecar.istio.io/inject=true select: the
 // revision named default, or the revision the IstioRevisionTag named default points at.
 const Default = "default"

@@ -108,7 +108,7 @@ func nodeCount(ctx context.Context, c client.Reader, kind string) (NodeCount, bo
 // pod keeps what the view reads of a pod's metadata.
 func pod(m *metav1.PartialObjectMetadata) Pod {
 	p := Pod{Pod: inuse.Pod{Namespace: m.Namespace, Name: m.Name,
-		Labels:      inuse.Only(m.Labels, inuse.LabelRev, inuse.LabelInject, "pod-template-hash", labelGatewayName, labelGatewayManaged),
+		Labels:      inuse.Only(m.Labels, inuse.LabelRev, inuse.LabelInject, "pod-template-hash", inuse.LabelGatewayName, inuse.LabelGatewayManaged),
 		Annotations: inuse.Only(m.Annotations, inuse.AnnotationRev, values.AnnotationProxyVersion)}}
 	if owner := metav1.GetControllerOf(m); owner != nil {
 		p.OwnerKind, p.OwnerName = owner.Kind, owner.Name

@@ -359,18 +359,11 @@ func selectedBy(labels map[string]string, f *desired.Facts) string {
 // workloadKey identifies a workload.
 type workloadKey struct{ namespace, kind, name string }
 
-// Labels istiod puts on the pods of what it deploys for a Gateway API Gateway (a gateway or a
-// waypoint).
-const (
-	labelGatewayName    = "gateway.networking.k8s.io/gateway-name"
-	labelGatewayManaged = "gateway.istio.io/managed"
-)
-
 // workloadOf is the workload a pod belongs to: the Gateway API Gateway istiod deployed it for (a
 // gateway or a waypoint), else its controller, with a ReplicaSet taken back to its Deployment by the
 // pod-template-hash it was named with, or the pod itself.
 func workloadOf(p Pod) workloadKey {
-	if name := p.Labels[labelGatewayName]; name != "" && p.Labels[labelGatewayManaged] != "" {
+	if name := inuse.GatewayOf(p.Labels); name != "" {
 		return workloadKey{p.Namespace, "Gateway", name}
 	}
 	switch p.OwnerKind {

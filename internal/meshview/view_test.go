@@ -145,7 +145,7 @@ func TestCountsAreInUse(t *testing.T) {
 func TestGatewaysAreListedPerRevision(t *testing.T) {
 	s := migration()
 	waypoint := injected("bookinfo", "waypoint-1", newRev, "v1.27.3", "waypoint", "ddd")
-	waypoint.Labels[labelGatewayName], waypoint.Labels[labelGatewayManaged] = "waypoint", "istio.io-gateway-controller"
+	waypoint.Labels[inuse.LabelGatewayName], waypoint.Labels[inuse.LabelGatewayManaged] = "waypoint", "istio.io-gateway-controller"
 	s.Pods = append(s.Pods, waypoint)
 	st := Build(desired.Env{}, s)
 	for _, r := range st.Revisions {

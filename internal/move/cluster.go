@@ -257,7 +257,7 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, a
 	// they are due while an old revision of the mesh rendered them, by Gateway.
 	gatewayDue := map[string]int{}
 	if err := listMetadata(ctx, m.API, "Pod", ns.Name, func(p *metav1.PartialObjectMetadata) {
-		if name := p.Labels[LabelGatewayName]; name != "" && p.Labels[LabelGatewayManaged] != "" && p.DeletionTimestamp.IsZero() {
+		if name := inuse.GatewayOf(p.Labels); name != "" && p.DeletionTimestamp.IsZero() {
 			if RenderedByAnOldRevision(inuse.Pod{Labels: p.Labels, Annotations: p.Annotations}, target, mine) {
 				gatewayDue[name]++
 			}
@@ -300,7 +300,7 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, a
 		w := Workload{Kind: kind, Name: obj.GetName(), Due: due[key], RestartedFor: template.Annotations[AnnotationRestartedFor],
 			Rollout: rollout, RolloutMessage: msg, Deadline: deadline}
 		delete(due, key)
-		if name := obj.GetLabels()[LabelGatewayName]; name != "" && obj.GetLabels()[LabelGatewayManaged] != "" && kind == "Deployment" {
+		if name := inuse.GatewayOf(obj.GetLabels()); name != "" && kind == "Deployment" {
 			gw := gateways[name]
 			w.GatewayName, w.GatewayRevision, w.Revision = name, Serving(gw, ns.Labels, f), template.Annotations[inuse.AnnotationRev]
 			w.Proxy = proxyImage(template)

@@ -295,14 +295,6 @@ func (w Workload) RenderedBy(target Target) bool {
 	return w.Revision == target.Revision && (w.Proxy == "" || w.WantProxy == "" || SameProxy(w.Proxy, w.WantProxy))
 }
 
-// Labels of what istiod deploys for a Gateway API Gateway.
-const (
-	// LabelGatewayName names the Gateway a Deployment was deployed for.
-	LabelGatewayName = "gateway.networking.k8s.io/gateway-name"
-	// LabelGatewayManaged says istiod's gateway controller deployed it.
-	LabelGatewayManaged = "gateway.istio.io/managed"
-)
-
 // Gateway is a Gateway API Gateway (a gateway or a waypoint) in a namespace being moved.
 type Gateway struct {
 	Name string

@@ -18,13 +18,14 @@ import (
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/desired"
+	"github.com/bosun-mesh/bosun/internal/inuse"
 	"github.com/bosun-mesh/bosun/internal/move"
 	"github.com/bosun-mesh/bosun/internal/operator/operatortest"
 )
 
 // gatewayPodLabels are the labels istiod gives the pods of what it deploys for the Gateway waypoint.
 var gatewayPodLabels = map[string]string{"app": "waypoint", "sidecar.istio.io/inject": "false",
-	move.LabelGatewayName: "waypoint", move.LabelGatewayManaged: "istio.io-gateway-controller"}
+	inuse.LabelGatewayName: "waypoint", inuse.LabelGatewayManaged: "istio.io-gateway-controller"}
 
 // gatewayCRD installs the Gateway API's Gateway kind, as far as the move reads it (its metadata), and
 // waits until the API server serves it.
@@ -83,7 +84,7 @@ func pinnedWaypoint(t *testing.T, c client.Client, name, old string) (*v1.Istio,
 	app(t, c, ns, "waypoint", old, v125)
 	deployment := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "waypoint"}}
 	operatortest.Update(t, c, deployment, func(d *appsv1.Deployment) {
-		d.Labels = map[string]string{move.LabelGatewayName: "waypoint", move.LabelGatewayManaged: "istio.io-gateway-controller"}
+		d.Labels = map[string]string{inuse.LabelGatewayName: "waypoint", inuse.LabelGatewayManaged: "istio.io-gateway-controller"}
 		d.Spec.Template.Annotations = map[string]string{"istio.io/rev": old}
 	})
 	operatortest.RollOut(t, c, ns, "waypoint")
@@ -172,7 +173,7 @@ func TestGatewayFollowsAnInPlaceUpdate(t *testing.T) {
 		t.Helper()
 		deployment := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "gi-edge", Name: "waypoint"}}
 		operatortest.Update(t, c, deployment, func(d *appsv1.Deployment) {
-			d.Labels = map[string]string{move.LabelGatewayName: "waypoint", move.LabelGatewayManaged: "istio.io-mesh-controller"}
+			d.Labels = map[string]string{inuse.LabelGatewayName: "waypoint", inuse.LabelGatewayManaged: "istio.io-mesh-controller"}
 			d.Spec.Template.Annotations = map[string]string{"istio.io/rev": "gi"}
 			d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "istio-proxy", Image: image}}
 		})

@@ -22,15 +22,10 @@ import (
 // for injection (inuse.LabelRev, inuse.LabelInject) it selects every pod that can reference a revision.
 const LabelTLSMode = "security.istio.io/tlsMode"
 
-// LabelGatewayManaged is the label istiod puts on what it deploys for a Gateway API Gateway (a gateway
-// or a waypoint). Their pods opt out of injection, and carry no other label of the injector, yet their
-// istio.io/rev annotation names the revision that rendered them.
-const LabelGatewayManaged = "gateway.istio.io/managed"
-
 // PodSelectors select, together, every pod that can reference a revision (inuse.PodReferences): the
 // injected ones, which carry the istio.io/rev annotation, those istiod deployed for a Gateway, which
 // carry it too, and those whose labels ask for a revision.
-var PodSelectors = []string{LabelTLSMode, LabelGatewayManaged, inuse.LabelRev, inuse.LabelInject + "=true"}
+var PodSelectors = []string{LabelTLSMode, inuse.LabelGatewayManaged, inuse.LabelRev, inuse.LabelInject + "=true"}
 
 // Finished are the field selectors of the pods that no longer count (inuse.PodFieldSelector keeps
 // them out), one per phase: a field selector cannot say "or".

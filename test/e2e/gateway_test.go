@@ -23,6 +23,7 @@ import (
 
 	v1 "github.com/bosun-mesh/bosun/api/v1"
 	"github.com/bosun-mesh/bosun/internal/gomod"
+	"github.com/bosun-mesh/bosun/internal/inuse"
 	"github.com/bosun-mesh/bosun/internal/move"
 )
 
@@ -73,7 +74,7 @@ func installGatewayAPI(t *testing.T, c client.Client) {
 // gatewayDeployment is the Deployment istiod deployed for a Gateway, with the revision that rendered it.
 func gatewayDeployment(ctx context.Context, c client.Client, namespace, gateway string) (*appsv1.Deployment, error) {
 	var list appsv1.DeploymentList
-	if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabels{move.LabelGatewayName: gateway}); err != nil {
+	if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabels{inuse.LabelGatewayName: gateway}); err != nil {
 		return nil, err
 	}
 	if len(list.Items) != 1 {
@@ -154,8 +155,8 @@ func gatewaysOn(ctx context.Context, c client.Client, namespace, rev, image stri
 			return err
 		}
 		tmpl := d.Spec.Template
-		if got := tmpl.Annotations["istio.io/rev"]; got != rev || !strings.HasSuffix(proxyImage(tmpl.Spec), "/"+image) || d.Labels[move.LabelGatewayManaged] != managed {
-			return fmt.Errorf("Gateway %s's Deployment %s: rendered by %q with proxy %s, managed by %q", name, d.Name, got, proxyImage(tmpl.Spec), d.Labels[move.LabelGatewayManaged])
+		if got := tmpl.Annotations["istio.io/rev"]; got != rev || !strings.HasSuffix(proxyImage(tmpl.Spec), "/"+image) || d.Labels[inuse.LabelGatewayManaged] != managed {
+			return fmt.Errorf("Gateway %s's Deployment %s: rendered by %q with proxy %s, managed by %q", name, d.Name, got, proxyImage(tmpl.Spec), d.Labels[inuse.LabelGatewayManaged])
 		}
 		if err := rolledOut(ctx, c, d); err != nil {
 			return err
