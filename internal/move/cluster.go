@@ -477,20 +477,10 @@ func (m *Mover) relabelGateway(ctx context.Context, istio *v1.Istio, namespace, 
 	if back {
 		from, to = to, from
 	}
-	data, err := json.Marshal(map[string]any{"metadata": map[string]any{
-		"labels":      map[string]string{inuse.LabelRev: to},
-		"annotations": map[string]string{AnnotationRecord: rec.Encode()},
-	}})
-	if err != nil {
-		return err
-	}
 	obj := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
 	obj.SetGroupVersionKind(GatewayKind)
-	if err := m.Writer.Patch(ctx, obj, client.RawPatch(types.MergePatchType, data), client.FieldOwner(apply.FieldManager)); err != nil {
+	if err := m.mark(ctx, obj, rec, to); err != nil {
 		return fmt.Errorf("relabelling Gateway %s/%s: %w", namespace, name, err)
-	}
-	if err := kept(obj, "Gateway "+namespace+"/"+name, to); err != nil {
-		return err
 	}
 	reason, what := "GatewayRelabelled", "Gateway %s/%s: %s=%s → %s"
 	if back {
@@ -504,12 +494,24 @@ func (m *Mover) relabelGateway(ctx context.Context, istio *v1.Istio, namespace, 
 // moving is the record of a move to target beginning now in a namespace, or of a Gateway relabelled
 // now, from the revision its istio.io/rev label named ("" when bosun relabels nothing).
 func (m *Mover) moving(target Target, from string) Record {
-	return Record{Target: target.Key(), State: StateMoving, From: from, At: m.Clock.Now().UTC().Format(time.RFC3339)}
+	return Record{Target: target.Key(), State: StateMoving, From: from, At: m.now()}
 }
 
 // record writes the namespace's record and, when label is not empty, its istio.io/rev label, in one
 // patch.
 func (m *Mover) record(ctx context.Context, namespace string, rec Record, label string) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
+	if err := m.mark(ctx, ns, rec, label); err != nil {
+		return fmt.Errorf("recording the move in namespace %s: %w", namespace, err)
+	}
+	return nil
+}
+
+// mark writes, in one merge patch, the move's record (AnnotationRecord) on a namespace or a Gateway and,
+// when label is not empty, its istio.io/rev label. It then checks that the API server kept the label:
+// an admission policy or webhook that dropped it would otherwise make the move write it again and
+// again.
+func (m *Mover) mark(ctx context.Context, obj client.Object, rec Record, label string) error {
 	meta := map[string]any{"annotations": map[string]string{AnnotationRecord: rec.Encode()}}
 	if label != "" {
 		meta["labels"] = map[string]string{inuse.LabelRev: label}
@@ -518,22 +520,17 @@ func (m *Mover) record(ctx context.Context, namespace string, rec Record, label 
 	if err != nil {
 		return err
 	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
-	if err := m.Writer.Patch(ctx, ns, client.RawPatch(types.MergePatchType, data), client.FieldOwner(apply.FieldManager)); err != nil {
-		return fmt.Errorf("recording the move in namespace %s: %w", namespace, err)
+	if err := m.Writer.Patch(ctx, obj, client.RawPatch(types.MergePatchType, data), client.FieldOwner(apply.FieldManager)); err != nil {
+		return err
 	}
-	return kept(ns, "namespace "+namespace, label)
+	if got := obj.GetLabels()[inuse.LabelRev]; label != "" && got != label {
+		return fmt.Errorf("the API server kept %s=%q, not %s (does an admission policy or webhook change it?)", inuse.LabelRev, got, label)
+	}
+	return nil
 }
 
-// kept checks that an object bosun relabelled, as the API server returned it, has the istio.io/rev label
-// written ("" when none was): an admission policy or webhook that drops it would otherwise make the move
-// write it again and again.
-func kept(obj client.Object, what, label string) error {
-	if label == "" || obj.GetLabels()[inuse.LabelRev] == label {
-		return nil
-	}
-	return fmt.Errorf("relabelling %s: the API server kept %s=%q, not %s (does an admission policy or webhook change it?)", what, inuse.LabelRev, obj.GetLabels()[inuse.LabelRev], label)
-}
+// now is the time as bosun's records and kubectl's restartedAt hold it (RFC 3339, whole seconds).
+func (m *Mover) now() string { return m.Clock.Now().UTC().Format(time.RFC3339) }
 
 // restart restarts a workload as `kubectl rollout restart` does, recording the change it was for (or
 // that it was rolled back from it).
@@ -546,7 +543,7 @@ func (m *Mover) restart(ctx context.Context, istio *v1.Istio, namespace string, 
 	if back {
 		key = RollbackPrefix + key
 	}
-	annotations := map[string]string{AnnotationRestartedAt: m.Clock.Now().UTC().Format(time.RFC3339), AnnotationRestartedFor: key}
+	annotations := map[string]string{AnnotationRestartedAt: m.now(), AnnotationRestartedFor: key}
 	data, err := json.Marshal(map[string]any{"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{"annotations": annotations}}}})
 	if err != nil {
 		return err
@@ -570,7 +567,7 @@ func (m *Mover) restart(ctx context.Context, istio *v1.Istio, namespace string, 
 func (m *Mover) restartBack(ctx context.Context, istio *v1.Istio, namespace string, ws []Workload, objs map[string]client.Object, target Target) error {
 	for _, w := range ws {
 		if w.GatewayName != "" {
-			rec := Record{Target: target.Key(), State: StatePaused, From: w.GatewayFrom, At: m.Clock.Now().UTC().Format(time.RFC3339)}
+			rec := Record{Target: target.Key(), State: StatePaused, From: w.GatewayFrom, At: m.now()}
 			if err := m.relabelGateway(ctx, istio, namespace, w.GatewayName, rec, target, true); err != nil {
 				return err
 			}
