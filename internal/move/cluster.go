@@ -119,7 +119,11 @@ func (m *Mover) Run(ctx context.Context, istio *v1.Istio, active *v1.IstioRevisi
 	}
 	if ns, rec := Paused(ordered, target, istio); ns != nil {
 		p.Paused, p.PausedIn = rec, ns.Name
-		ws, objs, err := m.workloads(ctx, *ns, f, active, mine)
+		gws, err := m.gateways(ctx, ns.Name)
+		if err != nil {
+			return nil, 0, err
+		}
+		ws, objs, err := m.workloads(ctx, *ns, gws, f, active, mine)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -151,7 +155,7 @@ func (m *Mover) Run(ctx context.Context, istio *v1.Istio, active *v1.IstioRevisi
 				return nil, 0, err
 			}
 		}
-		ws, objs, err := m.workloads(ctx, ns, f, active, mine)
+		ws, objs, err := m.workloads(ctx, ns, gws, f, active, mine)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -241,8 +245,9 @@ func (m *Mover) namespaces(ctx context.Context, istio *v1.Istio, f *desired.Fact
 // for the target (awaited even when none of their old pods is left), the Deployments of Gateways that
 // an old revision rendered or that istiod of the target (the active revision) has yet to render again
 // or to roll out, and what owns the other due pods. Pods are resolved to their workloads through their
-// owner references (a ReplicaSet to its Deployment).
-func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, active *v1.IstioRevision, mine map[string]bool) ([]Workload, map[string]client.Object, error) {
+// owner references (a ReplicaSet to its Deployment). gws are the namespace's Gateways, as read this
+// step.
+func (m *Mover) workloads(ctx context.Context, ns Namespace, gws []Gateway, f *desired.Facts, active *v1.IstioRevision, mine map[string]bool) ([]Workload, map[string]client.Object, error) {
 	target := TargetOf(active)
 	rsOwner := map[string]string{}
 	if err := listMetadata(ctx, m.API, "ReplicaSet", ns.Name, func(rs *metav1.PartialObjectMetadata) {
@@ -276,10 +281,6 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, f *desired.Facts, a
 		due[key]++
 	}); err != nil {
 		return nil, nil, fmt.Errorf("listing the pods of namespace %s: %w", ns.Name, err)
-	}
-	gws, err := m.gateways(ctx, ns.Name)
-	if err != nil {
-		return nil, nil, err
 	}
 	gateways := map[string]Gateway{}
 	for _, gw := range gws {

@@ -568,14 +568,10 @@ func Next(namespace string, ws []Workload, target Target, rec *Record, now time.
 // restart can have been (a Deployment's deploymentVerdictGrace later, its controller having had the
 // time to say so itself).
 func failed(w Workload, now time.Time) (string, bool) {
-	wait := w.Deadline + restartedAtPrecision
-	if w.Kind == "Deployment" {
-		wait += deploymentVerdictGrace
-	}
 	switch {
 	case w.Rollout == RolloutFailed:
 		return w.RolloutMessage, true
-	case w.Rollout == RolloutProgressing && !w.RestartedAt.IsZero() && now.Sub(w.RestartedAt) > wait:
+	case w.Rollout == RolloutProgressing && !w.RestartedAt.IsZero() && now.Sub(w.RestartedAt) > w.patience():
 		msg := fmt.Sprintf("its rollout did not complete within %s of the restart", w.Deadline)
 		if w.RolloutMessage != "" {
 			msg += " (" + w.RolloutMessage + ")"
@@ -583,6 +579,17 @@ func failed(w Workload, now time.Time) (string, bool) {
 		return msg, true
 	}
 	return "", false
+}
+
+// patience is how long after the recorded start of a workload's rollout bosun's own clock calls it
+// failed: its Deadline, from the latest moment a whole-second record allows, and for a Deployment the
+// grace its controller has to say so itself first.
+func (w Workload) patience() time.Duration {
+	wait := w.Deadline + restartedAtPrecision
+	if w.Kind == "Deployment" {
+		wait += deploymentVerdictGrace
+	}
+	return wait
 }
 
 // gatewayFailed reports whether the Deployment istiod deploys for a Gateway the target serves failed to
@@ -593,7 +600,7 @@ func gatewayFailed(w Workload, target Target, now time.Time) (string, bool) {
 	switch {
 	case w.RenderedBy(target) && w.Rollout == RolloutFailed:
 		return w.RolloutMessage, true
-	case !w.AwaitedSince.IsZero() && now.Sub(w.AwaitedSince) > w.Deadline+restartedAtPrecision+deploymentVerdictGrace:
+	case !w.AwaitedSince.IsZero() && now.Sub(w.AwaitedSince) > w.patience():
 		what := "istiod of " + target.Revision + " did not deploy it again for Gateway " + w.GatewayName
 		if w.RenderedBy(target) {
 			what = "its rollout did not complete"

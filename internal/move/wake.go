@@ -76,7 +76,7 @@ func (w *Waker) Await(istio, namespace string, wl Workload, written client.Objec
 	if w == nil {
 		return
 	}
-	list, rollout := watchedKind(wl.Kind)
+	list := watchedKind(wl.Kind)
 	if list == nil {
 		w.Forget(istio)
 		return
@@ -100,7 +100,7 @@ func (w *Waker) Await(istio, namespace string, wl Workload, written client.Objec
 	var seen rolloutSeen
 	opts := []client.ListOption{client.InNamespace(namespace), client.MatchingFields{"metadata.name": wl.Name}}
 	if written != nil {
-		seen.ended(rollout(written))
+		seen.ended(rolloutOf(written))
 		opts = append(opts, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: written.GetResourceVersion()}})
 	}
 	go func() {
@@ -124,7 +124,7 @@ func (w *Waker) Await(istio, namespace string, wl Workload, written client.Objec
 				if !isObj || (ev.Type != watch.Added && ev.Type != watch.Modified) {
 					continue
 				}
-				if seen.ended(rollout(obj)) {
+				if seen.ended(rolloutOf(obj)) {
 					// Done before the wake-up, so that the reconcile it brings may await again.
 					w.done(istio, a)
 					w.wake(istio)
@@ -166,19 +166,6 @@ func (w *Waker) Forget(istio string) {
 	}
 }
 
-// Awaiting is the workload, as Workload.ID names it, that an Istio's move awaits, or "".
-func (w *Waker) Awaiting(istio string) string {
-	if w == nil {
-		return ""
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if a, ok := w.awaited[istio]; ok {
-		return a.id
-	}
-	return ""
-}
-
 // done ends a watch: it is no longer awaited, unless another watch took its place.
 func (w *Waker) done(istio string, a *awaiting) {
 	a.cancel()
@@ -198,37 +185,31 @@ func (w *Waker) wake(istio string) {
 	}
 }
 
-// watchedKind is the list to watch a workload kind with, and how its rollout stands; nil for a kind
-// bosun does not restart.
-func watchedKind(kind string) (client.ObjectList, func(client.Object) Rollout) {
+// watchedKind is the list to watch a workload kind with; nil for a kind bosun does not restart.
+func watchedKind(kind string) client.ObjectList {
 	switch kind {
 	case "Deployment":
-		return &appsv1.DeploymentList{}, func(o client.Object) Rollout {
-			d, _ := o.(*appsv1.Deployment)
-			if d == nil {
-				return RolloutProgressing
-			}
-			r, _ := DeploymentRollout(d)
-			return r
-		}
+		return &appsv1.DeploymentList{}
 	case "StatefulSet":
-		return &appsv1.StatefulSetList{}, func(o client.Object) Rollout {
-			s, _ := o.(*appsv1.StatefulSet)
-			if s == nil {
-				return RolloutProgressing
-			}
-			r, _ := StatefulSetRollout(s)
-			return r
-		}
+		return &appsv1.StatefulSetList{}
 	case "DaemonSet":
-		return &appsv1.DaemonSetList{}, func(o client.Object) Rollout {
-			d, _ := o.(*appsv1.DaemonSet)
-			if d == nil {
-				return RolloutProgressing
-			}
-			r, _ := DaemonSetRollout(d)
-			return r
-		}
+		return &appsv1.DaemonSetList{}
 	}
-	return nil, nil
+	return nil
+}
+
+// rolloutOf is how a watched workload's rollout stands (DeploymentRollout and its siblings).
+func rolloutOf(obj client.Object) Rollout {
+	var r Rollout
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		r, _ = DeploymentRollout(o)
+	case *appsv1.StatefulSet:
+		r, _ = StatefulSetRollout(o)
+	case *appsv1.DaemonSet:
+		r, _ = DaemonSetRollout(o)
+	default:
+		r = RolloutProgressing
+	}
+	return r
 }

@@ -45,7 +45,7 @@ func TestTheWakerWakesTheMoveWhenTheRolloutEnds(t *testing.T) {
 	}
 	wl := move.Workload{Kind: "Deployment", Name: "web", Deadline: time.Minute}
 	w.Await("mesh", "waker", wl, d)
-	if got := w.Awaiting("mesh"); got != "waker/Deployment/web" {
+	if got := move.Awaiting(w, "mesh"); got != "waker/Deployment/web" {
 		t.Fatalf("the Waker awaits %q, want waker/Deployment/web", got)
 	}
 	// A change that leaves the rollout progressing (a label) wakes nothing; the rollout's end does.
@@ -54,7 +54,7 @@ func TestTheWakerWakesTheMoveWhenTheRolloutEnds(t *testing.T) {
 	})
 	operatortest.RollOut(t, c, "waker", "web")
 	operatortest.WaitFor(t, "the Istio woken once the rollout ended", func(ctx context.Context) error {
-		if got := w.Awaiting("mesh"); got != "" {
+		if got := move.Awaiting(w, "mesh"); got != "" {
 			return fmt.Errorf("still awaiting %s", got)
 		}
 		return nil
@@ -69,7 +69,7 @@ func TestTheWakerWakesTheMoveWhenTheRolloutEnds(t *testing.T) {
 	// Forget stops the watch.
 	w.Await("mesh", "waker", wl, d)
 	w.Forget("mesh")
-	if got := w.Awaiting("mesh"); got != "" {
+	if got := move.Awaiting(w, "mesh"); got != "" {
 		t.Errorf("after Forget the Waker awaits %q", got)
 	}
 }
