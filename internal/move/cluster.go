@@ -304,7 +304,7 @@ func (m *Mover) workloads(ctx context.Context, ns Namespace, gws []Gateway, f *d
 		if name := inuse.GatewayOf(obj.GetLabels()); name != "" && kind == "Deployment" {
 			gw := gateways[name]
 			w.GatewayName, w.GatewayRevision, w.Revision = name, Serving(gw, ns.Labels, f), template.Annotations[inuse.AnnotationRev]
-			w.Proxy = proxyImage(template)
+			w.Proxy = ProxyImage(template.Spec)
 			w.Due = gatewayDue[name]
 			deployed[name] = true
 			w.GatewayFrom, w.AwaitedSince = gw.relabelled(target)
@@ -460,9 +460,10 @@ func (m *Mover) injectorValues(ctx context.Context, rev *v1.IstioRevision) (stri
 	return v, nil
 }
 
-// proxyImage is the image of a pod template's istio-proxy container, "" when it has none.
-func proxyImage(template *corev1.PodTemplateSpec) string {
-	for _, c := range append(slices.Clone(template.Spec.Containers), template.Spec.InitContainers...) {
+// ProxyImage is the image of a pod spec's istio-proxy container (a native sidecar among the init
+// containers included), "" when it has none.
+func ProxyImage(spec corev1.PodSpec) string {
+	for _, c := range append(slices.Clone(spec.Containers), spec.InitContainers...) {
 		if c.Name == "istio-proxy" {
 			return c.Image
 		}

@@ -155,8 +155,8 @@ func gatewaysOn(ctx context.Context, c client.Client, namespace, rev, image stri
 			return err
 		}
 		tmpl := d.Spec.Template
-		if got := tmpl.Annotations["istio.io/rev"]; got != rev || !strings.HasSuffix(proxyImage(tmpl.Spec), "/"+image) || d.Labels[inuse.LabelGatewayManaged] != managed {
-			return fmt.Errorf("Gateway %s's Deployment %s: rendered by %q with proxy %s, managed by %q", name, d.Name, got, proxyImage(tmpl.Spec), d.Labels[inuse.LabelGatewayManaged])
+		if got := tmpl.Annotations["istio.io/rev"]; got != rev || !strings.HasSuffix(move.ProxyImage(tmpl.Spec), "/"+image) || d.Labels[inuse.LabelGatewayManaged] != managed {
+			return fmt.Errorf("Gateway %s's Deployment %s: rendered by %q with proxy %s, managed by %q", name, d.Name, got, move.ProxyImage(tmpl.Spec), d.Labels[inuse.LabelGatewayManaged])
 		}
 		if err := rolledOut(ctx, c, d); err != nil {
 			return err
@@ -177,20 +177,10 @@ func gatewaysOn(ctx context.Context, c client.Client, namespace, rev, image stri
 		return fmt.Errorf("injected gateway: pods %v, want one", podNames(pods.Items))
 	}
 	p := pods.Items[0]
-	if got := p.Annotations["istio.io/rev"]; p.DeletionTimestamp != nil || got != rev || !strings.HasSuffix(proxyImage(p.Spec), "/"+image) {
-		return fmt.Errorf("injected gateway: pod %s injected by %q with proxy %s (terminating %v)", p.Name, got, proxyImage(p.Spec), p.DeletionTimestamp != nil)
+	if got := p.Annotations["istio.io/rev"]; p.DeletionTimestamp != nil || got != rev || !strings.HasSuffix(move.ProxyImage(p.Spec), "/"+image) {
+		return fmt.Errorf("injected gateway: pod %s injected by %q with proxy %s (terminating %v)", p.Name, got, move.ProxyImage(p.Spec), p.DeletionTimestamp != nil)
 	}
 	return nil
-}
-
-// proxyImage is the image of a pod spec's istio-proxy container, "" when it has none.
-func proxyImage(spec corev1.PodSpec) string {
-	for _, ctr := range append(spec.Containers, spec.InitContainers...) {
-		if ctr.Name == "istio-proxy" {
-			return ctr.Image
-		}
-	}
-	return ""
 }
 
 // movedTo waits until the Istio default reports its workloads moved to target (as its status names
